@@ -1,0 +1,42 @@
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QUrl>
+
+#include "common/cli.h"
+#include "common/logging.h"
+#include "mainwindow.h"
+
+int main(int argc, char *argv[])
+{
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("lockstep"));
+    QApplication::setApplicationDisplayName(QStringLiteral("Lockstep"));
+    QApplication::setOrganizationName(QStringLiteral("Lockstep"));
+    QApplication::setApplicationVersion(QStringLiteral(LOCKSTEP_VERSION));
+    QApplication::setDesktopFileName(QStringLiteral("lockstep"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Lockstep console: watch agent workflows, their run lock, resume and cancel."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addOptions({
+        {QStringLiteral("profile"), QStringLiteral("Gateway profile to connect with."), QStringLiteral("NAME")},
+        {QStringLiteral("gateway"), QStringLiteral("Gateway URL (ws://, wss://)."), QStringLiteral("URL")},
+        {QStringLiteral("workflow"), QStringLiteral("Workflow ID to open."), QStringLiteral("ID")},
+        {QStringLiteral("embedded"), QStringLiteral("Start a local gateway and connect to it.")},
+    });
+    Lockstep::Cli::parseOrExit(parser, QApplication::arguments());
+    if (parser.isSet(QStringLiteral("gateway")))
+    {
+        const QUrl url(parser.value(QStringLiteral("gateway")), QUrl::StrictMode);
+        if (!url.isValid() || ((url.scheme() != u"ws") && (url.scheme() != u"wss")) || url.host().isEmpty())
+            Lockstep::Cli::failUsage(QStringLiteral("--gateway: '%1' is not a ws:// or wss:// URL").arg(parser.value(QStringLiteral("gateway"))));
+    }
+
+    Lockstep::Logging::install({.appName = QStringLiteral("lockstep")});
+    Lockstep::Ui::MainWindow window;
+    window.show();
+    const int code = QApplication::exec();
+    Lockstep::Logging::shutdown();
+    return code;
+}

@@ -1,0 +1,123 @@
+#include "logging.h"
+
+#include <memory>
+#include <vector>
+
+#include <QDir>
+#include <QRegularExpression>
+#include <QStandardPaths>
+
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+Q_LOGGING_CATEGORY(lcApp, "lockstep.app")
+Q_LOGGING_CATEGORY(lcProtocol, "lockstep.protocol")
+Q_LOGGING_CATEGORY(lcTransport, "lockstep.transport")
+Q_LOGGING_CATEGORY(lcGateway, "lockstep.gateway")
+Q_LOGGING_CATEGORY(lcStore, "lockstep.store")
+Q_LOGGING_CATEGORY(lcLock, "lockstep.lock")
+Q_LOGGING_CATEGORY(lcFlows, "lockstep.flows")
+Q_LOGGING_CATEGORY(lcUi, "lockstep.ui")
+
+namespace
+{
+    std::shared_ptr<spdlog::logger> g_logger;
+    QString g_logFilePath;
+
+    spdlog::level::level_enum toSpdlogLevel(const QtMsgType type)
+    {
+        switch (type)
+        {
+        case QtDebugMsg: return spdlog::level::debug;
+        case QtInfoMsg: return spdlog::level::info;
+        case QtWarningMsg: return spdlog::level::warn;
+        case QtCriticalMsg: return spdlog::level::err;
+        case QtFatalMsg: return spdlog::level::critical;
+        }
+        return spdlog::level::info;
+    }
+
+    void messageHandler(const QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        const QString clean = Lockstep::Logging::redactSecrets(message);
+        const QByteArray category = context.category ? QByteArray(context.category) : QByteArray("default");
+        if (g_logger)
+            g_logger->log(toSpdlogLevel(type), "[{}] {}", category.constData(), clean.toStdString());
+        else
+            fprintf(stderr, "[%s] %s\n", category.constData(), clean.toLocal8Bit().constData());
+        if (type == QtFatalMsg)
+        {
+            if (g_logger)
+                g_logger->flush();
+            abort();
+        }
+    }
+} // namespace
+
+namespace Lockstep::Logging
+{
+    void install(const Options &options)
+    {
+        std::vector<spdlog::sink_ptr> sinks;
+        if (options.toStderr)
+            sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+        g_logFilePath.clear();
+        if (options.toFile)
+        {
+            QString dir = options.logDirectory;
+            if (dir.isEmpty())
+                dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + u"/logs";
+            if (QDir().mkpath(dir))
+            {
+                g_logFilePath = QDir(dir).filePath(options.appName + u".log");
+                try
+                {
+                    // 5 MiB a file, 3 files kept.
+                    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+                        g_logFilePath.toStdString(), 5 * 1024 * 1024, 3));
+                }
+                catch (const spdlog::spdlog_ex &ex)
+                {
+                    fprintf(stderr, "lockstep: cannot open log file %s: %s\n",
+                            qPrintable(g_logFilePath), ex.what());
+                    g_logFilePath.clear();
+                }
+            }
+        }
+        g_logger = std::make_shared<spdlog::logger>(options.appName.toStdString(), sinks.begin(), sinks.end());
+        g_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+        g_logger->set_level(options.debug ? spdlog::level::debug : spdlog::level::info);
+        g_logger->flush_on(spdlog::level::warn);
+        qInstallMessageHandler(messageHandler);
+        if (!options.debug)
+            QLoggingCategory::setFilterRules(QStringLiteral("lockstep.*.debug=false"));
+    }
+
+    void shutdown()
+    {
+        qInstallMessageHandler(nullptr);
+        if (g_logger)
+            g_logger->flush();
+        g_logger.reset();
+    }
+
+    QString logFilePath()
+    {
+        return g_logFilePath;
+    }
+
+    QString redactSecrets(const QString &text)
+    {
+        static const QRegularExpression patterns[] = {
+            QRegularExpression(QStringLiteral("(Bearer\\s+)[^\\s\"',;]+"), QRegularExpression::CaseInsensitiveOption),
+            QRegularExpression(QStringLiteral("(bearer\\.)[^\\s\"',;]+")),
+            QRegularExpression(QStringLiteral("((?:token|password|secret)\\s*[=:]\\s*\"?)[^\\s\"',;]+"),
+                               QRegularExpression::CaseInsensitiveOption),
+        };
+        QString out = text;
+        for (const QRegularExpression &pattern : patterns)
+            out.replace(pattern, QStringLiteral("\\1***"));
+        return out;
+    }
+} // namespace Lockstep::Logging
