@@ -8,6 +8,17 @@
 
 int main(int argc, char *argv[])
 {
+    // --help and --version must work without a display (ssh, CI).
+    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")
+        && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    {
+        for (int i = 1; i < argc; ++i)
+        {
+            const QByteArrayView arg(argv[i]);
+            if ((arg == "--help") || (arg == "-h") || (arg == "--version") || (arg == "-v"))
+                qputenv("QT_QPA_PLATFORM", "offscreen");
+        }
+    }
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("lockstep"));
     QApplication::setApplicationDisplayName(QStringLiteral("Lockstep"));

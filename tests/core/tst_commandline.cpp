@@ -1,0 +1,120 @@
+#include <QProcess>
+#include <QTest>
+
+// The three mains answer --help and --version, and reject unknown flags and bad
+// values with one line on stderr and exit code 2.
+class TestCommandLine : public QObject
+{
+    Q_OBJECT
+
+private:
+    struct Outcome
+    {
+        int exitCode = -1;
+        QString out;
+        QString err;
+    };
+
+    static Outcome run(const QString &program, const QStringList &arguments)
+    {
+        QProcess process;
+        process.start(program, arguments);
+        if (!process.waitForFinished(30000))
+        {
+            process.kill();
+            process.waitForFinished();
+            return {};
+        }
+        return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+                QString::fromUtf8(process.readAllStandardOutput()),
+                QString::fromUtf8(process.readAllStandardError())};
+    }
+
+    // The one error line the program printed ("<name>: ..."). Qt itself may add
+    // unrelated platform notes on stderr; those are not ours to judge.
+    static QStringList errorLines(const Outcome &outcome, const QString &name)
+    {
+        QStringList lines;
+        for (const QString &line : outcome.err.split(u'\n', Qt::SkipEmptyParts))
+        {
+            if (line.startsWith(name + u": "))
+                lines << line;
+        }
+        return lines;
+    }
+
+    static QString binary(const char *variable)
+    {
+        return qEnvironmentVariable(variable);
+    }
+
+private slots:
+    void initTestCase()
+    {
+        for (const char *variable : {"LOCKSTEP_GATEWAY_BIN", "LOCKSTEP_AGENT_BIN", "LOCKSTEP_CONSOLE_BIN"})
+            QVERIFY2(!binary(variable).isEmpty(), variable);
+    }
+
+    void answers_data()
+    {
+        QTest::addColumn<QString>("program");
+        QTest::addColumn<QString>("name");
+        QTest::newRow("gateway") << binary("LOCKSTEP_GATEWAY_BIN") << u"lockstep-gateway"_qs;
+        QTest::newRow("agent") << binary("LOCKSTEP_AGENT_BIN") << u"lockstep-agent"_qs;
+        QTest::newRow("console") << binary("LOCKSTEP_CONSOLE_BIN") << u"lockstep"_qs;
+    }
+
+    void answers()
+    {
+        QFETCH(QString, program);
+        QFETCH(QString, name);
+
+        const Outcome help = run(program, {u"--help"_qs});
+        QCOMPARE(help.exitCode, 0);
+        QVERIFY2(help.out.contains(u"--version"), qPrintable(help.out));
+
+        const Outcome version = run(program, {u"--version"_qs});
+        QCOMPARE(version.exitCode, 0);
+        QCOMPARE(version.out.trimmed(), name + u' ' + QStringLiteral(LOCKSTEP_VERSION));
+
+        const Outcome unknown = run(program, {u"--no-such-flag"_qs});
+        QCOMPARE(unknown.exitCode, 2);
+        const QStringList unknownLines = errorLines(unknown, name);
+        QCOMPARE(unknownLines.size(), 1);
+        QVERIFY2(unknownLines.constFirst().contains(u"no-such-flag"), qPrintable(unknown.err));
+
+        const Outcome stray = run(program, {u"stray-argument"_qs});
+        QCOMPARE(stray.exitCode, 2);
+        const QStringList strayLines = errorLines(stray, name);
+        QCOMPARE(strayLines.size(), 1);
+        QVERIFY2(strayLines.constFirst().contains(u"stray-argument"), qPrintable(stray.err));
+    }
+
+    void badValues_data()
+    {
+        QTest::addColumn<QString>("program");
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("mentions");
+        QTest::newRow("agent --listen") << binary("LOCKSTEP_AGENT_BIN") << QStringList{u"--listen"_qs, u"nowhere"_qs}
+                                        << u"lockstep-agent"_qs << u"--listen"_qs;
+        QTest::newRow("console --gateway") << binary("LOCKSTEP_CONSOLE_BIN") << QStringList{u"--gateway"_qs, u"http://x"_qs}
+                                           << u"lockstep"_qs << u"--gateway"_qs;
+    }
+
+    void badValues()
+    {
+        QFETCH(QString, program);
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, name);
+        QFETCH(QString, mentions);
+        const Outcome outcome = run(program, arguments);
+        QCOMPARE(outcome.exitCode, 2);
+        const QStringList lines = errorLines(outcome, name);
+        QCOMPARE(lines.size(), 1);
+        QVERIFY2(lines.constFirst().contains(mentions), qPrintable(outcome.err));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCommandLine)
+#include "tst_commandline.moc"
