@@ -19,4 +19,41 @@ namespace Lockstep
         }
         return QStringLiteral("closed with code %1").arg(code);
     }
+
+    namespace
+    {
+        constexpr QStringView NotResumablePrefix = u"not resumable (status: ";
+    }
+
+    QString notResumableReason(const RunStatus status)
+    {
+        return NotResumablePrefix + toString(status) + u')';
+    }
+
+    std::optional<RunStatus> statusFromNotResumableReason(const QStringView reason)
+    {
+        if (!reason.startsWith(NotResumablePrefix) || !reason.endsWith(u')'))
+            return std::nullopt;
+        const QStringView status = reason.sliced(NotResumablePrefix.size(),
+                                                 reason.size() - NotResumablePrefix.size() - 1);
+        return runStatusFromString(status);
+    }
+
+    QString describeClose(const std::uint16_t code, const QStringView reason)
+    {
+        const QString meaning = closeCodeMeaning(code);
+        switch (static_cast<CloseCode>(code))
+        {
+        case CloseCode::NotResumable:
+            if (const auto status = statusFromNotResumableReason(reason))
+                return meaning + u" (status: " + humanName(*status) + u')';
+            return meaning;
+        case CloseCode::InvalidRequest:
+            if (!reason.isEmpty())
+                return meaning + u": " + reason;
+            return meaning;
+        default:
+            return meaning;
+        }
+    }
 } // namespace Lockstep

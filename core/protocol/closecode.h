@@ -2,7 +2,12 @@
 
 #include <cstdint>
 
+#include <optional>
+
 #include <QString>
+#include <QStringView>
+
+#include "protocol/runstatus.h"
 
 namespace Lockstep
 {
@@ -26,4 +31,14 @@ namespace Lockstep
     // What the console shows for a code ("already running" for 1013).
     // Unknown codes get a generic text that still names the number.
     QString closeCodeMeaning(std::uint16_t code);
+
+    // The 4409 reason of SPEC.md: "not resumable (status: paused)".
+    QString notResumableReason(RunStatus status);
+    // The status named by such a reason; nullopt for any other text.
+    std::optional<RunStatus> statusFromNotResumableReason(QStringView reason);
+
+    // One line for the console from a close code and its reason:
+    // 4409 "not resumable (status: input required)", 4400 "invalid request: <reason>",
+    // otherwise closeCodeMeaning(code).
+    QString describeClose(std::uint16_t code, QStringView reason);
 } // namespace Lockstep
