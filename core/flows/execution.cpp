@@ -1,0 +1,642 @@
+#include "execution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <QDateTime>
+
+#include "common/logging.h"
+#include "flows/legacycheckpoint.h"
+#include "flows/messageid.h"
+#include "protocol/chatlog.h"
+#include "protocol/names.h"
+
+namespace Lockstep::Flows
+{
+    namespace Names = Protocol::Names;
+    using Protocol::ChatLogEntry;
+    using Protocol::MessageStatus;
+    using Protocol::MessageType;
+    using Protocol::ToolInfo;
+
+    namespace
+    {
+        const QString WorkspaceUnavailable = u"workspace tools are not available in this gateway yet"_qs;
+        const QString DeadlineExceeded = u"workflow deadline exceeded"_qs;
+
+        QString defaultReason(const StopCause cause)
+        {
+            switch (cause)
+            {
+            case StopCause::ClientGone: return u"client disconnected"_qs;
+            case StopCause::Shutdown: return u"gateway shutting down"_qs;
+            case StopCause::LostLock: return u"lost lock"_qs;
+            default: break;
+            }
+            return {};
+        }
+    } // namespace
+
+    QString toString(const StopCause cause)
+    {
+        switch (cause)
+        {
+        case StopCause::TurnEnded: return u"turn_ended"_qs;
+        case StopCause::Cancelled: return u"cancelled"_qs;
+        case StopCause::Superseded: return u"superseded"_qs;
+        case StopCause::ClientGone: return u"client_gone"_qs;
+        case StopCause::Shutdown: return u"shutdown"_qs;
+        case StopCause::LostLock: return u"lost_lock"_qs;
+        case StopCause::Deadline: return u"deadline"_qs;
+        case StopCause::StoreError: return u"store_error"_qs;
+        }
+        return {};
+    }
+
+    Execution::Execution(Store::RunStore &store, const Store::Run &run, Flow flow, const qint64 fence,
+                         ExecutionOptions options, QObject *parent)
+        : QObject(parent)
+        , m_store(store)
+        , m_run(run)
+        , m_flow(std::move(flow))
+        , m_fence(fence)
+        , m_options(std::move(options))
+    {
+        if (!std::isfinite(m_options.delayScale) || m_options.delayScale < 0)
+        {
+            qCWarning(lcFlows) << "delayScale" << m_options.delayScale << "is not a non-negative number; using 1";
+            m_options.delayScale = 1.0;
+        }
+        m_stepTimer.setSingleShot(true);
+        m_deadlineTimer.setSingleShot(true);
+        m_touchTimer.setSingleShot(false);
+        connect(&m_stepTimer, &QTimer::timeout, this, &Execution::onStepTimer);
+        connect(&m_deadlineTimer, &QTimer::timeout, this, &Execution::onDeadline);
+        connect(&m_touchTimer, &QTimer::timeout, this, &Execution::onTouch);
+    }
+
+    Execution::~Execution() = default;
+
+    void Execution::start()
+    {
+        if (m_started)
+            return;
+        m_started = true;
+        m_deadlineTimer.start(std::max(m_options.deadline, std::chrono::milliseconds{0}));
+        m_touchTimer.start(std::max(m_options.activityInterval, std::chrono::milliseconds{1}));
+        QTimer::singleShot(0, this, &Execution::begin);
+    }
+
+    bool Execution::requestStop(const StopCause cause, const QString &reason)
+    {
+        switch (cause)
+        {
+        case StopCause::ClientGone:
+        case StopCause::Shutdown:
+        case StopCause::LostLock:
+        case StopCause::Cancelled:
+        case StopCause::Superseded:
+            break;
+        default:
+            qCWarning(lcFlows).noquote() << "requestStop: cause" << toString(cause) << "is not a stop request";
+            return false;
+        }
+        if (m_phase == Phase::Done)
+            return false;
+        if (!m_stopRequest)
+            m_stopRequest = std::make_pair(cause, reason.isEmpty() ? defaultReason(cause) : reason);
+        // Cut a pending delay short; a tool call in progress completes first.
+        if (m_phase == Phase::BeforeStep)
+            m_stepTimer.start(0);
+        return true;
+    }
+
+    QString Execution::workflowId() const
+    {
+        return m_run.workflowId;
+    }
+
+    qint64 Execution::fence() const
+    {
+        return m_fence;
+    }
+
+    const Flow &Execution::flow() const
+    {
+        return m_flow;
+    }
+
+    bool Execution::isStarted() const
+    {
+        return m_started;
+    }
+
+    bool Execution::isFinished() const
+    {
+        return m_phase == Phase::Done;
+    }
+
+    std::optional<StopCause> Execution::stopCause() const
+    {
+        return m_cause;
+    }
+
+    int Execution::turn() const
+    {
+        return m_turn;
+    }
+
+    int Execution::nextStep() const
+    {
+        return m_next;
+    }
+
+    QList<Store::StoredEntry> Execution::chatLog() const
+    {
+        return m_log;
+    }
+
+    QJsonObject Execution::legacyCheckpoint() const
+    {
+        QList<QJsonObject> entries;
+        entries.reserve(m_log.size());
+        for (const Store::StoredEntry &stored : m_log)
+            entries.append(stored.entry);
+        return buildLegacyCheckpoint(LegacyCheckpointInput{
+            .workflowId = m_run.workflowId,
+            .goal = m_turnGoal.isEmpty() ? m_run.goal : m_turnGoal,
+            .flow = &m_flow,
+            .turn = m_turn,
+            .nextStep = m_next,
+            .status = m_status,
+            .checkpointNumber = m_checkpoints,
+            .chatLog = entries,
+        });
+    }
+
+    // ---- the step machine ------------------------------------------------
+
+    void Execution::begin()
+    {
+        if (m_phase == Phase::Done)
+            return;
+        m_phase = Phase::BeforeStep;
+        if (!checkStoredRun())
+            return;
+
+        auto stored = m_store.entriesSince(m_run.workflowId, 0);
+        if (!stored)
+        {
+            stopOnStoreError(u"reading the chat log"_qs, stored.error());
+            return;
+        }
+        loadChatLog(stored.value());
+
+        int lastTurn = 0;
+        for (const Store::StoredEntry &entry : std::as_const(m_log))
+        {
+            if (const auto parsed = MessageIds::parse(entry.entry.value(Names::MessageId).toString()))
+                lastTurn = std::max(lastTurn, parsed->turn);
+        }
+
+        bool newTurn = false;
+        if (!m_options.userMessage.isEmpty())
+        {
+            newTurn = true;
+            m_turn = lastTurn + 1;
+            m_turnGoal = m_options.userMessage;
+        }
+        else if (lastTurn == 0)
+        {
+            newTurn = true;
+            m_turn = 1;
+            m_turnGoal = m_run.goal;
+        }
+        else
+        {
+            m_turn = lastTurn;
+            m_next = resumePosition(lastTurn);
+            if (const auto it = m_logIndex.constFind(MessageIds::user(m_turn)); it != m_logIndex.constEnd())
+                m_turnGoal = m_log.at(*it).entry.value(Names::Content).toString();
+        }
+        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "flow" << m_flow.name << "turn" << m_turn
+                                  << (newTurn ? "starts" : "resumes at step") << (newTurn ? QString() : QString::number(m_next));
+
+        // The turn is known now, so a stop or deadline that came first is
+        // served with the right message_ids.
+        if (m_stopRequest)
+        {
+            stopOnRequest();
+            return;
+        }
+        if (m_deadlinePassed)
+        {
+            failOnDeadline();
+            return;
+        }
+        if (newTurn && !m_turnGoal.isEmpty())
+        {
+            if (!persist(makeEntry(MessageIds::user(m_turn), MessageType::User, u"message"_qs, m_turnGoal, MessageStatus::Success)))
+                return;
+        }
+        scheduleNext();
+    }
+
+    void Execution::scheduleNext()
+    {
+        if (m_phase == Phase::Done)
+            return;
+        m_phase = Phase::BeforeStep;
+        std::chrono::milliseconds delay{0};
+        if (m_next < m_flow.steps.size())
+        {
+            const Step &step = m_flow.steps.at(m_next);
+            if (step.type == StepType::Agent || step.type == StepType::Wait)
+                delay = scaled(step.delay);
+        }
+        // A stop request or the deadline that arrived meanwhile is served at once.
+        if (m_stopRequest || m_deadlinePassed)
+            delay = std::chrono::milliseconds{0};
+        m_stepTimer.start(delay);
+    }
+
+    void Execution::onStepTimer()
+    {
+        switch (m_phase)
+        {
+        case Phase::BeforeStep:
+            if (!atBoundary())
+                return;
+            if (m_next >= m_flow.steps.size())
+                endTurn(RunStatus::InputRequired, {});
+            else
+                runStep(m_next);
+            return;
+        case Phase::ToolResult:
+            writeToolResult();
+            return;
+        case Phase::Idle:
+        case Phase::Done:
+            return;
+        }
+    }
+
+    bool Execution::atBoundary()
+    {
+        if (!checkStoredRun())
+            return false;
+        if (m_stopRequest)
+        {
+            stopOnRequest();
+            return false;
+        }
+        if (m_deadlinePassed)
+        {
+            failOnDeadline();
+            return false;
+        }
+        return true;
+    }
+
+    bool Execution::checkStoredRun()
+    {
+        // Without guards (--no-cas-guards) the original executor is reproduced:
+        // it never looked at the stored run again.
+        if (!m_options.guards)
+            return true;
+        auto stored = m_store.getRun(m_run.workflowId);
+        if (!stored)
+        {
+            stopOnStoreError(u"re-reading the run"_qs, stored.error());
+            return false;
+        }
+        if (!stored.value())
+        {
+            qCWarning(lcFlows).noquote() << "run" << m_run.workflowId << "is gone from the store; stopping";
+            finish(StopCause::Cancelled, RunStatus::Stopped);
+            return false;
+        }
+        const Store::Run &run = *stored.value();
+        if (run.fence != m_fence)
+        {
+            qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "fence moved from" << m_fence << "to" << run.fence
+                                      << "; stopping without writing";
+            finish(StopCause::Superseded, run.status);
+            return false;
+        }
+        if (run.status != RunStatus::Running)
+        {
+            qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "is" << toString(run.status)
+                                      << "; stopping without writing";
+            finish(StopCause::Cancelled, run.status);
+            return false;
+        }
+        return true;
+    }
+
+    void Execution::runStep(const int index)
+    {
+        const Step &step = m_flow.steps.at(index);
+        const QString id = messageId(index);
+        switch (step.type)
+        {
+        case StepType::Agent:
+            if (!persist(makeEntry(id, MessageType::Agent, step.subType.isEmpty() ? u"message"_qs : step.subType,
+                                   step.content, MessageStatus::Success)))
+                return;
+            ++m_next;
+            scheduleNext();
+            return;
+        case StepType::Tool:
+        {
+            ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, toolContent(step), MessageStatus::Pending);
+            entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = std::nullopt};
+            if (!persist(entry))
+                return;
+            m_phase = Phase::ToolResult;
+            m_stepTimer.start(scaled(step.delay));
+            return;
+        }
+        case StepType::Request:
+            if (!persist(makeEntry(id, MessageType::Request, toString(step.requestKind), step.content, MessageStatus::Success)))
+                return;
+            ++m_next;
+            endTurn(waitStatus(step.requestKind), step.content);
+            return;
+        case StepType::Wait:
+            // The wait was the delay before this boundary.
+            ++m_next;
+            scheduleNext();
+            return;
+        case StepType::Fail:
+            if (!persist(makeEntry(id, MessageType::Agent, u"error"_qs, step.content, MessageStatus::Failure)))
+                return;
+            ++m_next;
+            endTurn(RunStatus::Failed, step.content);
+            return;
+        case StepType::Workspace:
+        {
+            // Dialing the workspace agent is not implemented here yet: fail the
+            // step for what it is instead of pretending it ran. The step stays
+            // not completed, so a resume retries it.
+            ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool,
+                                           u"Running `"_qs + step.tool + u"` in the workspace"_qs, MessageStatus::Failure);
+            entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = WorkspaceUnavailable};
+            if (!persist(entry))
+                return;
+            endTurn(RunStatus::Failed, WorkspaceUnavailable);
+            return;
+        }
+        case StepType::Finish:
+            if (!persist(makeEntry(id, MessageType::WorkflowEnd, u"finished"_qs, step.content, MessageStatus::Success)))
+                return;
+            ++m_next;
+            endTurn(RunStatus::Finished, step.content);
+            return;
+        }
+    }
+
+    void Execution::writeToolResult()
+    {
+        const Step &step = m_flow.steps.at(m_next);
+        ChatLogEntry entry = makeEntry(messageId(m_next), MessageType::Tool, step.tool, toolContent(step),
+                                       step.toolSucceeds ? MessageStatus::Success : MessageStatus::Failure);
+        // toJson() cuts the response to 4 KiB.
+        entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = step.response};
+        if (!persist(entry))
+            return;
+        ++m_next;
+        scheduleNext();
+    }
+
+    void Execution::endTurn(const RunStatus status, const QString &reason)
+    {
+        if (!writeStatus(status, reason))
+            return;
+        finish(StopCause::TurnEnded, status);
+    }
+
+    void Execution::stopOnRequest()
+    {
+        const auto [cause, reason] = *m_stopRequest;
+        if (cause == StopCause::Cancelled || cause == StopCause::Superseded)
+        {
+            finish(cause, m_status);
+            return;
+        }
+        if (!writeStatus(RunStatus::Paused, reason))
+            return;
+        finish(cause, RunStatus::Paused);
+    }
+
+    void Execution::failOnDeadline()
+    {
+        if (!persist(makeEntry(MessageIds::deadline(m_turn), MessageType::Agent, u"error"_qs, DeadlineExceeded, MessageStatus::Failure)))
+            return;
+        if (!writeStatus(RunStatus::Failed, DeadlineExceeded))
+            return;
+        finish(StopCause::Deadline, RunStatus::Failed);
+    }
+
+    void Execution::onDeadline()
+    {
+        if (m_phase == Phase::Done)
+            return;
+        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "passed its deadline";
+        m_deadlinePassed = true;
+        if (m_phase == Phase::BeforeStep)
+            m_stepTimer.start(0);
+    }
+
+    void Execution::onTouch()
+    {
+        if (m_phase == Phase::Done || m_phase == Phase::Idle)
+            return;
+        auto touched = m_store.touch(m_run.workflowId, m_fence);
+        if (!touched)
+        {
+            stopOnStoreError(u"touching last_activity_at"_qs, touched.error());
+            return;
+        }
+        if (!touched.value())
+            stopOnGuardMiss();
+    }
+
+    // ---- writes ------------------------------------------------------------
+
+    bool Execution::persist(const ChatLogEntry &chatEntry)
+    {
+        const QJsonObject entry = chatEntry.toJson();
+        auto seq = m_store.appendEntry(m_run.workflowId, m_fence, entry);
+        if (!seq)
+        {
+            stopOnStoreError(u"appending a chat-log entry"_qs, seq.error());
+            return false;
+        }
+        if (!seq.value())
+        {
+            stopOnGuardMiss();
+            return false;
+        }
+        const Store::StoredEntry stored{.seq = *seq.value(), .entry = entry};
+        const QString id = entry.value(Names::MessageId).toString();
+        if (const auto it = m_logIndex.constFind(id); it != m_logIndex.constEnd())
+        {
+            m_log.removeAt(*it);
+            m_logIndex.clear();
+            for (qsizetype i = 0; i < m_log.size(); ++i)
+                m_logIndex.insert(m_log.at(i).entry.value(Names::MessageId).toString(), i);
+        }
+        m_log.append(stored);
+        m_logIndex.insert(id, m_log.size() - 1);
+        ++m_checkpoints;
+        emit entryPersisted(m_run.workflowId, stored);
+        return m_phase != Phase::Done;
+    }
+
+    bool Execution::writeStatus(const RunStatus status, const QString &reason)
+    {
+        auto written = m_store.transition(m_run.workflowId, m_fence, status, reason);
+        if (!written)
+        {
+            stopOnStoreError(u"writing status "_qs + toString(status), written.error());
+            return false;
+        }
+        if (!written.value())
+        {
+            stopOnGuardMiss();
+            return false;
+        }
+        m_status = status;
+        emit statusChanged(m_run.workflowId, status, reason);
+        return m_phase != Phase::Done;
+    }
+
+    void Execution::stopOnGuardMiss()
+    {
+        // Find out why the guarded write missed; nothing else is written.
+        auto stored = m_store.getRun(m_run.workflowId);
+        if (!stored)
+        {
+            stopOnStoreError(u"re-reading the run after a guard miss"_qs, stored.error());
+            return;
+        }
+        if (!stored.value())
+        {
+            finish(StopCause::Cancelled, RunStatus::Stopped);
+            return;
+        }
+        const Store::Run &run = *stored.value();
+        const bool fenceMoved = run.fence != m_fence;
+        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "guard missed: status" << toString(run.status)
+                                  << "fence" << run.fence << "(ours" << m_fence << "); stopping without writing";
+        finish(fenceMoved || run.status == RunStatus::Running ? StopCause::Superseded : StopCause::Cancelled, run.status);
+    }
+
+    void Execution::stopOnStoreError(const QString &what, const Store::StoreError &error)
+    {
+        qCWarning(lcFlows).noquote() << "run" << m_run.workflowId << "store error while" << what << ":" << error.message
+                                     << "; stopping without further writes";
+        finish(StopCause::StoreError, m_status);
+    }
+
+    void Execution::finish(const StopCause cause, const RunStatus finalStatus)
+    {
+        if (m_phase == Phase::Done)
+            return;
+        m_phase = Phase::Done;
+        m_cause = cause;
+        m_status = finalStatus;
+        m_stepTimer.stop();
+        m_deadlineTimer.stop();
+        m_touchTimer.stop();
+        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "execution stopped:" << toString(cause)
+                                  << "status" << toString(finalStatus);
+        emit finished(m_run.workflowId, cause, finalStatus);
+    }
+
+    // ---- helpers -------------------------------------------------------------
+
+    void Execution::loadChatLog(const QList<Store::StoredEntry> &entries)
+    {
+        m_log.clear();
+        m_logIndex.clear();
+        for (const Store::StoredEntry &entry : entries)
+        {
+            const QString id = entry.entry.value(Names::MessageId).toString();
+            if (const auto it = m_logIndex.constFind(id); it != m_logIndex.constEnd())
+            {
+                // entriesSince() returns the latest version only; keep the newer one anyway.
+                if (m_log.at(*it).seq < entry.seq)
+                    m_log[*it] = entry;
+                continue;
+            }
+            m_logIndex.insert(id, m_log.size());
+            m_log.append(entry);
+        }
+    }
+
+    int Execution::resumePosition(const int turn) const
+    {
+        int next = 0;
+        for (const Store::StoredEntry &stored : m_log)
+        {
+            const auto parsed = MessageIds::parse(stored.entry.value(Names::MessageId).toString());
+            if (!parsed || parsed->kind != MessageIds::Parsed::Kind::Step || parsed->turn != turn
+                || parsed->step >= m_flow.steps.size())
+                continue;
+            const int index = parsed->step;
+            const QString status = stored.entry.value(Names::Status).toString();
+            bool completed = true;
+            switch (m_flow.steps.at(index).type)
+            {
+            case StepType::Tool:
+                completed = status != u"pending";
+                break;
+            case StepType::Workspace:
+                completed = status == u"success";
+                break;
+            default:
+                break;
+            }
+            if (completed)
+                next = std::max(next, index + 1);
+        }
+        return next;
+    }
+
+    ChatLogEntry Execution::makeEntry(const QString &messageId, const MessageType type, const QString &subType,
+                                      const QString &content, const MessageStatus status) const
+    {
+        return ChatLogEntry{
+            .messageId = messageId,
+            .messageType = type,
+            .messageSubType = subType,
+            .content = content,
+            .timestamp = QDateTime::currentDateTimeUtc(),
+            .status = status,
+            // Every entry of a turn correlates with the user message that opened it.
+            .correlationId = MessageIds::user(m_turn),
+            .toolInfo = std::nullopt,
+        };
+    }
+
+    QString Execution::toolContent(const Step &step)
+    {
+        return step.content.isEmpty() ? u"Using `"_qs + step.tool + u'`' : step.content;
+    }
+
+    QString Execution::messageId(const int step) const
+    {
+        return MessageIds::step(m_turn, step);
+    }
+
+    std::chrono::milliseconds Execution::scaled(const std::chrono::milliseconds delay) const
+    {
+        const double ms = static_cast<double>(delay.count()) * m_options.delayScale;
+        if (ms >= static_cast<double>(std::numeric_limits<int>::max()))
+            return std::chrono::milliseconds{std::numeric_limits<int>::max()};
+        return std::chrono::milliseconds{static_cast<qint64>(std::llround(ms))};
+    }
+} // namespace Lockstep::Flows

@@ -1,0 +1,863 @@
+#include <atomic>
+#include <memory>
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSet>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QTest>
+
+#include "flows/execution.h"
+#include "flows/flowlibrary.h"
+#include "protocol/chatlog.h"
+#include "store/runstore.h"
+
+using namespace Lockstep;
+using namespace Lockstep::Flows;
+using Lockstep::Store::RunStore;
+using Lockstep::Store::StoredEntry;
+
+namespace
+{
+    constexpr int Timeout = 20000;   // generous: behaviour, not time
+
+    // What one execution signalled, and whether every entry was already in
+    // the store when its signal arrived.
+    struct Recorder
+    {
+        QList<StoredEntry> entries;
+        QList<std::pair<RunStatus, QString>> statuses;
+        int finishedCount = 0;
+        std::optional<StopCause> cause;
+        std::optional<RunStatus> finalStatus;
+        QStringList problems;   // checks that failed inside slots
+        bool signalAfterFinished = false;
+
+        void attach(Execution &execution, RunStore &store)
+        {
+            QObject::connect(&execution, &Execution::entryPersisted, &execution,
+                             [this, &store, &execution](const QString &id, const StoredEntry &entry) {
+                if (id != execution.workflowId())
+                    problems.append(u"entryPersisted for another workflow"_qs);
+                if (finishedCount > 0)
+                    signalAfterFinished = true;
+                // Persisted before signalled: the store already holds this seq with this content.
+                const auto stored = store.entriesSince(id, entry.seq - 1);
+                if (!stored || stored->isEmpty() || stored->first().seq != entry.seq
+                    || stored->first().entry != entry.entry)
+                    problems.append(u"entry seq "_qs + QString::number(entry.seq) + u" signalled before it was stored"_qs);
+                entries.append(entry);
+            });
+            QObject::connect(&execution, &Execution::statusChanged, &execution,
+                             [this, &store](const QString &id, RunStatus status, const QString &reason) {
+                if (finishedCount > 0)
+                    signalAfterFinished = true;
+                const auto run = store.getRun(id);
+                if (!run || !run.value() || run.value()->status != status)
+                    problems.append(u"status "_qs + toString(status) + u" signalled before it was stored"_qs);
+                statuses.append({status, reason});
+            });
+            QObject::connect(&execution, &Execution::finished, &execution,
+                             [this](const QString &, StopCause stopCause, RunStatus status) {
+                ++finishedCount;
+                cause = stopCause;
+                finalStatus = status;
+            });
+        }
+
+        QStringList ids() const
+        {
+            QStringList list;
+            for (const StoredEntry &entry : entries)
+                list.append(entry.entry.value(u"message_id"_qs).toString());
+            return list;
+        }
+    };
+
+    QString field(const StoredEntry &entry, const QString &name)
+    {
+        return entry.entry.value(name).toString();
+    }
+
+    QString toolResponse(const StoredEntry &entry)
+    {
+        return entry.entry.value(u"tool_info"_qs).toObject().value(u"tool_response"_qs).toString();
+    }
+
+    // Wraps the real SQLite store and makes one kind of call fail from some
+    // point on: the only way to see the executor fail safe on a store error.
+    class FaultInjectingStore final : public RunStore
+    {
+    public:
+        explicit FaultInjectingStore(RunStore &real) : m_real(real) {}
+
+        int failAppendAfter = -1;   // appendEntry calls that succeed before the failures start; -1: never fail
+        int appendCalls = 0;
+
+        QString kind() const override { return m_real.kind(); }
+        Store::StoreResult<Ok> ping() override { return m_real.ping(); }
+        Store::StoreResult<int> schemaVersion() override { return m_real.schemaVersion(); }
+        Store::StoreResult<qint64> nextFence() override { return m_real.nextFence(); }
+        Store::StoreResult<Store::Run> createRun(const QString &id, const QString &goal, const QString &flow,
+                                                 qint64 fence) override
+        {
+            return m_real.createRun(id, goal, flow, fence);
+        }
+        Store::StoreResult<std::optional<Store::Run>> getRun(const QString &id) override { return m_real.getRun(id); }
+        Store::StoreResult<QList<Store::Run>> listRuns(std::optional<RunStatus> status, int limit) override
+        {
+            return m_real.listRuns(status, limit);
+        }
+        Store::StoreResult<Store::ResumeResult> resume(const QString &id, qint64 fence,
+                                                       const std::optional<QString> &goal) override
+        {
+            return m_real.resume(id, fence, goal);
+        }
+        Store::StoreResult<Store::CancelResult> cancel(const QString &id, const QString &reason) override
+        {
+            return m_real.cancel(id, reason);
+        }
+        Store::StoreResult<bool> transition(const QString &id, qint64 fence, RunStatus to, const QString &reason) override
+        {
+            return m_real.transition(id, fence, to, reason);
+        }
+        Store::StoreResult<bool> touch(const QString &id, qint64 fence) override { return m_real.touch(id, fence); }
+        Store::StoreResult<std::optional<qint64>> appendEntry(const QString &id, qint64 fence,
+                                                              const QJsonObject &entry) override
+        {
+            if (failAppendAfter >= 0 && appendCalls++ >= failAppendAfter)
+                return unexpected(Store::StoreError{u"disk I/O error (injected)"_qs});
+            return m_real.appendEntry(id, fence, entry);
+        }
+        Store::StoreResult<QList<StoredEntry>> entriesSince(const QString &id, qint64 afterSeq) override
+        {
+            return m_real.entriesSince(id, afterSeq);
+        }
+
+    private:
+        RunStore &m_real;
+    };
+} // namespace
+
+class TestExecution : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<RunStore> m_store;
+    FlowLibrary m_library;
+    std::atomic<qint64> m_clockMs{0};   // 0: system clock
+
+    QString dbSpec() const
+    {
+        return u"sqlite:"_qs + m_dir->filePath(u"runs.db"_qs);
+    }
+
+    // A second connection to the same database: "another replica".
+    std::unique_ptr<RunStore> openOther(std::chrono::milliseconds staleAfter = std::chrono::milliseconds{90000})
+    {
+        auto other = RunStore::open(dbSpec(), Store::StoreOptions{.staleAfter = staleAfter});
+        if (!other)
+            qFatal("cannot open a second store: %s", qPrintable(other.error().message));
+        return std::move(other).value();
+    }
+
+    Flow flow(const QString &name) const
+    {
+        const auto found = m_library.find(name);
+        if (!found)
+            qFatal("no flow %s", qPrintable(name));
+        return *found;
+    }
+
+    static Flow flowFrom(const QString &name, const QByteArray &json)
+    {
+        auto parsed = Flow::parse(json, name + u".json"_qs);
+        if (!parsed)
+            qFatal("bad test flow: %s", qPrintable(parsed.error().toString()));
+        return std::move(parsed).value();
+    }
+
+    // A new run, resumed by `fence` (status running), as the gateway does it.
+    Store::Run startRun(const QString &id, const QString &flowName, const QString &goal, qint64 fence)
+    {
+        const auto created = m_store->createRun(id, goal, flowName, fence);
+        if (!created)
+            qFatal("createRun: %s", qPrintable(created.error().message));
+        return resumeRun(id, fence, std::nullopt);
+    }
+
+    Store::Run resumeRun(const QString &id, qint64 fence, const std::optional<QString> &goal)
+    {
+        const auto resumed = m_store->resume(id, fence, goal);
+        if (!resumed || resumed->outcome != Store::ResumeOutcome::Resumed || !resumed->run)
+            qFatal("resume of %s failed", qPrintable(id));
+        return *resumed->run;
+    }
+
+    QList<StoredEntry> storedEntries(const QString &id)
+    {
+        const auto entries = m_store->entriesSince(id, 0);
+        if (!entries)
+            qFatal("entriesSince: %s", qPrintable(entries.error().message));
+        return entries.value();
+    }
+
+    Store::Run storedRun(const QString &id)
+    {
+        const auto run = m_store->getRun(id);
+        if (!run || !run.value())
+            qFatal("getRun %s failed", qPrintable(id));
+        return *run.value();
+    }
+
+    static ExecutionOptions fast(const QString &userMessage = {})
+    {
+        return ExecutionOptions{.userMessage = userMessage, .delayScale = 0.01};
+    }
+
+private slots:
+    void initTestCase()
+    {
+        m_library = FlowLibrary::load();
+        QVERIFY(m_library.errors().isEmpty());
+    }
+
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+        m_clockMs = 0;
+        auto store = RunStore::open(dbSpec(), Store::StoreOptions{.nowMs = [this] {
+            const qint64 fixed = m_clockMs.load();
+            return fixed != 0 ? fixed : QDateTime::currentMSecsSinceEpoch();
+        }});
+        QVERIFY2(store, store ? "" : qPrintable(store.error().message));
+        m_store = std::move(store).value();
+    }
+
+    void cleanup()
+    {
+        m_store.reset();
+        m_dir.reset();
+    }
+
+    void helloRunsToInputRequired()
+    {
+        const QString id = u"wf-hello"_qs;
+        const QString goal = u"Create a file called hello.sh that prints hello"_qs;
+        const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
+        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+
+        QVERIFY2(recorder.problems.isEmpty(), qPrintable(recorder.problems.join(u'\n')));
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::TurnEnded));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+        QCOMPARE(toString(execution.stopCause().value()), toString(StopCause::TurnEnded));
+        QVERIFY(execution.isFinished());
+
+        // Signalled: user, agent, tool pending, tool success (same id), agent.
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        const QList<StoredEntry> &got = recorder.entries;
+        for (qsizetype i = 1; i < got.size(); ++i)
+            QVERIFY(got[i].seq > got[i - 1].seq);
+        QCOMPARE(field(got[0], u"message_type"_qs), u"user"_qs);
+        QCOMPARE(field(got[0], u"content"_qs), goal);
+        QCOMPARE(field(got[1], u"message_type"_qs), u"agent"_qs);
+        QCOMPARE(field(got[2], u"message_type"_qs), u"tool"_qs);
+        QCOMPARE(field(got[2], u"status"_qs), u"pending"_qs);
+        QCOMPARE(field(got[3], u"status"_qs), u"success"_qs);
+        QCOMPARE(got[3].entry.value(u"tool_info"_qs).toObject().value(u"name"_qs).toString(), u"create_file"_qs);
+        QCOMPARE(got[3].entry.value(u"tool_info"_qs).toObject().value(u"args"_qs).toObject().value(u"file_path"_qs).toString(),
+                 u"hello.sh"_qs);
+        QCOMPARE(toolResponse(got[3]), flow(u"hello"_qs).steps[1].response);
+        QCOMPARE(field(got[4], u"message_type"_qs), u"agent"_qs);
+        for (const StoredEntry &entry : got)
+        {
+            // Every entry is a valid SPEC ui_chat_log entry.
+            const auto parsed = Protocol::ChatLogEntry::fromJson(entry.entry);
+            QVERIFY2(parsed, parsed ? "" : qPrintable(parsed.error().reason));
+            QCOMPARE(field(entry, u"correlation_id"_qs), u"t1-user"_qs);
+        }
+
+        // Stored: the latest version of each message, in seq order.
+        const QList<StoredEntry> stored = storedEntries(id);
+        QStringList storedIds;
+        for (const StoredEntry &entry : stored)
+            storedIds.append(field(entry, u"message_id"_qs));
+        QCOMPARE(storedIds, (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QCOMPARE(field(stored[2], u"status"_qs), u"success"_qs);
+
+        QCOMPARE(recorder.statuses.size(), 1);
+        QCOMPARE(toString(recorder.statuses[0].first), toString(RunStatus::InputRequired));
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::InputRequired));
+        QCOMPARE(storedRun(id).lastSeq, got.last().seq);
+        QVERIFY(!recorder.signalAfterFinished);
+        QVERIFY(!execution.requestStop(StopCause::ClientGone));
+    }
+
+    void toolResponseIsCutTo4KiB()
+    {
+        const QString id = u"wf-big"_qs;
+        const QString big = QString(3000, u'é') + QString(5000, u'x');   // 11000 UTF-8 bytes
+        QJsonObject step{{u"type"_qs, u"tool"_qs}, {u"name"_qs, u"read_file"_qs}, {u"response"_qs, big}};
+        const QByteArray json = QJsonDocument(QJsonObject{{u"steps"_qs, QJsonArray{step}}}).toJson();
+        const Store::Run run = startRun(id, u"big"_qs, u"read it"_qs, 1);
+        Execution execution(*m_store, run, flowFrom(u"big"_qs, json), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+
+        const QList<StoredEntry> stored = storedEntries(id);
+        QCOMPARE(stored.size(), 2);
+        const QString response = toolResponse(stored[1]);
+        QVERIFY(response.toUtf8().size() <= 4096);
+        QVERIFY(response.size() > 1000);
+        QVERIFY(big.startsWith(response.left(response.indexOf(u'\n'))));
+
+        // The legacy checkpoint kept the whole output.
+        const QJsonObject legacy = execution.legacyCheckpoint();
+        const QJsonArray outputs = legacy[u"channel_values"_qs][u"tool_outputs"_qs].toArray();
+        QCOMPARE(outputs.size(), 1);
+        QCOMPARE(outputs[0][u"output"_qs].toString(), big);
+    }
+
+    void cancelBetweenStepsStopsWithoutWrites()
+    {
+        const QString id = u"wf-cancel"_qs;
+        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        auto other = openOther();
+        Execution execution(*m_store, run, flow(u"long"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        qsizetype storedAtCancel = -1;
+        // Cancel from "another replica" right after the second step was persisted.
+        connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+            if (field(entry, u"message_id"_qs) == u"t1-s0" && storedAtCancel < 0)
+            {
+                const auto cancelled = other->cancel(id, u"user pressed stop"_qs);
+                QVERIFY(cancelled && cancelled->outcome == Store::CancelOutcome::Cancelled);
+                storedAtCancel = storedEntries(id).size();
+            }
+        });
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Stopped));
+        QCOMPARE(storedAtCancel, 2);
+        QCOMPARE(storedEntries(id).size(), storedAtCancel);
+        QCOMPARE(recorder.entries.size(), 2);
+        QVERIFY(recorder.statuses.isEmpty());
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Stopped));
+        QCOMPARE(storedRun(id).reason, u"user pressed stop"_qs);
+        QVERIFY(!recorder.signalAfterFinished);
+    }
+
+    void cancelDuringToolCallMissesTheGuard()
+    {
+        // Cancelled while the tool "runs": the result write misses the guard,
+        // the execution stops and the pending entry stays as it was.
+        const QString id = u"wf-cancel-tool"_qs;
+        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        auto other = openOther();
+        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+            if (field(entry, u"status"_qs) == u"pending")
+                QVERIFY(other->cancel(id, u"stop"_qs));
+        });
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
+        const QList<StoredEntry> stored = storedEntries(id);
+        QCOMPARE(stored.size(), 3);
+        QCOMPARE(field(stored.last(), u"status"_qs), u"pending"_qs);
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Stopped));
+    }
+
+    void supersededByNewerFence()
+    {
+        const QString id = u"wf-takeover"_qs;
+        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        // The other replica sees the run as stale at once and takes it over with fence 2.
+        auto other = openOther(std::chrono::milliseconds{1});
+        Execution execution(*m_store, run, flow(u"long"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        qsizetype storedAtTakeover = -1;
+        connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+            if (field(entry, u"message_id"_qs) == u"t1-s0" && storedAtTakeover < 0)
+            {
+                QThread::msleep(5);   // make the run stale for the other replica (no event processing here)
+                const auto resumed = other->resume(id, 2, std::nullopt);
+                QVERIFY(resumed && resumed->outcome == Store::ResumeOutcome::Resumed);
+                storedAtTakeover = storedEntries(id).size();
+            }
+        });
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Superseded));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Running));
+        QCOMPARE(storedEntries(id).size(), storedAtTakeover);
+        QCOMPARE(storedRun(id).fence, 2);
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
+    }
+
+    void stopRequestLeavesRunPaused_data()
+    {
+        QTest::addColumn<StopCause>("cause");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("client gone") << StopCause::ClientGone << u"client disconnected"_qs;
+        QTest::newRow("shutdown") << StopCause::Shutdown << u"gateway shutting down"_qs;
+        QTest::newRow("lost lock") << StopCause::LostLock << u"lost lock"_qs;
+    }
+
+    void stopRequestLeavesRunPaused()
+    {
+        QFETCH(StopCause, cause);
+        QFETCH(QString, reason);
+        const QString id = u"wf-stop"_qs;
+        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        // Real step delays (5 s): the stop must cut the pending delay short.
+        Execution execution(*m_store, run, flow(u"long"_qs), 1, ExecutionOptions{});
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.entries.size(), 1, Timeout);   // the user entry
+        QVERIFY(execution.requestStop(cause));
+        QVERIFY(!execution.requestStop(StopCause::Deadline));   // not a stop request
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+
+        QCOMPARE(toString(*recorder.cause), toString(cause));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Paused));
+        QCOMPARE(recorder.entries.size(), 1);
+        QCOMPARE(storedEntries(id).size(), 1);
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Paused));
+        QCOMPARE(storedRun(id).reason, reason);
+        QCOMPARE(recorder.statuses.size(), 1);
+        QCOMPARE(toString(recorder.statuses[0].first), toString(RunStatus::Paused));
+    }
+
+    void stopRequestCancelledWritesNothing()
+    {
+        // The caller already changed the run (e.g. stopWorkflow): stop, write nothing.
+        const QString id = u"wf-stop-cancelled"_qs;
+        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        Execution execution(*m_store, run, flow(u"long"_qs), 1, ExecutionOptions{});
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.entries.size(), 1, Timeout);
+        QVERIFY(execution.requestStop(StopCause::Cancelled, u"stopWorkflow"_qs));
+        QVERIFY(execution.requestStop(StopCause::ClientGone));   // accepted, but the first request wins
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
+        QVERIFY(recorder.statuses.isEmpty());
+        QCOMPARE(storedEntries(id).size(), 1);
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
+    }
+
+    void withoutGuardsTwoExecutionsInterleave()
+    {
+        // --no-cas-guards reproduces the original bug: a second execution of
+        // the same run is not fenced off and both write into one chat log.
+        m_store.reset();
+        auto unguarded = RunStore::open(dbSpec(), Store::StoreOptions{.casGuards = false});
+        QVERIFY(unguarded);
+        m_store = std::move(unguarded).value();
+        const QString id = u"wf-noguards"_qs;
+        const Flow chatty = flowFrom(u"chatty"_qs, R"({"steps": [
+            {"type": "agent", "content": "one", "delayMs": 2000},
+            {"type": "agent", "content": "two", "delayMs": 2000},
+            {"type": "agent", "content": "three", "delayMs": 2000},
+            {"type": "agent", "content": "four", "delayMs": 2000}]})");
+        const Store::Run run = startRun(id, u"chatty"_qs, u"first tab"_qs, 1);
+        ExecutionOptions options{.userMessage = {}, .delayScale = 0.02, .guards = false};
+        Execution first(*m_store, run, chatty, 1, options);
+        Recorder firstRecorder;
+        firstRecorder.attach(first, *m_store);
+        // The second tab starts while the first is between its steps.
+        std::unique_ptr<Execution> second;
+        Recorder secondRecorder;
+        connect(&first, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+            if (field(entry, u"message_id"_qs) != u"t1-s0" || second)
+                return;
+            const Store::Run again = resumeRun(id, 2, u"second tab"_qs);
+            options.userMessage = u"second tab"_qs;
+            second = std::make_unique<Execution>(*m_store, again, chatty, 2, options);
+            secondRecorder.attach(*second, *m_store);
+            second->start();
+        });
+        first.start();
+        QTRY_VERIFY_WITH_TIMEOUT(firstRecorder.finishedCount == 1 && secondRecorder.finishedCount == 1, Timeout);
+        QCOMPARE(toString(*firstRecorder.cause), toString(StopCause::TurnEnded));
+        QCOMPARE(toString(*secondRecorder.cause), toString(StopCause::TurnEnded));
+        QCOMPARE(firstRecorder.entries.size(), 5);
+        QCOMPARE(secondRecorder.entries.size(), 5);
+        QCOMPARE(storedEntries(id).size(), 10);   // two turns written at once: the bug
+        QVERIFY(firstRecorder.entries.last().seq > secondRecorder.entries.first().seq);
+    }
+
+    void stopDuringToolCallCompletesTheTool()
+    {
+        const QString id = u"wf-stop-tool"_qs;
+        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+            if (field(entry, u"status"_qs) == u"pending")
+                execution.requestStop(StopCause::ClientGone);
+        });
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::ClientGone));
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1"_qs}));
+        QCOMPARE(field(recorder.entries.last(), u"status"_qs), u"success"_qs);
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Paused));
+    }
+
+    void resumeContinuesAfterLastCompletedStep()
+    {
+        // Paused after the first step; a resume without a message finishes the
+        // same turn without repeating the user entry or the first step.
+        const QString id = u"wf-resume"_qs;
+        Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        {
+            Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
+            Recorder recorder;
+            recorder.attach(first, *m_store);
+            connect(&first, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+                if (field(entry, u"message_id"_qs) == u"t1-s0")
+                    first.requestStop(StopCause::ClientGone);
+            });
+            first.start();
+            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs}));
+        }
+        const qint64 lastSeq = storedRun(id).lastSeq;
+        run = resumeRun(id, 2, std::nullopt);
+        Execution second(*m_store, run, flow(u"hello"_qs), 2, fast());
+        Recorder recorder;
+        recorder.attach(second, *m_store);
+        second.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(second.turn(), 1);
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QVERIFY(recorder.entries.first().seq > lastSeq);
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+        QCOMPARE(storedEntries(id).size(), 4);
+    }
+
+    void resumeRetriesAPendingTool()
+    {
+        // A pending tool entry (the writer died mid-call) is not a completed
+        // step: the resume runs it again under the same message_id.
+        const QString id = u"wf-pending"_qs;
+        Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        {
+            FaultInjectingStore faulty(*m_store);
+            faulty.failAppendAfter = 3;   // user, s0, s1 pending; the result write fails
+            Execution first(faulty, run, flow(u"hello"_qs), 1, fast());
+            Recorder recorder;
+            recorder.attach(first, *m_store);
+            first.start();
+            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            QCOMPARE(toString(*recorder.cause), toString(StopCause::StoreError));
+            QCOMPARE(field(storedEntries(id).last(), u"status"_qs), u"pending"_qs);
+        }
+        // Fail safe: the run was left running; it is resumable once stale.
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
+        auto other = openOther(std::chrono::milliseconds{1});
+        QThread::msleep(5);
+        const auto resumed = other->resume(id, 2, std::nullopt);
+        QVERIFY(resumed && resumed->outcome == Store::ResumeOutcome::Resumed);
+        Execution second(*m_store, *resumed->run, flow(u"hello"_qs), 2, fast());
+        Recorder recorder;
+        recorder.attach(second, *m_store);
+        second.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QStringList storedIds;
+        for (const StoredEntry &entry : storedEntries(id))
+            storedIds.append(field(entry, u"message_id"_qs));
+        QCOMPARE(storedIds, (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+    }
+
+    void storeErrorFailsSafe()
+    {
+        const QString id = u"wf-storeerror"_qs;
+        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        FaultInjectingStore faulty(*m_store);
+        faulty.failAppendAfter = 1;
+        Execution execution(faulty, run, flow(u"hello"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"store error.*disk I/O error \\(injected\\)"_qs));
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::StoreError));
+        QCOMPARE(recorder.entries.size(), 1);
+        QCOMPARE(faulty.appendCalls, 2);   // nothing was tried after the failure
+        QVERIFY(recorder.statuses.isEmpty());
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
+    }
+
+    void deadlineFailsTheRun()
+    {
+        const QString id = u"wf-deadline"_qs;
+        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        ExecutionOptions options;   // real 5 s steps, a short deadline
+        options.deadline = std::chrono::milliseconds{300};
+        Execution execution(*m_store, run, flow(u"long"_qs), 1, options);
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Deadline));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Failed));
+        QCOMPARE(storedRun(id).reason, u"workflow deadline exceeded"_qs);
+        const QList<StoredEntry> stored = storedEntries(id);
+        QCOMPARE(field(stored.last(), u"message_id"_qs), u"t1-deadline"_qs);
+        QCOMPARE(field(stored.last(), u"status"_qs), u"failure"_qs);
+        QCOMPARE(field(stored.last(), u"content"_qs), u"workflow deadline exceeded"_qs);
+        QCOMPARE(recorder.statuses.size(), 1);
+        QCOMPARE(toString(recorder.statuses[0].first), toString(RunStatus::Failed));
+        QCOMPARE(recorder.statuses[0].second, u"workflow deadline exceeded"_qs);
+    }
+
+    void deadlineBeforeTheFirstStep()
+    {
+        const QString id = u"wf-deadline0"_qs;
+        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        ExecutionOptions options = fast();
+        options.deadline = std::chrono::milliseconds{0};
+        Execution execution(*m_store, run, flow(u"hello"_qs), 1, options);
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Deadline));
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Failed));
+        const QList<StoredEntry> stored = storedEntries(id);
+        QVERIFY(!stored.isEmpty());
+        QCOMPARE(field(stored.last(), u"message_id"_qs), u"t1-deadline"_qs);
+        QCOMPARE(field(stored.last(), u"correlation_id"_qs), u"t1-user"_qs);
+    }
+
+    void failureFlowFailsWithReason()
+    {
+        const QString id = u"wf-failure"_qs;
+        const Store::Run run = startRun(id, u"failure"_qs, u"run the tests"_qs, 1);
+        Execution execution(*m_store, run, flow(u"failure"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QVERIFY2(recorder.problems.isEmpty(), qPrintable(recorder.problems.join(u'\n')));
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::TurnEnded));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
+        const Store::Run stored = storedRun(id);
+        QCOMPARE(toString(stored.status), toString(RunStatus::Failed));
+        QVERIFY2(stored.reason.contains(u"`make test` failed with exit status 2"_qs), qPrintable(stored.reason));
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QCOMPARE(field(recorder.entries[3], u"status"_qs), u"failure"_qs);
+        QVERIFY(toolResponse(recorder.entries[3]).contains(u"Error 2"_qs));
+        QCOMPARE(field(recorder.entries[4], u"status"_qs), u"failure"_qs);
+        QCOMPARE(field(recorder.entries[4], u"content"_qs), stored.reason);
+        QCOMPARE(recorder.statuses.last().second, stored.reason);
+    }
+
+    void workspaceStepFailsHonestly()
+    {
+        const QString id = u"wf-workspace"_qs;
+        const Store::Run run = startRun(id, u"workspace"_qs, u"list my files"_qs, 1);
+        Execution execution(*m_store, run, flow(u"workspace"_qs), 1, fast());
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
+        const QString reason = u"workspace tools are not available in this gateway yet"_qs;
+        QCOMPARE(storedRun(id).reason, reason);
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs}));
+        const StoredEntry &failed = recorder.entries.last();
+        QCOMPARE(field(failed, u"message_type"_qs), u"tool"_qs);
+        QCOMPARE(field(failed, u"status"_qs), u"failure"_qs);
+        QCOMPARE(toolResponse(failed), reason);
+        QCOMPARE(failed.entry.value(u"tool_info"_qs).toObject().value(u"name"_qs).toString(), u"run_command"_qs);
+    }
+
+    void approvalWaitsThenContinues()
+    {
+        const QString id = u"wf-approval"_qs;
+        Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
+        {
+            Execution first(*m_store, run, flow(u"approval"_qs), 1, fast());
+            Recorder recorder;
+            recorder.attach(first, *m_store);
+            first.start();
+            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
+            QCOMPARE(toString(storedRun(id).status), toString(RunStatus::PlanApprovalRequired));
+            QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs}));
+            QCOMPARE(field(recorder.entries.last(), u"message_type"_qs), u"request"_qs);
+            QCOMPARE(field(recorder.entries.last(), u"message_sub_type"_qs), u"plan_approval"_qs);
+        }
+        run = resumeRun(id, 2, std::nullopt);
+        Execution second(*m_store, run, flow(u"approval"_qs), 2, fast());
+        Recorder recorder;
+        recorder.attach(second, *m_store);
+        second.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Finished));
+        QCOMPARE(recorder.ids(), (QStringList{u"t1-s2"_qs, u"t1-s2"_qs, u"t1-s3"_qs, u"t1-s3"_qs, u"t1-s4"_qs,
+                                              u"t1-s4"_qs, u"t1-s5"_qs}));
+        QCOMPARE(field(recorder.entries.last(), u"message_type"_qs), u"workflow_end"_qs);
+        const Store::Run stored = storedRun(id);
+        QCOMPARE(toString(stored.status), toString(RunStatus::Finished));
+        QVERIFY(stored.completedAt.has_value());
+        QCOMPARE(storedEntries(id).size(), 7);
+    }
+
+    void secondTurnAppendsWithoutDuplicates()
+    {
+        const QString id = u"wf-turns"_qs;
+        Store::Run run = startRun(id, u"hello"_qs, u"Create a file called hello.sh that prints hello"_qs, 1);
+        {
+            Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
+            Recorder recorder;
+            recorder.attach(first, *m_store);
+            first.start();
+            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+        }
+        const qint64 firstTurnSeq = storedRun(id).lastSeq;
+        const QString next = u"Now make it print goodbye too"_qs;
+        run = resumeRun(id, 2, next);
+        QCOMPARE(run.goal, next);
+        Execution second(*m_store, run, flow(u"hello"_qs), 2, fast(next));
+        Recorder recorder;
+        recorder.attach(second, *m_store);
+        second.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(second.turn(), 2);
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+        QCOMPARE(field(recorder.entries.first(), u"message_id"_qs), u"t2-user"_qs);
+        QCOMPARE(field(recorder.entries.first(), u"content"_qs), next);
+        QVERIFY(recorder.entries.first().seq > firstTurnSeq);
+
+        const QList<StoredEntry> stored = storedEntries(id);
+        QStringList ids;
+        for (const StoredEntry &entry : stored)
+            ids.append(field(entry, u"message_id"_qs));
+        QCOMPARE(ids, (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s2"_qs,
+                                   u"t2-user"_qs, u"t2-s0"_qs, u"t2-s1"_qs, u"t2-s2"_qs}));
+        QCOMPARE(QSet<QString>(ids.cbegin(), ids.cend()).size(), ids.size());
+        for (const StoredEntry &entry : stored.mid(4))
+            QCOMPARE(field(entry, u"correlation_id"_qs), u"t2-user"_qs);
+    }
+
+    void resumeOfACompletedTurnWritesNothing()
+    {
+        const QString id = u"wf-idle"_qs;
+        Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        {
+            Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
+            Recorder recorder;
+            recorder.attach(first, *m_store);
+            first.start();
+            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        }
+        const qsizetype before = storedEntries(id).size();
+        run = resumeRun(id, 2, std::nullopt);
+        Execution second(*m_store, run, flow(u"hello"_qs), 2, fast());
+        Recorder recorder;
+        recorder.attach(second, *m_store);
+        second.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+        QVERIFY(recorder.entries.isEmpty());
+        QCOMPARE(storedEntries(id).size(), before);
+    }
+
+    void lastActivityAdvancesWhileRunning()
+    {
+        const QString id = u"wf-activity"_qs;
+        m_clockMs = 1'700'000'000'000;
+        const Store::Run run = startRun(id, u"waiting"_qs, u"go"_qs, 1);
+        // One long wait: nothing is written while it runs, only the touches.
+        const Flow waiting = flowFrom(u"waiting"_qs, R"({"steps": [{"type": "wait", "ms": 600000}]})");
+        ExecutionOptions options;
+        options.activityInterval = std::chrono::milliseconds{20};
+        Execution execution(*m_store, run, waiting, 1, options);
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.entries.size(), 1, Timeout);
+        QCOMPARE(storedRun(id).lastActivityAt.toMSecsSinceEpoch(), 1'700'000'000'000);
+        m_clockMs = 1'700'000'005'000;
+        QTRY_COMPARE_WITH_TIMEOUT(storedRun(id).lastActivityAt.toMSecsSinceEpoch(), 1'700'000'005'000, Timeout);
+        m_clockMs = 1'700'000'010'000;
+        QTRY_COMPARE_WITH_TIMEOUT(storedRun(id).lastActivityAt.toMSecsSinceEpoch(), 1'700'000'010'000, Timeout);
+        QCOMPARE(recorder.finishedCount, 0);
+        QCOMPARE(storedEntries(id).size(), 1);
+
+        // A touch that misses the guard (the run was cancelled) stops it too.
+        QVERIFY(m_store->cancel(id, u"stop"_qs));
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
+        QCOMPARE(storedEntries(id).size(), 1);
+    }
+
+    void legacyCheckpointCarriesTheWholeState()
+    {
+        const QString id = u"wf-legacy"_qs;
+        const QString goal = u"Create a file called hello.sh that prints hello"_qs;
+        const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
+        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        QList<qsizetype> legacySizes;
+        qsizetype incrementalBytes = 0;
+        connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
+            legacySizes.append(QJsonDocument(execution.legacyCheckpoint()).toJson(QJsonDocument::Compact).size());
+            incrementalBytes += QJsonDocument(entry.entry).toJson(QJsonDocument::Compact).size();
+        });
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+
+        QCOMPARE(legacySizes.size(), 5);
+        for (qsizetype i = 1; i < legacySizes.size(); ++i)
+            QVERIFY(legacySizes[i] > legacySizes[i - 1]);   // the whole accumulated state, every time
+        qsizetype legacyTotal = 0;
+        for (const qsizetype size : legacySizes)
+            legacyTotal += size;
+        QVERIFY(legacyTotal > 10 * incrementalBytes);
+
+        const QJsonObject checkpoint = execution.legacyCheckpoint();
+        const QJsonObject values = checkpoint[u"channel_values"_qs].toObject();
+        QCOMPARE(values[u"goal"_qs].toString(), goal);
+        QCOMPARE(values[u"ui_chat_log"_qs].toArray().size(), 4);
+        QCOMPARE(values[u"plan"_qs][u"steps"_qs].toArray().size(), 3);
+        QCOMPARE(values[u"plan"_qs][u"steps"_qs][2][u"status"_qs].toString(), u"Completed"_qs);
+        const QJsonArray executor = values[u"conversation_history"_qs][u"executor"_qs].toArray();
+        QVERIFY(executor.size() >= 6);
+        const QString history = QString::fromUtf8(QJsonDocument(executor).toJson(QJsonDocument::Compact));
+        QVERIFY(history.contains(goal));
+        QVERIFY(history.contains(flow(u"hello"_qs).steps[1].response));
+        QCOMPARE(checkpoint[u"metadata"_qs][u"thread_id"_qs].toString(), id);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestExecution)
+#include "tst_execution.moc"
