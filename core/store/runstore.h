@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -57,6 +58,7 @@ namespace Lockstep::Store
         ResumeOutcome outcome = ResumeOutcome::NotFound;
         std::optional<RunStatus> status;  // current status after the attempt (set unless NotFound)
         std::optional<Run> run;           // the updated run when Resumed
+        std::optional<qint64> fence;      // stored fence after the attempt (set unless NotFound)
     };
 
     enum class CancelOutcome
@@ -71,6 +73,25 @@ namespace Lockstep::Store
         std::optional<RunStatus> status;  // status after the attempt (set unless NotFound)
     };
 
+    // A workspace's latest build as the gateway knows it (table
+    // workspace_agents, written by agent registration and by stopping the
+    // workspace). agentId empty: the latest build has no running agent.
+    struct WorkspaceAgent
+    {
+        QString workspaceId;
+        qint64 build = 0;             // grows with every new agent and every stop
+        QString agentId;
+        QString host;                 // IP address the agent listens on
+        int port = 0;
+        QDateTime updatedAt;          // UTC
+    };
+
+    struct StopWorkspaceResult
+    {
+        bool stopped = false;                     // false: already stopped, unknown, or another agent is current
+        std::optional<WorkspaceAgent> workspace;  // the row after the call (nullopt: never registered)
+    };
+
     struct StoreOptions
     {
         // A `running` run whose last_activity_at is older than this is an orphan
@@ -79,6 +100,11 @@ namespace Lockstep::Store
         // false reproduces the original bug for QA (--no-cas-guards): unconditional
         // updates, no status or fence predicates.
         bool casGuards = true;
+        // The clock (UTC epoch milliseconds) used for every timestamp and for
+        // the staleness comparison, which happens in SQL against this bound
+        // value, never against the database's clock. Empty: the system clock.
+        // Tests inject their own.
+        std::function<qint64()> nowMs;
     };
 
     // The run store: SQLite (embedded) or PostgreSQL (replicas). Calls are
@@ -93,7 +119,18 @@ namespace Lockstep::Store
         // Applies the versioned schema migrations before returning.
         static StoreResult<std::unique_ptr<RunStore>> open(const QString &spec, const StoreOptions &options = {});
 
+        // The newest schema version this build knows (the migrations list).
+        static int latestSchemaVersion();
+
         virtual QString kind() const = 0;   // "sqlite" | "postgresql" (for /healthz)
+        // A cheap round trip (SELECT 1); reconnects first if a previous call lost the connection.
+        virtual StoreResult<Ok> ping() = 0;
+        // The schema version recorded in schema_version.
+        virtual StoreResult<int> schemaVersion() = 0;
+        // A strictly increasing number persisted in the store (fence_counter).
+        // For lock stores that cannot persist fences themselves (the in-process
+        // one), so fences keep growing across gateway restarts.
+        virtual StoreResult<qint64> nextFence() = 0;
 
         // New run in `created` status with the given fence. Fails if the ID exists.
         virtual StoreResult<Run> createRun(const QString &workflowId, const QString &goal,
@@ -125,5 +162,18 @@ namespace Lockstep::Store
                                                                const QJsonObject &entry) = 0;
         // Entries with seq > afterSeq, ascending (the latest version of each message).
         virtual StoreResult<QList<StoredEntry>> entriesSince(const QString &workflowId, qint64 afterSeq) = 0;
+
+        // ---- workspace agents (SPEC fix 4; the default implementations fail) ----
+        // The workspace's latest build runs `agentId` at host:port. A new agent
+        // ID (or a registration after a stop) starts a new build; the same
+        // agent re-registering only refreshes the address and updated_at.
+        virtual StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
+                                                                   const QString &host, int port);
+        // Stops the workspace: its latest build has no agent (a new build
+        // without one). With `agentId`, only while that agent is the current one.
+        virtual StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,
+                                                               const std::optional<QString> &agentId);
+        // The workspace's row; nullopt: it never registered an agent.
+        virtual StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId);
     };
 } // namespace Lockstep::Store
