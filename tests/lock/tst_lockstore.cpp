@@ -1,0 +1,587 @@
+#include <QScopeGuard>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTest>
+
+#include "lock/lockstore.h"
+#include "lock/memorylockstore.h"
+#include "lock/redislockstore.h"
+#include "lockfixture.h"
+#include "tempredis.h"
+
+using namespace std::chrono_literals;
+using namespace Qt::StringLiterals;
+using namespace Lockstep;
+using namespace Lockstep::Lock;
+using Lockstep::Test::await;
+using Lockstep::Test::describe;
+
+// The lock store contract, run against the in-process memory store and a real
+// redis-server (TempRedis) with the same checks; a few Redis-only cases cover
+// what only a network store can do (several replicas, server down, no answer).
+class TestLockStore : public QObject
+{
+    Q_OBJECT
+
+private:
+    Test::TempRedis m_redis;
+    Test::RedisAdmin m_admin;
+    int m_workflowCounter = 0;
+
+    static void addBackends()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("memory") << u"memory"_s;
+        QTest::newRow("redis") << u"redis"_s;
+    }
+
+    std::unique_ptr<LockStore> makeStore(const QString &backend, LockOptions options = {})
+    {
+        if (backend == u"memory")
+            return std::make_unique<MemoryLockStore>(std::move(options));
+        return std::make_unique<RedisLockStore>(parseRedisUrl(m_redis.url()).value(), std::move(options));
+    }
+
+    QString newWorkflowId()
+    {
+        return u"wf-%1-%2"_s.arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_workflowCounter);
+    }
+
+    static LockResult<AcquireResult> acquire(LockStore &store, const QString &workflowId, const QString &session,
+                                             std::chrono::milliseconds ttl = 30s)
+    {
+        return await<AcquireResult>([&](auto done) { store.acquire(workflowId, session, ttl, nullptr, done); });
+    }
+    static LockResult<bool> release(LockStore &store, const QString &workflowId, const QByteArray &value)
+    {
+        return await<bool>([&](auto done) { store.release(workflowId, value, nullptr, done); });
+    }
+    static LockResult<bool> refresh(LockStore &store, const QString &workflowId, const QByteArray &value,
+                                    std::chrono::milliseconds ttl = 30s)
+    {
+        return await<bool>([&](auto done) { store.refresh(workflowId, value, ttl, nullptr, done); });
+    }
+    static LockResult<LockSnapshot> peek(LockStore &store, const QString &workflowId)
+    {
+        return await<LockSnapshot>([&](auto done) { store.peek(workflowId, nullptr, done); });
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        QVERIFY(m_admin.connect(m_redis.port()));
+    }
+
+    void init()
+    {
+        // Every test starts from an empty Redis that is up.
+        if (!m_redis.isRunning())
+            QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        if (m_admin.command({"PING"}) != "PONG")
+            QVERIFY(m_admin.connect(m_redis.port()));
+        QCOMPARE(m_admin.command({"FLUSHALL"}), QByteArray("OK"));
+    }
+
+    void acquireWhenFree_data() { addBackends(); }
+    void acquireWhenFree()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.replicaId = u"replica-a"_s});
+        const QString workflow = newWorkflowId();
+
+        const auto result = acquire(*store, workflow, u"session-1"_s, 30s);
+        QVERIFY2(result, describe(result).constData());
+        QVERIFY(result->acquired);
+        QVERIFY(result->holder.parsed);
+        QCOMPARE(result->holder.replica, u"replica-a"_s);
+        QCOMPARE(result->holder.session, u"session-1"_s);
+        QVERIFY(result->holder.fence > 0);
+        QCOMPARE(result->ttlMs, qint64(30000));
+        // The value names replica, session and fence, and parses back to the same holder.
+        const LockHolder decoded = decodeLockValue(result->holder.value);
+        QCOMPARE(decoded.fence, result->holder.fence);
+        QCOMPARE(decoded.session, u"session-1"_s);
+        if (backend == u"redis")
+        {
+            QCOMPARE(m_admin.command({"GET", "lockstep:lock:" + workflow.toUtf8()}), result->holder.value);
+            const qint64 pttl = m_admin.command({"PTTL", "lockstep:lock:" + workflow.toUtf8()}).toLongLong();
+            QVERIFY2(pttl > 0 && pttl <= 30000, QByteArray::number(pttl).constData());
+            QCOMPARE(m_admin.command({"GET", "lockstep:fence:" + workflow.toUtf8()}).toLongLong(),
+                     result->holder.fence);
+        }
+    }
+
+    void acquireWhileHeldReportsHolder_data() { addBackends(); }
+    void acquireWhileHeldReportsHolder()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        const auto first = acquire(*store, workflow, u"tab-1"_s);
+        QVERIFY2(first && first->acquired, describe(first).constData());
+
+        const auto second = acquire(*store, workflow, u"tab-2"_s);
+        QVERIFY2(second, describe(second).constData());
+        QVERIFY(!second->acquired);
+        QCOMPARE(second->holder.session, u"tab-1"_s);
+        QCOMPARE(second->holder.fence, first->holder.fence);
+        QCOMPARE(second->holder.value, first->holder.value);
+        QVERIFY2(second->ttlMs > 0 && second->ttlMs <= 30000, QByteArray::number(second->ttlMs).constData());
+
+        // Even the same session does not get it twice: one execution per lock.
+        const auto again = acquire(*store, workflow, u"tab-1"_s);
+        QVERIFY2(again && !again->acquired, describe(again).constData());
+    }
+
+    void releaseFreesAndFenceGrows_data() { addBackends(); }
+    void releaseFreesAndFenceGrows()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        const auto first = acquire(*store, workflow, u"s1"_s);
+        QVERIFY2(first && first->acquired, describe(first).constData());
+
+        const auto released = release(*store, workflow, first->holder.value);
+        QVERIFY2(released, describe(released).constData());
+        QVERIFY(released.value());
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state, describe(state).constData());
+        QVERIFY(!state->held);
+
+        // Releasing twice is harmless and says so.
+        const auto twice = release(*store, workflow, first->holder.value);
+        QVERIFY2(twice && !twice.value(), describe(twice).constData());
+
+        const auto second = acquire(*store, workflow, u"s2"_s);
+        QVERIFY2(second && second->acquired, describe(second).constData());
+        QVERIFY(second->holder.fence > first->holder.fence);
+    }
+
+    void fencesStrictlyIncrease_data() { addBackends(); }
+    void fencesStrictlyIncrease()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        const QString other = newWorkflowId();
+        qint64 previous = 0;
+        for (int i = 0; i < 300; ++i)
+        {
+            const auto got = acquire(*store, workflow, u"s%1"_s.arg(i));
+            QVERIFY2(got && got->acquired, describe(got).constData());
+            QVERIFY2(got->holder.fence > previous, qPrintable(u"cycle %1: fence %2 after %3"_s.arg(i).arg(got->holder.fence).arg(previous)));
+            previous = got->holder.fence;
+            // A refused acquire in between must not disturb the sequence.
+            const auto refused = acquire(*store, workflow, u"intruder"_s);
+            QVERIFY2(refused && !refused->acquired, describe(refused).constData());
+            const auto released = release(*store, workflow, got->holder.value);
+            QVERIFY2(released && released.value(), describe(released).constData());
+        }
+        // Fences are per workflow: another workflow starts its own sequence.
+        const auto elsewhere = acquire(*store, other, u"s"_s);
+        QVERIFY2(elsewhere && elsewhere->acquired, describe(elsewhere).constData());
+        QCOMPARE(elsewhere->holder.fence, qint64(1));
+    }
+
+    void staleReleaseKeepsNewerHolder_data() { addBackends(); }
+    void staleReleaseKeepsNewerHolder()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        const auto a = acquire(*store, workflow, u"A"_s, 300ms);
+        QVERIFY2(a && a->acquired, describe(a).constData());
+
+        // A pauses past its TTL; the lock frees by itself.
+        QTRY_VERIFY_WITH_TIMEOUT(([&] {
+                                     const auto state = peek(*store, workflow);
+                                     return state && !state->held;
+                                 }()),
+                                 10000);
+        const auto b = acquire(*store, workflow, u"B"_s, 30s);
+        QVERIFY2(b && b->acquired, describe(b).constData());
+        QVERIFY(b->holder.fence > a->holder.fence);
+
+        // A wakes up and releases with its old value: nothing happens to B.
+        const auto staleRelease = release(*store, workflow, a->holder.value);
+        QVERIFY2(staleRelease, describe(staleRelease).constData());
+        QVERIFY(!staleRelease.value());
+        const auto staleRefresh = refresh(*store, workflow, a->holder.value);
+        QVERIFY2(staleRefresh && !staleRefresh.value(), describe(staleRefresh).constData());
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.session, u"B"_s);
+        QCOMPARE(state->holder.fence, b->holder.fence);
+    }
+
+    void refreshOnlyByOwner_data() { addBackends(); }
+    void refreshOnlyByOwner()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        const auto got = acquire(*store, workflow, u"s"_s, 1s);
+        QVERIFY2(got && got->acquired, describe(got).constData());
+
+        const auto foreign = refresh(*store, workflow, encodeLockValue(u"other"_s, u"s"_s, got->holder.fence), 60s);
+        QVERIFY2(foreign && !foreign.value(), describe(foreign).constData());
+        auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QVERIFY2(state->ttlMs <= 1000, QByteArray::number(state->ttlMs).constData());
+
+        const auto own = refresh(*store, workflow, got->holder.value, 60s);
+        QVERIFY2(own && own.value(), describe(own).constData());
+        state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QVERIFY2(state->ttlMs > 1000 && state->ttlMs <= 60000, QByteArray::number(state->ttlMs).constData());
+
+        // Nothing to refresh on a free lock.
+        QVERIFY(release(*store, workflow, got->holder.value).value());
+        const auto gone = refresh(*store, workflow, got->holder.value);
+        QVERIFY2(gone && !gone.value(), describe(gone).constData());
+    }
+
+    void peekReportsHolderFenceTtl_data() { addBackends(); }
+    void peekReportsHolderFenceTtl()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.replicaId = u"gw-1"_s});
+        const QString workflow = newWorkflowId();
+        const auto free = peek(*store, workflow);
+        QVERIFY2(free, describe(free).constData());
+        QVERIFY(!free->held);
+
+        const auto got = acquire(*store, workflow, u"session-x"_s, 20s);
+        QVERIFY2(got && got->acquired, describe(got).constData());
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QVERIFY(state->holder.parsed);
+        QCOMPARE(state->holder.replica, u"gw-1"_s);
+        QCOMPARE(state->holder.session, u"session-x"_s);
+        QCOMPARE(state->holder.fence, got->holder.fence);
+        QVERIFY2(state->ttlMs > 0 && state->ttlMs <= 20000, QByteArray::number(state->ttlMs).constData());
+    }
+
+    void answersNeverInsideTheCall_data() { addBackends(); }
+    void answersNeverInsideTheCall()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        bool answered = false;
+        store->acquire(workflow, u"s"_s, 30s, nullptr, [&answered](const auto &) { answered = true; });
+        QVERIFY(!answered);
+        QTRY_VERIFY(answered);
+        answered = false;
+        store->acquire(QString(), u"s"_s, 30s, nullptr, [&answered](const auto &) { answered = true; });
+        QVERIFY(!answered);  // even a refusal of bad input comes from the event loop
+        QTRY_VERIFY(answered);
+    }
+
+    void contextGuardsTheAnswer_data() { addBackends(); }
+    void contextGuardsTheAnswer()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        int answers = 0;
+        auto context = std::make_unique<QObject>();
+        store->acquire(workflow, u"s"_s, 30s, context.get(), [&answers](const auto &) { ++answers; });
+        context.reset();
+        // The call itself still ran: the lock is held, nobody heard about it.
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(answers, 0);
+    }
+
+    void invalidArguments_data()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<QString>("workflow");
+        QTest::addColumn<QString>("session");
+        QTest::addColumn<qint64>("ttlMs");
+        for (const QString &backend : {u"memory"_s, u"redis"_s})
+        {
+            const QByteArray tag = backend.toUtf8();
+            QTest::addRow("%s empty workflow", tag.constData()) << backend << QString() << u"s"_s << qint64(1000);
+            QTest::addRow("%s empty session", tag.constData()) << backend << u"wf"_s << QString() << qint64(1000);
+            QTest::addRow("%s control char", tag.constData()) << backend << u"wf\nx"_s << u"s"_s << qint64(1000);
+            QTest::addRow("%s too long", tag.constData()) << backend << QString(513, u'a') << u"s"_s << qint64(1000);
+            QTest::addRow("%s zero ttl", tag.constData()) << backend << u"wf"_s << u"s"_s << qint64(0);
+            QTest::addRow("%s negative ttl", tag.constData()) << backend << u"wf"_s << u"s"_s << qint64(-5);
+            QTest::addRow("%s ttl over a day", tag.constData()) << backend << u"wf"_s << u"s"_s << qint64(86400001);
+        }
+    }
+    void invalidArguments()
+    {
+        QFETCH(QString, backend);
+        QFETCH(QString, workflow);
+        QFETCH(QString, session);
+        QFETCH(qint64, ttlMs);
+        auto store = makeStore(backend);
+        const auto result = acquire(*store, workflow, session, std::chrono::milliseconds(ttlMs));
+        QVERIFY(!result);
+        QCOMPARE(result.error().kind, LockError::Kind::InvalidArgument);
+        QVERIFY(!result.error().isUnavailable());
+        QVERIFY(!result.error().message.isEmpty());
+        if (backend == u"redis")
+            QCOMPARE(m_admin.command({"DBSIZE"}), QByteArray("0"));  // nothing reached Redis
+
+        const auto released = release(*store, u"wf"_s, QByteArray());
+        QVERIFY(!released);
+        QCOMPARE(released.error().kind, LockError::Kind::InvalidArgument);
+    }
+
+    // ---- Redis only ----
+
+    void twoReplicasShareTheLock()
+    {
+        auto replicaA = makeStore(u"redis"_s, {.replicaId = u"replica-a"_s});
+        auto replicaB = makeStore(u"redis"_s, {.replicaId = u"replica-b"_s});
+        const QString workflow = newWorkflowId();
+        const auto a = acquire(*replicaA, workflow, u"tab-1"_s);
+        QVERIFY2(a && a->acquired, describe(a).constData());
+        const auto b = acquire(*replicaB, workflow, u"tab-2"_s);
+        QVERIFY2(b && !b->acquired, describe(b).constData());
+        QCOMPARE(b->holder.replica, u"replica-a"_s);
+        QCOMPARE(b->holder.session, u"tab-1"_s);
+        const auto seenFromB = peek(*replicaB, workflow);
+        QVERIFY2(seenFromB && seenFromB->held, describe(seenFromB).constData());
+        QCOMPARE(seenFromB->holder.fence, a->holder.fence);
+
+        QVERIFY(release(*replicaA, workflow, a->holder.value).value());
+        const auto b2 = acquire(*replicaB, workflow, u"tab-2"_s);
+        QVERIFY2(b2 && b2->acquired, describe(b2).constData());
+        QVERIFY(b2->holder.fence > a->holder.fence);
+    }
+
+    void acquireWhileRedisDownFailsFast()
+    {
+        // callTimeout is long: the answer must come from "connection refused", not the timer.
+        auto connected = makeStore(u"redis"_s, {.callTimeout = 60s});
+        const QString workflow = newWorkflowId();
+        const auto before = acquire(*connected, workflow, u"s"_s);
+        QVERIFY2(before && before->acquired, describe(before).constData());
+
+        m_redis.kill();
+        auto fresh = makeStore(u"redis"_s, {.callTimeout = 60s});
+        for (LockStore *store : {connected.get(), fresh.get()})
+        {
+            for (int attempt = 0; attempt < 3; ++attempt)
+            {
+                const auto result = acquire(*store, newWorkflowId(), u"s"_s);
+                QVERIFY(!result);
+                QCOMPARE(result.error().kind, LockError::Kind::Unavailable);
+                QVERIFY(result.error().isUnavailable());
+                QVERIFY2(result.error().message.contains(u"127.0.0.1"_s), qPrintable(result.error().message));
+            }
+            const auto peeked = peek(*store, workflow);
+            QVERIFY(!peeked);
+            QCOMPARE(peeked.error().kind, LockError::Kind::Unavailable);
+        }
+        QCOMPARE(static_cast<RedisLockStore *>(connected.get())->pendingCalls(), 0);
+
+        // Back up: the next call reconnects by itself.
+        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        for (LockStore *store : {connected.get(), fresh.get()})
+        {
+            const auto after = acquire(*store, newWorkflowId(), u"s"_s);
+            QVERIFY2(after && after->acquired, describe(after).constData());
+        }
+        QVERIFY(static_cast<RedisLockStore *>(connected.get())->isConnected());
+    }
+
+    void silentServerTimesOut()
+    {
+        // Accepts connections and never answers: a hung Redis or a black-holed network.
+        QTcpServer silent;
+        QList<QTcpSocket *> accepted;
+        connect(&silent, &QTcpServer::newConnection, this, [&] {
+            while (QTcpSocket *socket = silent.nextPendingConnection())
+                accepted.append(socket);
+        });
+        QVERIFY(silent.listen(QHostAddress::LocalHost));
+        const auto endpoint = parseRedisUrl(u"redis://127.0.0.1:%1"_s.arg(silent.serverPort()));
+        QVERIFY(endpoint);
+        RedisLockStore store(endpoint.value(), {.callTimeout = 300ms});
+
+        for (int attempt = 0; attempt < 2; ++attempt)
+        {
+            const auto result = acquire(store, u"wf"_s, u"s"_s);
+            QVERIFY(!result);
+            QCOMPARE(result.error().kind, LockError::Kind::Timeout);
+            QVERIFY(result.error().isUnavailable());
+            QCOMPARE(store.pendingCalls(), 0);
+        }
+        // Each timeout dropped its connection; the next call opened a new one.
+        QTRY_COMPARE(accepted.size(), 2);
+        QTRY_VERIFY(std::all_of(accepted.cbegin(), accepted.cend(), [](QTcpSocket *socket) {
+            return socket->state() == QAbstractSocket::UnconnectedState;
+        }));
+    }
+
+    void unresolvableHostFails()
+    {
+        const auto endpoint = parseRedisUrl(u"redis://no-such-host.invalid:6379"_s);
+        QVERIFY(endpoint);
+        RedisLockStore store(endpoint.value(), {.callTimeout = 10s});
+        const auto result = acquire(store, u"wf"_s, u"s"_s);
+        QVERIFY(!result);
+        QVERIFY2(result.error().kind == LockError::Kind::Unavailable
+                     || result.error().kind == LockError::Kind::Timeout,
+                 describe(result).constData());
+    }
+
+    void hostNameIsResolved()
+    {
+        const auto endpoint = parseRedisUrl(u"redis://localhost:%1"_s.arg(m_redis.port()));
+        QVERIFY(endpoint);
+        RedisLockStore store(endpoint.value());
+        const auto got = acquire(store, newWorkflowId(), u"s"_s);
+        QVERIFY2(got && got->acquired, describe(got).constData());
+    }
+
+    void foreignValueIsReportedRaw()
+    {
+        auto store = makeStore(u"redis"_s);
+        const QString workflow = newWorkflowId();
+        QCOMPARE(m_admin.command({"SET", "lockstep:lock:" + workflow.toUtf8(), "not-lockstep", "PX", "30000"}),
+                 QByteArray("OK"));
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QVERIFY(!state->holder.parsed);
+        QCOMPARE(state->holder.value, QByteArray("not-lockstep"));
+        const auto got = acquire(*store, workflow, u"s"_s);
+        QVERIFY2(got && !got->acquired, describe(got).constData());
+
+        // A key of the wrong type is a store error, not a crash or a false "free".
+        QCOMPARE(m_admin.command({"DEL", "lockstep:lock:" + workflow.toUtf8()}), QByteArray("1"));
+        QCOMPARE(m_admin.command({"HSET", "lockstep:fence:" + workflow.toUtf8(), "a", "b"}), QByteArray("1"));
+        const auto broken = acquire(*store, workflow, u"s"_s);
+        QVERIFY(!broken);
+        QCOMPARE(broken.error().kind, LockError::Kind::StoreError);
+    }
+
+    void scriptCacheFlushIsSurvived()
+    {
+        auto store = makeStore(u"redis"_s);
+        const QString workflow = newWorkflowId();
+        QVERIFY(acquire(*store, workflow, u"s"_s)->acquired);
+        QCOMPARE(m_admin.command({"SCRIPT", "FLUSH"}), QByteArray("OK"));
+        const auto state = peek(*store, workflow);  // NOSCRIPT, then EVAL
+        QVERIFY2(state && state->held, describe(state).constData());
+    }
+
+    void passwordAndDatabase()
+    {
+        QCOMPARE(m_admin.command({"CONFIG", "SET", "requirepass", "s3cret-pw"}), QByteArray("OK"));
+        const auto restore = qScopeGuard([this] {
+            m_admin.command({"AUTH", "s3cret-pw"});
+            m_admin.command({"CONFIG", "SET", "requirepass", ""});
+        });
+        const QString workflow = newWorkflowId();
+        {
+            RedisLockStore store(parseRedisUrl(u"redis://:s3cret-pw@127.0.0.1:%1/3"_s.arg(m_redis.port())).value());
+            const auto got = acquire(store, workflow, u"s"_s);
+            QVERIFY2(got && got->acquired, describe(got).constData());
+        }
+        m_admin.command({"AUTH", "s3cret-pw"});
+        QCOMPARE(m_admin.command({"SELECT", "3"}), QByteArray("OK"));
+        QCOMPARE(m_admin.command({"EXISTS", "lockstep:lock:" + workflow.toUtf8()}), QByteArray("1"));
+        QCOMPARE(m_admin.command({"SELECT", "0"}), QByteArray("OK"));
+
+        RedisLockStore wrong(parseRedisUrl(u"redis://:nope@127.0.0.1:%1"_s.arg(m_redis.port())).value());
+        const auto refused = acquire(wrong, newWorkflowId(), u"s"_s);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().kind, LockError::Kind::StoreError);
+        QVERIFY2(refused.error().message.contains(u"authentication"_s), qPrintable(refused.error().message));
+        QVERIFY(!refused.error().message.contains(u"nope"_s));
+    }
+
+    // ---- no backend ----
+
+    void redisUrls_data()
+    {
+        QTest::addColumn<QString>("url");
+        QTest::addColumn<bool>("valid");
+        QTest::addColumn<QString>("host");
+        QTest::addColumn<int>("port");
+        QTest::addColumn<int>("database");
+        QTest::addColumn<QString>("redacted");
+        QTest::newRow("plain") << u"redis://127.0.0.1:6380"_s << true << u"127.0.0.1"_s << 6380 << 0 << u"redis://127.0.0.1:6380"_s;
+        QTest::newRow("default port") << u"redis://cache.internal"_s << true << u"cache.internal"_s << 6379 << 0 << u"redis://cache.internal:6379"_s;
+        QTest::newRow("ipv6") << u"redis://[::1]:7000/2"_s << true << u"::1"_s << 7000 << 2 << u"redis://[::1]:7000/2"_s;
+        QTest::newRow("password") << u"redis://:pa%40ss@h:1"_s << true << u"h"_s << 1 << 0 << u"redis://:***@h:1"_s;
+        QTest::newRow("acl user") << u"redis://app:pw@h:2/1"_s << true << u"h"_s << 2 << 1 << u"redis://app:***@h:2/1"_s;
+        QTest::newRow("tls") << u"rediss://h:1"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("http") << u"http://h:1"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("no scheme") << u"127.0.0.1:6379"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("no host") << u"redis://:6379"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("bad port") << u"redis://h:99999"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("bad db") << u"redis://h:1/x"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("user without password") << u"redis://app@h:1"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("query") << u"redis://h:1?timeout=1"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("empty") << QString() << false << QString() << 0 << 0 << QString();
+    }
+    void redisUrls()
+    {
+        QFETCH(QString, url);
+        QFETCH(bool, valid);
+        const auto parsed = parseRedisUrl(url);
+        QCOMPARE(bool(parsed), valid);
+        if (!valid)
+        {
+            QCOMPARE(parsed.error().kind, LockError::Kind::InvalidArgument);
+            QVERIFY(parsed.error().message.startsWith(u"--redis: "_s));
+            return;
+        }
+        QFETCH(QString, host);
+        QFETCH(int, port);
+        QFETCH(int, database);
+        QFETCH(QString, redacted);
+        QCOMPARE(parsed->host, host);
+        QCOMPARE(int(parsed->port), port);
+        QCOMPARE(parsed->database, database);
+        QCOMPARE(parsed->redacted(), redacted);
+        if (url.contains(u"pa%40ss"_s))
+            QCOMPARE(parsed->password, u"pa@ss"_s);
+    }
+
+    void createLockStoreChoosesBackend()
+    {
+        auto memory = createLockStore(QString(), {});
+        QVERIFY(memory);
+        QCOMPARE(memory.value()->kind(), u"memory"_s);
+        QVERIFY(!memory.value()->options().replicaId.isEmpty());
+        auto redis = createLockStore(m_redis.url(), {.replicaId = u"r9"_s});
+        QVERIFY(redis);
+        QCOMPARE(redis.value()->kind(), u"redis"_s);
+        QCOMPARE(redis.value()->options().replicaId, u"r9"_s);
+        QVERIFY(!createLockStore(u"memcached://x"_s, {}));
+        QVERIFY(!createLockStore(QString(), {.ttl = 0ms}));
+        QVERIFY(!createLockStore(QString(), {.callTimeout = 0ms}));
+    }
+
+    void lockValueCodec()
+    {
+        const QByteArray value = encodeLockValue(u"rép\"lica"_s, u"s/1 \\ x"_s, 42);
+        const LockHolder holder = decodeLockValue(value);
+        QVERIFY(holder.parsed);
+        QCOMPARE(holder.replica, u"rép\"lica"_s);
+        QCOMPARE(holder.session, u"s/1 \\ x"_s);
+        QCOMPARE(holder.fence, qint64(42));
+        QCOMPARE(holder.value, value);
+        for (const QByteArray &junk : {QByteArray(), QByteArray("x"), QByteArray("[]"), QByteArray(R"({"fence":"1","replica":"r","session":"s"})")})
+        {
+            const LockHolder bad = decodeLockValue(junk);
+            QVERIFY(!bad.parsed);
+            QCOMPARE(bad.value, junk);
+            QCOMPARE(bad.fence, qint64(0));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLockStore)
+#include "tst_lockstore.moc"

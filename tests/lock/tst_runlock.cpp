@@ -1,0 +1,497 @@
+#include <QLoggingCategory>
+#include <QPointer>
+#include <QSignalSpy>
+#include <QTest>
+
+#include "lock/memorylockstore.h"
+#include "lock/redislockstore.h"
+#include "lock/runlock.h"
+#include "lockfixture.h"
+#include "tempredis.h"
+
+using namespace std::chrono_literals;
+using namespace Qt::StringLiterals;
+using namespace Lockstep;
+using namespace Lockstep::Lock;
+using Lockstep::Test::await;
+using Lockstep::Test::describe;
+
+namespace
+{
+    // Answers acquire at once and never answers a refresh: a store that hangs
+    // mid-heartbeat for longer than the call timeout covers.
+    class HangingRefreshStore final : public LockStore
+    {
+    public:
+        HangingRefreshStore() : LockStore({.replicaId = u"hang"_s}) {}
+        QString kind() const override { return u"hanging"_s; }
+        int refreshes = 0;
+
+    protected:
+        void doAcquire(const QString &, const QString &session, std::chrono::milliseconds ttl,
+                       Completion<AcquireResult> done) override
+        {
+            const QByteArray value = encodeLockValue(options().replicaId, session, 1);
+            answerLater<AcquireResult>(std::move(done),
+                                       AcquireResult{.acquired = true, .holder = decodeLockValue(value), .ttlMs = ttl.count()});
+        }
+        void doRefresh(const QString &, const QByteArray &, std::chrono::milliseconds, Completion<bool>) override
+        {
+            ++refreshes;
+        }
+        void doRelease(const QString &, const QByteArray &, Completion<bool> done) override
+        {
+            answerLater<bool>(std::move(done), true);
+        }
+        void doPeek(const QString &, Completion<LockSnapshot> done) override
+        {
+            answerLater<LockSnapshot>(std::move(done), LockSnapshot{});
+        }
+    };
+} // namespace
+
+// RunLock: acquisition, heartbeat, loss and release of one execution's lock,
+// against the memory store and a real Redis.
+class TestRunLock : public QObject
+{
+    Q_OBJECT
+
+private:
+    Test::TempRedis m_redis;
+    Test::RedisAdmin m_admin;
+    int m_workflowCounter = 0;
+
+    static void addBackends()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("memory") << u"memory"_s;
+        QTest::newRow("redis") << u"redis"_s;
+    }
+
+    std::unique_ptr<LockStore> makeStore(const QString &backend, LockOptions options = {})
+    {
+        if (backend == u"memory")
+            return std::make_unique<MemoryLockStore>(std::move(options));
+        return std::make_unique<RedisLockStore>(parseRedisUrl(m_redis.url()).value(), std::move(options));
+    }
+
+    QString newWorkflowId()
+    {
+        return u"wf-%1-%2"_s.arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_workflowCounter);
+    }
+
+    static LockResult<LockSnapshot> peek(LockStore &store, const QString &workflowId)
+    {
+        return await<LockSnapshot>([&](auto done) { store.peek(workflowId, nullptr, done); });
+    }
+
+    static bool isFree(LockStore &store, const QString &workflowId)
+    {
+        const auto state = peek(store, workflowId);
+        return state && !state->held;
+    }
+
+    // Deletes the key whoever holds it, as an operator or a bug would.
+    void deleteBehindTheBack(const QString &backend, LockStore &store, const QString &workflowId)
+    {
+        if (backend == u"memory")
+            QVERIFY(static_cast<MemoryLockStore &>(store).forceRemove(workflowId));
+        else
+            QCOMPARE(m_admin.command({"DEL", "lockstep:lock:" + workflowId.toUtf8()}), QByteArray("1"));
+    }
+
+private slots:
+    void initTestCase()
+    {
+        // One debug line per acquisition would drown the 10 000-cycle leak check.
+        QLoggingCategory::setFilterRules(u"lockstep.lock.debug=false"_s);
+        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        QVERIFY(m_admin.connect(m_redis.port()));
+    }
+
+    void init()
+    {
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+        if (!m_redis.isRunning())
+            QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        if (m_admin.command({"PING"}) != "PONG")
+            QVERIFY(m_admin.connect(m_redis.port()));
+        QCOMPARE(m_admin.command({"FLUSHALL"}), QByteArray("OK"));
+    }
+
+    void cleanup()
+    {
+        // No test may leave a heartbeat timer behind.
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+    }
+
+    void heartbeatKeepsTheLockAcrossTtls_data() { addBackends(); }
+    void heartbeatKeepsTheLockAcrossTtls()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.ttl = 300ms});
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QCOMPARE(lock.ttl(), 300ms);
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy refreshed(&lock, &RunLock::refreshed);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        QSignalSpy released(&lock, &RunLock::released);
+
+        lock.acquire(workflow, u"session-1"_s);
+        QCOMPARE(lock.state(), RunLock::State::Acquiring);
+        QVERIFY(acquired.wait(10000));
+        QCOMPARE(acquired.size(), 1);
+        QCOMPARE(lock.state(), RunLock::State::Holding);
+        QVERIFY(lock.fence() > 0);
+        QCOMPARE(acquired.at(0).at(0).toLongLong(), lock.fence());
+        QCOMPARE(acquired.at(0).at(1).toLongLong(), qint64(300));
+        QCOMPARE(RunLock::liveHeartbeats(), 1);
+
+        // Three TTLs later the key would long be gone without the heartbeat.
+        QTest::qWait(3 * 300 + 150);
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.session, u"session-1"_s);
+        QCOMPARE(state->holder.fence, lock.fence());
+        QVERIFY(!refreshed.isEmpty());
+        QCOMPARE(refreshed.constLast().at(0).toLongLong(), qint64(300));
+        QCOMPARE(lost.size(), 0);
+
+        lock.release();
+        QCOMPARE(released.size(), 0);  // never from inside release()
+        QVERIFY(released.wait(10000));
+        QCOMPARE(released.size(), 1);
+        QCOMPARE(released.at(0).at(0).toBool(), true);
+        QCOMPARE(lock.state(), RunLock::State::Released);
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+        QVERIFY(isFree(*store, workflow));
+
+        // The heartbeat really stopped: nothing refreshes (or re-creates) the key.
+        const qsizetype refreshesAtRelease = refreshed.size();
+        QTest::qWait(2 * 300);
+        QCOMPARE(refreshed.size(), refreshesAtRelease);
+        QVERIFY(isFree(*store, workflow));
+        QCOMPARE(lost.size(), 0);
+    }
+
+    void secondSessionIsToldWhoHolds_data() { addBackends(); }
+    void secondSessionIsToldWhoHolds()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.replicaId = u"gw-a"_s});
+        const QString workflow = newWorkflowId();
+        RunLock first(store.get());
+        QSignalSpy firstAcquired(&first, &RunLock::acquired);
+        first.acquire(workflow, u"tab-1"_s);
+        QVERIFY(firstAcquired.wait(10000));
+
+        RunLock second(store.get());
+        QSignalSpy held(&second, &RunLock::held);
+        QSignalSpy secondAcquired(&second, &RunLock::acquired);
+        second.acquire(workflow, u"tab-2"_s);
+        QVERIFY(held.wait(10000));
+        QCOMPARE(secondAcquired.size(), 0);
+        QCOMPARE(second.state(), RunLock::State::HeldElsewhere);
+        const auto holder = held.at(0).at(0).value<LockHolder>();
+        QCOMPARE(holder.session, u"tab-1"_s);
+        QCOMPARE(holder.replica, u"gw-a"_s);
+        QCOMPARE(holder.fence, first.fence());
+        QVERIFY(held.at(0).at(1).toLongLong() > 0);
+        QCOMPARE(RunLock::liveHeartbeats(), 1);  // only the holder's
+
+        // Acquire is single use; release() of a refused lock does nothing.
+        second.acquire(workflow, u"tab-2"_s);
+        second.release();
+        QTest::qWait(50);
+        QCOMPARE(second.state(), RunLock::State::HeldElsewhere);
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held && state->holder.session == u"tab-1"_s, describe(state).constData());
+        first.release();
+        QTRY_COMPARE(first.state(), RunLock::State::Released);
+    }
+
+    void deletedKeyIsLostOnce_data() { addBackends(); }
+    void deletedKeyIsLostOnce()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.ttl = 300ms});
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy refreshed(&lock, &RunLock::refreshed);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        QSignalSpy released(&lock, &RunLock::released);
+        lock.acquire(workflow, u"s"_s);
+        QVERIFY(acquired.wait(10000));
+
+        deleteBehindTheBack(backend, *store, workflow);
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY(lost.wait(10000));
+        QCOMPARE(lost.size(), 1);
+        QCOMPARE(lost.at(0).at(0).toString(), u"lock expired or was taken over"_s);
+        QCOMPARE(lock.state(), RunLock::State::Lost);
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+
+        // Stopped for good: no more refreshes, no second lost, and the key stays gone.
+        const qsizetype refreshesAtLoss = refreshed.size();
+        QTest::qWait(3 * 300);
+        QCOMPARE(lost.size(), 1);
+        QCOMPARE(refreshed.size(), refreshesAtLoss);
+        QVERIFY(isFree(*store, workflow));
+        // Releasing a lost lock is a no-op: nothing to delete, nothing emitted.
+        lock.release();
+        QTest::qWait(50);
+        QCOMPARE(released.size(), 0);
+        QCOMPARE(lock.state(), RunLock::State::Lost);
+    }
+
+    void takenOverKeyIsLost_data() { addBackends(); }
+    void takenOverKeyIsLost()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.ttl = 300ms});
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        lock.acquire(workflow, u"old"_s);
+        QVERIFY(acquired.wait(10000));
+        deleteBehindTheBack(backend, *store, workflow);
+        if (QTest::currentTestFailed())
+            return;
+        // Someone else gets in before our next refresh.
+        const auto intruder = await<AcquireResult>(
+            [&](auto done) { store->acquire(workflow, u"new"_s, 30s, nullptr, done); });
+        QVERIFY2(intruder && intruder->acquired, describe(intruder).constData());
+        QVERIFY(lost.wait(10000));
+        QCOMPARE(lost.size(), 1);
+        // Our release must not remove the newer holder.
+        lock.release();
+        QTest::qWait(100);
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.session, u"new"_s);
+        QVERIFY(state->holder.fence > lock.fence());
+    }
+
+    void redisKilledMidHeartbeat()
+    {
+        auto store = makeStore(u"redis"_s, {.ttl = 600ms});
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy refreshed(&lock, &RunLock::refreshed);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        lock.acquire(workflow, u"s"_s);
+        QVERIFY(acquired.wait(10000));
+        QVERIFY(refreshed.wait(10000));  // mid-heartbeat
+
+        m_redis.kill();
+        QVERIFY(lost.wait(10000));
+        QCOMPARE(lost.size(), 1);
+        const QString reason = lost.at(0).at(0).toString();
+        QVERIFY2(reason.startsWith(u"lock store unavailable: "_s), qPrintable(reason));
+        QCOMPARE(lock.state(), RunLock::State::Lost);
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+        QTest::qWait(3 * 200);
+        QCOMPARE(lost.size(), 1);
+
+        // Redis back: the same store serves new locks again.
+        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        RunLock next(store.get());
+        QSignalSpy nextAcquired(&next, &RunLock::acquired);
+        next.acquire(workflow, u"s2"_s);
+        QVERIFY(nextAcquired.wait(10000));
+        next.release();
+        QTRY_COMPARE(next.state(), RunLock::State::Released);
+    }
+
+    void acquireWhileRedisDownFails()
+    {
+        auto store = makeStore(u"redis"_s, {.callTimeout = 60s});
+        m_redis.kill();
+        RunLock lock(store.get());
+        QSignalSpy failed(&lock, &RunLock::failed);
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        lock.acquire(newWorkflowId(), u"s"_s);
+        QVERIFY(failed.wait(10000));  // refused at once; the 60 s call timeout never matters
+        const auto error = failed.at(0).at(0).value<LockError>();
+        QCOMPARE(error.kind, LockError::Kind::Unavailable);
+        QVERIFY(error.isUnavailable());
+        QCOMPARE(lock.state(), RunLock::State::Failed);
+        QCOMPARE(acquired.size(), 0);
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+    }
+
+    void hangingRefreshLosesAtTtl()
+    {
+        HangingRefreshStore store;
+        RunLock lock(&store);
+        lock.setTtl(300ms);
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        lock.acquire(u"wf"_s, u"s"_s);
+        QVERIFY(acquired.wait(10000));
+        QVERIFY(lost.wait(10000));
+        QCOMPARE(lost.size(), 1);
+        QVERIFY2(lost.at(0).at(0).toString().startsWith(u"no refresh succeeded within the lock TTL"_s),
+                 qPrintable(lost.at(0).at(0).toString()));
+        QCOMPARE(store.refreshes, 1);  // one hung refresh, none stacked behind it
+    }
+
+    void releaseWhileAcquiringNeverAnnounces_data() { addBackends(); }
+    void releaseWhileAcquiringNeverAnnounces()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy released(&lock, &RunLock::released);
+        lock.acquire(workflow, u"s"_s);
+        lock.release();  // the websocket closed before the lock answered
+        QVERIFY(released.wait(10000));
+        QCOMPARE(released.size(), 1);
+        QCOMPARE(released.at(0).at(0).toBool(), true);  // it had been acquired, and was deleted
+        QCOMPARE(acquired.size(), 0);
+        QCOMPARE(lock.state(), RunLock::State::Released);
+        QVERIFY(isFree(*store, workflow));
+    }
+
+    void destroyingReleases_data() { addBackends(); }
+    void destroyingReleases()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        auto lock = std::make_unique<RunLock>(store.get());
+        QSignalSpy acquired(lock.get(), &RunLock::acquired);
+        lock->acquire(workflow, u"s"_s);
+        QVERIFY(acquired.wait(10000));
+        QCOMPARE(RunLock::liveHeartbeats(), 1);
+        lock.reset();
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+        QTRY_VERIFY(isFree(*store, workflow));
+    }
+
+    void destroyingWhileAcquiringGivesItBack_data() { addBackends(); }
+    void destroyingWhileAcquiringGivesItBack()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        auto lock = std::make_unique<RunLock>(store.get());
+        lock->acquire(workflow, u"s"_s);
+        lock.reset();
+        // The acquire went through (the store runs calls in order)...
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        // ...and the answer, with nobody left to hear it, handed the lock straight back.
+        QTRY_VERIFY(isFree(*store, workflow));
+    }
+
+    void releasedWhenBothPartiesLetGo_data() { addBackends(); }
+    void releasedWhenBothPartiesLetGo()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy released(&lock, &RunLock::released);
+        lock.acquire(workflow, u"s"_s);
+        lock.retain(u"websocket"_s);
+        lock.retain(u"execution"_s);
+        lock.retain(u"execution"_s);  // idempotent
+        QVERIFY(acquired.wait(10000));
+
+        lock.relinquish(u"websocket"_s);
+        lock.relinquish(u"websocket"_s);  // idempotent
+        lock.relinquish(u"nobody"_s);
+        QTest::qWait(100);
+        QCOMPARE(released.size(), 0);
+        QCOMPARE(lock.state(), RunLock::State::Holding);
+        QCOMPARE(lock.parties(), QStringList{u"execution"_s});
+        QVERIFY(!isFree(*store, workflow));
+
+        lock.relinquish(u"execution"_s);
+        QVERIFY(released.wait(10000));
+        QCOMPARE(lock.state(), RunLock::State::Released);
+        QVERIFY(isFree(*store, workflow));
+    }
+
+    void noLeaksOverManyCycles_data()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<int>("cycles");
+        QTest::newRow("memory") << u"memory"_s << 10000;
+        QTest::newRow("redis") << u"redis"_s << 2000;
+    }
+    void noLeaksOverManyCycles()
+    {
+        QFETCH(QString, backend);
+        QFETCH(int, cycles);
+        auto store = makeStore(backend);
+        QObject owner;
+        int completed = 0;
+        qint64 lastFence = 0;
+        QString problem;
+        QEventLoop loop;
+        const QString workflow = newWorkflowId();
+
+        // One RunLock object per cycle, as the gateway makes one per execution.
+        std::function<void()> next = [&] {
+            if (completed == cycles || !problem.isEmpty())
+                return loop.quit();
+            auto *lock = new RunLock(store.get(), &owner);
+            connect(lock, &RunLock::acquired, lock, [&, lock](qint64 fence) {
+                if (fence <= lastFence)
+                    problem = u"fence %1 after %2"_s.arg(fence).arg(lastFence);
+                lastFence = fence;
+                lock->release();
+            });
+            connect(lock, &RunLock::released, lock, [&, lock](bool deleted) {
+                if (!deleted)
+                    problem = u"release did not delete the key"_s;
+                ++completed;
+                lock->deleteLater();
+                next();
+            });
+            connect(lock, &RunLock::held, lock, [&] { problem = u"held by someone else"_s; loop.quit(); });
+            connect(lock, &RunLock::failed, lock, [&](const LockError &error) {
+                problem = error.message;
+                loop.quit();
+            });
+            connect(lock, &RunLock::lost, lock, [&](const QString &reason) {
+                problem = reason;
+                loop.quit();
+            });
+            lock->acquire(workflow, u"s%1"_s.arg(completed));
+        };
+        QTimer::singleShot(0, &loop, next);
+        QTimer::singleShot(120000, &loop, [&] { problem = u"did not finish in time"_s; loop.quit(); });
+        loop.exec();
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QCOMPARE(completed, cycles);
+
+        QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
+        QCOMPARE(owner.children().size(), 0);
+        QCOMPARE(RunLock::liveHeartbeats(), 0);
+        if (backend == u"memory")
+        {
+            QCOMPARE(static_cast<MemoryLockStore *>(store.get())->size(), 0);
+        }
+        else
+        {
+            QCOMPARE(m_admin.keys("lockstep:lock:*"), QByteArrayList());
+            QCOMPARE(static_cast<RedisLockStore *>(store.get())->pendingCalls(), 0);
+        }
+        QVERIFY(isFree(*store, workflow));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRunLock)
+#include "tst_runlock.moc"
