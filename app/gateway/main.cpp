@@ -1,7 +1,13 @@
+#include <cstdio>
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDir>
 
 #include "common/cli.h"
+#include "common/logging.h"
+#include "gateway/gateway.h"
+#include "gateway/gatewayconfig.h"
 
 int main(int argc, char *argv[])
 {
@@ -12,12 +18,34 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Lockstep gateway: websocket + HTTP API, run lock, store and flow executor."));
-    parser.addHelpOption();
-    parser.addVersionOption();
-    parser.addOptions({
-        {QStringLiteral("listen"), QStringLiteral("Address to listen on."), QStringLiteral("HOST:PORT"), QStringLiteral("127.0.0.1:8080")},
-    });
+    Lockstep::Gateway::addCommandLineOptions(parser);
     Lockstep::Cli::parseOrExit(parser, QCoreApplication::arguments());
-    fprintf(stderr, "lockstep-gateway: the gateway server is not built yet\n");
-    return 1;
+    auto config = Lockstep::Gateway::configFromCommandLine(parser);
+    if (!config)
+        Lockstep::Cli::failUsage(config.error());
+
+    Lockstep::Logging::install({
+        .appName = QStringLiteral("lockstep-gateway"),
+        .logDirectory = QDir(config->dataDir).filePath(QStringLiteral("logs")),
+        .toStderr = true,
+        .toFile = true,
+        .debug = config->debugLog,
+    });
+
+    int exitCode = 0;
+    {
+        Lockstep::Gateway::Server server(*config);
+        server.watchShutdownSignals();
+        const auto started = server.start();
+        if (!started)
+        {
+            fprintf(stderr, "lockstep-gateway: %s\n", qPrintable(started.error().message));
+            Lockstep::Logging::shutdown();
+            return started.error().exitCode;
+        }
+        QObject::connect(&server, &Lockstep::Gateway::Server::stopped, &app, [] { QCoreApplication::exit(0); });
+        exitCode = QCoreApplication::exec();
+    }
+    Lockstep::Logging::shutdown();
+    return exitCode;
 }

@@ -1,0 +1,854 @@
+#include "gateway.h"
+
+#include <cstdio>
+
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QTcpSocket>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+#include "common/logging.h"
+#include "flows/execution.h"
+#include "gateway/frontdoor.h"
+#include "gateway/httpapi.h"
+#include "gateway/runfeed.h"
+#include "gateway/session.h"
+#include "gateway/shutdownsignals.h"
+#include "lock/lockstore.h"
+#include "lock/runlock.h"
+#include "protocol/closecode.h"
+#include "protocol/workflowid.h"
+#include "store/runstore.h"
+
+namespace Lockstep::Gateway
+{
+    namespace
+    {
+        const QString WebSocketPath = QStringLiteral("/api/v1/ws");
+        const QString DefaultFlow = QStringLiteral("hello");
+
+        qint64 nowMs()
+        {
+            return QDateTime::currentMSecsSinceEpoch();
+        }
+
+        void printLine(const QString &line)
+        {
+            fprintf(stdout, "%s\n", qPrintable(line));
+            fflush(stdout);
+        }
+
+        Result<QSslConfiguration, QString> loadTls(const QString &certFile, const QString &keyFile)
+        {
+            const QList<QSslCertificate> chain = QSslCertificate::fromPath(certFile, QSsl::Pem);
+            if (chain.isEmpty())
+                return unexpected(QStringLiteral("--tls-cert: no PEM certificate in %1").arg(certFile));
+            QFile file(keyFile);
+            if (!file.open(QIODevice::ReadOnly))
+                return unexpected(QStringLiteral("--tls-key: cannot read %1").arg(keyFile));
+            const QByteArray pem = file.readAll();
+            QSslKey key;
+            for (const QSsl::KeyAlgorithm algorithm : {QSsl::Ec, QSsl::Rsa})
+            {
+                key = QSslKey(pem, algorithm, QSsl::Pem, QSsl::PrivateKey);
+                if (!key.isNull())
+                    break;
+            }
+            if (key.isNull())
+                return unexpected(QStringLiteral("--tls-key: no unencrypted EC or RSA private key in %1").arg(keyFile));
+            QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+            configuration.setLocalCertificateChain(chain);
+            configuration.setPrivateKey(key);
+            configuration.setPeerVerifyMode(QSslSocket::VerifyNone);
+            configuration.setProtocol(QSsl::TlsV1_2OrLater);
+            return configuration;
+        }
+
+        QString describeHolder(const Lock::LockHolder &holder)
+        {
+            if (holder.parsed)
+                return holder.session.isEmpty() ? holder.replica : holder.session;
+            return QString::fromUtf8(holder.value).left(200);
+        }
+    } // namespace
+
+    // One startRequest being served: the session that sent it, its lock and its
+    // execution. It lives until both the session and the execution have ended
+    // and the lock is released.
+    class Drive final : public QObject
+    {
+    public:
+        Drive(Session *session, Protocol::StartRequest request, const qint64 afterSeq, QObject *parent)
+            : QObject(parent)
+            , session(session)
+            , request(std::move(request))
+            , afterSeq(afterSeq)
+            , workflowId(this->request.workflowID)
+        {
+        }
+
+        QPointer<Session> session;
+        Protocol::StartRequest request;
+        qint64 afterSeq = 0;
+        QString workflowId;
+        Lock::RunLock *lock = nullptr;       // child; null when the lock is off or unavailable (fail-open)
+        Flows::Execution *execution = nullptr;  // child; null until started
+        qint64 fence = 0;
+        bool sessionEnded = false;
+        bool executionEnded = false;
+        bool lockSettled = true;             // false while a lock is held or being released
+        bool done = false;
+
+        bool executionRunning() const { return execution && !executionEnded; }
+    };
+
+    Server::Server(GatewayConfig config, QObject *parent)
+        : QObject(parent)
+        , m_config(std::move(config))
+    {
+        m_graceTimer.setSingleShot(true);
+        connect(&m_graceTimer, &QTimer::timeout, this, [this] {
+            qCWarning(lcGateway) << "shutdown grace period over;" << m_drives.size()
+                                 << "executions did not stop in time (their runs stay `running` until --stale-after)";
+            m_stopped = true;
+            emit stopped();
+        });
+    }
+
+    Server::~Server()
+    {
+        // Executions, sessions and feeds (also those waiting for deleteLater)
+        // go before the stores they use; members are destroyed before children.
+        for (Drive *drive : std::as_const(m_drives))
+        {
+            if (drive->execution)
+                drive->execution->disconnect(this);
+        }
+        m_drives.clear();
+        for (Session *session : std::as_const(m_sessions))
+            session->disconnect(this);
+        m_sessions.clear();
+        m_feeds.clear();
+        const QObjectList children = this->children();
+        for (QObject *child : children)
+        {
+            if ((child != m_webSockets) && (child != m_signals))
+                delete child;
+        }
+        delete m_http;
+        m_http = nullptr;
+    }
+
+    quint16 Server::port() const
+    {
+        return m_door ? m_door->serverPort() : 0;
+    }
+
+    void Server::watchShutdownSignals()
+    {
+        if (m_signals)
+            return;
+        m_signals = new ShutdownSignals(this);
+        connect(m_signals, &ShutdownSignals::received, this, [this](const int number) {
+            if (m_shuttingDown)
+            {
+                qCWarning(lcGateway) << "second signal" << number << ": stopping now";
+                m_stopped = true;
+                emit stopped();
+                return;
+            }
+            qCInfo(lcGateway) << "signal" << number << ": shutting down";
+            shutdown();
+        });
+    }
+
+    Result<Ok, StartError> Server::start()
+    {
+        auto usage = [](const QString &message) { return unexpected(StartError {.exitCode = 2, .message = message}); };
+        auto runtime = [](const QString &message) { return unexpected(StartError {.exitCode = 1, .message = message}); };
+
+        // Tokens first: without a token file only loopback is served.
+        QString generatedTokenPath;
+        if (!m_config.tokenFile.isEmpty())
+        {
+            auto tokens = TokenSet::loadFile(m_config.tokenFile);
+            if (!tokens)
+                return usage(u"--token-file: " + tokens.error());
+            m_tokens = *tokens;
+        }
+        else
+        {
+            if (!m_config.listenAddress.isLoopback())
+                return usage(QStringLiteral("--listen: refusing to listen on %1 without --token-file (only loopback is served with a generated token)")
+                                 .arg(m_config.listenAddress.toString()));
+            auto tokens = TokenSet::ensureGenerated(m_config.dataDir, &generatedTokenPath);
+            if (!tokens)
+                return runtime(tokens.error());
+            m_tokens = *tokens;
+        }
+
+        std::optional<QSslConfiguration> tls;
+        if (m_config.tlsEnabled())
+        {
+            auto loaded = loadTls(m_config.tlsCertFile, m_config.tlsKeyFile);
+            if (!loaded)
+                return usage(loaded.error());
+            tls = *loaded;
+        }
+
+        m_flows = Flows::FlowLibrary::load(m_config.flowsDir);
+        for (const QString &problem : m_flows.errorMessages())
+            qCWarning(lcGateway).noquote() << "flow skipped:" << problem;
+        if (!m_flows.contains(DefaultFlow))
+            return runtime(QStringLiteral("the default flow '%1' is missing").arg(DefaultFlow));
+
+        QString storeSpec = m_config.storeSpec;
+        if (storeSpec.isEmpty())
+        {
+            if (!QDir().mkpath(m_config.dataDir))
+                return runtime(QStringLiteral("cannot create data folder %1").arg(m_config.dataDir));
+            storeSpec = u"sqlite:" + QDir(m_config.dataDir).filePath(u"gateway.db"_qs);
+        }
+        Store::StoreOptions storeOptions;
+        storeOptions.staleAfter = m_config.staleAfter;
+        storeOptions.casGuards = m_config.casGuards;
+        auto store = Store::RunStore::open(storeSpec, storeOptions);
+        if (!store)
+            return runtime(u"--store: " + store.error().message);
+        m_store = std::move(*store);
+
+        Lock::LockOptions lockOptions;
+        lockOptions.ttl = m_config.lockTtl;
+        lockOptions.replicaId = m_config.replicaId;
+        auto lockStore = Lock::createLockStore(m_config.redisUrl, lockOptions);
+        if (!lockStore)
+            return usage(u"--redis: " + lockStore.error().message);
+        m_lockStore = std::move(*lockStore);
+
+        HttpContext context;
+        context.store = m_store.get();
+        context.flows = &m_flows;
+        context.config = &m_config;
+        context.tokens = &m_tokens;
+        context.health = [this] { return health(); };
+        context.lockInfo = [this](const QString &workflowId, HttpContext::LockInfoDone done) {
+            m_lockStore->peek(workflowId, this, [this, done](Lock::LockResult<Lock::LockSnapshot> result) {
+                if (!result)
+                {
+                    done({}, QStringLiteral("lock store unavailable: %1").arg(result.error().message));
+                    return;
+                }
+                const Lock::LockSnapshot &snapshot = *result;
+                // With the in-process lock store the fence our writes carry comes
+                // from the store's counter (see onLockAcquired): report that one.
+                qint64 fence = snapshot.holder.fence;
+                for (const Drive *drive : std::as_const(m_drives))
+                {
+                    if (snapshot.held && drive->lock && (drive->lock->sessionId() == snapshot.holder.session) && (drive->fence > 0))
+                        fence = drive->fence;
+                }
+                done(QJsonObject {
+                         {u"state"_qs, snapshot.held ? u"held"_qs : u"free"_qs},
+                         {u"holder"_qs, snapshot.held ? describeHolder(snapshot.holder) : QString()},
+                         {u"replica"_qs, snapshot.held ? snapshot.holder.replica : QString()},
+                         {u"fence"_qs, snapshot.held ? fence : 0},
+                         {u"ttlMs"_qs, snapshot.held ? snapshot.ttlMs : 0},
+                     },
+                     {});
+            });
+        };
+        context.newFence = [this] { return newFence(); };
+        context.runChanged = [this](const QString &workflowId) { runCancelled(workflowId, QStringLiteral("cancelled over HTTP")); };
+        m_http = new HttpApi(std::move(context));
+
+        m_webSockets = new QWebSocketServer(QStringLiteral("lockstep-gateway"), QWebSocketServer::NonSecureMode, this);
+        m_webSockets->setSupportedSubprotocols({Subprotocol});
+        m_webSockets->setMaxPendingConnections(100000);
+        connect(m_webSockets, &QWebSocketServer::newConnection, this, &Server::onNewWebSocket);
+
+        FrontDoor::Options doorOptions;
+        doorOptions.tls = tls;
+        doorOptions.maxConnections = m_config.maxConnections;
+        doorOptions.maxBodyBytes = m_config.maxBodyBytes;
+        m_door = new FrontDoor(doorOptions);
+        connect(m_door, &FrontDoor::upgradeRequested, this, &Server::onUpgradeRequested);
+        if (!m_door->listen(m_config.listenAddress, m_config.listenPort))
+        {
+            const QString problem = m_door->errorString();
+            delete m_door;
+            m_door = nullptr;
+            return runtime(QStringLiteral("--listen: cannot listen on %1:%2: %3")
+                               .arg(m_config.listenAddress.toString()).arg(m_config.listenPort).arg(problem));
+        }
+        m_http->bind(m_door);
+
+        const QString host = (m_config.listenAddress.protocol() == QAbstractSocket::IPv6Protocol)
+            ? u'[' + m_config.listenAddress.toString() + u']'
+            : m_config.listenAddress.toString();
+        const QString scheme = m_config.tlsEnabled() ? u"https"_qs : u"http"_qs;
+        qCInfo(lcGateway).noquote() << "replica" << m_config.replicaId << "store" << m_store->kind()
+                                    << "lock store" << m_lockStore->kind()
+                                    << (m_config.lockConcurrentFlows ? "" : "(lock OFF)")
+                                    << (m_config.casGuards ? "" : "(CAS guards OFF)") << "flows" << m_flows.names().join(u',');
+        if (!generatedTokenPath.isEmpty())
+            printLine(QStringLiteral("lockstep-gateway: token file %1").arg(generatedTokenPath));
+        printLine(QStringLiteral("lockstep-gateway: listening on %1://%2:%3").arg(scheme, host).arg(port()));
+        return Ok {};
+    }
+
+    QJsonObject Server::health() const
+    {
+        return QJsonObject {
+            {u"status"_qs, m_shuttingDown ? u"shutting_down"_qs : u"ok"_qs},
+            {u"replica"_qs, m_config.replicaId},
+            {u"lockStore"_qs, m_lockStore->kind()},
+            {u"store"_qs, m_store->kind()},
+            {u"lockEnabled"_qs, m_config.lockConcurrentFlows},
+            {u"casGuards"_qs, m_config.casGuards},
+            {u"version"_qs, QCoreApplication::applicationVersion()},
+        };
+    }
+
+    qint64 Server::newFence()
+    {
+        const auto fence = m_store->nextFence();
+        if (fence)
+            return *fence;
+        qCWarning(lcGateway).noquote() << "cannot take a fence from the store:" << fence.error().message;
+        return 0;
+    }
+
+    QString Server::sessionLockId(const Session *session) const
+    {
+        return m_config.replicaId + u'#' + QString::number(session->id());
+    }
+
+    // ---- connections ----
+
+    void Server::onUpgradeRequested(QTcpSocket *socket, const RequestHead &head)
+    {
+        const QString peer = socket->peerAddress().toString();
+        auto refuse = [&](int status, const QString &error, const QString &message) {
+            qCInfo(lcGateway).noquote() << "refused websocket from" << peer << status << message;
+            FrontDoor::respond(socket, status, error, message);
+        };
+        if (m_shuttingDown)
+            return refuse(503, QStringLiteral("shutting_down"), QStringLiteral("the gateway is shutting down"));
+        if (head.path != WebSocketPath.toLatin1())
+            return refuse(404, QStringLiteral("not_found"), QStringLiteral("the websocket endpoint is %1").arg(WebSocketPath));
+        if (head.method != "GET")
+            return refuse(400, QStringLiteral("bad_request"), QStringLiteral("a websocket upgrade is a GET"));
+        if (head.value("sec-websocket-key").isEmpty())
+            return refuse(400, QStringLiteral("bad_request"), QStringLiteral("Sec-WebSocket-Key is missing"));
+        if (head.value("sec-websocket-version").trimmed() != "13")
+            return refuse(426, QStringLiteral("upgrade_required"), QStringLiteral("only websocket version 13 is served"));
+        const QByteArray token = presentedToken(head.value("authorization"), head.value("sec-websocket-protocol"));
+        if (!m_tokens.accepts(token))
+            return refuse(401, QStringLiteral("unauthorized"),
+                          token.isEmpty() ? QStringLiteral("missing token") : QStringLiteral("wrong token"));
+        if (head.has("origin")
+            && !m_config.allowedOrigins.contains(normalizeOrigin(QString::fromUtf8(head.value("origin")))))
+            return refuse(403, QStringLiteral("origin_refused"), QStringLiteral("this origin is not on the allowlist"));
+
+        // QWebSocketServer does the handshake (and echoes lockstep.v1 when offered).
+        // It does not take the TCP socket over: remember it, so the session
+        // that gets it can delete it, and drop it if the handshake fails.
+        const auto key = qMakePair(socket->peerAddress().toString(), socket->peerPort());
+        m_upgrading.insert(key, socket);
+        connect(socket, &QTcpSocket::disconnected, this, [this, key, socket] {
+            if (m_upgrading.value(key) == socket)
+            {
+                m_upgrading.remove(key);
+                socket->deleteLater();
+            }
+        });
+        m_webSockets->handleConnection(socket);
+        emit socket->readyRead();
+    }
+
+    void Server::onNewWebSocket()
+    {
+        while (m_webSockets->hasPendingConnections())
+        {
+            QWebSocket *raw = m_webSockets->nextPendingConnection();
+            if (!raw)
+                break;
+            raw->setParent(nullptr);
+            const QPointer<QTcpSocket> transport = m_upgrading.take(qMakePair(raw->peerAddress().toString(), raw->peerPort()));
+            Session::Limits limits;
+            limits.maxMessageBytes = m_config.maxMessageBytes;
+            limits.maxMessagesPerSecond = m_config.maxMessagesPerSecond;
+            auto *session = new Session(std::unique_ptr<QWebSocket>(raw), transport, limits, this);
+            m_sessions.append(session);
+            connect(session, &Session::opening, this, &Server::onOpening);
+            connect(session, &Session::message, this, &Server::onMessage);
+            connect(session, &Session::ended, this, &Server::onSessionEnded);
+            qCDebug(lcGateway).noquote() << "session" << session->id() << "from" << session->peer();
+            if (m_shuttingDown)
+                session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));
+        }
+    }
+
+    void Server::onOpening(Session *session, const Protocol::ClientMessage &message, const qint64 afterSeq)
+    {
+        if (m_shuttingDown)
+        {
+            session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));
+            return;
+        }
+        if (const auto *start = std::get_if<Protocol::StartRequest>(&message))
+            beginDrive(session, *start, afterSeq);
+        else if (const auto *subscribe = std::get_if<Protocol::Subscribe>(&message))
+            observe(session, subscribe->workflowID, afterSeq);
+    }
+
+    void Server::onMessage(Session *session, const Protocol::ClientMessage &message)
+    {
+        if (const auto *stop = std::get_if<Protocol::StopWorkflow>(&message))
+        {
+            stopWorkflow(session, stop->reason);
+            return;
+        }
+        if (std::holds_alternative<Protocol::Heartbeat>(message))
+            return;   // keeps nothing alive by itself: the websocket does
+        if (std::holds_alternative<Protocol::ActionResponse>(message))
+        {
+            // Approvals are answered by resuming (a new startRequest); nothing to do here.
+            qCDebug(lcGateway) << "session" << session->id() << "actionResponse ignored";
+        }
+    }
+
+    void Server::onSessionEnded(Session *session)
+    {
+        m_sessions.removeAll(session);
+        const QString workflowId = session->workflowId();
+        if (RunFeed *feed = m_feeds.value(workflowId))
+            feed->removeListener(session);
+        for (Drive *drive : std::as_const(m_drives))
+        {
+            if (drive->session != session)
+                continue;
+            drive->sessionEnded = true;
+            if (drive->executionRunning())
+                drive->execution->requestStop(Flows::StopCause::ClientGone);
+            if (drive->lock)
+                drive->lock->relinquish(QStringLiteral("websocket"));
+            driveDone(drive);
+            break;
+        }
+        session->deleteLater();
+        if (!workflowId.isEmpty())
+            dropFeedIfIdle(workflowId);
+        checkShutdownDone();
+    }
+
+    // ---- driving ----
+
+    void Server::beginDrive(Session *session, const Protocol::StartRequest &request, const qint64 afterSeq)
+    {
+        // The flow only matters for a new run; check its shape now, before any lock.
+        const QJsonValue flowValue = request.workflowMetadata.value(u"flow");
+        if (!flowValue.isUndefined() && !flowValue.isNull() && !flowValue.isString())
+        {
+            session->closeWith(quint16(CloseCode::InvalidRequest),
+                               QStringLiteral("startRequest.workflowMetadata.flow: must be a string"));
+            return;
+        }
+        session->setRole(Session::Role::Driver, request.workflowID, request.wantsIncrementalStreaming());
+        auto *drive = new Drive(session, request, afterSeq, this);
+        m_drives.append(drive);
+
+        if (!m_config.lockConcurrentFlows)
+        {
+            proceed(drive);
+            return;
+        }
+        // The lock comes before any store write: a held lock closes 1013 having written nothing.
+        drive->lock = new Lock::RunLock(m_lockStore.get(), drive);
+        drive->lock->setTtl(m_config.lockTtl);
+        drive->lockSettled = false;
+        drive->lock->retain(QStringLiteral("websocket"));
+        connect(drive->lock, &Lock::RunLock::acquired, this, [this, drive] { onLockAcquired(drive); });
+        connect(drive->lock, &Lock::RunLock::held, this,
+                [this, drive](const Lock::LockHolder &holder, qint64) { onLockHeld(drive, holder); });
+        connect(drive->lock, &Lock::RunLock::failed, this,
+                [this, drive](const Lock::LockError &error) { onLockFailed(drive, error); });
+        connect(drive->lock, &Lock::RunLock::lost, this, [this, drive](const QString &reason) { onLockLost(drive, reason); });
+        connect(drive->lock, &Lock::RunLock::refreshed, this, [this, drive](const qint64 ttlLeftMs) {
+            broadcastLockStatus(drive->workflowId, Protocol::LockState::Refreshed, drive->lock->sessionId(), drive->fence,
+                                ttlLeftMs);
+        });
+        connect(drive->lock, &Lock::RunLock::released, this, [this, drive](bool) {
+            broadcastLockStatus(drive->workflowId, Protocol::LockState::Released, drive->lock->sessionId(), drive->fence, 0);
+            drive->lockSettled = true;
+            driveDone(drive);
+        });
+        drive->lock->acquire(drive->workflowId, sessionLockId(session));
+    }
+
+    void Server::onLockAcquired(Drive *drive)
+    {
+        if (drive->sessionEnded || !drive->session || m_shuttingDown)
+        {
+            drive->lock->release();
+            return;
+        }
+        // The in-process lock store counts fences from 1 in every process; the
+        // store's counter keeps them growing across restarts. Taken right after
+        // the acquisition, on the one thread that serves this lock store, so the
+        // order of holders is the order of fences.
+        drive->fence = (m_lockStore->kind() == u"memory") ? newFence() : drive->lock->fence();
+        broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(), drive->fence,
+                            drive->lock->ttl().count(), drive->session);
+        proceed(drive);
+    }
+
+    void Server::onLockHeld(Drive *drive, const Lock::LockHolder &holder)
+    {
+        qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "is locked by" << describeHolder(holder);
+        drive->lockSettled = true;
+        if (drive->session)
+            drive->session->closeWith(quint16(CloseCode::TryAgainLater), LockHeldReason);
+        driveDone(drive);
+    }
+
+    void Server::onLockFailed(Drive *drive, const Lock::LockError &error)
+    {
+        qCWarning(lcGateway).noquote() << "lock store unavailable for" << drive->workflowId << ":" << error.message;
+        drive->lockSettled = true;
+        drive->lock->deleteLater();
+        drive->lock = nullptr;
+        if (!drive->session || drive->sessionEnded)
+        {
+            driveDone(drive);
+            return;
+        }
+        if (m_config.lockUnavailable == LockUnavailablePolicy::FailClosed)
+        {
+            drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lock store unavailable"));
+            driveDone(drive);
+            return;
+        }
+        // fail-open: run without mutual exclusion, and say so.
+        broadcastLockStatus(drive->workflowId, Protocol::LockState::Unavailable, {}, 0, 0, drive->session);
+        proceed(drive);
+    }
+
+    void Server::onLockLost(Drive *drive, const QString &reason)
+    {
+        qCWarning(lcGateway).noquote() << "lost the lock of" << drive->workflowId << ":" << reason;
+        if (drive->executionRunning())
+            drive->execution->requestStop(Flows::StopCause::LostLock, QStringLiteral("lost lock"));
+        broadcastLockStatus(drive->workflowId, Protocol::LockState::Lost, drive->lock->sessionId(), drive->fence, 0,
+                            drive->session);
+        if (drive->session)
+            drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
+        drive->lockSettled = true;
+        driveDone(drive);
+    }
+
+    void Server::proceed(Drive *drive)
+    {
+        Session *session = drive->session;
+        const Protocol::StartRequest &request = drive->request;
+        auto fail = [&](CloseCode code, const QString &reason) {
+            if (session)
+                session->closeWith(quint16(code), reason);
+            if (drive->lock)
+                drive->lock->release();
+            driveDone(drive);
+        };
+        if (!session || drive->sessionEnded)
+            return fail(CloseCode::Normal, {});
+        if (drive->fence == 0)
+            drive->fence = newFence();
+
+        auto existing = m_store->getRun(drive->workflowId);
+        if (!existing)
+            return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
+
+        std::optional<QString> newGoal;
+        if (!existing->has_value())
+        {
+            if (request.goal.isEmpty())
+                return fail(CloseCode::NotFound, QStringLiteral("workflow not found"));
+            QString flowName = request.workflowMetadata.value(u"flow").toString();
+            if (flowName.isEmpty())
+                flowName = DefaultFlow;
+            if (!m_flows.contains(flowName))
+                return fail(CloseCode::InvalidRequest,
+                            QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
+                                .arg(Flows::Flow::isValidName(flowName) ? flowName : QStringLiteral("?")));
+            const auto created = m_store->createRun(drive->workflowId, request.goal, flowName, drive->fence);
+            if (!created)
+            {
+                // Another session created it a moment ago (no lock), or the store failed.
+                existing = m_store->getRun(drive->workflowId);
+                if (!existing || !existing->has_value())
+                    return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
+                newGoal = request.goal;
+            }
+        }
+        else
+        {
+            if (!request.goal.isEmpty())
+                newGoal = request.goal;
+        }
+
+        const auto current = m_store->getRun(drive->workflowId);
+        if (!current || !current->has_value())
+            return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
+        const std::optional<Flows::Flow> flow = m_flows.find((*current)->flow);
+        if (!flow)
+            return fail(CloseCode::InternalError,
+                        QStringLiteral("flow '%1' is not available on this gateway").arg((*current)->flow));
+
+        const auto resumed = m_store->resume(drive->workflowId, drive->fence, newGoal);
+        if (!resumed)
+            return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
+        switch (resumed->outcome)
+        {
+        case Store::ResumeOutcome::NotFound:
+            return fail(CloseCode::NotFound, QStringLiteral("workflow not found"));
+        case Store::ResumeOutcome::NotResumable:
+        {
+            const RunStatus status = resumed->status.value_or(RunStatus::Running);
+            if (isResumableStatus(status) && resumed->fence && (*resumed->fence > drive->fence))
+                qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << *resumed->fence
+                                               << "above ours" << drive->fence << "(was the lock store reset?)";
+            return fail(CloseCode::NotResumable, QStringLiteral("not resumable (status: %1)").arg(toString(status)));
+        }
+        case Store::ResumeOutcome::Resumed:
+            break;
+        }
+
+        Flows::ExecutionOptions options;
+        options.userMessage = newGoal.value_or(QString());
+        options.delayScale = m_config.stepDelayScale;
+        options.deadline = m_config.workflowDeadline;
+        options.activityInterval = std::max(std::chrono::milliseconds(100),
+                                            std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
+        options.guards = m_config.casGuards;
+        const Store::Run run = resumed->run ? *resumed->run : **current;
+        drive->execution = new Flows::Execution(*m_store, run, *flow, drive->fence, options, drive);
+        if (drive->lock)
+            drive->lock->retain(QStringLiteral("execution"));
+        connect(drive->execution, &Flows::Execution::finished, this, [this, drive] { onExecutionFinished(drive); });
+
+        RunFeed *feed = feedFor(drive->workflowId);
+        feed->attachExecution(drive->execution);
+        QString problem;
+        if (feed->addListener(session, drive->afterSeq, &problem) != RunFeed::AddResult::Added)
+            qCWarning(lcGateway).noquote() << "no snapshot for" << drive->workflowId << ":" << problem;
+        qCInfo(lcGateway).noquote() << "session" << session->id() << "drives workflow" << drive->workflowId
+                                    << "flow" << flow->name << "fence" << drive->fence;
+        drive->execution->start();
+    }
+
+    void Server::onExecutionFinished(Drive *drive)
+    {
+        drive->executionEnded = true;
+        const Flows::StopCause cause = drive->execution->stopCause().value_or(Flows::StopCause::TurnEnded);
+        if (RunFeed *feed = m_feeds.value(drive->workflowId))
+            feed->refresh();
+        const auto stored = m_store->getRun(drive->workflowId);
+        const QString status = (stored && stored->has_value()) ? toString((*stored)->status) : QStringLiteral("unknown");
+        qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "execution ended:" << Flows::toString(cause)
+                                    << "status" << status;
+        if (drive->session)
+        {
+            switch (cause)
+            {
+            case Flows::StopCause::LostLock:
+                drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
+                break;
+            case Flows::StopCause::StoreError:
+                drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store error"));
+                break;
+            case Flows::StopCause::Shutdown:
+                drive->session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));
+                break;
+            default:
+                drive->session->closeWith(quint16(CloseCode::Normal), status);
+                break;
+            }
+        }
+        if (drive->lock)
+            drive->lock->relinquish(QStringLiteral("execution"));
+        driveDone(drive);
+        dropFeedIfIdle(drive->workflowId);
+    }
+
+    void Server::driveDone(Drive *drive)
+    {
+        if (drive->done)
+            return;
+        const bool sessionOver = drive->sessionEnded || !drive->session;
+        const bool executionOver = !drive->execution || drive->executionEnded;
+        bool lockOver = drive->lockSettled;
+        if (drive->lock && !lockOver)
+        {
+            const auto state = drive->lock->state();
+            lockOver = (state == Lock::RunLock::State::Released) || (state == Lock::RunLock::State::Lost)
+                || (state == Lock::RunLock::State::HeldElsewhere) || (state == Lock::RunLock::State::Failed);
+        }
+        if (!sessionOver || !executionOver || !lockOver)
+            return;
+        drive->done = true;
+        m_drives.removeAll(drive);
+        drive->deleteLater();
+        dropFeedIfIdle(drive->workflowId);
+        checkShutdownDone();
+    }
+
+    // ---- observing, cancelling ----
+
+    void Server::observe(Session *session, const QString &workflowId, const qint64 afterSeq)
+    {
+        // Subscribers get the lean deltas (subscribe is not part of the legacy API).
+        session->setRole(Session::Role::Observer, workflowId, true);
+        RunFeed *feed = feedFor(workflowId);
+        QString problem;
+        switch (feed->addListener(session, afterSeq, &problem))
+        {
+        case RunFeed::AddResult::Added:
+            qCDebug(lcGateway).noquote() << "session" << session->id() << "observes" << workflowId;
+            return;
+        case RunFeed::AddResult::NotFound:
+            session->closeWith(quint16(CloseCode::NotFound), QStringLiteral("workflow not found"));
+            break;
+        case RunFeed::AddResult::StoreError:
+            qCWarning(lcGateway).noquote() << "subscribe to" << workflowId << "failed:" << problem;
+            session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store unavailable"));
+            break;
+        }
+        dropFeedIfIdle(workflowId);
+    }
+
+    void Server::stopWorkflow(Session *session, const QString &reason)
+    {
+        const QString workflowId = session->workflowId();
+        const QString why = reason.isEmpty() ? QStringLiteral("stopped by client") : reason.left(1024);
+        const auto result = m_store->cancel(workflowId, why);
+        if (!result)
+        {
+            session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store unavailable"));
+            return;
+        }
+        switch (result->outcome)
+        {
+        case Store::CancelOutcome::Cancelled:
+            qCInfo(lcGateway).noquote() << "session" << session->id() << "cancelled workflow" << workflowId;
+            runCancelled(workflowId, why);
+            return;
+        case Store::CancelOutcome::Noop:
+        {
+            Protocol::RunStatusMessage message;
+            message.workflowID = workflowId;
+            message.status = result->status.value_or(RunStatus::Finished);
+            message.reason = QStringLiteral("cancel: nothing to do, the run is %1").arg(toString(message.status));
+            session->send(message);
+            return;
+        }
+        case Store::CancelOutcome::NotFound:
+            qCDebug(lcGateway).noquote() << "stopWorkflow for unknown workflow" << workflowId;
+            return;
+        }
+    }
+
+    void Server::runCancelled(const QString &workflowId, const QString &reason)
+    {
+        for (Drive *drive : std::as_const(m_drives))
+        {
+            if ((drive->workflowId == workflowId) && drive->executionRunning())
+                drive->execution->requestStop(Flows::StopCause::Cancelled, reason);
+        }
+        if (RunFeed *feed = m_feeds.value(workflowId))
+            feed->refresh();
+    }
+
+    // ---- feeds ----
+
+    RunFeed *Server::feedFor(const QString &workflowId)
+    {
+        if (RunFeed *feed = m_feeds.value(workflowId))
+            return feed;
+        auto *feed = new RunFeed(workflowId, *m_store, m_flows, m_config.pollInterval, this);
+        m_feeds.insert(workflowId, feed);
+        return feed;
+    }
+
+    void Server::dropFeedIfIdle(const QString &workflowId)
+    {
+        RunFeed *feed = m_feeds.value(workflowId);
+        if (!feed || feed->hasListeners())
+            return;
+        for (const Drive *drive : std::as_const(m_drives))
+        {
+            if ((drive->workflowId == workflowId) && drive->executionRunning())
+                return;
+        }
+        m_feeds.remove(workflowId);
+        feed->deleteLater();
+    }
+
+    void Server::broadcastLockStatus(const QString &workflowId, const Protocol::LockState state, const QString &holder,
+                                     const qint64 fence, const qint64 ttlMs, Session *alsoTo)
+    {
+        Protocol::LockStatus message;
+        message.workflowID = workflowId;
+        message.state = state;
+        message.holder = holder;
+        message.fence = fence;
+        message.ttlMs = ttlMs;
+        message.at = nowMs();
+        const QByteArray frame = Protocol::serialize(Protocol::ServerMessage(message));
+        // The driver and every subscriber of the workflow.
+        for (Session *session : std::as_const(m_sessions))
+        {
+            if ((session == alsoTo) || (session->workflowId() == workflowId))
+                session->sendFrame(frame);
+        }
+    }
+
+    // ---- shutdown ----
+
+    void Server::shutdown()
+    {
+        if (m_shuttingDown)
+            return;
+        m_shuttingDown = true;
+        qCInfo(lcGateway) << "shutting down:" << m_sessions.size() << "sessions," << m_drives.size() << "executions";
+        if (m_door)
+            m_door->closeDoor();
+        for (Drive *drive : std::as_const(m_drives))
+        {
+            if (drive->executionRunning())
+                drive->execution->requestStop(Flows::StopCause::Shutdown);
+        }
+        const QList<Session *> sessions = m_sessions;
+        for (Session *session : sessions)
+            session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));
+        m_graceTimer.start(m_config.shutdownGrace);
+        checkShutdownDone();
+    }
+
+    void Server::checkShutdownDone()
+    {
+        if (!m_shuttingDown || m_stopped)
+            return;
+        if (!m_sessions.isEmpty() || !m_drives.isEmpty())
+            return;
+        m_stopped = true;
+        m_graceTimer.stop();
+        qCInfo(lcGateway) << "shut down cleanly";
+        // Let the last close frames and lock releases leave first.
+        QTimer::singleShot(0, this, &Server::stopped);
+    }
+} // namespace Lockstep::Gateway

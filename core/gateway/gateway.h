@@ -1,0 +1,139 @@
+#pragma once
+
+#include <memory>
+
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QPair>
+#include <QPointer>
+#include <QString>
+#include <QTimer>
+
+#include "common/result.h"
+#include "flows/flowlibrary.h"
+#include "gateway/gatewayconfig.h"
+#include "gateway/tokenauth.h"
+#include "protocol/messages.h"
+
+class QTcpSocket;
+class QWebSocketServer;
+
+namespace Lockstep::Store
+{
+    class RunStore;
+}
+namespace Lockstep::Lock
+{
+    class LockStore;
+    struct LockError;
+    struct LockHolder;
+}
+
+namespace Lockstep::Gateway
+{
+    class Drive;
+    class FrontDoor;
+    class HttpApi;
+    class RunFeed;
+    class Session;
+    class ShutdownSignals;
+    struct RequestHead;
+
+    struct StartError
+    {
+        int exitCode = 1;     // 2: configuration (usage) error, 1: runtime (port in use, store down)
+        QString message;      // one line
+    };
+
+    // The lockstep-gateway server: one port for the HTTP API and the websocket
+    // endpoint /api/v1/ws, the run store, the run lock and the executions.
+    //
+    // A websocket session is decided by its first message:
+    //  - startRequest: drive. [lock -> 1013 when held] -> create the run if new
+    //    (flow from workflowMetadata {"flow": NAME}, default "hello"; an unknown
+    //    workflow with an empty goal is 4404: nothing to resume) or CAS-resume it
+    //    (empty goal: resume; non-empty: the next user message) -> 4409 on a miss
+    //    -> run an Execution. When the execution ends the session closes (1000,
+    //    reason = final status); when the session closes first the execution
+    //    stops at the next step and the run is left `paused`. The lock is
+    //    released when both have ended.
+    //  - subscribe: observe (4404 for an unknown workflow).
+    // Both get a snapshot of the chat log and then deltas (RunFeed).
+    class Server final : public QObject
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(Server)
+
+    public:
+        explicit Server(GatewayConfig config, QObject *parent = nullptr);
+        ~Server() override;
+
+        // Opens the store, loads flows and tokens, listens. Prints where it
+        // listens (and where a generated token file is) on stdout.
+        Result<Ok, StartError> start();
+        // The port actually listened on (after start()).
+        quint16 port() const;
+        // SIGTERM/SIGINT start shutdown() (self-pipe; see ShutdownSignals).
+        void watchShutdownSignals();
+
+        // Graceful stop: refuse new connections, close every session with 1001,
+        // stop executions at their next step boundary (runs left `paused`),
+        // release locks, then emit stopped(). Gives up waiting after
+        // --shutdown-grace.
+        void shutdown();
+
+    signals:
+        void stopped();
+
+    private:
+        friend class Drive;
+
+        void onUpgradeRequested(QTcpSocket *socket, const RequestHead &head);
+        void onNewWebSocket();
+        void onOpening(Session *session, const Protocol::ClientMessage &message, qint64 afterSeq);
+        void onMessage(Session *session, const Protocol::ClientMessage &message);
+        void onSessionEnded(Session *session);
+
+        void beginDrive(Session *session, const Protocol::StartRequest &request, qint64 afterSeq);
+        void proceed(Drive *drive);
+        void observe(Session *session, const QString &workflowId, qint64 afterSeq);
+        void stopWorkflow(Session *session, const QString &reason);
+        // After a cancel went through here: stop local executions, tell subscribers.
+        void runCancelled(const QString &workflowId, const QString &reason);
+
+        void onLockAcquired(Drive *drive);
+        void onLockHeld(Drive *drive, const Lock::LockHolder &holder);
+        void onLockFailed(Drive *drive, const Lock::LockError &error);
+        void onLockLost(Drive *drive, const QString &reason);
+        void onExecutionFinished(Drive *drive);
+        void driveDone(Drive *drive);
+
+        void broadcastLockStatus(const QString &workflowId, Protocol::LockState state, const QString &holder,
+                                 qint64 fence, qint64 ttlMs, Session *alsoTo = nullptr);
+        RunFeed *feedFor(const QString &workflowId);
+        void dropFeedIfIdle(const QString &workflowId);
+        QString sessionLockId(const Session *session) const;
+        qint64 newFence();
+        QJsonObject health() const;
+        void checkShutdownDone();
+
+        GatewayConfig m_config;
+        TokenSet m_tokens;
+        Flows::FlowLibrary m_flows;
+        std::unique_ptr<Store::RunStore> m_store;
+        std::unique_ptr<Lock::LockStore> m_lockStore;
+        HttpApi *m_http = nullptr;           // owns m_door (QAbstractHttpServer::bind parents it)
+        FrontDoor *m_door = nullptr;
+        QWebSocketServer *m_webSockets = nullptr;
+        ShutdownSignals *m_signals = nullptr;
+        QList<Session *> m_sessions;
+        QList<Drive *> m_drives;
+        QHash<QString, RunFeed *> m_feeds;
+        // TCP sockets handed to the websocket handshake, by peer address and port.
+        QHash<QPair<QString, quint16>, QPointer<QTcpSocket>> m_upgrading;
+        bool m_shuttingDown = false;
+        bool m_stopped = false;
+        QTimer m_graceTimer;
+    };
+} // namespace Lockstep::Gateway

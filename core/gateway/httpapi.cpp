@@ -1,0 +1,378 @@
+#include "httpapi.h"
+
+#include <QHttpServerRequest>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QPointer>
+#include <QTcpSocket>
+#include <QUrl>
+#include <QUuid>
+
+#include "common/logging.h"
+#include "flows/flowlibrary.h"
+#include "gateway/frontdoor.h"
+#include "gateway/gatewayconfig.h"
+#include "gateway/tokenauth.h"
+#include "protocol/jsonreader.h"
+#include "protocol/workflowid.h"
+#include "store/runstore.h"
+
+namespace Lockstep::Gateway
+{
+    namespace
+    {
+        constexpr int DefaultListLimit = 100;
+        constexpr qsizetype MaxGoalLength = 64 * 1024;
+        constexpr qsizetype MaxReasonLength = 1024;
+
+        QString isoTime(const QDateTime &time)
+        {
+            return time.toUTC().toString(Qt::ISODateWithMs);
+        }
+
+        QString peerOf(const QHttpServerRequest &request)
+        {
+            return request.remoteAddress().toString();
+        }
+
+        QString methodName(const QHttpServerRequest::Method method)
+        {
+            switch (method)
+            {
+            case QHttpServerRequest::Method::Get: return QStringLiteral("GET");
+            case QHttpServerRequest::Method::Post: return QStringLiteral("POST");
+            case QHttpServerRequest::Method::Put: return QStringLiteral("PUT");
+            case QHttpServerRequest::Method::Delete: return QStringLiteral("DELETE");
+            case QHttpServerRequest::Method::Head: return QStringLiteral("HEAD");
+            case QHttpServerRequest::Method::Options: return QStringLiteral("OPTIONS");
+            case QHttpServerRequest::Method::Patch: return QStringLiteral("PATCH");
+            default: return QStringLiteral("OTHER");
+            }
+        }
+    } // namespace
+
+    QJsonObject runToJson(const Store::Run &run)
+    {
+        return QJsonObject {
+            {u"workflowID"_qs, run.workflowId},
+            {u"status"_qs, toString(run.status)},
+            {u"goal"_qs, run.goal},
+            {u"flow"_qs, run.flow},
+            {u"createdAt"_qs, isoTime(run.createdAt)},
+            {u"lastActivityAt"_qs, isoTime(run.lastActivityAt)},
+            {u"completedAt"_qs, run.completedAt ? QJsonValue(isoTime(*run.completedAt)) : QJsonValue(QJsonValue::Null)},
+            {u"fence"_qs, run.fence},
+            {u"lastSeq"_qs, run.lastSeq},
+            {u"reason"_qs, run.reason},
+        };
+    }
+
+    HttpApi::HttpApi(HttpContext context, QObject *parent)
+        : QAbstractHttpServer(parent)
+        , m_context(std::move(context))
+    {
+    }
+
+    HttpApi::Reply HttpApi::error(const int status, const QString &error, const QString &message)
+    {
+        return Reply {.status = status, .body = QJsonObject {{u"error"_qs, error}, {u"message"_qs, message}}};
+    }
+
+    void HttpApi::send(QTcpSocket *socket, const Reply &reply)
+    {
+        const QByteArray body = QJsonDocument(reply.body).toJson(QJsonDocument::Compact);
+        QByteArray response = "HTTP/1.1 " + QByteArray::number(reply.status) + ' ' + FrontDoor::reasonPhrase(reply.status) + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: " + QByteArray::number(body.size()) + "\r\n"
+            + "Cache-Control: no-store\r\n"
+            + "Connection: close\r\n";
+        for (const auto &[name, value] : reply.headers)
+            response += name + ": " + value + "\r\n";
+        response += "\r\n" + body;
+        socket->write(response);
+        // One request a connection: the next one passes the FrontDoor's limits.
+        socket->disconnectFromHost();
+    }
+
+    bool HttpApi::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+    {
+        m_socket = socket;
+        const std::optional<Reply> reply = dispatch(request);
+        m_socket = nullptr;
+        if (!reply)
+            return true;   // answered later (a lock store call)
+        if (reply->status >= 400)
+        {
+            qCInfo(lcGateway).noquote() << "refused" << peerOf(request) << methodName(request.method())
+                                        << request.url().path(QUrl::FullyEncoded) << reply->status
+                                        << reply->body.value(u"message").toString();
+        }
+        send(socket, *reply);
+        return true;
+    }
+
+    void HttpApi::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
+    {
+        send(socket, error(404, QStringLiteral("not_found"),
+                           QStringLiteral("no such endpoint: %1").arg(request.url().path(QUrl::FullyEncoded))));
+    }
+
+    std::optional<HttpApi::Reply> HttpApi::dispatch(const QHttpServerRequest &request)
+    {
+        const auto method = request.method();
+        const QString path = request.url().path(QUrl::FullyEncoded);
+        QStringList segments = path.split(u'/');
+        if (!segments.isEmpty() && segments.constFirst().isEmpty())
+            segments.removeFirst();
+        if ((segments.size() > 1) && segments.constLast().isEmpty())
+            segments.removeLast();   // a trailing slash
+
+        auto onlyMethod = [&](QHttpServerRequest::Method allowed, const char *allowHeader) -> std::optional<Reply> {
+            if (method == allowed)
+                return std::nullopt;
+            Reply reply = error(405, QStringLiteral("method_not_allowed"),
+                                QStringLiteral("%1 is not allowed here; use %2").arg(methodName(method), QString::fromLatin1(allowHeader)));
+            reply.headers.append(qMakePair(QByteArray("Allow"), QByteArray(allowHeader)));
+            return reply;
+        };
+
+        if (segments == QStringList {u"healthz"_qs})
+        {
+            if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
+                return *refused;
+            return Reply {.status = 200, .body = m_context.health()};
+        }
+
+        if ((segments.size() < 3) || (segments.at(0) != u"api") || (segments.at(1) != u"v1"))
+            return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
+
+        // Everything under /api/ needs a token and, from a browser, an allowed origin.
+        const QByteArray token = presentedToken(request.value("authorization"), {});
+        if (!m_context.tokens->accepts(token))
+        {
+            Reply reply = error(401, QStringLiteral("unauthorized"),
+                                token.isEmpty() ? QStringLiteral("missing token") : QStringLiteral("wrong token"));
+            reply.headers.append(qMakePair(QByteArray("WWW-Authenticate"), QByteArray("Bearer realm=\"lockstep\"")));
+            return reply;
+        }
+        const QByteArray origin = request.value("origin");
+        if (!origin.isEmpty() && !m_context.config->allowedOrigins.contains(normalizeOrigin(QString::fromUtf8(origin))))
+            return error(403, QStringLiteral("origin_refused"), QStringLiteral("this origin is not on the allowlist"));
+
+        if (segments.at(2) == u"ws")
+            return error(426, QStringLiteral("upgrade_required"), QStringLiteral("/api/v1/ws is the websocket endpoint"));
+        if (segments.at(2) != u"workflows")
+            return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
+
+        if (segments.size() == 3)
+        {
+            if (method == QHttpServerRequest::Method::Get)
+                return listWorkflows(request);
+            if (method == QHttpServerRequest::Method::Post)
+                return createWorkflow(request);
+            Reply reply = error(405, QStringLiteral("method_not_allowed"),
+                                QStringLiteral("%1 is not allowed here; use GET or POST").arg(methodName(method)));
+            reply.headers.append(qMakePair(QByteArray("Allow"), QByteArray("GET, POST")));
+            return reply;
+        }
+
+        const QString workflowId = QUrl::fromPercentEncoding(segments.at(3).toUtf8());
+        if (const QString problem = Protocol::workflowIdProblem(workflowId); !problem.isEmpty())
+            return error(400, QStringLiteral("invalid_workflow_id"), QStringLiteral("workflow ID %1").arg(problem));
+
+        if (segments.size() == 4)
+        {
+            if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
+                return *refused;
+            return getWorkflow(workflowId);
+        }
+        if (segments.size() == 5)
+        {
+            const QString leaf = segments.at(4);
+            if (leaf == u"chat")
+            {
+                if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
+                    return *refused;
+                return getChat(workflowId);
+            }
+            if (leaf == u"lock")
+            {
+                if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
+                    return *refused;
+                return getLock(workflowId);
+            }
+            if (leaf == u"cancel")
+            {
+                if (auto refused = onlyMethod(QHttpServerRequest::Method::Post, "POST"))
+                    return *refused;
+                return cancelWorkflow(workflowId, request);
+            }
+        }
+        return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
+    }
+
+    HttpApi::Reply HttpApi::createWorkflow(const QHttpServerRequest &request)
+    {
+        const auto body = Protocol::parseJsonObject(request.body(), QStringLiteral("body"));
+        if (!body)
+            return error(400, QStringLiteral("invalid_request"), body.error().reason);
+        Protocol::FieldReader reader(*body, QStringLiteral("body"));
+        const QString goal = reader.string(QLatin1StringView("goal"), Protocol::Presence::Required);
+        QString flow = reader.string(QLatin1StringView("flow"));
+        QString workflowId = reader.string(QLatin1StringView("workflowID"));
+        if (!reader.ok())
+            return error(400, QStringLiteral("invalid_request"), reader.error().reason);
+        if (goal.trimmed().isEmpty())
+            return error(400, QStringLiteral("invalid_request"), QStringLiteral("body.goal: must not be empty"));
+        if (goal.size() > MaxGoalLength)
+            return error(400, QStringLiteral("invalid_request"), QStringLiteral("body.goal: longer than 64 Ki characters"));
+        if (flow.isEmpty())
+            flow = QStringLiteral("hello");
+        if (!m_context.flows->contains(flow))
+            return error(400, QStringLiteral("unknown_flow"),
+                         QStringLiteral("body.flow: no flow named '%1' (known: %2)")
+                             .arg(Flows::Flow::isValidName(flow) ? flow : QStringLiteral("?"), m_context.flows->names().join(u", ")));
+        if (workflowId.isEmpty())
+            workflowId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+        else if (const QString problem = Protocol::workflowIdProblem(workflowId); !problem.isEmpty())
+            return error(400, QStringLiteral("invalid_workflow_id"), QStringLiteral("body.workflowID: %1").arg(problem));
+
+        const auto existing = m_context.store->getRun(workflowId);
+        if (!existing)
+            return error(503, QStringLiteral("store_unavailable"), existing.error().message);
+        if (existing->has_value())
+            return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
+        const auto created = m_context.store->createRun(workflowId, goal, flow, m_context.newFence());
+        if (!created)
+        {
+            // Lost a race with another creator, or the store failed.
+            const auto again = m_context.store->getRun(workflowId);
+            if (again && again->has_value())
+                return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
+            return error(503, QStringLiteral("store_unavailable"), created.error().message);
+        }
+        qCInfo(lcGateway).noquote() << "created workflow" << workflowId << "flow" << flow << "over HTTP";
+        return Reply {.status = 201,
+                      .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"status"_qs, toString(created->status)}}};
+    }
+
+    HttpApi::Reply HttpApi::listWorkflows(const QHttpServerRequest &request)
+    {
+        const QUrlQuery query = request.query();
+        std::optional<RunStatus> status;
+        if (query.hasQueryItem(u"status"_qs))
+        {
+            const QString text = query.queryItemValue(u"status"_qs, QUrl::FullyDecoded);
+            if (!text.isEmpty())
+            {
+                status = runStatusFromString(text);
+                if (!status)
+                    return error(400, QStringLiteral("invalid_request"), QStringLiteral("status: not a run status"));
+            }
+        }
+        int limit = DefaultListLimit;
+        if (query.hasQueryItem(u"limit"_qs))
+        {
+            bool ok = false;
+            limit = query.queryItemValue(u"limit"_qs).toInt(&ok);
+            if (!ok || (limit < 1) || (limit > 1000))
+                return error(400, QStringLiteral("invalid_request"), QStringLiteral("limit: a whole number from 1 to 1000"));
+        }
+        const auto runs = m_context.store->listRuns(status, limit);
+        if (!runs)
+            return error(503, QStringLiteral("store_unavailable"), runs.error().message);
+        QJsonArray list;
+        for (const Store::Run &run : *runs)
+            list.append(runToJson(run));
+        return Reply {.status = 200, .body = QJsonObject {{u"workflows"_qs, list}}};
+    }
+
+    HttpApi::Reply HttpApi::getWorkflow(const QString &workflowId)
+    {
+        const auto run = m_context.store->getRun(workflowId);
+        if (!run)
+            return error(503, QStringLiteral("store_unavailable"), run.error().message);
+        if (!run->has_value())
+            return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
+        return Reply {.status = 200, .body = runToJson(**run)};
+    }
+
+    HttpApi::Reply HttpApi::getChat(const QString &workflowId)
+    {
+        const auto run = m_context.store->getRun(workflowId);
+        if (!run)
+            return error(503, QStringLiteral("store_unavailable"), run.error().message);
+        if (!run->has_value())
+            return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
+        const auto entries = m_context.store->entriesSince(workflowId, 0);
+        if (!entries)
+            return error(503, QStringLiteral("store_unavailable"), entries.error().message);
+        QJsonArray log;
+        qint64 seq = 0;
+        for (const Store::StoredEntry &entry : *entries)
+        {
+            log.append(entry.entry);
+            seq = qMax(seq, entry.seq);
+        }
+        return Reply {.status = 200,
+                      .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"ui_chat_log"_qs, log}, {u"seq"_qs, seq}}};
+    }
+
+    std::optional<HttpApi::Reply> HttpApi::getLock(const QString &workflowId)
+    {
+        QPointer<QTcpSocket> socket = m_socket;
+        m_context.lockInfo(workflowId, [socket](const QJsonObject &info, const QString &problem) {
+            if (!socket || (socket->state() != QAbstractSocket::ConnectedState))
+                return;
+            if (!problem.isEmpty())
+            {
+                qCInfo(lcGateway).noquote() << "refused" << socket->peerAddress().toString() << "GET lock 503" << problem;
+                send(socket, error(503, QStringLiteral("lock_store_unavailable"), problem));
+                return;
+            }
+            send(socket, Reply {.status = 200, .body = info});
+        });
+        return std::nullopt;
+    }
+
+    HttpApi::Reply HttpApi::cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request)
+    {
+        QString reason = QStringLiteral("cancelled over HTTP");
+        if (!request.body().trimmed().isEmpty())
+        {
+            const auto body = Protocol::parseJsonObject(request.body(), QStringLiteral("body"));
+            if (!body)
+                return error(400, QStringLiteral("invalid_request"), body.error().reason);
+            Protocol::FieldReader reader(*body, QStringLiteral("body"));
+            const QString given = reader.string(QLatin1StringView("reason"));
+            if (!reader.ok())
+                return error(400, QStringLiteral("invalid_request"), reader.error().reason);
+            if (given.size() > MaxReasonLength)
+                return error(400, QStringLiteral("invalid_request"), QStringLiteral("body.reason: longer than 1024 characters"));
+            if (!given.isEmpty())
+                reason = given;
+        }
+        const auto result = m_context.store->cancel(workflowId, reason);
+        if (!result)
+            return error(503, QStringLiteral("store_unavailable"), result.error().message);
+        switch (result->outcome)
+        {
+        case Store::CancelOutcome::NotFound:
+            return Reply {.status = 404,
+                          .body = QJsonObject {{u"outcome"_qs, u"not_found"_qs},
+                                               {u"error"_qs, u"not_found"_qs},
+                                               {u"message"_qs, QStringLiteral("no workflow %1").arg(workflowId)}}};
+        case Store::CancelOutcome::Cancelled:
+            qCInfo(lcGateway).noquote() << "cancelled workflow" << workflowId << "over HTTP";
+            m_context.runChanged(workflowId);
+            return Reply {.status = 200,
+                          .body = QJsonObject {{u"outcome"_qs, u"cancelled"_qs},
+                                               {u"status"_qs, toString(result->status.value_or(RunStatus::Stopped))}}};
+        case Store::CancelOutcome::Noop:
+            break;
+        }
+        return Reply {.status = 200,
+                      .body = QJsonObject {{u"outcome"_qs, u"noop"_qs},
+                                           {u"status"_qs, result->status ? toString(*result->status) : QString()}}};
+    }
+} // namespace Lockstep::Gateway

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+
+#include <QAbstractHttpServer>
+#include <QByteArray>
+#include <QJsonObject>
+#include <QList>
+#include <QPair>
+#include <QString>
+
+class QTcpSocket;
+
+namespace Lockstep::Flows
+{
+    class FlowLibrary;
+}
+namespace Lockstep::Store
+{
+    class RunStore;
+    struct Run;
+}
+
+namespace Lockstep::Gateway
+{
+    struct GatewayConfig;
+    class TokenSet;
+
+    // What the HTTP API reads and calls; the Gateway fills it in.
+    struct HttpContext
+    {
+        Store::RunStore *store = nullptr;
+        const Flows::FlowLibrary *flows = nullptr;
+        const GatewayConfig *config = nullptr;
+        const TokenSet *tokens = nullptr;
+        // /healthz: {"status","replica","lockStore","store"}.
+        std::function<QJsonObject()> health;
+        // /lock: answers {"state":"held|free","holder","fence","ttlMs"}, or an
+        // error text, through `done` (now or later, on this thread).
+        using LockInfoDone = std::function<void(const QJsonObject &info, const QString &error)>;
+        std::function<void(const QString &workflowId, LockInfoDone done)> lockInfo;
+        // A new fence for a run created over HTTP.
+        std::function<qint64()> newFence;
+        // A run changed through the API (cancel): subscribers here hear of it now.
+        std::function<void(const QString &workflowId)> runChanged;
+    };
+
+    // The JSON of a run in the HTTP API (SPEC: workflowID, status, goal, flow,
+    // createdAt, lastActivityAt, completedAt, fence; plus lastSeq and reason).
+    QJsonObject runToJson(const Store::Run &run);
+
+    // The HTTP API of SPEC.md. Every answer is JSON ({"error","message"} for
+    // errors) and closes the connection, so the next request passes the
+    // FrontDoor's limits again. /healthz needs no token; everything under
+    // /api/ needs "Authorization: Bearer <token>" and, when the request has an
+    // Origin header, an allowed origin.
+    class HttpApi final : public QAbstractHttpServer
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(HttpApi)
+
+    public:
+        explicit HttpApi(HttpContext context, QObject *parent = nullptr);
+
+    protected:
+        bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+        void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+
+    private:
+        struct Reply
+        {
+            int status = 200;
+            QJsonObject body;
+            QList<QPair<QByteArray, QByteArray>> headers;
+        };
+
+        // nullopt: the answer is sent later (by a callback).
+        std::optional<Reply> dispatch(const QHttpServerRequest &request);
+        Reply createWorkflow(const QHttpServerRequest &request);
+        Reply listWorkflows(const QHttpServerRequest &request);
+        Reply getWorkflow(const QString &workflowId);
+        Reply getChat(const QString &workflowId);
+        std::optional<Reply> getLock(const QString &workflowId);
+        Reply cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request);
+
+        static Reply error(int status, const QString &error, const QString &message);
+        static void send(QTcpSocket *socket, const Reply &reply);
+
+        HttpContext m_context;
+        QTcpSocket *m_socket = nullptr;   // of the request being dispatched
+    };
+} // namespace Lockstep::Gateway

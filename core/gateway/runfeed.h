@@ -1,0 +1,106 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include <QHash>
+#include <QList>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QTimer>
+
+#include "protocol/messages.h"
+#include "protocol/runstatus.h"
+#include "store/runstore.h"
+
+namespace Lockstep::Flows
+{
+    class Execution;
+    class FlowLibrary;
+}
+
+namespace Lockstep::Gateway
+{
+    // Someone who receives the events of one workflow: a subscribing or a
+    // driving websocket session.
+    class FeedListener
+    {
+    public:
+        virtual ~FeedListener() = default;
+        // incremental_streaming: chat-log deltas with seq; else the legacy full checkpoint.
+        virtual bool wantsIncremental() const = 0;
+        // `frame` is a serialized server message (compact JSON, UTF-8).
+        virtual void sendFrame(const QByteArray &frame) = 0;
+    };
+
+    // The events of one workflow for every listener on this gateway.
+    //
+    // The store is the source of truth: each listener gets a snapshot of the
+    // chat log (entries after the seq it already has), then deltas. A delta is
+    // read from the store (entriesSince) whenever something may have changed:
+    // a local execution persisted an entry or changed the status, a cancel
+    // went through here, or the poll timer fired (runs executing on another
+    // replica, cancels made elsewhere). Each listener remembers the highest seq
+    // it was sent and only ever gets entries above it, so there are no gaps and
+    // no duplicates, also across a reconnect with afterSeq.
+    // runStatus goes out on every status change the feed sees.
+    class RunFeed final : public QObject
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(RunFeed)
+
+    public:
+        RunFeed(QString workflowId, Store::RunStore &store, const Flows::FlowLibrary &flows,
+                std::chrono::milliseconds pollInterval, QObject *parent = nullptr);
+        ~RunFeed() override;
+
+        QString workflowId() const;
+        // Sends the snapshot (entries with seq > afterSeq, and the status), then
+        // keeps the listener up to date. false: the store failed or the run does
+        // not exist (`error` says which; nothing was sent).
+        enum class AddResult
+        {
+            Added,
+            NotFound,
+            StoreError,
+        };
+        AddResult addListener(FeedListener *listener, qint64 afterSeq, QString *error = nullptr);
+        void removeListener(FeedListener *listener);
+        bool hasListeners() const;
+        int listenerCount() const;
+
+        // A local execution of this run: its signals trigger immediate updates
+        // and its legacyCheckpoint() serves legacy listeners.
+        void attachExecution(Flows::Execution *execution);
+        // Read the store now (after a cancel, a status written here, ...).
+        void refresh();
+        // The status last seen.
+        std::optional<RunStatus> status() const;
+
+    private:
+        struct ListenerState
+        {
+            qint64 seq = 0;
+        };
+
+        void deliverEntries(const QList<Store::StoredEntry> &entries);
+        void deliverStatus(RunStatus status, const QString &reason);
+        QByteArray checkpointFrame(const QList<Store::StoredEntry> &entries, qint64 seq) const;
+        QByteArray legacyFrame() const;
+        QByteArray statusFrame(RunStatus status, const QString &reason) const;
+        Flows::Execution *liveExecution() const;
+
+        QString m_workflowId;
+        Store::RunStore &m_store;
+        const Flows::FlowLibrary &m_flows;
+        QHash<FeedListener *, ListenerState> m_listeners;
+        QList<QPointer<Flows::Execution>> m_executions;
+        std::optional<Store::Run> m_run;       // as last read
+        qint64 m_seq = 0;                      // highest seq read from the store
+        bool m_refreshing = false;
+        bool m_refreshAgain = false;
+        bool m_storeFailing = false;
+        QTimer m_poll;
+    };
+} // namespace Lockstep::Gateway

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <QObject>
+
+class QSocketNotifier;
+
+namespace Lockstep::Gateway
+{
+    // Turns SIGTERM and SIGINT into a Qt signal. The C signal handler only
+    // writes one byte to a self-pipe; a QSocketNotifier on the other end emits
+    // received() on the event loop, where Qt work is safe. One instance a process.
+    class ShutdownSignals final : public QObject
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(ShutdownSignals)
+
+    public:
+        explicit ShutdownSignals(QObject *parent = nullptr);
+        // Restores the default handlers.
+        ~ShutdownSignals() override;
+
+        // false if the pipe or the handlers could not be installed.
+        bool isActive() const;
+
+    signals:
+        void received(int signalNumber);
+
+    private:
+        void onReadable();
+
+        QSocketNotifier *m_notifier = nullptr;
+        bool m_active = false;
+    };
+} // namespace Lockstep::Gateway

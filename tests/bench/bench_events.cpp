@@ -1,0 +1,124 @@
+// Bytes a client receives for one run of the `hello` flow through a real
+// gateway: incremental_streaming (chat-log deltas) against the legacy full
+// checkpoint in every newCheckpoint. Goal: incremental <= 2 % of legacy.
+//
+//   bench_events [--store sqlite|postgresql] [--runs N] [--long]
+
+#include <cstdio>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QThread>
+
+#include "gatewayprocess.h"
+
+using namespace Lockstep;
+using namespace Lockstep::Test;
+
+namespace
+{
+    struct Received
+    {
+        qint64 frames = 0;
+        qint64 bytes = 0;            // every frame
+        qint64 checkpointBytes = 0;  // newCheckpoint frames only
+        qint64 checkpoints = 0;
+        qint64 payloadBytes = 0;     // the `checkpoint` strings alone (UTF-8)
+        quint16 closeCode = 0;
+    };
+
+    bool spinUntil(const std::function<bool()> &done, int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (!done())
+        {
+            if (deadline.hasExpired())
+                return false;
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+            QThread::msleep(1);
+        }
+        return true;
+    }
+
+    Received runOnce(const GatewayProcess &gateway, const QString &workflowId, const QString &flow, const bool incremental)
+    {
+        WsProbe probe;
+        probe.open(gateway.webSocketUrl(), gateway.token());
+        probe.sendJson(WsProbe::startRequest(workflowId, u"Create a file called hello.sh that prints hello"_qs, flow,
+                                             incremental));
+        if (!spinUntil([&] { return probe.isClosed() || probe.hasFailed(); }, 60000))
+            qFatal("the run did not end");
+        Received received;
+        received.closeCode = probe.closeInfo().code;
+        for (const QString &frame : probe.frames())
+        {
+            const qint64 size = frame.toUtf8().size();
+            ++received.frames;
+            received.bytes += size;
+            if (frame.startsWith(u"{\"newCheckpoint\""))
+            {
+                ++received.checkpoints;
+                received.checkpointBytes += size;
+            }
+        }
+        for (const auto &checkpoint : probe.checkpoints())
+            received.payloadBytes += checkpoint.checkpoint.toUtf8().size();
+        return received;
+    }
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    if (qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"))
+        qputenv("LOCKSTEP_GATEWAY_BIN", LOCKSTEP_GATEWAY_BIN_DEFAULT);
+    QCommandLineParser parser;
+    parser.addOptions({
+        {u"store"_qs, u"sqlite or postgresql"_qs, u"KIND"_qs, u"sqlite"_qs},
+        {u"runs"_qs, u"runs of each mode"_qs, u"N"_qs, u"3"_qs},
+        {u"long"_qs, u"also measure the `long` flow (48 steps)"_qs},
+    });
+    parser.process(app);
+    const int runs = qMax(1, parser.value(u"runs"_qs).toInt());
+
+    StoreBackends stores;
+    QString error;
+    const QString store = stores.newStore(parser.value(u"store"_qs), &error);
+    if (store.isEmpty())
+        qFatal("%s", qPrintable(error));
+    GatewayProcess gateway;
+    if (!gateway.start({u"--store"_qs, store, u"--step-delay-scale"_qs, u"0"_qs}))
+        qFatal("%s", qPrintable(gateway.errorString()));
+
+    auto report = [&](const QString &flow) {
+        Received incremental;
+        Received legacy;
+        for (int i = 0; i < runs; ++i)
+        {
+            const Received inc = runOnce(gateway, QStringLiteral("events-%1-inc-%2").arg(flow).arg(i), flow, true);
+            const Received leg = runOnce(gateway, QStringLiteral("events-%1-leg-%2").arg(flow).arg(i), flow, false);
+            if ((inc.closeCode != 1000) || (leg.closeCode != 1000))
+                qFatal("a run did not end normally (%d, %d)", inc.closeCode, leg.closeCode);
+            incremental = inc;   // every run of a flow is the same: report the last one
+            legacy = leg;
+        }
+        printf("bench_events: one run of the `%s` flow (%s store), bytes to the client\n", qPrintable(flow),
+               qPrintable(parser.value(u"store"_qs)));
+        printf("  %-12s %8s %12s %12s %14s %14s\n", "mode", "frames", "all bytes", "checkpoints", "ckpt frames B", "ckpt payload B");
+        for (const auto &[name, r] : {std::pair {"incremental", incremental}, std::pair {"legacy", legacy}})
+            printf("  %-12s %8lld %12lld %12lld %14lld %14lld\n", name, r.frames, r.bytes, r.checkpoints, r.checkpointBytes,
+                   r.payloadBytes);
+        auto percent = [](qint64 a, qint64 b) { return 100.0 * double(a) / double(qMax<qint64>(1, b)); };
+        const double ratio = percent(incremental.bytes, legacy.bytes);
+        printf("  incremental / legacy: %.2f %% of all bytes (goal <= 2 %%: %s), %.2f %% of newCheckpoint frames, "
+               "%.2f %% of checkpoint payloads\n",
+               ratio, (ratio <= 2.0) ? "met" : "NOT met", percent(incremental.checkpointBytes, legacy.checkpointBytes),
+               percent(incremental.payloadBytes, legacy.payloadBytes));
+    };
+    report(u"hello"_qs);
+    if (parser.isSet(u"long"_qs))
+        report(u"long"_qs);
+    gateway.terminate();
+    return 0;
+}

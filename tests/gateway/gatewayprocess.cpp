@@ -1,0 +1,501 @@
+#include "gatewayprocess.h"
+
+#include <csignal>
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QEventLoop>
+#include <QFile>
+#include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QProcess>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QThread>
+#include <QTimer>
+
+#include "childprocess.h"
+#include "freeport.h"
+#include "protocol/names.h"
+#include "temppostgres.h"
+
+namespace Lockstep::Test
+{
+    namespace
+    {
+        // Runs the event loop until `done` holds or the time is up.
+        template <typename Predicate>
+        bool spinUntil(Predicate done, const int timeoutMs)
+        {
+            QDeadlineTimer deadline(timeoutMs);
+            while (!done())
+            {
+                if (deadline.hasExpired())
+                    return false;
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+                QThread::msleep(5);
+            }
+            return true;
+        }
+    } // namespace
+
+    // ---- GatewayProcess ----
+
+    GatewayProcess::GatewayProcess() = default;
+
+    GatewayProcess::~GatewayProcess()
+    {
+        kill();
+    }
+
+    QString GatewayProcess::binary()
+    {
+        return qEnvironmentVariable("LOCKSTEP_GATEWAY_BIN");
+    }
+
+    bool GatewayProcess::start(const QStringList &arguments)
+    {
+        if (binary().isEmpty())
+        {
+            m_error = QStringLiteral("LOCKSTEP_GATEWAY_BIN is not set");
+            return false;
+        }
+        m_dir = std::make_unique<QTemporaryDir>();
+        if (!m_dir->isValid())
+        {
+            m_error = QStringLiteral("no temporary folder");
+            return false;
+        }
+        QFile tokens(m_dir->filePath(QStringLiteral("tokens")));
+        if (!tokens.open(QIODevice::WriteOnly, QFileDevice::ReadOwner | QFileDevice::WriteOwner))
+        {
+            m_error = QStringLiteral("cannot write the token file");
+            return false;
+        }
+        tokens.write("# test tokens\n" + GatewayTestToken.toUtf8() + "\n");
+        tokens.close();
+
+        // A port that was free a moment ago can be taken meanwhile: try a few.
+        for (int attempt = 0; attempt < 5; ++attempt)
+        {
+            m_port = freePort();
+            m_stderr.clear();
+            m_process = std::make_unique<QProcess>();
+            prepareChild(*m_process, std::nullopt);
+            QStringList all {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(m_port),
+                             QStringLiteral("--token-file"), m_dir->filePath(QStringLiteral("tokens")),
+                             QStringLiteral("--data-dir"), m_dir->filePath(QStringLiteral("data"))};
+            all << arguments;
+            m_process->start(binary(), all);
+            if (!m_process->waitForStarted(10000))
+            {
+                m_error = QStringLiteral("cannot start %1: %2").arg(binary(), m_process->errorString());
+                return false;
+            }
+            QByteArray out;
+            const bool listening = spinUntil([&] {
+                out += m_process->readAllStandardOutput();
+                m_stderr += m_process->readAllStandardError();
+                return out.contains("listening on") || (m_process->state() == QProcess::NotRunning);
+            }, 30000);
+            if (listening && out.contains("listening on"))
+                return true;
+            m_process->waitForFinished(2000);
+            m_stderr += m_process->readAllStandardError();
+            m_error = QStringLiteral("the gateway did not start (exit %1): %2")
+                          .arg(m_process->exitCode()).arg(QString::fromUtf8(m_stderr.right(2000)));
+            if (!m_stderr.contains("Address already in use") && !m_stderr.contains("address is already in use"))
+                return false;
+        }
+        return false;
+    }
+
+    int GatewayProcess::terminate(const int timeoutMs)
+    {
+        if (!m_process || (m_process->state() == QProcess::NotRunning))
+            return m_process ? m_process->exitCode() : -1;
+        ::kill(pid_t(m_process->processId()), SIGTERM);
+        const bool ended = spinUntil([&] {
+            m_stderr += m_process->readAllStandardError();
+            return m_process->state() == QProcess::NotRunning;
+        }, timeoutMs);
+        if (!ended)
+        {
+            kill();
+            return -1;
+        }
+        m_stderr += m_process->readAllStandardError();
+        return (m_process->exitStatus() == QProcess::NormalExit) ? m_process->exitCode() : -1;
+    }
+
+    void GatewayProcess::kill()
+    {
+        if (m_process && (m_process->state() != QProcess::NotRunning))
+        {
+            m_process->kill();
+            m_process->waitForFinished(10000);
+        }
+    }
+
+    bool GatewayProcess::isRunning() const
+    {
+        return m_process && (m_process->state() != QProcess::NotRunning);
+    }
+
+    QString GatewayProcess::errorString() const
+    {
+        return m_error;
+    }
+
+    std::uint16_t GatewayProcess::port() const
+    {
+        return m_port;
+    }
+
+    qint64 GatewayProcess::pid() const
+    {
+        return m_process ? m_process->processId() : 0;
+    }
+
+    QString GatewayProcess::baseUrl() const
+    {
+        return QStringLiteral("http://127.0.0.1:%1").arg(m_port);
+    }
+
+    QUrl GatewayProcess::webSocketUrl() const
+    {
+        return QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/ws").arg(m_port));
+    }
+
+    QString GatewayProcess::token() const
+    {
+        return GatewayTestToken;
+    }
+
+    QString GatewayProcess::dataDir() const
+    {
+        return m_dir ? m_dir->filePath(QStringLiteral("data")) : QString();
+    }
+
+    QString GatewayProcess::log() const
+    {
+        if (m_process)
+            m_stderr += m_process->readAllStandardError();
+        return QString::fromUtf8(m_stderr);
+    }
+
+    // ---- HTTP ----
+
+    HttpReply httpRequest(const QByteArray &method, const QString &url, const QString &token, const QByteArray &body,
+                          const QList<QPair<QByteArray, QByteArray>> &headers)
+    {
+        QNetworkAccessManager manager;
+        QNetworkRequest request {QUrl(url)};
+        request.setTransferTimeout(30000);
+        if (!token.isEmpty())
+            request.setRawHeader("Authorization", "Bearer " + token.toUtf8());
+        if (!body.isEmpty())
+            request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        for (const auto &[name, value] : headers)
+            request.setRawHeader(name, value);
+        QNetworkReply *reply = manager.sendCustomRequest(request, method, body);
+        QEventLoop loop;
+        QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+        if (!reply->isFinished())
+            loop.exec();
+        HttpReply result;
+        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        result.body = reply->readAll();
+        result.headers = reply->rawHeaderPairs();
+        if (reply->error() != QNetworkReply::NoError)
+            result.error = reply->errorString();
+        const QJsonDocument document = QJsonDocument::fromJson(result.body);
+        result.json = document.object();
+        result.jsonArray = document.array();
+        delete reply;
+        return result;
+    }
+
+    RawReply rawRequest(const std::uint16_t port, const QByteArray &request)
+    {
+        RawReply reply;
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), port);
+        if (!socket.waitForConnected(10000))
+            return reply;
+        socket.write(request);
+        socket.flush();
+        QDeadlineTimer deadline(10000);
+        while (!deadline.hasExpired() && (socket.state() == QAbstractSocket::ConnectedState))
+        {
+            if (socket.waitForReadyRead(100))
+                reply.raw += socket.readAll();
+            // Enough of the answer: the head and a JSON body of the given length.
+            const qsizetype headEnd = reply.raw.indexOf("\r\n\r\n");
+            if (headEnd >= 0)
+            {
+                const qsizetype lengthAt = reply.raw.toLower().indexOf("content-length:");
+                if ((lengthAt >= 0) && (lengthAt < headEnd))
+                {
+                    const qsizetype lineEnd = reply.raw.indexOf("\r\n", lengthAt);
+                    const qint64 length = reply.raw.mid(lengthAt + 15, lineEnd - lengthAt - 15).trimmed().toLongLong();
+                    if (reply.raw.size() >= headEnd + 4 + length)
+                        break;
+                }
+                else if (reply.raw.startsWith("HTTP/1.1 101"))
+                {
+                    break;
+                }
+            }
+        }
+        reply.raw += socket.readAll();
+        if (reply.raw.startsWith("HTTP/1."))
+            reply.status = reply.raw.mid(9, 3).toInt();
+        return reply;
+    }
+
+    QByteArray upgradeRequest(const std::uint16_t port, const QByteArray &path, const QList<QByteArray> &headerLines)
+    {
+        QByteArray request = "GET " + path + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1:" + QByteArray::number(port) + "\r\n"
+            + "Upgrade: websocket\r\n"
+            + "Connection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            + "Sec-WebSocket-Version: 13\r\n";
+        for (const QByteArray &line : headerLines)
+            request += line + "\r\n";
+        return request + "\r\n";
+    }
+
+    // ---- WsProbe ----
+
+    WsProbe::WsProbe(QObject *parent)
+        : QObject(parent)
+    {
+    }
+
+    WsProbe::~WsProbe()
+    {
+        delete m_client;
+    }
+
+    void WsProbe::open(const QUrl &url, const QString &token, const bool tokenAsSubprotocol, const QString &caFile)
+    {
+        m_client = new Transport::WebSocketClient;
+        connect(m_client, &Transport::WebSocketClient::connected, this, [this](const QString &subprotocol) {
+            m_connected = true;
+            m_subprotocol = subprotocol;
+        });
+        connect(m_client, &Transport::WebSocketClient::textMessageReceived, this, [this](const QString &text) {
+            m_frames << text;
+            auto parsed = Protocol::parseServerMessage(text.toUtf8());
+            if (parsed)
+                m_messages << *parsed;
+        });
+        connect(m_client, &Transport::WebSocketClient::failed, this, [this](const Transport::ConnectFailure &failure) {
+            m_failed = true;
+            m_failure = failure;
+        });
+        connect(m_client, &Transport::WebSocketClient::closed, this, [this](const Transport::CloseInfo &info) {
+            m_closed = true;
+            m_closeInfo = info;
+        });
+        Transport::ClientOptions options;
+        options.url = url;
+        options.bearerToken = token;
+        options.tokenAsSubprotocol = tokenAsSubprotocol;
+        options.caFile = caFile;
+        options.pingInterval = std::chrono::milliseconds(0);
+        options.pongTimeout = std::chrono::milliseconds(0);
+        options.maxMessageSize = 256 * 1024 * 1024;
+        m_client->open(options);
+    }
+
+    bool WsProbe::sendJson(const QJsonObject &message)
+    {
+        return sendText(QString::fromUtf8(QJsonDocument(message).toJson(QJsonDocument::Compact)));
+    }
+
+    bool WsProbe::sendText(const QString &text)
+    {
+        return m_client && m_client->sendText(text);
+    }
+
+    void WsProbe::close(const quint16 code)
+    {
+        if (m_client)
+            m_client->close(code);
+    }
+
+    bool WsProbe::isConnected() const { return m_connected; }
+    bool WsProbe::hasFailed() const { return m_failed; }
+    bool WsProbe::isClosed() const { return m_closed; }
+    const Transport::CloseInfo &WsProbe::closeInfo() const { return m_closeInfo; }
+    const Transport::ConnectFailure &WsProbe::failure() const { return m_failure; }
+    QString WsProbe::subprotocol() const { return m_subprotocol; }
+    const QStringList &WsProbe::frames() const { return m_frames; }
+
+    QList<Protocol::NewCheckpoint> WsProbe::checkpoints() const
+    {
+        QList<Protocol::NewCheckpoint> result;
+        for (const Protocol::ServerMessage &message : m_messages)
+        {
+            if (const auto *checkpoint = std::get_if<Protocol::NewCheckpoint>(&message))
+                result << *checkpoint;
+        }
+        return result;
+    }
+
+    QList<Protocol::RunStatusMessage> WsProbe::runStatuses() const
+    {
+        QList<Protocol::RunStatusMessage> result;
+        for (const Protocol::ServerMessage &message : m_messages)
+        {
+            if (const auto *status = std::get_if<Protocol::RunStatusMessage>(&message))
+                result << *status;
+        }
+        return result;
+    }
+
+    QList<Protocol::LockStatus> WsProbe::lockStatuses() const
+    {
+        QList<Protocol::LockStatus> result;
+        for (const Protocol::ServerMessage &message : m_messages)
+        {
+            if (const auto *status = std::get_if<Protocol::LockStatus>(&message))
+                result << *status;
+        }
+        return result;
+    }
+
+    std::optional<RunStatus> WsProbe::lastRunStatus() const
+    {
+        const auto statuses = runStatuses();
+        if (statuses.isEmpty())
+            return std::nullopt;
+        return statuses.constLast().status;
+    }
+
+    bool WsProbe::sawRunStatus(const RunStatus status) const
+    {
+        for (const auto &message : runStatuses())
+        {
+            if (message.status == status)
+                return true;
+        }
+        return false;
+    }
+
+    QList<qint64> WsProbe::seqs() const
+    {
+        QList<qint64> result;
+        for (const auto &checkpoint : checkpoints())
+        {
+            const QJsonObject payload = QJsonDocument::fromJson(checkpoint.checkpoint.toUtf8()).object();
+            if (payload.contains(u"seq"))
+                result << payload.value(u"seq").toInteger();
+        }
+        return result;
+    }
+
+    QList<QJsonObject> WsProbe::deliveredEntries() const
+    {
+        QList<QJsonObject> result;
+        for (const auto &checkpoint : checkpoints())
+        {
+            const QJsonObject payload = QJsonDocument::fromJson(checkpoint.checkpoint.toUtf8()).object();
+            const QJsonArray log = payload.value(u"channel_values").toObject().value(u"ui_chat_log").toArray();
+            for (const QJsonValue &entry : log)
+                result << entry.toObject();
+        }
+        return result;
+    }
+
+    QList<QJsonObject> WsProbe::reconstructedLog() const
+    {
+        QList<QJsonObject> log;
+        QHash<QString, qsizetype> index;
+        for (const QJsonObject &entry : deliveredEntries())
+        {
+            const QString id = entry.value(u"message_id").toString();
+            const auto found = index.constFind(id);
+            if (found == index.constEnd())
+            {
+                index.insert(id, log.size());
+                log << entry;
+            }
+            else
+            {
+                log[*found] = entry;
+            }
+        }
+        return log;
+    }
+
+    QJsonObject WsProbe::startRequest(const QString &workflowId, const QString &goal, const QString &flow,
+                                      const bool incremental)
+    {
+        QJsonObject body {{u"workflowID"_qs, workflowId}, {u"goal"_qs, goal}, {u"clientVersion"_qs, u"test"_qs}};
+        if (incremental)
+            body.insert(u"clientCapabilities"_qs, QJsonArray {u"incremental_streaming"_qs});
+        if (!flow.isEmpty())
+            body.insert(u"workflowMetadata"_qs,
+                        QString::fromUtf8(QJsonDocument(QJsonObject {{u"flow"_qs, flow}}).toJson(QJsonDocument::Compact)));
+        return QJsonObject {{u"startRequest"_qs, body}};
+    }
+
+    QJsonObject WsProbe::subscribe(const QString &workflowId, const std::optional<qint64> afterSeq)
+    {
+        QJsonObject body {{u"workflowID"_qs, workflowId}};
+        if (afterSeq)
+            body.insert(u"afterSeq"_qs, *afterSeq);
+        return QJsonObject {{u"subscribe"_qs, body}};
+    }
+
+    // ---- StoreBackends ----
+
+    StoreBackends::StoreBackends()
+        : m_dir(std::make_unique<QTemporaryDir>())
+    {
+    }
+
+    StoreBackends::~StoreBackends() = default;
+
+    QString StoreBackends::newStore(const QString &kind, QString *error)
+    {
+        ++m_counter;
+        if (kind == u"sqlite")
+            return u"sqlite:" + m_dir->filePath(QStringLiteral("store-%1.db").arg(m_counter));
+        if (kind != u"postgresql")
+        {
+            *error = QStringLiteral("unknown store kind %1").arg(kind);
+            return {};
+        }
+        if (m_postgresFailed)
+        {
+            *error = m_postgresError;
+            return {};
+        }
+        if (!m_postgres)
+        {
+            m_postgres = std::make_unique<TempPostgres>();
+            if (!m_postgres->start())
+            {
+                m_postgresFailed = true;
+                m_postgresError = QStringLiteral("TempPostgres: %1").arg(m_postgres->errorString());
+                *error = m_postgresError;
+                return {};
+            }
+        }
+        const auto spec = m_postgres->createDatabase();
+        if (!spec)
+        {
+            *error = m_postgres->errorString();
+            return {};
+        }
+        return *spec;
+    }
+} // namespace Lockstep::Test

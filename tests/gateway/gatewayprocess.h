@@ -1,0 +1,171 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <QByteArray>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QPair>
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+#include "protocol/messages.h"
+#include "transport/websocketclient.h"
+
+class QProcess;
+class QTemporaryDir;
+
+// Helpers for the gateway tests and benchmarks: a real lockstep-gateway
+// process (LOCKSTEP_GATEWAY_BIN) on a free port with a token file in a
+// temporary folder, a synchronous HTTP client, a raw-socket probe for exact
+// status lines, and a websocket probe on the Beast client (which reports close
+// codes such as 1013 exactly).
+namespace Lockstep::Test
+{
+    class TempPostgres;
+
+    inline const QString GatewayTestToken = QStringLiteral("gateway-test-token-0123456789");
+
+    class GatewayProcess
+    {
+    public:
+        GatewayProcess();
+        ~GatewayProcess();   // kills the process if it still runs
+
+        GatewayProcess(const GatewayProcess &) = delete;
+        GatewayProcess &operator=(const GatewayProcess &) = delete;
+
+        // Starts the gateway with --listen 127.0.0.1:<free port> --token-file
+        // <tmp>/tokens --data-dir <tmp>/data plus `arguments`, and waits until
+        // it prints that it listens (at most 30 s). false: see errorString().
+        bool start(const QStringList &arguments);
+        // SIGTERM; waits for the exit. Returns the exit code (-1: crashed or timed out).
+        int terminate(int timeoutMs = 30000);
+        // SIGKILL, as in a crash.
+        void kill();
+        bool isRunning() const;
+
+        QString errorString() const;
+        std::uint16_t port() const;
+        qint64 pid() const;
+        QString baseUrl() const;             // "http://127.0.0.1:PORT"
+        QUrl webSocketUrl() const;           // ws://127.0.0.1:PORT/api/v1/ws
+        QString token() const;
+        QString dataDir() const;
+        // Everything the process wrote to stderr so far (its log).
+        QString log() const;
+
+        // The binary under test (LOCKSTEP_GATEWAY_BIN).
+        static QString binary();
+
+    private:
+        std::unique_ptr<QTemporaryDir> m_dir;
+        std::unique_ptr<QProcess> m_process;
+        QString m_error;
+        std::uint16_t m_port = 0;
+        mutable QByteArray m_stderr;
+    };
+
+    struct HttpReply
+    {
+        int status = 0;            // 0: no answer
+        QByteArray body;
+        QJsonObject json;          // the body when it is a JSON object
+        QJsonArray jsonArray;
+        QList<QPair<QByteArray, QByteArray>> headers;
+        QString error;
+    };
+
+    // One request over QNetworkAccessManager; waits up to 30 s.
+    HttpReply httpRequest(const QByteArray &method, const QString &url, const QString &token = {},
+                          const QByteArray &body = {}, const QList<QPair<QByteArray, QByteArray>> &headers = {});
+
+    // Writes `request` verbatim on a fresh TCP connection and returns the first
+    // status line's code (and the rest of the answer read within 10 s).
+    struct RawReply
+    {
+        int status = 0;
+        QByteArray raw;
+    };
+    RawReply rawRequest(std::uint16_t port, const QByteArray &request);
+    // A websocket upgrade request for `path` with extra header lines ("Name: value").
+    QByteArray upgradeRequest(std::uint16_t port, const QByteArray &path, const QList<QByteArray> &headerLines);
+
+    // A websocket client that records everything it receives.
+    class WsProbe final : public QObject
+    {
+        Q_OBJECT
+
+    public:
+        explicit WsProbe(QObject *parent = nullptr);
+        ~WsProbe() override;
+
+        // `caFile`: trust this CA (PEM) for wss://.
+        void open(const QUrl &url, const QString &token, bool tokenAsSubprotocol = false, const QString &caFile = {});
+        bool sendJson(const QJsonObject &message);
+        bool sendText(const QString &text);
+        void close(quint16 code = 1000);
+
+        bool isConnected() const;
+        bool hasFailed() const;
+        bool isClosed() const;
+        const Transport::CloseInfo &closeInfo() const;
+        const Transport::ConnectFailure &failure() const;
+        QString subprotocol() const;
+
+        // Every frame as received, and its parse (invalid frames are kept as text only).
+        const QStringList &frames() const;
+        QList<Protocol::NewCheckpoint> checkpoints() const;
+        QList<Protocol::RunStatusMessage> runStatuses() const;
+        QList<Protocol::LockStatus> lockStatuses() const;
+        // The latest runStatus seen, if any.
+        std::optional<RunStatus> lastRunStatus() const;
+        bool sawRunStatus(RunStatus status) const;
+        // seq of every incremental newCheckpoint, in order.
+        QList<qint64> seqs() const;
+        // The ui_chat_log entries of every newCheckpoint, in order of arrival.
+        QList<QJsonObject> deliveredEntries() const;
+        // Entries folded by message_id (the latest version wins), in first-seen order.
+        QList<QJsonObject> reconstructedLog() const;
+
+        // Convenience messages.
+        static QJsonObject startRequest(const QString &workflowId, const QString &goal, const QString &flow = {},
+                                        bool incremental = true);
+        static QJsonObject subscribe(const QString &workflowId, std::optional<qint64> afterSeq = std::nullopt);
+
+    private:
+        Transport::WebSocketClient *m_client = nullptr;
+        bool m_connected = false;
+        bool m_failed = false;
+        bool m_closed = false;
+        Transport::CloseInfo m_closeInfo;
+        Transport::ConnectFailure m_failure;
+        QString m_subprotocol;
+        QStringList m_frames;
+        QList<Protocol::ServerMessage> m_messages;
+    };
+
+    // Store backends for data-driven tests: "sqlite" (a file in a temporary
+    // folder) or "postgresql" (a fresh database on one TempPostgres per process,
+    // started on first use).
+    class StoreBackends
+    {
+    public:
+        StoreBackends();
+        ~StoreBackends();
+        // A fresh --store value of that kind; empty with `error` set on failure.
+        QString newStore(const QString &kind, QString *error);
+
+    private:
+        std::unique_ptr<QTemporaryDir> m_dir;
+        std::unique_ptr<TempPostgres> m_postgres;
+        bool m_postgresFailed = false;
+        QString m_postgresError;
+        int m_counter = 0;
+    };
+} // namespace Lockstep::Test

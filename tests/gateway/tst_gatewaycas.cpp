@@ -1,0 +1,416 @@
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "gatewayprocess.h"
+#include "protocol/runstatus.h"
+#include "store/runstore.h"
+
+using namespace Lockstep;
+using namespace Lockstep::Test;
+
+Q_DECLARE_METATYPE(Lockstep::RunStatus)
+
+// Resume and cancel against every status, over the websocket and HTTP; the
+// CAS guards under 50 concurrent resumers; orphans; --no-cas-guards; replicas
+// sharing one PostgreSQL store.
+class TestGatewayCas : public QObject
+{
+    Q_OBJECT
+
+private:
+    StoreBackends m_stores;
+    QTemporaryDir m_flowsDir;
+    QHash<QString, std::shared_ptr<GatewayProcess>> m_shared;
+    QHash<QString, QString> m_sharedSpecs;
+    static constexpr int Timeout = 30000;
+
+    void storeRows()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("sqlite") << u"sqlite"_qs;
+        QTest::newRow("postgresql") << u"postgresql"_qs;
+    }
+
+    QString newStore(const QString &kind)
+    {
+        QString error;
+        const QString spec = m_stores.newStore(kind, &error);
+        if (spec.isEmpty())
+            qWarning("%s", qPrintable(error));
+        return spec;
+    }
+
+    std::unique_ptr<GatewayProcess> startGateway(const QString &storeSpec, const QStringList &extra = {})
+    {
+        if (storeSpec.isEmpty())
+            return nullptr;
+        auto gateway = std::make_unique<GatewayProcess>();
+        QStringList arguments {u"--store"_qs, storeSpec, u"--step-delay-scale"_qs, u"0.01"_qs,
+                               u"--flows"_qs, m_flowsDir.path(), u"--poll-interval"_qs, u"100ms"_qs};
+        arguments << extra;
+        if (!gateway->start(arguments))
+        {
+            qWarning("%s", qPrintable(gateway->errorString()));
+            return nullptr;
+        }
+        return gateway;
+    }
+
+    static std::unique_ptr<Store::RunStore> openStore(const QString &spec, std::function<qint64()> clock = {})
+    {
+        Store::StoreOptions options;
+        options.nowMs = std::move(clock);
+        auto opened = Store::RunStore::open(spec, options);
+        if (!opened)
+        {
+            qWarning("%s", qPrintable(opened.error().message));
+            return nullptr;
+        }
+        return std::move(*opened);
+    }
+
+    // Puts a new run of `flow` into `status` through the store API, as an
+    // executor (or a cancel) would have left it.
+    static bool makeRun(Store::RunStore &store, const QString &id, const RunStatus status, const QString &flow = u"hello"_qs)
+    {
+        const qint64 fence = *store.nextFence();
+        if (!store.createRun(id, u"make a file"_qs, flow, fence))
+            return false;
+        if (status == RunStatus::Created)
+            return true;
+        if (status == RunStatus::Stopped)
+            return store.cancel(id, u"test"_qs).hasValue();
+        const auto resumed = store.resume(id, fence, std::nullopt);
+        if (!resumed || (resumed->outcome != Store::ResumeOutcome::Resumed))
+            return false;
+        if (status == RunStatus::Running)
+            return true;
+        const auto moved = store.transition(id, fence, status, u"test"_qs);
+        return moved && *moved;
+    }
+
+    static QString statusOf(const GatewayProcess &gateway, const QString &id)
+    {
+        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token())
+            .json.value(u"status").toString();
+    }
+
+    static QJsonObject runOf(const GatewayProcess &gateway, const QString &id)
+    {
+        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token()).json;
+    }
+
+    void writeFlow(const QString &name, const QJsonArray &steps)
+    {
+        QFile file(QDir(m_flowsDir.path()).filePath(name + u".json"));
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
+        QVERIFY(m_flowsDir.isValid());
+        // 100 steps of 2 s, scaled by 0.01: about 2 s of `running`.
+        QJsonArray slow;
+        for (int i = 0; i < 100; ++i)
+            slow.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
+                                     {u"delayMs"_qs, 2000}});
+        writeFlow(u"slow"_qs, slow);
+        // About 30 s of `running`: for tests that interrupt a run and must not see it end.
+        QJsonArray glacial;
+        for (int i = 0; i < 100; ++i)
+            glacial.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
+                                        {u"delayMs"_qs, 30000}});
+        writeFlow(u"glacial"_qs, glacial);
+    }
+
+    void cleanupTestCase()
+    {
+        m_shared.clear();
+    }
+
+    void resumeAndCancelEveryStatus_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::addColumn<RunStatus>("status");
+        QTest::addColumn<bool>("resumable");
+        QTest::addColumn<bool>("cancellable");
+        for (const QString &store : {u"sqlite"_qs, u"postgresql"_qs})
+        {
+            for (const RunStatus status : AllRunStatuses)
+            {
+                // `running` here is fresh (not stale): not resumable.
+                const bool resumable = isResumableStatus(status);
+                const bool cancellable = !isFinal(status);
+                QTest::addRow("%s %s", qPrintable(store), qPrintable(toString(status)))
+                    << store << status << resumable << cancellable;
+            }
+        }
+    }
+    void resumeAndCancelEveryStatus()
+    {
+        QFETCH(QString, store);
+        QFETCH(RunStatus, status);
+        QFETCH(bool, resumable);
+        QFETCH(bool, cancellable);
+        // One gateway a store kind for all rows.
+        if (!m_shared.contains(store))
+        {
+            m_sharedSpecs.insert(store, newStore(store));
+            m_shared.insert(store, std::shared_ptr<GatewayProcess>(startGateway(m_sharedSpecs.value(store)).release()));
+        }
+        GatewayProcess *gateway = m_shared.value(store).get();
+        QVERIFY(gateway);
+        auto direct = openStore(m_sharedSpecs.value(store));
+        QVERIFY(direct);
+
+        // Over the websocket: resume (empty goal).
+        const QString wsId = u"ws-"_qs + toString(status);
+        QVERIFY(makeRun(*direct, wsId, status));
+        WsProbe resumer;
+        resumer.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(resumer.sendJson(WsProbe::startRequest(wsId, QString())));
+        if (resumable)
+        {
+            QTRY_VERIFY_WITH_TIMEOUT(resumer.isClosed(), Timeout);
+            QCOMPARE(resumer.closeInfo().code, quint16(1000));
+            QVERIFY(resumer.sawRunStatus(RunStatus::Running));
+            QCOMPARE(statusOf(*gateway, wsId), u"input_required"_qs);
+        }
+        else
+        {
+            QTRY_VERIFY_WITH_TIMEOUT(resumer.isClosed(), Timeout);
+            QCOMPARE(resumer.closeInfo().code, quint16(4409));
+            QCOMPARE(resumer.closeInfo().reason, QStringLiteral("not resumable (status: %1)").arg(toString(status)));
+            QCOMPARE(statusOf(*gateway, wsId), toString(status));
+        }
+
+        // Over HTTP: cancel, twice.
+        const QString httpId = u"http-"_qs + toString(status);
+        QVERIFY(makeRun(*direct, httpId, status));
+        const HttpReply cancel = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows/"_qs + httpId + u"/cancel"_qs,
+                                             gateway->token());
+        QCOMPARE(cancel.status, 200);
+        QCOMPARE(cancel.json.value(u"outcome").toString(), cancellable ? u"cancelled"_qs : u"noop"_qs);
+        QCOMPARE(cancel.json.value(u"status").toString(), cancellable ? u"stopped"_qs : toString(status));
+        const HttpReply again = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows/"_qs + httpId + u"/cancel"_qs,
+                                            gateway->token());
+        QCOMPARE(again.json.value(u"outcome").toString(), u"noop"_qs);
+
+        // Over the websocket: stopWorkflow from a subscriber is the same CAS.
+        const QString stopId = u"stop-"_qs + toString(status);
+        QVERIFY(makeRun(*direct, stopId, status));
+        WsProbe stopper;
+        stopper.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(stopper.sendJson(WsProbe::subscribe(stopId)));
+        QTRY_VERIFY_WITH_TIMEOUT(!stopper.runStatuses().isEmpty(), Timeout);
+        QVERIFY(stopper.sendJson(QJsonObject {{u"stopWorkflow"_qs, QJsonObject {{u"reason"_qs, u"stop it"_qs}}}}));
+        if (cancellable)
+            QTRY_VERIFY_WITH_TIMEOUT(stopper.lastRunStatus() == RunStatus::Stopped, Timeout);
+        else
+            QTRY_VERIFY_WITH_TIMEOUT(stopper.runStatuses().constLast().reason.contains(u"nothing to do"), Timeout);
+        QCOMPARE(statusOf(*gateway, stopId), cancellable ? u"stopped"_qs : toString(status));
+    }
+
+    void concurrentResumersOneWins_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::addColumn<bool>("lock");
+        QTest::newRow("sqlite, lock off") << u"sqlite"_qs << false;
+        QTest::newRow("postgresql, lock off") << u"postgresql"_qs << false;
+        QTest::newRow("sqlite, lock on") << u"sqlite"_qs << true;
+        QTest::newRow("postgresql, lock on") << u"postgresql"_qs << true;
+    }
+    void concurrentResumersOneWins()
+    {
+        QFETCH(QString, store);
+        QFETCH(bool, lock);
+        QStringList extra;
+        if (!lock)
+            extra << u"--no-lock-concurrent-flows"_qs;
+        auto gateway = startGateway(newStore(store), extra);
+        QVERIFY(gateway);
+        QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
+                             R"({"goal":"race","flow":"glacial","workflowID":"raced"})").status, 201);
+
+        constexpr int Resumers = 50;
+        std::vector<std::unique_ptr<WsProbe>> probes;
+        for (int i = 0; i < Resumers; ++i)
+        {
+            probes.push_back(std::make_unique<WsProbe>());
+            probes.back()->open(gateway->webSocketUrl(), gateway->token());
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(probes.cbegin(), probes.cend(), [](const auto &p) { return p->isConnected(); }), Timeout);
+        // All at once, each on its own connection.
+        for (const auto &probe : probes)
+            QVERIFY(probe->sendJson(WsProbe::startRequest(u"raced"_qs, QString())));
+
+        // The losers are refused at once; the winner runs its turn to the end.
+        QTRY_VERIFY_WITH_TIMEOUT(std::count_if(probes.cbegin(), probes.cend(), [](const auto &p) { return p->isClosed(); }) >= Resumers - 1,
+                                 Timeout);
+        int ran = 0;
+        int notResumable = 0;
+        int lockHeld = 0;
+        for (const auto &probe : probes)
+        {
+            if (probe->sawRunStatus(RunStatus::Running))
+            {
+                ++ran;
+                continue;
+            }
+            QVERIFY(probe->isClosed());
+            const auto &info = probe->closeInfo();
+            if (info.code == 4409)
+            {
+                QCOMPARE(info.reason, u"not resumable (status: running)"_qs);
+                ++notResumable;
+            }
+            else if (info.code == 1013)
+            {
+                QCOMPARE(info.reason, u"Failed to acquire lock on workflow"_qs);
+                ++lockHeld;
+            }
+            else
+            {
+                QFAIL(qPrintable(QStringLiteral("unexpected close %1 %2").arg(info.code).arg(info.reason)));
+            }
+        }
+        QCOMPARE(ran, 1);
+        QCOMPARE(ran + notResumable + lockHeld, Resumers);
+        if (lock)
+            QVERIFY2(lockHeld >= Resumers / 2, qPrintable(QStringLiteral("%1 lock-held, %2 not resumable").arg(lockHeld).arg(notResumable)));
+        else
+            QCOMPARE(notResumable, Resumers - 1);
+        QCOMPARE(statusOf(*gateway, u"raced"_qs), u"running"_qs);
+    }
+
+    void orphanResumableOnlyWhenStale_data() { storeRows(); }
+    void orphanResumableOnlyWhenStale()
+    {
+        QFETCH(QString, store);
+        const QString spec = newStore(store);
+        auto gateway = startGateway(spec, {u"--stale-after"_qs, u"10s"_qs});
+        QVERIFY(gateway);
+
+        // A `running` run whose executor vanished a moment ago: not yet an orphan.
+        auto direct = openStore(spec);
+        QVERIFY(direct);
+        QVERIFY(makeRun(*direct, u"fresh-orphan"_qs, RunStatus::Running));
+        WsProbe early;
+        early.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(early.sendJson(WsProbe::startRequest(u"fresh-orphan"_qs, QString())));
+        QTRY_VERIFY_WITH_TIMEOUT(early.isClosed(), Timeout);
+        QCOMPARE(early.closeInfo().code, quint16(4409));
+        QCOMPARE(early.closeInfo().reason, u"not resumable (status: running)"_qs);
+
+        // One whose executor's last activity was a minute ago: an orphan, resumable.
+        auto pastStore = openStore(spec, [] { return QDateTime::currentMSecsSinceEpoch() - 60000; });
+        QVERIFY(pastStore);
+        QVERIFY(makeRun(*pastStore, u"stale-orphan"_qs, RunStatus::Running));
+        WsProbe late;
+        late.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(late.sendJson(WsProbe::startRequest(u"stale-orphan"_qs, QString())));
+        QTRY_VERIFY_WITH_TIMEOUT(late.isClosed(), Timeout);
+        QCOMPARE(late.closeInfo().code, quint16(1000));
+        QVERIFY(late.sawRunStatus(RunStatus::Running));
+        QCOMPARE(statusOf(*gateway, u"stale-orphan"_qs), u"input_required"_qs);
+
+        // A finished run stays finished.
+        QVERIFY(makeRun(*direct, u"done"_qs, RunStatus::Finished));
+        WsProbe finished;
+        finished.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(finished.sendJson(WsProbe::startRequest(u"done"_qs, u"one more thing"_qs)));
+        QTRY_VERIFY_WITH_TIMEOUT(finished.isClosed(), Timeout);
+        QCOMPARE(finished.closeInfo().code, quint16(4409));
+        QCOMPARE(finished.closeInfo().reason, u"not resumable (status: finished)"_qs);
+        QCOMPARE(runOf(*gateway, u"done"_qs).value(u"goal").toString(), u"make a file"_qs);
+    }
+
+    void noCasGuardsLetsTwoExecutionsRun_data()
+    {
+        QTest::addColumn<bool>("guards");
+        QTest::newRow("guards on") << true;
+        QTest::newRow("guards off") << false;
+    }
+    void noCasGuardsLetsTwoExecutionsRun()
+    {
+        QFETCH(bool, guards);
+        QStringList extra {u"--no-lock-concurrent-flows"_qs};
+        if (!guards)
+            extra << u"--no-cas-guards"_qs;
+        auto gateway = startGateway(newStore(u"sqlite"_qs), extra);
+        QVERIFY(gateway);
+        // Guards on: the first turn must outlast the second tab's attempt. Off: both turns run to their end.
+        const QByteArray body = guards ? R"({"goal":"two tabs","flow":"glacial","workflowID":"tabs"})"
+                                       : R"({"goal":"two tabs","flow":"slow","workflowID":"tabs"})";
+        QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(), body).status, 201);
+
+        WsProbe tabA;
+        tabA.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(tabA.sendJson(WsProbe::startRequest(u"tabs"_qs, QString())));
+        QTRY_VERIFY_WITH_TIMEOUT(tabA.seqs().size() >= 2, Timeout);
+        // The second tab sends the next message while the first turn still runs.
+        WsProbe tabB;
+        tabB.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(tabB.sendJson(WsProbe::startRequest(u"tabs"_qs, u"and also this"_qs)));
+        if (guards)
+        {
+            QTRY_VERIFY_WITH_TIMEOUT(tabB.isClosed(), Timeout);
+            QCOMPARE(tabB.closeInfo().code, quint16(4409));
+            QVERIFY(!tabA.isClosed());
+        }
+        else
+        {
+            // The original bug: both run, each with its own execution.
+            QTRY_VERIFY_WITH_TIMEOUT(tabA.isClosed() && tabB.isClosed(), Timeout);
+            QCOMPARE(tabA.closeInfo().code, quint16(1000));
+            QCOMPARE(tabB.closeInfo().code, quint16(1000));
+            QCOMPARE(gateway->log().count(u"drives workflow tabs"_qs), 2);
+        }
+    }
+
+    void cancelOnOneReplicaStopsTheOther()
+    {
+        const QString spec = newStore(u"postgresql"_qs);
+        auto replicaA = startGateway(spec, {u"--replica-id"_qs, u"replica-a"_qs});
+        auto replicaB = startGateway(spec, {u"--replica-id"_qs, u"replica-b"_qs});
+        QVERIFY(replicaA && replicaB);
+
+        WsProbe driver;
+        driver.open(replicaB->webSocketUrl(), replicaB->token());
+        QVERIFY(driver.sendJson(WsProbe::startRequest(u"shared"_qs, u"go slowly"_qs, u"glacial"_qs)));
+        QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 2, Timeout);
+        // Replica A, which does not execute it, sees its events by polling the store.
+        WsProbe remoteWatcher;
+        remoteWatcher.open(replicaA->webSocketUrl(), replicaA->token());
+        QVERIFY(remoteWatcher.sendJson(WsProbe::subscribe(u"shared"_qs)));
+        QTRY_VERIFY_WITH_TIMEOUT(remoteWatcher.seqs().size() >= 3, Timeout);
+
+        const HttpReply cancel = httpRequest("POST", replicaA->baseUrl() + u"/api/v1/workflows/shared/cancel"_qs, replicaA->token());
+        QCOMPARE(cancel.json.value(u"outcome").toString(), u"cancelled"_qs);
+        // B's execution sees the stored status at its next step and stops.
+        QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
+        QCOMPARE(driver.closeInfo().code, quint16(1000));
+        QCOMPARE(driver.closeInfo().reason, u"stopped"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(remoteWatcher.lastRunStatus() == RunStatus::Stopped, Timeout);
+        const qint64 seq = runOf(*replicaB, u"shared"_qs).value(u"lastSeq").toInteger();
+        QTest::qWait(500);
+        QCOMPARE(runOf(*replicaB, u"shared"_qs).value(u"lastSeq").toInteger(), seq);
+        QCOMPARE(statusOf(*replicaB, u"shared"_qs), u"stopped"_qs);
+        // The remote watcher rebuilt the log from polled deltas.
+        QList<QJsonObject> stored;
+        const HttpReply chat = httpRequest("GET", replicaA->baseUrl() + u"/api/v1/workflows/shared/chat"_qs, replicaA->token());
+        for (const QJsonValue &entry : chat.json.value(u"ui_chat_log").toArray())
+            stored << entry.toObject();
+        QCOMPARE(remoteWatcher.reconstructedLog(), stored);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGatewayCas)
+#include "tst_gatewaycas.moc"

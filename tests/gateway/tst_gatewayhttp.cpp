@@ -1,0 +1,353 @@
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTest>
+
+#include "gatewayprocess.h"
+#include "freeport.h"
+#include "store/runstore.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+
+using namespace Lockstep;
+using namespace Lockstep::Test;
+
+// The HTTP API of a real gateway process: every endpoint, its errors and
+// limits, against SQLite and PostgreSQL.
+class TestGatewayHttp : public QObject
+{
+    Q_OBJECT
+
+private:
+    StoreBackends m_stores;
+    std::unique_ptr<GatewayProcess> m_shared;   // for the rows of one data-driven test
+    static constexpr int Timeout = 30000;
+
+    void storeRows()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("sqlite") << u"sqlite"_qs;
+        QTest::newRow("postgresql") << u"postgresql"_qs;
+    }
+
+    std::unique_ptr<GatewayProcess> startGateway(const QString &kind, const QStringList &extra = {},
+                                                 QString *storeSpec = nullptr)
+    {
+        QString error;
+        const QString store = m_stores.newStore(kind, &error);
+        if (store.isEmpty())
+        {
+            qWarning("%s", qPrintable(error));
+            return nullptr;
+        }
+        if (storeSpec)
+            *storeSpec = store;
+        auto gateway = std::make_unique<GatewayProcess>();
+        QStringList arguments {u"--store"_qs, store, u"--step-delay-scale"_qs, u"0.01"_qs, u"--replica-id"_qs, u"http-a"_qs};
+        arguments << extra;
+        if (!gateway->start(arguments))
+        {
+            qWarning("%s", qPrintable(gateway->errorString()));
+            return nullptr;
+        }
+        return gateway;
+    }
+
+    static HttpReply api(const GatewayProcess &gateway, const QByteArray &method, const QString &path,
+                         const QByteArray &body = {})
+    {
+        return httpRequest(method, gateway.baseUrl() + path, gateway.token(), body);
+    }
+
+    static bool isError(const HttpReply &reply, int status, const QString &error)
+    {
+        if ((reply.status != status) || (reply.json.value(u"error").toString() != error)
+            || reply.json.value(u"message").toString().isEmpty())
+        {
+            qWarning("got %d %s", reply.status, reply.body.constData());
+            return false;
+        }
+        return true;
+    }
+
+private slots:
+    void cleanupTestCase()
+    {
+        m_shared.reset();
+    }
+
+    void initTestCase()
+    {
+        QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
+    }
+
+    void healthz_data() { storeRows(); }
+    void healthz()
+    {
+        QFETCH(QString, store);
+        auto gateway = startGateway(store);
+        QVERIFY(gateway);
+        // No token needed: load balancers probe it.
+        const HttpReply reply = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        QCOMPARE(reply.status, 200);
+        QCOMPARE(reply.json.value(u"status").toString(), u"ok"_qs);
+        QCOMPARE(reply.json.value(u"replica").toString(), u"http-a"_qs);
+        QCOMPARE(reply.json.value(u"lockStore").toString(), u"memory"_qs);
+        QCOMPARE(reply.json.value(u"store").toString(), store);
+    }
+
+    void workflowsLifecycle_data() { storeRows(); }
+    void workflowsLifecycle()
+    {
+        QFETCH(QString, store);
+        auto gateway = startGateway(store);
+        QVERIFY(gateway);
+
+        HttpReply created = api(*gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"say hello","flow":"hello"})");
+        QCOMPARE(created.status, 201);
+        QCOMPARE(created.json.value(u"status").toString(), u"created"_qs);
+        const QString id = created.json.value(u"workflowID").toString();
+        QVERIFY(!id.isEmpty());
+
+        const HttpReply run = api(*gateway, "GET", u"/api/v1/workflows/"_qs + id);
+        QCOMPARE(run.status, 200);
+        for (const char *field : {"workflowID", "status", "goal", "flow", "createdAt", "lastActivityAt", "completedAt", "fence"})
+            QVERIFY2(run.json.contains(QLatin1StringView(field)), field);
+        QCOMPARE(run.json.value(u"goal").toString(), u"say hello"_qs);
+        QCOMPARE(run.json.value(u"flow").toString(), u"hello"_qs);
+        QVERIFY(run.json.value(u"completedAt").isNull());
+        QVERIFY(QDateTime::fromString(run.json.value(u"createdAt").toString(), Qt::ISODateWithMs).isValid());
+
+        const HttpReply named = api(*gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"again","workflowID":"chosen-id.1"})");
+        QCOMPARE(named.status, 201);
+        QCOMPARE(named.json.value(u"workflowID").toString(), u"chosen-id.1"_qs);
+        QVERIFY(isError(api(*gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"again","workflowID":"chosen-id.1"})"), 409, u"exists"_qs));
+
+        const HttpReply list = api(*gateway, "GET", u"/api/v1/workflows?status=created&limit=10"_qs);
+        QCOMPARE(list.status, 200);
+        QCOMPARE(list.json.value(u"workflows").toArray().size(), 2);
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows?limit=1"_qs).json.value(u"workflows").toArray().size(), 1);
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows?status=finished"_qs).json.value(u"workflows").toArray().size(), 0);
+
+        const HttpReply chat = api(*gateway, "GET", u"/api/v1/workflows/"_qs + id + u"/chat"_qs);
+        QCOMPARE(chat.status, 200);
+        QVERIFY(chat.json.value(u"ui_chat_log").isArray());
+
+        const HttpReply lock = api(*gateway, "GET", u"/api/v1/workflows/"_qs + id + u"/lock"_qs);
+        QCOMPARE(lock.status, 200);
+        QCOMPARE(lock.json.value(u"state").toString(), u"free"_qs);
+
+        QVERIFY(isError(api(*gateway, "GET", u"/api/v1/workflows/nope"_qs), 404, u"not_found"_qs));
+        QVERIFY(isError(api(*gateway, "GET", u"/api/v1/workflows/nope/chat"_qs), 404, u"not_found"_qs));
+    }
+
+    void cancelTwiceThenNoop_data() { storeRows(); }
+    void cancelTwiceThenNoop()
+    {
+        QFETCH(QString, store);
+        auto gateway = startGateway(store);
+        QVERIFY(gateway);
+        QCOMPARE(api(*gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"x","workflowID":"c1"})").status, 201);
+
+        const HttpReply first = api(*gateway, "POST", u"/api/v1/workflows/c1/cancel"_qs, R"({"reason":"not needed"})");
+        QCOMPARE(first.status, 200);
+        QCOMPARE(first.json.value(u"outcome").toString(), u"cancelled"_qs);
+        QCOMPARE(first.json.value(u"status").toString(), u"stopped"_qs);
+        const HttpReply second = api(*gateway, "POST", u"/api/v1/workflows/c1/cancel"_qs);
+        QCOMPARE(second.status, 200);
+        QCOMPARE(second.json.value(u"outcome").toString(), u"noop"_qs);
+        QCOMPARE(second.json.value(u"status").toString(), u"stopped"_qs);
+        const QJsonObject run = api(*gateway, "GET", u"/api/v1/workflows/c1"_qs).json;
+        QCOMPARE(run.value(u"reason").toString(), u"not needed"_qs);
+        QVERIFY(!run.value(u"completedAt").isNull());
+
+        const HttpReply unknown = api(*gateway, "POST", u"/api/v1/workflows/never-made/cancel"_qs);
+        QCOMPARE(unknown.status, 404);
+        QCOMPARE(unknown.json.value(u"outcome").toString(), u"not_found"_qs);
+    }
+
+    void hostileIdsAreHarmless_data() { storeRows(); }
+    void hostileIdsAreHarmless()
+    {
+        QFETCH(QString, store);
+        QString spec;
+        auto gateway = startGateway(store, {}, &spec);
+        QVERIFY(gateway);
+        QCOMPARE(api(*gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"x","workflowID":"survivor"})").status, 201);
+
+        const QStringList hostile {u"'; DROP TABLE runs; --"_qs, u"\" OR 1=1 --"_qs, u"a/../../etc/passwd"_qs,
+                                   u"x\u0000y"_qs, QString(300, u'a'), u"röd"_qs};
+        for (const QString &id : hostile)
+        {
+            const QString encoded = QString::fromLatin1(QUrl::toPercentEncoding(id));
+            const HttpReply get = api(*gateway, "GET", u"/api/v1/workflows/"_qs + encoded);
+            QVERIFY2((get.status == 400) || (get.status == 404), qPrintable(QString::number(get.status)));
+            QVERIFY2(get.status != 400 || get.json.value(u"error").toString() == u"invalid_workflow_id", get.body.constData());
+            const HttpReply cancel = api(*gateway, "POST", u"/api/v1/workflows/"_qs + encoded + u"/cancel"_qs);
+            QVERIFY((cancel.status == 400) || (cancel.status == 404));
+            const QByteArray body = QJsonDocument(QJsonObject {{u"goal"_qs, u"x"_qs}, {u"workflowID"_qs, id}}).toJson();
+            QVERIFY(isError(api(*gateway, "POST", u"/api/v1/workflows"_qs, body), 400, u"invalid_workflow_id"_qs));
+        }
+        // The tables survived and hold exactly what they held.
+        const HttpReply list = api(*gateway, "GET", u"/api/v1/workflows"_qs);
+        QCOMPARE(list.status, 200);
+        QCOMPARE(list.json.value(u"workflows").toArray().size(), 1);
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows/survivor"_qs).status, 200);
+    }
+
+    void malformedRequests_data()
+    {
+        QTest::addColumn<QByteArray>("method");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("bad json") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("{\"goal\":") << 400 << u"invalid_request"_qs;
+        QTest::newRow("array body") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("[1]") << 400 << u"invalid_request"_qs;
+        QTest::newRow("empty body") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray() << 400 << u"invalid_request"_qs;
+        QTest::newRow("goal wrong type") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("{\"goal\":[]}") << 400 << u"invalid_request"_qs;
+        QTest::newRow("goal missing") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("{\"flow\":\"hello\"}") << 400 << u"invalid_request"_qs;
+        QTest::newRow("goal empty") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("{\"goal\":\"  \"}") << 400 << u"invalid_request"_qs;
+        QTest::newRow("unknown flow") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("{\"goal\":\"x\",\"flow\":\"nope\"}") << 400 << u"unknown_flow"_qs;
+        QTest::newRow("flow wrong type") << QByteArray("POST") << u"/api/v1/workflows"_qs << QByteArray("{\"goal\":\"x\",\"flow\":1}") << 400 << u"invalid_request"_qs;
+        QTest::newRow("bad status filter") << QByteArray("GET") << u"/api/v1/workflows?status=dancing"_qs << QByteArray() << 400 << u"invalid_request"_qs;
+        QTest::newRow("bad limit") << QByteArray("GET") << u"/api/v1/workflows?limit=0"_qs << QByteArray() << 400 << u"invalid_request"_qs;
+        QTest::newRow("cancel bad body") << QByteArray("POST") << u"/api/v1/workflows/x/cancel"_qs << QByteArray("{\"reason\":5}") << 400 << u"invalid_request"_qs;
+        QTest::newRow("wrong method") << QByteArray("DELETE") << u"/api/v1/workflows/x"_qs << QByteArray() << 405 << u"method_not_allowed"_qs;
+        QTest::newRow("get cancel") << QByteArray("GET") << u"/api/v1/workflows/x/cancel"_qs << QByteArray() << 405 << u"method_not_allowed"_qs;
+        QTest::newRow("unknown path") << QByteArray("GET") << u"/api/v1/nothing"_qs << QByteArray() << 404 << u"not_found"_qs;
+        QTest::newRow("unknown leaf") << QByteArray("GET") << u"/api/v1/workflows/x/nothing"_qs << QByteArray() << 404 << u"not_found"_qs;
+    }
+    void malformedRequests()
+    {
+        QFETCH(QByteArray, method);
+        QFETCH(QString, path);
+        QFETCH(QByteArray, body);
+        QFETCH(int, status);
+        QFETCH(QString, error);
+        if (!m_shared)
+            m_shared = startGateway(u"sqlite"_qs);
+        GatewayProcess *gateway = m_shared.get();
+        QVERIFY(gateway);
+        QVERIFY(isError(api(*gateway, method, path, body), status, error));
+        QVERIFY(gateway->isRunning());
+    }
+
+    void authAndOrigin()
+    {
+        auto gateway = startGateway(u"sqlite"_qs, {u"--allowed-origin"_qs, u"https://console.example"_qs});
+        QVERIFY(gateway);
+        const QString url = gateway->baseUrl() + u"/api/v1/workflows"_qs;
+        QVERIFY(isError(httpRequest("GET", url), 401, u"unauthorized"_qs));
+        QVERIFY(isError(httpRequest("GET", url, u"wrong-token-000"_qs), 401, u"unauthorized"_qs));
+        QCOMPARE(httpRequest("GET", url, gateway->token()).status, 200);
+        QVERIFY(isError(httpRequest("GET", url, gateway->token(), {}, {{"Origin", "https://evil.example"}}), 403, u"origin_refused"_qs));
+        QCOMPARE(httpRequest("GET", url, gateway->token(), {}, {{"Origin", "https://console.example"}}).status, 200);
+        QVERIFY(!gateway->log().contains(gateway->token()));
+    }
+
+    void limitsOnTheWire()
+    {
+        auto gateway = startGateway(u"sqlite"_qs, {u"--max-body-bytes"_qs, u"2048"_qs});
+        QVERIFY(gateway);
+        const QByteArray auth = "Authorization: Bearer " + gateway->token().toUtf8() + "\r\n";
+        const QByteArray host = "Host: 127.0.0.1\r\n";
+
+        // A body larger than the limit: 413 without reading it.
+        RawReply big = rawRequest(gateway->port(), "POST /api/v1/workflows HTTP/1.1\r\n" + host + auth
+                                                       + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{");
+        QCOMPARE(big.status, 413);
+        QVERIFY(big.raw.contains("payload_too_large"));
+        // The same through a real client that sends the whole body.
+        QByteArray huge = "{\"goal\":\"" + QByteArray(50000, 'x') + "\"}";
+        QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(), huge).status, 413);
+        // Chunked bodies: 411.
+        QCOMPARE(rawRequest(gateway->port(), "POST /api/v1/workflows HTTP/1.1\r\n" + host + auth
+                                                 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n").status, 411);
+        // Garbage instead of a request line; a head without CRLF; a huge head.
+        QCOMPARE(rawRequest(gateway->port(), "HELLO\r\n\r\n").status, 400);
+        QCOMPARE(rawRequest(gateway->port(), "GET /healthz HTTP/1.1\nHost: x\n\n\r\n\r\n").status, 400);
+        QCOMPARE(rawRequest(gateway->port(), "GET /healthz HTTP/1.1\r\nX: " + QByteArray(20000, 'a') + "\r\n\r\n").status, 431);
+        QCOMPARE(rawRequest(gateway->port(), "GET /healthz HTTP/2.0\r\n\r\n").status, 505);
+        // Still serving.
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).status, 200);
+    }
+
+    void tooManyConnections()
+    {
+        auto gateway = startGateway(u"sqlite"_qs, {u"--max-connections"_qs, u"3"_qs});
+        QVERIFY(gateway);
+        QList<WsProbe *> held;
+        for (int i = 0; i < 3; ++i)
+        {
+            held << new WsProbe(this);
+            held.constLast()->open(gateway->webSocketUrl(), gateway->token());
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(held.cbegin(), held.cend(), [](WsProbe *p) { return p->isConnected(); }), Timeout);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).status, 503);
+        qDeleteAll(held);
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).status, 200, Timeout);
+    }
+
+    void commandLine()
+    {
+        // Bad values: one line, exit 2.
+        const QList<QStringList> bad {
+            {u"--lock-ttl"_qs, u"soon"_qs},
+            {u"--lock-unavailable"_qs, u"maybe"_qs},
+            {u"--store"_qs, u"mysql://x"_qs},
+            {u"--redis"_qs, u"http://x"_qs},
+            {u"--allowed-origin"_qs, u"not an origin"_qs},
+            {u"--max-message-bytes"_qs, u"-1"_qs},
+            {u"--step-delay-scale"_qs, u"fast"_qs},
+            {u"--tls-cert"_qs, u"/nonexistent.pem"_qs},
+            {u"--listen"_qs, u"0.0.0.0:0"_qs},   // no token file: loopback only
+            {u"--token-file"_qs, u"/nonexistent/tokens"_qs},
+        };
+        for (const QStringList &arguments : bad)
+        {
+            QProcess process;
+            process.start(GatewayProcess::binary(), arguments);
+            QVERIFY(process.waitForFinished(30000));
+            QCOMPARE(process.exitCode(), 2);
+            const QStringList lines = QString::fromUtf8(process.readAllStandardError()).split(u'\n', Qt::SkipEmptyParts);
+            QStringList ours;
+            for (const QString &line : lines)
+            {
+                if (line.startsWith(u"lockstep-gateway: "))
+                    ours << line;
+            }
+            QVERIFY2(ours.size() == 1, qPrintable(lines.join(u" | ")));
+            QVERIFY2(ours.constFirst().contains(arguments.constFirst()), qPrintable(ours.constFirst()));
+        }
+    }
+
+    void generatedTokenForLoopback()
+    {
+        QTemporaryDir dir;
+        QProcess process;
+        const quint16 port = freePort();
+        process.start(GatewayProcess::binary(), {u"--listen"_qs, QStringLiteral("127.0.0.1:%1").arg(port),
+                                                 u"--data-dir"_qs, dir.path()});
+        QVERIFY(process.waitForStarted());
+        QByteArray out;
+        QTRY_VERIFY_WITH_TIMEOUT((out += process.readAllStandardOutput()).contains("listening on"), Timeout);
+        const QString tokenPath = dir.filePath(u"gateway.token"_qs);
+        QVERIFY2(out.contains(tokenPath.toUtf8()), out.constData());
+        QFile file(tokenPath);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QString token = QString::fromUtf8(file.readAll()).trimmed();
+        QVERIFY(token.size() >= 32);
+        QCOMPARE(file.permissions() & (QFileDevice::ReadGroup | QFileDevice::ReadOther | QFileDevice::WriteGroup | QFileDevice::WriteOther),
+                 QFileDevice::Permissions());
+        QVERIFY(!out.contains(token.toUtf8()));
+        QCOMPARE(httpRequest("GET", QStringLiteral("http://127.0.0.1:%1/api/v1/workflows").arg(port), token).status, 200);
+        process.terminate();
+        QVERIFY(process.waitForFinished(Timeout));
+        QCOMPARE(process.exitCode(), 0);
+        QVERIFY(!process.readAllStandardError().contains(token.toUtf8()));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGatewayHttp)
+#include "tst_gatewayhttp.moc"
