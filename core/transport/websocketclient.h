@@ -1,0 +1,140 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+// The console's websocket client. QWebSocket cannot be used as a client: it
+// rewrites a received close code 1012..2999 (e.g. 1013, "lock held") to 1002.
+// This one runs Boost.Beast on a worker thread; every Beast/Asio include stays
+// in websocketclient.cpp so only that file pays for the heavy headers.
+namespace Lockstep::Transport
+{
+    struct ClientOptions
+    {
+        QUrl url;                       // ws://HOST:PORT/path or wss://...
+        QString bearerToken;            // sent as "Authorization: Bearer <token>"; never logged
+        bool tokenAsSubprotocol = false; // also offer the subprotocol "bearer.<token>"
+        QString caFile;                 // extra trusted CA (PEM), e.g. a self-signed gateway
+        bool verifyPeer = true;         // TLS certificate and host name verification
+        std::chrono::milliseconds connectTimeout {10000}; // DNS + TCP + TLS + upgrade, all together
+        std::chrono::milliseconds pingInterval {20000};   // 0 disables pings
+        std::chrono::milliseconds pongTimeout {30000};    // after an unanswered ping; 0 disables
+        std::chrono::milliseconds closeTimeout {2000};    // how long close() waits for the reply
+        qint64 maxMessageSize = 16 * 1024 * 1024;         // incoming; larger closes with 1009
+        QStringList subprotocols {QStringLiteral("lockstep.v1")};  // offered; connected() says which one won
+    };
+
+    enum class ConnectError
+    {
+        InvalidUrl,         // not ws:// or wss://, no host, credentials in the URL
+        InvalidOptions,     // token or subprotocol characters, sizes, timeouts
+        DnsFailure,
+        ConnectionRefused,
+        Timeout,
+        TlsFailure,         // handshake failed, certificate verify failed, CA file unreadable
+        HandshakeRejected,  // the server answered the upgrade with something else than 101
+        Cancelled,          // close() before the connection was up
+        Other,              // e.g. network unreachable, connection reset during the handshake
+    };
+    // Short name for logs and messages ("DNS failure", "TLS failure", ...).
+    QString connectErrorName(ConnectError error);
+
+    struct ConnectFailure
+    {
+        ConnectError kind = ConnectError::Other;
+        int httpStatus = 0;  // HandshakeRejected: the HTTP status (401, 404, ...)
+        QString message;     // readable, e.g. "handshake rejected: HTTP 401 Unauthorized"
+    };
+
+    // 1006 is reserved (RFC 6455) for "closed abnormally, no close frame": used
+    // here for a lost connection.
+    inline constexpr quint16 ConnectionLostCode = 1006;
+
+    struct CloseInfo
+    {
+        // true: code and reason are exactly those of the close frame the server sent
+        // (or, after close(), of the server's reply).
+        bool receivedCloseFrame = false;
+        // true: the client started the close: close(), or an incoming message over
+        // maxMessageSize (code 1009), or a protocol error of the peer (1002/1007).
+        bool initiatedByClient = false;
+        quint16 code = 0;
+        QString reason;
+
+        // The peer vanished without a close frame (TCP reset, pong timeout, ...);
+        // code is ConnectionLostCode and reason says what happened.
+        bool connectionLost() const { return !receivedCloseFrame && !initiatedByClient; }
+    };
+
+    // One connection attempt per object: open() once, then throw the object
+    // away after failed() or closed() and make a new one to reconnect.
+    // Call it from the thread that owns it (the GUI thread); all signals are
+    // delivered there, queued, in order. Exactly one of failed() (never
+    // connected) or closed() (after connected()) ends a connection, unless the
+    // object is destroyed first (then nothing is emitted).
+    // Threads: Beast runs on a worker thread that open() starts and that ends
+    // with the connection; on plain ws:// the owner thread writes outgoing
+    // frames to the socket itself (one thread hop less per message).
+    class WebSocketClient final : public QObject
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(WebSocketClient)
+
+    public:
+        enum class State
+        {
+            Idle,        // before open()
+            Connecting,
+            Connected,
+            Closing,     // close() called, waiting for the server's reply
+            Closed,      // failed() or closed() was emitted (or is queued)
+        };
+        Q_ENUM(State)
+
+        explicit WebSocketClient(QObject *parent = nullptr);
+        // Sends a close frame if connected (1001, going away), gives the server
+        // 250 ms to answer, and joins the worker within ~2 s at worst (a stuck
+        // DNS lookup: the worker is then left to finish on its own).
+        ~WebSocketClient() override;
+
+        // Starts connecting. Returns false (and does nothing) if open() was
+        // already called on this object. Invalid options end in failed().
+        bool open(const ClientOptions &options);
+        // Queues a text frame (UTF-8). Messages sent while Connecting go out
+        // right after the handshake. Returns false if the connection is
+        // closing or closed, or open() was never called.
+        bool sendText(const QString &message);
+        // Sends a close frame and waits up to closeTimeout for the server's
+        // reply; closed() follows. Before the connection is up it abandons
+        // the attempt and failed() follows.
+        void close(quint16 code = 1000, const QString &reason = {});
+
+        State state() const;
+        // The subprotocol the server chose (empty before connected() or if none).
+        QString subprotocol() const;
+
+    signals:
+        void connected(const QString &subprotocol);
+        void textMessageReceived(const QString &message);
+        void failed(const Lockstep::Transport::ConnectFailure &failure);
+        void closed(const Lockstep::Transport::CloseInfo &info);
+
+    private:
+        struct Shared;
+        class Session;
+        void deliverEvents();
+
+        std::shared_ptr<Shared> m_shared;
+        State m_state = State::Idle;
+        QString m_subprotocol;
+    };
+} // namespace Lockstep::Transport
+
+Q_DECLARE_METATYPE(Lockstep::Transport::ConnectFailure)
+Q_DECLARE_METATYPE(Lockstep::Transport::CloseInfo)
