@@ -1,16 +1,725 @@
 #include "mainwindow.h"
 
+#include <algorithm>
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTime>
+#include <QVBoxLayout>
+
+#include "chatlogview.h"
+#include "common/logging.h"
+#include "embeddedgateway.h"
+#include "flows/flowlibrary.h"
+#include "profiledialog.h"
+#include "profiles.h"
+#include "protocol/workflowid.h"
+#include "runlistmodel.h"
+#include "workflowtab.h"
 
 namespace Lockstep::Ui
 {
-    MainWindow::MainWindow(QWidget *parent)
-        : QMainWindow(parent)
+    namespace
     {
+        constexpr int MaxLockLookupsPerPoll = 20;
+        constexpr int FilterAll = -1;
+        constexpr int FilterActive = -2;
+        constexpr int FilterStale = -3;
+    } // namespace
+
+    MainWindow::MainWindow(ConsoleOptions options, QWidget *parent)
+        : QMainWindow(parent)
+        , m_options(std::move(options))
+        , m_settings(m_options.settingsFile.isEmpty() ? std::make_unique<QSettings>()
+                                                      : std::make_unique<QSettings>(m_options.settingsFile, QSettings::IniFormat))
+        , m_vault(new TokenVault(QStringLiteral("lockstep"), this))
+        , m_profiles(new ProfileManager(m_settings.get(), m_vault, this))
+        , m_api(new GatewayApi(this))
+        , m_runs(new RunListModel(this))
+        , m_proxy(new RunFilterProxy(this))
+        , m_center(new QStackedWidget(this))
+        , m_tabs(new QTabWidget(this))
+        , m_welcome(new QLabel(this))
+        , m_gatewayStatus(new QLabel(this))
+    {
+        setObjectName(QStringLiteral("mainWindow"));
         setWindowTitle(QStringLiteral("Lockstep"));
-        auto *placeholder = new QLabel(tr("The console's workflow views are not built yet."), this);
-        placeholder->setAlignment(Qt::AlignCenter);
-        setCentralWidget(placeholder);
-        resize(1100, 720);
+        setWindowIcon(Theme::appIcon());
+        m_vault->setRetryDelay(m_options.keychainRetryDelay);
+        m_runs->setStaleAfter(m_options.staleAfter);
+        m_proxy->setSourceModel(m_runs);
+
+        m_tabs->setObjectName(QStringLiteral("workflowTabs"));
+        m_tabs->setTabsClosable(true);
+        m_tabs->setMovable(true);
+        m_tabs->setDocumentMode(true);
+        connect(m_tabs, &QTabWidget::tabCloseRequested, this, &MainWindow::requestCloseTab);
+        connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
+
+        m_welcome->setObjectName(QStringLiteral("welcomeLabel"));
+        m_welcome->setAlignment(Qt::AlignCenter);
+        m_welcome->setWordWrap(true);
+        m_welcome->setTextFormat(Qt::PlainText);
+        m_welcome->setText(tr("No workflow open.\n\nOpen a run from the list (Enter or double-click), start a new one "
+                              "(Ctrl+N), or connect to a gateway (Ctrl+Shift+P)."));
+        m_center->addWidget(m_welcome);
+        m_center->addWidget(m_tabs);
+        setCentralWidget(m_center);
+
+        m_gatewayStatus->setObjectName(QStringLiteral("gatewayStatusLabel"));
+        m_gatewayStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        statusBar()->addPermanentWidget(m_gatewayStatus, 1);
+        setGatewayStatus(tr("Gateway: not connected"), Theme::Tone::Neutral);
+
+        createRunList();
+        createActions();
+
+        m_pollTimer.setSingleShot(true);
+        connect(&m_pollTimer, &QTimer::timeout, this, &MainWindow::pollNow);
+
+        setTheme(Theme::modeFromString(m_settings->value(QStringLiteral("ui/theme")).toString()));
+        const QByteArray geometry = m_settings->value(QStringLiteral("ui/geometry")).toByteArray();
+        if (geometry.isEmpty() || !restoreGeometry(geometry))
+            resize(fontMetrics().averageCharWidth() * 170, fontMetrics().height() * 45);
+        restoreState(m_settings->value(QStringLiteral("ui/state")).toByteArray());
+        updateActions();
+    }
+
+    MainWindow::~MainWindow()
+    {
+        // Tabs (and their sessions) go before the gateway they talk to.
+        while (m_tabs->count() > 0)
+        {
+            QWidget *tab = m_tabs->widget(0);
+            m_tabs->removeTab(0);
+            delete tab;
+        }
+        if (m_embedded)
+            m_embedded->stop();
+    }
+
+    // ---- set-up ----
+
+    void MainWindow::createRunList()
+    {
+        auto *dock = new QDockWidget(tr("Runs"), this);
+        dock->setObjectName(QStringLiteral("runsDock"));
+        dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+        auto *panel = new QWidget(dock);
+        auto *layout = new QVBoxLayout(panel);
+        layout->setContentsMargins(0, 0, 0, 0);
+
+        m_search = new QLineEdit(panel);
+        m_search->setObjectName(QStringLiteral("runSearch"));
+        m_search->setPlaceholderText(tr("Search ID or goal (Ctrl+F)"));
+        m_search->setClearButtonEnabled(true);
+        m_search->setAccessibleName(tr("Search runs"));
+        connect(m_search, &QLineEdit::textChanged, m_proxy, &RunFilterProxy::setSearchText);
+
+        m_statusFilter = new QComboBox(panel);
+        m_statusFilter->setObjectName(QStringLiteral("statusFilter"));
+        m_statusFilter->setAccessibleName(tr("Status filter"));
+        m_statusFilter->addItem(tr("All statuses"), FilterAll);
+        m_statusFilter->addItem(tr("Active (not finished or stopped)"), FilterActive);
+        m_statusFilter->addItem(tr("Stale running"), FilterStale);
+        for (const RunStatus status : AllRunStatuses)
+            m_statusFilter->addItem(Theme::statusIcon(status, palette()), humanName(status), static_cast<int>(status));
+        connect(m_statusFilter, &QComboBox::currentIndexChanged, this, [this] {
+            const int code = m_statusFilter->currentData().toInt();
+            if (code == FilterAll)
+                m_proxy->setStatusFilter(RunFilterProxy::StatusFilter::All);
+            else if (code == FilterActive)
+                m_proxy->setStatusFilter(RunFilterProxy::StatusFilter::Active);
+            else if (code == FilterStale)
+                m_proxy->setStatusFilter(RunFilterProxy::StatusFilter::Stale);
+            else
+                m_proxy->setStatusFilter(RunFilterProxy::StatusFilter::One, static_cast<RunStatus>(code));
+        });
+
+        m_runView = new QTableView(panel);
+        m_runView->setObjectName(QStringLiteral("runTable"));
+        m_runView->setAccessibleName(tr("Runs"));
+        m_runView->setModel(m_proxy);
+        m_runView->setSortingEnabled(true);
+        m_runView->sortByColumn(RunListModel::ActivityColumn, Qt::DescendingOrder);
+        m_runView->setSelectionBehavior(QAbstractItemView::SelectRows);
+        m_runView->setSelectionMode(QAbstractItemView::SingleSelection);
+        m_runView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+        m_runView->setWordWrap(false);
+        m_runView->verticalHeader()->hide();
+        m_runView->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+        m_runView->horizontalHeader()->setSectionResizeMode(RunListModel::GoalColumn, QHeaderView::Stretch);
+        m_runView->horizontalHeader()->setHighlightSections(false);
+        m_runView->horizontalHeader()->resizeSection(RunListModel::IdColumn, fontMetrics().averageCharWidth() * 14);
+        m_runView->horizontalHeader()->resizeSection(RunListModel::StatusColumn, fontMetrics().averageCharWidth() * 19);
+        m_runView->setContextMenuPolicy(Qt::ActionsContextMenu);
+        connect(m_runView, &QAbstractItemView::activated, this, [this](const QModelIndex &index) {
+            const QString id = index.data(RunListModel::WorkflowIdRole).toString();
+            if (!id.isEmpty())
+                openWorkflow(id);
+        });
+
+        auto *filters = new QHBoxLayout;
+        filters->addWidget(m_search, 2);
+        filters->addWidget(m_statusFilter, 1);
+        layout->addLayout(filters);
+        layout->addWidget(m_runView, 1);
+        dock->setWidget(panel);
+        addDockWidget(Qt::LeftDockWidgetArea, dock);
+        resizeDocks({dock}, {fontMetrics().averageCharWidth() * 95}, Qt::Horizontal);
+        setTabOrder(m_search, m_statusFilter);
+        setTabOrder(m_statusFilter, m_runView);
+    }
+
+    void MainWindow::createActions()
+    {
+        const auto add = [this](QMenu *menu, const char *name, const QString &text, const QKeySequence &keys,
+                                auto slot) {
+            auto *action = new QAction(text, this);
+            action->setObjectName(QString::fromLatin1(name));
+            if (!keys.isEmpty())
+                action->setShortcut(keys);
+            connect(action, &QAction::triggered, this, slot);
+            menu->addAction(action);
+            return action;
+        };
+
+        QMenu *file = menuBar()->addMenu(tr("&File"));
+        add(file, "newWorkflowAction", tr("&New workflow…"), QKeySequence(Qt::CTRL | Qt::Key_N), [this] { showNewWorkflow(); });
+        add(file, "openWorkflowAction", tr("&Open workflow by ID…"), QKeySequence(Qt::CTRL | Qt::Key_O), [this] { showOpenWorkflow(); });
+        QAction *openRun = add(file, "openRunAction", tr("Open the selected &run"), QKeySequence(), [this] {
+            const QModelIndex index = m_runView->currentIndex();
+            if (index.isValid())
+                openWorkflow(index.data(RunListModel::WorkflowIdRole).toString());
+        });
+        QAction *newTab = add(file, "openInNewTabAction", tr("Open in new &tab"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), [this] {
+            if (m_runView->hasFocus() && m_runView->currentIndex().isValid())
+                openWorkflow(m_runView->currentIndex().data(RunListModel::WorkflowIdRole).toString(), true);
+            else if (WorkflowTab *tab = currentTab())
+                openWorkflow(tab->workflowId(), true);
+        });
+        m_runView->addAction(openRun);
+        m_runView->addAction(newTab);
+        add(file, "closeTabAction", tr("&Close tab"), QKeySequence(Qt::CTRL | Qt::Key_W), [this] {
+            if (m_tabs->count() > 0)
+                requestCloseTab(m_tabs->currentIndex());
+        });
+        file->addSeparator();
+        add(file, "quitAction", tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+
+        QMenu *gateway = menuBar()->addMenu(tr("&Gateway"));
+        add(gateway, "profilesAction", tr("&Profiles…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), [this] { showProfiles(); });
+        add(gateway, "reconnectAction", tr("&Reconnect now"), QKeySequence(Qt::Key_F5), [this] {
+            if (WorkflowTab *tab = currentTab())
+                tab->reconnect();
+            pollNow();
+        });
+
+        QMenu *workflow = menuBar()->addMenu(tr("&Workflow"));
+        add(workflow, "resumeAction", tr("&Resume"), QKeySequence(Qt::CTRL | Qt::Key_R), [this] {
+            if (WorkflowTab *tab = currentTab())
+                tab->resume();
+        });
+        add(workflow, "cancelAction", tr("&Cancel run…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K), [this] {
+            if (WorkflowTab *tab = currentTab())
+                tab->requestCancel();
+        });
+        add(workflow, "sendAction", tr("&Send message"), QKeySequence(), [this] {
+            if (WorkflowTab *tab = currentTab())
+                tab->send();
+        })->setToolTip(tr("Ctrl+Enter in the message box"));
+        add(workflow, "focusComposerAction", tr("Write a &message"), QKeySequence(Qt::CTRL | Qt::Key_L), [this] {
+            if (WorkflowTab *tab = currentTab())
+                tab->focusComposer();
+        });
+
+        QMenu *view = menuBar()->addMenu(tr("&View"));
+        add(view, "focusRunsAction", tr("&Run list"), QKeySequence(Qt::CTRL | Qt::Key_1), [this] { m_runView->setFocus(Qt::ShortcutFocusReason); });
+        add(view, "focusChatAction", tr("&Chat log"), QKeySequence(Qt::CTRL | Qt::Key_2), [this] {
+            if (WorkflowTab *tab = currentTab())
+                tab->chatView()->setFocus(Qt::ShortcutFocusReason);
+        });
+        add(view, "searchRunsAction", tr("&Search runs"), QKeySequence::Find, [this] {
+            m_search->setFocus(Qt::ShortcutFocusReason);
+            m_search->selectAll();
+        });
+        view->addSeparator();
+        QMenu *theme = view->addMenu(tr("&Theme"));
+        m_themeGroup = new QActionGroup(this);
+        for (const auto &[mode, text] : {std::pair {Theme::Mode::System, tr("Follow the &system")},
+                                         std::pair {Theme::Mode::Light, tr("&Light")},
+                                         std::pair {Theme::Mode::Dark, tr("&Dark")}})
+        {
+            QAction *action = theme->addAction(text);
+            action->setObjectName(QStringLiteral("theme-") + Theme::toString(mode));
+            action->setCheckable(true);
+            action->setData(Theme::toString(mode));
+            m_themeGroup->addAction(action);
+            connect(action, &QAction::triggered, this, [this, mode] { setTheme(mode); });
+        }
+
+        QMenu *help = menuBar()->addMenu(tr("&Help"));
+        add(help, "aboutAction", tr("&About Lockstep"), QKeySequence(), [this] {
+            QMessageBox::about(this, tr("About Lockstep"),
+                               tr("Lockstep %1\n\nWatch agent workflows live, see who holds a run's lock, resume and "
+                                  "cancel them.").arg(QApplication::applicationVersion()));
+        });
+        add(help, "aboutQtAction", tr("About &Qt"), QKeySequence(), [] { QApplication::aboutQt(); });
+    }
+
+    QAction *MainWindow::action(const QString &objectName) const
+    {
+        return findChild<QAction *>(objectName);
+    }
+
+    void MainWindow::updateActions()
+    {
+        const bool hasTab = (currentTab() != nullptr);
+        for (const char *name : {"resumeAction", "cancelAction", "sendAction", "focusComposerAction", "closeTabAction", "focusChatAction"})
+        {
+            if (QAction *a = action(QString::fromLatin1(name)))
+                a->setEnabled(hasTab);
+        }
+        m_center->setCurrentWidget(hasTab ? static_cast<QWidget *>(m_tabs) : m_welcome);
+    }
+
+    void MainWindow::setTheme(const Theme::Mode mode)
+    {
+        Theme::apply(mode);
+        m_settings->setValue(QStringLiteral("ui/theme"), Theme::toString(mode));
+        if (m_themeGroup)
+        {
+            for (QAction *a : m_themeGroup->actions())
+                a->setChecked(a->data().toString() == Theme::toString(mode));
+        }
+    }
+
+    // ---- connecting ----
+
+    void MainWindow::start()
+    {
+        m_pendingWorkflow = m_options.workflowId;
+        if (m_options.embedded)
+        {
+            m_embedded = new EmbeddedGateway(this);
+            connect(m_embedded, &EmbeddedGateway::ready, this, [this](const QString &url, const QString &token) {
+                auto endpoint = GatewayEndpoint::fromUrl(url);
+                if (!endpoint)
+                {
+                    setGatewayStatus(tr("Gateway: embedded gateway at an unusable address: %1").arg(endpoint.error()), Theme::Tone::Bad);
+                    return;
+                }
+                endpoint->token = token;
+                connectToEndpoint(*endpoint, tr("embedded"));
+            });
+            connect(m_embedded, &EmbeddedGateway::failed, this, [this](const QString &message) {
+                setGatewayStatus(tr("Gateway: the embedded gateway failed: %1").arg(message), Theme::Tone::Bad);
+                m_welcome->setText(tr("The embedded gateway could not run:\n%1").arg(message));
+                emit embeddedGatewayFailed(message);
+            });
+            setGatewayStatus(tr("Gateway: starting the embedded gateway…"), Theme::Tone::Warning);
+            m_embedded->start(EmbeddedGateway::Options {.binary = m_options.gatewayBinary, .dataDir = m_options.embeddedDataDir});
+            return;
+        }
+        if (!m_options.gatewayUrl.isEmpty())
+        {
+            auto endpoint = GatewayEndpoint::fromUrl(m_options.gatewayUrl);
+            if (!endpoint)
+            {
+                setGatewayStatus(tr("Gateway: %1").arg(endpoint.error()), Theme::Tone::Bad);
+                return;
+            }
+            endpoint->token = m_options.token;
+            if (endpoint->token.isEmpty() && !m_options.profile.isEmpty())
+            {
+                // --gateway overrides the profile's URL; the profile still supplies the token.
+                if (auto profile = m_profiles->store().profile(m_options.profile))
+                {
+                    profile->url = m_options.gatewayUrl;
+                    const GatewayEndpoint base = *endpoint;
+                    m_profiles->lookUpToken(*profile, [this, base](const TokenLookup &lookup) {
+                        GatewayEndpoint withToken = base;
+                        withToken.token = lookup.token;
+                        connectToEndpoint(withToken, m_options.gatewayUrl);
+                    });
+                    return;
+                }
+            }
+            connectToEndpoint(*endpoint, m_options.gatewayUrl);
+            return;
+        }
+        const QString profile = m_options.profile.isEmpty() ? m_profiles->store().lastUsed() : m_options.profile;
+        if (!profile.isEmpty())
+        {
+            connectWithProfile(profile);
+            return;
+        }
+        m_welcome->setText(tr("Not connected to a gateway.\n\nAdd one under Gateway ▸ Profiles… (Ctrl+Shift+P), "
+                              "or start the console with --embedded to run a local gateway."));
+    }
+
+    void MainWindow::connectWithProfile(const QString &name)
+    {
+        const std::optional<GatewayProfile> profile = m_profiles->store().profile(name);
+        if (!profile)
+        {
+            setGatewayStatus(tr("Gateway: there is no profile named %1").arg(name), Theme::Tone::Bad);
+            return;
+        }
+        auto endpoint = GatewayEndpoint::fromUrl(profile->url);
+        if (!endpoint)
+        {
+            setGatewayStatus(tr("Gateway: profile %1: %2").arg(name, endpoint.error()), Theme::Tone::Bad);
+            return;
+        }
+        endpoint->caFile = profile->caFile;
+        endpoint->verifyPeer = profile->verifyTls;
+        m_profiles->store().setLastUsed(name);
+        setGatewayStatus(tr("Gateway: %1 — looking up the token…").arg(name), Theme::Tone::Warning);
+        const GatewayEndpoint base = *endpoint;
+        m_profiles->lookUpToken(*profile, [this, name, base](const TokenLookup &lookup) {
+            GatewayEndpoint withToken = base;
+            withToken.token = lookup.token;
+            if (lookup.token.isEmpty())
+            {
+                const QString why = lookup.message.isEmpty() ? tr("No token is stored for profile %1.").arg(name)
+                                                             : lookup.message;
+                if (m_options.askForMissingToken)
+                {
+                    promptForToken(name, withToken, why);
+                    return;
+                }
+                statusBar()->showMessage(why, 15000);
+            }
+            connectToEndpoint(withToken, name);
+        });
+    }
+
+    void MainWindow::promptForToken(const QString &profile, const GatewayEndpoint &endpoint, const QString &why)
+    {
+        auto *dialog = new QInputDialog(this);
+        dialog->setObjectName(QStringLiteral("tokenPrompt"));
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->setWindowTitle(tr("Token for %1").arg(profile));
+        dialog->setLabelText(tr("%1\nEnter the gateway's bearer token; it is kept for this session only.").arg(why));
+        dialog->setTextEchoMode(QLineEdit::Password);
+        connect(dialog, &QInputDialog::textValueSelected, this, [this, profile, endpoint](const QString &token) {
+            m_profiles->rememberForSession(profile, token);
+            GatewayEndpoint withToken = endpoint;
+            withToken.token = token;
+            connectToEndpoint(withToken, profile);
+        });
+        connect(dialog, &QInputDialog::rejected, this, [this, profile, endpoint] { connectToEndpoint(endpoint, profile); });
+        dialog->open();
+    }
+
+    void MainWindow::connectToEndpoint(const GatewayEndpoint &endpoint, const QString &label)
+    {
+        const bool sameGateway = (m_api->endpoint().httpBase == endpoint.httpBase) && (m_api->endpoint().token == endpoint.token);
+        if (!sameGateway)
+        {
+            while (m_tabs->count() > 0)
+                closeTab(0);
+            m_runs->setRuns({});
+        }
+        m_api->setEndpoint(endpoint);
+        // "work (http://host:8080)"; a bare URL is not repeated.
+        const QString base = endpoint.httpBase.toString();
+        m_gatewayLabel = ((label == base) || label.startsWith(u"ws")) ? base : QStringLiteral("%1 (%2)").arg(label, base);
+        m_gatewayStatus->setToolTip(endpoint.webSocketUrl.toString());
+        m_connected = true;
+        m_reachableOnce = false;
+        setGatewayStatus(tr("Gateway: %1 — connecting…").arg(m_gatewayLabel), Theme::Tone::Warning);
+        qCInfo(lcUi).noquote() << "gateway" << label << endpoint.httpBase.toString();
+        m_pollTimer.stop();
+        pollNow();
+        if (!m_pendingWorkflow.isEmpty())
+        {
+            const QString id = m_pendingWorkflow;
+            m_pendingWorkflow.clear();
+            openWorkflow(id);
+        }
+    }
+
+    // ---- polling ----
+
+    void MainWindow::schedulePoll()
+    {
+        if (m_connected)
+            m_pollTimer.start(m_options.pollInterval);
+    }
+
+    void MainWindow::pollNow()
+    {
+        if (m_polling || !m_connected)
+            return;
+        m_polling = true;
+        m_pollTimer.stop();
+        m_api->listWorkflows(200, this, [this](ApiResult<QList<RunInfo>> runs) {
+            m_polling = false;
+            if (!runs)
+            {
+                const ApiError &error = runs.error();
+                setGatewayStatus(tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
+                                 Theme::Tone::Bad);
+                schedulePoll();
+                return;
+            }
+            onRunsListed(*runs);
+            schedulePoll();
+        });
+    }
+
+    void MainWindow::onRunsListed(const QList<RunInfo> &runs)
+    {
+        m_runs->setRuns(runs);
+        setGatewayStatus(tr("Gateway: %1 — connected, %n run(s), updated %2", nullptr, static_cast<int>(runs.size()))
+                             .arg(m_gatewayLabel, QLocale().toString(QTime::currentTime(), QStringLiteral("HH:mm:ss"))),
+                         Theme::Tone::Good);
+        for (WorkflowTab *tab : tabs())
+        {
+            if (const RunInfo *run = m_runs->run(tab->workflowId()))
+                tab->setRunInfo(*run, m_runs->isStale(*run));
+        }
+        // Lock holders: only runs that can hold one, and a bounded number per poll.
+        int lookups = 0;
+        for (const RunInfo &run : runs)
+        {
+            if (run.status != RunStatus::Running)
+            {
+                m_runs->setLockHolder(run.workflowId, {});
+                continue;
+            }
+            if (++lookups > MaxLockLookupsPerPoll)
+                continue;
+            const QString id = run.workflowId;
+            m_api->getLock(id, this, [this, id](ApiResult<LockInfo> info) {
+                if (info)
+                    m_runs->setLockHolder(id, info->held ? info->holder : QString());
+            });
+        }
+        if (!m_reachableOnce)
+        {
+            m_reachableOnce = true;
+            emit gatewayReachable();
+        }
+    }
+
+    void MainWindow::setGatewayStatus(const QString &text, const Theme::Tone tone)
+    {
+        m_gatewayStatus->setText(text);
+        QPalette palette = m_gatewayStatus->palette();
+        palette.setColor(QPalette::WindowText, (tone == Theme::Tone::Neutral) ? this->palette().color(QPalette::WindowText)
+                                                                              : Theme::toneColor(tone, this->palette()));
+        m_gatewayStatus->setPalette(palette);
+    }
+
+    QString MainWindow::gatewayStatusText() const
+    {
+        return m_gatewayStatus->text();
+    }
+
+    // ---- tabs ----
+
+    WorkflowTab *MainWindow::openWorkflow(const QString &workflowId, const bool newTab)
+    {
+        const QString id = workflowId.trimmed();
+        if (!Protocol::isValidWorkflowId(id))
+        {
+            statusBar()->showMessage(tr("'%1' is not a workflow ID: %2").arg(id, Protocol::workflowIdProblem(id)), 10000);
+            return nullptr;
+        }
+        if (!newTab)
+        {
+            for (int i = 0; i < m_tabs->count(); ++i)
+            {
+                auto *tab = qobject_cast<WorkflowTab *>(m_tabs->widget(i));
+                if (tab && (tab->workflowId() == id))
+                {
+                    m_tabs->setCurrentIndex(i);
+                    return tab;
+                }
+            }
+        }
+        TabContext context;
+        context.api = m_api;
+        context.endpoint = m_api->endpoint();
+        context.backoff = m_options.backoff;
+        context.random = m_options.random;
+        auto *tab = new WorkflowTab(context, id, m_tabs);
+        connect(tab, &WorkflowTab::openInNewTabRequested, this, [this](const QString &wid) { openWorkflow(wid, true); });
+        connect(tab, &WorkflowTab::statusChanged, this, [this, tab] { updateTabIcon(tab); });
+        connect(tab, &WorkflowTab::outcomeRecorded, this, [this](const QString &wid, const WorkflowTab::Record &record) {
+            statusBar()->showMessage(QStringLiteral("%1 — %2").arg(wid, WorkflowTab::recordText(record)), 15000);
+        });
+        int copies = 0;
+        for (WorkflowTab *other : tabs())
+            copies += (other->workflowId() == id) ? 1 : 0;
+        const QString title = (copies > 0) ? QStringLiteral("%1 (%2)").arg(id).arg(copies + 1) : id;
+        const int index = m_tabs->addTab(tab, title);
+        m_tabs->setTabToolTip(index, id);
+        m_tabs->setCurrentIndex(index);
+        if (const RunInfo *run = m_runs->run(id))
+            tab->setRunInfo(*run, m_runs->isStale(*run));
+        updateTabIcon(tab);
+        updateActions();
+        return tab;
+    }
+
+    void MainWindow::updateTabIcon(WorkflowTab *tab)
+    {
+        const int index = m_tabs->indexOf(tab);
+        if (index < 0)
+            return;
+        const std::optional<RunStatus> status = tab->runStatus();
+        m_tabs->setTabIcon(index, status ? Theme::statusIcon(*status, palette()) : QIcon());
+    }
+
+    void MainWindow::requestCloseTab(const int index)
+    {
+        auto *tab = qobject_cast<WorkflowTab *>(m_tabs->widget(index));
+        if (tab && tab->isDriving())
+        {
+            const auto answer = QMessageBox::question(
+                this, tr("Close tab"),
+                tr("This tab drives workflow %1. Closing it ends its session and the run pauses at its next step "
+                   "(Resume continues it).\n\nClose the tab?").arg(tab->workflowId()),
+                QMessageBox::Close | QMessageBox::Cancel, QMessageBox::Cancel);
+            if (answer != QMessageBox::Close)
+                return;
+        }
+        closeTab(index);
+    }
+
+    void MainWindow::closeTab(const int index)
+    {
+        QWidget *tab = m_tabs->widget(index);
+        m_tabs->removeTab(index);
+        delete tab;
+        updateActions();
+    }
+
+    WorkflowTab *MainWindow::currentTab() const
+    {
+        return qobject_cast<WorkflowTab *>(m_tabs->currentWidget());
+    }
+
+    QList<WorkflowTab *> MainWindow::tabs() const
+    {
+        QList<WorkflowTab *> result;
+        for (int i = 0; i < m_tabs->count(); ++i)
+        {
+            if (auto *tab = qobject_cast<WorkflowTab *>(m_tabs->widget(i)))
+                result.append(tab);
+        }
+        return result;
+    }
+
+    QTabWidget *MainWindow::tabWidget() const { return m_tabs; }
+    RunListModel *MainWindow::runModel() const { return m_runs; }
+    RunFilterProxy *MainWindow::runProxy() const { return m_proxy; }
+    QTableView *MainWindow::runView() const { return m_runView; }
+    ProfileManager *MainWindow::profiles() const { return m_profiles; }
+    GatewayApi *MainWindow::api() const { return m_api; }
+    EmbeddedGateway *MainWindow::embeddedGateway() const { return m_embedded; }
+    QSettings *MainWindow::settings() const { return m_settings.get(); }
+
+    // ---- dialogs ----
+
+    QStringList MainWindow::knownFlows() const
+    {
+        QStringList flows = Flows::FlowLibrary::load().names();
+        for (const QString &name : {QStringLiteral("hello"), QStringLiteral("long"), QStringLiteral("approval"),
+                                    QStringLiteral("failure"), QStringLiteral("workspace")})
+        {
+            if (!flows.contains(name))
+                flows.append(name);
+        }
+        flows.removeAll(QStringLiteral("hello"));
+        flows.sort();
+        flows.prepend(QStringLiteral("hello"));
+        return flows;
+    }
+
+    void MainWindow::showProfiles()
+    {
+        auto *dialog = new ProfileDialog(m_profiles, this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &ProfileDialog::connectRequested, this, &MainWindow::connectWithProfile);
+        dialog->open();
+    }
+
+    void MainWindow::showNewWorkflow()
+    {
+        auto *dialog = new NewWorkflowDialog(knownFlows(), this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &QDialog::accepted, this, [this, dialog] { createWorkflow(dialog->goal(), dialog->flow()); });
+        dialog->open();
+    }
+
+    void MainWindow::showOpenWorkflow()
+    {
+        auto *dialog = new QInputDialog(this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->setWindowTitle(tr("Open workflow"));
+        dialog->setLabelText(tr("&Workflow ID:"));
+        connect(dialog, &QInputDialog::textValueSelected, this, [this](const QString &id) { openWorkflow(id); });
+        dialog->open();
+    }
+
+    void MainWindow::createWorkflow(const QString &goal, const QString &flow)
+    {
+        statusBar()->showMessage(tr("Creating a %1 workflow…").arg(flow));
+        m_api->createWorkflow(goal, flow, this, [this, flow](ApiResult<QString> id) {
+            if (!id)
+            {
+                statusBar()->showMessage(tr("New workflow (%1) failed: %2").arg(flow, id.error().describe()), 20000);
+                return;
+            }
+            statusBar()->showMessage(tr("Created workflow %1").arg(*id), 10000);
+            pollNow();
+            if (WorkflowTab *tab = openWorkflow(*id))
+                tab->resume();
+        });
+    }
+
+    // ---- window ----
+
+    void MainWindow::closeEvent(QCloseEvent *event)
+    {
+        m_settings->setValue(QStringLiteral("ui/geometry"), saveGeometry());
+        m_settings->setValue(QStringLiteral("ui/state"), saveState());
+        m_settings->sync();
+        m_pollTimer.stop();
+        m_connected = false;
+        QMainWindow::closeEvent(event);
+    }
+
+    void MainWindow::changeEvent(QEvent *event)
+    {
+        QMainWindow::changeEvent(event);
+        if (event->type() == QEvent::PaletteChange)
+        {
+            for (WorkflowTab *tab : tabs())
+                updateTabIcon(tab);
+            if (m_runView)
+                m_runView->viewport()->update();
+        }
     }
 } // namespace Lockstep::Ui

@@ -1,14 +1,138 @@
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <optional>
+
 #include <QMainWindow>
+#include <QPointer>
+#include <QTimer>
+
+#include "backoff.h"
+#include "gatewayapi.h"
+#include "theme.h"
+
+class QAction;
+class QActionGroup;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QSettings;
+class QStackedWidget;
+class QTabWidget;
+class QTableView;
 
 namespace Lockstep::Ui
 {
+    class EmbeddedGateway;
+    class ProfileManager;
+    class RunFilterProxy;
+    class RunListModel;
+    class TokenVault;
+    class WorkflowTab;
+
+    // How the console starts (command line, tests).
+    struct ConsoleOptions
+    {
+        QString profile;             // --profile NAME
+        QString gatewayUrl;          // --gateway URL
+        QString workflowId;          // --workflow ID
+        bool embedded = false;       // --embedded
+        QString token;               // for --gateway (e.g. $LOCKSTEP_TOKEN); never stored
+        QString settingsFile;        // empty: the default QSettings location
+        QString gatewayBinary;       // embedded: empty finds it
+        QString embeddedDataDir;     // embedded: empty uses the app data folder
+        std::chrono::milliseconds pollInterval {1500};
+        BackoffOptions backoff;
+        Backoff::RandomSource random;
+        std::chrono::milliseconds keychainRetryDelay {1500};
+        std::chrono::milliseconds staleAfter {90000};
+        bool askForMissingToken = true;  // false: never open the token prompt (tests)
+    };
+
+    // The console: run list on the left, one tab per opened workflow, the
+    // gateway's state in the status bar.
     class MainWindow final : public QMainWindow
     {
         Q_OBJECT
+        Q_DISABLE_COPY_MOVE(MainWindow)
 
     public:
-        explicit MainWindow(QWidget *parent = nullptr);
+        explicit MainWindow(ConsoleOptions options = {}, QWidget *parent = nullptr);
+        ~MainWindow() override;
+
+        // Applies the command line: embedded gateway, profile, URL, workflow.
+        void start();
+
+        void connectToEndpoint(const GatewayEndpoint &endpoint, const QString &label);
+        void connectWithProfile(const QString &name);
+        // Opens (or focuses) a tab; `newTab` always makes another one.
+        WorkflowTab *openWorkflow(const QString &workflowId, bool newTab = false);
+        // POST /api/v1/workflows, then opens it and resumes it.
+        void createWorkflow(const QString &goal, const QString &flow);
+        void pollNow();
+
+        WorkflowTab *currentTab() const;
+        QList<WorkflowTab *> tabs() const;
+        QTabWidget *tabWidget() const;
+        RunListModel *runModel() const;
+        RunFilterProxy *runProxy() const;
+        QTableView *runView() const;
+        ProfileManager *profiles() const;
+        GatewayApi *api() const;
+        EmbeddedGateway *embeddedGateway() const;
+        QString gatewayStatusText() const;
+        QSettings *settings() const;
+        QAction *action(const QString &objectName) const;
+
+    signals:
+        // The first successful list after connecting.
+        void gatewayReachable();
+        void embeddedGatewayFailed(const QString &message);
+
+    protected:
+        void closeEvent(QCloseEvent *event) override;
+        void changeEvent(QEvent *event) override;
+
+    private:
+        void createActions();
+        void createRunList();
+        void setGatewayStatus(const QString &text, Theme::Tone tone);
+        void schedulePoll();
+        void onRunsListed(const QList<RunInfo> &runs);
+        void updateTabIcon(WorkflowTab *tab);
+        void updateActions();
+        void showProfiles();
+        void showNewWorkflow();
+        void showOpenWorkflow();
+        void promptForToken(const QString &profile, const GatewayEndpoint &endpoint, const QString &why);
+        void closeTab(int index);
+        // Asks first when the tab drives a run (closing it pauses the run).
+        void requestCloseTab(int index);
+        void setTheme(Theme::Mode mode);
+        QStringList knownFlows() const;
+
+        ConsoleOptions m_options;
+        std::unique_ptr<QSettings> m_settings;
+        TokenVault *m_vault;
+        ProfileManager *m_profiles;
+        GatewayApi *m_api;
+        RunListModel *m_runs;
+        RunFilterProxy *m_proxy;
+        QTableView *m_runView = nullptr;
+        QLineEdit *m_search = nullptr;
+        QComboBox *m_statusFilter = nullptr;
+        QStackedWidget *m_center;
+        QTabWidget *m_tabs;
+        QLabel *m_welcome;
+        QLabel *m_gatewayStatus;
+        EmbeddedGateway *m_embedded = nullptr;
+        QTimer m_pollTimer;
+        bool m_polling = false;
+        bool m_connected = false;
+        bool m_reachableOnce = false;
+        QString m_gatewayLabel;
+        QString m_pendingWorkflow;
+        QActionGroup *m_themeGroup = nullptr;
     };
 } // namespace Lockstep::Ui

@@ -4,7 +4,10 @@
 
 #include "common/cli.h"
 #include "common/logging.h"
+#include "gateway/shutdownsignals.h"
 #include "mainwindow.h"
+#include "protocol/workflowid.h"
+#include "theme.h"
 
 int main(int argc, char *argv[])
 {
@@ -32,9 +35,9 @@ int main(int argc, char *argv[])
     parser.addVersionOption();
     parser.addOptions({
         {QStringLiteral("profile"), QStringLiteral("Gateway profile to connect with."), QStringLiteral("NAME")},
-        {QStringLiteral("gateway"), QStringLiteral("Gateway URL (ws://, wss://)."), QStringLiteral("URL")},
+        {QStringLiteral("gateway"), QStringLiteral("Gateway URL (ws://, wss://); the token comes from --profile or $LOCKSTEP_TOKEN."), QStringLiteral("URL")},
         {QStringLiteral("workflow"), QStringLiteral("Workflow ID to open."), QStringLiteral("ID")},
-        {QStringLiteral("embedded"), QStringLiteral("Start a local gateway and connect to it.")},
+        {QStringLiteral("embedded"), QStringLiteral("Start a local gateway (SQLite, in-process lock) and connect to it; stopped on exit.")},
     });
     Lockstep::Cli::parseOrExit(parser, QApplication::arguments());
     if (parser.isSet(QStringLiteral("gateway")))
@@ -44,9 +47,33 @@ int main(int argc, char *argv[])
             Lockstep::Cli::failUsage(QStringLiteral("--gateway: '%1' is not a ws:// or wss:// URL").arg(parser.value(QStringLiteral("gateway"))));
     }
 
+    if (parser.isSet(QStringLiteral("workflow")))
+    {
+        const QString id = parser.value(QStringLiteral("workflow"));
+        if (!Lockstep::Protocol::isValidWorkflowId(id))
+            Lockstep::Cli::failUsage(QStringLiteral("--workflow: '%1' is not a workflow ID (%2)").arg(id.left(140), Lockstep::Protocol::workflowIdProblem(id)));
+    }
+    if (parser.isSet(QStringLiteral("embedded")) && parser.isSet(QStringLiteral("gateway")))
+        Lockstep::Cli::failUsage(QStringLiteral("--embedded starts its own gateway; leave out --gateway"));
+
     Lockstep::Logging::install({.appName = QStringLiteral("lockstep")});
-    Lockstep::Ui::MainWindow window;
+    Lockstep::Ui::Theme::captureSystemDefaults();
+    Lockstep::Ui::ConsoleOptions options;
+    options.profile = parser.value(QStringLiteral("profile"));
+    options.gatewayUrl = parser.value(QStringLiteral("gateway"));
+    options.workflowId = parser.value(QStringLiteral("workflow"));
+    options.embedded = parser.isSet(QStringLiteral("embedded"));
+    // A token for --gateway without a profile; read once, never stored.
+    options.token = qEnvironmentVariable("LOCKSTEP_TOKEN");
+    Lockstep::Ui::MainWindow window(options);
     window.show();
+    window.start();
+    // SIGTERM/SIGINT close the window normally, so an embedded gateway is stopped too.
+    Lockstep::Gateway::ShutdownSignals shutdownSignals;
+    QObject::connect(&shutdownSignals, &Lockstep::Gateway::ShutdownSignals::received, &window, [&window] {
+        window.close();
+        QApplication::quit();
+    });
     const int code = QApplication::exec();
     Lockstep::Logging::shutdown();
     return code;

@@ -1,0 +1,233 @@
+#include <QAbstractItemModelTester>
+#include <QScrollBar>
+#include <QSignalSpy>
+#include <QTest>
+
+#include "chatlogdelegate.h"
+#include "chatlogmodel.h"
+#include "chatlogview.h"
+
+using namespace std::chrono_literals;
+using Lockstep::Protocol::ChatLogEntry;
+using Lockstep::Protocol::MessageStatus;
+using Lockstep::Protocol::MessageType;
+using Lockstep::Protocol::ToolInfo;
+using Lockstep::Ui::ChatLogDelegate;
+using Lockstep::Ui::ChatLogModel;
+using Lockstep::Ui::ChatLogView;
+
+// The batched chat-log model, its delegate's size cache and the view's tail following.
+class TestChatLogModel : public QObject
+{
+    Q_OBJECT
+
+private:
+    static ChatLogEntry entry(const QString &id, MessageType type = MessageType::Agent, const QString &content = u"hello"_qs)
+    {
+        ChatLogEntry e;
+        e.messageId = id;
+        e.messageType = type;
+        e.content = content;
+        e.timestamp = QDateTime::fromString(u"2024-05-01T10:00:00Z"_qs, Qt::ISODate);
+        return e;
+    }
+
+    static ChatLogEntry tool(const QString &id, MessageStatus status)
+    {
+        ChatLogEntry e = entry(id, MessageType::Tool, u"Create `hello.sh`"_qs);
+        e.status = status;
+        e.toolInfo = ToolInfo {.name = u"create_file"_qs, .args = QJsonObject {{u"file_path"_qs, u"hello.sh"_qs}}};
+        if (status != MessageStatus::Pending)
+            e.toolInfo->toolResponse = u"File hello.sh created."_qs;
+        return e;
+    }
+
+private slots:
+    void entriesWaitForTheBatch()
+    {
+        ChatLogModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setBatchInterval(10000ms);
+        model.enqueue(entry(u"a"_qs));
+        model.enqueue(entry(u"b"_qs));
+        QCOMPARE(model.rowCount(), 0);
+        QCOMPARE(model.pendingCount(), 2);
+        model.flush();
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.pendingCount(), 0);
+    }
+
+    void oneInsertPerBatch()
+    {
+        ChatLogModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy batches(&model, &ChatLogModel::batchApplied);
+        model.setBatchInterval(20ms);
+        for (int i = 0; i < 1000; ++i)
+            model.enqueue(entry(QString::number(i)));
+        QTRY_COMPARE(model.rowCount(), 1000);
+        QCOMPARE(inserted.size(), 1);
+        QCOMPARE(inserted.at(0).at(1).toInt(), 0);
+        QCOMPARE(inserted.at(0).at(2).toInt(), 999);
+        QCOMPARE(batches.size(), 1);
+        QCOMPARE(batches.at(0).at(0).toInt(), 1000);
+    }
+
+    void knownIdsUpdateInPlace()
+    {
+        ChatLogModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Pending));
+        model.enqueue(entry(u"a1"_qs));
+        model.flush();
+        const quint32 before = model.revision(0);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.flush();
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(inserted.size(), 0);
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(changed.at(0).at(0).toModelIndex().row(), 0);
+        QVERIFY(model.entry(0).status == MessageStatus::Success);
+        QVERIFY(model.revision(0) != before);
+        QCOMPARE(model.index(0).data(ChatLogModel::StatusRole).toInt(), int(MessageStatus::Success));
+        // The same entry again changes nothing.
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.flush();
+        QCOMPARE(changed.size(), 1);
+    }
+
+    void updatesWithinOneBatchMerge()
+    {
+        ChatLogModel model;
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Pending));
+        model.enqueue(entry(u"x"_qs));
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Failure));
+        model.flush();
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.entry(0).messageId, u"t1"_qs);
+        QVERIFY(model.entry(0).status == MessageStatus::Failure);
+        QCOMPARE(model.rowOf(u"x"_qs), 1);
+        QCOMPARE(model.rowOf(u"nope"_qs), -1);
+    }
+
+    void foldingBumpsTheRevision()
+    {
+        ChatLogModel model;
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.flush();
+        QVERIFY(!model.isExpanded(0));
+        const quint32 before = model.revision(0);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.toggleExpanded(0);
+        QVERIFY(model.isExpanded(0));
+        QVERIFY(model.revision(0) != before);
+        QCOMPARE(changed.size(), 1);
+        QVERIFY(model.setData(model.index(0), false, ChatLogModel::ExpandedRole));
+        QVERIFY(!model.isExpanded(0));
+        model.setExpanded(5, true);   // out of range: ignored
+        QCOMPARE(changed.size(), 2);
+    }
+
+    void summariesNameTheSender()
+    {
+        ChatLogModel model;
+        model.enqueue(entry(u"u"_qs, MessageType::User, u"Make it so"_qs));
+        model.enqueue(tool(u"t"_qs, MessageStatus::Pending));
+        model.enqueue(entry(u"e"_qs, MessageType::WorkflowEnd, QString()));
+        model.flush();
+        QCOMPARE(model.index(0).data().toString(), u"You: Make it so"_qs);
+        QCOMPARE(model.index(1).data().toString(), u"Tool · create_file (pending): Create `hello.sh`"_qs);
+        QVERIFY(model.index(2).data().toString().startsWith(u"End of workflow"));
+    }
+
+    void clearEmptiesEverything()
+    {
+        ChatLogModel model;
+        model.enqueue(entry(u"a"_qs));
+        model.flush();
+        model.enqueue(entry(u"b"_qs));
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+        QCOMPARE(model.pendingCount(), 0);
+        QCOMPARE(model.rowOf(u"a"_qs), -1);
+    }
+
+    void delegateCachesSizes()
+    {
+        ChatLogModel model;
+        ChatLogView view(&model);
+        view.resize(600, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.enqueue(entry(u"a1"_qs, MessageType::Agent, u"Some **bold** text and `code`, then a sentence long enough to wrap once the view gets narrow.\n\n- one\n- two"_qs));
+        model.flush();
+        ChatLogDelegate *delegate = view.chatDelegate();
+        QStyleOptionViewItem option;
+        option.font = view.font();
+        option.palette = view.palette();
+        const QSize folded = delegate->sizeHint(option, model.index(0));
+        const qint64 computed = delegate->computedSizes();
+        QCOMPARE(delegate->sizeHint(option, model.index(0)), folded);
+        QCOMPARE(delegate->computedSizes(), computed);   // served from the cache
+        model.toggleExpanded(0);
+        const QSize unfolded = delegate->sizeHint(option, model.index(0));
+        QCOMPARE(delegate->computedSizes(), computed + 1);
+        QVERIFY2(unfolded.height() > folded.height(), "unfolding shows the arguments and the response");
+        // A narrower view re-lays rows out.
+        const QSize agentWide = delegate->sizeHint(option, model.index(1));
+        view.resize(200, 400);
+        QCoreApplication::processEvents();
+        const QSize agentNarrow = delegate->sizeHint(option, model.index(1));
+        QVERIFY(agentNarrow.height() > agentWide.height());
+    }
+
+    void viewFollowsTheTailOnlyAtTheBottom()
+    {
+        ChatLogModel model;
+        model.setBatchInterval(5ms);
+        ChatLogView view(&model);
+        view.resize(500, 300);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        for (int i = 0; i < 200; ++i)
+            model.enqueue(entry(QString::number(i)));
+        QTRY_COMPARE(model.rowCount(), 200);
+        QScrollBar *bar = view.verticalScrollBar();
+        QTRY_VERIFY(bar->maximum() > 0);
+        QCOMPARE(bar->value(), bar->maximum());
+        QVERIFY(view.isFollowingTail());
+
+        bar->setValue(0);
+        QVERIFY(!view.isFollowingTail());
+        for (int i = 200; i < 300; ++i)
+            model.enqueue(entry(QString::number(i)));
+        QTRY_COMPARE(model.rowCount(), 300);
+        QCOMPARE(bar->value(), 0);   // the reader stays where they are
+    }
+
+    void farRowsHaveNoRectangle()
+    {
+        ChatLogModel model;
+        ChatLogView view(&model);
+        view.resize(500, 300);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        for (int i = 0; i < 5000; ++i)
+            model.enqueue(entry(QString::number(i)));
+        model.flush();
+        view.scrollToBottom();
+        QCoreApplication::processEvents();
+        const qint64 before = view.chatDelegate()->computedSizes();
+        QVERIFY(view.visualRect(model.index(0)).isEmpty());
+        QVERIFY(!view.visualRect(model.index(4999)).isEmpty());
+        // Asking about the first row did not size the thousands in between.
+        QVERIFY(view.chatDelegate()->computedSizes() - before < 100);
+    }
+};
+
+QTEST_MAIN(TestChatLogModel)
+#include "tst_chatlogmodel.moc"

@@ -1,0 +1,270 @@
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QTest>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+#include "connection.h"
+#include "locktracker.h"
+#include "outcome.h"
+#include "protocol/closecode.h"
+#include "workflowtab.h"
+
+using namespace std::chrono_literals;
+using namespace Lockstep;
+using namespace Lockstep::Ui;
+
+// A websocket server that closes sessions with a chosen code: every close
+// code of SPEC.md reaches the tab exactly (through the Beast client) and is
+// worded there, on the live connection line and as an outcome.
+class CloseServer final : public QObject
+{
+public:
+    quint16 liveCode = 0;         // 0: keep subscribers open
+    QString liveReason;
+    quint16 driveCode = 0;        // 0: accept the startRequest (send a runStatus)
+    QString driveReason;
+    QString lockHolder;           // sent to subscribers as lockStatus "acquired"
+    int subscribes = 0;
+    int startRequests = 0;
+    QJsonObject lastStart;
+
+    CloseServer()
+    {
+        QVERIFY(m_server.listen(QHostAddress::LocalHost, 0));
+        connect(&m_server, &QWebSocketServer::newConnection, this, [this] {
+            while (QWebSocket *socket = m_server.nextPendingConnection())
+            {
+                socket->setParent(this);
+                connect(socket, &QWebSocket::textMessageReceived, this, [this, socket](const QString &text) { onText(socket, text); });
+            }
+        });
+    }
+
+    QString url() const { return QStringLiteral("ws://127.0.0.1:%1").arg(m_server.serverPort()); }
+
+private:
+    void onText(QWebSocket *socket, const QString &text)
+    {
+        const QJsonObject frame = QJsonDocument::fromJson(text.toUtf8()).object();
+        if (frame.contains(u"subscribe"))
+        {
+            ++subscribes;
+            if (!lockHolder.isEmpty())
+                socket->sendTextMessage(QStringLiteral(R"({"lockStatus":{"workflowID":"w-1","state":"acquired","holder":"%1","fence":9,"ttlMs":30000,"at":1}})").arg(lockHolder));
+            if (liveCode != 0)
+                socket->close(QWebSocketProtocol::CloseCode(liveCode), liveReason);
+            return;
+        }
+        if (frame.contains(u"startRequest"))
+        {
+            ++startRequests;
+            lastStart = frame.value(u"startRequest").toObject();
+            if (driveCode != 0)
+                socket->close(QWebSocketProtocol::CloseCode(driveCode), driveReason);
+            else
+                socket->sendTextMessage(QStringLiteral(R"({"runStatus":{"workflowID":"w-1","status":"running","reason":""}})"));
+        }
+    }
+
+    QWebSocketServer m_server {QStringLiteral("close-server"), QWebSocketServer::NonSecureMode};
+};
+
+class TestCloseCodes : public QObject
+{
+    Q_OBJECT
+
+private:
+    static TabContext context(const CloseServer &server)
+    {
+        TabContext c;
+        c.endpoint = *GatewayEndpoint::fromUrl(server.url());
+        c.endpoint.token = u"t0ken"_qs;
+        c.backoff = BackoffOptions {.initial = 200ms, .maximum = 400ms, .jitter = 0.0, .lockHeldMinimum = 300ms};
+        return c;
+    }
+
+    static QString label(const WorkflowTab &tab, const char *name)
+    {
+        const auto *widget = tab.findChild<QLabel *>(QString::fromLatin1(name));
+        return widget ? widget->text() : QString();
+    }
+
+private slots:
+    void wordingOfEveryCode_data()
+    {
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("reason");
+        QTest::addColumn<QString>("words");
+        QTest::newRow("1000") << 1000 << u"finished"_qs << u"closed (1000) — finished"_qs;
+        QTest::newRow("1001") << 1001 << u"gateway shutting down"_qs << u"gateway restarting — reconnect (1001) — gateway shutting down"_qs;
+        QTest::newRow("1008") << 1008 << u"rate limited"_qs << u"not allowed (1008) — rate limited"_qs;
+        QTest::newRow("1009") << 1009 << QString() << u"message too big (1009)"_qs;
+        QTest::newRow("1011") << 1011 << u"lock store unavailable"_qs << u"gateway error (1011) — lock store unavailable"_qs;
+        QTest::newRow("1012") << 1012 << QString() << u"gateway restarting — reconnect (1012)"_qs;
+        QTest::newRow("1013") << 1013 << LockHeldReason << u"already running (1013) — Failed to acquire lock on workflow"_qs;
+        QTest::newRow("4400") << 4400 << u"frame: invalid JSON"_qs << u"invalid request (4400) — frame: invalid JSON"_qs;
+        QTest::newRow("4404") << 4404 << u"workflow not found"_qs << u"not found (4404) — workflow not found"_qs;
+        QTest::newRow("4409") << 4409 << u"not resumable (status: running)"_qs << u"not resumable (4409) — not resumable (status: running)"_qs;
+        QTest::newRow("4000 unknown") << 4000 << u"odd"_qs << u"closed with code 4000 (4000) — odd"_qs;
+    }
+
+    // The pure wording, then the same words on the live connection line of a
+    // tab whose subscription the server closes with that code.
+    void wordingOfEveryCode()
+    {
+        QFETCH(int, code);
+        QFETCH(QString, reason);
+        QFETCH(QString, words);
+        QCOMPARE(closeWording(quint16(code), reason), words);
+
+        CloseServer server;
+        server.liveCode = quint16(code);
+        server.liveReason = reason;
+        WorkflowTab tab(context(server), u"w-1"_qs);
+        tab.show();
+        const RetryDecision decision = retryAfterClose(quint16(code));
+        if (decision == RetryDecision::Stop)
+        {
+            QTRY_COMPARE(label(tab, "liveConnectionLabel"), u"Live: closed: "_qs + words);
+            QCOMPARE(tab.liveConnection()->status().state, ConnectionState::Closed);
+            QTest::qWait(600);
+            QCOMPARE(server.subscribes, 1);   // no retry: waiting cannot help
+        }
+        else
+        {
+            QTRY_VERIFY2(label(tab, "liveConnectionLabel").contains(u"— last: "_qs + words), qPrintable(label(tab, "liveConnectionLabel")));
+            QVERIFY(label(tab, "liveConnectionLabel").startsWith(u"Live: reconnecting in "));
+            QTRY_VERIFY(server.subscribes >= 2);   // it did reconnect, after the backoff
+        }
+    }
+
+    void retryDecisions()
+    {
+        QCOMPARE(retryAfterClose(1013), RetryDecision::RetryLockHeld);
+        for (const quint16 code : {1008, 1009, 4400, 4404, 4409})
+            QCOMPARE(retryAfterClose(code), RetryDecision::Stop);
+        for (const quint16 code : {1000, 1001, 1006, 1011, 1012})
+            QCOMPARE(retryAfterClose(code), RetryDecision::Retry);
+        using Transport::ConnectError;
+        QCOMPARE(retryAfterFailure({.kind = ConnectError::ConnectionRefused}), RetryDecision::Retry);
+        QCOMPARE(retryAfterFailure({.kind = ConnectError::HandshakeRejected, .httpStatus = 401}), RetryDecision::Stop);
+        QCOMPARE(retryAfterFailure({.kind = ConnectError::HandshakeRejected, .httpStatus = 503}), RetryDecision::Retry);
+        QCOMPARE(retryAfterFailure({.kind = ConnectError::TlsFailure}), RetryDecision::Stop);
+    }
+
+    void connectionLineWording()
+    {
+        ConnectionStatus status;
+        QCOMPARE(describeConnection(status), u"not connected"_qs);
+        status.state = ConnectionState::Connecting;
+        status.attempt = 1;
+        QCOMPARE(describeConnection(status), u"connecting…"_qs);
+        status.attempt = 3;
+        QCOMPARE(describeConnection(status), u"connecting… (attempt 3)"_qs);
+        status.state = ConnectionState::Connected;
+        QCOMPARE(describeConnection(status), u"connected"_qs);
+        status.state = ConnectionState::Reconnecting;
+        status.attempt = 2;
+        status.retryAt = QDeadlineTimer(3500ms);
+        status.closeCode = 1011;
+        status.closeReason = u"store error"_qs;
+        QCOMPARE(describeConnection(status), u"reconnecting in 4 s (attempt 3) — last: gateway error (1011) — store error"_qs);
+        status.state = ConnectionState::Closed;
+        status.closeCode.reset();
+        status.failure = u"connection refused"_qs;
+        QCOMPARE(describeConnection(status), u"closed: connection refused"_qs);
+        status.failure.clear();
+        status.closeCode = 1000;
+        status.closeReason = u"input_required"_qs;
+        QCOMPARE(describeConnection(status), u"closed (1000) — input_required"_qs);
+        status.closeCode = Transport::ConnectionLostCode;
+        status.closeReason = u"pong timeout"_qs;
+        QCOMPARE(describeConnection(status), u"closed: connection lost — pong timeout"_qs);
+    }
+
+    // Resume against a server that closes the startRequest with a code: the
+    // outcome banner and the history say it in the outcome's words.
+    void resumeOutcomes_data()
+    {
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("reason");
+        QTest::addColumn<QString>("banner");
+        QTest::newRow("accepted") << 0 << QString() << u"Resume: resumed"_qs;
+        QTest::newRow("4409") << 4409 << u"not resumable (status: running)"_qs << u"Resume: not resumable (status: running)"_qs;
+        QTest::newRow("4409 finished") << 4409 << u"not resumable (status: finished)"_qs << u"Resume: not resumable (status: finished)"_qs;
+        QTest::newRow("4404") << 4404 << u"workflow not found"_qs << u"Resume: not found"_qs;
+        QTest::newRow("1013") << 1013 << LockHeldReason << u"Resume: already running (1013) — held by replica replica-x, session 5"_qs;
+        QTest::newRow("4400") << 4400 << u"startRequest.goal: wrong type"_qs << u"Resume: invalid request: startRequest.goal: wrong type"_qs;
+        QTest::newRow("1011") << 1011 << u"lock store unavailable"_qs << u"Resume: failed: gateway error (1011): lock store unavailable"_qs;
+    }
+
+    void resumeOutcomes()
+    {
+        QFETCH(int, code);
+        QFETCH(QString, reason);
+        QFETCH(QString, banner);
+        CloseServer server;
+        server.driveCode = quint16(code);
+        server.driveReason = reason;
+        server.lockHolder = u"replica-x#5"_qs;
+        WorkflowTab tab(context(server), u"w-1"_qs);
+        tab.show();
+        QTRY_COMPARE(tab.liveConnection()->status().state, ConnectionState::Connected);
+        QTRY_COMPARE(tab.lockTracker()->holder(), u"replica-x#5"_qs);
+        tab.findChild<QPushButton *>(u"resumeButton"_qs)->click();
+        QTRY_COMPARE(label(tab, "outcomeLabel"), banner);
+        QCOMPARE(server.startRequests, 1);
+        QCOMPARE(server.lastStart.value(u"goal").toString(), QString());    // resume: empty goal
+        QCOMPARE(server.lastStart.value(u"workflowID").toString(), u"w-1"_qs);
+        QCOMPARE(tab.history().size(), 1);
+        QCOMPARE(WorkflowTab::recordText(tab.history().constFirst()), banner);
+        if (code == 1013)
+        {
+            // Not hammered: the lock is re-checked later, and the line says by whom it is held.
+            QVERIFY2(label(tab, "driveConnectionLabel").contains(u"held by replica replica-x, session 5"),
+                     qPrintable(label(tab, "driveConnectionLabel")));
+            QCOMPARE(server.startRequests, 1);
+        }
+    }
+
+    void aRefusedMessageGoesBackToTheComposer()
+    {
+        CloseServer server;
+        server.driveCode = 1013;
+        server.driveReason = LockHeldReason;
+        WorkflowTab tab(context(server), u"w-1"_qs);
+        tab.show();
+        auto *composer = tab.findChild<QPlainTextEdit *>(u"composer"_qs);
+        composer->setPlainText(u"Now add a test"_qs);
+        QTest::keyClick(composer, Qt::Key_Return, Qt::ControlModifier);
+        QCOMPARE(composer->toPlainText(), QString());
+        QTRY_COMPARE(label(tab, "outcomeLabel"), u"Send: already running (1013) — holder unknown"_qs);
+        QCOMPARE(server.lastStart.value(u"goal").toString(), u"Now add a test"_qs);
+        QCOMPARE(composer->toPlainText(), u"Now add a test"_qs);
+
+        server.driveCode = 0;
+        tab.findChild<QPushButton *>(u"sendButton"_qs)->click();
+        QTRY_COMPARE(label(tab, "outcomeLabel"), u"Send: message sent"_qs);
+        QCOMPARE(composer->toPlainText(), QString());
+        QCOMPARE(tab.history().size(), 2);
+    }
+
+    void unreachableGatewayIsAFailure()
+    {
+        TabContext c;
+        c.endpoint = *GatewayEndpoint::fromUrl(u"ws://127.0.0.1:1"_qs);
+        c.backoff = BackoffOptions {.initial = 5000ms, .jitter = 0.0};
+        WorkflowTab tab(c, u"w-1"_qs);
+        QTRY_VERIFY2(label(tab, "liveConnectionLabel").startsWith(u"Live: reconnecting in 5 s (attempt 2) — last: "),
+                     qPrintable(label(tab, "liveConnectionLabel")));
+        tab.resume();
+        QTRY_VERIFY2(label(tab, "outcomeLabel").startsWith(u"Resume: failed: "), qPrintable(label(tab, "outcomeLabel")));
+    }
+};
+
+QTEST_MAIN(TestCloseCodes)
+#include "tst_closecodes.moc"

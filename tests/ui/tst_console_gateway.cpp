@@ -1,0 +1,358 @@
+#include <csignal>
+#include <cerrno>
+
+#include <QFile>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProcess>
+#include <QPushButton>
+#include <QRandomGenerator>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "chatlogmodel.h"
+#include "embeddedgateway.h"
+#include "freeport.h"
+#include "locktracker.h"
+#include "mainwindow.h"
+#include "outcome.h"
+#include "protocol/chatlog.h"
+#include "runlistmodel.h"
+#include "workflowtab.h"
+
+using namespace std::chrono_literals;
+using namespace Lockstep;
+using namespace Lockstep::Ui;
+
+namespace
+{
+    // A real lockstep-gateway on a free loopback port, with its own token file
+    // and SQLite store in a temporary folder.
+    class GatewayProcess
+    {
+    public:
+        ~GatewayProcess()
+        {
+            if (m_process.state() != QProcess::NotRunning)
+            {
+                m_process.terminate();
+                if (!m_process.waitForFinished(8000))
+                {
+                    m_process.kill();
+                    m_process.waitForFinished(2000);
+                }
+            }
+        }
+
+        bool start()
+        {
+            if (!m_dir.isValid())
+                return false;
+            m_token = QStringLiteral("test-token-%1").arg(QRandomGenerator::global()->generate64(), 0, 16);
+            QFile tokens(m_dir.filePath(u"tokens"_qs));
+            if (!tokens.open(QIODevice::WriteOnly, QFileDevice::ReadOwner | QFileDevice::WriteOwner))
+                return false;
+            tokens.write(m_token.toUtf8() + '\n');
+            tokens.close();
+            const QString binary = qEnvironmentVariable("LOCKSTEP_GATEWAY_BIN");
+            for (int attempt = 0; attempt < 3; ++attempt)
+            {
+                m_port = Test::freePort();
+                m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+                m_process.start(binary, {u"--listen"_qs, QStringLiteral("127.0.0.1:%1").arg(m_port),
+                                         u"--store"_qs, u"sqlite:"_qs + m_dir.filePath(u"gateway.db"_qs),
+                                         u"--token-file"_qs, tokens.fileName(),
+                                         u"--data-dir"_qs, m_dir.filePath(u"data"_qs),
+                                         u"--replica-id"_qs, u"test-replica"_qs,
+                                         u"--lock-ttl"_qs, u"3s"_qs,
+                                         u"--step-delay-scale"_qs, u"0.1"_qs,
+                                         u"--shutdown-grace"_qs, u"2s"_qs});
+                if (!m_process.waitForStarted(10000))
+                    return false;
+                QByteArray output;
+                QElapsedTimer clock;
+                clock.start();
+                while (clock.elapsed() < 20000)
+                {
+                    if (m_process.waitForReadyRead(200))
+                        output += m_process.readAllStandardOutput();
+                    if (output.contains("listening on"))
+                        return true;
+                    if (m_process.state() == QProcess::NotRunning)
+                        break;   // the port was taken meanwhile: try another
+                }
+                m_process.kill();
+                m_process.waitForFinished(2000);
+            }
+            return false;
+        }
+
+        QString url() const { return QStringLiteral("ws://127.0.0.1:%1").arg(m_port); }
+        QString token() const { return m_token; }
+
+    private:
+        QTemporaryDir m_dir;
+        QProcess m_process;
+        QString m_token;
+        quint16 m_port = 0;
+    };
+
+    QString labelText(const QWidget *widget, const char *name)
+    {
+        const auto *label = widget->findChild<QLabel *>(QString::fromLatin1(name));
+        return label ? label->text() : QString();
+    }
+
+    bool hasEntry(const ChatLogModel *model, Protocol::MessageType type, std::optional<Protocol::MessageStatus> status = std::nullopt)
+    {
+        for (int row = 0; row < model->rowCount(); ++row)
+        {
+            const Protocol::ChatLogEntry &entry = model->entry(row);
+            if ((entry.messageType == type) && (!status || (entry.status == status)))
+                return true;
+        }
+        return false;
+    }
+} // namespace
+
+// The console against a real lockstep-gateway process: connect, open, watch
+// the chat log, Resume / Cancel outcomes read from the widgets, the two-tab
+// race ending in "already running", and the embedded mode.
+class TestConsoleGateway : public QObject
+{
+    Q_OBJECT
+
+private:
+    GatewayProcess m_gateway;
+    QTemporaryDir m_settingsDir;
+    std::unique_ptr<MainWindow> m_window;
+
+    ConsoleOptions options() const
+    {
+        ConsoleOptions o;
+        o.gatewayUrl = m_gateway.url();
+        o.token = m_gateway.token();
+        o.settingsFile = m_settingsDir.filePath(u"console.ini"_qs);
+        o.pollInterval = 300ms;
+        o.askForMissingToken = false;
+        o.backoff = BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms};
+        return o;
+    }
+
+    // Cancels through the confirmation box, as a user does.
+    static void cancelWithConfirmation(WorkflowTab *tab)
+    {
+        tab->findChild<QPushButton *>(u"cancelButton"_qs)->click();
+        QTRY_VERIFY(tab->cancelConfirmation());
+        QMessageBox *box = tab->cancelConfirmation();
+        QVERIFY(box->isVisible());
+        box->button(QMessageBox::Yes)->click();
+    }
+
+    WorkflowTab *newWorkflow(const QString &goal, const QString &flow)
+    {
+        const int before = m_window->tabs().size();
+        m_window->createWorkflow(goal, flow);
+        if (!QTest::qWaitFor([&] { return m_window->tabs().size() == before + 1; }, 10000))
+            return nullptr;
+        return m_window->tabs().constLast();
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_settingsDir.isValid());
+        QVERIFY2(!qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"), "LOCKSTEP_GATEWAY_BIN");
+        QVERIFY2(m_gateway.start(), "the gateway did not start");
+        // For screenshots: LOCKSTEP_SCREENSHOT_THEME=light|dark|system.
+        if (const QString theme = qEnvironmentVariable("LOCKSTEP_SCREENSHOT_THEME"); !theme.isEmpty())
+            QSettings(options().settingsFile, QSettings::IniFormat).setValue(u"ui/theme"_qs, theme);
+        m_window = std::make_unique<MainWindow>(options());
+        m_window->resize(1400, 860);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QSignalSpy reachable(m_window.get(), &MainWindow::gatewayReachable);
+        m_window->start();
+        QVERIFY(reachable.wait(10000));
+        QVERIFY2(m_window->gatewayStatusText().contains(u"connected"), qPrintable(m_window->gatewayStatusText()));
+    }
+
+    void cleanupTestCase()
+    {
+        m_window.reset();
+    }
+
+    void connectOpenAndWatch()
+    {
+        WorkflowTab *tab = newWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        QVERIFY(tab);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Resume: resumed"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), u"Live: connected"_qs, 10000);
+        // The chat log arrives: the user's goal, agent text, a tool call that succeeded.
+        ChatLogModel *log = tab->chatModel();
+        QTRY_VERIFY_WITH_TIMEOUT(hasEntry(log, Protocol::MessageType::Agent), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(hasEntry(log, Protocol::MessageType::Tool, Protocol::MessageStatus::Success), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
+        QCOMPARE(labelText(tab, "runStatusLabel"), u"input required"_qs);
+        // The run list has it, with its status, without a manual refresh.
+        RunListModel *runs = m_window->runModel();
+        QTRY_VERIFY_WITH_TIMEOUT(runs->rowOf(tab->workflowId()) >= 0, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(runs->index(runs->rowOf(tab->workflowId()), RunListModel::StatusColumn).data().toString(),
+                                  u"input required"_qs, 10000);
+        QCOMPARE(runs->index(runs->rowOf(tab->workflowId()), RunListModel::GoalColumn).data().toString(),
+                 u"Create a file called hello.sh that prints hello"_qs);
+
+        // The next message of the chat goes in and runs another turn.
+        const int before = log->rowCount();
+        auto *composer = tab->findChild<QPlainTextEdit *>(u"composer"_qs);
+        composer->setPlainText(u"Also print the date"_qs);
+        tab->findChild<QPushButton *>(u"sendButton"_qs)->click();
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Send: message sent"_qs, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(log->rowCount() > before, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
+        bool sawMessage = false;
+        for (int row = 0; row < log->rowCount(); ++row)
+            sawMessage |= (log->entry(row).messageType == Protocol::MessageType::User) && (log->entry(row).content == u"Also print the date");
+        QVERIFY(sawMessage);
+    }
+
+    void resumeAndCancelOutcomes()
+    {
+        WorkflowTab *tab = newWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        QVERIFY(tab);
+        QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "driveConnectionLabel"), u"Session: closed (1000) — input_required"_qs, 10000);
+
+        cancelWithConfirmation(tab);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Cancel: cancelled"_qs, 10000);
+        QTRY_VERIFY(tab->runStatus() == RunStatus::Stopped);
+
+        cancelWithConfirmation(tab);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Cancel: nothing to cancel (status: stopped)"_qs, 10000);
+
+        // Resume from the keyboard.
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        m_window->tabWidget()->setCurrentWidget(tab);
+        QTest::keyClick(m_window.get(), Qt::Key_R, Qt::ControlModifier);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Resume: not resumable (status: stopped)"_qs, 10000);
+
+        QCOMPARE(tab->history().size(), 4);   // resumed (new workflow), cancelled, nothing to cancel, not resumable
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(0)), u"Resume: resumed"_qs);
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(1)), u"Cancel: cancelled"_qs);
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(2)), u"Cancel: nothing to cancel (status: stopped)"_qs);
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(3)), u"Resume: not resumable (status: stopped)"_qs);
+        auto *history = tab->findChild<QWidget *>(u"outcomeHistory"_qs);
+        QVERIFY(history);
+        // The run list follows the cancel.
+        RunListModel *runs = m_window->runModel();
+        QTRY_COMPARE_WITH_TIMEOUT(runs->index(runs->rowOf(tab->workflowId()), RunListModel::StatusColumn).data().toString(),
+                                  u"stopped"_qs, 10000);
+    }
+
+    void unknownWorkflowIsNotFound()
+    {
+        WorkflowTab *tab = m_window->openWorkflow(u"no-such-run"_qs);
+        QVERIFY(tab);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), u"Live: closed: not found (4404) — workflow not found"_qs, 10000);
+        tab->resume();
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Resume: not found"_qs, 10000);
+        cancelWithConfirmation(tab);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Cancel: not found"_qs, 10000);
+    }
+
+    // The two-tab race in one action: the second tab's message is refused
+    // with 1013 and the tab says who holds the run.
+    void twoTabRace()
+    {
+        WorkflowTab *first = newWorkflow(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        QVERIFY(first);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), u"Resume: resumed"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(first->lockTracker()->state(), LockTracker::State::Held, 10000);
+        const QString holder = first->lockTracker()->holder();
+        QVERIFY(holder.startsWith(u"test-replica#"));
+
+        const int tabsBefore = m_window->tabs().size();
+        first->findChild<QPushButton *>(u"newTabButton"_qs)->click();
+        QTRY_COMPARE(m_window->tabs().size(), tabsBefore + 1);
+        WorkflowTab *second = m_window->tabs().constLast();
+        QVERIFY(second != first);
+        QCOMPARE(second->workflowId(), first->workflowId());
+        QCOMPARE(m_window->tabWidget()->currentWidget(), second);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), u"Live: connected"_qs, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(second->chatModel()->rowCount() > 0, 10000);
+
+        auto *composer = second->findChild<QPlainTextEdit *>(u"composer"_qs);
+        composer->setPlainText(u"Also rename the tests"_qs);
+        second->findChild<QPushButton *>(u"sendButton"_qs)->click();
+        const QString expected = u"Send: already running (1013) — held by "_qs + LockHolder::parse(holder).describe();
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "outcomeLabel"), expected, 10000);
+        QVERIFY(labelText(second, "outcomeLabel").contains(u"held by replica test-replica, session "));
+        QCOMPARE(composer->toPlainText(), u"Also rename the tests"_qs);   // not lost
+        QVERIFY2(labelText(second, "driveConnectionLabel").contains(u"already running (1013) — Failed to acquire lock on workflow"),
+                 qPrintable(labelText(second, "driveConnectionLabel")));
+        // The first tab keeps driving; both tabs watch the heartbeats of its lock.
+        QCOMPARE(labelText(first, "outcomeLabel"), u"Resume: resumed"_qs);
+        QVERIFY(first->runStatus() == RunStatus::Running);
+        QCOMPARE(labelText(first, "driveConnectionLabel"), u"Session: connected, driving the run"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(second->lockTracker()->heartbeats() >= 1, 10000);
+        QCOMPARE(second->lockTracker()->holder(), holder);
+        QVERIFY(labelText(second, "lockStateLabel").startsWith(u"held by replica test-replica, session "));
+        // The run list names the holder too.
+        RunListModel *runs = m_window->runModel();
+        QTRY_VERIFY_WITH_TIMEOUT(!runs->holderOf(first->workflowId()).isEmpty(), 10000);
+
+        const QString screenshot = qEnvironmentVariable("LOCKSTEP_SCREENSHOT");
+        if (!screenshot.isEmpty())
+        {
+            QTest::qWait(1500);   // a few more entries and a heartbeat on screen
+            QVERIFY(m_window->grab().save(screenshot));
+        }
+
+        first->cancelNow();
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), u"Cancel: cancelled"_qs, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(first->lockTracker()->state() == LockTracker::State::Free, 10000);
+    }
+
+    void embeddedGatewayStartsAndStops()
+    {
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        ConsoleOptions o;
+        o.embedded = true;
+        o.gatewayBinary = qEnvironmentVariable("LOCKSTEP_GATEWAY_BIN");
+        o.embeddedDataDir = data.filePath(u"embedded"_qs);
+        o.settingsFile = m_settingsDir.filePath(u"embedded.ini"_qs);
+        o.pollInterval = 300ms;
+        o.askForMissingToken = false;
+        auto window = std::make_unique<MainWindow>(o);
+        window->show();
+        QSignalSpy reachable(window.get(), &MainWindow::gatewayReachable);
+        window->start();
+        QVERIFY(reachable.wait(20000));
+        QVERIFY2(window->gatewayStatusText().contains(u"embedded"), qPrintable(window->gatewayStatusText()));
+        QVERIFY(window->embeddedGateway()->isRunning());
+        // The token came from the file the gateway wrote (owner-only).
+        const QFileInfo tokenFile(o.embeddedDataDir + u"/gateway.token"_qs);
+        QVERIFY(tokenFile.exists());
+        QCOMPARE(tokenFile.permissions() & (QFileDevice::ReadGroup | QFileDevice::ReadOther), QFileDevice::Permissions());
+        QVERIFY(!window->embeddedGateway()->token().isEmpty());
+        // It works end to end.
+        window->createWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(window->tabs().size(), 1, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(window->tabs().constFirst()->runStatus() == RunStatus::InputRequired, 10000);
+
+        const auto pid = static_cast<pid_t>(window->embeddedGateway()->processId());
+        QVERIFY(pid > 0);
+        window.reset();   // exit: the gateway is stopped
+        QCOMPARE(::kill(pid, 0), -1);
+        QCOMPARE(errno, ESRCH);
+    }
+};
+
+QTEST_MAIN(TestConsoleGateway)
+#include "tst_console_gateway.moc"

@@ -1,0 +1,171 @@
+#include "outcome.h"
+
+#include <QRegularExpression>
+
+#include "protocol/closecode.h"
+
+namespace Lockstep::Ui
+{
+    LockHolder LockHolder::parse(const QString &holder)
+    {
+        LockHolder result;
+        result.raw = holder.trimmed();
+        // The gateway names a lock session "<replica>#<n>"; "<replica>/<session>" is read too.
+        qsizetype split = result.raw.lastIndexOf(u'#');
+        if (split <= 0)
+            split = result.raw.indexOf(u'/');
+        if ((split > 0) && (split < (result.raw.size() - 1)))
+        {
+            result.replica = result.raw.left(split);
+            result.session = result.raw.mid(split + 1);
+        }
+        return result;
+    }
+
+    bool LockHolder::isEmpty() const
+    {
+        return raw.isEmpty();
+    }
+
+    QString LockHolder::describe() const
+    {
+        if (!replica.isEmpty())
+            return QStringLiteral("replica %1, session %2").arg(replica, session);
+        return raw;
+    }
+
+    QString outcomeText(const ActionOutcome &outcome)
+    {
+        const auto withStatus = [&outcome](const QString &words) {
+            return outcome.status ? QStringLiteral("%1 (status: %2)").arg(words, toString(*outcome.status)) : words;
+        };
+        switch (outcome.kind)
+        {
+        case OutcomeKind::Resumed: return QStringLiteral("resumed");
+        case OutcomeKind::MessageSent: return QStringLiteral("message sent");
+        case OutcomeKind::NotResumable: return withStatus(QStringLiteral("not resumable"));
+        case OutcomeKind::NotFound: return QStringLiteral("not found");
+        case OutcomeKind::Cancelled: return QStringLiteral("cancelled");
+        case OutcomeKind::NothingToCancel: return withStatus(QStringLiteral("nothing to cancel"));
+        case OutcomeKind::AlreadyRunning:
+        {
+            const LockHolder holder = LockHolder::parse(outcome.holder);
+            return QStringLiteral("already running (1013) — %1")
+                .arg(holder.isEmpty() ? QStringLiteral("holder unknown")
+                                      : QStringLiteral("held by %1").arg(holder.describe()));
+        }
+        case OutcomeKind::InvalidRequest:
+            return outcome.detail.isEmpty() ? QStringLiteral("invalid request")
+                                            : QStringLiteral("invalid request: %1").arg(outcome.detail);
+        case OutcomeKind::Failed:
+            return outcome.detail.isEmpty() ? QStringLiteral("failed") : QStringLiteral("failed: %1").arg(outcome.detail);
+        }
+        return QStringLiteral("failed");
+    }
+
+    Theme::Tone outcomeTone(const OutcomeKind kind)
+    {
+        switch (kind)
+        {
+        case OutcomeKind::Resumed:
+        case OutcomeKind::MessageSent:
+        case OutcomeKind::Cancelled:
+            return Theme::Tone::Good;
+        case OutcomeKind::NotResumable:
+        case OutcomeKind::NothingToCancel:
+        case OutcomeKind::AlreadyRunning:
+            return Theme::Tone::Warning;
+        case OutcomeKind::NotFound:
+        case OutcomeKind::InvalidRequest:
+        case OutcomeKind::Failed:
+            return Theme::Tone::Bad;
+        }
+        return Theme::Tone::Neutral;
+    }
+
+    bool isSuccess(const OutcomeKind kind)
+    {
+        return outcomeTone(kind) == Theme::Tone::Good;
+    }
+
+    std::optional<RunStatus> statusFromReason(const QString &reason)
+    {
+        static const QRegularExpression pattern(QStringLiteral(R"(status:\s*([A-Za-z_]+))"));
+        const QRegularExpressionMatch match = pattern.match(reason);
+        if (!match.hasMatch())
+            return std::nullopt;
+        return runStatusFromString(match.capturedView(1));
+    }
+
+    ActionOutcome outcomeFromClose(const quint16 code, const QString &reason, const QString &holder)
+    {
+        ActionOutcome outcome;
+        outcome.at = QDateTime::currentDateTime();
+        switch (static_cast<CloseCode>(code))
+        {
+        case CloseCode::NotResumable:
+            outcome.kind = OutcomeKind::NotResumable;
+            outcome.status = statusFromReason(reason);
+            return outcome;
+        case CloseCode::NotFound:
+            outcome.kind = OutcomeKind::NotFound;
+            return outcome;
+        case CloseCode::TryAgainLater:
+            outcome.kind = OutcomeKind::AlreadyRunning;
+            outcome.holder = holder;
+            return outcome;
+        case CloseCode::InvalidRequest:
+            outcome.kind = OutcomeKind::InvalidRequest;
+            outcome.detail = reason;
+            return outcome;
+        default:
+            break;
+        }
+        outcome.kind = OutcomeKind::Failed;
+        outcome.detail = reason.isEmpty() ? QStringLiteral("%1 (%2)").arg(closeCodeMeaning(code)).arg(code)
+                                          : QStringLiteral("%1 (%2): %3").arg(closeCodeMeaning(code)).arg(code).arg(reason);
+        return outcome;
+    }
+
+    ActionOutcome outcomeFromCancelReply(const int httpStatus, const QJsonObject &body, const QString &networkError)
+    {
+        ActionOutcome outcome;
+        outcome.at = QDateTime::currentDateTime();
+        const QString word = body.value(QLatin1StringView("outcome")).toString();
+        const std::optional<RunStatus> status = runStatusFromString(body.value(QLatin1StringView("status")).toString());
+        if ((httpStatus == 404) || (word == u"not_found"))
+        {
+            outcome.kind = OutcomeKind::NotFound;
+            return outcome;
+        }
+        if ((httpStatus >= 200) && (httpStatus < 300))
+        {
+            if (word == u"cancelled")
+            {
+                outcome.kind = OutcomeKind::Cancelled;
+                return outcome;
+            }
+            if (word == u"noop")
+            {
+                outcome.kind = OutcomeKind::NothingToCancel;
+                outcome.status = status;
+                return outcome;
+            }
+            outcome.kind = OutcomeKind::Failed;
+            outcome.detail = QStringLiteral("unexpected answer from the gateway");
+            return outcome;
+        }
+        outcome.kind = OutcomeKind::Failed;
+        if (httpStatus == 0)
+            outcome.detail = networkError.isEmpty() ? QStringLiteral("no answer from the gateway") : networkError;
+        else if (httpStatus == 401)
+            outcome.detail = QStringLiteral("not allowed (HTTP 401: the token was refused)");
+        else
+        {
+            const QString message = body.value(QLatin1StringView("message")).toString();
+            outcome.detail = message.isEmpty() ? QStringLiteral("HTTP %1").arg(httpStatus)
+                                               : QStringLiteral("HTTP %1: %2").arg(httpStatus).arg(message);
+        }
+        return outcome;
+    }
+} // namespace Lockstep::Ui

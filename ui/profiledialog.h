@@ -1,0 +1,89 @@
+#pragma once
+
+#include <QDialog>
+
+class QButtonGroup;
+class QCheckBox;
+class QComboBox;
+class QPlainTextEdit;
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QPushButton;
+class QRadioButton;
+
+namespace Lockstep::Ui
+{
+    class ProfileManager;
+    struct GatewayProfile;
+    struct SaveResult;
+
+    // Gateway profiles: name, URL, CA file, TLS verification, and the token
+    // with where it is kept (system keychain by default; this session only;
+    // or, as a clearly labelled opt-in, plain text in the settings file).
+    class ProfileDialog final : public QDialog
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(ProfileDialog)
+
+    public:
+        explicit ProfileDialog(ProfileManager *manager, QWidget *parent = nullptr);
+
+        // Fills the form for a new profile (or selects an existing one).
+        void selectProfile(const QString &name);
+        // The status line (what happened to the token).
+        QString statusText() const;
+
+        // For tests and keyboard users alike: the form's fields.
+        QLineEdit *nameEdit() const;
+        QLineEdit *urlEdit() const;
+        QLineEdit *tokenEdit() const;
+        QRadioButton *keychainOption() const;
+        QRadioButton *sessionOption() const;
+        QRadioButton *plainTextOption() const;
+
+        // Saves the form; `saved` runs once the keychain answered.
+        void save();
+
+    signals:
+        void saved(const Lockstep::Ui::SaveResult &result);
+        void connectRequested(const QString &profileName);
+
+    private:
+        void reload();
+        void loadForm(const GatewayProfile &profile);
+        void setStatus(const QString &text, bool warning);
+
+        ProfileManager *m_manager;
+        QListWidget *m_list;
+        QLineEdit *m_name;
+        QLineEdit *m_url;
+        QLineEdit *m_caFile;
+        QCheckBox *m_verify;
+        QLineEdit *m_token;
+        QRadioButton *m_keychain;
+        QRadioButton *m_session;
+        QRadioButton *m_plainText;
+        QLabel *m_status;
+        QPushButton *m_saveButton;
+        QPushButton *m_deleteButton;
+        QPushButton *m_connectButton;
+    };
+
+    // New workflow: a flow and a goal.
+    class NewWorkflowDialog final : public QDialog
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(NewWorkflowDialog)
+
+    public:
+        NewWorkflowDialog(const QStringList &flows, QWidget *parent = nullptr);
+
+        QString flow() const;
+        QString goal() const;
+
+    private:
+        QComboBox *m_flow;
+        QPlainTextEdit *m_goal;
+    };
+} // namespace Lockstep::Ui

@@ -1,0 +1,636 @@
+#include "workflowtab.h"
+
+#include <QApplication>
+#include <QHBoxLayout>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QListWidget>
+#include <QLocale>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+#include "chatlogmodel.h"
+#include "chatlogview.h"
+#include "common/logging.h"
+#include "lockpanel.h"
+#include "locktracker.h"
+#include "protocol/closecode.h"
+#include "theme.h"
+
+namespace Lockstep::Ui
+{
+    namespace
+    {
+        void setTone(QLabel *label, const Theme::Tone tone, const bool filled)
+        {
+            const QPalette base = QApplication::palette(label);
+            QPalette palette = label->palette();
+            palette.setColor(QPalette::WindowText, (tone == Theme::Tone::Neutral) ? base.color(QPalette::WindowText)
+                                                                                  : Theme::toneColor(tone, base));
+            if (filled)
+                palette.setColor(QPalette::Window, Theme::toneBackground(tone, base));
+            label->setPalette(palette);
+            label->setAutoFillBackground(filled);
+        }
+
+        Theme::Tone connectionTone(const ConnectionStatus &status)
+        {
+            switch (status.state)
+            {
+            case ConnectionState::Connected: return Theme::Tone::Good;
+            case ConnectionState::Connecting:
+            case ConnectionState::Reconnecting:
+                return Theme::Tone::Warning;
+            case ConnectionState::Closed:
+                if (status.closeCode == quint16(CloseCode::Normal))
+                    return Theme::Tone::Neutral;
+                // Someone else is driving: a fact to know, not a fault.
+                return (status.closeCode == quint16(CloseCode::TryAgainLater)) ? Theme::Tone::Warning : Theme::Tone::Bad;
+            case ConnectionState::Idle:
+                break;
+            }
+            return Theme::Tone::Neutral;
+        }
+    } // namespace
+
+    QString toString(const TabAction action)
+    {
+        switch (action)
+        {
+        case TabAction::Resume: return QStringLiteral("Resume");
+        case TabAction::Send: return QStringLiteral("Send");
+        case TabAction::Cancel: return QStringLiteral("Cancel");
+        }
+        return {};
+    }
+
+    QString WorkflowTab::recordText(const Record &record)
+    {
+        return QStringLiteral("%1: %2").arg(toString(record.action), outcomeText(record.outcome));
+    }
+
+    WorkflowTab::WorkflowTab(const TabContext &context, const QString &workflowId, QWidget *parent)
+        : QWidget(parent)
+        , m_context(context)
+        , m_workflowId(workflowId)
+        , m_model(new ChatLogModel(this))
+        , m_view(new ChatLogView(m_model, this))
+        , m_lock(new LockTracker(this))
+        , m_lockPanel(new LockPanel(m_lock, this))
+        , m_live(new LiveConnection(context.endpoint, workflowId, context.backoff, context.random, this))
+        , m_title(new QLabel(this))
+        , m_statusIcon(new QLabel(this))
+        , m_status(new QLabel(this))
+        , m_goal(new QLabel(this))
+        , m_liveLabel(new QLabel(this))
+        , m_driveLabel(new QLabel(this))
+        , m_outcome(new QLabel(this))
+        , m_historyList(new QListWidget(this))
+        , m_composer(new QPlainTextEdit(this))
+        , m_sendButton(new QPushButton(tr("&Send"), this))
+        , m_resumeButton(new QPushButton(tr("&Resume"), this))
+        , m_cancelButton(new QPushButton(tr("&Cancel run…"), this))
+        , m_newTabButton(new QPushButton(tr("Open in &new tab"), this))
+        , m_lockWatchBackoff(context.backoff, context.random)
+    {
+        setObjectName(QStringLiteral("workflowTab"));
+        m_lock->setWorkflowDeadline(context.workflowDeadline);
+
+        // ---- header ----
+        m_title->setObjectName(QStringLiteral("workflowIdLabel"));
+        m_title->setText(workflowId);
+        m_title->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+        QFont titleFont = m_title->font();
+        titleFont.setBold(true);
+        titleFont.setPointSizeF(titleFont.pointSizeF() * 1.15);
+        m_title->setFont(titleFont);
+        m_status->setObjectName(QStringLiteral("runStatusLabel"));
+        m_status->setAccessibleName(tr("Run status"));
+        m_goal->setObjectName(QStringLiteral("goalLabel"));
+        m_goal->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        m_goal->setWordWrap(true);
+        m_goal->setAccessibleName(tr("Goal"));
+
+        m_resumeButton->setObjectName(QStringLiteral("resumeButton"));
+        m_resumeButton->setToolTip(tr("Resume the run (Ctrl+R): a startRequest with an empty goal"));
+        m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
+        m_cancelButton->setToolTip(tr("Cancel the run (Ctrl+Shift+K); asks first"));
+        m_newTabButton->setObjectName(QStringLiteral("newTabButton"));
+        m_newTabButton->setToolTip(tr("Open this workflow again in a second tab, on its own connection (Ctrl+Shift+T)"));
+        for (QPushButton *button : {m_resumeButton, m_cancelButton, m_newTabButton, m_sendButton})
+            button->setAutoDefault(false);
+
+        auto *header = new QHBoxLayout;
+        header->addWidget(m_title);
+        header->addWidget(m_statusIcon);
+        header->addWidget(m_status);
+        header->addStretch(1);
+        header->addWidget(m_resumeButton);
+        header->addWidget(m_cancelButton);
+        header->addWidget(m_newTabButton);
+
+        // ---- connection lines and the outcome banner ----
+        m_liveLabel->setObjectName(QStringLiteral("liveConnectionLabel"));
+        m_liveLabel->setAccessibleName(tr("Live connection"));
+        m_liveLabel->setWordWrap(true);
+        m_driveLabel->setObjectName(QStringLiteral("driveConnectionLabel"));
+        m_driveLabel->setAccessibleName(tr("Driving session"));
+        m_driveLabel->setWordWrap(true);
+        m_outcome->setObjectName(QStringLiteral("outcomeLabel"));
+        m_outcome->setAccessibleName(tr("Last outcome"));
+        m_outcome->setWordWrap(true);
+        m_outcome->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+        m_outcome->setMargin(fontMetrics().height() / 3);
+        m_outcome->hide();
+
+        // ---- chat log | lock and history ----
+        m_historyList->setObjectName(QStringLiteral("outcomeHistory"));
+        m_historyList->setAccessibleName(tr("Outcome history"));
+        m_historyList->setWordWrap(true);
+        auto *side = new QTabWidget(this);
+        side->setObjectName(QStringLiteral("sideTabs"));
+        side->addTab(m_lockPanel, tr("&Lock"));
+        side->addTab(m_historyList, tr("&History"));
+        auto *splitter = new QSplitter(Qt::Horizontal, this);
+        splitter->addWidget(m_view);
+        splitter->addWidget(side);
+        splitter->setStretchFactor(0, 3);
+        splitter->setStretchFactor(1, 1);
+        splitter->setChildrenCollapsible(false);
+
+        // ---- composer ----
+        m_composer->setObjectName(QStringLiteral("composer"));
+        m_composer->setAccessibleName(tr("Next message"));
+        m_composer->setPlaceholderText(tr("Type the next message for the agent… (Ctrl+Enter sends)"));
+        m_composer->setTabChangesFocus(true);
+        m_composer->setFixedHeight((fontMetrics().lineSpacing() * 3) + (2 * m_composer->frameWidth()) + 8);
+        m_sendButton->setObjectName(QStringLiteral("sendButton"));
+        m_sendButton->setToolTip(tr("Send the message (Ctrl+Enter): a startRequest with it as the goal"));
+        auto *composerRow = new QHBoxLayout;
+        composerRow->addWidget(m_composer, 1);
+        composerRow->addWidget(m_sendButton, 0, Qt::AlignBottom);
+
+        auto *layout = new QVBoxLayout(this);
+        layout->addLayout(header);
+        layout->addWidget(m_goal);
+        layout->addWidget(m_liveLabel);
+        layout->addWidget(m_driveLabel);
+        layout->addWidget(m_outcome);
+        layout->addWidget(splitter, 1);
+        layout->addLayout(composerRow);
+
+        setTabOrder(m_view, m_composer);
+        setTabOrder(m_composer, m_sendButton);
+        setTabOrder(m_sendButton, m_resumeButton);
+        setTabOrder(m_resumeButton, m_cancelButton);
+        setTabOrder(m_cancelButton, m_newTabButton);
+        setTabOrder(m_newTabButton, side);
+
+        // Ctrl+Enter sends; plain Enter is a new line.
+        m_composer->installEventFilter(this);
+        connect(m_sendButton, &QPushButton::clicked, this, &WorkflowTab::send);
+        connect(m_resumeButton, &QPushButton::clicked, this, &WorkflowTab::resume);
+        connect(m_cancelButton, &QPushButton::clicked, this, &WorkflowTab::requestCancel);
+        connect(m_newTabButton, &QPushButton::clicked, this, [this] { emit openInNewTabRequested(m_workflowId); });
+
+        // ---- live events ----
+        connect(m_live, &LiveConnection::statusChanged, this, [this] { refreshConnectionLabels(); });
+        connect(m_live, &LiveConnection::entriesReceived, this,
+                [this](const QList<Protocol::ChatLogEntry> &entries) { m_model->enqueue(entries); });
+        connect(m_live, &LiveConnection::runStatusSeen, this, &WorkflowTab::setRunStatus);
+        connect(m_live, &LiveConnection::lockStatusReceived, m_lock, &LockTracker::apply);
+
+        m_countdown.setInterval(500);
+        connect(&m_countdown, &QTimer::timeout, this, &WorkflowTab::refreshConnectionLabels);
+        m_lockWatchTimer.setSingleShot(true);
+        connect(&m_lockWatchTimer, &QTimer::timeout, this, &WorkflowTab::checkLock);
+
+        refreshStatusLabel();
+        refreshConnectionLabels();
+        m_live->start();
+        refreshLock();
+        if (m_context.api)
+        {
+            m_context.api->getWorkflow(workflowId, this, [this](ApiResult<RunInfo> run) {
+                if (!run)
+                    return;
+                m_goal->setText(tr("Goal: %1").arg(run->goal.section(u'\n', 0, 0)));
+                m_goal->setToolTip(run->goal);
+                if (run->status && !m_runStatus)
+                    setRunStatus(*run->status, run->reason);
+            });
+        }
+    }
+
+    bool WorkflowTab::eventFilter(QObject *watched, QEvent *event)
+    {
+        if ((watched == m_composer) && (event->type() == QEvent::KeyPress))
+        {
+            const auto *key = static_cast<QKeyEvent *>(event);
+            if (((key->key() == Qt::Key_Return) || (key->key() == Qt::Key_Enter))
+                && key->modifiers().testFlag(Qt::ControlModifier))
+            {
+                send();
+                return true;
+            }
+        }
+        return QWidget::eventFilter(watched, event);
+    }
+
+    WorkflowTab::~WorkflowTab()
+    {
+        // Closing a tab closes its sessions; a driven run pauses at its next step.
+        m_live->stop();
+    }
+
+    QString WorkflowTab::workflowId() const
+    {
+        return m_workflowId;
+    }
+
+    std::optional<RunStatus> WorkflowTab::runStatus() const
+    {
+        return m_runStatus;
+    }
+
+    QString WorkflowTab::title() const
+    {
+        return m_workflowId;
+    }
+
+    ChatLogModel *WorkflowTab::chatModel() const
+    {
+        return m_model;
+    }
+
+    ChatLogView *WorkflowTab::chatView() const
+    {
+        return m_view;
+    }
+
+    LockTracker *WorkflowTab::lockTracker() const
+    {
+        return m_lock;
+    }
+
+    LockPanel *WorkflowTab::lockPanel() const
+    {
+        return m_lockPanel;
+    }
+
+    LiveConnection *WorkflowTab::liveConnection() const
+    {
+        return m_live;
+    }
+
+    const QList<WorkflowTab::Record> &WorkflowTab::history() const
+    {
+        return m_history;
+    }
+
+    QString WorkflowTab::outcomeBannerText() const
+    {
+        return m_outcome->isVisible() || !m_history.isEmpty() ? m_outcome->text() : QString();
+    }
+
+    QString WorkflowTab::liveConnectionText() const
+    {
+        return m_liveLabel->text();
+    }
+
+    QString WorkflowTab::driveConnectionText() const
+    {
+        return m_driveLabel->text();
+    }
+
+    QMessageBox *WorkflowTab::cancelConfirmation() const
+    {
+        return m_confirm;
+    }
+
+    void WorkflowTab::focusComposer()
+    {
+        m_composer->setFocus(Qt::ShortcutFocusReason);
+    }
+
+    void WorkflowTab::reconnect()
+    {
+        m_live->reconnectNow();
+    }
+
+    bool WorkflowTab::isDriving() const
+    {
+        for (const DriveSession *drive : m_drives)
+        {
+            if (drive->isAccepted() && drive->isActive())
+                return true;
+        }
+        return false;
+    }
+
+    void WorkflowTab::resume()
+    {
+        startDrive(TabAction::Resume, {});
+    }
+
+    void WorkflowTab::send()
+    {
+        const QString text = m_composer->toPlainText().trimmed();
+        if (text.isEmpty())
+        {
+            focusComposer();
+            return;
+        }
+        m_composer->clear();
+        sendMessage(text);
+    }
+
+    void WorkflowTab::sendMessage(const QString &text)
+    {
+        startDrive(TabAction::Send, text);
+    }
+
+    void WorkflowTab::startDrive(const TabAction action, const QString &goal)
+    {
+        auto *drive = new DriveSession(m_context.endpoint, m_workflowId, goal, m_live->lastSeq(), this);
+        m_drives.append(drive);
+        m_lastDrive = drive;
+        m_lockWatchTimer.stop();
+        m_lockWatchNote.clear();
+        connect(drive, &DriveSession::statusChanged, this, [this] { refreshConnectionLabels(); });
+        connect(drive, &DriveSession::entriesReceived, this,
+                [this](const QList<Protocol::ChatLogEntry> &entries) { m_model->enqueue(entries); });
+        connect(drive, &DriveSession::runStatusSeen, this, &WorkflowTab::setRunStatus);
+        connect(drive, &DriveSession::lockStatusReceived, m_lock, &LockTracker::apply);
+        connect(drive, &DriveSession::accepted, this, [this, action] {
+            m_lockWatchBackoff.reset();
+            refreshConnectionLabels();
+            record(action, ActionOutcome {.kind = (action == TabAction::Send) ? OutcomeKind::MessageSent : OutcomeKind::Resumed,
+                                          .at = QDateTime::currentDateTime()});
+        });
+        connect(drive, &DriveSession::ended, this,
+                [this, drive, action](const DriveSession::End &end) { onDriveEnded(drive, action, end); });
+        qCInfo(lcUi).noquote() << "tab" << m_workflowId << toString(action) << (goal.isEmpty() ? "(resume)" : "(message)");
+        drive->start();
+        refreshConnectionLabels();
+    }
+
+    void WorkflowTab::onDriveEnded(DriveSession *drive, const TabAction action, const DriveSession::End &end)
+    {
+        m_drives.removeAll(drive);
+        drive->deleteLater();
+        const QString goal = drive->goal();
+        const auto restoreMessage = [this, goal, action] {
+            // A message that did not go in is not lost: it goes back to the composer.
+            if ((action == TabAction::Send) && m_composer->toPlainText().trimmed().isEmpty())
+                m_composer->setPlainText(goal);
+        };
+        refreshConnectionLabels();
+        if (end.accepted)
+            return;
+        if (end.failure)
+        {
+            record(action, ActionOutcome {.kind = OutcomeKind::Failed, .detail = describeFailure(*end.failure),
+                                          .at = QDateTime::currentDateTime()});
+            restoreMessage();
+            return;
+        }
+        if (end.close.code == quint16(CloseCode::TryAgainLater))
+        {
+            restoreMessage();
+            // Ask who holds it (the lock panel may not have heard yet), then say so.
+            const QString known = m_lock->holder();
+            if (!m_context.api)
+            {
+                record(action, outcomeFromClose(end.close.code, end.close.reason, known));
+                startLockWatch();
+                return;
+            }
+            m_context.api->getLock(m_workflowId, this, [this, action, end, known](ApiResult<LockInfo> info) {
+                QString holder = known;
+                if (info)
+                {
+                    m_lock->applySnapshot(*info);
+                    if (info->held)
+                        holder = info->holder;
+                }
+                record(action, outcomeFromClose(end.close.code, end.close.reason, holder));
+                startLockWatch();
+            });
+            return;
+        }
+        record(action, outcomeFromClose(end.close.code, end.close.reason, m_lock->holder()));
+        restoreMessage();
+    }
+
+    void WorkflowTab::requestCancel()
+    {
+        if (m_confirm)
+        {
+            m_confirm->raise();
+            return;
+        }
+        auto *box = new QMessageBox(QMessageBox::Question, tr("Cancel workflow"),
+                                    tr("Cancel workflow %1?\n\nA running execution stops at its next step and the run "
+                                       "ends as stopped; it cannot be resumed.").arg(m_workflowId),
+                                    QMessageBox::Yes | QMessageBox::No, this);
+        box->setObjectName(QStringLiteral("cancelConfirmation"));
+        box->button(QMessageBox::Yes)->setText(tr("&Cancel the run"));
+        box->button(QMessageBox::No)->setText(tr("&Keep it running"));
+        box->setDefaultButton(QMessageBox::No);
+        box->setEscapeButton(QMessageBox::No);
+        box->setWindowModality(Qt::WindowModal);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        connect(box, &QMessageBox::finished, this, [this, box] {
+            if (box->clickedButton() == box->button(QMessageBox::Yes))
+                cancelNow();
+        });
+        m_confirm = box;
+        box->open();
+    }
+
+    void WorkflowTab::cancelNow()
+    {
+        if (!m_context.api)
+            return;
+        m_cancelButton->setEnabled(false);
+        m_context.api->cancel(m_workflowId, this, [this](ActionOutcome outcome) {
+            m_cancelButton->setEnabled(true);
+            if ((outcome.kind == OutcomeKind::Cancelled))
+                setRunStatus(RunStatus::Stopped, QString());
+            else if ((outcome.kind == OutcomeKind::NothingToCancel) && outcome.status)
+                setRunStatus(*outcome.status, m_runReason);
+            record(TabAction::Cancel, std::move(outcome));
+        });
+    }
+
+    void WorkflowTab::record(const TabAction action, ActionOutcome outcome)
+    {
+        if (!outcome.at.isValid())
+            outcome.at = QDateTime::currentDateTime();
+        const Record entry {.action = action, .outcome = outcome};
+        m_history.append(entry);
+        const QString text = recordText(entry);
+        m_outcome->setText(text);
+        m_outcome->setToolTip(outcome.at.toString(Qt::ISODate));
+        setTone(m_outcome, outcomeTone(outcome.kind), true);
+        m_outcome->show();
+        auto *item = new QListWidgetItem(QStringLiteral("%1  %2").arg(QLocale().toString(outcome.at.time(), QStringLiteral("HH:mm:ss")), text));
+        item->setForeground(Theme::toneColor(outcomeTone(outcome.kind), m_historyList->palette()));
+        m_historyList->insertItem(0, item);
+        qCInfo(lcUi).noquote() << "tab" << m_workflowId << text;
+        emit outcomeRecorded(m_workflowId, entry);
+    }
+
+    void WorkflowTab::setRunStatus(const RunStatus status, const QString &reason)
+    {
+        const bool changed = (m_runStatus != status) || (!reason.isEmpty() && (reason != m_runReason));
+        m_runStatus = status;
+        if (!reason.isEmpty())
+            m_runReason = reason;
+        if (status != RunStatus::Running)
+            m_stale = false;
+        if (changed)
+        {
+            refreshStatusLabel();
+            emit statusChanged();
+        }
+    }
+
+    void WorkflowTab::setRunInfo(const RunInfo &run, const bool stale)
+    {
+        if (m_goal->text().isEmpty() || (m_goal->toolTip() != run.goal))
+        {
+            m_goal->setText(tr("Goal: %1").arg(run.goal.section(u'\n', 0, 0)));
+            m_goal->setToolTip(run.goal);
+        }
+        const bool staleChanged = (m_stale != stale);
+        m_stale = stale;
+        if (run.status)
+            setRunStatus(*run.status, run.reason);
+        if (staleChanged)
+        {
+            refreshStatusLabel();
+            emit statusChanged();
+        }
+    }
+
+    void WorkflowTab::refreshStatusLabel()
+    {
+        const QPalette palette = QApplication::palette(this);
+        if (!m_runStatus)
+        {
+            m_status->setText(tr("status unknown"));
+            m_statusIcon->clear();
+            setTone(m_status, Theme::Tone::Neutral, false);
+            return;
+        }
+        const int size = fontMetrics().height();
+        if (m_stale)
+        {
+            m_status->setText(tr("%1 (stale: no recent activity)").arg(humanName(*m_runStatus)));
+            m_statusIcon->setPixmap(Theme::staleIcon(palette).pixmap(size, size));
+            setTone(m_status, Theme::Tone::Warning, false);
+        }
+        else
+        {
+            m_status->setText(humanName(*m_runStatus));
+            m_statusIcon->setPixmap(Theme::statusIcon(*m_runStatus, palette).pixmap(size, size));
+            setTone(m_status, Theme::statusTone(*m_runStatus), false);
+        }
+        m_status->setToolTip(m_runReason);
+    }
+
+    void WorkflowTab::refreshConnectionLabels()
+    {
+        const ConnectionStatus &live = m_live->status();
+        m_liveLabel->setText(tr("Live: %1").arg(describeConnection(live)));
+        setTone(m_liveLabel, connectionTone(live), false);
+
+        bool ticking = (live.state == ConnectionState::Reconnecting);
+        // The last driving session's state stays shown after the session object is gone.
+        if (m_lastDrive)
+        {
+            const ConnectionStatus &drive = m_lastDrive->status();
+            m_driveText = describeConnection(drive);
+            if ((drive.state == ConnectionState::Connected) && m_lastDrive->isAccepted())
+                m_driveText = tr("connected, driving the run");
+            m_driveTone = connectionTone(drive);
+        }
+        QString text = tr("Session: %1").arg(m_driveText.isEmpty() ? tr("none (Resume or Send starts one)") : m_driveText);
+        if (!m_lockWatchNote.isEmpty())
+        {
+            text += QStringLiteral(" — ") + m_lockWatchNote;
+            if (m_lockWatchTimer.isActive())
+            {
+                const qint64 seconds = (std::max<qint64>(0, m_lockWatchAt.remainingTime()) + 999) / 1000;
+                text += tr(" — checking the lock again in %1 s").arg(seconds);
+                ticking = true;
+            }
+        }
+        m_driveLabel->setText(text);
+        setTone(m_driveLabel, m_driveTone, false);
+        if (ticking)
+        {
+            if (!m_countdown.isActive())
+                m_countdown.start();
+        }
+        else
+            m_countdown.stop();
+    }
+
+    void WorkflowTab::refreshLock()
+    {
+        if (!m_context.api)
+            return;
+        m_context.api->getLock(m_workflowId, this, [this](ApiResult<LockInfo> info) {
+            if (info)
+                m_lock->applySnapshot(*info);
+            else if (info.error().httpStatus == 503)
+                m_lock->applySnapshotError(info.error().describe());
+        });
+    }
+
+    void WorkflowTab::startLockWatch()
+    {
+        const LockHolder holder = LockHolder::parse(m_lock->holder());
+        m_lockWatchNote = holder.isEmpty() ? tr("the run is held by another session")
+                                           : tr("held by %1").arg(holder.describe());
+        scheduleLockCheck();
+    }
+
+    void WorkflowTab::scheduleLockCheck()
+    {
+        const std::chrono::milliseconds delay = m_lockWatchBackoff.nextAfterLockHeld();
+        m_lockWatchAt = QDeadlineTimer(delay);
+        m_lockWatchTimer.start(delay);
+        refreshConnectionLabels();
+    }
+
+    void WorkflowTab::checkLock()
+    {
+        if (!m_context.api)
+            return;
+        m_context.api->getLock(m_workflowId, this, [this](ApiResult<LockInfo> info) {
+            if (!info)
+            {
+                m_lockWatchNote = tr("cannot check the lock: %1").arg(info.error().describe());
+                scheduleLockCheck();
+                return;
+            }
+            m_lock->applySnapshot(*info);
+            if (info->held)
+            {
+                startLockWatch();
+                return;
+            }
+            m_lockWatchBackoff.reset();
+            m_lockWatchNote = tr("the run is free again: Resume (Ctrl+R) or Send (Ctrl+Enter)");
+            refreshConnectionLabels();
+        });
+    }
+} // namespace Lockstep::Ui

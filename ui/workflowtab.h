@@ -1,0 +1,165 @@
+#pragma once
+
+#include <optional>
+
+#include <QDeadlineTimer>
+#include <QList>
+#include <QPointer>
+#include <QTimer>
+#include <QWidget>
+
+#include "backoff.h"
+#include "connection.h"
+#include "gatewayapi.h"
+#include "outcome.h"
+#include "theme.h"
+
+class QLabel;
+class QListWidget;
+class QMessageBox;
+class QPlainTextEdit;
+class QPushButton;
+
+namespace Lockstep::Ui
+{
+    class ChatLogModel;
+    class ChatLogView;
+    class LockPanel;
+    class LockTracker;
+
+    // What a tab needs from the window.
+    struct TabContext
+    {
+        GatewayApi *api = nullptr;
+        GatewayEndpoint endpoint;
+        BackoffOptions backoff;
+        Backoff::RandomSource random;
+        std::chrono::milliseconds workflowDeadline {5 * 60 * 1000};
+    };
+
+    // User actions whose outcome a tab records.
+    enum class TabAction
+    {
+        Resume,
+        Send,
+        Cancel,
+    };
+    QString toString(TabAction action);   // "Resume", "Send", "Cancel"
+
+    // One opened workflow: its chat log (live, on the tab's own connection),
+    // the composer, Resume / Cancel / Open in new tab, the lock panel, the
+    // connection state and the history of outcomes.
+    class WorkflowTab final : public QWidget
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(WorkflowTab)
+
+    public:
+        struct Record
+        {
+            TabAction action = TabAction::Resume;
+            ActionOutcome outcome;
+        };
+
+        WorkflowTab(const TabContext &context, const QString &workflowId, QWidget *parent = nullptr);
+        ~WorkflowTab() override;
+
+        QString workflowId() const;
+        std::optional<RunStatus> runStatus() const;
+        // Tab title: the ID, with a status icon set by the window.
+        QString title() const;
+
+        // Resume: startRequest with an empty goal.
+        void resume();
+        // Asks to confirm (a window-modal box); Yes cancels.
+        void requestCancel();
+        // Cancels without asking (POST .../cancel).
+        void cancelNow();
+        // Sends the composer's text (startRequest with it as goal).
+        void send();
+        void sendMessage(const QString &text);
+        void focusComposer();
+        void reconnect();
+        // This tab's session drives a run right now (closing it pauses the run).
+        bool isDriving() const;
+
+        // From the run list poll.
+        void setRunInfo(const RunInfo &run, bool stale);
+
+        ChatLogModel *chatModel() const;
+        ChatLogView *chatView() const;
+        LockTracker *lockTracker() const;
+        LockPanel *lockPanel() const;
+        LiveConnection *liveConnection() const;
+        const QList<Record> &history() const;
+        QString outcomeBannerText() const;
+        QString liveConnectionText() const;
+        QString driveConnectionText() const;
+        // The confirmation box while it is open.
+        QMessageBox *cancelConfirmation() const;
+
+        // "Resume: already running (1013) — held by …": the history/banner line.
+        static QString recordText(const Record &record);
+
+    signals:
+        void openInNewTabRequested(const QString &workflowId);
+        void outcomeRecorded(const QString &workflowId, const Lockstep::Ui::WorkflowTab::Record &record);
+        void statusChanged();
+
+    protected:
+        bool eventFilter(QObject *watched, QEvent *event) override;
+
+    private:
+        void startDrive(TabAction action, const QString &goal);
+        void onDriveEnded(DriveSession *drive, TabAction action, const DriveSession::End &end);
+        void record(TabAction action, ActionOutcome outcome);
+        void setRunStatus(RunStatus status, const QString &reason);
+        void startLockWatch();
+        void scheduleLockCheck();
+        void checkLock();
+        void refreshConnectionLabels();
+        void refreshStatusLabel();
+        void refreshLock();
+
+        TabContext m_context;
+        QString m_workflowId;
+        ChatLogModel *m_model;
+        ChatLogView *m_view;
+        LockTracker *m_lock;
+        LockPanel *m_lockPanel;
+        LiveConnection *m_live;
+        QList<DriveSession *> m_drives;
+        QPointer<DriveSession> m_lastDrive;
+
+        QLabel *m_title;
+        QLabel *m_statusIcon;
+        QLabel *m_status;
+        QLabel *m_goal;
+        QLabel *m_liveLabel;
+        QLabel *m_driveLabel;
+        QLabel *m_outcome;
+        QListWidget *m_historyList;
+        QPlainTextEdit *m_composer;
+        QPushButton *m_sendButton;
+        QPushButton *m_resumeButton;
+        QPushButton *m_cancelButton;
+        QPushButton *m_newTabButton;
+        QPointer<QMessageBox> m_confirm;
+
+        std::optional<RunStatus> m_runStatus;
+        QString m_runReason;
+        bool m_stale = false;
+        QList<Record> m_history;
+
+        // After 1013: who holds the run is re-checked with a backoff, never hammered.
+        Backoff m_lockWatchBackoff;
+        QTimer m_lockWatchTimer;
+        QDeadlineTimer m_lockWatchAt;
+        QString m_lockWatchNote;
+        QString m_driveText;
+        Theme::Tone m_driveTone = Theme::Tone::Neutral;
+        QTimer m_countdown;
+    };
+} // namespace Lockstep::Ui
+
+Q_DECLARE_METATYPE(Lockstep::Ui::WorkflowTab::Record)
