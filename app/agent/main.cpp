@@ -1,8 +1,47 @@
+#include <cstdio>
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFileInfo>
+#include <QRandomGenerator>
+#include <QTimer>
 
 #include "common/cli.h"
 #include "common/logging.h"
+#include "gateway/shutdownsignals.h"
+#include "workspace/agentregistrar.h"
+#include "workspace/agentserver.h"
+#include "workspace/agenttoken.h"
+#include "workspace/workspacefolder.h"
+
+namespace
+{
+    using namespace Lockstep;
+
+    QString option(const QCommandLineParser &parser, const char *name)
+    {
+        return parser.value(QString::fromLatin1(name));
+    }
+
+    std::chrono::milliseconds durationOption(const QCommandLineParser &parser, const char *name)
+    {
+        const auto value = Cli::parseDuration(option(parser, name));
+        if (!value)
+            Cli::failUsage(QStringLiteral("--%1: %2").arg(QString::fromLatin1(name), value.error()));
+        return *value;
+    }
+
+    QString generatedAgentId()
+    {
+        return QStringLiteral("agent-%1").arg(QRandomGenerator::system()->generate64(), 16, 16, QChar(u'0'));
+    }
+
+    void printLine(const QString &line)
+    {
+        fprintf(stdout, "%s\n", qPrintable(line));
+        fflush(stdout);
+    }
+} // namespace
 
 int main(int argc, char *argv[])
 {
@@ -16,17 +55,126 @@ int main(int argc, char *argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addOptions({
-        {QStringLiteral("listen"), QStringLiteral("Address to listen on."), QStringLiteral("HOST:PORT"), QStringLiteral("127.0.0.1:0")},
-        {QStringLiteral("workspace"), QStringLiteral("Workspace folder tools are confined to."), QStringLiteral("DIR")},
-        {QStringLiteral("agent-id"), QStringLiteral("This agent's ID."), QStringLiteral("ID")},
-        {QStringLiteral("gateway"), QStringLiteral("Gateway URL to register with."), QStringLiteral("URL")},
-        {QStringLiteral("token-file"), QStringLiteral("File holding the gateway token."), QStringLiteral("FILE")},
+        {QStringLiteral("listen"), QStringLiteral("Loopback address to listen on (port 0: any free port)."), QStringLiteral("HOST:PORT"), QStringLiteral("127.0.0.1:0")},
+        {QStringLiteral("workspace"), QStringLiteral("Workspace folder tools are confined to (required)."), QStringLiteral("DIR")},
+        {QStringLiteral("workspace-id"), QStringLiteral("The workspace's ID (default: the folder's name)."), QStringLiteral("ID")},
+        {QStringLiteral("agent-id"), QStringLiteral("This agent's ID (default: a random one; a rebuilt workspace gets a new agent ID)."), QStringLiteral("ID")},
+        {QStringLiteral("gateway"), QStringLiteral("Gateway URL to register with, e.g. http://127.0.0.1:8080 (optional)."), QStringLiteral("URL")},
+        {QStringLiteral("token-file"), QStringLiteral("The gateway's token file: callers must present one of its tokens; the first one is used to register (required)."), QStringLiteral("FILE")},
+        {QStringLiteral("command-timeout"), QStringLiteral("Time limit of run_command without timeoutMs."), QStringLiteral("DURATION"), QStringLiteral("30s")},
+        {QStringLiteral("max-command-timeout"), QStringLiteral("Largest timeoutMs run_command accepts."), QStringLiteral("DURATION"), QStringLiteral("10m")},
+        {QStringLiteral("register-interval"), QStringLiteral("How often the registration with the gateway is renewed."), QStringLiteral("DURATION"), QStringLiteral("30s")},
+        {QStringLiteral("debug"), QStringLiteral("Log debug messages too.")},
     });
-    Lockstep::Cli::parseOrExit(parser, QCoreApplication::arguments());
-    if (const auto listen = Lockstep::Cli::parseListenAddress(parser.value(QStringLiteral("listen"))); !listen)
-        Lockstep::Cli::failUsage(QStringLiteral("--listen: %1").arg(listen.error()));
+    Cli::parseOrExit(parser, QCoreApplication::arguments());
 
-    // The agent's tool server is the workspaces issue; say so instead of pretending.
-    fprintf(stderr, "lockstep-agent: serving tool calls is not built yet\n");
-    return 1;
+    const auto listen = Cli::parseListenAddress(option(parser, "listen"));
+    if (!listen)
+        Cli::failUsage(QStringLiteral("--listen: %1").arg(listen.error()));
+    // Plain TCP with a bearer token: never on a network interface.
+    if (!listen->address.isLoopback())
+        Cli::failUsage(QStringLiteral("--listen: %1 is not a loopback address (the agent speaks plain TCP)").arg(listen->address.toString()));
+
+    if (!parser.isSet(QStringLiteral("workspace")))
+        Cli::failUsage(QStringLiteral("--workspace: required"));
+    const auto folder = Workspace::WorkspaceFolder::open(option(parser, "workspace"));
+    if (!folder)
+        Cli::failUsage(QStringLiteral("--workspace: %1").arg(folder.error()));
+
+    QString workspaceId = option(parser, "workspace-id");
+    if (workspaceId.isEmpty())
+        workspaceId = QFileInfo(folder->root()).fileName();
+    if (!Workspace::isValidWorkspaceId(workspaceId))
+        Cli::failUsage(QStringLiteral("--workspace-id: '%1' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}").arg(workspaceId));
+
+    const QString agentId = parser.isSet(QStringLiteral("agent-id")) ? option(parser, "agent-id") : generatedAgentId();
+    if (!Workspace::isValidAgentId(agentId))
+        Cli::failUsage(QStringLiteral("--agent-id: '%1' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}").arg(agentId));
+
+    if (!parser.isSet(QStringLiteral("token-file")))
+        Cli::failUsage(QStringLiteral("--token-file: required (callers must present a token)"));
+    const auto tokens = Workspace::AgentTokens::loadFile(option(parser, "token-file"));
+    if (!tokens)
+        Cli::failUsage(QStringLiteral("--token-file: %1").arg(tokens.error()));
+
+    std::optional<QUrl> gateway;
+    if (parser.isSet(QStringLiteral("gateway")))
+    {
+        const auto url = Workspace::parseGatewayUrl(option(parser, "gateway"));
+        if (!url)
+            Cli::failUsage(QStringLiteral("--gateway: %1").arg(url.error()));
+        gateway = *url;
+    }
+
+    Workspace::ToolLimits limits;
+    limits.defaultCommandTimeout = durationOption(parser, "command-timeout");
+    limits.maxCommandTimeout = durationOption(parser, "max-command-timeout");
+    if (limits.defaultCommandTimeout > limits.maxCommandTimeout)
+        Cli::failUsage(QStringLiteral("--command-timeout: longer than --max-command-timeout"));
+    const std::chrono::milliseconds registerInterval = durationOption(parser, "register-interval");
+
+    Logging::install({
+        .appName = QStringLiteral("lockstep-agent"),
+        .logDirectory = {},
+        .toStderr = true,
+        .toFile = false,
+        .debug = parser.isSet(QStringLiteral("debug")),
+    });
+
+    // Installed before the listening line is printed: a SIGTERM right after
+    // it must take the orderly path.
+    Gateway::ShutdownSignals shutdownSignals;
+
+    Workspace::AgentServer server(*folder, Workspace::AgentServerOptions{
+                                               .agentId = agentId,
+                                               .workspaceId = workspaceId,
+                                               .tokens = *tokens,
+                                               .limits = limits,
+                                           });
+    if (const auto listening = server.listen(listen->address, listen->port); !listening)
+    {
+        fprintf(stderr, "lockstep-agent: %s\n", qPrintable(listening.error()));
+        Logging::shutdown();
+        return 1;
+    }
+    printLine(QStringLiteral("lockstep-agent: listening on %1:%2 (agent %3, workspace %4, folder %5)")
+                  .arg(server.address().toString())
+                  .arg(server.port())
+                  .arg(agentId, workspaceId, folder->root()));
+
+    std::unique_ptr<Workspace::AgentRegistrar> registrar;
+    if (gateway)
+    {
+        registrar = std::make_unique<Workspace::AgentRegistrar>(Workspace::RegistrationOptions{
+            .gateway = *gateway,
+            .workspaceId = workspaceId,
+            .self = Workspace::AgentAddress{.agentId = agentId, .host = server.address(), .port = server.port()},
+            .token = tokens->first(),
+            .interval = registerInterval,
+        });
+        registrar->start();
+    }
+
+    // SIGTERM/SIGINT: take the agent out of the workspace's latest build (so
+    // the gateway fails fast instead of dialing a dead agent), then exit.
+    bool stopping = false;
+    QObject::connect(&shutdownSignals, &Gateway::ShutdownSignals::received, &app, [&](const int signalNumber) {
+        if (stopping)
+            return;
+        stopping = true;
+        qCInfo(lcApp) << "signal" << signalNumber << "received; stopping";
+        if (!registrar)
+        {
+            QCoreApplication::exit(0);
+            return;
+        }
+        QObject::connect(registrar.get(), &Workspace::AgentRegistrar::deregistered, &app, [] { QCoreApplication::exit(0); });
+        QTimer::singleShot(5000, &app, [] { QCoreApplication::exit(0); });
+        registrar->deregister();
+    });
+
+    const int exitCode = QCoreApplication::exec();
+    registrar.reset();
+    Logging::shutdown();
+    return exitCode;
 }

@@ -11,6 +11,7 @@
 #include "flows/messageid.h"
 #include "protocol/chatlog.h"
 #include "protocol/names.h"
+#include "workspace/toolrunner.h"
 
 namespace Lockstep::Flows
 {
@@ -24,6 +25,22 @@ namespace Lockstep::Flows
     {
         const QString WorkspaceUnavailable = u"workspace tools are not available in this gateway yet"_qs;
         const QString DeadlineExceeded = u"workflow deadline exceeded"_qs;
+        const QString NoWorkspace = u"this run is not bound to a workspace (start it with workflowMetadata.workspaceID)"_qs;
+        constexpr qsizetype MaxReasonLength = 500;
+
+        QString workspaceContent(const Step &step)
+        {
+            return u"Running `"_qs + step.tool + u"` in the workspace"_qs;
+        }
+
+        // The run's reason: the first line of the failure text, kept short.
+        QString shortReason(const QString &response)
+        {
+            QString line = response.section(u'\n', 0, 0).trimmed();
+            if (line.size() > MaxReasonLength)
+                line = line.left(MaxReasonLength - 1) + u'…';
+            return line;
+        }
 
         QString defaultReason(const StopCause cause)
         {
@@ -104,11 +121,33 @@ namespace Lockstep::Flows
         }
         if (m_phase == Phase::Done)
             return false;
-        if (!m_stopRequest)
+        // A lost lock also overrides an earlier stop that would still write `paused`.
+        const bool overrides = cause == StopCause::LostLock && m_stopRequest
+                               && (m_stopRequest->first == StopCause::ClientGone || m_stopRequest->first == StopCause::Shutdown);
+        if (!m_stopRequest || overrides)
             m_stopRequest = std::make_pair(cause, reason.isEmpty() ? defaultReason(cause) : reason);
-        // Cut a pending delay short; a tool call in progress completes first.
+        // A lost lock means another holder may be writing: not one more write
+        // from here, not even a touch or a tool call's result.
+        if (m_stopRequest->first == StopCause::LostLock)
+        {
+            m_touchTimer.stop();
+            m_deadlineTimer.stop();
+            if (m_workspaceCall)
+            {
+                m_workspaceCall->cancel();
+                m_workspaceCall->deleteLater();
+                m_workspaceCall = nullptr;
+            }
+            if (m_phase != Phase::Idle)
+                m_stepTimer.start(0);
+            return true;
+        }
+        // Cut a pending delay short; a tool call in progress completes first;
+        // a workspace call may wait for minutes, so it is cancelled.
         if (m_phase == Phase::BeforeStep)
             m_stepTimer.start(0);
+        else if (m_phase == Phase::WorkspaceCall)
+            interruptWorkspaceCall();
         return true;
     }
 
@@ -155,6 +194,11 @@ namespace Lockstep::Flows
     QList<Store::StoredEntry> Execution::chatLog() const
     {
         return m_log;
+    }
+
+    Workspace::WorkspaceBinding Execution::workspaceBinding() const
+    {
+        return m_options.workspace;
     }
 
     QJsonObject Execution::legacyCheckpoint() const
@@ -263,6 +307,11 @@ namespace Lockstep::Flows
 
     void Execution::onStepTimer()
     {
+        if (m_phase != Phase::Done && m_phase != Phase::Idle && m_stopRequest && m_stopRequest->first == StopCause::LostLock)
+        {
+            stopOnRequest();
+            return;
+        }
         switch (m_phase)
         {
         case Phase::BeforeStep:
@@ -275,6 +324,9 @@ namespace Lockstep::Flows
             return;
         case Phase::ToolResult:
             writeToolResult();
+            return;
+        case Phase::WorkspaceCall:
+            writeWorkspaceInterrupted();
             return;
         case Phase::Idle:
         case Phase::Done:
@@ -376,18 +428,8 @@ namespace Lockstep::Flows
             endTurn(RunStatus::Failed, step.content);
             return;
         case StepType::Workspace:
-        {
-            // Dialing the workspace agent is not implemented here yet: fail the
-            // step for what it is instead of pretending it ran. The step stays
-            // not completed, so a resume retries it.
-            ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool,
-                                           u"Running `"_qs + step.tool + u"` in the workspace"_qs, MessageStatus::Failure);
-            entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = WorkspaceUnavailable};
-            if (!persist(entry))
-                return;
-            endTurn(RunStatus::Failed, WorkspaceUnavailable);
+            runWorkspaceStep(index);
             return;
-        }
         case StepType::Finish:
             if (!persist(makeEntry(id, MessageType::WorkflowEnd, u"finished"_qs, step.content, MessageStatus::Success)))
                 return;
@@ -410,6 +452,118 @@ namespace Lockstep::Flows
         scheduleNext();
     }
 
+    void Execution::runWorkspaceStep(const int index)
+    {
+        const Step &step = m_flow.steps.at(index);
+        const QString id = messageId(index);
+        // Without a runner (or a workspace) the step fails for what it is
+        // instead of pretending it ran. A failed workspace step is not
+        // completed, so a resume retries it.
+        if (!m_options.workspaceTools || m_options.workspace.workspaceId.isEmpty())
+        {
+            const QString why = m_options.workspaceTools ? NoWorkspace : WorkspaceUnavailable;
+            ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Failure);
+            entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = why};
+            if (!persist(entry))
+                return;
+            endTurn(RunStatus::Failed, why);
+            return;
+        }
+        ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Pending);
+        entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = std::nullopt};
+        if (!persist(entry))
+            return;
+        m_phase = Phase::WorkspaceCall;
+        m_workspaceCall = m_options.workspaceTools->run(m_options.workspace, step.tool, step.args, this);
+        connect(m_workspaceCall, &Workspace::ToolCall::finished, this, &Execution::onWorkspaceResult);
+    }
+
+    void Execution::onWorkspaceResult(const Workspace::ToolOutcome &outcome)
+    {
+        if (m_phase != Phase::WorkspaceCall)
+            return;
+        if (m_workspaceCall)
+            m_workspaceCall->deleteLater();   // we are inside its signal
+        m_workspaceCall = nullptr;
+        m_phase = Phase::BeforeStep;
+
+        const Step &step = m_flow.steps.at(m_next);
+        QJsonObject context{{u"workspaceID"_qs, m_options.workspace.workspaceId}};
+        if (outcome.agent)
+            context.insert(u"agentID"_qs, outcome.agent->agentId);
+        if (outcome.switchedFrom)
+        {
+            // The binding was stale (the workspace was rebuilt): record the
+            // switch, and use the new agent from now on.
+            context.insert(u"switchedFrom"_qs, outcome.switchedFrom->agentId);
+            qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "workspace" << m_options.workspace.workspaceId
+                                      << "switched from agent" << outcome.switchedFrom->agentId << "to"
+                                      << (outcome.agent ? outcome.agent->agentId : QString());
+        }
+        if (outcome.agent && (outcome.success || outcome.switchedFrom || !m_options.workspace.agent))
+            m_options.workspace.agent = outcome.agent;
+        if (!outcome.success)
+            context.insert(u"failure"_qs, Workspace::toString(outcome.failure));
+
+        ChatLogEntry entry = makeEntry(messageId(m_next), MessageType::Tool, step.tool, workspaceContent(step),
+                                       outcome.success ? MessageStatus::Success : MessageStatus::Failure);
+        // toJson() cuts the response to 4 KiB.
+        entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = outcome.response};
+        entry.additionalContext = QJsonObject{{u"workspace"_qs, context}};
+        if (!persist(entry))
+            return;
+        if (!outcome.success)
+        {
+            endTurn(RunStatus::Failed, shortReason(outcome.response));
+            return;
+        }
+        ++m_next;
+        scheduleNext();
+    }
+
+    void Execution::interruptWorkspaceCall()
+    {
+        if (m_workspaceCall)
+        {
+            m_workspaceCall->cancel();
+            m_workspaceCall->deleteLater();
+            m_workspaceCall = nullptr;
+        }
+        // Served on the event loop (writeWorkspaceInterrupted), never from
+        // inside the caller of requestStop().
+        m_stepTimer.start(0);
+    }
+
+    void Execution::writeWorkspaceInterrupted()
+    {
+        // A stop that came while the pending entry was being written reaches
+        // here with the call still going.
+        if (m_workspaceCall)
+        {
+            m_workspaceCall->cancel();
+            m_workspaceCall->deleteLater();
+            m_workspaceCall = nullptr;
+        }
+        m_phase = Phase::BeforeStep;
+        const bool quiet = !m_deadlinePassed && m_stopRequest
+                           && (m_stopRequest->first == StopCause::Cancelled || m_stopRequest->first == StopCause::Superseded);
+        if (!quiet)
+        {
+            const Step &step = m_flow.steps.at(m_next);
+            const QString why = m_stopRequest ? m_stopRequest->second : DeadlineExceeded;
+            ChatLogEntry entry = makeEntry(messageId(m_next), MessageType::Tool, step.tool, workspaceContent(step),
+                                           MessageStatus::Failure);
+            entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = u"interrupted: "_qs + why};
+            if (!persist(entry))
+                return;
+        }
+        // Serves the stop request or the deadline; the step is not completed,
+        // so a resume runs it again.
+        if (!atBoundary())
+            return;
+        scheduleNext();
+    }
+
     void Execution::endTurn(const RunStatus status, const QString &reason)
     {
         if (!writeStatus(status, reason))
@@ -420,7 +574,9 @@ namespace Lockstep::Flows
     void Execution::stopOnRequest()
     {
         const auto [cause, reason] = *m_stopRequest;
-        if (cause == StopCause::Cancelled || cause == StopCause::Superseded)
+        // LostLock: the run stays `running` and becomes an orphan, resumable
+        // after --stale-after (nothing refreshes last_activity_at any more).
+        if (cause == StopCause::Cancelled || cause == StopCause::Superseded || cause == StopCause::LostLock)
         {
             finish(cause, m_status);
             return;
@@ -447,11 +603,15 @@ namespace Lockstep::Flows
         m_deadlinePassed = true;
         if (m_phase == Phase::BeforeStep)
             m_stepTimer.start(0);
+        else if (m_phase == Phase::WorkspaceCall)
+            interruptWorkspaceCall();
     }
 
     void Execution::onTouch()
     {
         if (m_phase == Phase::Done || m_phase == Phase::Idle)
+            return;
+        if (m_stopRequest && m_stopRequest->first == StopCause::LostLock)
             return;
         auto touched = m_store.touch(m_run.workflowId, m_fence);
         if (!touched)
@@ -546,6 +706,12 @@ namespace Lockstep::Flows
         if (m_phase == Phase::Done)
             return;
         m_phase = Phase::Done;
+        if (m_workspaceCall)
+        {
+            m_workspaceCall->cancel();
+            m_workspaceCall->deleteLater();
+            m_workspaceCall = nullptr;
+        }
         m_cause = cause;
         m_status = finalStatus;
         m_stepTimer.stop();

@@ -7,6 +7,7 @@
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
+#include <QPointer>
 #include <QString>
 #include <QTimer>
 
@@ -14,6 +15,14 @@
 #include "protocol/chatlog.h"
 #include "protocol/runstatus.h"
 #include "store/runstore.h"
+#include "workspace/agentaddress.h"
+
+namespace Lockstep::Workspace
+{
+    class ToolCall;
+    class WorkspaceToolRunner;
+    struct ToolOutcome;
+}
 
 namespace Lockstep::Flows
 {
@@ -25,7 +34,8 @@ namespace Lockstep::Flows
         Superseded,   // the stored fence moved: a newer holder took over; nothing more was written
         ClientGone,   // requestStop: the driving websocket closed; the run is left `paused`
         Shutdown,     // requestStop: the gateway is shutting down; the run is left `paused`
-        LostLock,     // requestStop: the lock heartbeat failed; the run is left `paused` (fence-guarded)
+        LostLock,     // requestStop: the lock heartbeat failed; stopped at once without another
+                      // write (the run stays `running`, an orphan resumable after --stale-after)
         Deadline,     // the workflow deadline passed; the run is `failed`
         StoreError,   // a store call failed; stopped without another write (the run stays
                       // `running` and becomes a stale orphan, resumable after --stale-after)
@@ -50,6 +60,15 @@ namespace Lockstep::Flows
         // and a cancel is only noticed by a guarded write (none, with an
         // unguarded store).
         bool guards = true;
+        // Workspace steps go through the gateway's runner (dial with lazy
+        // validation, bounded discovery, call). Null: this gateway cannot dial
+        // workspace agents and a workspace step fails honestly. The runner must
+        // outlive the Execution.
+        Workspace::WorkspaceToolRunner *workspaceTools = nullptr;
+        // The run's workspace and the agent it is bound to (may be stale: the
+        // dial finds out). When a dial switches to a rebuilt workspace's new
+        // agent, later steps use the new one (see workspaceBinding()).
+        Workspace::WorkspaceBinding workspace;
     };
 
     // One executing run of a flow, on the event loop of its thread, never
@@ -91,10 +110,14 @@ namespace Lockstep::Flows
         // Begins on the next event-loop iteration, so connect signals first.
         void start();
         // Stops at the next step boundary; a pending delay or wait is cut short,
-        // a tool call in progress completes first. ClientGone, Shutdown, LostLock:
+        // a tool call in progress completes first; a workspace call in progress
+        // is cancelled (its entry becomes a failure "interrupted: <reason>"
+        // unless the cause is Cancelled or Superseded, which write nothing). ClientGone, Shutdown:
         // the run is left `paused` (guarded write). Cancelled, Superseded: nothing
-        // more is written (the caller already changed the run). The first request
-        // wins. Returns false (and does nothing) for other causes or after finished().
+        // more is written (the caller already changed the run). LostLock: stops
+        // on the next event-loop pass, even mid tool call or workspace call, and
+        // writes nothing at all (no status, no result, no touch). The first
+        // request wins. Returns false (and does nothing) for other causes or after finished().
         bool requestStop(StopCause cause, const QString &reason = {});
 
         QString workflowId() const;
@@ -110,6 +133,8 @@ namespace Lockstep::Flows
         // The run's chat log as this execution knows it (all turns, latest
         // version of each message, in seq order).
         QList<Store::StoredEntry> chatLog() const;
+        // The run's workspace binding as it stands (updated by agent switches).
+        Workspace::WorkspaceBinding workspaceBinding() const;
 
         // The whole internal state as the legacy API sent it in every
         // newCheckpoint (channel_values with conversation history, plan, tool
@@ -130,6 +155,8 @@ namespace Lockstep::Flows
             Idle,
             BeforeStep,   // waiting for the next step boundary (a delay or wait is running)
             ToolResult,   // a tool call is "running"; its result is written next
+            WorkspaceCall, // a workspace tool call is in flight (m_workspaceCall); the step
+                          // timer only fires here when a stop or the deadline interrupted it
             Done,
         };
 
@@ -145,6 +172,10 @@ namespace Lockstep::Flows
         bool checkStoredRun();
         void runStep(int index);
         void writeToolResult();
+        void runWorkspaceStep(int index);
+        void onWorkspaceResult(const Workspace::ToolOutcome &outcome);
+        void interruptWorkspaceCall();
+        void writeWorkspaceInterrupted();
         void endTurn(RunStatus status, const QString &reason);
         void stopOnRequest();
         void failOnDeadline();
@@ -182,6 +213,8 @@ namespace Lockstep::Flows
 
         QList<Store::StoredEntry> m_log;          // seq order, latest version of each message
         QHash<QString, qsizetype> m_logIndex;     // message_id -> index in m_log
+
+        QPointer<Workspace::ToolCall> m_workspaceCall;   // child while Phase::WorkspaceCall
 
         QTimer m_stepTimer;
         QTimer m_deadlineTimer;

@@ -49,9 +49,16 @@
 //   wait       {ms (required)} -> nothing is written; the executor only waits.
 //   fail       {message (required)} -> an `agent` entry with message_sub_type "error"
 //               and status failure; the run goes to `failed` with the message as reason.
-//   workspace  {tool (required), args: object (optional)} -> needs the workspace agent.
-//               This gateway cannot dial it yet: the step fails honestly (a `tool`
-//               entry with status failure saying so) and the run goes to `failed`.
+//   workspace  {tool (required), args: object (optional)} -> runs `tool` in the run's
+//               workspace through its agent (core/workspace: read_file, write_file,
+//               list_dir, run_command). A `tool` entry with status pending, then the
+//               same message_id with success|failure, tool_info.tool_response = the
+//               output or the failure text (e.g. "workspace has no running agent ...")
+//               and additional_context.workspace = {workspaceID, agentID, switchedFrom?,
+//               failure?}. A failure fails the run (status `failed`, reason = its first
+//               line); the step is not completed, so resuming retries it. Without a
+//               workspace runner (ExecutionOptions::workspaceTools) the step fails
+//               honestly saying so.
 //   finish     {content (required)} -> a `workflow_end` entry; the run is `finished`.
 //
 // When the steps run out, the turn ends in `input_required` (a chat turn is done).

@@ -1,6 +1,7 @@
 #include "gateway.h"
 
 #include <cstdio>
+#include <utility>
 
 #include <QCoreApplication>
 #include <QDateTime>
@@ -21,10 +22,15 @@
 #include "gateway/session.h"
 #include "gateway/shutdownsignals.h"
 #include "lock/lockstore.h"
+#include "lock/memorylockstore.h"
 #include "lock/runlock.h"
 #include "protocol/closecode.h"
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
+#include "workspace/agentaddress.h"
+#include "workspace/agentdirectory.h"
+#include "workspace/agenttoken.h"
+#include "workspace/toolrunner.h"
 
 namespace Lockstep::Gateway
 {
@@ -103,6 +109,7 @@ namespace Lockstep::Gateway
         bool sessionEnded = false;
         bool executionEnded = false;
         bool lockSettled = true;             // false while a lock is held or being released
+        bool lostReported = false;           // lockStatus `lost` went out (once per drive)
         bool done = false;
 
         bool executionRunning() const { return execution && !executionEnded; }
@@ -223,6 +230,20 @@ namespace Lockstep::Gateway
             return runtime(u"--store: " + store.error().message);
         m_store = std::move(*store);
 
+        // Workspace agents share the gateway's token file: the gateway presents
+        // its first token when it dials one.
+        const QString agentTokenPath = m_config.tokenFile.isEmpty() ? generatedTokenPath : m_config.tokenFile;
+        auto agentTokens = Workspace::AgentTokens::loadFile(agentTokenPath);
+        if (!agentTokens)
+        {
+            const QString problem = u"workspace agents: token file: " + agentTokens.error();
+            return m_config.tokenFile.isEmpty() ? runtime(problem) : usage(u"--token-file: " + agentTokens.error());
+        }
+        Workspace::ToolRunnerOptions workspaceOptions;   // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
+        workspaceOptions.dial.token = agentTokens->first();
+        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store);
+        m_workspaceTools = std::make_unique<Workspace::WorkspaceToolRunner>(*m_agentDirectory, workspaceOptions);
+
         Lock::LockOptions lockOptions;
         lockOptions.ttl = m_config.lockTtl;
         lockOptions.replicaId = m_config.replicaId;
@@ -304,7 +325,7 @@ namespace Lockstep::Gateway
 
     QJsonObject Server::health() const
     {
-        return QJsonObject {
+        QJsonObject health {
             {u"status"_qs, m_shuttingDown ? u"shutting_down"_qs : u"ok"_qs},
             {u"replica"_qs, m_config.replicaId},
             {u"lockStore"_qs, m_lockStore->kind()},
@@ -312,7 +333,16 @@ namespace Lockstep::Gateway
             {u"lockEnabled"_qs, m_config.lockConcurrentFlows},
             {u"casGuards"_qs, m_config.casGuards},
             {u"version"_qs, QCoreApplication::applicationVersion()},
+            // Live counters, read-only, for leak checks: all return to 0 when idle.
+            {u"sessions"_qs, m_sessions.size()},
+            {u"drives"_qs, m_drives.size()},
+            {u"feeds"_qs, m_feeds.size()},
+            {u"liveLocks"_qs, Lock::RunLock::liveHeartbeats()},
         };
+        // The in-process store can say how many keys it holds (Redis: SCAN).
+        if (auto *memory = qobject_cast<Lock::MemoryLockStore *>(m_lockStore.get()))
+            health.insert(u"heldLocks"_qs, memory->size());
+        return health;
     }
 
     qint64 Server::newFence()
@@ -460,6 +490,16 @@ namespace Lockstep::Gateway
                                QStringLiteral("startRequest.workflowMetadata.flow: must be a string"));
             return;
         }
+        // The workspace the run's workspace steps use (optional): checked before any lock too.
+        const QJsonValue workspaceValue = request.workflowMetadata.value(u"workspaceID");
+        if (!workspaceValue.isUndefined() && !workspaceValue.isNull()
+            && (!workspaceValue.isString() || !Workspace::isValidWorkspaceId(workspaceValue.toString())))
+        {
+            session->closeWith(quint16(CloseCode::InvalidRequest),
+                               QStringLiteral("startRequest.workflowMetadata.workspaceID: must be a string of "
+                                              "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"));
+            return;
+        }
         session->setRole(Session::Role::Driver, request.workflowID, request.wantsIncrementalStreaming());
         auto *drive = new Drive(session, request, afterSeq, this);
         m_drives.append(drive);
@@ -545,8 +585,9 @@ namespace Lockstep::Gateway
         qCWarning(lcGateway).noquote() << "lost the lock of" << drive->workflowId << ":" << reason;
         if (drive->executionRunning())
             drive->execution->requestStop(Flows::StopCause::LostLock, QStringLiteral("lost lock"));
-        broadcastLockStatus(drive->workflowId, Protocol::LockState::Lost, drive->lock->sessionId(), drive->fence, 0,
-                            drive->session);
+        if (!std::exchange(drive->lostReported, true))
+            broadcastLockStatus(drive->workflowId, Protocol::LockState::Lost, drive->lock->sessionId(), drive->fence, 0,
+                                drive->session);
         if (drive->session)
             drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
         drive->lockSettled = true;
@@ -635,6 +676,9 @@ namespace Lockstep::Gateway
         options.activityInterval = std::max(std::chrono::milliseconds(100),
                                             std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
         options.guards = m_config.casGuards;
+        options.workspaceTools = m_workspaceTools.get();
+        // No agent in the binding: the dialer looks the workspace's current one up.
+        options.workspace.workspaceId = request.workflowMetadata.value(u"workspaceID").toString();
         const Store::Run run = resumed->run ? *resumed->run : **current;
         drive->execution = new Flows::Execution(*m_store, run, *flow, drive->fence, options, drive);
         if (drive->lock)
@@ -667,6 +711,20 @@ namespace Lockstep::Gateway
             {
             case Flows::StopCause::LostLock:
                 drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
+                break;
+            case Flows::StopCause::Superseded:
+                // A newer fence wrote: with the lock on, ours was taken over
+                // (say, this process was paused past its TTL) even if our
+                // heartbeat has not found out yet. Same end as a lost lock.
+                if (drive->lock)
+                {
+                    if (!std::exchange(drive->lostReported, true))
+                        broadcastLockStatus(drive->workflowId, Protocol::LockState::Lost, drive->lock->sessionId(),
+                                            drive->fence, 0, drive->session);
+                    drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
+                }
+                else
+                    drive->session->closeWith(quint16(CloseCode::Normal), status);
                 break;
             case Flows::StopCause::StoreError:
                 drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store error"));

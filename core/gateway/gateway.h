@@ -23,6 +23,11 @@ namespace Lockstep::Store
 {
     class RunStore;
 }
+namespace Lockstep::Workspace
+{
+    class AgentDirectory;
+    class WorkspaceToolRunner;
+}
 namespace Lockstep::Lock
 {
     class LockStore;
@@ -122,6 +127,10 @@ namespace Lockstep::Gateway
         TokenSet m_tokens;
         Flows::FlowLibrary m_flows;
         std::unique_ptr<Store::RunStore> m_store;
+        // Workspace steps dial agents through these; declared after the store
+        // they read, and they outlive every execution (deleted in ~Server first).
+        std::unique_ptr<Workspace::AgentDirectory> m_agentDirectory;
+        std::unique_ptr<Workspace::WorkspaceToolRunner> m_workspaceTools;
         std::unique_ptr<Lock::LockStore> m_lockStore;
         HttpApi *m_http = nullptr;           // owns m_door (QAbstractHttpServer::bind parents it)
         FrontDoor *m_door = nullptr;

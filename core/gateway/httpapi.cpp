@@ -6,6 +6,7 @@
 #include <QPointer>
 #include <QTcpSocket>
 #include <QUrl>
+#include <QUrlQuery>
 #include <QUuid>
 
 #include "common/logging.h"
@@ -16,6 +17,7 @@
 #include "protocol/jsonreader.h"
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
+#include "workspace/workspaceroutes.h"
 
 namespace Lockstep::Gateway
 {
@@ -161,6 +163,8 @@ namespace Lockstep::Gateway
 
         if (segments.at(2) == u"ws")
             return error(426, QStringLiteral("upgrade_required"), QStringLiteral("/api/v1/ws is the websocket endpoint"));
+        if (segments.at(2) == u"workspaces")
+            return workspaceAgent(request, segments);
         if (segments.at(2) != u"workflows")
             return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
 
@@ -209,6 +213,37 @@ namespace Lockstep::Gateway
             }
         }
         return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
+    }
+
+    HttpApi::Reply HttpApi::workspaceAgent(const QHttpServerRequest &request, const QStringList &segments)
+    {
+        // /api/v1/workspaces/{workspaceID}/agent; the routes check the ID and the body.
+        if ((segments.size() != 5) || (segments.at(4) != u"agent"))
+            return error(404, QStringLiteral("not_found"),
+                         QStringLiteral("no such endpoint: %1").arg(request.url().path(QUrl::FullyEncoded)));
+        const QString workspaceId = QUrl::fromPercentEncoding(segments.at(3).toUtf8());
+        Workspace::Routes::Reply routed;
+        switch (request.method())
+        {
+        case QHttpServerRequest::Method::Post:
+            routed = Workspace::Routes::registerAgent(*m_context.store, workspaceId, request.body());
+            break;
+        case QHttpServerRequest::Method::Delete:
+            routed = Workspace::Routes::stopWorkspace(*m_context.store, workspaceId,
+                                                      QUrlQuery(request.url()).queryItemValue(u"agentID"_qs));
+            break;
+        case QHttpServerRequest::Method::Get:
+            routed = Workspace::Routes::currentAgent(*m_context.store, workspaceId);
+            break;
+        default:
+        {
+            Reply reply = error(405, QStringLiteral("method_not_allowed"),
+                                QStringLiteral("%1 is not allowed here; use GET, POST or DELETE").arg(methodName(request.method())));
+            reply.headers.append(qMakePair(QByteArray("Allow"), QByteArray("GET, POST, DELETE")));
+            return reply;
+        }
+        }
+        return Reply {.status = routed.status, .body = routed.body};
     }
 
     HttpApi::Reply HttpApi::createWorkflow(const QHttpServerRequest &request)

@@ -9,6 +9,7 @@
 #include <QList>
 #include <QPair>
 #include <QString>
+#include <QStringList>
 
 class QTcpSocket;
 
@@ -83,6 +84,8 @@ namespace Lockstep::Gateway
         Reply getChat(const QString &workflowId);
         std::optional<Reply> getLock(const QString &workflowId);
         Reply cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request);
+        // /api/v1/workspaces/{workspaceID}/agent (Workspace::Routes).
+        Reply workspaceAgent(const QHttpServerRequest &request, const QStringList &segments);
 
         static Reply error(int status, const QString &error, const QString &message);
         static void send(QTcpSocket *socket, const Reply &reply);

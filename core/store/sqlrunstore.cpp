@@ -1,5 +1,7 @@
 #include "sqlrunstore.h"
 
+#include <QThread>
+
 #include <atomic>
 
 #include <QDir>
@@ -371,7 +373,16 @@ namespace Lockstep::Store
         QStringList setup;
         if (isSqlite())
         {
-            const auto mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
+            // Switching to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY
+            // at once (without its busy handler) when several processes open a fresh
+            // file together; retry within the busy timeout.
+            auto mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
+            for (int waitedMs = 0; !mode && (waitedMs < SqliteBusyTimeoutMs)
+                 && mode.error().message.contains(u"locked", Qt::CaseInsensitive); waitedMs += 20)
+            {
+                QThread::msleep(20);
+                mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
+            }
             if (!mode)
             {
                 m_db.close();

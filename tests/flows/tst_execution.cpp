@@ -417,7 +417,6 @@ private slots:
         QTest::addColumn<QString>("reason");
         QTest::newRow("client gone") << StopCause::ClientGone << u"client disconnected"_qs;
         QTest::newRow("shutdown") << StopCause::Shutdown << u"gateway shutting down"_qs;
-        QTest::newRow("lost lock") << StopCause::LostLock << u"lost lock"_qs;
     }
 
     void stopRequestLeavesRunPaused()
@@ -444,6 +443,58 @@ private slots:
         QCOMPARE(storedRun(id).reason, reason);
         QCOMPARE(recorder.statuses.size(), 1);
         QCOMPARE(toString(recorder.statuses[0].first), toString(RunStatus::Paused));
+    }
+
+    void lostLockWritesNothing_data()
+    {
+        QTest::addColumn<bool>("midToolCall");
+        QTest::addColumn<bool>("afterClientGone");
+        QTest::newRow("during a delay") << false << false;
+        QTest::newRow("mid tool call") << true << false;
+        QTest::newRow("after a client-gone stop") << false << true;
+    }
+
+    // SPEC fix 2: mutual exclusion is gone, so not one more write: no
+    // `paused`, no tool result, no touch. The run stays `running` (an orphan).
+    void lostLockWritesNothing()
+    {
+        QFETCH(bool, midToolCall);
+        QFETCH(bool, afterClientGone);
+        const QString id = u"wf-lost-lock"_qs;
+        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        ExecutionOptions options;
+        options.delayScale = midToolCall ? 0.01 : 1.0;
+        options.activityInterval = std::chrono::milliseconds(20);
+        Execution execution(*m_store, run, flow(u"long"_qs), 1, options);
+        Recorder recorder;
+        recorder.attach(execution, *m_store);
+        const int stopAt = midToolCall ? 3 : 1;   // the user entry; or user, agent step, pending tool call
+        QObject::connect(&execution, &Execution::entryPersisted, &execution, [&] {
+            if (recorder.entries.size() != stopAt)
+                return;
+            if (afterClientGone)
+                execution.requestStop(StopCause::ClientGone);
+            execution.requestStop(StopCause::LostLock);
+        });
+        execution.start();
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        const QDateTime touched = storedRun(id).lastActivityAt;
+
+        QCOMPARE(toString(*recorder.cause), toString(StopCause::LostLock));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Running));
+        QVERIFY(recorder.statuses.isEmpty());
+        QCOMPARE(recorder.entries.size(), stopAt);
+        QCOMPARE(storedEntries(id).size(), stopAt);
+        if (midToolCall)
+            QCOMPARE(storedEntries(id).constLast().entry.value(u"status").toString(), u"pending"_qs);
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
+        // Nothing later either: no touch of last_activity_at (every 20 ms
+        // before; a touch now would store this clock).
+        m_clockMs = 1'800'000'000'000;
+        QTest::qWait(200);
+        QCOMPARE(storedRun(id).lastActivityAt, touched);
+        QCOMPARE(storedEntries(id).size(), stopAt);
+        QVERIFY(!recorder.signalAfterFinished);
     }
 
     void stopRequestCancelledWritesNothing()

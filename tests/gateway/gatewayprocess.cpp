@@ -1,6 +1,9 @@
 #include "gatewayprocess.h"
 
+#include <algorithm>
 #include <csignal>
+
+#include <sys/socket.h>
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -498,4 +501,194 @@ namespace Lockstep::Test
         }
         return *spec;
     }
+
+    // ---- RawWsClient ----
+
+    RawWsClient::RawWsClient() = default;
+
+    RawWsClient::~RawWsClient() = default;
+
+    bool RawWsClient::open(const std::uint16_t port, const QString &token, const int timeoutMs)
+    {
+        m_socket = std::make_unique<QTcpSocket>();
+        m_buffer.clear();
+        m_texts.clear();
+        m_closeReason.clear();
+        m_socket->connectToHost(QStringLiteral("127.0.0.1"), port);
+        if (!m_socket->waitForConnected(timeoutMs))
+            return false;
+        m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        QByteArray authorization = "Authorization: Bearer ";
+        authorization += token.toUtf8();
+        m_socket->write(upgradeRequest(port, "/api/v1/ws", {authorization}));
+        QDeadlineTimer deadline(timeoutMs);
+        qsizetype end = -1;
+        while ((end = m_buffer.indexOf("\r\n\r\n")) < 0)
+        {
+            if (deadline.hasExpired() || !m_socket->waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
+                return false;
+            m_buffer += m_socket->readAll();
+        }
+        const bool upgraded = m_buffer.startsWith("HTTP/1.1 101");
+        m_buffer.remove(0, end + 4);
+        return upgraded;
+    }
+
+    bool RawWsClient::isOpen() const
+    {
+        return m_socket && m_socket->state() == QAbstractSocket::ConnectedState;
+    }
+
+    const QList<QByteArray> &RawWsClient::texts() const
+    {
+        return m_texts;
+    }
+
+    QString RawWsClient::closeReason() const
+    {
+        return m_closeReason;
+    }
+
+    namespace
+    {
+        QByteArray maskedFrame(const int opcode, const QByteArray &payload)
+        {
+            QByteArray frame;
+            frame.append(char(0x80 | opcode));
+            const qsizetype size = payload.size();
+            if (size < 126)
+                frame.append(char(0x80 | size));
+            else if (size < 65536)
+            {
+                frame.append(char(0x80 | 126));
+                frame.append(char((size >> 8) & 0xff));
+                frame.append(char(size & 0xff));
+            }
+            else
+            {
+                frame.append(char(0x80 | 127));
+                for (int shift = 56; shift >= 0; shift -= 8)
+                    frame.append(char((quint64(size) >> shift) & 0xff));
+            }
+            const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+            frame.append(mask, 4);
+            for (qsizetype i = 0; i < size; ++i)
+                frame.append(char(payload.at(i) ^ mask[i % 4]));
+            return frame;
+        }
+    } // namespace
+
+    bool RawWsClient::sendText(const QByteArray &text)
+    {
+        if (!isOpen())
+            return false;
+        m_socket->write(maskedFrame(0x1, text));
+        return m_socket->waitForBytesWritten(5000) || m_socket->bytesToWrite() == 0;
+    }
+
+    bool RawWsClient::sendJson(const QJsonObject &message)
+    {
+        return sendText(QJsonDocument(message).toJson(QJsonDocument::Compact));
+    }
+
+    bool RawWsClient::fill(const qsizetype bytes, const int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (m_buffer.size() < bytes)
+        {
+            if (!m_socket || deadline.hasExpired())
+                return false;
+            if (m_socket->bytesAvailable() == 0
+                && !m_socket->waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
+                return false;
+            m_buffer += m_socket->readAll();
+        }
+        return true;
+    }
+
+    RawWsClient::Frame RawWsClient::readFrame(const int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        auto left = [&] { return int(std::max<qint64>(0, deadline.remainingTime())); };
+        if (!fill(2, left()))
+            return {};
+        const int opcode = quint8(m_buffer.at(0)) & 0x0f;
+        quint64 size = quint8(m_buffer.at(1)) & 0x7f;
+        qsizetype header = 2;
+        if (size == 126)
+        {
+            if (!fill(4, left()))
+                return {};
+            size = (quint64(quint8(m_buffer.at(2))) << 8) | quint8(m_buffer.at(3));
+            header = 4;
+        }
+        else if (size == 127)
+        {
+            if (!fill(10, left()))
+                return {};
+            size = 0;
+            for (int i = 2; i < 10; ++i)
+                size = (size << 8) | quint8(m_buffer.at(i));
+            header = 10;
+        }
+        if (!fill(header + qsizetype(size), left()))
+            return {};
+        Frame frame {.opcode = opcode, .payload = m_buffer.mid(header, qsizetype(size))};
+        m_buffer.remove(0, header + qsizetype(size));
+        return frame;
+    }
+
+    int RawWsClient::waitForCloseOr(const QByteArray &marker, const int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        for (;;)
+        {
+            const Frame frame = readFrame(int(std::max<qint64>(0, deadline.remainingTime())));
+            if (frame.opcode < 0)
+                return -1;
+            if (frame.opcode == 0x8)
+            {
+                if (frame.payload.size() < 2)
+                    return 1005;
+                m_closeReason = QString::fromUtf8(frame.payload.mid(2));
+                return (quint8(frame.payload.at(0)) << 8) | quint8(frame.payload.at(1));
+            }
+            if (frame.opcode == 0x1)
+            {
+                m_texts.append(frame.payload);
+                if (!marker.isEmpty() && frame.payload.contains(marker))
+                    return 0;
+            }
+        }
+    }
+
+    void RawWsClient::close(const quint16 code)
+    {
+        if (!isOpen())
+            return;
+        QByteArray payload;
+        payload.append(char(code >> 8));
+        payload.append(char(code & 0xff));
+        m_socket->write(maskedFrame(0x8, payload));
+        m_socket->waitForBytesWritten(5000);
+        m_socket->disconnectFromHost();
+        if (m_socket->state() != QAbstractSocket::UnconnectedState)
+            m_socket->waitForDisconnected(5000);
+        m_socket.reset();
+    }
+
+    void RawWsClient::reset()
+    {
+        if (!m_socket)
+            return;
+        const qintptr fd = m_socket->socketDescriptor();
+        if (fd >= 0)
+        {
+            const linger off {.l_onoff = 1, .l_linger = 0};
+            ::setsockopt(int(fd), SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+        }
+        m_socket->abort();
+        m_socket.reset();
+    }
+
 } // namespace Lockstep::Test

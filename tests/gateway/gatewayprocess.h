@@ -18,6 +18,7 @@
 #include "transport/websocketclient.h"
 
 class QProcess;
+class QTcpSocket;
 class QTemporaryDir;
 
 // Helpers for the gateway tests and benchmarks: a real lockstep-gateway
@@ -95,6 +96,51 @@ namespace Lockstep::Test
     RawReply rawRequest(std::uint16_t port, const QByteArray &request);
     // A websocket upgrade request for `path` with extra header lines ("Name: value").
     QByteArray upgradeRequest(std::uint16_t port, const QByteArray &path, const QList<QByteArray> &headerLines);
+
+    // A blocking websocket client on a raw QTcpSocket, for loops of thousands
+    // of sessions and for timing: no event loop, no thread. It can end a
+    // session abruptly (TCP reset, no close frame), which no websocket library
+    // offers. Client frames are masked as RFC 6455 requires.
+    class RawWsClient
+    {
+    public:
+        struct Frame
+        {
+            int opcode = -1;        // 1 text, 8 close, ...; -1: nothing within the timeout / connection gone
+            QByteArray payload;
+        };
+
+        RawWsClient();
+        ~RawWsClient();
+        RawWsClient(const RawWsClient &) = delete;
+        RawWsClient &operator=(const RawWsClient &) = delete;
+
+        // TCP connect and the upgrade with a bearer token; true on 101.
+        bool open(std::uint16_t port, const QString &token, int timeoutMs = 10000);
+        bool sendText(const QByteArray &text);
+        bool sendJson(const QJsonObject &message);
+        // The next frame (waits up to timeoutMs).
+        Frame readFrame(int timeoutMs);
+        // Reads until a close frame (its code; text frames are kept in texts())
+        // or until a text frame contains `marker` (returns 0). -1: timeout or the
+        // connection dropped without a close frame.
+        int waitForCloseOr(const QByteArray &marker, int timeoutMs);
+        // A close frame with `code` (the server answers with its own).
+        void close(quint16 code = 1000);
+        // SO_LINGER 0 then close: the peer gets a TCP RST, no close frame.
+        void reset();
+        bool isOpen() const;
+        const QList<QByteArray> &texts() const;
+        QString closeReason() const;
+
+    private:
+        bool fill(qsizetype bytes, int timeoutMs);
+
+        std::unique_ptr<QTcpSocket> m_socket;
+        QByteArray m_buffer;
+        QList<QByteArray> m_texts;
+        QString m_closeReason;
+    };
 
     // A websocket client that records everything it receives.
     class WsProbe final : public QObject

@@ -1,3 +1,4 @@
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -108,6 +109,20 @@ private slots:
             glacial.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
                                         {u"delayMs"_qs, 30000}});
         writeFlow(u"glacial"_qs, glacial);
+        // Busy: a step every ~30 ms, half of them tool calls (a loss mid tool
+        // call must not write the result), about 12 s in all.
+        QJsonArray busy;
+        for (int i = 0; i < 400; ++i)
+        {
+            if (i % 2)
+                busy.append(QJsonObject {{u"type"_qs, u"tool"_qs}, {u"name"_qs, u"read_file"_qs},
+                                         {u"args"_qs, QJsonObject {{u"file_path"_qs, u"README.md"_qs}}},
+                                         {u"response"_qs, QStringLiteral("pass %1").arg(i)}, {u"delayMs"_qs, 3000}});
+            else
+                busy.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
+                                         {u"delayMs"_qs, 3000}});
+        }
+        writeFlow(u"busy"_qs, busy);
     }
 
     void secondTabGets1013BeforeAnyWrite_data()
@@ -234,18 +249,34 @@ private slots:
         QTest::newRow("key deleted") << false;
         QTest::newRow("redis killed") << true;
     }
+    // SPEC fix 2: a refresh answering 0 (or failing) cancels the execution with
+    // cause "lost lock", and nothing more is written: not `paused`, not a tool
+    // result, not a last_activity_at touch. The run stays `running`, an orphan
+    // that the CAS resume matches after --stale-after.
     void lostLockStopsTheExecution()
     {
         QFETCH(bool, killRedis);
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        auto gateway = startGateway(newStore(u"sqlite"_qs), {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"900ms"_qs});
+        auto gateway = startGateway(newStore(u"sqlite"_qs), {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"900ms"_qs,
+                                                             u"--stale-after"_qs, u"1s"_qs});
         QVERIFY(gateway);
+
+        // A second run on the same gateway is the clock: its steps prove the
+        // gateway's event loop went on (only usable while Redis lives).
+        WsProbe clock;
+        if (!killRedis)
+        {
+            clock.open(gateway->webSocketUrl(), gateway->token());
+            QVERIFY(clock.sendJson(WsProbe::startRequest(u"clock"_qs, u"tick"_qs, u"busy"_qs)));
+            QTRY_VERIFY_WITH_TIMEOUT(clock.seqs().size() >= 2, Timeout);
+        }
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"fragile"_qs, u"hold on"_qs, u"glacial"_qs)));
+        QVERIFY(driver.sendJson(WsProbe::startRequest(u"fragile"_qs, u"hold on"_qs, u"busy"_qs)));
         QTRY_VERIFY_WITH_TIMEOUT(sawLockState(driver, Protocol::LockState::Refreshed), Timeout);
+        const qint64 fence = driver.lockStatuses().constFirst().fence;
         if (killRedis)
             redis.kill();
         else
@@ -255,11 +286,54 @@ private slots:
         QVERIFY(sawLockState(driver, Protocol::LockState::Lost));
         QCOMPARE(driver.closeInfo().code, quint16(1011));
         QCOMPARE(driver.closeInfo().reason, u"lost lock"_qs);
-        // The execution stopped: no more entries, the run is no longer `running`.
-        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, u"fragile"_qs).value(u"status").toString() != u"running", Timeout);
-        const qint64 seq = runOf(*gateway, u"fragile"_qs).value(u"lastSeq").toInteger();
-        QTest::qWait(300);
-        QCOMPARE(runOf(*gateway, u"fragile"_qs).value(u"lastSeq").toInteger(), seq);
+
+        // The run is left as it was at the loss: `running`, our fence.
+        const QJsonObject atLoss = runOf(*gateway, u"fragile"_qs);
+        const QByteArray chatAtLoss = httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/fragile/chat"_qs,
+                                                  gateway->token()).body;
+        QCOMPARE(atLoss.value(u"status").toString(), u"running"_qs);
+        QCOMPARE(atLoss.value(u"fence").toInteger(), fence);
+        QVERIFY(atLoss.value(u"lastSeq").toInteger() > 0);
+
+        if (!killRedis)
+        {
+            // 30 more steps of the clock run (>= 0.9 s: a step every ~30 ms,
+            // three heartbeats and three activity touches).
+            const qsizetype ticks = clock.seqs().size();
+            QTRY_VERIFY_WITH_TIMEOUT(clock.seqs().size() >= ticks + 30, Timeout);
+        }
+        else
+        {
+            // No clock without Redis: three heartbeat intervals and ~30 steps.
+            QTest::qWait(900);
+        }
+        const QJsonObject later = runOf(*gateway, u"fragile"_qs);
+        QCOMPARE(later.value(u"status").toString(), u"running"_qs);
+        QCOMPARE(later.value(u"lastSeq").toInteger(), atLoss.value(u"lastSeq").toInteger());
+        QCOMPARE(later.value(u"lastActivityAt").toString(), atLoss.value(u"lastActivityAt").toString());
+        QCOMPARE(later.value(u"fence").toInteger(), fence);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/fragile/chat"_qs, gateway->token()).body,
+                 chatAtLoss);
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"drives").toInteger(),
+                                  qint64(killRedis ? 0 : 1), Timeout);
+        if (killRedis)
+            return;
+
+        // The orphan is resumable once stale: a new session takes it over
+        // under a newer fence and the run goes on.
+        QTRY_VERIFY_WITH_TIMEOUT(QDateTime::fromString(runOf(*gateway, u"fragile"_qs).value(u"lastActivityAt").toString(),
+                                                       Qt::ISODateWithMs)
+                                         .msecsTo(QDateTime::currentDateTimeUtc()) > 1200,
+                                 Timeout);
+        WsProbe next;
+        next.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(next.sendJson(WsProbe::startRequest(u"fragile"_qs, QString())));
+        QTRY_VERIFY_WITH_TIMEOUT(sawLockState(next, Protocol::LockState::Acquired) || next.isClosed(), Timeout);
+        QVERIFY2(!next.isClosed(), qPrintable(next.closeInfo().reason));
+        QVERIFY(next.lockStatuses().constFirst().fence > fence);
+        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, u"fragile"_qs).value(u"lastSeq").toInteger()
+                                     > atLoss.value(u"lastSeq").toInteger(),
+                                 Timeout);
     }
 
     void lockStoreUnavailable_data()

@@ -1,0 +1,110 @@
+#include "agentprotocol.h"
+
+#include <QJsonDocument>
+#include <QJsonParseError>
+
+#include "protocol/chatlog.h"
+
+namespace Lockstep::Workspace::Wire
+{
+    namespace
+    {
+        QJsonObject tool(const QString &name, const QString &description, const QJsonObject &args)
+        {
+            return QJsonObject{{u"name"_qs, name}, {u"description"_qs, description}, {u"args"_qs, args}};
+        }
+    } // namespace
+
+    QJsonArray toolDescriptions()
+    {
+        return QJsonArray{
+            tool(Tools::ReadFile, u"Read a text file of the workspace (at most 64 KiB are returned)."_qs,
+                 {{u"path"_qs, u"string"_qs}}),
+            tool(Tools::WriteFile, u"Write a text file in the workspace (at most 1 MiB); the folder must exist."_qs,
+                 {{u"path"_qs, u"string"_qs}, {u"content"_qs, u"string"_qs}}),
+            tool(Tools::ListDir, u"List a folder of the workspace (at most 1000 entries)."_qs,
+                 {{u"path"_qs, u"string, default \".\""_qs}}),
+            tool(Tools::RunCommand,
+                 u"Run a program in the workspace folder; it is killed with its process group at the time limit."_qs,
+                 {{u"argv"_qs, u"array of strings (or program + arguments)"_qs},
+                  {u"timeoutMs"_qs, u"integer, optional"_qs},
+                  {u"cwd"_qs, u"string, optional"_qs}}),
+        };
+    }
+
+    QByteArray encode(const QJsonObject &message)
+    {
+        QByteArray line = QJsonDocument(message).toJson(QJsonDocument::Compact);
+        line.append('\n');
+        return line;
+    }
+
+    Result<QJsonObject, QString> decode(const QByteArray &line)
+    {
+        QJsonParseError error{};
+        const QJsonDocument document = QJsonDocument::fromJson(line, &error);
+        if (error.error != QJsonParseError::NoError)
+            return unexpected(QStringLiteral("not JSON: %1 at offset %2").arg(error.errorString()).arg(error.offset));
+        if (!document.isObject())
+            return unexpected(QStringLiteral("not a JSON object"));
+        return document.object();
+    }
+
+    QJsonObject errorMessage(const ErrorBody &error, const std::optional<qint64> id)
+    {
+        QJsonObject body{{u"code"_qs, error.code}, {u"message"_qs, error.message}};
+        if (!error.output.isEmpty())
+            body.insert(u"output"_qs, error.output);
+        QJsonObject message{{u"error"_qs, body}};
+        if (id)
+            message.insert(u"id"_qs, *id);
+        return message;
+    }
+
+    QString capOutput(const QByteArray &utf8, bool *cut)
+    {
+        if (utf8.size() <= MaxOutputBytes)
+        {
+            if (cut)
+                *cut = false;
+            return QString::fromUtf8(utf8);
+        }
+        if (cut)
+            *cut = true;
+        const qsizetype markerBytes = OutputCutMarker.toUtf8().size();
+        return QString::fromUtf8(Protocol::cutUtf8(utf8, MaxOutputBytes - markerBytes)) + OutputCutMarker;
+    }
+
+    LineBuffer::LineBuffer(const qsizetype maxLineBytes)
+        : m_maxLineBytes(maxLineBytes)
+    {
+    }
+
+    bool LineBuffer::append(const QByteArray &data)
+    {
+        // Check every line the new data completes or extends.
+        qsizetype position = m_buffer.lastIndexOf('\n') + 1;
+        m_buffer.append(data);
+        for (;;)
+        {
+            const qsizetype newline = m_buffer.indexOf('\n', position);
+            if (newline < 0)
+                return (m_buffer.size() - position) <= m_maxLineBytes;
+            if (newline - position > m_maxLineBytes)
+                return false;
+            position = newline + 1;
+        }
+    }
+
+    std::optional<QByteArray> LineBuffer::takeLine()
+    {
+        const qsizetype newline = m_buffer.indexOf('\n');
+        if (newline < 0)
+            return std::nullopt;
+        QByteArray line = m_buffer.left(newline);
+        m_buffer.remove(0, newline + 1);
+        if (line.endsWith('\r'))
+            line.chop(1);
+        return line;
+    }
+} // namespace Lockstep::Workspace::Wire

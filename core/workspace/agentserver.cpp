@@ -1,0 +1,293 @@
+#include "agentserver.h"
+
+#include <QJsonArray>
+#include <QPointer>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTimer>
+
+#include "workspace/workspacelog.h"
+#include "workspace/agentprotocol.h"
+
+namespace Lockstep::Workspace
+{
+    // One client connection: hello first, then requests answered by id.
+    class AgentServer::Session final : public QObject
+    {
+    public:
+        Session(AgentServer &server, QTcpSocket *socket)
+            : QObject(&server)
+            , m_server(server)
+            , m_socket(socket)
+        {
+            ++m_server.m_sessions;
+            m_socket->setParent(this);
+            m_helloTimer.setSingleShot(true);
+            connect(&m_helloTimer, &QTimer::timeout, this, [this] {
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"no hello in time"_qs});
+            });
+            m_helloTimer.start(m_server.m_options.helloTimeout);
+            connect(m_socket, &QTcpSocket::readyRead, this, [this] { onReadyRead(); });
+            connect(m_socket, &QTcpSocket::disconnected, this, [this] { deleteLater(); });
+            connect(m_socket, &QTcpSocket::errorOccurred, this, [this] {
+                if (m_socket->state() == QAbstractSocket::UnconnectedState)
+                    deleteLater();
+            });
+        }
+
+        ~Session() override
+        {
+            --m_server.m_sessions;
+        }
+
+        Q_DISABLE_COPY_MOVE(Session)
+
+    private:
+        void onReadyRead()
+        {
+            if (m_closing)
+            {
+                m_socket->readAll();
+                return;
+            }
+            if (!m_buffer.append(m_socket->readAll()))
+            {
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::TooLarge, .message = u"a line is longer than the limit"_qs});
+                return;
+            }
+            while (!m_closing)
+            {
+                const std::optional<QByteArray> line = m_buffer.takeLine();
+                if (!line)
+                    break;
+                if (line->trimmed().isEmpty())
+                    continue;
+                handle(*line);
+            }
+        }
+
+        void handle(const QByteArray &line)
+        {
+            auto message = Wire::decode(line);
+            if (!message)
+            {
+                if (!m_authenticated)
+                    closeWith(Wire::ErrorBody{.code = Wire::Codes::BadRequest, .message = message.error()});
+                else
+                    send(Wire::errorMessage(Wire::ErrorBody{.code = Wire::Codes::BadRequest, .message = message.error()}));
+                return;
+            }
+            if (!m_authenticated)
+                handleHello(*message);
+            else
+                handleRequest(*message);
+        }
+
+        void handleHello(const QJsonObject &message)
+        {
+            const QJsonValue hello = message.value(u"hello");
+            if (!hello.isObject())
+            {
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"the first message must be a hello"_qs});
+                return;
+            }
+            const QByteArray token = hello.toObject().value(u"token").toString().toUtf8();
+            if (!m_server.m_options.tokens.accepts(token))
+            {
+                qCWarning(lcWorkspace).noquote() << "refused a connection from" << m_socket->peerAddress().toString()
+                                           << ": wrong or missing token";
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"wrong or missing token"_qs});
+                return;
+            }
+            m_authenticated = true;
+            m_helloTimer.stop();
+            send(QJsonObject{{u"hello"_qs, QJsonObject{{u"agentID"_qs, m_server.m_options.agentId},
+                                                        {u"workspaceID"_qs, m_server.m_options.workspaceId},
+                                                        {u"protocol"_qs, Wire::ProtocolVersion}}}});
+        }
+
+        void handleRequest(const QJsonObject &message)
+        {
+            const QJsonValue idValue = message.value(u"id");
+            const double rawId = idValue.toDouble(-1);
+            if (!idValue.isDouble() || rawId < 1 || rawId > static_cast<double>(Wire::MaxRequestId)
+                || rawId != static_cast<double>(static_cast<qint64>(rawId)))
+            {
+                send(Wire::errorMessage(Wire::ErrorBody{.code = Wire::Codes::BadRequest,
+                                                        .message = u"'id' must be an integer from 1 to 2^53-1"_qs}));
+                return;
+            }
+            const qint64 id = static_cast<qint64>(rawId);
+            const bool list = message.contains(u"listTools");
+            const bool call = message.contains(u"call");
+            if (list == call)
+            {
+                replyError(id, Wire::Codes::BadRequest, u"a request holds exactly one of 'listTools' or 'call'"_qs);
+                return;
+            }
+            if (list)
+            {
+                send(QJsonObject{{u"id"_qs, id}, {u"tools"_qs, Wire::toolDescriptions()}});
+                return;
+            }
+            const QJsonValue callValue = message.value(u"call");
+            if (!callValue.isObject())
+            {
+                replyError(id, Wire::Codes::BadRequest, u"'call' must be an object"_qs);
+                return;
+            }
+            const QJsonObject body = callValue.toObject();
+            const QJsonValue toolValue = body.value(u"tool");
+            const QJsonValue argsValue = body.value(u"args");
+            if (!toolValue.isString())
+            {
+                replyError(id, Wire::Codes::BadRequest, u"'call.tool' must be a string"_qs);
+                return;
+            }
+            if (!argsValue.isUndefined() && !argsValue.isNull() && !argsValue.isObject())
+            {
+                replyError(id, Wire::Codes::BadRequest, u"'call.args' must be an object"_qs);
+                return;
+            }
+            const QString tool = toolValue.toString();
+            const QJsonObject args = argsValue.toObject();
+            qCInfo(lcWorkspace).noquote() << "call" << id << tool;
+            if (tool == Wire::Tools::RunCommand)
+            {
+                runCommand(id, args);
+                return;
+            }
+            reply(id, runFileTool(m_server.m_folder, tool, args));
+        }
+
+        void runCommand(const qint64 id, const QJsonObject &args)
+        {
+            auto spec = parseCommand(m_server.m_folder, args, m_server.m_options.limits);
+            if (!spec)
+            {
+                reply(id, unexpected(spec.error()));
+                return;
+            }
+            if (m_commands >= m_server.m_options.maxCommandsPerConnection)
+            {
+                replyError(id, Wire::Codes::Busy, QStringLiteral("at most %1 commands run at once on one connection")
+                                                      .arg(m_server.m_options.maxCommandsPerConnection));
+                return;
+            }
+            ++m_commands;
+            auto *run = new CommandRun(*spec, this);
+            connect(run, &CommandRun::done, this, [this, run, id] {
+                --m_commands;
+                reply(id, *run->outcome());
+                run->deleteLater();
+            });
+            run->start();
+        }
+
+        void reply(const qint64 id, const ToolResult &result)
+        {
+            if (!result)
+            {
+                send(Wire::errorMessage(result.error(), id));
+                return;
+            }
+            send(QJsonObject{{u"id"_qs, id}, {u"result"_qs, result.value()}});
+        }
+
+        void replyError(const qint64 id, const QString &code, const QString &text)
+        {
+            send(Wire::errorMessage(Wire::ErrorBody{.code = code, .message = text}, id));
+        }
+
+        void send(const QJsonObject &message)
+        {
+            if (m_closing || m_socket->state() != QAbstractSocket::ConnectedState)
+                return;
+            m_socket->write(Wire::encode(message));
+        }
+
+        // Answers once and closes after the answer is written.
+        void closeWith(const Wire::ErrorBody &error)
+        {
+            if (m_closing)
+                return;
+            send(Wire::errorMessage(error));
+            m_closing = true;
+            m_helloTimer.stop();
+            m_socket->disconnectFromHost();
+            // A peer that never reads must not hold the session open.
+            QTimer::singleShot(5000, this, [this] { m_socket->abort(); });
+        }
+
+        AgentServer &m_server;
+        QTcpSocket *m_socket;
+        Wire::LineBuffer m_buffer;
+        QTimer m_helloTimer;
+        bool m_authenticated = false;
+        bool m_closing = false;
+        int m_commands = 0;
+    };
+
+    AgentServer::AgentServer(WorkspaceFolder folder, AgentServerOptions options, QObject *parent)
+        : QObject(parent)
+        , m_folder(std::move(folder))
+        , m_options(std::move(options))
+        , m_server(new QTcpServer(this))
+    {
+        connect(m_server, &QTcpServer::newConnection, this, &AgentServer::onNewConnection);
+    }
+
+    AgentServer::~AgentServer()
+    {
+        // Sessions count themselves down in m_sessions: delete them while it exists.
+        const QObjectList children = this->children();
+        qDeleteAll(children);
+    }
+
+    Result<Ok, QString> AgentServer::listen(const QHostAddress &address, const std::uint16_t port)
+    {
+        if (!m_server->listen(address, port))
+            return unexpected(QStringLiteral("cannot listen on %1:%2: %3").arg(address.toString()).arg(port).arg(m_server->errorString()));
+        return Ok{};
+    }
+
+    QHostAddress AgentServer::address() const
+    {
+        return m_server->serverAddress();
+    }
+
+    std::uint16_t AgentServer::port() const
+    {
+        return m_server->serverPort();
+    }
+
+    int AgentServer::connectionCount() const
+    {
+        return m_sessions;
+    }
+
+    const WorkspaceFolder &AgentServer::folder() const
+    {
+        return m_folder;
+    }
+
+    const AgentServerOptions &AgentServer::options() const
+    {
+        return m_options;
+    }
+
+    void AgentServer::onNewConnection()
+    {
+        while (QTcpSocket *socket = m_server->nextPendingConnection())
+        {
+            if (m_sessions >= m_options.maxConnections)
+            {
+                qCWarning(lcWorkspace) << "refused a connection: already" << m_sessions << "open";
+                socket->abort();
+                socket->deleteLater();
+                continue;
+            }
+            new Session(*this, socket);
+        }
+    }
+} // namespace Lockstep::Workspace

@@ -1,0 +1,349 @@
+// The run lock through real lockstep-gateway processes on Redis.
+//
+// (a) Contention: a first client drives a `long` run; a second client's
+//     startRequest on the same workflow is refused with 1013, N times. Timed
+//     from sending the startRequest to receiving the close frame (the
+//     websocket is opened beforehand, not timed), on a blocking raw-socket
+//     client. Floor: a bare `SET key value NX PX` on the held key through
+//     hiredis (synchronous). Goal: p99 <= 2 ms and within 3x the floor.
+// (b) Failover: SIGKILL the holder's gateway; time from the kill to the first
+//     successful start on another replica (a startRequest every ~50 ms).
+//     --lock-ttl 3s, --stale-after 2s. Goal: <= TTL + TTL/3 + 0.5 s = 4.5 s.
+// (c) Churn: start/close cycles per second (each waits for `acquired`; a
+//     third close politely, a third reset the TCP connection after
+//     `acquired`, a third reset before the lock answered) and the gateway's
+//     VmRSS before and after; then the live counters of /healthz and the
+//     lock keys left in Redis (SCAN).
+//
+//   bench_lockgateway [--tries 1000] [--failovers 3] [--cycles 10000]
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include <hiredis/hiredis.h>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QThread>
+
+#include "gatewayprocess.h"
+#include "tempredis.h"
+
+using namespace Lockstep;
+using namespace Lockstep::Test;
+
+namespace
+{
+    struct Latency
+    {
+        double p50Us = 0;
+        double p99Us = 0;
+        double maxUs = 0;
+        int errors = 0;
+    };
+
+    Latency summarise(std::vector<qint64> ns, const int errors)
+    {
+        Latency result {.errors = errors};
+        if (ns.empty())
+            return result;
+        std::sort(ns.begin(), ns.end());
+        const auto at = [&ns](const double p) {
+            const auto index = static_cast<size_t>(p * static_cast<double>(ns.size() - 1) + 0.5);
+            return static_cast<double>(ns[std::min(index, ns.size() - 1)]) / 1000.0;
+        };
+        result.p50Us = at(0.50);
+        result.p99Us = at(0.99);
+        result.maxUs = static_cast<double>(ns.back()) / 1000.0;
+        return result;
+    }
+
+    qint64 rssKb(const qint64 pid)
+    {
+        QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+        if (!status.open(QIODevice::ReadOnly | QIODevice::Text))
+            return -1;
+        const QList<QByteArray> lines = status.readAll().split('\n');
+        for (const QByteArray &line : lines)
+        {
+            if (line.startsWith("VmRSS:"))
+                return line.mid(6).trimmed().split(' ').constFirst().toLongLong();
+        }
+        return -1;
+    }
+
+    [[noreturn]] void die(const QString &message)
+    {
+        fprintf(stderr, "bench_lockgateway: %s\n", qPrintable(message));
+        fflush(stderr);
+        std::exit(1);
+    }
+
+    std::unique_ptr<GatewayProcess> startGateway(const QStringList &arguments)
+    {
+        auto gateway = std::make_unique<GatewayProcess>();
+        if (!gateway->start(arguments))
+            die(u"gateway: "_qs + gateway->errorString());
+        return gateway;
+    }
+
+    // Holds `workflowId` with a `long` run; returns once `acquired` arrived.
+    std::unique_ptr<RawWsClient> holdWorkflow(const GatewayProcess &gateway, const QString &workflowId)
+    {
+        auto holder = std::make_unique<RawWsClient>();
+        if (!holder->open(gateway.port(), gateway.token())
+            || !holder->sendJson(WsProbe::startRequest(workflowId, u"hold it"_qs, u"long"_qs))
+            || holder->waitForCloseOr("\"acquired\"", 30000) != 0)
+            die(u"the holder could not take the lock of "_qs + workflowId);
+        return holder;
+    }
+
+    Latency contention(const GatewayProcess &gateway, const QString &workflowId, const int tries)
+    {
+        std::vector<qint64> ns;
+        ns.reserve(size_t(tries));
+        int errors = 0;
+        QElapsedTimer timer;
+        for (int i = 0; i < tries; ++i)
+        {
+            // Drain the gateway's stderr pipe (QProcess reads it on the event
+            // loop); a full pipe would block the gateway. Not timed.
+            QCoreApplication::processEvents();
+            RawWsClient client;
+            if (!client.open(gateway.port(), gateway.token()))
+            {
+                ++errors;
+                continue;
+            }
+            const QJsonObject start = WsProbe::startRequest(workflowId, u"second tab"_qs);
+            timer.start();
+            client.sendJson(start);
+            const int code = client.waitForCloseOr({}, 5000);
+            ns.push_back(timer.nsecsElapsed());
+            if (code != 1013)
+                ++errors;
+            client.close();
+        }
+        return summarise(std::move(ns), errors);
+    }
+
+    Latency floorSync(const quint16 port, const QByteArray &key, const int tries)
+    {
+        const timeval timeout {.tv_sec = 2, .tv_usec = 0};
+        redisContext *context = redisConnectWithTimeout("127.0.0.1", port, timeout);
+        if (!context || context->err)
+        {
+            if (context)
+                redisFree(context);
+            return {.errors = tries};
+        }
+        std::vector<qint64> ns;
+        int errors = 0;
+        QElapsedTimer timer;
+        for (int i = 0; i < tries; ++i)
+        {
+            timer.start();
+            auto *reply = static_cast<redisReply *>(redisCommand(context, "SET %b contender NX PX 30000", key.constData(),
+                                                                 static_cast<size_t>(key.size())));
+            ns.push_back(timer.nsecsElapsed());
+            if (!reply || reply->type != REDIS_REPLY_NIL)
+                ++errors;
+            if (reply)
+                freeReplyObject(reply);
+        }
+        redisFree(context);
+        return summarise(std::move(ns), errors);
+    }
+
+    long long countLockKeys(const quint16 port)
+    {
+        const timeval timeout {.tv_sec = 2, .tv_usec = 0};
+        redisContext *context = redisConnectWithTimeout("127.0.0.1", port, timeout);
+        if (!context || context->err)
+            return -1;
+        long long count = 0;
+        QByteArray cursor = "0";
+        do
+        {
+            auto *reply = static_cast<redisReply *>(redisCommand(context, "SCAN %b MATCH lockstep:lock:* COUNT 1000",
+                                                                 cursor.constData(), static_cast<size_t>(cursor.size())));
+            if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+            {
+                if (reply)
+                    freeReplyObject(reply);
+                redisFree(context);
+                return -1;
+            }
+            cursor = QByteArray(reply->element[0]->str, qsizetype(reply->element[0]->len));
+            count += qsizetype(reply->element[1]->elements);
+            freeReplyObject(reply);
+        } while (cursor != "0");
+        redisFree(context);
+        return count;
+    }
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    if (qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"))
+        qputenv("LOCKSTEP_GATEWAY_BIN", LOCKSTEP_GATEWAY_BIN_DEFAULT);
+    QCommandLineParser parser;
+    parser.addOptions({
+        {u"tries"_qs, u"refused starts to time"_qs, u"N"_qs, u"1000"_qs},
+        {u"failovers"_qs, u"SIGKILL failovers to time"_qs, u"N"_qs, u"3"_qs},
+        {u"cycles"_qs, u"start/close cycles"_qs, u"N"_qs, u"10000"_qs},
+    });
+    parser.addHelpOption();
+    parser.process(app);
+    const int tries = std::max(1, parser.value(u"tries"_qs).toInt());
+    const int failovers = std::max(0, parser.value(u"failovers"_qs).toInt());
+    const int cycles = std::max(0, parser.value(u"cycles"_qs).toInt());
+
+    TempRedis redis;
+    if (!redis.start())
+        die(u"redis: "_qs + redis.errorString());
+    StoreBackends stores;
+    QString error;
+
+    // ---- (a) contention ----
+    const QString sqlite = stores.newStore(u"sqlite"_qs, &error);
+    if (sqlite.isEmpty())
+        die(error);
+    auto gateway = startGateway({u"--store"_qs, sqlite, u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"bench"_qs});
+    auto holder = holdWorkflow(*gateway, u"contended"_qs);
+    contention(*gateway, u"contended"_qs, std::min(tries, 50));   // warm-up
+    const Latency refused = contention(*gateway, u"contended"_qs, tries);
+    const Latency floor = floorSync(redis.port(), "lockstep:lock:contended", tries);
+    holder->close();
+
+    // ---- (c) churn (same gateway) ----
+    const qint64 rssBefore = rssKb(gateway->pid());
+    int acquired = 0;
+    int churnErrors = 0;
+    QElapsedTimer churnTimer;
+    churnTimer.start();
+    for (int i = 0; i < cycles; ++i)
+    {
+        QCoreApplication::processEvents();
+        RawWsClient client;
+        if (!client.open(gateway->port(), gateway->token()))
+        {
+            ++churnErrors;
+            continue;
+        }
+        client.sendJson(WsProbe::startRequest(QStringLiteral("churn-%1").arg(i), u"go"_qs, u"long"_qs));
+        if (i % 3 == 2)
+        {
+            client.reset();
+            continue;
+        }
+        if (client.waitForCloseOr("\"acquired\"", 10000) != 0)
+            ++churnErrors;
+        else
+            ++acquired;
+        if (i % 3 == 0)
+            client.close();
+        else
+            client.reset();
+    }
+    const double churnSeconds = double(churnTimer.nsecsElapsed()) / 1e9;
+    QJsonObject health;
+    QElapsedTimer settle;
+    settle.start();
+    do
+    {
+        QCoreApplication::processEvents();
+        QThread::msleep(100);
+        health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json;
+    } while ((health.value(u"sessions").toInteger() != 0 || health.value(u"drives").toInteger() != 0
+              || health.value(u"liveLocks").toInteger() != 0)
+             && settle.elapsed() < 30000);
+    const qint64 rssAfter = rssKb(gateway->pid());
+    const long long keysLeft = countLockKeys(redis.port());
+    gateway->terminate();
+
+    // ---- (b) failover ----
+    constexpr double ttlS = 3.0;
+    std::vector<double> failoverMs;
+    std::vector<int> failoverRefused;
+    const QString postgres = failovers > 0 ? stores.newStore(u"postgresql"_qs, &error) : QString();
+    if (failovers > 0 && postgres.isEmpty())
+        die(error);
+    const QStringList replicaArgs {u"--store"_qs, postgres, u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"3s"_qs,
+                                   u"--stale-after"_qs, u"2s"_qs};
+    for (int round = 0; round < failovers; ++round)
+    {
+        auto doomed = startGateway(replicaArgs + QStringList {u"--replica-id"_qs, QStringLiteral("doomed-%1").arg(round)});
+        auto survivor = startGateway(replicaArgs + QStringList {u"--replica-id"_qs, QStringLiteral("survivor-%1").arg(round)});
+        const QString workflowId = QStringLiteral("failover-%1").arg(round);
+        auto driving = holdWorkflow(*doomed, workflowId);
+        // Kill at a random point of the heartbeat cycle.
+        QThread::msleep(ulong(500 + (round * 700) % 1000));
+        doomed->kill();
+        QElapsedTimer sinceKill;
+        sinceKill.start();
+        int refusedCount = 0;
+        bool started = false;
+        while (!started && sinceKill.elapsed() < 30000)
+        {
+            QCoreApplication::processEvents();
+            RawWsClient client;
+            if (client.open(survivor->port(), survivor->token())
+                && client.sendJson(WsProbe::startRequest(workflowId, QString())))
+            {
+                const int code = client.waitForCloseOr("\"acquired\"", 5000);
+                if (code == 0)
+                {
+                    started = true;
+                    failoverMs.push_back(double(sinceKill.nsecsElapsed()) / 1e6);
+                    client.close();
+                    break;
+                }
+                ++refusedCount;
+            }
+            QThread::msleep(50);
+        }
+        if (!started)
+            failoverMs.push_back(-1);
+        failoverRefused.push_back(refusedCount);
+        survivor->terminate();
+    }
+
+    // ---- report ----
+    printf("\nbench_lockgateway: run lock through real gateway processes (Redis %s)\n\n", qPrintable(redis.url()));
+    printf("(a) contention: %d refused startRequests (1013), startRequest sent -> close frame received\n", tries);
+    printf("  %-42s %10s %10s %10s %7s\n", "", "p50 us", "p99 us", "max us", "errors");
+    printf("  %-42s %10.1f %10.1f %10.1f %7d\n", "gateway 1013 (websocket, raw client)", refused.p50Us, refused.p99Us,
+           refused.maxUs, refused.errors);
+    printf("  %-42s %10.1f %10.1f %10.1f %7d\n", "floor: bare SET NX PX (hiredis sync)", floor.p50Us, floor.p99Us,
+           floor.maxUs, floor.errors);
+    const double ratio50 = floor.p50Us > 0 ? refused.p50Us / floor.p50Us : 0;
+    const double ratio99 = floor.p99Us > 0 ? refused.p99Us / floor.p99Us : 0;
+    printf("  %-42s %10.2f %10.2f\n", "ratio gateway / floor", ratio50, ratio99);
+    printf("  goal p99 <= 2000 us: %s; within 3x floor (p99): %s\n", refused.p99Us <= 2000 ? "met" : "MISSED",
+           ratio99 <= 3 ? "met" : "MISSED");
+
+    printf("\n(b) failover: SIGKILL the holder's gateway, --lock-ttl 3s --stale-after 2s, start polled every ~50 ms\n");
+    const double goalMs = (ttlS + ttlS / 3 + 0.5) * 1000;
+    for (size_t i = 0; i < failoverMs.size(); ++i)
+        printf("  round %zu: %8.0f ms to the first successful start (%d refused before); goal <= %.0f ms: %s\n", i + 1,
+               failoverMs[i], failoverRefused[i], goalMs, (failoverMs[i] >= 0 && failoverMs[i] <= goalMs) ? "met" : "MISSED");
+
+    printf("\n(c) churn: %d start/close cycles (1/3 close, 1/3 reset after acquired, 1/3 reset before)\n", cycles);
+    printf("  %-42s %10.0f\n", "cycles per second", churnSeconds > 0 ? cycles / churnSeconds : 0);
+    printf("  %-42s %10d\n", "acquired", acquired);
+    printf("  %-42s %10d\n", "errors", churnErrors);
+    printf("  %-42s %10lld\n", "gateway VmRSS before, KiB", rssBefore);
+    printf("  %-42s %10lld\n", "gateway VmRSS after, KiB", rssAfter);
+    printf("  %-42s %10lld\n", "lock keys left in Redis (SCAN)", keysLeft);
+    printf("  %-42s %s\n", "/healthz after", QJsonDocument(health).toJson(QJsonDocument::Compact).constData());
+    fflush(stdout);
+    return 0;
+}

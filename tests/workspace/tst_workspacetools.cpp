@@ -1,0 +1,508 @@
+#include <csignal>
+
+#include <QDir>
+#include <QFile>
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponse>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "agentprocess.h"
+#include "store/runstore.h"
+#include "workspace/agentconnection.h"
+#include "workspace/agentprotocol.h"
+#include "workspace/agentregistrar.h"
+#include "workspace/workspacefolder.h"
+#include "workspace/workspaceroutes.h"
+
+using namespace Lockstep;
+using namespace Lockstep::Workspace;
+using Lockstep::Test::AgentProcess;
+
+// The agent's tool server, end to end against a real lockstep-agent process:
+// hello and token, discovery, the four tools, path confinement, the command
+// time limit (process group killed), the output cap, bad requests, the command
+// line, and registration with a gateway (present, refusing, absent).
+class TestWorkspaceTools : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_workspace;     // <tmp>/ws-one
+    QString m_outside;       // <tmp>/outside (must stay untouched)
+    QString m_tokenFile;
+    AgentProcess m_agent;
+
+    using Reply = Result<QJsonObject, AgentError>;
+
+    // A ready connection to `address` (fails the test otherwise).
+    std::unique_ptr<AgentConnection> connectTo(const AgentAddress &address, const QByteArray &token = Test::AgentTestToken)
+    {
+        auto connection = std::make_unique<AgentConnection>();
+        QSignalSpy ready(connection.get(), &AgentConnection::ready);
+        QSignalSpy failed(connection.get(), &AgentConnection::failed);
+        connection->open(address, token);
+        [&] { QTRY_VERIFY_WITH_TIMEOUT(ready.count() + failed.count() > 0, 20000); }();
+        return connection;
+    }
+
+    // One call on a fresh connection, waiting for the answer.
+    std::optional<Reply> call(const QString &tool, const QJsonObject &args, const int timeoutMs = 20000)
+    {
+        auto connection = connectTo(m_agent.address());
+        if (!connection->isReady())
+            return std::nullopt;
+        std::optional<Reply> answer;
+        connection->call(tool, args, std::chrono::milliseconds(timeoutMs), this, [&](const Reply &reply) { answer = reply; });
+        [[maybe_unused]] const bool answered = QTest::qWaitFor([&] { return answer.has_value(); }, timeoutMs + 5000);
+        return answer;
+    }
+
+    static bool processGone(const qint64 pid)
+    {
+        QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
+        if (!stat.open(QIODevice::ReadOnly))
+            return true;
+        // "pid (comm) S ...": a zombie (Z) is dead, only not reaped yet.
+        const QByteArray line = stat.readAll();
+        const qsizetype close = line.lastIndexOf(')');
+        return close > 0 && line.size() > close + 2 && line.at(close + 2) == 'Z';
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        QVERIFY2(!AgentProcess::binary().isEmpty(), "LOCKSTEP_AGENT_BIN is not set");
+        m_workspace = m_dir.filePath(u"ws-one"_qs);
+        m_outside = m_dir.filePath(u"outside"_qs);
+        QVERIFY(QDir().mkpath(m_workspace + u"/sub"));
+        QVERIFY(QDir().mkpath(m_outside));
+        QFile secret(m_outside + u"/secret.txt");
+        QVERIFY(secret.open(QIODevice::WriteOnly));
+        secret.write("outside secret\n");
+        secret.close();
+        QFile readme(m_workspace + u"/README.md");
+        QVERIFY(readme.open(QIODevice::WriteOnly));
+        readme.write("# hello workspace\n");
+        readme.close();
+        // Symlinks: one leading out, one dangling to a path outside, one inside.
+        QVERIFY(QFile::link(m_outside, m_workspace + u"/link-out"));
+        QVERIFY(QFile::link(m_outside + u"/not-yet.txt", m_workspace + u"/dangling"));
+        QVERIFY(QFile::link(m_workspace + u"/README.md", m_workspace + u"/sub/readme-link"));
+        m_tokenFile = m_dir.filePath(u"tokens"_qs);
+        QVERIFY(Test::writeTokenFile(m_tokenFile, Test::AgentTestToken));
+        QVERIFY2(m_agent.start(m_workspace, u"ws-one"_qs, u"agent-a1"_qs, m_tokenFile,
+                               {u"--command-timeout"_qs, u"5s"_qs, u"--max-command-timeout"_qs, u"60s"_qs}),
+                 qPrintable(m_agent.errorString()));
+    }
+
+    void cleanupTestCase()
+    {
+        QCOMPARE(m_agent.terminate(), 0);
+    }
+
+    void helloAndDiscovery()
+    {
+        auto connection = connectTo(m_agent.address());
+        QVERIFY(connection->isReady());
+        QCOMPARE(connection->agentId(), u"agent-a1"_qs);
+        QCOMPARE(connection->workspaceId(), u"ws-one"_qs);
+        std::optional<Reply> answer;
+        connection->listTools(std::chrono::seconds(10), this, [&](const Reply &reply) { answer = reply; });
+        QTRY_VERIFY_WITH_TIMEOUT(answer.has_value(), 15000);
+        QVERIFY(answer->hasValue());
+        QStringList names;
+        for (const QJsonValue &tool : answer->value().value(u"tools").toArray())
+            names.append(tool.toObject().value(u"name").toString());
+        QCOMPARE(names, (QStringList{u"read_file"_qs, u"write_file"_qs, u"list_dir"_qs, u"run_command"_qs}));
+    }
+
+    void wrongTokenIsRefused()
+    {
+        auto connection = std::make_unique<AgentConnection>();
+        QSignalSpy failed(connection.get(), &AgentConnection::failed);
+        QSignalSpy ready(connection.get(), &AgentConnection::ready);
+        connection->open(m_agent.address(), QByteArrayLiteral("not-the-token-123"));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 15000);
+        QCOMPARE(ready.count(), 0);
+        const auto error = failed.at(0).at(0).value<AgentError>();
+        QVERIFY2(error.kind == AgentError::Kind::Unauthorized, qPrintable(error.message));
+    }
+
+    void anotherAgentIdIsNoticed()
+    {
+        AgentAddress address = m_agent.address();
+        address.agentId = u"agent-someone-else"_qs;
+        auto connection = std::make_unique<AgentConnection>();
+        QSignalSpy failed(connection.get(), &AgentConnection::failed);
+        connection->open(address, Test::AgentTestToken);
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 15000);
+        const auto error = failed.at(0).at(0).value<AgentError>();
+        QVERIFY2(error.kind == AgentError::Kind::WrongAgent, qPrintable(error.message));
+        QVERIFY2(error.message.contains(u"agent-a1"), qPrintable(error.message));
+    }
+
+    void writeReadList()
+    {
+        const auto written = call(u"write_file"_qs, {{u"path"_qs, u"sub/notes.txt"_qs}, {u"content"_qs, u"line one\nline two\n"_qs}});
+        QVERIFY(written && written->hasValue());
+        QCOMPARE(written->value().value(u"bytesWritten").toInteger(), 18);
+        QFile onDisk(m_workspace + u"/sub/notes.txt");
+        QVERIFY(onDisk.open(QIODevice::ReadOnly));
+        QCOMPARE(onDisk.readAll(), QByteArrayLiteral("line one\nline two\n"));
+
+        const auto read = call(u"read_file"_qs, {{u"path"_qs, u"sub/notes.txt"_qs}});
+        QVERIFY(read && read->hasValue());
+        QCOMPARE(read->value().value(u"content").toString(), u"line one\nline two\n"_qs);
+        QCOMPARE(read->value().value(u"truncated").toBool(), false);
+
+        // A symlink that stays inside is fine.
+        const auto viaLink = call(u"read_file"_qs, {{u"path"_qs, u"sub/readme-link"_qs}});
+        QVERIFY(viaLink && viaLink->hasValue());
+        QCOMPARE(viaLink->value().value(u"content").toString(), u"# hello workspace\n"_qs);
+
+        const auto listed = call(u"list_dir"_qs, {{u"path"_qs, u"sub"_qs}});
+        QVERIFY(listed && listed->hasValue());
+        QStringList names;
+        for (const QJsonValue &entry : listed->value().value(u"entries").toArray())
+            names.append(entry.toObject().value(u"name").toString());
+        QCOMPARE(names, (QStringList{u"notes.txt"_qs, u"readme-link"_qs}));
+
+        // The root, by default.
+        const auto root = call(u"list_dir"_qs, {});
+        QVERIFY(root && root->hasValue());
+        QCOMPARE(root->value().value(u"path").toString(), u"."_qs);
+    }
+
+    void pathEscapesAreRefused_data()
+    {
+        QTest::addColumn<QString>("tool");
+        QTest::addColumn<QJsonObject>("args");
+        QTest::newRow("read ..") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"../outside/secret.txt"_qs}};
+        QTest::newRow("read sub/../..") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"sub/../../outside/secret.txt"_qs}};
+        QTest::newRow("read absolute outside") << u"read_file"_qs << QJsonObject{{u"path"_qs, QString(m_outside + u"/secret.txt")}};
+        QTest::newRow("read /etc/passwd") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"/etc/passwd"_qs}};
+        QTest::newRow("read through symlink") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"link-out/secret.txt"_qs}};
+        QTest::newRow("list symlink") << u"list_dir"_qs << QJsonObject{{u"path"_qs, u"link-out"_qs}};
+        QTest::newRow("list ..") << u"list_dir"_qs << QJsonObject{{u"path"_qs, u".."_qs}};
+        QTest::newRow("write ..") << u"write_file"_qs << QJsonObject{{u"path"_qs, u"../outside/new.txt"_qs}, {u"content"_qs, u"x"_qs}};
+        QTest::newRow("write through symlink") << u"write_file"_qs
+                                               << QJsonObject{{u"path"_qs, u"link-out/secret.txt"_qs}, {u"content"_qs, u"pwned"_qs}};
+        QTest::newRow("write new file via symlinked folder") << u"write_file"_qs
+                                                             << QJsonObject{{u"path"_qs, u"link-out/new.txt"_qs}, {u"content"_qs, u"x"_qs}};
+        QTest::newRow("write dangling symlink") << u"write_file"_qs << QJsonObject{{u"path"_qs, u"dangling"_qs}, {u"content"_qs, u"x"_qs}};
+        QTest::newRow("command cwd ..") << u"run_command"_qs << QJsonObject{{u"argv"_qs, QJsonArray{u"true"_qs}}, {u"cwd"_qs, u".."_qs}};
+        QTest::newRow("command cwd symlink") << u"run_command"_qs
+                                             << QJsonObject{{u"argv"_qs, QJsonArray{u"touch"_qs, u"made-here"_qs}}, {u"cwd"_qs, u"link-out"_qs}};
+    }
+
+    void pathEscapesAreRefused()
+    {
+        QFETCH(QString, tool);
+        QFETCH(QJsonObject, args);
+        const auto answer = call(tool, args);
+        QVERIFY(answer.has_value());
+        QVERIFY2(!answer->hasValue(), "the agent did what it must refuse");
+        QCOMPARE(answer->error().kind, AgentError::Kind::Remote);
+        QCOMPARE(answer->error().code, Wire::Codes::PathEscape);
+        // Nothing outside changed.
+        QCOMPARE(QDir(m_outside).entryList(QDir::Files), QStringList{u"secret.txt"_qs});
+        QFile secret(m_outside + u"/secret.txt");
+        QVERIFY(secret.open(QIODevice::ReadOnly));
+        QCOMPARE(secret.readAll(), QByteArrayLiteral("outside secret\n"));
+    }
+
+    void commandRuns()
+    {
+        const auto answer = call(u"run_command"_qs, {{u"argv"_qs, QJsonArray{u"sh"_qs, u"-c"_qs, u"echo out; echo err >&2; pwd; exit 3"_qs}}});
+        QVERIFY(answer && answer->hasValue());
+        QCOMPARE(answer->value().value(u"exitCode").toInt(), 3);
+        const QString output = answer->value().value(u"output").toString();
+        QVERIFY2(output.contains(u"out\n") && output.contains(u"err\n"), qPrintable(output));
+        // It ran in the workspace folder.
+        QVERIFY2(output.contains(QFileInfo(m_workspace).canonicalFilePath()), qPrintable(output));
+    }
+
+    void commandAsTheShippedFlowWritesIt()
+    {
+        // resources/flows/workspace.json uses {program, arguments}.
+        const auto answer = call(u"run_command"_qs, {{u"program"_qs, u"ls"_qs}, {u"arguments"_qs, QJsonArray{u"-a"_qs}}});
+        QVERIFY(answer && answer->hasValue());
+        QCOMPARE(answer->value().value(u"exitCode").toInt(), 0);
+        QVERIFY(answer->value().value(u"output").toString().contains(u"README.md"));
+    }
+
+    void commandThatNeverEndsIsKilledAtItsLimit()
+    {
+        // The shell records its own pid and a background child's; both must die.
+        const auto answer = call(u"run_command"_qs,
+                                 {{u"argv"_qs, QJsonArray{u"sh"_qs, u"-c"_qs, u"echo $$ > pids; sleep 1000 & echo $! >> pids; echo started; wait"_qs}},
+                                  {u"timeoutMs"_qs, 500}});
+        QVERIFY(answer.has_value());
+        QVERIFY2(!answer->hasValue(), "a command that never ends came back as a result");
+        QCOMPARE(answer->error().code, Wire::Codes::TimedOut);
+        QVERIFY2(answer->error().output.contains(u"started"), qPrintable(answer->error().output));
+        QFile pids(m_workspace + u"/pids");
+        QVERIFY(pids.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = pids.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), 2);
+        for (const QByteArray &line : lines)
+        {
+            const qint64 pid = line.trimmed().toLongLong();
+            QVERIFY(pid > 0);
+            QTRY_VERIFY2_WITH_TIMEOUT(processGone(pid), qPrintable(QStringLiteral("process %1 survived").arg(pid)), 10000);
+        }
+    }
+
+    void defaultLimitApplies()
+    {
+        // --command-timeout 5s: a command without timeoutMs is killed too.
+        const auto answer = call(u"run_command"_qs, {{u"argv"_qs, QJsonArray{u"sleep"_qs, u"1000"_qs}}}, 30000);
+        QVERIFY(answer.has_value());
+        QVERIFY(!answer->hasValue());
+        QCOMPARE(answer->error().code, Wire::Codes::TimedOut);
+        QVERIFY2(answer->error().message.contains(u"5000 ms"), qPrintable(answer->error().message));
+    }
+
+    void outputIsCapped()
+    {
+        const auto answer = call(u"run_command"_qs,
+                                 {{u"argv"_qs, QJsonArray{u"sh"_qs, u"-c"_qs, u"head -c 300000 /dev/zero | tr '\\0' x"_qs}}});
+        QVERIFY(answer && answer->hasValue());
+        QCOMPARE(answer->value().value(u"exitCode").toInt(), 0);
+        QCOMPARE(answer->value().value(u"truncated").toBool(), true);
+        const QString output = answer->value().value(u"output").toString();
+        QVERIFY(output.toUtf8().size() <= Wire::MaxOutputBytes);
+        QVERIFY(output.endsWith(Wire::OutputCutMarker));
+        QVERIFY(output.startsWith(u"xxxx"));
+    }
+
+    void badRequests_data()
+    {
+        QTest::addColumn<QString>("tool");
+        QTest::addColumn<QJsonObject>("args");
+        QTest::addColumn<QString>("code");
+        QTest::newRow("unknown tool") << u"format_disk"_qs << QJsonObject{} << Wire::Codes::UnknownTool;
+        QTest::newRow("missing path") << u"read_file"_qs << QJsonObject{} << Wire::Codes::BadRequest;
+        QTest::newRow("misspelt argument") << u"read_file"_qs << QJsonObject{{u"pth"_qs, u"README.md"_qs}} << Wire::Codes::BadRequest;
+        QTest::newRow("path not a string") << u"read_file"_qs << QJsonObject{{u"path"_qs, 3}} << Wire::Codes::BadRequest;
+        QTest::newRow("missing file") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"nope.txt"_qs}} << Wire::Codes::NotFound;
+        QTest::newRow("read a folder") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"sub"_qs}} << Wire::Codes::BadRequest;
+        QTest::newRow("no program") << u"run_command"_qs << QJsonObject{{u"argv"_qs, QJsonArray{}}} << Wire::Codes::BadRequest;
+        QTest::newRow("argv not strings") << u"run_command"_qs << QJsonObject{{u"argv"_qs, QJsonArray{1, 2}}} << Wire::Codes::BadRequest;
+        QTest::newRow("timeout too long") << u"run_command"_qs
+                                          << QJsonObject{{u"argv"_qs, QJsonArray{u"true"_qs}}, {u"timeoutMs"_qs, 61000}} << Wire::Codes::BadRequest;
+        QTest::newRow("timeout fractional") << u"run_command"_qs
+                                            << QJsonObject{{u"argv"_qs, QJsonArray{u"true"_qs}}, {u"timeoutMs"_qs, 1.5}} << Wire::Codes::BadRequest;
+        QTest::newRow("no such program") << u"run_command"_qs
+                                         << QJsonObject{{u"argv"_qs, QJsonArray{u"no-such-program-xyz"_qs}}} << Wire::Codes::StartFailed;
+        QTest::newRow("too large") << u"write_file"_qs
+                                   << QJsonObject{{u"path"_qs, u"big.txt"_qs}, {u"content"_qs, QString(Wire::MaxFileBytes + 1, u'x')}}
+                                   << Wire::Codes::TooLarge;
+    }
+
+    void badRequests()
+    {
+        QFETCH(QString, tool);
+        QFETCH(QJsonObject, args);
+        QFETCH(QString, code);
+        const auto answer = call(tool, args);
+        QVERIFY(answer.has_value());
+        QVERIFY(!answer->hasValue());
+        QCOMPARE(answer->error().code, code);
+        QVERIFY(!answer->error().message.isEmpty());
+    }
+
+    void malformedLinesKeepTheSessionUsable()
+    {
+        // A raw client: garbage before the hello closes the connection; after
+        // it, a bad line gets an error and the session goes on.
+        QTcpSocket raw;
+        raw.connectToHost(QHostAddress(QHostAddress::LocalHost), m_agent.port());
+        QVERIFY(raw.waitForConnected(10000));
+        raw.write("{\"hello\": {\"token\": \"" + Test::AgentTestToken + "\"}}\n");
+        QTRY_VERIFY_WITH_TIMEOUT(raw.canReadLine(), 10000);
+        QVERIFY(raw.readLine().contains("agent-a1"));
+        raw.write("this is not json\n{\"id\": 7, \"listTools\": {}}\n");
+        QTRY_VERIFY_WITH_TIMEOUT(raw.bytesAvailable() > 0 && raw.canReadLine(), 10000);
+        QVERIFY(raw.readLine().contains("bad_request"));
+        QTRY_VERIFY_WITH_TIMEOUT(raw.canReadLine(), 10000);
+        const QJsonObject listed = QJsonDocument::fromJson(raw.readLine()).object();
+        QCOMPARE(listed.value(u"id").toInt(), 7);
+        QVERIFY(listed.value(u"tools").isArray());
+
+        QTcpSocket rude;
+        rude.connectToHost(QHostAddress(QHostAddress::LocalHost), m_agent.port());
+        QVERIFY(rude.waitForConnected(10000));
+        rude.write("{\"id\": 1, \"listTools\": {}}\n");
+        QTRY_COMPARE_WITH_TIMEOUT(rude.state(), QAbstractSocket::UnconnectedState, 10000);
+    }
+
+    void commandLine_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("mentions");
+        const QString ws = m_dir.filePath(u"ws-one"_qs);
+        QTest::newRow("listen not loopback") << QStringList{u"--listen"_qs, u"0.0.0.0:0"_qs, u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile}
+                                             << u"--listen"_qs;
+        QTest::newRow("no workspace") << QStringList{u"--token-file"_qs, m_tokenFile} << u"--workspace"_qs;
+        QTest::newRow("workspace missing") << QStringList{u"--workspace"_qs, ws + u"/nope", u"--token-file"_qs, m_tokenFile} << u"--workspace"_qs;
+        QTest::newRow("no token file") << QStringList{u"--workspace"_qs, ws} << u"--token-file"_qs;
+        QTest::newRow("bad agent id") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--agent-id"_qs, u"a b"_qs}
+                                      << u"--agent-id"_qs;
+        QTest::newRow("bad gateway") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--gateway"_qs, u"ftp://x"_qs}
+                                     << u"--gateway"_qs;
+        QTest::newRow("bad timeout") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--command-timeout"_qs, u"soon"_qs}
+                                     << u"--command-timeout"_qs;
+    }
+
+    void commandLine()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, mentions);
+        QProcess process;
+        process.start(AgentProcess::binary(), arguments);
+        QVERIFY(process.waitForFinished(30000));
+        QCOMPARE(process.exitCode(), 2);
+        const QString err = QString::fromUtf8(process.readAllStandardError());
+        QStringList lines;
+        for (const QString &line : err.split(u'\n', Qt::SkipEmptyParts))
+        {
+            if (line.startsWith(u"lockstep-agent: "))
+                lines.append(line);
+        }
+        QCOMPARE(lines.size(), 1);
+        QVERIFY2(lines.constFirst().contains(mentions), qPrintable(err));
+    }
+
+    // A stand-in gateway serving the routes of workspaceroutes.h on a real
+    // SQLite store: the agent registers at start and leaves the build on SIGTERM.
+    void registersWithTheGateway()
+    {
+        auto store = Store::RunStore::open(u"sqlite:"_qs + m_dir.filePath(u"gateway.db"_qs));
+        QVERIFY2(store, store ? "" : qPrintable(store.error().message));
+        QHttpServer http;
+        QByteArray lastAuthorization;
+        http.route(u"/api/v1/workspaces/<arg>/agent"_qs, [&](const QString &workspaceId, const QHttpServerRequest &request) {
+            lastAuthorization = request.value("Authorization");
+            Routes::Reply reply;
+            if (request.method() == QHttpServerRequest::Method::Post)
+                reply = Routes::registerAgent(**store, workspaceId, request.body());
+            else if (request.method() == QHttpServerRequest::Method::Delete)
+                reply = Routes::stopWorkspace(**store, workspaceId, request.query().queryItemValue(u"agentID"_qs));
+            else
+                reply = Routes::currentAgent(**store, workspaceId);
+            return QHttpServerResponse(reply.body, static_cast<QHttpServerResponse::StatusCode>(reply.status));
+        });
+        const quint16 port = http.listen(QHostAddress(QHostAddress::LocalHost), 0);
+        QVERIFY(port != 0);
+
+        const QString ws = m_dir.filePath(u"ws-reg"_qs);
+        QVERIFY(QDir().mkpath(ws));
+        AgentProcess agent;
+        QVERIFY2(agent.start(ws, u"ws-reg"_qs, u"agent-r1"_qs, m_tokenFile,
+                             {u"--gateway"_qs, QStringLiteral("http://127.0.0.1:%1").arg(port)}),
+                 qPrintable(agent.errorString()));
+        QTRY_VERIFY_WITH_TIMEOUT([&] {
+            const auto state = (*store)->workspaceState(u"ws-reg"_qs);
+            return state && state.value() && state.value()->agentId == u"agent-r1";
+        }(), 20000);
+        QCOMPARE(lastAuthorization, QByteArray("Bearer " + Test::AgentTestToken));
+        const auto registered = (*store)->workspaceState(u"ws-reg"_qs);
+        QCOMPARE(registered.value()->port, int(agent.port()));
+        QCOMPARE(registered.value()->host, u"127.0.0.1"_qs);
+        const qint64 build = registered.value()->build;
+
+        // SIGTERM: the agent takes itself out of the latest build, then exits.
+        // The event loop must run meanwhile (the gateway is in this process).
+        const qint64 pid = agent.pid();
+        ::kill(static_cast<pid_t>(pid), SIGTERM);
+        QTRY_VERIFY_WITH_TIMEOUT([&] {
+            const auto state = (*store)->workspaceState(u"ws-reg"_qs);
+            return state && state.value() && state.value()->agentId.isEmpty();
+        }(), 20000);
+        QCOMPARE((*store)->workspaceState(u"ws-reg"_qs).value()->build, build + 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!agent.isRunning() || processGone(pid), 20000);
+    }
+
+    void servesWhenTheGatewayHasNoRoute()
+    {
+        // A gateway without the route answers 404: the agent says so once and serves.
+        QHttpServer http;
+        http.route(u"/healthz"_qs, [] { return QJsonObject{{u"status"_qs, u"ok"_qs}}; });
+        const quint16 port = http.listen(QHostAddress(QHostAddress::LocalHost), 0);
+        QVERIFY(port != 0);
+        const QString ws = m_dir.filePath(u"ws-404"_qs);
+        QVERIFY(QDir().mkpath(ws));
+        AgentProcess agent;
+        QVERIFY2(agent.start(ws, u"ws-404"_qs, u"agent-n1"_qs, m_tokenFile,
+                             {u"--gateway"_qs, QStringLiteral("http://127.0.0.1:%1").arg(port)}),
+                 qPrintable(agent.errorString()));
+        QTRY_VERIFY_WITH_TIMEOUT(agent.log().contains(u"has no workspace registration route"), 20000);
+        auto connection = connectTo(agent.address());
+        QVERIFY(connection->isReady());
+        QCOMPARE(agent.terminate(), 0);
+
+        // No gateway at all: also a warning, and still serving.
+        QTcpServer closed;
+        QVERIFY(closed.listen(QHostAddress(QHostAddress::LocalHost), 0));
+        const quint16 deadPort = closed.serverPort();
+        closed.close();
+        AgentProcess lonely;
+        QVERIFY2(lonely.start(ws, u"ws-404"_qs, u"agent-n2"_qs, m_tokenFile,
+                              {u"--gateway"_qs, QStringLiteral("http://127.0.0.1:%1").arg(deadPort)}),
+                 qPrintable(lonely.errorString()));
+        QTRY_VERIFY_WITH_TIMEOUT(lonely.log().contains(u"cannot register with the gateway"), 20000);
+        auto second = connectTo(lonely.address());
+        QVERIFY(second->isReady());
+        QCOMPARE(lonely.terminate(), 0);
+    }
+
+    // ---- in-process units -------------------------------------------------------------
+
+    void folderResolution()
+    {
+        const auto folder = WorkspaceFolder::open(m_workspace);
+        QVERIFY(folder);
+        const QString root = QFileInfo(m_workspace).canonicalFilePath();
+        QCOMPARE(folder->root(), root);
+        QCOMPARE(folder->resolveExisting(u""_qs).value(), root);
+        QCOMPARE(folder->resolveExisting(u"./sub//notes.txt"_qs).value(), QString(root + u"/sub/notes.txt"));
+        QCOMPARE(folder->resolveExisting(root + u"/README.md").value(), QString(root + u"/README.md"));
+        QCOMPARE(folder->resolveForWrite(u"sub/new.txt"_qs).value(), QString(root + u"/sub/new.txt"));
+        QCOMPARE(folder->resolveForWrite(u"missing/new.txt"_qs).error().code, Wire::Codes::NotFound);
+        QCOMPARE(folder->resolveForWrite(u"."_qs).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->resolveExisting(u"a/../README.md"_qs).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->resolveExisting(u"dangling"_qs).error().code, Wire::Codes::NotFound);
+        QCOMPARE(folder->resolveExisting(u"READ"_qs + QChar(u'\0') + u"ME"_qs).error().code, Wire::Codes::BadRequest);
+        QVERIFY(!WorkspaceFolder::open(m_workspace + u"/README.md"));
+        QVERIFY(!WorkspaceFolder::open(u""_qs));
+    }
+
+    void lineBuffer()
+    {
+        Wire::LineBuffer buffer(10);
+        QVERIFY(buffer.append("abc\ndef"));
+        QCOMPARE(buffer.takeLine().value(), QByteArrayLiteral("abc"));
+        QVERIFY(!buffer.takeLine());
+        QVERIFY(buffer.append("gh\r\n"));
+        QCOMPARE(buffer.takeLine().value(), QByteArrayLiteral("defgh"));
+        // A complete line over the limit inside one chunk is caught too.
+        Wire::LineBuffer strict(4);
+        QVERIFY(!strict.append("0123456789\nok\n"));
+        Wire::LineBuffer growing(4);
+        QVERIFY(growing.append("012"));
+        QVERIFY(!growing.append("34"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWorkspaceTools)
+#include "tst_workspacetools.moc"
