@@ -11,6 +11,7 @@
 #include <QDeadlineTimer>
 #include <QThread>
 
+#include "benchutil.h"
 #include "gatewayprocess.h"
 
 using namespace Lockstep;
@@ -71,8 +72,7 @@ namespace
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"))
-        qputenv("LOCKSTEP_GATEWAY_BIN", LOCKSTEP_GATEWAY_BIN_DEFAULT);
+    Bench::useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addOptions({
         {u"store"_qs, u"sqlite or postgresql"_qs, u"KIND"_qs, u"sqlite"_qs},

@@ -20,10 +20,12 @@
 #include <QThread>
 #include <QWebSocket>
 
+#include "benchutil.h"
 #include "gatewayprocess.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
+using namespace Lockstep::Bench;
 
 namespace
 {
@@ -37,19 +39,6 @@ namespace
             QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
         }
         return true;
-    }
-
-    qint64 statusKb(qint64 pid, const char *field)
-    {
-        QFile file(QStringLiteral("/proc/%1/status").arg(pid));
-        if (!file.open(QIODevice::ReadOnly))
-            return -1;
-        for (const QByteArray &line : file.readAll().split('\n'))
-        {
-            if (line.startsWith(field))
-                return line.mid(qstrlen(field)).trimmed().split(' ').constFirst().toLongLong();
-        }
-        return -1;
     }
 
     struct Subscriber
@@ -67,8 +56,7 @@ namespace
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"))
-        qputenv("LOCKSTEP_GATEWAY_BIN", LOCKSTEP_GATEWAY_BIN_DEFAULT);
+    Bench::useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addOptions({
         {u"subscribers"_qs, u"subscribers on the workflow"_qs, u"N"_qs, u"200"_qs},

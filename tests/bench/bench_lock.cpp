@@ -33,38 +33,16 @@
 #include "lock/memorylockstore.h"
 #include "lock/redislockstore.h"
 #include "lock/runlock.h"
+#include "benchutil.h"
 #include "tempredis.h"
 
 using namespace std::chrono_literals;
 using namespace Lockstep;
 using namespace Lockstep::Lock;
+using namespace Lockstep::Bench;
 
 namespace
 {
-    struct Latency
-    {
-        double p50Us = 0;
-        double p99Us = 0;
-        double maxUs = 0;
-        int errors = 0;
-    };
-
-    Latency summarise(std::vector<qint64> ns, int errors)
-    {
-        Latency result{.errors = errors};
-        if (ns.empty())
-            return result;
-        std::sort(ns.begin(), ns.end());
-        const auto at = [&ns](double p) {
-            const auto index = static_cast<size_t>(p * static_cast<double>(ns.size() - 1) + 0.5);
-            return static_cast<double>(ns[std::min(index, ns.size() - 1)]) / 1000.0;
-        };
-        result.p50Us = at(0.50);
-        result.p99Us = at(0.99);
-        result.maxUs = static_cast<double>(ns.back()) / 1000.0;
-        return result;
-    }
-
     // Runs `count` asynchronous operations one after the other on the event
     // loop; each calls its `done` when answered. Returns the latency of each.
     std::vector<qint64> runSequential(int count, const std::function<void(std::function<void()> done)> &operation)
@@ -108,21 +86,6 @@ namespace
             loop.exec();
         }
         return answer;
-    }
-
-    qint64 rssKb()
-    {
-        // /proc files report size 0, so read to the end rather than trusting atEnd().
-        QFile status(QStringLiteral("/proc/self/status"));
-        if (!status.open(QIODevice::ReadOnly | QIODevice::Text))
-            return -1;
-        const QList<QByteArray> lines = status.readAll().split('\n');
-        for (const QByteArray &line : lines)
-        {
-            if (line.startsWith("VmRSS:"))
-                return line.mid(6).trimmed().split(' ').constFirst().toLongLong();
-        }
-        return -1;
     }
 
     struct ContentionRow
@@ -180,34 +143,6 @@ namespace
             QObject::connect(lock, &RunLock::failed, lock, wrong);
             lock->acquire(workflow, QStringLiteral("contender"));
         });
-        return summarise(std::move(ns), errors);
-    }
-
-    Latency floorSync(quint16 port, const QByteArray &key, int tries)
-    {
-        const timeval timeout{.tv_sec = 2, .tv_usec = 0};
-        redisContext *context = redisConnectWithTimeout("127.0.0.1", port, timeout);
-        if (!context || context->err)
-        {
-            if (context)
-                redisFree(context);
-            return {.errors = tries};
-        }
-        std::vector<qint64> ns;
-        int errors = 0;
-        QElapsedTimer timer;
-        for (int i = 0; i < tries; ++i)
-        {
-            timer.start();
-            auto *reply = static_cast<redisReply *>(redisCommand(context, "SET %b contender NX PX 30000", key.constData(),
-                                                                 static_cast<size_t>(key.size())));
-            ns.push_back(timer.nsecsElapsed());
-            if (!reply || reply->type != REDIS_REPLY_NIL)
-                ++errors;
-            if (reply)
-                freeReplyObject(reply);
-        }
-        redisFree(context);
         return summarise(std::move(ns), errors);
     }
 
@@ -280,13 +215,13 @@ namespace
                           });
         };
         runSequential(cycles / 10, cycle);  // warm-up: allocator pools, script cache, connection
-        row.rssBeforeKb = rssKb();
+        row.rssBeforeKb = rssKb(QCoreApplication::applicationPid());
         QElapsedTimer timer;
         timer.start();
         runSequential(cycles, cycle);
         row.cyclesPerSecond = cycles / (static_cast<double>(timer.nsecsElapsed()) / 1e9);
         QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
-        row.rssAfterKb = rssKb();
+        row.rssAfterKb = rssKb(QCoreApplication::applicationPid());
         return row;
     }
 
@@ -313,13 +248,13 @@ namespace
         };
         runSequential(cycles / 10, cycle);
         QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
-        row.rssBeforeKb = rssKb();
+        row.rssBeforeKb = rssKb(QCoreApplication::applicationPid());
         QElapsedTimer timer;
         timer.start();
         runSequential(cycles, cycle);
         row.cyclesPerSecond = cycles / (static_cast<double>(timer.nsecsElapsed()) / 1e9);
         QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
-        row.rssAfterKb = rssKb();
+        row.rssAfterKb = rssKb(QCoreApplication::applicationPid());
         if (RunLock::liveHeartbeats() != 0)
             ++row.errors;
         return row;

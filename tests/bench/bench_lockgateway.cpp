@@ -32,52 +32,16 @@
 #include <QJsonDocument>
 #include <QThread>
 
+#include "benchutil.h"
 #include "gatewayprocess.h"
 #include "tempredis.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
+using namespace Lockstep::Bench;
 
 namespace
 {
-    struct Latency
-    {
-        double p50Us = 0;
-        double p99Us = 0;
-        double maxUs = 0;
-        int errors = 0;
-    };
-
-    Latency summarise(std::vector<qint64> ns, const int errors)
-    {
-        Latency result {.errors = errors};
-        if (ns.empty())
-            return result;
-        std::sort(ns.begin(), ns.end());
-        const auto at = [&ns](const double p) {
-            const auto index = static_cast<size_t>(p * static_cast<double>(ns.size() - 1) + 0.5);
-            return static_cast<double>(ns[std::min(index, ns.size() - 1)]) / 1000.0;
-        };
-        result.p50Us = at(0.50);
-        result.p99Us = at(0.99);
-        result.maxUs = static_cast<double>(ns.back()) / 1000.0;
-        return result;
-    }
-
-    qint64 rssKb(const qint64 pid)
-    {
-        QFile status(QStringLiteral("/proc/%1/status").arg(pid));
-        if (!status.open(QIODevice::ReadOnly | QIODevice::Text))
-            return -1;
-        const QList<QByteArray> lines = status.readAll().split('\n');
-        for (const QByteArray &line : lines)
-        {
-            if (line.startsWith("VmRSS:"))
-                return line.mid(6).trimmed().split(' ').constFirst().toLongLong();
-        }
-        return -1;
-    }
-
     [[noreturn]] void die(const QString &message)
     {
         fprintf(stderr, "bench_lockgateway: %s\n", qPrintable(message));
@@ -133,34 +97,6 @@ namespace
         return summarise(std::move(ns), errors);
     }
 
-    Latency floorSync(const quint16 port, const QByteArray &key, const int tries)
-    {
-        const timeval timeout {.tv_sec = 2, .tv_usec = 0};
-        redisContext *context = redisConnectWithTimeout("127.0.0.1", port, timeout);
-        if (!context || context->err)
-        {
-            if (context)
-                redisFree(context);
-            return {.errors = tries};
-        }
-        std::vector<qint64> ns;
-        int errors = 0;
-        QElapsedTimer timer;
-        for (int i = 0; i < tries; ++i)
-        {
-            timer.start();
-            auto *reply = static_cast<redisReply *>(redisCommand(context, "SET %b contender NX PX 30000", key.constData(),
-                                                                 static_cast<size_t>(key.size())));
-            ns.push_back(timer.nsecsElapsed());
-            if (!reply || reply->type != REDIS_REPLY_NIL)
-                ++errors;
-            if (reply)
-                freeReplyObject(reply);
-        }
-        redisFree(context);
-        return summarise(std::move(ns), errors);
-    }
-
     long long countLockKeys(const quint16 port)
     {
         const timeval timeout {.tv_sec = 2, .tv_usec = 0};
@@ -192,8 +128,7 @@ namespace
 int main(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
-    if (qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"))
-        qputenv("LOCKSTEP_GATEWAY_BIN", LOCKSTEP_GATEWAY_BIN_DEFAULT);
+    Bench::useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addOptions({
         {u"tries"_qs, u"refused starts to time"_qs, u"N"_qs, u"1000"_qs},

@@ -218,6 +218,15 @@ private:
         return ExecutionOptions{.userMessage = userMessage, .delayScale = 0.01};
     }
 
+    // Attaches `recorder`, starts `execution` and waits until it has finished
+    // once or Timeout passed: the caller's QCOMPARE of finishedCount reports which.
+    void runToEnd(Execution &execution, Recorder &recorder)
+    {
+        recorder.attach(execution, *m_store);
+        execution.start();
+        static_cast<void>(QTest::qWaitFor([&recorder] { return recorder.finishedCount == 1; }, Timeout));
+    }
+
 private slots:
     void initTestCase()
     {
@@ -251,9 +260,8 @@ private slots:
         const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
         Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
 
         QVERIFY2(recorder.problems.isEmpty(), qPrintable(recorder.problems.join(u'\n')));
         QCOMPARE(toString(*recorder.cause), toString(StopCause::TurnEnded));
@@ -310,9 +318,8 @@ private slots:
         const Store::Run run = startRun(id, u"big"_qs, u"read it"_qs, 1);
         Execution execution(*m_store, run, flowFrom(u"big"_qs, json), 1, fast());
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
 
         const QList<StoredEntry> stored = storedEntries(id);
         QCOMPARE(stored.size(), 2);
@@ -598,9 +605,8 @@ private slots:
         run = resumeRun(id, 2, std::nullopt);
         Execution second(*m_store, run, flow(u"hello"_qs), 2, fast());
         Recorder recorder;
-        recorder.attach(second, *m_store);
-        second.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(second, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(second.turn(), 1);
         QCOMPARE(recorder.ids(), (QStringList{u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
         QVERIFY(recorder.entries.first().seq > lastSeq);
@@ -619,9 +625,8 @@ private slots:
             faulty.failAppendAfter = 3;   // user, s0, s1 pending; the result write fails
             Execution first(faulty, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
-            recorder.attach(first, *m_store);
-            first.start();
-            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            runToEnd(first, recorder);
+            QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.cause), toString(StopCause::StoreError));
             QCOMPARE(field(storedEntries(id).last(), u"status"_qs), u"pending"_qs);
         }
@@ -633,9 +638,8 @@ private slots:
         QVERIFY(resumed && resumed->outcome == Store::ResumeOutcome::Resumed);
         Execution second(*m_store, *resumed->run, flow(u"hello"_qs), 2, fast());
         Recorder recorder;
-        recorder.attach(second, *m_store);
-        second.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(second, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(recorder.ids(), (QStringList{u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
         QStringList storedIds;
         for (const StoredEntry &entry : storedEntries(id))
@@ -670,9 +674,8 @@ private slots:
         options.deadline = std::chrono::milliseconds{300};
         Execution execution(*m_store, run, flow(u"long"_qs), 1, options);
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::Deadline));
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Failed));
@@ -694,9 +697,8 @@ private slots:
         options.deadline = std::chrono::milliseconds{0};
         Execution execution(*m_store, run, flow(u"hello"_qs), 1, options);
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::Deadline));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Failed));
         const QList<StoredEntry> stored = storedEntries(id);
@@ -711,9 +713,8 @@ private slots:
         const Store::Run run = startRun(id, u"failure"_qs, u"run the tests"_qs, 1);
         Execution execution(*m_store, run, flow(u"failure"_qs), 1, fast());
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QVERIFY2(recorder.problems.isEmpty(), qPrintable(recorder.problems.join(u'\n')));
         QCOMPARE(toString(*recorder.cause), toString(StopCause::TurnEnded));
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
@@ -734,9 +735,8 @@ private slots:
         const Store::Run run = startRun(id, u"workspace"_qs, u"list my files"_qs, 1);
         Execution execution(*m_store, run, flow(u"workspace"_qs), 1, fast());
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
         const QString reason = u"workspace tools are not available in this gateway yet"_qs;
         QCOMPARE(storedRun(id).reason, reason);
@@ -755,9 +755,8 @@ private slots:
         {
             Execution first(*m_store, run, flow(u"approval"_qs), 1, fast());
             Recorder recorder;
-            recorder.attach(first, *m_store);
-            first.start();
-            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            runToEnd(first, recorder);
+            QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
             QCOMPARE(toString(storedRun(id).status), toString(RunStatus::PlanApprovalRequired));
             QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs}));
@@ -767,9 +766,8 @@ private slots:
         run = resumeRun(id, 2, std::nullopt);
         Execution second(*m_store, run, flow(u"approval"_qs), 2, fast());
         Recorder recorder;
-        recorder.attach(second, *m_store);
-        second.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(second, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Finished));
         QCOMPARE(recorder.ids(), (QStringList{u"t1-s2"_qs, u"t1-s2"_qs, u"t1-s3"_qs, u"t1-s3"_qs, u"t1-s4"_qs,
                                               u"t1-s4"_qs, u"t1-s5"_qs}));
@@ -787,9 +785,8 @@ private slots:
         {
             Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
-            recorder.attach(first, *m_store);
-            first.start();
-            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            runToEnd(first, recorder);
+            QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
         }
         const qint64 firstTurnSeq = storedRun(id).lastSeq;
@@ -798,9 +795,8 @@ private slots:
         QCOMPARE(run.goal, next);
         Execution second(*m_store, run, flow(u"hello"_qs), 2, fast(next));
         Recorder recorder;
-        recorder.attach(second, *m_store);
-        second.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(second, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(second.turn(), 2);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
         QCOMPARE(field(recorder.entries.first(), u"message_id"_qs), u"t2-user"_qs);
@@ -825,17 +821,15 @@ private slots:
         {
             Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
-            recorder.attach(first, *m_store);
-            first.start();
-            QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+            runToEnd(first, recorder);
+            QCOMPARE(recorder.finishedCount, 1);
         }
         const qsizetype before = storedEntries(id).size();
         run = resumeRun(id, 2, std::nullopt);
         Execution second(*m_store, run, flow(u"hello"_qs), 2, fast());
         Recorder recorder;
-        recorder.attach(second, *m_store);
-        second.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(second, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
         QVERIFY(recorder.entries.isEmpty());
         QCOMPARE(storedEntries(id).size(), before);
@@ -883,9 +877,8 @@ private slots:
             incrementalBytes += QJsonDocument(entry.entry).toJson(QJsonDocument::Compact).size();
         });
         Recorder recorder;
-        recorder.attach(execution, *m_store);
-        execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
+        runToEnd(execution, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
 
         QCOMPARE(legacySizes.size(), 5);
         for (qsizetype i = 1; i < legacySizes.size(); ++i)

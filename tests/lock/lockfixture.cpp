@@ -4,6 +4,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "lock/memorylockstore.h"
+#include "lock/redislockstore.h"
+
 namespace Lockstep::Test
 {
     namespace
@@ -109,5 +112,33 @@ namespace Lockstep::Test
             freeReplyObject(reply);
         } while (cursor != "0");
         return found;
+    }
+
+    void LockFixture::addBackends()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("memory") << QStringLiteral("memory");
+        QTest::newRow("redis") << QStringLiteral("redis");
+    }
+
+    QString LockFixture::ensureRedis()
+    {
+        if (!m_redis.isRunning() && !m_redis.start())
+            return m_redis.errorString();
+        if ((m_admin.command({"PING"}) != "PONG") && !m_admin.connect(m_redis.port()))
+            return QStringLiteral("cannot connect to Redis on port %1").arg(m_redis.port());
+        return {};
+    }
+
+    std::unique_ptr<Lock::LockStore> LockFixture::makeStore(const QString &backend, Lock::LockOptions options)
+    {
+        if (backend == u"memory")
+            return std::make_unique<Lock::MemoryLockStore>(std::move(options));
+        return std::make_unique<Lock::RedisLockStore>(Lock::parseRedisUrl(m_redis.url()).value(), std::move(options));
+    }
+
+    QString LockFixture::newWorkflowId()
+    {
+        return QStringLiteral("wf-%1-%2").arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_workflowCounter);
     }
 } // namespace Lockstep::Test

@@ -9,6 +9,7 @@
 #include <QTest>
 
 #include "lock/lockstore.h"
+#include "tempredis.h"
 
 struct redisContext;
 
@@ -37,6 +38,24 @@ namespace Lockstep::Test
         redisContext *m_context = nullptr;
     };
 
+    // What the lock tests share: a real redis-server next to the memory store,
+    // data rows per backend and workflow ids unique within the run.
+    class LockFixture
+    {
+    protected:
+        // The "backend" column with a "memory" and a "redis" row.
+        static void addBackends();
+        // Starts Redis if it is down and (re)connects the admin connection;
+        // empty on success, else what failed.
+        QString ensureRedis();
+        std::unique_ptr<Lock::LockStore> makeStore(const QString &backend, Lock::LockOptions options = {});
+        QString newWorkflowId();
+
+        TempRedis m_redis;
+        RedisAdmin m_admin;
+        int m_workflowCounter = 0;
+    };
+
     // Waits for the single answer of one asynchronous lock store call; a hang
     // becomes a Timeout error the test's checks catch.
     template <typename T, typename Start>
@@ -51,6 +70,11 @@ namespace Lockstep::Test
                                                                        .arg(timeoutMs)});
         }
         return std::move(**answer);
+    }
+
+    inline Lock::LockResult<Lock::LockSnapshot> peek(Lock::LockStore &store, const QString &workflowId)
+    {
+        return await<Lock::LockSnapshot>([&](auto done) { store.peek(workflowId, nullptr, done); });
     }
 
     template <typename T>

@@ -15,38 +15,16 @@ using namespace Lockstep;
 using namespace Lockstep::Lock;
 using Lockstep::Test::await;
 using Lockstep::Test::describe;
+using Lockstep::Test::peek;
 
 // The lock store contract, run against the in-process memory store and a real
 // redis-server (TempRedis) with the same checks; a few Redis-only cases cover
 // what only a network store can do (several replicas, server down, no answer).
-class TestLockStore : public QObject
+class TestLockStore : public QObject, private Test::LockFixture
 {
     Q_OBJECT
 
 private:
-    Test::TempRedis m_redis;
-    Test::RedisAdmin m_admin;
-    int m_workflowCounter = 0;
-
-    static void addBackends()
-    {
-        QTest::addColumn<QString>("backend");
-        QTest::newRow("memory") << u"memory"_s;
-        QTest::newRow("redis") << u"redis"_s;
-    }
-
-    std::unique_ptr<LockStore> makeStore(const QString &backend, LockOptions options = {})
-    {
-        if (backend == u"memory")
-            return std::make_unique<MemoryLockStore>(std::move(options));
-        return std::make_unique<RedisLockStore>(parseRedisUrl(m_redis.url()).value(), std::move(options));
-    }
-
-    QString newWorkflowId()
-    {
-        return u"wf-%1-%2"_s.arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_workflowCounter);
-    }
-
     static LockResult<AcquireResult> acquire(LockStore &store, const QString &workflowId, const QString &session,
                                              std::chrono::milliseconds ttl = 30s)
     {
@@ -61,25 +39,19 @@ private:
     {
         return await<bool>([&](auto done) { store.refresh(workflowId, value, ttl, nullptr, done); });
     }
-    static LockResult<LockSnapshot> peek(LockStore &store, const QString &workflowId)
-    {
-        return await<LockSnapshot>([&](auto done) { store.peek(workflowId, nullptr, done); });
-    }
 
 private slots:
     void initTestCase()
     {
-        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        QVERIFY(m_admin.connect(m_redis.port()));
+        const QString redisError = ensureRedis();
+        QVERIFY2(redisError.isEmpty(), qPrintable(redisError));
     }
 
     void init()
     {
         // Every test starts from an empty Redis that is up.
-        if (!m_redis.isRunning())
-            QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        if (m_admin.command({"PING"}) != "PONG")
-            QVERIFY(m_admin.connect(m_redis.port()));
+        const QString redisError = ensureRedis();
+        QVERIFY2(redisError.isEmpty(), qPrintable(redisError));
         QCOMPARE(m_admin.command({"FLUSHALL"}), QByteArray("OK"));
     }
 

@@ -15,6 +15,7 @@ using namespace Lockstep;
 using namespace Lockstep::Lock;
 using Lockstep::Test::await;
 using Lockstep::Test::describe;
+using Lockstep::Test::peek;
 
 namespace
 {
@@ -52,38 +53,11 @@ namespace
 
 // RunLock: acquisition, heartbeat, loss and release of one execution's lock,
 // against the memory store and a real Redis.
-class TestRunLock : public QObject
+class TestRunLock : public QObject, private Test::LockFixture
 {
     Q_OBJECT
 
 private:
-    Test::TempRedis m_redis;
-    Test::RedisAdmin m_admin;
-    int m_workflowCounter = 0;
-
-    static void addBackends()
-    {
-        QTest::addColumn<QString>("backend");
-        QTest::newRow("memory") << u"memory"_s;
-        QTest::newRow("redis") << u"redis"_s;
-    }
-
-    std::unique_ptr<LockStore> makeStore(const QString &backend, LockOptions options = {})
-    {
-        if (backend == u"memory")
-            return std::make_unique<MemoryLockStore>(std::move(options));
-        return std::make_unique<RedisLockStore>(parseRedisUrl(m_redis.url()).value(), std::move(options));
-    }
-
-    QString newWorkflowId()
-    {
-        return u"wf-%1-%2"_s.arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_workflowCounter);
-    }
-
-    static LockResult<LockSnapshot> peek(LockStore &store, const QString &workflowId)
-    {
-        return await<LockSnapshot>([&](auto done) { store.peek(workflowId, nullptr, done); });
-    }
 
     static bool isFree(LockStore &store, const QString &workflowId)
     {
@@ -105,17 +79,15 @@ private slots:
     {
         // One debug line per acquisition would drown the 10 000-cycle leak check.
         QLoggingCategory::setFilterRules(u"lockstep.lock.debug=false"_s);
-        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        QVERIFY(m_admin.connect(m_redis.port()));
+        const QString redisError = ensureRedis();
+        QVERIFY2(redisError.isEmpty(), qPrintable(redisError));
     }
 
     void init()
     {
         QCOMPARE(RunLock::liveHeartbeats(), 0);
-        if (!m_redis.isRunning())
-            QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        if (m_admin.command({"PING"}) != "PONG")
-            QVERIFY(m_admin.connect(m_redis.port()));
+        const QString redisError = ensureRedis();
+        QVERIFY2(redisError.isEmpty(), qPrintable(redisError));
         QCOMPARE(m_admin.command({"FLUSHALL"}), QByteArray("OK"));
     }
 

@@ -7,6 +7,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <QDeadlineTimer>
+#include <QFile>
 #include <QProcess>
 
 namespace Lockstep::Test
@@ -38,5 +40,54 @@ namespace Lockstep::Test
             if (::getppid() != parent)
                 ::_exit(125);
         });
+    }
+
+    QString startServer(QProcess &process, const QString &program, const QStringList &arguments,
+                        const QString &workDir, const QString &logFile, const int timeoutMs)
+    {
+        process.setWorkingDirectory(workDir);
+        process.setStandardOutputFile(logFile, QIODevice::Append);
+        process.setStandardErrorFile(logFile, QIODevice::Append);
+        process.start(program, arguments);
+        if (!process.waitForStarted(timeoutMs))
+            return process.errorString();
+        return {};
+    }
+
+    ServerState waitUntilReady(QProcess &process, const int timeoutMs, const int pollMs,
+                               const std::function<bool()> &isReady)
+    {
+        const QDeadlineTimer deadline(timeoutMs);
+        while (!deadline.hasExpired())
+        {
+            if (process.waitForFinished(pollMs))
+                return ServerState::Exited;
+            if (isReady())
+                return ServerState::Ready;
+        }
+        return ServerState::TimedOut;
+    }
+
+    void endServer(QProcess &process, const int signal, const int timeoutMs)
+    {
+        if (process.state() == QProcess::NotRunning)
+            return;
+        ::kill(static_cast<pid_t>(process.processId()), signal);
+        if (!process.waitForFinished(timeoutMs))
+        {
+            process.kill();
+            process.waitForFinished(timeoutMs);
+        }
+    }
+
+    QString readLogTail(const QString &path)
+    {
+        QFile log(path);
+        if (!log.open(QIODevice::ReadOnly | QIODevice::Text))
+            return QStringLiteral("(no server log)");
+        const qint64 size = log.size();
+        if (size > 3000)
+            log.seek(size - 3000);
+        return QString::fromLocal8Bit(log.readAll()).trimmed();
     }
 } // namespace Lockstep::Test

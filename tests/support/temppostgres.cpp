@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -12,7 +11,6 @@
 #include <QRegularExpression>
 #include <QStandardPaths>
 #include <QTemporaryDir>
-#include <QThread>
 #include <QVersionNumber>
 
 #include "childprocess.h"
@@ -163,15 +161,12 @@ namespace Lockstep::Test
             m_server = std::make_unique<QProcess>();
             prepareChild(*m_server, runAs);
             m_server->setProcessEnvironment(toolEnvironment());
-            m_server->setWorkingDirectory(m_dir->path());
-            m_server->setStandardOutputFile(m_dir->filePath(QStringLiteral("server.log")), QIODevice::Append);
-            m_server->setStandardErrorFile(m_dir->filePath(QStringLiteral("server.log")), QIODevice::Append);
-            m_server->start(m_binDir + QStringLiteral("/postgres"),
-                            {QStringLiteral("-D"), data, QStringLiteral("-p"), QString::number(m_port),
-                             QStringLiteral("-h"), QStringLiteral("127.0.0.1"), QStringLiteral("-k"), m_dir->path()});
-            if (!m_server->waitForStarted(StartTimeoutMs))
+            const QString why = startServer(*m_server, m_binDir + QStringLiteral("/postgres"),
+                                            {QStringLiteral("-D"), data, QStringLiteral("-p"), QString::number(m_port),
+                                             QStringLiteral("-h"), QStringLiteral("127.0.0.1"), QStringLiteral("-k"), m_dir->path()},
+                                            m_dir->path(), m_dir->filePath(QStringLiteral("server.log")), StartTimeoutMs);
+            if (!why.isEmpty())
             {
-                const QString why = m_server->errorString();
                 m_server.reset();
                 return fail(QStringLiteral("cannot start %1/postgres: %2").arg(m_binDir, why));
             }
@@ -179,24 +174,16 @@ namespace Lockstep::Test
             // postmaster.pid: line 1 is the PID, line 8 turns "ready" once
             // connections are accepted (a stale file names another PID).
             const QString pid = QString::number(m_server->processId());
-            const QDeadlineTimer deadline(StartTimeoutMs);
-            bool exited = false;
-            while (!deadline.hasExpired())
-            {
-                if (m_server->waitForFinished(50))
-                {
-                    exited = true;
-                    break;
-                }
+            const ServerState state = waitUntilReady(*m_server, StartTimeoutMs, 50, [&pidFile, &pid] {
                 QFile file(pidFile);
-                if (file.open(QIODevice::ReadOnly | QIODevice::Text))
-                {
-                    const QStringList lines = QString::fromLocal8Bit(file.readAll()).split(u'\n');
-                    if ((lines.size() >= 8) && (lines.at(0).trimmed() == pid) && (lines.at(7).trimmed() == u"ready"))
-                        return true;
-                }
-            }
-            if (!exited)
+                if (!file.open(QIODevice::ReadOnly | QIODevice::Text))
+                    return false;
+                const QStringList lines = QString::fromLocal8Bit(file.readAll()).split(u'\n');
+                return (lines.size() >= 8) && (lines.at(0).trimmed() == pid) && (lines.at(7).trimmed() == u"ready");
+            });
+            if (state == ServerState::Ready)
+                return true;
+            if (state == ServerState::TimedOut)
             {
                 stop();
                 return fail(QStringLiteral("PostgreSQL was not ready within %1 s; log:\n%2").arg(StartTimeoutMs / 1000).arg(logTail()));
@@ -213,17 +200,8 @@ namespace Lockstep::Test
 
     bool TempPostgres::stop()
     {
-        if (!m_server)
-            return true;
-        if (m_server->state() != QProcess::NotRunning)
-        {
-            ::kill(static_cast<pid_t>(m_server->processId()), SIGQUIT);
-            if (!m_server->waitForFinished(StopTimeoutMs))
-            {
-                m_server->kill();
-                m_server->waitForFinished(StopTimeoutMs);
-            }
-        }
+        if (m_server)
+            endServer(*m_server, SIGQUIT, StopTimeoutMs);
         m_server.reset();
         return true;
     }
@@ -317,15 +295,7 @@ namespace Lockstep::Test
 
     QString TempPostgres::logTail() const
     {
-        if (!m_dir)
-            return {};
-        QFile log(m_dir->filePath(QStringLiteral("server.log")));
-        if (!log.open(QIODevice::ReadOnly | QIODevice::Text))
-            return QStringLiteral("(no server log)");
-        const qint64 size = log.size();
-        if (size > 3000)
-            log.seek(size - 3000);
-        return QString::fromLocal8Bit(log.readAll()).trimmed();
+        return m_dir ? readLogTail(m_dir->filePath(QStringLiteral("server.log"))) : QString();
     }
 
     bool TempPostgres::fail(const QString &message)

@@ -1,13 +1,13 @@
 #include "tempredis.h"
 
+#include <csignal>
+
 #include <QDeadlineTimer>
 #include <QDir>
-#include <QFile>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTcpSocket>
 #include <QTemporaryDir>
-#include <QThread>
 
 #include "childprocess.h"
 #include "freeport.h"
@@ -54,36 +54,25 @@ namespace Lockstep::Test
                 m_port = freePort();
             m_server = std::make_unique<QProcess>();
             prepareChild(*m_server, std::nullopt);
-            m_server->setWorkingDirectory(m_dir->path());
-            m_server->setStandardOutputFile(m_dir->filePath(QStringLiteral("redis.log")), QIODevice::Append);
-            m_server->setStandardErrorFile(m_dir->filePath(QStringLiteral("redis.log")), QIODevice::Append);
-            m_server->start(m_binary, {QStringLiteral("--port"), QString::number(m_port),
-                                       QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
-                                       QStringLiteral("--save"), QStringLiteral(""),
-                                       QStringLiteral("--appendonly"), QStringLiteral("no"),
-                                       QStringLiteral("--dir"), m_dir->path(),
-                                       QStringLiteral("--daemonize"), QStringLiteral("no"),
-                                       QStringLiteral("--protected-mode"), QStringLiteral("yes")});
-            if (!m_server->waitForStarted(StartTimeoutMs))
+            const QString why = startServer(*m_server, m_binary,
+                                            {QStringLiteral("--port"), QString::number(m_port),
+                                             QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
+                                             QStringLiteral("--save"), QStringLiteral(""),
+                                             QStringLiteral("--appendonly"), QStringLiteral("no"),
+                                             QStringLiteral("--dir"), m_dir->path(),
+                                             QStringLiteral("--daemonize"), QStringLiteral("no"),
+                                             QStringLiteral("--protected-mode"), QStringLiteral("yes")},
+                                            m_dir->path(), m_dir->filePath(QStringLiteral("redis.log")), StartTimeoutMs);
+            if (!why.isEmpty())
             {
-                const QString why = m_server->errorString();
                 m_server.reset();
                 return fail(QStringLiteral("cannot start %1: %2").arg(m_binary, why));
             }
 
-            const QDeadlineTimer deadline(StartTimeoutMs);
-            bool exited = false;
-            while (!deadline.hasExpired())
-            {
-                if (m_server->waitForFinished(20))
-                {
-                    exited = true;
-                    break;
-                }
-                if (ping(500))
-                    return true;
-            }
-            if (!exited)
+            const ServerState state = waitUntilReady(*m_server, StartTimeoutMs, 20, [this] { return ping(500); });
+            if (state == ServerState::Ready)
+                return true;
+            if (state == ServerState::TimedOut)
             {
                 kill();
                 return fail(QStringLiteral("redis-server did not answer PING within %1 s; log:\n%2")
@@ -100,29 +89,15 @@ namespace Lockstep::Test
 
     void TempRedis::kill()
     {
-        if (!m_server)
-            return;
-        if (m_server->state() != QProcess::NotRunning)
-        {
-            m_server->kill();
-            m_server->waitForFinished(StopTimeoutMs);
-        }
+        if (m_server)
+            endServer(*m_server, SIGKILL, StopTimeoutMs);
         m_server.reset();
     }
 
     void TempRedis::stop()
     {
-        if (!m_server)
-            return;
-        if (m_server->state() != QProcess::NotRunning)
-        {
-            m_server->terminate();
-            if (!m_server->waitForFinished(StopTimeoutMs))
-            {
-                m_server->kill();
-                m_server->waitForFinished(StopTimeoutMs);
-            }
-        }
+        if (m_server)
+            endServer(*m_server, SIGTERM, StopTimeoutMs);
         m_server.reset();
     }
 
@@ -181,14 +156,6 @@ namespace Lockstep::Test
 
     QString TempRedis::logTail() const
     {
-        if (!m_dir)
-            return {};
-        QFile log(m_dir->filePath(QStringLiteral("redis.log")));
-        if (!log.open(QIODevice::ReadOnly | QIODevice::Text))
-            return QStringLiteral("(no server log)");
-        const qint64 size = log.size();
-        if (size > 3000)
-            log.seek(size - 3000);
-        return QString::fromLocal8Bit(log.readAll()).trimmed();
+        return m_dir ? readLogTail(m_dir->filePath(QStringLiteral("redis.log"))) : QString();
     }
 } // namespace Lockstep::Test
