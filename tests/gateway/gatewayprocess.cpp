@@ -17,6 +17,7 @@
 #include <QProcess>
 #include <QTcpSocket>
 #include <QTemporaryDir>
+#include <QTest>
 #include <QThread>
 #include <QTimer>
 
@@ -691,4 +692,73 @@ namespace Lockstep::Test
         m_socket.reset();
     }
 
+    // ---- Shared pieces of the gateway tests ----
+
+    void addStoreRows()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("sqlite") << u"sqlite"_qs;
+        QTest::newRow("postgresql") << u"postgresql"_qs;
+    }
+
+    QString newStoreOrWarn(StoreBackends &stores, const QString &kind)
+    {
+        QString error;
+        const QString spec = stores.newStore(kind, &error);
+        if (spec.isEmpty())
+            qWarning("%s", qPrintable(error));
+        return spec;
+    }
+
+    QStringList fastFlowArguments(const QString &flowsDir)
+    {
+        return {u"--step-delay-scale"_qs, u"0.01"_qs, u"--flows"_qs, flowsDir, u"--poll-interval"_qs, u"100ms"_qs};
+    }
+
+    std::unique_ptr<GatewayProcess> startGatewayOn(const QString &storeSpec, const QStringList &arguments)
+    {
+        if (storeSpec.isEmpty())
+            return nullptr;
+        auto gateway = std::make_unique<GatewayProcess>();
+        if (!gateway->start(QStringList {u"--store"_qs, storeSpec} + arguments))
+        {
+            qWarning("%s", qPrintable(gateway->errorString()));
+            return nullptr;
+        }
+        return gateway;
+    }
+
+    QJsonObject runOf(const GatewayProcess &gateway, const QString &id)
+    {
+        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token()).json;
+    }
+
+    QJsonObject lockOf(const GatewayProcess &gateway, const QString &id)
+    {
+        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id + u"/lock", gateway.token()).json;
+    }
+
+    bool sawLockState(const WsProbe &probe, const Protocol::LockState state)
+    {
+        const auto statuses = probe.lockStatuses();
+        return std::any_of(statuses.cbegin(), statuses.cend(), [state](const auto &s) { return s.state == state; });
+    }
+
+    QJsonArray agentSteps(const int count, const int delayMs)
+    {
+        QJsonArray steps;
+        for (int i = 0; i < count; ++i)
+            steps.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
+                                      {u"delayMs"_qs, delayMs}});
+        return steps;
+    }
+
+    bool writeFlowFile(const QString &dir, const QString &name, const QJsonArray &steps)
+    {
+        QFile file(QDir(dir).filePath(name + u".json"));
+        if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return false;
+        file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
+        return true;
+    }
 } // namespace Lockstep::Test

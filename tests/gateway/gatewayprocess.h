@@ -214,4 +214,25 @@ namespace Lockstep::Test
         QString m_postgresError;
         int m_counter = 0;
     };
+
+    // ---- Shared pieces of the gateway tests ----
+
+    // The "store" column with one row per backend: "sqlite" and "postgresql".
+    void addStoreRows();
+    // A fresh --store value of `kind`; empty (and the reason logged) on failure.
+    QString newStoreOrWarn(StoreBackends &stores, const QString &kind);
+    // "--step-delay-scale 0.01 --flows <flowsDir> --poll-interval 100ms": flows sped up 100x.
+    QStringList fastFlowArguments(const QString &flowsDir);
+    // A started gateway with --store `storeSpec` plus `arguments`; nullptr (the
+    // reason logged) when the spec is empty or the gateway does not start.
+    std::unique_ptr<GatewayProcess> startGatewayOn(const QString &storeSpec, const QStringList &arguments);
+    // GET /api/v1/workflows/<id> and GET /api/v1/workflows/<id>/lock, as JSON.
+    QJsonObject runOf(const GatewayProcess &gateway, const QString &id);
+    QJsonObject lockOf(const GatewayProcess &gateway, const QString &id);
+    // Whether `probe` received a lockStatus in `state`.
+    bool sawLockState(const WsProbe &probe, Protocol::LockState state);
+    // `count` agent steps of `delayMs` each ("step 0", "step 1", ...).
+    QJsonArray agentSteps(int count, int delayMs);
+    // Writes <dir>/<name>.json as {"steps": steps}; false if it cannot be opened.
+    bool writeFlowFile(const QString &dir, const QString &name, const QJsonArray &steps);
 } // namespace Lockstep::Test

@@ -28,36 +28,9 @@ private:
     QHash<QString, QString> m_sharedSpecs;
     static constexpr int Timeout = 30000;
 
-    void storeRows()
-    {
-        QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
-    }
-
-    QString newStore(const QString &kind)
-    {
-        QString error;
-        const QString spec = m_stores.newStore(kind, &error);
-        if (spec.isEmpty())
-            qWarning("%s", qPrintable(error));
-        return spec;
-    }
-
     std::unique_ptr<GatewayProcess> startGateway(const QString &storeSpec, const QStringList &extra = {})
     {
-        if (storeSpec.isEmpty())
-            return nullptr;
-        auto gateway = std::make_unique<GatewayProcess>();
-        QStringList arguments {u"--store"_qs, storeSpec, u"--step-delay-scale"_qs, u"0.01"_qs,
-                               u"--flows"_qs, m_flowsDir.path(), u"--poll-interval"_qs, u"100ms"_qs};
-        arguments << extra;
-        if (!gateway->start(arguments))
-        {
-            qWarning("%s", qPrintable(gateway->errorString()));
-            return nullptr;
-        }
-        return gateway;
+        return startGatewayOn(storeSpec, fastFlowArguments(m_flowsDir.path()) + extra);
     }
 
     static std::unique_ptr<Store::RunStore> openStore(const QString &spec, std::function<qint64()> clock = {})
@@ -95,20 +68,12 @@ private:
 
     static QString statusOf(const GatewayProcess &gateway, const QString &id)
     {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token())
-            .json.value(u"status").toString();
-    }
-
-    static QJsonObject runOf(const GatewayProcess &gateway, const QString &id)
-    {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token()).json;
+        return runOf(gateway, id).value(u"status").toString();
     }
 
     void writeFlow(const QString &name, const QJsonArray &steps)
     {
-        QFile file(QDir(m_flowsDir.path()).filePath(name + u".json"));
-        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
+        QVERIFY(writeFlowFile(m_flowsDir.path(), name, steps));
     }
 
 private slots:
@@ -117,17 +82,9 @@ private slots:
         QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
         QVERIFY(m_flowsDir.isValid());
         // 100 steps of 2 s, scaled by 0.01: about 2 s of `running`.
-        QJsonArray slow;
-        for (int i = 0; i < 100; ++i)
-            slow.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                     {u"delayMs"_qs, 2000}});
-        writeFlow(u"slow"_qs, slow);
+        writeFlow(u"slow"_qs, agentSteps(100, 2000));
         // About 30 s of `running`: for tests that interrupt a run and must not see it end.
-        QJsonArray glacial;
-        for (int i = 0; i < 100; ++i)
-            glacial.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                        {u"delayMs"_qs, 30000}});
-        writeFlow(u"glacial"_qs, glacial);
+        writeFlow(u"glacial"_qs, agentSteps(100, 30000));
     }
 
     void cleanupTestCase()
@@ -162,7 +119,7 @@ private slots:
         // One gateway a store kind for all rows.
         if (!m_shared.contains(store))
         {
-            m_sharedSpecs.insert(store, newStore(store));
+            m_sharedSpecs.insert(store, newStoreOrWarn(m_stores, store));
             m_shared.insert(store, std::shared_ptr<GatewayProcess>(startGateway(m_sharedSpecs.value(store)).release()));
         }
         GatewayProcess *gateway = m_shared.value(store).get();
@@ -234,7 +191,7 @@ private slots:
         QStringList extra;
         if (!lock)
             extra << u"--no-lock-concurrent-flows"_qs;
-        auto gateway = startGateway(newStore(store), extra);
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store), extra);
         QVERIFY(gateway);
         QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
                              R"({"goal":"race","flow":"glacial","workflowID":"raced"})").status, 201);
@@ -290,11 +247,11 @@ private slots:
         QCOMPARE(statusOf(*gateway, u"raced"_qs), u"running"_qs);
     }
 
-    void orphanResumableOnlyWhenStale_data() { storeRows(); }
+    void orphanResumableOnlyWhenStale_data() { addStoreRows(); }
     void orphanResumableOnlyWhenStale()
     {
         QFETCH(QString, store);
-        const QString spec = newStore(store);
+        const QString spec = newStoreOrWarn(m_stores, store);
         auto gateway = startGateway(spec, {u"--stale-after"_qs, u"10s"_qs});
         QVERIFY(gateway);
 
@@ -344,7 +301,7 @@ private slots:
         QStringList extra {u"--no-lock-concurrent-flows"_qs};
         if (!guards)
             extra << u"--no-cas-guards"_qs;
-        auto gateway = startGateway(newStore(u"sqlite"_qs), extra);
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), extra);
         QVERIFY(gateway);
         // Guards on: the first turn must outlast the second tab's attempt. Off: both turns run to their end.
         const QByteArray body = guards ? R"({"goal":"two tabs","flow":"glacial","workflowID":"tabs"})"
@@ -377,7 +334,7 @@ private slots:
 
     void cancelOnOneReplicaStopsTheOther()
     {
-        const QString spec = newStore(u"postgresql"_qs);
+        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
         auto replicaA = startGateway(spec, {u"--replica-id"_qs, u"replica-a"_qs});
         auto replicaB = startGateway(spec, {u"--replica-id"_qs, u"replica-b"_qs});
         QVERIFY(replicaA && replicaB);

@@ -26,49 +26,14 @@ private:
     StoreBackends m_stores;
     static constexpr int Timeout = 30000;
 
-    QString newStore(const QString &kind)
-    {
-        QString error;
-        const QString spec = m_stores.newStore(kind, &error);
-        if (spec.isEmpty())
-            qWarning("%s", qPrintable(error));
-        return spec;
-    }
-
     static std::unique_ptr<GatewayProcess> startGateway(const QString &storeSpec, const QStringList &extra)
     {
-        if (storeSpec.isEmpty())
-            return nullptr;
-        auto gateway = std::make_unique<GatewayProcess>();
-        QStringList arguments {u"--store"_qs, storeSpec, u"--poll-interval"_qs, u"100ms"_qs};
-        arguments << extra;
-        if (!gateway->start(arguments))
-        {
-            qWarning("%s", qPrintable(gateway->errorString()));
-            return nullptr;
-        }
-        return gateway;
-    }
-
-    static QJsonObject runOf(const GatewayProcess &gateway, const QString &id)
-    {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token()).json;
-    }
-
-    static QJsonObject lockOf(const GatewayProcess &gateway, const QString &id)
-    {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id + u"/lock", gateway.token()).json;
+        return startGatewayOn(storeSpec, QStringList {u"--poll-interval"_qs, u"100ms"_qs} + extra);
     }
 
     static QJsonObject healthOf(const GatewayProcess &gateway)
     {
         return httpRequest("GET", gateway.baseUrl() + u"/healthz"_qs).json;
-    }
-
-    static bool sawLockState(const WsProbe &probe, const Protocol::LockState state)
-    {
-        const auto statuses = probe.lockStatuses();
-        return std::any_of(statuses.cbegin(), statuses.cend(), [state](const auto &s) { return s.state == state; });
     }
 
     // One RESP command on a fresh connection; returns the raw reply.
@@ -87,6 +52,13 @@ private:
         while (socket.waitForReadyRead(300))
             reply += socket.readAll();
         return reply;
+    }
+
+    // The fence of the lockStatus in the client's latest text frame.
+    static qint64 lastLockFence(const RawWsClient &client)
+    {
+        return QJsonDocument::fromJson(client.texts().constLast()).object()
+            .value(u"lockStatus").toObject().value(u"fence").toInteger();
     }
 
     // Every key matching `pattern`, by SCAN (the raw RESP reply: empty list is "*0\r\n").
@@ -116,7 +88,7 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStore(u"postgresql"_qs);
+        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
         const QStringList common {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1s"_qs, u"--stale-after"_qs, u"1s"_qs,
                                   u"--step-delay-scale"_qs, u"0.05"_qs};
         auto holder = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"holder"_qs});
@@ -163,7 +135,7 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStore(u"postgresql"_qs);
+        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
         // stale-after below the TTL: the orphaned run is resumable by the time the key expires.
         const QStringList common {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1500ms"_qs, u"--stale-after"_qs,
                                   u"500ms"_qs, u"--step-delay-scale"_qs, u"0.05"_qs};
@@ -194,9 +166,7 @@ private slots:
             if (code == 0)
             {
                 started = true;
-                const QJsonObject status = QJsonDocument::fromJson(client.texts().constLast()).object()
-                                               .value(u"lockStatus").toObject();
-                newFence = status.value(u"fence").toInteger();
+                newFence = lastLockFence(client);
                 client.close();
                 break;
             }
@@ -226,7 +196,7 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStore(u"postgresql"_qs);
+        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
         const QStringList common {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1s"_qs, u"--stale-after"_qs,
                                   u"500ms"_qs, u"--step-delay-scale"_qs, u"0.02"_qs};
         auto old = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"frozen"_qs});
@@ -254,8 +224,7 @@ private slots:
             const int code = takeover.waitForCloseOr("\"acquired\"", 10000);
             if (code == 0)
             {
-                newFence = QJsonDocument::fromJson(takeover.texts().constLast()).object()
-                               .value(u"lockStatus").toObject().value(u"fence").toInteger();
+                newFence = lastLockFence(takeover);
                 break;
             }
             QVERIFY2(code == 1013 || code == 4409, qPrintable(QString::number(code)));
@@ -322,7 +291,7 @@ private slots:
             QVERIFY2(redis.start(), qPrintable(redis.errorString()));
             arguments << u"--redis"_qs << redis.url();
         }
-        auto gateway = startGateway(newStore(u"sqlite"_qs), arguments);
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), arguments);
         QVERIFY(gateway);
 
         int acquired = 0;

@@ -23,34 +23,16 @@ private:
     std::unique_ptr<GatewayProcess> m_shared;   // for the rows of one data-driven test
     static constexpr int Timeout = 30000;
 
-    void storeRows()
-    {
-        QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
-    }
-
     std::unique_ptr<GatewayProcess> startGateway(const QString &kind, const QStringList &extra = {},
                                                  QString *storeSpec = nullptr)
     {
-        QString error;
-        const QString store = m_stores.newStore(kind, &error);
+        const QString store = newStoreOrWarn(m_stores, kind);
         if (store.isEmpty())
-        {
-            qWarning("%s", qPrintable(error));
             return nullptr;
-        }
         if (storeSpec)
             *storeSpec = store;
-        auto gateway = std::make_unique<GatewayProcess>();
-        QStringList arguments {u"--store"_qs, store, u"--step-delay-scale"_qs, u"0.01"_qs, u"--replica-id"_qs, u"http-a"_qs};
-        arguments << extra;
-        if (!gateway->start(arguments))
-        {
-            qWarning("%s", qPrintable(gateway->errorString()));
-            return nullptr;
-        }
-        return gateway;
+        return startGatewayOn(store, QStringList {u"--step-delay-scale"_qs, u"0.01"_qs, u"--replica-id"_qs, u"http-a"_qs}
+                                         + extra);
     }
 
     static HttpReply api(const GatewayProcess &gateway, const QByteArray &method, const QString &path,
@@ -81,7 +63,7 @@ private slots:
         QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
     }
 
-    void healthz_data() { storeRows(); }
+    void healthz_data() { addStoreRows(); }
     void healthz()
     {
         QFETCH(QString, store);
@@ -96,7 +78,7 @@ private slots:
         QCOMPARE(reply.json.value(u"store").toString(), store);
     }
 
-    void workflowsLifecycle_data() { storeRows(); }
+    void workflowsLifecycle_data() { addStoreRows(); }
     void workflowsLifecycle()
     {
         QFETCH(QString, store);
@@ -141,7 +123,7 @@ private slots:
         QVERIFY(isError(api(*gateway, "GET", u"/api/v1/workflows/nope/chat"_qs), 404, u"not_found"_qs));
     }
 
-    void cancelTwiceThenNoop_data() { storeRows(); }
+    void cancelTwiceThenNoop_data() { addStoreRows(); }
     void cancelTwiceThenNoop()
     {
         QFETCH(QString, store);
@@ -166,7 +148,7 @@ private slots:
         QCOMPARE(unknown.json.value(u"outcome").toString(), u"not_found"_qs);
     }
 
-    void hostileIdsAreHarmless_data() { storeRows(); }
+    void hostileIdsAreHarmless_data() { addStoreRows(); }
     void hostileIdsAreHarmless()
     {
         QFETCH(QString, store);

@@ -28,45 +28,9 @@ private:
     QTemporaryDir m_flowsDir;
     static constexpr int Timeout = 30000;
 
-    QString newStore(const QString &kind)
-    {
-        QString error;
-        const QString spec = m_stores.newStore(kind, &error);
-        if (spec.isEmpty())
-            qWarning("%s", qPrintable(error));
-        return spec;
-    }
-
     std::unique_ptr<GatewayProcess> startGateway(const QString &storeSpec, const QStringList &extra = {})
     {
-        if (storeSpec.isEmpty())
-            return nullptr;
-        auto gateway = std::make_unique<GatewayProcess>();
-        QStringList arguments {u"--store"_qs, storeSpec, u"--step-delay-scale"_qs, u"0.01"_qs,
-                               u"--flows"_qs, m_flowsDir.path(), u"--poll-interval"_qs, u"100ms"_qs};
-        arguments << extra;
-        if (!gateway->start(arguments))
-        {
-            qWarning("%s", qPrintable(gateway->errorString()));
-            return nullptr;
-        }
-        return gateway;
-    }
-
-    static QJsonObject runOf(const GatewayProcess &gateway, const QString &id)
-    {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token()).json;
-    }
-
-    static QJsonObject lockOf(const GatewayProcess &gateway, const QString &id)
-    {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id + u"/lock", gateway.token()).json;
-    }
-
-    static bool sawLockState(const WsProbe &probe, const Protocol::LockState state)
-    {
-        const auto statuses = probe.lockStatuses();
-        return std::any_of(statuses.cbegin(), statuses.cend(), [state](const auto &s) { return s.state == state; });
+        return startGatewayOn(storeSpec, fastFlowArguments(m_flowsDir.path()) + extra);
     }
 
     // One RESP command on a fresh connection; returns the raw reply.
@@ -87,9 +51,7 @@ private:
 
     void writeFlow(const QString &name, const QJsonArray &steps)
     {
-        QFile file(QDir(m_flowsDir.path()).filePath(name + u".json"));
-        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
+        QVERIFY(writeFlowFile(m_flowsDir.path(), name, steps));
     }
 
 private slots:
@@ -98,17 +60,9 @@ private slots:
         QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
         QVERIFY(m_flowsDir.isValid());
         // About 3 s of `running` at --step-delay-scale 0.01.
-        QJsonArray slow;
-        for (int i = 0; i < 100; ++i)
-            slow.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                     {u"delayMs"_qs, 3000}});
-        writeFlow(u"slow"_qs, slow);
+        writeFlow(u"slow"_qs, agentSteps(100, 3000));
         // About 30 s of `running`: for tests that interrupt a run and must not see it end.
-        QJsonArray glacial;
-        for (int i = 0; i < 100; ++i)
-            glacial.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                        {u"delayMs"_qs, 30000}});
-        writeFlow(u"glacial"_qs, glacial);
+        writeFlow(u"glacial"_qs, agentSteps(100, 30000));
         // Busy: a step every ~30 ms, half of them tool calls (a loss mid tool
         // call must not write the result), about 12 s in all.
         QJsonArray busy;
@@ -134,7 +88,7 @@ private slots:
     void secondTabGets1013BeforeAnyWrite()
     {
         QFETCH(QString, store);
-        auto gateway = startGateway(newStore(store));
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store));
         QVERIFY(gateway);
         QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"lockStore").toString(), u"memory"_qs);
 
@@ -186,7 +140,7 @@ private slots:
 
     void lockIsReleasedWhenTheTurnEnds()
     {
-        auto gateway = startGateway(newStore(u"sqlite"_qs), {u"--lock-ttl"_qs, u"900ms"_qs});
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--lock-ttl"_qs, u"900ms"_qs});
         QVERIFY(gateway);
         QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
                              R"({"goal":"watch me","flow":"slow","workflowID":"watched"})").status, 201);
@@ -215,7 +169,7 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStore(u"postgresql"_qs);
+        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
         auto replicaA = startGateway(spec, {u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"replica-a"_qs});
         auto replicaB = startGateway(spec, {u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"replica-b"_qs});
         QVERIFY(replicaA && replicaB);
@@ -258,7 +212,7 @@ private slots:
         QFETCH(bool, killRedis);
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        auto gateway = startGateway(newStore(u"sqlite"_qs), {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"900ms"_qs,
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"900ms"_qs,
                                                              u"--stale-after"_qs, u"1s"_qs});
         QVERIFY(gateway);
 
@@ -347,7 +301,7 @@ private slots:
         QFETCH(QString, policy);
         // Nothing listens there.
         const QString deadRedis = QStringLiteral("redis://127.0.0.1:%1").arg(freePort());
-        auto gateway = startGateway(newStore(u"sqlite"_qs), {u"--redis"_qs, deadRedis, u"--lock-unavailable"_qs, policy});
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--redis"_qs, deadRedis, u"--lock-unavailable"_qs, policy});
         QVERIFY(gateway);
 
         WsProbe driver;
@@ -375,7 +329,7 @@ private slots:
 
     void lockOffMeansCasDecides()
     {
-        auto gateway = startGateway(newStore(u"sqlite"_qs), {u"--no-lock-concurrent-flows"_qs});
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--no-lock-concurrent-flows"_qs});
         QVERIFY(gateway);
         QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"lockEnabled").toBool(), false);
         WsProbe tabA;

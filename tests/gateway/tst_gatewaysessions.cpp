@@ -36,41 +36,14 @@ private:
 
     static constexpr int Timeout = 30000;
 
-    void storeRows()
-    {
-        QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
-    }
-
     // A gateway on a fresh store of the row's kind; flows sped up 100x.
     std::unique_ptr<GatewayProcess> startGateway(const QString &kind, const QStringList &extra = {},
                                                  QString *storeSpec = nullptr)
     {
-        QString error;
-        const QString store = m_stores.newStore(kind, &error);
+        const QString store = newStoreOrWarn(m_stores, kind);
         if (storeSpec)
             *storeSpec = store;
-        if (store.isEmpty())
-        {
-            qWarning("%s", qPrintable(error));
-            return nullptr;
-        }
-        auto gateway = std::make_unique<GatewayProcess>();
-        QStringList arguments {u"--store"_qs, store, u"--step-delay-scale"_qs, u"0.01"_qs,
-                               u"--flows"_qs, m_flowsDir.path(), u"--poll-interval"_qs, u"100ms"_qs};
-        arguments << extra;
-        if (!gateway->start(arguments))
-        {
-            qWarning("%s", qPrintable(gateway->errorString()));
-            return nullptr;
-        }
-        return gateway;
-    }
-
-    static QJsonObject getRun(const GatewayProcess &gateway, const QString &id)
-    {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id, gateway.token()).json;
+        return startGatewayOn(store, fastFlowArguments(m_flowsDir.path()) + extra);
     }
 
     static QList<QJsonObject> getChat(const GatewayProcess &gateway, const QString &id)
@@ -94,9 +67,7 @@ private:
 
     void writeFlow(const QString &name, const QJsonArray &steps)
     {
-        QFile file(QDir(m_flowsDir.path()).filePath(name + u".json"));
-        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
+        QVERIFY(writeFlowFile(m_flowsDir.path(), name, steps));
     }
 
 private slots:
@@ -111,20 +82,12 @@ private slots:
         QVERIFY(m_flowsDir.isValid());
         // "slow": many short waits between agent messages, so a run stays
         // `running` long enough to be interrupted (100 x 2 s, scaled by 0.01: 2 s).
-        QJsonArray slow;
-        for (int i = 0; i < 100; ++i)
-            slow.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                     {u"delayMs"_qs, 2000}});
-        writeFlow(u"slow"_qs, slow);
+        writeFlow(u"slow"_qs, agentSteps(100, 2000));
         // About 30 s of `running`: for tests that interrupt a run and must not see it end.
-        QJsonArray glacial;
-        for (int i = 0; i < 100; ++i)
-            glacial.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                        {u"delayMs"_qs, 30000}});
-        writeFlow(u"glacial"_qs, glacial);
+        writeFlow(u"glacial"_qs, agentSteps(100, 30000));
     }
 
-    void helloTurnStreamsDeltas_data() { storeRows(); }
+    void helloTurnStreamsDeltas_data() { addStoreRows(); }
     void helloTurnStreamsDeltas()
     {
         QFETCH(QString, store);
@@ -153,10 +116,10 @@ private slots:
         for (qsizetype i = 0; i < delivered.size(); ++i)
             for (qsizetype j = i + 1; j < delivered.size(); ++j)
                 QVERIFY2(delivered.at(i) != delivered.at(j), "an entry version was delivered twice");
-        QCOMPARE(getRun(*gateway, u"hello-1"_qs).value(u"status").toString(), u"input_required"_qs);
+        QCOMPARE(runOf(*gateway, u"hello-1"_qs).value(u"status").toString(), u"input_required"_qs);
     }
 
-    void subscriberReconnectsWithoutGapsOrDuplicates_data() { storeRows(); }
+    void subscriberReconnectsWithoutGapsOrDuplicates_data() { addStoreRows(); }
     void subscriberReconnectsWithoutGapsOrDuplicates()
     {
         QFETCH(QString, store);
@@ -178,7 +141,7 @@ private slots:
         const qint64 lastSeen = first->seqs().constLast();
 
         // Meanwhile the run goes on; the second subscription resumes after lastSeen.
-        QTRY_VERIFY_WITH_TIMEOUT(getRun(*gateway, u"slow-sub"_qs).value(u"lastSeq").toInteger() > lastSeen + 3, Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, u"slow-sub"_qs).value(u"lastSeq").toInteger() > lastSeen + 3, Timeout);
         WsProbe second;
         second.open(gateway->webSocketUrl(), gateway->token());
         QVERIFY(second.sendJson(WsProbe::subscribe(u"slow-sub"_qs, lastSeen)));
@@ -204,7 +167,7 @@ private slots:
             QCOMPARE(latest.value(entry.value(u"message_id").toString()), entry);
     }
 
-    void unknownWorkflowIs4404_data() { storeRows(); }
+    void unknownWorkflowIs4404_data() { addStoreRows(); }
     void unknownWorkflowIs4404()
     {
         QFETCH(QString, store);
@@ -223,7 +186,7 @@ private slots:
         QVERIFY(resumer.sendJson(WsProbe::startRequest(u"no-such-run"_qs, QString())));
         QTRY_VERIFY_WITH_TIMEOUT(resumer.isClosed(), Timeout);
         QCOMPARE(resumer.closeInfo().code, quint16(4404));
-        QCOMPARE(getRun(*gateway, u"no-such-run"_qs).value(u"error").toString(), u"not_found"_qs);
+        QCOMPARE(runOf(*gateway, u"no-such-run"_qs).value(u"error").toString(), u"not_found"_qs);
     }
 
     void protocolErrorsClose4400_data()
@@ -267,7 +230,7 @@ private slots:
         QVERIFY(list.json.value(u"workflows").toArray().isEmpty());
     }
 
-    void driverLeavingPausesTheRun_data() { storeRows(); }
+    void driverLeavingPausesTheRun_data() { addStoreRows(); }
     void driverLeavingPausesTheRun()
     {
         QFETCH(QString, store);
@@ -280,18 +243,18 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 2, Timeout);
         driver.close();
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
-        QTRY_COMPARE_WITH_TIMEOUT(getRun(*gateway, u"leaver"_qs).value(u"status").toString(), u"paused"_qs, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(runOf(*gateway, u"leaver"_qs).value(u"status").toString(), u"paused"_qs, Timeout);
 
         // A paused run resumes (empty goal) and carries on where it stopped.
-        const qint64 seqBefore = getRun(*gateway, u"leaver"_qs).value(u"lastSeq").toInteger();
+        const qint64 seqBefore = runOf(*gateway, u"leaver"_qs).value(u"lastSeq").toInteger();
         WsProbe again;
         again.open(gateway->webSocketUrl(), gateway->token());
         QVERIFY(again.sendJson(WsProbe::startRequest(u"leaver"_qs, QString())));
         QTRY_VERIFY_WITH_TIMEOUT(again.sawRunStatus(RunStatus::Running), Timeout);
-        QTRY_VERIFY_WITH_TIMEOUT(getRun(*gateway, u"leaver"_qs).value(u"lastSeq").toInteger() > seqBefore, Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, u"leaver"_qs).value(u"lastSeq").toInteger() > seqBefore, Timeout);
     }
 
-    void stopWorkflowCancels_data() { storeRows(); }
+    void stopWorkflowCancels_data() { addStoreRows(); }
     void stopWorkflowCancels()
     {
         QFETCH(QString, store);
@@ -312,13 +275,13 @@ private slots:
         QCOMPARE(driver.closeInfo().code, quint16(1000));
         QCOMPARE(driver.closeInfo().reason, u"stopped"_qs);
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Stopped), Timeout);
-        const QJsonObject run = getRun(*gateway, u"stopper"_qs);
+        const QJsonObject run = runOf(*gateway, u"stopper"_qs);
         QCOMPARE(run.value(u"status").toString(), u"stopped"_qs);
         QCOMPARE(run.value(u"reason").toString(), u"user pressed stop"_qs);
         // Nothing is written after the cancel.
         const qint64 seq = run.value(u"lastSeq").toInteger();
         QTest::qWait(300);
-        QCOMPARE(getRun(*gateway, u"stopper"_qs).value(u"lastSeq").toInteger(), seq);
+        QCOMPARE(runOf(*gateway, u"stopper"_qs).value(u"lastSeq").toInteger(), seq);
 
         // A second stop from a subscriber is an idempotent no-op.
         QVERIFY(watcher.sendJson(QJsonObject {{u"stopWorkflow"_qs, QJsonObject {}}}));
@@ -447,7 +410,7 @@ private slots:
         QVERIFY(probe.sendJson(WsProbe::startRequest(u"big"_qs, QString(8000, u'x'))));
         QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed(), Timeout);
         QCOMPARE(probe.closeInfo().code, quint16(1009));
-        QCOMPARE(getRun(*gateway, u"big"_qs).value(u"error").toString(), u"not_found"_qs);
+        QCOMPARE(runOf(*gateway, u"big"_qs).value(u"error").toString(), u"not_found"_qs);
     }
 
     void rateLimitCloses1008()
@@ -466,7 +429,7 @@ private slots:
         QVERIFY(probe.closeInfo().reason.contains(u"rate"));
     }
 
-    void sigtermClosesWith1001AndPausesRuns_data() { storeRows(); }
+    void sigtermClosesWith1001AndPausesRuns_data() { addStoreRows(); }
     void sigtermClosesWith1001AndPausesRuns()
     {
         QFETCH(QString, store);

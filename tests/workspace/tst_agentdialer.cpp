@@ -56,10 +56,25 @@ private:
         return true;
     }
 
-    void registerAgent(Store::RunStore &store, const Folder &ws, const AgentAddress &agent)
+    // startAgent(), then the agent registered in `store` as the workspace's own.
+    bool startRegisteredAgent(AgentProcess &agent, const Folder &ws, const QString &agentId, Store::RunStore &store)
     {
-        const auto written = store.registerWorkspaceAgent(ws.id, agent.agentId, agent.host.toString(), agent.port);
-        QVERIFY2(written, written ? "" : qPrintable(written.error().message));
+        if (!startAgent(agent, ws, agentId))
+            return false;
+        const AgentAddress address = agent.address();
+        const auto written = store.registerWorkspaceAgent(ws.id, address.agentId, address.host.toString(), address.port);
+        if (!written)
+        {
+            qWarning().noquote() << written.error().message;
+            return false;
+        }
+        return true;
+    }
+
+    // The error of the first failed() signal.
+    static DialError firstError(const QSignalSpy &failed)
+    {
+        return failed.at(0).at(0).value<DialError>();
     }
 
     DialOptions options(const std::chrono::milliseconds delay, const std::chrono::milliseconds timeout = std::chrono::seconds(60))
@@ -104,8 +119,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-up"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-up"_qs, *m_store));
 
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
@@ -125,8 +139,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-stopped"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-stopped"_qs, *m_store));
         const AgentAddress bound = agent.address();
         // The workspace is stopped: the agent is gone and the store knows.
         QCOMPARE(agent.terminate(), 0);
@@ -140,7 +153,7 @@ private slots:
         // Well under the 30 s dial delay: only the quick-failure path fits.
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, FastPathWaitMs);
         QCOMPARE(connected.count(), 0);
-        const auto error = failed.at(0).at(0).value<DialError>();
+        const auto error = firstError(failed);
         QCOMPARE(toString(error.failure), toString(DialFailure::NoRunningAgent));
         QVERIFY(error.terminal);
         QVERIFY2(error.message.startsWith(u"workspace has no running agent"), qPrintable(error.message));
@@ -158,8 +171,7 @@ private slots:
         // only afterwards; the dial delay's validation finds it.
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-frozen"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-frozen"_qs, *m_store));
         QVERIFY(agent.freeze());
 
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(1000), std::chrono::seconds(120)));
@@ -172,7 +184,7 @@ private slots:
 
         // The delay (1 s) plus a margin, far below the dial timeout (120 s).
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 1000 + 10000);
-        const auto error = failed.at(0).at(0).value<DialError>();
+        const auto error = firstError(failed);
         QCOMPARE(toString(error.failure), toString(DialFailure::NoRunningAgent));
         const QList<DialEvent> events = dialer.events();
         QCOMPARE(trace(dialer), u"dial, delay_elapsed, lookup, no_agent, attempt_cancelled, failed"_qs);
@@ -184,14 +196,12 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess oldAgent;
-        QVERIFY(startAgent(oldAgent, ws, u"agent-old"_qs));
-        registerAgent(*m_store, ws, oldAgent.address());
+        QVERIFY(startRegisteredAgent(oldAgent, ws, u"agent-old"_qs, *m_store));
         const AgentAddress bound = oldAgent.address();
         // Rebuild: the old agent goes away, a new one with a new ID registers.
         oldAgent.kill();
         AgentProcess newAgent;
-        QVERIFY(startAgent(newAgent, ws, u"agent-new"_qs));
-        registerAgent(*m_store, ws, newAgent.address());
+        QVERIFY(startRegisteredAgent(newAgent, ws, u"agent-new"_qs, *m_store));
 
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
@@ -215,12 +225,10 @@ private slots:
         // finds the new agent, cancels the stale attempt and dials the new one once.
         const Folder ws = newWorkspace();
         AgentProcess oldAgent;
-        QVERIFY(startAgent(oldAgent, ws, u"agent-hung"_qs));
-        registerAgent(*m_store, ws, oldAgent.address());
+        QVERIFY(startRegisteredAgent(oldAgent, ws, u"agent-hung"_qs, *m_store));
         QVERIFY(oldAgent.freeze());
         AgentProcess newAgent;
-        QVERIFY(startAgent(newAgent, ws, u"agent-fresh"_qs));
-        registerAgent(*m_store, ws, newAgent.address());
+        QVERIFY(startRegisteredAgent(newAgent, ws, u"agent-fresh"_qs, *m_store));
 
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(500)));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
@@ -245,8 +253,7 @@ private slots:
         QVERIFY(stale.listen());
         stale.pauseAccepting();
         AgentProcess current;
-        QVERIFY(startAgent(current, ws, u"agent-current"_qs));
-        registerAgent(*m_store, ws, current.address());
+        QVERIFY(startRegisteredAgent(current, ws, u"agent-current"_qs, *m_store));
 
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(300)));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
@@ -276,8 +283,7 @@ private slots:
 
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-patient"_qs));
-        registerAgent(*store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-patient"_qs, *store));
         QVERIFY(agent.freeze());
         QVERIFY(pg.stop());
 
@@ -309,8 +315,7 @@ private slots:
         StoreAgentDirectory directory(*store);
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-silent"_qs));
-        registerAgent(*store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-silent"_qs, *store));
         QVERIFY(agent.freeze());
         QVERIFY(pg.stop());
 
@@ -318,7 +323,7 @@ private slots:
         QSignalSpy failed(&dialer, &AgentDialer::failed);
         dialer.start({.workspaceId = ws.id, .agent = agent.address()});
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 20000);
-        const auto error = failed.at(0).at(0).value<DialError>();
+        const auto error = firstError(failed);
         QCOMPARE(toString(error.failure), toString(DialFailure::Timeout));
         QVERIFY(!error.terminal);
         QVERIFY2(error.message.contains(u"could not be checked"), qPrintable(error.message));
@@ -331,8 +336,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-found"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-found"_qs, *m_store));
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
         QSignalSpy switched(&dialer, &AgentDialer::switched);
@@ -351,22 +355,21 @@ private slots:
         QSignalSpy failed(&dialer, &AgentDialer::failed);
         dialer.start({.workspaceId = u"ws-never"_qs, .agent = std::nullopt});
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, FastPathWaitMs);
-        QCOMPARE(toString(failed.at(0).at(0).value<DialError>().failure), toString(DialFailure::NoRunningAgent));
+        QCOMPARE(toString(firstError(failed).failure), toString(DialFailure::NoRunningAgent));
     }
 
     void wrongTokenIsTerminal()
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-strict"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-strict"_qs, *m_store));
         DialOptions wrong = options(LongDelay);
         wrong.token = QByteArrayLiteral("someone-elses-token");
         AgentDialer dialer(*m_directory, wrong);
         QSignalSpy failed(&dialer, &AgentDialer::failed);
         dialer.start({.workspaceId = ws.id, .agent = agent.address()});
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, FastPathWaitMs);
-        const auto error = failed.at(0).at(0).value<DialError>();
+        const auto error = firstError(failed);
         QCOMPARE(toString(error.failure), toString(DialFailure::Unauthorized));
         QVERIFY(error.terminal);
     }
@@ -379,7 +382,7 @@ private slots:
         // Never synchronously from start().
         QCOMPARE(failed.count(), 0);
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 5000);
-        QCOMPARE(toString(failed.at(0).at(0).value<DialError>().failure), toString(DialFailure::InvalidBinding));
+        QCOMPARE(toString(firstError(failed).failure), toString(DialFailure::InvalidBinding));
         QVERIFY(!dialer.events().contains(DialEvent::Lookup));
     }
 
@@ -387,8 +390,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-cancel"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-cancel"_qs, *m_store));
         QVERIFY(agent.freeze());
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(200), std::chrono::milliseconds(600)));
         QSignalSpy failed(&dialer, &AgentDialer::failed);
@@ -412,8 +414,7 @@ private slots:
         // retries the dead agent until its timeout.
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startAgent(agent, ws, u"agent-baseline"_qs));
-        registerAgent(*m_store, ws, agent.address());
+        QVERIFY(startRegisteredAgent(agent, ws, u"agent-baseline"_qs, *m_store));
         const AgentAddress bound = agent.address();
         QCOMPARE(agent.terminate(), 0);
         QVERIFY(m_store->stopWorkspace(ws.id, bound.agentId));
@@ -423,7 +424,7 @@ private slots:
         QSignalSpy failed(&dialer, &AgentDialer::failed);
         dialer.start({.workspaceId = ws.id, .agent = bound});
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 15000);
-        QCOMPARE(toString(failed.at(0).at(0).value<DialError>().failure), toString(DialFailure::Timeout));
+        QCOMPARE(toString(firstError(failed).failure), toString(DialFailure::Timeout));
         QVERIFY(!dialer.events().contains(DialEvent::Lookup));
         QVERIFY(dialer.attempts(bound.agentId) > 1);
     }

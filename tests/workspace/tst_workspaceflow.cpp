@@ -81,10 +81,24 @@ private:
         return folder;
     }
 
-    void registerAgent(const QString &workspaceId, const AgentAddress &agent)
+    // Registers `agent` as the workspace's agent; the reason is logged on failure.
+    bool registerAgent(const QString &workspaceId, const AgentAddress &agent)
     {
         const auto written = m_store->registerWorkspaceAgent(workspaceId, agent.agentId, agent.host.toString(), agent.port);
-        QVERIFY2(written, written ? "" : qPrintable(written.error().message));
+        if (!written)
+            qWarning().noquote() << written.error().message;
+        return written.hasValue();
+    }
+
+    // Starts `agent` in `folder`, then registerAgent(); the reason is logged on failure.
+    bool startRegisteredAgent(AgentProcess &agent, const QString &folder, const QString &workspaceId, const QString &agentId)
+    {
+        if (!agent.start(folder, workspaceId, agentId, m_tokenFile))
+        {
+            qWarning().noquote() << agent.errorString();
+            return false;
+        }
+        return registerAgent(workspaceId, agent.address());
     }
 
     Store::Run startRun(const QString &workflowId, const qint64 fence)
@@ -172,8 +186,7 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, wsId, u"agent-up"_qs, m_tokenFile), qPrintable(agent.errorString()));
-        registerAgent(wsId, agent.address());
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-up"_qs));
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
 
         const Store::Run run = startRun(u"wf-up"_qs, 1);
@@ -209,8 +222,7 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, wsId, u"agent-gone"_qs, m_tokenFile), qPrintable(agent.errorString()));
-        registerAgent(wsId, agent.address());
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-gone"_qs));
         const AgentAddress bound = agent.address();
         QCOMPARE(agent.terminate(), 0);
         QVERIFY(m_store->stopWorkspace(wsId, bound.agentId)->stopped);
@@ -239,8 +251,7 @@ private slots:
 
         // The user starts the workspace (a new agent) and resumes: the step runs again.
         AgentProcess restarted;
-        QVERIFY2(restarted.start(folder, wsId, u"agent-back"_qs, m_tokenFile), qPrintable(restarted.errorString()));
-        registerAgent(wsId, restarted.address());
+        QVERIFY(startRegisteredAgent(restarted, folder, wsId, u"agent-back"_qs));
         const Store::Run again = resumeRun(u"wf-stopped"_qs, 2);
         Outcome second;
         auto retry = makeExecution(again, writeHelloFlow(), 2, &runner, execution->workspaceBinding(), second);
@@ -259,13 +270,11 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess oldAgent;
-        QVERIFY2(oldAgent.start(folder, wsId, u"agent-v1"_qs, m_tokenFile), qPrintable(oldAgent.errorString()));
-        registerAgent(wsId, oldAgent.address());
+        QVERIFY(startRegisteredAgent(oldAgent, folder, wsId, u"agent-v1"_qs));
         const AgentAddress bound = oldAgent.address();
         oldAgent.kill();
         AgentProcess newAgent;
-        QVERIFY2(newAgent.start(folder, wsId, u"agent-v2"_qs, m_tokenFile), qPrintable(newAgent.errorString()));
-        registerAgent(wsId, newAgent.address());
+        QVERIFY(startRegisteredAgent(newAgent, folder, wsId, u"agent-v2"_qs));
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
 
         const Store::Run run = startRun(u"wf-rebuilt"_qs, 1);
@@ -304,8 +313,7 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, wsId, u"agent-strict"_qs, m_tokenFile), qPrintable(agent.errorString()));
-        registerAgent(wsId, agent.address());
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-strict"_qs));
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
         const QString workflowId = u"wf-refused-"_qs + QString::number(m_counter);
         const Store::Run run = startRun(workflowId, 1);
@@ -326,7 +334,7 @@ private slots:
         Test::ScriptedAgent agent(u"agent-shy"_qs);
         QVERIFY(agent.listen());
         agent.answerListTools = false;
-        registerAgent(wsId, agent.address());
+        QVERIFY(registerAgent(wsId, agent.address()));
         Workspace::ToolRunnerOptions options = runnerOptions();
         options.discoveryTimeout = std::chrono::milliseconds(300);
         Workspace::WorkspaceToolRunner runner(*m_directory, options);
@@ -378,8 +386,7 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, wsId, u"agent-ice"_qs, m_tokenFile), qPrintable(agent.errorString()));
-        registerAgent(wsId, agent.address());
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-ice"_qs));
         QVERIFY(agent.freeze());
         Workspace::ToolRunnerOptions options = runnerOptions();
         options.dial.lazyValidation = false;
@@ -404,8 +411,7 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, wsId, u"agent-paused"_qs, m_tokenFile), qPrintable(agent.errorString()));
-        registerAgent(wsId, agent.address());
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-paused"_qs));
         QVERIFY(agent.freeze());
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
         const Store::Run run = startRun(u"wf-leave"_qs, 1);
