@@ -209,7 +209,11 @@ private slots:
             QVERIFY(probe->sendJson(WsProbe::startRequest(u"raced"_qs, QString())));
 
         // The losers are refused at once; the winner runs its turn to the end.
-        QTRY_VERIFY_WITH_TIMEOUT(std::count_if(probes.cbegin(), probes.cend(), [](const auto &p) { return p->isClosed(); }) >= Resumers - 1,
+        // Wait until every session has its answer: a close, or `running` (the
+        // winner's runStatus may arrive after the losers' closes).
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(probes.cbegin(), probes.cend(), [](const auto &p) {
+                                     return p->isClosed() || p->sawRunStatus(RunStatus::Running);
+                                 }),
                                  Timeout);
         int ran = 0;
         int notResumable = 0;
