@@ -27,32 +27,6 @@ namespace Lockstep::Gateway
                 || (c == '-') || (c == '.') || (c == '_') || (c == '~') || (c == '+') || (c == '/') || (c == '=');
         }
 
-        Result<QList<QByteArray>, QString> readTokens(const QString &path)
-        {
-            QFile file(path);
-            if (!file.open(QIODevice::ReadOnly))
-                return unexpected(QStringLiteral("cannot read token file %1: %2").arg(path, file.errorString()));
-            if (file.size() > MaxTokenFileBytes)
-                return unexpected(QStringLiteral("token file %1 is larger than 1 MiB").arg(path));
-            const QByteArray content = file.readAll();
-            QList<QByteArray> tokens;
-            int lineNumber = 0;
-            for (const QByteArray &rawLine : content.split('\n'))
-            {
-                ++lineNumber;
-                const QByteArray line = rawLine.trimmed();
-                if (line.isEmpty() || line.startsWith('#'))
-                    continue;
-                if (!TokenSet::isValidToken(line))
-                    return unexpected(QStringLiteral("token file %1, line %2: a token is 8 to 4096 characters of [A-Za-z0-9-._~+/=]")
-                                          .arg(path).arg(lineNumber));
-                tokens << line;
-            }
-            if (tokens.isEmpty())
-                return unexpected(QStringLiteral("token file %1 holds no token").arg(path));
-            return tokens;
-        }
-
         QByteArray randomToken()
         {
             QByteArray bytes(32, Qt::Uninitialized);
@@ -64,6 +38,32 @@ namespace Lockstep::Gateway
             return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
         }
     } // namespace
+
+    Result<QList<QByteArray>, QString> readTokenFile(const QString &path)
+    {
+        QFile file(path);
+        if (!file.open(QIODevice::ReadOnly))
+            return unexpected(QStringLiteral("cannot read token file %1: %2").arg(path, file.errorString()));
+        if (file.size() > MaxTokenFileBytes)
+            return unexpected(QStringLiteral("token file %1 is larger than 1 MiB").arg(path));
+        const QByteArray content = file.readAll();
+        QList<QByteArray> tokens;
+        int lineNumber = 0;
+        for (const QByteArray &rawLine : content.split('\n'))
+        {
+            ++lineNumber;
+            const QByteArray line = rawLine.trimmed();
+            if (line.isEmpty() || line.startsWith('#'))
+                continue;
+            if (!TokenSet::isValidToken(line))
+                return unexpected(QStringLiteral("token file %1, line %2: a token is 8 to 4096 characters of [A-Za-z0-9-._~+/=]")
+                                      .arg(path).arg(lineNumber));
+            tokens << line;
+        }
+        if (tokens.isEmpty())
+            return unexpected(QStringLiteral("token file %1 holds no token").arg(path));
+        return tokens;
+    }
 
     bool TokenSet::isValidToken(const QByteArrayView token)
     {
@@ -87,7 +87,7 @@ namespace Lockstep::Gateway
 
     Result<TokenSet, QString> TokenSet::loadFile(const QString &path)
     {
-        auto tokens = readTokens(path);
+        auto tokens = readTokenFile(path);
         if (!tokens)
             return unexpected(tokens.error());
         return fromTokens(*tokens);
@@ -108,7 +108,7 @@ namespace Lockstep::Gateway
             const bool isPrivate = (existing.permissions() & ~(OwnerOnly | QFileDevice::ReadUser | QFileDevice::WriteUser)) == 0;
             if (isPrivate && existing.isFile())
             {
-                if (auto tokens = readTokens(filePath); tokens && (tokens->size() == 1))
+                if (auto tokens = readTokenFile(filePath); tokens && (tokens->size() == 1))
                     return fromTokens(*tokens);
             }
             if (!QFile::remove(filePath))

@@ -42,6 +42,10 @@ namespace Lockstep::Gateway
         QList<QByteArray> m_digests;
     };
 
+    // The tokens of a token file, in file order, with the rules of
+    // TokenSet::loadFile. Shared with the workspace agents (AgentTokens).
+    Result<QList<QByteArray>, QString> readTokenFile(const QString &path);
+
     // The token a client presented: "Authorization: Bearer <token>" first, else
     // the "bearer.<token>" entry of Sec-WebSocket-Protocol. Empty when none.
     QByteArray presentedToken(QByteArrayView authorizationHeader, QByteArrayView subprotocolHeader);

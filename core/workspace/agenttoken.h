@@ -6,6 +6,7 @@
 #include <QString>
 
 #include "common/result.h"
+#include "gateway/tokenauth.h"
 
 namespace Lockstep::Workspace
 {
@@ -14,7 +15,8 @@ namespace Lockstep::Workspace
     // skipped; 8..4096 characters of [A-Za-z0-9-._~+/=]). The gateway presents
     // the first token when it dials an agent; the agent accepts any token of its
     // file and presents the first one when it registers with the gateway.
-    // Only SHA-256 digests are compared, in constant time.
+    // The file rules and the constant-time digest comparison are the gateway's
+    // (Gateway::readTokenFile, Gateway::TokenSet); this adds the token to present.
     class AgentTokens
     {
     public:
@@ -31,6 +33,6 @@ namespace Lockstep::Workspace
 
     private:
         QByteArray m_first;
-        QList<QByteArray> m_digests;
+        Gateway::TokenSet m_accepted;
     };
 } // namespace Lockstep::Workspace
