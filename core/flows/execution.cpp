@@ -370,7 +370,7 @@ namespace Lockstep::Flows
             return false;
         }
         const Store::Run &run = *stored.value();
-        if (run.fence != m_fence)
+        if (m_options.fencing && (run.fence != m_fence))
         {
             qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "fence moved from" << m_fence << "to" << run.fence
                                       << "; stopping without writing";
@@ -688,7 +688,7 @@ namespace Lockstep::Flows
             return;
         }
         const Store::Run &run = *stored.value();
-        const bool fenceMoved = run.fence != m_fence;
+        const bool fenceMoved = m_options.fencing && (run.fence != m_fence);
         qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "guard missed: status" << toString(run.status)
                                   << "fence" << run.fence << "(ours" << m_fence << "); stopping without writing";
         finish(fenceMoved || run.status == RunStatus::Running ? StopCause::Superseded : StopCause::Cancelled, run.status);

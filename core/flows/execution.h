@@ -60,6 +60,9 @@ namespace Lockstep::Flows
         // and a cancel is only noticed by a guarded write (none, with an
         // unguarded store).
         bool guards = true;
+        // false (--no-fencing): a newer fence on the stored run does not stop
+        // this execution; only the status does.
+        bool fencing = true;
         // Workspace steps go through the gateway's runner (dial with lazy
         // validation, bounded discovery, call). Null: this gateway cannot dial
         // workspace agents and a workspace step fails honestly. The runner must

@@ -76,6 +76,14 @@ namespace Lockstep::Gateway
             return configuration;
         }
 
+        // SPEC: a store failure closes 1011 with the store's reason (never SQL text).
+        QString storeCloseReason(const Store::StoreError &error)
+        {
+            if (error.kind == Store::StoreError::Kind::InvalidInput)
+                return u"invalid request: "_qs + error.shortText();
+            return u"store unavailable: "_qs + error.shortText();
+        }
+
         QString describeHolder(const Lock::LockHolder &holder)
         {
             if (holder.parsed)
@@ -106,6 +114,8 @@ namespace Lockstep::Gateway
         Lock::RunLock *lock = nullptr;       // child; null when the lock is off or unavailable (fail-open)
         Flows::Execution *execution = nullptr;  // child; null until started
         qint64 fence = 0;
+        std::optional<QString> newGoal;      // the user message this drive adds (none: a plain resume)
+        std::optional<Flows::Flow> flow;     // the run's flow, once known
         bool sessionEnded = false;
         bool executionEnded = false;
         bool lockSettled = true;             // false while a lock is held or being released
@@ -257,23 +267,16 @@ namespace Lockstep::Gateway
         context.flows = &m_flows;
         context.config = &m_config;
         context.tokens = &m_tokens;
-        context.health = [this] { return health(); };
+        context.health = [this](HttpContext::HealthDone done) { checkHealth(std::move(done)); };
         context.lockInfo = [this](const QString &workflowId, HttpContext::LockInfoDone done) {
-            m_lockStore->peek(workflowId, this, [this, done](Lock::LockResult<Lock::LockSnapshot> result) {
+            m_lockStore->peek(workflowId, this, [done](Lock::LockResult<Lock::LockSnapshot> result) {
                 if (!result)
                 {
                     done({}, QStringLiteral("lock store unavailable: %1").arg(result.error().message));
                     return;
                 }
                 const Lock::LockSnapshot &snapshot = *result;
-                // With the in-process lock store the fence our writes carry comes
-                // from the store's counter (see onLockAcquired): report that one.
-                qint64 fence = snapshot.holder.fence;
-                for (const Drive *drive : std::as_const(m_drives))
-                {
-                    if (snapshot.held && drive->lock && (drive->lock->sessionId() == snapshot.holder.session) && (drive->fence > 0))
-                        fence = drive->fence;
-                }
+                const qint64 fence = snapshot.holder.fence;
                 done(QJsonObject {
                          {u"state"_qs, snapshot.held ? u"held"_qs : u"free"_qs},
                          {u"holder"_qs, snapshot.held ? describeHolder(snapshot.holder) : QString()},
@@ -284,7 +287,6 @@ namespace Lockstep::Gateway
                      {});
             });
         };
-        context.newFence = [this] { return newFence(); };
         context.runChanged = [this](const QString &workflowId) { runCancelled(workflowId, QStringLiteral("cancelled over HTTP")); };
         m_http = new HttpApi(std::move(context));
 
@@ -332,6 +334,7 @@ namespace Lockstep::Gateway
             {u"store"_qs, m_store->kind()},
             {u"lockEnabled"_qs, m_config.lockConcurrentFlows},
             {u"casGuards"_qs, m_config.casGuards},
+            {u"fencing"_qs, m_config.fencing},
             {u"version"_qs, QCoreApplication::applicationVersion()},
             // Live counters, read-only, for leak checks: all return to 0 when idle.
             {u"sessions"_qs, m_sessions.size()},
@@ -345,13 +348,24 @@ namespace Lockstep::Gateway
         return health;
     }
 
-    qint64 Server::newFence()
+    void Server::checkHealth(HttpContext::HealthDone done)
     {
-        const auto fence = m_store->nextFence();
-        if (fence)
-            return *fence;
-        qCWarning(lcGateway).noquote() << "cannot take a fence from the store:" << fence.error().message;
-        return 0;
+        // Both parts are asked now: a health check that trusts old answers lies.
+        QJsonObject failing;
+        if (const auto pinged = m_store->ping(); !pinged)
+            failing.insert(u"store"_qs, pinged.error().shortText());
+        m_lockStore->ping(this, [this, failing, done = std::move(done)](Lock::LockResult<Ok> pong) mutable {
+            if (!pong)
+                failing.insert(u"lockStore"_qs, pong.error().message);
+            QJsonObject answer = health();
+            if (!failing.isEmpty())
+            {
+                if (!m_shuttingDown)
+                    answer.insert(u"status"_qs, u"degraded"_qs);
+                answer.insert(u"degraded"_qs, failing);
+            }
+            done(answer);
+        });
     }
 
     QString Server::sessionLockId(const Session *session) const
@@ -539,11 +553,10 @@ namespace Lockstep::Gateway
             drive->lock->release();
             return;
         }
-        // The in-process lock store counts fences from 1 in every process; the
-        // store's counter keeps them growing across restarts. Taken right after
-        // the acquisition, on the one thread that serves this lock store, so the
-        // order of holders is the order of fences.
-        drive->fence = (m_lockStore->kind() == u"memory") ? newFence() : drive->lock->fence();
+        // The lock store's fence; when the run already carries a higher one (an
+        // HTTP create, a lock store reset or restarted, a fail-open run), the
+        // CAS misses on the fence and resumeRun() raises ours past it.
+        drive->fence = drive->lock->fence();
         broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(), drive->fence,
                             drive->lock->ttl().count(), drive->session);
         proceed(drive);
@@ -594,93 +607,166 @@ namespace Lockstep::Gateway
         driveDone(drive);
     }
 
+    void Server::failDrive(Drive *drive, const CloseCode code, const QString &reason)
+    {
+        if (drive->session)
+            drive->session->closeWith(quint16(code), reason);
+        if (drive->lock)
+            drive->lock->release();
+        driveDone(drive);
+    }
+
+    void Server::failDriveOnStore(Drive *drive, const Store::StoreError &error)
+    {
+        if (error.kind == Store::StoreError::Kind::InvalidInput)
+            return failDrive(drive, CloseCode::InvalidRequest, storeCloseReason(error));
+        qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << "store error:" << error.message;
+        failDrive(drive, CloseCode::InternalError, storeCloseReason(error));
+    }
+
     void Server::proceed(Drive *drive)
     {
         Session *session = drive->session;
         const Protocol::StartRequest &request = drive->request;
-        auto fail = [&](CloseCode code, const QString &reason) {
-            if (session)
-                session->closeWith(quint16(code), reason);
-            if (drive->lock)
-                drive->lock->release();
-            driveDone(drive);
-        };
         if (!session || drive->sessionEnded)
-            return fail(CloseCode::Normal, {});
-        if (drive->fence == 0)
-            drive->fence = newFence();
+            return failDrive(drive, CloseCode::Normal, {});
+        if (!drive->lock)
+        {
+            // No lock (turned off, or fail-open): the store's counter is the fence.
+            const auto fence = m_store->nextFence(0);
+            if (!fence)
+                return failDriveOnStore(drive, fence.error());
+            drive->fence = *fence;
+        }
 
         auto existing = m_store->getRun(drive->workflowId);
         if (!existing)
-            return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
-
-        std::optional<QString> newGoal;
-        if (!existing->has_value())
+            return failDriveOnStore(drive, existing.error());
+        std::optional<Store::Run> run = *existing;
+        if (!run)
         {
             if (request.goal.isEmpty())
-                return fail(CloseCode::NotFound, QStringLiteral("workflow not found"));
+                return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
             QString flowName = request.workflowMetadata.value(u"flow").toString();
             if (flowName.isEmpty())
                 flowName = DefaultFlow;
             if (!m_flows.contains(flowName))
-                return fail(CloseCode::InvalidRequest,
-                            QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
-                                .arg(Flows::Flow::isValidName(flowName) ? flowName : QStringLiteral("?")));
-            const auto created = m_store->createRun(drive->workflowId, request.goal, flowName, drive->fence);
-            if (!created)
+                return failDrive(drive, CloseCode::InvalidRequest,
+                                 QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
+                                     .arg(Flows::Flow::isValidName(flowName) ? flowName : QStringLiteral("?")));
+            auto created = m_store->createRun(drive->workflowId, request.goal, flowName, drive->fence);
+            if (created)
             {
-                // Another session created it a moment ago (no lock), or the store failed.
+                run = *created;
+            }
+            else
+            {
+                // Another session created it a moment ago (no lock): our goal is its next message.
+                if (created.error().kind != Store::StoreError::Kind::Exists)
+                    return failDriveOnStore(drive, created.error());
                 existing = m_store->getRun(drive->workflowId);
-                if (!existing || !existing->has_value())
-                    return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
-                newGoal = request.goal;
+                if (!existing)
+                    return failDriveOnStore(drive, existing.error());
+                if (!existing->has_value())
+                    return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
+                run = *existing;
+                drive->newGoal = request.goal;
             }
         }
-        else
+        else if (!request.goal.isEmpty())
         {
-            if (!request.goal.isEmpty())
-                newGoal = request.goal;
+            drive->newGoal = request.goal;
         }
 
-        const auto current = m_store->getRun(drive->workflowId);
-        if (!current || !current->has_value())
-            return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
-        const std::optional<Flows::Flow> flow = m_flows.find((*current)->flow);
-        if (!flow)
-            return fail(CloseCode::InternalError,
-                        QStringLiteral("flow '%1' is not available on this gateway").arg((*current)->flow));
+        drive->flow = m_flows.find(run->flow);
+        if (!drive->flow)
+            return failDrive(drive, CloseCode::InternalError,
+                             QStringLiteral("flow '%1' is not available on this gateway").arg(run->flow));
+        resumeRun(drive, false);
+    }
 
-        const auto resumed = m_store->resume(drive->workflowId, drive->fence, newGoal);
+    void Server::resumeRun(Drive *drive, const bool fenceRaised)
+    {
+        const auto resumed = m_store->resume(drive->workflowId, drive->fence, drive->newGoal);
         if (!resumed)
-            return fail(CloseCode::InternalError, QStringLiteral("store unavailable"));
+            return failDriveOnStore(drive, resumed.error());
         switch (resumed->outcome)
         {
         case Store::ResumeOutcome::NotFound:
-            return fail(CloseCode::NotFound, QStringLiteral("workflow not found"));
+            return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
         case Store::ResumeOutcome::NotResumable:
         {
             const RunStatus status = resumed->status.value_or(RunStatus::Running);
-            if (isResumableStatus(status) && resumed->fence && (*resumed->fence > drive->fence))
-                qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << *resumed->fence
-                                               << "above ours" << drive->fence << "(was the lock store reset?)";
-            return fail(CloseCode::NotResumable, QStringLiteral("not resumable (status: %1)").arg(toString(status)));
+            const qint64 storedFence = resumed->fence.value_or(0);
+            // A miss on the fence is not a CAS miss: the run carries a fence from
+            // elsewhere. Take a fresh one above it once; losing again means a newer
+            // holder wrote meanwhile, and that is what the client hears.
+            const bool fenceMiss = m_config.casGuards && m_config.fencing && (storedFence > drive->fence);
+            if (!fenceMiss)
+                return failDrive(drive, CloseCode::NotResumable,
+                                 QStringLiteral("not resumable (status: %1)").arg(toString(status)));
+            if (fenceRaised)
+            {
+                qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << storedFence
+                                               << "above ours" << drive->fence << "after a raise";
+                return failDrive(drive, CloseCode::InternalError,
+                                 QStringLiteral("stale fence: the run carries fence %1, above ours %2")
+                                     .arg(storedFence).arg(drive->fence));
+            }
+            qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << storedFence
+                                        << "above ours" << drive->fence << "; taking a fresh one";
+            return raiseFence(drive, storedFence);
         }
         case Store::ResumeOutcome::Resumed:
             break;
         }
+        startExecution(drive, *resumed->run);
+    }
 
+    void Server::raiseFence(Drive *drive, const qint64 floor)
+    {
+        if (!drive->lock)
+        {
+            const auto fence = m_store->nextFence(floor);
+            if (!fence)
+                return failDriveOnStore(drive, fence.error());
+            drive->fence = *fence;
+            return resumeRun(drive, true);
+        }
+        drive->lock->raiseFence(floor, [this, drive](Lock::LockResult<std::optional<qint64>> raised) {
+            if (!drive->session || drive->sessionEnded)
+                return failDrive(drive, CloseCode::Normal, {});
+            if (!raised)
+            {
+                qCWarning(lcGateway).noquote() << "cannot raise the fence of" << drive->workflowId << ":"
+                                               << raised.error().message;
+                return failDrive(drive, CloseCode::InternalError, QStringLiteral("lock store unavailable"));
+            }
+            if (!raised->has_value())
+                return;   // the lock is gone: onLockLost() or the release closes the session
+            drive->fence = **raised;
+            broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(),
+                                drive->fence, drive->lock->ttl().count(), drive->session);
+            resumeRun(drive, true);
+        });
+    }
+
+    void Server::startExecution(Drive *drive, const Store::Run &run)
+    {
+        Session *session = drive->session;
+        const Protocol::StartRequest &request = drive->request;
         Flows::ExecutionOptions options;
-        options.userMessage = newGoal.value_or(QString());
+        options.userMessage = drive->newGoal.value_or(QString());
         options.delayScale = m_config.stepDelayScale;
         options.deadline = m_config.workflowDeadline;
         options.activityInterval = std::max(std::chrono::milliseconds(100),
                                             std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
         options.guards = m_config.casGuards;
+        options.fencing = m_config.fencing;
         options.workspaceTools = m_workspaceTools.get();
         // No agent in the binding: the dialer looks the workspace's current one up.
         options.workspace.workspaceId = request.workflowMetadata.value(u"workspaceID").toString();
-        const Store::Run run = resumed->run ? *resumed->run : **current;
-        drive->execution = new Flows::Execution(*m_store, run, *flow, drive->fence, options, drive);
+        drive->execution = new Flows::Execution(*m_store, run, *drive->flow, drive->fence, options, drive);
         if (drive->lock)
             drive->lock->retain(QStringLiteral("execution"));
         connect(drive->execution, &Flows::Execution::finished, this, [this, drive] { onExecutionFinished(drive); });
@@ -691,7 +777,7 @@ namespace Lockstep::Gateway
         if (feed->addListener(session, drive->afterSeq, &problem) != RunFeed::AddResult::Added)
             qCWarning(lcGateway).noquote() << "no snapshot for" << drive->workflowId << ":" << problem;
         qCInfo(lcGateway).noquote() << "session" << session->id() << "drives workflow" << drive->workflowId
-                                    << "flow" << flow->name << "fence" << drive->fence;
+                                    << "flow" << drive->flow->name << "fence" << drive->fence;
         drive->execution->start();
     }
 
@@ -783,7 +869,7 @@ namespace Lockstep::Gateway
             break;
         case RunFeed::AddResult::StoreError:
             qCWarning(lcGateway).noquote() << "subscribe to" << workflowId << "failed:" << problem;
-            session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store unavailable"));
+            session->closeWith(quint16(CloseCode::InternalError), u"store unavailable: "_qs + problem);
             break;
         }
         dropFeedIfIdle(workflowId);
@@ -796,7 +882,9 @@ namespace Lockstep::Gateway
         const auto result = m_store->cancel(workflowId, why);
         if (!result)
         {
-            session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store unavailable"));
+            session->closeWith(quint16(result.error().kind == Store::StoreError::Kind::InvalidInput
+                                           ? CloseCode::InvalidRequest : CloseCode::InternalError),
+                               storeCloseReason(result.error()));
             return;
         }
         switch (result->outcome)

@@ -13,7 +13,9 @@
 #include "common/result.h"
 #include "flows/flowlibrary.h"
 #include "gateway/gatewayconfig.h"
+#include "gateway/httpapi.h"
 #include "gateway/tokenauth.h"
+#include "protocol/closecode.h"
 #include "protocol/messages.h"
 
 class QTcpSocket;
@@ -22,6 +24,8 @@ class QWebSocketServer;
 namespace Lockstep::Store
 {
     class RunStore;
+    struct Run;
+    struct StoreError;
 }
 namespace Lockstep::Workspace
 {
@@ -101,7 +105,15 @@ namespace Lockstep::Gateway
         void onSessionEnded(Session *session);
 
         void beginDrive(Session *session, const Protocol::StartRequest &request, qint64 afterSeq);
+        // After the lock (or without one): create or look up the run, then resumeRun().
         void proceed(Drive *drive);
+        // The CAS resume; a miss on the fence alone takes a fresh fence above the
+        // stored one once (raiseFence) and tries again, a second miss is a stale fence.
+        void resumeRun(Drive *drive, bool fenceRaised);
+        void raiseFence(Drive *drive, qint64 floor);
+        void startExecution(Drive *drive, const Store::Run &run);
+        void failDrive(Drive *drive, CloseCode code, const QString &reason);
+        void failDriveOnStore(Drive *drive, const Store::StoreError &error);
         void observe(Session *session, const QString &workflowId, qint64 afterSeq);
         void stopWorkflow(Session *session, const QString &reason);
         // After a cancel went through here: stop local executions, tell subscribers.
@@ -119,8 +131,10 @@ namespace Lockstep::Gateway
         RunFeed *feedFor(const QString &workflowId);
         void dropFeedIfIdle(const QString &workflowId);
         QString sessionLockId(const Session *session) const;
-        qint64 newFence();
         QJsonObject health() const;
+        // /healthz: health() plus a round trip to the store and the lock store;
+        // "status":"degraded" and "degraded":{part: reason} when one fails.
+        void checkHealth(HttpContext::HealthDone done);
         void checkShutdownDone();
 
         GatewayConfig m_config;

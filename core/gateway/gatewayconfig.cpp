@@ -114,7 +114,10 @@ namespace Lockstep::Gateway
             option("flows", "Folder of extra flows (*.json); they override built-ins of the same name.", "DIR"),
             option("replica-id", "This replica's name (lock holder, /healthz).", "NAME"),
             option("no-lock-concurrent-flows", "QA: turn the run lock off (reproduces the two-tab bug)."),
-            option("no-cas-guards", "QA: unconditional resume/cancel updates (reproduces the original bug)."),
+            option("no-cas-guards", "QA: every store write of a run is unconditional: resume, cancel and the executor's "
+                                    "writes check neither status nor fence, and the executor never re-reads the run "
+                                    "(reproduces the original bug)."),
+            option("no-fencing", "QA: store writes do not check the fence (status checks stay unless --no-cas-guards)."),
             option("lock-unavailable", "When the lock store cannot be reached: fail-closed (close 1011) or fail-open (run unlocked).", "POLICY", "fail-closed"),
             option("tls-cert", "PEM certificate (chain): serve https/wss.", "FILE"),
             option("tls-key", "PEM private key for --tls-cert.", "FILE"),
@@ -218,6 +221,7 @@ namespace Lockstep::Gateway
 
         config.lockConcurrentFlows = !parser.isSet(QStringLiteral("no-lock-concurrent-flows"));
         config.casGuards = !parser.isSet(QStringLiteral("no-cas-guards"));
+        config.fencing = !parser.isSet(QStringLiteral("no-fencing"));
 
         const QString policy = lastValue(parser, "lock-unavailable");
         if (policy == u"fail-closed")

@@ -35,6 +35,7 @@ namespace Lockstep::Gateway
         QString replicaId;
         bool lockConcurrentFlows = true;      // --no-lock-concurrent-flows turns the lock off
         bool casGuards = true;                // --no-cas-guards reproduces the original bug
+        bool fencing = true;                  // --no-fencing: writes do not check the fence
         LockUnavailablePolicy lockUnavailable = LockUnavailablePolicy::FailClosed;
         QString tlsCertFile;
         QString tlsKeyFile;

@@ -80,6 +80,13 @@ namespace Lockstep::Gateway
         return Reply {.status = status, .body = QJsonObject {{u"error"_qs, error}, {u"message"_qs, message}}};
     }
 
+    HttpApi::Reply HttpApi::storeError(const Store::StoreError &failure)
+    {
+        if (failure.kind == Store::StoreError::Kind::InvalidInput)
+            return error(400, QStringLiteral("invalid_request"), failure.message);
+        return error(503, QStringLiteral("store_unavailable"), failure.message);
+    }
+
     void HttpApi::send(QTcpSocket *socket, const Reply &reply)
     {
         const QByteArray body = QJsonDocument(reply.body).toJson(QJsonDocument::Compact);
@@ -142,7 +149,7 @@ namespace Lockstep::Gateway
         {
             if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
                 return *refused;
-            return Reply {.status = 200, .body = m_context.health()};
+            return getHealth();
         }
 
         if ((segments.size() < 3) || (segments.at(0) != u"api") || (segments.at(1) != u"v1"))
@@ -274,17 +281,17 @@ namespace Lockstep::Gateway
 
         const auto existing = m_context.store->getRun(workflowId);
         if (!existing)
-            return error(503, QStringLiteral("store_unavailable"), existing.error().message);
+            return storeError(existing.error());
         if (existing->has_value())
             return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
-        const auto created = m_context.store->createRun(workflowId, goal, flow, m_context.newFence());
+        // Fence 0: no writer has held the run yet; the first drive's fence is above it.
+        const auto created = m_context.store->createRun(workflowId, goal, flow, 0);
         if (!created)
         {
             // Lost a race with another creator, or the store failed.
-            const auto again = m_context.store->getRun(workflowId);
-            if (again && again->has_value())
+            if (created.error().kind == Store::StoreError::Kind::Exists)
                 return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
-            return error(503, QStringLiteral("store_unavailable"), created.error().message);
+            return storeError(created.error());
         }
         qCInfo(lcGateway).noquote() << "created workflow" << workflowId << "flow" << flow << "over HTTP";
         return Reply {.status = 201,
@@ -315,7 +322,7 @@ namespace Lockstep::Gateway
         }
         const auto runs = m_context.store->listRuns(status, limit);
         if (!runs)
-            return error(503, QStringLiteral("store_unavailable"), runs.error().message);
+            return storeError(runs.error());
         QJsonArray list;
         for (const Store::Run &run : *runs)
             list.append(runToJson(run));
@@ -326,7 +333,7 @@ namespace Lockstep::Gateway
     {
         const auto run = m_context.store->getRun(workflowId);
         if (!run)
-            return error(503, QStringLiteral("store_unavailable"), run.error().message);
+            return storeError(run.error());
         if (!run->has_value())
             return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
         return Reply {.status = 200, .body = runToJson(**run)};
@@ -336,12 +343,12 @@ namespace Lockstep::Gateway
     {
         const auto run = m_context.store->getRun(workflowId);
         if (!run)
-            return error(503, QStringLiteral("store_unavailable"), run.error().message);
+            return storeError(run.error());
         if (!run->has_value())
             return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
         const auto entries = m_context.store->entriesSince(workflowId, 0);
         if (!entries)
-            return error(503, QStringLiteral("store_unavailable"), entries.error().message);
+            return storeError(entries.error());
         QJsonArray log;
         qint64 seq = 0;
         for (const Store::StoredEntry &entry : *entries)
@@ -351,6 +358,17 @@ namespace Lockstep::Gateway
         }
         return Reply {.status = 200,
                       .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"ui_chat_log"_qs, log}, {u"seq"_qs, seq}}};
+    }
+
+    std::optional<HttpApi::Reply> HttpApi::getHealth()
+    {
+        QPointer<QTcpSocket> socket = m_socket;
+        // 200 even when degraded: the body names the failing part.
+        m_context.health([socket](const QJsonObject &health) {
+            if (socket && (socket->state() == QAbstractSocket::ConnectedState))
+                send(socket, Reply {.status = 200, .body = health});
+        });
+        return std::nullopt;
     }
 
     std::optional<HttpApi::Reply> HttpApi::getLock(const QString &workflowId)
@@ -389,7 +407,7 @@ namespace Lockstep::Gateway
         }
         const auto result = m_context.store->cancel(workflowId, reason);
         if (!result)
-            return error(503, QStringLiteral("store_unavailable"), result.error().message);
+            return storeError(result.error());
         switch (result->outcome)
         {
         case Store::CancelOutcome::NotFound:

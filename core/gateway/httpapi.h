@@ -21,6 +21,7 @@ namespace Lockstep::Store
 {
     class RunStore;
     struct Run;
+    struct StoreError;
 }
 
 namespace Lockstep::Gateway
@@ -35,14 +36,14 @@ namespace Lockstep::Gateway
         const Flows::FlowLibrary *flows = nullptr;
         const GatewayConfig *config = nullptr;
         const TokenSet *tokens = nullptr;
-        // /healthz: {"status","replica","lockStore","store"}.
-        std::function<QJsonObject()> health;
+        // /healthz: {"status","replica","lockStore","store",...} through `done`
+        // (now or later, on this thread).
+        using HealthDone = std::function<void(const QJsonObject &health)>;
+        std::function<void(HealthDone done)> health;
         // /lock: answers {"state":"held|free","holder","fence","ttlMs"}, or an
         // error text, through `done` (now or later, on this thread).
         using LockInfoDone = std::function<void(const QJsonObject &info, const QString &error)>;
         std::function<void(const QString &workflowId, LockInfoDone done)> lockInfo;
-        // A new fence for a run created over HTTP.
-        std::function<qint64()> newFence;
         // A run changed through the API (cancel): subscribers here hear of it now.
         std::function<void(const QString &workflowId)> runChanged;
     };
@@ -78,6 +79,7 @@ namespace Lockstep::Gateway
 
         // nullopt: the answer is sent later (by a callback).
         std::optional<Reply> dispatch(const QHttpServerRequest &request);
+        std::optional<Reply> getHealth();
         Reply createWorkflow(const QHttpServerRequest &request);
         Reply listWorkflows(const QHttpServerRequest &request);
         Reply getWorkflow(const QString &workflowId);
@@ -88,6 +90,8 @@ namespace Lockstep::Gateway
         Reply workspaceAgent(const QHttpServerRequest &request, const QStringList &segments);
 
         static Reply error(int status, const QString &error, const QString &message);
+        // 400 for values the store cannot keep, 503 with the store's reason otherwise.
+        static Reply storeError(const Store::StoreError &failure);
         static void send(QTcpSocket *socket, const Reply &reply);
 
         HttpContext m_context;

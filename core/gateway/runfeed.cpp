@@ -75,7 +75,7 @@ namespace Lockstep::Gateway
         if (!run)
         {
             if (error)
-                *error = run.error().message;
+                *error = run.error().shortText();
             return AddResult::StoreError;
         }
         if (!run->has_value())
@@ -88,7 +88,7 @@ namespace Lockstep::Gateway
         if (!entries)
         {
             if (error)
-                *error = entries.error().message;
+                *error = entries.error().shortText();
             return AddResult::StoreError;
         }
         qint64 seq = afterSeq;

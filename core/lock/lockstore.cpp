@@ -172,6 +172,25 @@ namespace Lockstep::Lock
         doPeek(workflowId, std::move(completion));
     }
 
+    void LockStore::raiseFence(const QString &workflowId, const QByteArray &value, const qint64 floor,
+                               QObject *context, LockCallback<std::optional<LockHolder>> done)
+    {
+        Completion<std::optional<LockHolder>> completion(context, std::move(done));
+        QString problem = checkWorkflowId(workflowId);
+        if (problem.isEmpty() && value.isEmpty())
+            problem = QStringLiteral("lock value is empty");
+        if (problem.isEmpty() && floor < 0)
+            problem = QStringLiteral("fence floor is negative");
+        if (!problem.isEmpty())
+            return answerLater<std::optional<LockHolder>>(std::move(completion), unexpected(invalid(problem)));
+        doRaiseFence(workflowId, value, floor, std::move(completion));
+    }
+
+    void LockStore::ping(QObject *context, LockCallback<Ok> done)
+    {
+        doPing(Completion<Ok>(context, std::move(done)));
+    }
+
     QByteArray LockStore::lockKey(const QString &workflowId) const
     {
         return (m_options.keyPrefix + QStringLiteral("lock:") + workflowId).toUtf8();

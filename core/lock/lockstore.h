@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include <QByteArray>
@@ -111,6 +112,16 @@ namespace Lockstep::Lock
                      QObject *context, LockCallback<bool> done);
         // Who holds the lock and for how long still.
         void peek(const QString &workflowId, QObject *context, LockCallback<LockSnapshot> done);
+        // Only while `value` still holds the lock: moves the workflow's fence
+        // counter past `floor`, takes the next fence and stores it in the lock
+        // value (TTL kept). Answers the new holder, or nullopt when `value` no
+        // longer holds the lock. For a run store that carries a fence from
+        // another source (an HTTP create, a reset lock store, a fail-open run):
+        // fences of a run only ever grow.
+        void raiseFence(const QString &workflowId, const QByteArray &value, qint64 floor,
+                        QObject *context, LockCallback<std::optional<LockHolder>> done);
+        // A cheap round trip (/healthz): Ok when the store answers.
+        void ping(QObject *context, LockCallback<Ok> done);
 
     protected:
         explicit LockStore(LockOptions options, QObject *parent = nullptr);
@@ -158,6 +169,9 @@ namespace Lockstep::Lock
                                Completion<bool> done) = 0;
         virtual void doRelease(const QString &workflowId, const QByteArray &value, Completion<bool> done) = 0;
         virtual void doPeek(const QString &workflowId, Completion<LockSnapshot> done) = 0;
+        virtual void doRaiseFence(const QString &workflowId, const QByteArray &value, qint64 floor,
+                                  Completion<std::optional<LockHolder>> done) = 0;
+        virtual void doPing(Completion<Ok> done) = 0;
 
         QByteArray lockKey(const QString &workflowId) const;
         QByteArray fenceKey(const QString &workflowId) const;

@@ -78,6 +78,24 @@ namespace Lockstep::Lock
         answerLater<LockSnapshot>(std::move(done), std::move(snapshot));
     }
 
+    void MemoryLockStore::doRaiseFence(const QString &workflowId, const QByteArray &value, const qint64 floor,
+                                       Completion<std::optional<LockHolder>> done)
+    {
+        Entry *current = liveEntry(lockKey(workflowId), Clock::now());
+        if (!current || current->value != value)
+            return answerLater<std::optional<LockHolder>>(std::move(done), std::optional<LockHolder>());
+        qint64 &counter = m_fences[fenceKey(workflowId)];
+        counter = std::max(counter, floor) + 1;
+        const LockHolder previous = decodeLockValue(current->value);
+        current->value = encodeLockValue(previous.replica, previous.session, counter);
+        answerLater<std::optional<LockHolder>>(std::move(done), std::optional<LockHolder>(decodeLockValue(current->value)));
+    }
+
+    void MemoryLockStore::doPing(Completion<Ok> done)
+    {
+        answerLater<Ok>(std::move(done), Ok{});
+    }
+
     MemoryLockStore::Entry *MemoryLockStore::liveEntry(const QByteArray &key, Clock::time_point now)
     {
         const auto it = m_locks.find(key);

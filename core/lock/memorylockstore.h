@@ -35,6 +35,9 @@ namespace Lockstep::Lock
                        Completion<bool> done) override;
         void doRelease(const QString &workflowId, const QByteArray &value, Completion<bool> done) override;
         void doPeek(const QString &workflowId, Completion<LockSnapshot> done) override;
+        void doRaiseFence(const QString &workflowId, const QByteArray &value, qint64 floor,
+                          Completion<std::optional<LockHolder>> done) override;
+        void doPing(Completion<Ok> done) override;
 
     private:
         using Clock = std::chrono::steady_clock;

@@ -60,6 +60,24 @@ end
 return {value, redis.call('PTTL', KEYS[1])}
 )lua");
 
+        // KEYS[1] lock key, KEYS[2] fence counter; ARGV[1] our value, ARGV[2] floor.
+        // Only while ARGV[1] holds the lock: the counter moves past the floor, the
+        // next fence goes into the lock value, the TTL is kept. Answers the new
+        // value, or false when the lock is not ours.
+        const QByteArray RaiseFenceScript = QByteArrayLiteral(R"lua(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return false
+end
+if (tonumber(redis.call('GET', KEYS[2])) or 0) < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+local fence = redis.call('INCR', KEYS[2])
+local holder = cjson.decode(ARGV[1])
+local value = string.format('{"fence":%d,"replica":%s,"session":%s}', fence, cjson.encode(holder.replica), cjson.encode(holder.session))
+redis.call('SET', KEYS[1], value, 'KEEPTTL')
+return value
+)lua");
+
         struct ScriptText
         {
             QByteArray body;
@@ -183,6 +201,25 @@ return {value, redis.call('PTTL', KEYS[1])}
                                 .ttlMs = reply.element[1]->integer};
         }
 
+        LockResult<std::optional<LockHolder>> parseRaisedFence(const redisReply &reply)
+        {
+            if (reply.type == REDIS_REPLY_NIL)
+                return std::optional<LockHolder>();
+            if (reply.type != REDIS_REPLY_STRING)
+                return unexpected(unexpectedReply("raise fence"));
+            LockHolder holder = decodeLockValue(replyBytes(reply));
+            if (!holder.parsed)
+                return unexpected(unexpectedReply("raise fence"));
+            return std::optional<LockHolder>(std::move(holder));
+        }
+
+        LockResult<Ok> parsePong(const redisReply &reply)
+        {
+            if (reply.type != REDIS_REPLY_STATUS || replyBytes(reply) != "PONG")
+                return unexpected(unexpectedReply("PING"));
+            return Ok{};
+        }
+
         LockError invalidUrl(const QString &message)
         {
             return {.kind = LockError::Kind::InvalidArgument, .message = QStringLiteral("--redis: ") + message};
@@ -303,6 +340,18 @@ return {value, redis.call('PTTL', KEYS[1])}
         runScript(Script::Peek, {"1", lockKey(workflowId)}, std::move(done), parsePeek);
     }
 
+    void RedisLockStore::doRaiseFence(const QString &workflowId, const QByteArray &value, const qint64 floor,
+                                      Completion<std::optional<LockHolder>> done)
+    {
+        runScript(Script::RaiseFence, {"2", lockKey(workflowId), fenceKey(workflowId), value, QByteArray::number(floor)},
+                  std::move(done), parseRaisedFence);
+    }
+
+    void RedisLockStore::doPing(Completion<Ok> done)
+    {
+        runScript(Script::None, {"PING"}, std::move(done), parsePong);
+    }
+
     template <typename T, typename Parse>
     void RedisLockStore::runScript(Script script, QByteArrayList args, Completion<T> done, Parse parse)
     {
@@ -353,6 +402,7 @@ return {value, redis.call('PTTL', KEYS[1])}
             makeScript(RefreshScript),
             makeScript(ReleaseScript),
             makeScript(PeekScript),
+            makeScript(RaiseFenceScript),
         };
         std::vector<const char *> argv;
         std::vector<size_t> lengths;

@@ -142,11 +142,53 @@ namespace Lockstep::Lock
         }
     }
 
+    void RunLock::raiseFence(const qint64 floor, RaiseDone done)
+    {
+        if (m_state != State::Holding || !m_store || m_raiseInFlight)
+        {
+            QMetaObject::invokeMethod(
+                this, [done = std::move(done)] { done(std::optional<qint64>()); }, Qt::QueuedConnection);
+            return;
+        }
+        m_raiseInFlight = true;
+        m_store->raiseFence(m_workflowId, m_holder.value, floor, this,
+                            [this, done = std::move(done)](LockResult<std::optional<LockHolder>> result) {
+                                m_raiseInFlight = false;
+                                if (result && result->has_value())
+                                {
+                                    m_holder = **result;
+                                    qCInfo(lcLock).noquote() << QStringLiteral("the lock of %1 now carries fence %2")
+                                                                    .arg(m_workflowId).arg(m_holder.fence);
+                                }
+                                if (m_state == State::Releasing)
+                                {
+                                    sendRelease();
+                                    return done(std::optional<qint64>());
+                                }
+                                if (!result)
+                                    return done(unexpected(result.error()));
+                                if (!result->has_value())
+                                {
+                                    if (m_state == State::Holding)
+                                        loseLock(QStringLiteral("lock expired or was taken over"));
+                                    return done(std::optional<qint64>());
+                                }
+                                done(std::optional<qint64>(m_holder.fence));
+                            });
+    }
+
     void RunLock::releaseNow()
     {
         // Heartbeat first, so no refresh can extend the lock after the delete.
         stopHeartbeat();
         m_state = State::Releasing;
+        // A fence raise changes the stored value: release with the value it answers.
+        if (!m_raiseInFlight)
+            sendRelease();
+    }
+
+    void RunLock::sendRelease()
+    {
         if (!m_store)
         {
             QMetaObject::invokeMethod(
@@ -234,7 +276,7 @@ namespace Lockstep::Lock
             // A refresh hung or kept failing past the TTL: the key may be gone already.
             return loseLock(QStringLiteral("no refresh succeeded within the lock TTL (%1 ms)").arg(m_ttl.count()));
         }
-        if (m_refreshInFlight)
+        if (m_refreshInFlight || m_raiseInFlight)
             return;
         if (!m_store)
             return loseLock(QStringLiteral("lock store is gone"));

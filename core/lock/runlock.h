@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 
 #include <QObject>
 #include <QPointer>
@@ -63,6 +65,15 @@ namespace Lockstep::Lock
 
         // Keep the lock while any retained party is left. Names are free-form
         // ("websocket", "execution"); both calls are idempotent per name.
+        // While holding: a fresh fence above `floor` (LockStore::raiseFence),
+        // for a run whose stored fence came from elsewhere. `done` gets the new
+        // fence; nullopt when the lock is no longer ours (then lost() or
+        // released() is emitted as well); an error when the store could not
+        // answer. Heartbeats wait for the answer; a release() meanwhile is sent
+        // after it, with the new value.
+        using RaiseDone = std::function<void(LockResult<std::optional<qint64>>)>;
+        void raiseFence(qint64 floor, RaiseDone done);
+
         void retain(const QString &party);
         void relinquish(const QString &party);
         QStringList parties() const;
@@ -100,6 +111,7 @@ namespace Lockstep::Lock
         void stopHeartbeat();
         void loseLock(const QString &reason);
         void releaseNow();
+        void sendRelease();
 
         QPointer<LockStore> m_store;
         std::chrono::milliseconds m_ttl;
@@ -111,6 +123,7 @@ namespace Lockstep::Lock
         bool m_heartbeatCounted = false;
         bool m_refreshInFlight = false;
         bool m_releaseRequested = false;
+        bool m_raiseInFlight = false;
         Clock::time_point m_validUntil;  // sent time of the last successful acquire/refresh + TTL
         QSet<QString> m_parties;
     };

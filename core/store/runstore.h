@@ -41,7 +41,22 @@ namespace Lockstep::Store
 
     struct StoreError
     {
-        QString message;              // readable, no secrets (connection strings are redacted)
+        enum class Kind
+        {
+            Failed,                   // the database failed or is unreachable (HTTP 503, close 1011)
+            InvalidInput,             // the caller's values cannot be stored (HTTP 400, close 4400)
+            Exists,                   // createRun: the workflow ID is taken
+        };
+
+        // Readable, safe to show a client: no SQL text, no secrets. The
+        // database's own words go to the gateway log only.
+        QString message;
+        Kind kind = Kind::Failed;
+        // The problem alone, short enough for a websocket close reason
+        // ("the database is unreachable"); empty: use `message`.
+        QString cause;
+
+        QString shortText() const { return cause.isEmpty() ? message : cause; }
     };
 
     template <typename T>
@@ -98,8 +113,11 @@ namespace Lockstep::Store
         // and resumable (SPEC: --stale-after).
         std::chrono::milliseconds staleAfter{90000};
         // false reproduces the original bug for QA (--no-cas-guards): unconditional
-        // updates, no status or fence predicates.
+        // updates, no status or fence predicates on any write.
         bool casGuards = true;
+        // false drops only the fence predicates (--no-fencing); the status
+        // predicates stay while casGuards is on.
+        bool fencing = true;
         // The clock (UTC epoch milliseconds) used for every timestamp and for
         // the staleness comparison, which happens in SQL against this bound
         // value, never against the database's clock. Empty: the system clock.
@@ -127,12 +145,13 @@ namespace Lockstep::Store
         virtual StoreResult<Ok> ping() = 0;
         // The schema version recorded in schema_version.
         virtual StoreResult<int> schemaVersion() = 0;
-        // A strictly increasing number persisted in the store (fence_counter).
-        // For lock stores that cannot persist fences themselves (the in-process
-        // one), so fences keep growing across gateway restarts.
-        virtual StoreResult<qint64> nextFence() = 0;
+        // A strictly increasing number persisted in the store (fence_counter),
+        // above `above` as well: the fence of a drive that runs without a lock
+        // (--no-lock-concurrent-flows, or fail-open while the lock store is down).
+        virtual StoreResult<qint64> nextFence(qint64 above) = 0;
 
-        // New run in `created` status with the given fence. Fails if the ID exists.
+        // New run in `created` status with the given fence (0: no writer has
+        // held it yet). Fails with Kind::Exists if the ID is taken.
         virtual StoreResult<Run> createRun(const QString &workflowId, const QString &goal,
                                            const QString &flow, qint64 fence) = 0;
         virtual StoreResult<std::optional<Run>> getRun(const QString &workflowId) = 0;

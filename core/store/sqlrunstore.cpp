@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QSqlDriver>
 #include <QSqlError>
 
@@ -91,32 +92,92 @@ namespace Lockstep::Store
             return out;
         }
 
-        // SPEC: every write of a run checks the fence.
-        SqlFragment fenceAtMost(const qint64 fence)
+        StoreError invalidInput(const QString &message)
         {
-            return {QStringLiteral("fence <= :guard_fence"), {{QStringLiteral("guard_fence"), fence}}};
-        }
-
-        // Writes of the executor: only while the run is `running` under our fence.
-        SqlFragment executingPredicate(const qint64 fence)
-        {
-            return allOf({{QStringLiteral("status = :executing_status"),
-                           {{QStringLiteral("executing_status"), statusValue(RunStatus::Running)}}},
-                          fenceAtMost(fence)});
+            return StoreError{message, StoreError::Kind::InvalidInput};
         }
 
         std::optional<StoreError> checkWorkflowId(const QString &workflowId)
         {
             if (workflowId.isEmpty())
-                return StoreError{QStringLiteral("the workflow ID is empty")};
+                return invalidInput(QStringLiteral("the workflow ID is empty"));
             if (workflowId.size() > MaxWorkflowIdLength)
-                return StoreError{QStringLiteral("the workflow ID is longer than %1 characters").arg(MaxWorkflowIdLength)};
+                return invalidInput(QStringLiteral("the workflow ID is longer than %1 characters").arg(MaxWorkflowIdLength));
             for (const QChar ch : workflowId)
             {
                 if ((ch.unicode() < 0x20) || (ch.unicode() == 0x7f))
-                    return StoreError{QStringLiteral("the workflow ID contains a control character")};
+                    return invalidInput(QStringLiteral("the workflow ID contains a control character"));
             }
             return std::nullopt;
+        }
+
+        // PostgreSQL cannot keep a NUL in text, SQLite can: refuse it on both,
+        // so every store answers the same bad input the same way.
+        std::optional<StoreError> checkBinds(const SqlBinds &binds)
+        {
+            for (const auto &[name, value] : binds)
+            {
+                if ((value.typeId() == QMetaType::QString) && value.toString().contains(QChar(u'\0')))
+                    return invalidInput(QStringLiteral("the %1 contains a NUL character").arg(name));
+            }
+            return std::nullopt;
+        }
+
+        // What a client may read about a database failure: the class of the
+        // problem, never the statement or the database's own words (those go
+        // to the log). PostgreSQL reports SQLSTATEs, SQLite its result codes.
+        StoreError classify(const QString &what, const QSqlError &error, const bool sqlite)
+        {
+            const QString code = error.nativeErrorCode();
+            auto failed = [&](const QString &reason, StoreError::Kind kind = StoreError::Kind::Failed) {
+                return StoreError{what + QStringLiteral(" failed: ") + reason, kind, reason};
+            };
+            if (sqlite)
+            {
+                bool numeric = false;
+                const int primary = code.toInt(&numeric) & 0xff;
+                if (numeric)
+                {
+                    switch (primary)
+                    {
+                    case 5: case 6: return failed(QStringLiteral("the database is busy"));
+                    case 8: return failed(QStringLiteral("the database is read-only"));
+                    case 10: return failed(QStringLiteral("the database had an I/O error"));
+                    case 11: case 26: return failed(QStringLiteral("the database file is damaged or not a database"));
+                    case 13: return failed(QStringLiteral("the disk is full"));
+                    case 14: return failed(QStringLiteral("the database file cannot be opened"));
+                    default: break;
+                    }
+                }
+            }
+            else
+            {
+                if (code == u"57014")
+                    return failed(QStringLiteral("the database did not answer in time"));
+                if (code == u"53100")
+                    return failed(QStringLiteral("the database's disk is full"));
+                if (code.startsWith(u"53"))
+                    return failed(QStringLiteral("the database is out of resources"));
+                if (code == u"25006")
+                    return failed(QStringLiteral("the database is read-only"));
+                if (code.startsWith(u"08") || code.startsWith(u"57P"))
+                    return failed(QStringLiteral("the database is unreachable"));
+                if (code.startsWith(u"28"))
+                    return failed(QStringLiteral("the database refused the login"));
+                if (code == u"3D000")
+                    return failed(QStringLiteral("the database does not exist"));
+                if (code.startsWith(u"22"))
+                    return failed(QStringLiteral("a value cannot be stored"), StoreError::Kind::InvalidInput);
+            }
+            // libpq reports a lost or refused connection without a SQLSTATE.
+            static const QRegularExpression connectionLost(
+                QStringLiteral("server closed the connection|connection to server|could not connect|no connection to the server"
+                               "|terminating connection|Connection refused|could not send data|could not receive data"),
+                QRegularExpression::CaseInsensitiveOption);
+            if ((error.type() == QSqlError::ConnectionError) || connectionLost.match(error.databaseText()).hasMatch()
+                || connectionLost.match(error.driverText()).hasMatch())
+                return failed(QStringLiteral("the database is unreachable"));
+            return failed(QStringLiteral("database error (the gateway log has the details)"));
         }
 
         QDateTime fromEpochMs(const QVariant &value)
@@ -162,13 +223,13 @@ namespace Lockstep::Store
         std::optional<StoreError> checkKey(const QString &value, const QString &name)
         {
             if (value.isEmpty())
-                return StoreError{QStringLiteral("the %1 is empty").arg(name)};
+                return invalidInput(QStringLiteral("the %1 is empty").arg(name));
             if (value.size() > MaxWorkflowIdLength)
-                return StoreError{QStringLiteral("the %1 is longer than %2 characters").arg(name).arg(MaxWorkflowIdLength)};
+                return invalidInput(QStringLiteral("the %1 is longer than %2 characters").arg(name).arg(MaxWorkflowIdLength));
             for (const QChar ch : value)
             {
                 if ((ch.unicode() < 0x20) || (ch.unicode() == 0x7f))
-                    return StoreError{QStringLiteral("the %1 contains a control character").arg(name)};
+                    return invalidInput(QStringLiteral("the %1 contains a control character").arg(name));
             }
             return std::nullopt;
         }
@@ -348,7 +409,8 @@ namespace Lockstep::Store
         if (const auto migrated = store->migrate(); !migrated)
             return unexpected(migrated.error());
         qCInfo(lcStore).noquote() << "store open:" << spec.redacted()
-                                  << (options.casGuards ? "" : "(CAS guards OFF: --no-cas-guards)");
+                                  << (options.casGuards ? "" : "(CAS guards OFF: --no-cas-guards)")
+                                  << (options.fencing ? "" : "(fencing OFF: --no-fencing)");
         return std::unique_ptr<RunStore>(std::move(store));
     }
 
@@ -378,7 +440,7 @@ namespace Lockstep::Store
             // file together; retry within the busy timeout.
             auto mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
             for (int waitedMs = 0; !mode && (waitedMs < SqliteBusyTimeoutMs)
-                 && mode.error().message.contains(u"locked", Qt::CaseInsensitive); waitedMs += 20)
+                 && mode.error().message.contains(u"busy"); waitedMs += 20)
             {
                 QThread::msleep(20);
                 mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
@@ -490,6 +552,12 @@ namespace Lockstep::Store
 
     StoreResult<QList<QSqlRecord>> SqlRunStore::exec(const QString &sql, const SqlBinds &binds, const QString &what)
     {
+        if (auto bad = checkBinds(binds))
+        {
+            bad->cause = bad->message;
+            bad->message = what + QStringLiteral(" failed: ") + bad->message;
+            return unexpected(*bad);
+        }
         auto it = m_prepared.find(sql);
         if (it == m_prepared.end())
         {
@@ -551,6 +619,20 @@ namespace Lockstep::Store
         return fragment;
     }
 
+    SqlFragment SqlRunStore::fenceAtMost(const qint64 fence) const
+    {
+        if (!m_options.fencing)
+            return {QStringLiteral("1=1"), {}};
+        return {QStringLiteral("fence <= :guard_fence"), {{QStringLiteral("guard_fence"), fence}}};
+    }
+
+    SqlFragment SqlRunStore::executingPredicate(const qint64 fence) const
+    {
+        return allOf({{QStringLiteral("status = :executing_status"),
+                       {{QStringLiteral("executing_status"), statusValue(RunStatus::Running)}}},
+                      fenceAtMost(fence)});
+    }
+
     StoreError SqlRunStore::sqlError(const QString &what, const QSqlError &error) const
     {
         QString detail = error.databaseText().trimmed();
@@ -561,7 +643,11 @@ namespace Lockstep::Store
             detail = driver + QStringLiteral(": ") + detail;
         if (detail.isEmpty())
             detail = QStringLiteral("unknown database error");
-        return plainError(what + QStringLiteral(" failed: ") + detail.simplified());
+        QString logged = what + QStringLiteral(" failed: ") + detail.simplified();
+        if (!m_spec.password.isEmpty())
+            logged.replace(m_spec.password, QStringLiteral("***"));
+        qCWarning(lcStore).noquote() << logged << u"(code " + error.nativeErrorCode() + u')';
+        return classify(what, error, isSqlite());
     }
 
     StoreError SqlRunStore::plainError(const QString &message) const
@@ -599,7 +685,7 @@ namespace Lockstep::Store
         return rows->isEmpty() ? 0 : rows->first().value(0).toInt();
     }
 
-    StoreResult<qint64> SqlRunStore::nextFence()
+    StoreResult<qint64> SqlRunStore::nextFence(const qint64 above)
     {
         if (const auto connected = ensureConnected(); !connected)
             return unexpected(connected.error());
@@ -607,8 +693,11 @@ namespace Lockstep::Store
         WriteScope scope(*this, false);
         if (const auto begun = scope.begin(what); !begun)
             return unexpected(begun.error());
-        const auto rows = exec(QStringLiteral("UPDATE fence_counter SET value = value + 1 WHERE id = :counter_id RETURNING value"),
-                               {{QStringLiteral("counter_id"), 1}}, what);
+        // SQLite's two-argument MAX is PostgreSQL's GREATEST.
+        const QString larger = isSqlite() ? QStringLiteral("MAX") : QStringLiteral("GREATEST");
+        const auto rows = exec(QStringLiteral("UPDATE fence_counter SET value = %1(value, :above) + 1"
+                                              " WHERE id = :counter_id RETURNING value").arg(larger),
+                               {{QStringLiteral("above"), std::max<qint64>(above, 0)}, {QStringLiteral("counter_id"), 1}}, what);
         if (!rows)
             return unexpected(rows.error());
         if (rows->isEmpty())
@@ -649,7 +738,7 @@ namespace Lockstep::Store
         if (!rows)
             return unexpected(rows.error());
         if (rows->isEmpty())
-            return unexpected(plainError(QStringLiteral("%1 failed: the workflow already exists").arg(what)));
+            return unexpected(StoreError{QStringLiteral("%1 failed: the workflow already exists").arg(what), StoreError::Kind::Exists});
         StoreResult<Run> run = runFrom(rows->first());
         if (!run)
             return run;
@@ -681,7 +770,7 @@ namespace Lockstep::Store
     StoreResult<QList<Run>> SqlRunStore::listRuns(const std::optional<RunStatus> status, const int limit)
     {
         if ((limit < 1) || (limit > MaxListLimit))
-            return unexpected(StoreError{QStringLiteral("the list limit must be within 1..%1").arg(MaxListLimit)});
+            return unexpected(invalidInput(QStringLiteral("the list limit must be within 1..%1").arg(MaxListLimit)));
         if (const auto connected = ensureConnected(); !connected)
             return unexpected(connected.error());
 
@@ -911,10 +1000,10 @@ namespace Lockstep::Store
             return unexpected(*bad);
         const QJsonValue messageId = entry.value(QStringLiteral("message_id"));
         if (!messageId.isString() || messageId.toString().isEmpty())
-            return unexpected(StoreError{QStringLiteral("a chat-log entry needs a non-empty string \"message_id\"")});
+            return unexpected(invalidInput(QStringLiteral("a chat-log entry needs a non-empty string \"message_id\"")));
         const QJsonValue messageType = entry.value(QStringLiteral("message_type"));
         if (!messageType.isUndefined() && !messageType.isString())
-            return unexpected(StoreError{QStringLiteral("the chat-log entry's \"message_type\" must be a string")});
+            return unexpected(invalidInput(QStringLiteral("the chat-log entry's \"message_type\" must be a string")));
         if (const auto connected = ensureConnected(); !connected)
             return unexpected(connected.error());
 

@@ -43,7 +43,7 @@ namespace Lockstep::Store
         QString kind() const override;
         StoreResult<Ok> ping() override;
         StoreResult<int> schemaVersion() override;
-        StoreResult<qint64> nextFence() override;
+        StoreResult<qint64> nextFence(qint64 above) override;
 
         StoreResult<Run> createRun(const QString &workflowId, const QString &goal,
                                    const QString &flow, qint64 fence) override;
@@ -93,6 +93,11 @@ namespace Lockstep::Store
         // The CAS guards: `fragment` when guards are on, "1=1" otherwise
         // (--no-cas-guards keeps the same queries, minus the predicates).
         SqlFragment guarded(const SqlFragment &fragment) const;
+        // SPEC: every write of a run checks the fence ("1=1" with --no-fencing
+        // or --no-cas-guards).
+        SqlFragment fenceAtMost(qint64 fence) const;
+        // Writes of the executor: only while the run is `running` under our fence.
+        SqlFragment executingPredicate(qint64 fence) const;
 
         StoreError sqlError(const QString &what, const QSqlError &error) const;
         StoreError plainError(const QString &message) const;

@@ -98,7 +98,7 @@ namespace
         QString kind() const override { return m_real.kind(); }
         Store::StoreResult<Ok> ping() override { return m_real.ping(); }
         Store::StoreResult<int> schemaVersion() override { return m_real.schemaVersion(); }
-        Store::StoreResult<qint64> nextFence() override { return m_real.nextFence(); }
+        Store::StoreResult<qint64> nextFence(qint64 above) override { return m_real.nextFence(above); }
         Store::StoreResult<Store::Run> createRun(const QString &id, const QString &goal, const QString &flow,
                                                  qint64 fence) override
         {

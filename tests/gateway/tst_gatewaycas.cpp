@@ -50,7 +50,7 @@ private:
     // executor (or a cancel) would have left it.
     static bool makeRun(Store::RunStore &store, const QString &id, const RunStatus status, const QString &flow = u"hello"_qs)
     {
-        const qint64 fence = *store.nextFence();
+        const qint64 fence = *store.nextFence(0);
         if (!store.createRun(id, u"make a file"_qs, flow, fence))
             return false;
         if (status == RunStatus::Created)

@@ -157,6 +157,81 @@ private slots:
         QCOMPARE(elsewhere->holder.fence, qint64(1));
     }
 
+    // A run store that carries a fence from elsewhere: the holder takes a
+    // fresh fence above it without letting go of the lock.
+    void raiseFenceMovesPastTheFloor_data() { addBackends(); }
+    void raiseFenceMovesPastTheFloor()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.replicaId = u"gw-r"_s});
+        const QString workflow = newWorkflowId();
+        const auto got = acquire(*store, workflow, u"s1"_s, 20s);
+        QVERIFY2(got && got->acquired, describe(got).constData());
+        QCOMPARE(got->holder.fence, qint64(1));
+
+        const auto raised = await<std::optional<LockHolder>>(
+            [&](auto done) { store->raiseFence(workflow, got->holder.value, 41, nullptr, done); });
+        QVERIFY2(raised && raised->has_value(), describe(raised).constData());
+        QCOMPARE((*raised)->fence, qint64(42));
+        QCOMPARE((*raised)->session, u"s1"_s);
+        QCOMPARE((*raised)->replica, u"gw-r"_s);
+
+        auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.fence, qint64(42));
+        QCOMPARE(state->holder.value, (*raised)->value);
+        QVERIFY2(state->ttlMs > 1000 && state->ttlMs <= 20000, QByteArray::number(state->ttlMs).constData());
+
+        // The old value no longer holds the lock; the new one does.
+        const auto stale = refresh(*store, workflow, got->holder.value);
+        QVERIFY2(stale && !stale.value(), describe(stale).constData());
+        const auto own = refresh(*store, workflow, (*raised)->value);
+        QVERIFY2(own && own.value(), describe(own).constData());
+
+        // A floor below the counter still takes the next fence: fences only grow.
+        const auto again = await<std::optional<LockHolder>>(
+            [&](auto done) { store->raiseFence(workflow, (*raised)->value, 3, nullptr, done); });
+        QVERIFY2(again && again->has_value(), describe(again).constData());
+        QCOMPARE((*again)->fence, qint64(43));
+
+        // Someone else's value raises nothing.
+        const auto foreign = await<std::optional<LockHolder>>(
+            [&](auto done) { store->raiseFence(workflow, got->holder.value, 1000, nullptr, done); });
+        QVERIFY2(foreign && !foreign->has_value(), describe(foreign).constData());
+        state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.fence, qint64(43));
+
+        // The counter keeps the raise: the next holder is above it.
+        QVERIFY(release(*store, workflow, (*again)->value).value());
+        const auto next = acquire(*store, workflow, u"s2"_s);
+        QVERIFY2(next && next->acquired, describe(next).constData());
+        QCOMPARE(next->holder.fence, qint64(44));
+
+        // A free lock raises nothing either.
+        QVERIFY(release(*store, workflow, next->holder.value).value());
+        const auto freeRaise = await<std::optional<LockHolder>>(
+            [&](auto done) { store->raiseFence(workflow, next->holder.value, 1000, nullptr, done); });
+        QVERIFY2(freeRaise && !freeRaise->has_value(), describe(freeRaise).constData());
+    }
+
+    void pingAnswers_data() { addBackends(); }
+    void pingAnswers()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend);
+        const auto pong = await<Ok>([&](auto done) { store->ping(nullptr, done); });
+        QVERIFY2(pong, describe(pong).constData());
+        if (backend == u"redis")
+        {
+            m_redis.kill();
+            const auto down = await<Ok>([&](auto done) { store->ping(nullptr, done); });
+            QVERIFY(!down);
+            QVERIFY(down.error().isUnavailable());
+            QVERIFY2(ensureRedis().isEmpty(), "redis restart");
+        }
+    }
+
     void staleReleaseKeepsNewerHolder_data() { addBackends(); }
     void staleReleaseKeepsNewerHolder()
     {

@@ -48,6 +48,14 @@ namespace
         {
             answerLater<LockSnapshot>(std::move(done), LockSnapshot{});
         }
+        void doRaiseFence(const QString &, const QByteArray &, qint64, Completion<std::optional<LockHolder>> done) override
+        {
+            answerLater<std::optional<LockHolder>>(std::move(done), std::optional<LockHolder>());
+        }
+        void doPing(Completion<Ok> done) override
+        {
+            answerLater<Ok>(std::move(done), Ok{});
+        }
     };
 } // namespace
 
@@ -96,6 +104,48 @@ private slots:
         // No test may leave a heartbeat timer behind.
         QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
         QCOMPARE(RunLock::liveHeartbeats(), 0);
+    }
+
+    // A raised fence is the one the lock holds afterwards: heartbeats keep it,
+    // and a release sent while the raise is still out deletes the key.
+    void raisedFenceIsKeptAndReleased_data() { addBackends(); }
+    void raisedFenceIsKeptAndReleased()
+    {
+        QFETCH(QString, backend);
+        auto store = makeStore(backend, {.ttl = 300ms});
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        QSignalSpy released(&lock, &RunLock::released);
+        lock.acquire(workflow, u"session-r"_s);
+        QVERIFY(acquired.wait(10000));
+        QCOMPARE(lock.fence(), qint64(1));
+
+        std::optional<Lock::LockResult<std::optional<qint64>>> answer;
+        lock.raiseFence(99, [&](Lock::LockResult<std::optional<qint64>> result) { answer = std::move(result); });
+        QTRY_VERIFY_WITH_TIMEOUT(answer.has_value(), 10000);
+        QVERIFY2(*answer && (*answer)->has_value(), describe(*answer).constData());
+        QCOMPARE(***answer, qint64(100));
+        QCOMPARE(lock.fence(), qint64(100));
+
+        // Heartbeats go on with the new value for several TTLs.
+        QTest::qWait(3 * 300 + 150);
+        QCOMPARE(lost.size(), 0);
+        auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.fence, qint64(100));
+
+        // Release right behind a raise: the release waits for the raise's value.
+        answer.reset();
+        lock.raiseFence(500, [&](Lock::LockResult<std::optional<qint64>> result) { answer = std::move(result); });
+        lock.release();
+        QVERIFY(released.wait(10000));
+        QCOMPARE(released.at(0).at(0).toBool(), true);
+        QTRY_VERIFY_WITH_TIMEOUT(answer.has_value(), 10000);
+        QVERIFY2(*answer && !(*answer)->has_value(), describe(*answer).constData());
+        QVERIFY(isFree(*store, workflow));
+        QCOMPARE(lost.size(), 0);
     }
 
     void heartbeatKeepsTheLockAcrossTtls_data() { addBackends(); }

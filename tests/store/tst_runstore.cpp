@@ -846,15 +846,88 @@ private slots:
         qint64 last = 0;
         for (int i = 0; i < 10; ++i)
         {
-            TRY_STORE(fence, ((i % 2) ? a : b)->nextFence());
+            TRY_STORE(fence, ((i % 2) ? a : b)->nextFence(0));
             QVERIFY(fence > last);
             last = fence;
         }
         QCOMPARE(last, qint64(10));
         // Persisted: a new instance continues.
         OPEN_STORE(c, m_spec, options());
-        TRY_STORE(next, c->nextFence());
+        TRY_STORE(next, c->nextFence(0));
         QCOMPARE(next, qint64(11));
+    }
+
+    // A drive without a lock takes its fence from the counter, above the run's
+    // own fence (which may have come from a lock store).
+    void nextFenceAboveAFloor()
+    {
+        OPEN_STORE(store, m_spec, options());
+        TRY_STORE(first, store->nextFence(0));
+        TRY_STORE(raised, store->nextFence(first + 1000));
+        QCOMPARE(raised, first + 1001);
+        TRY_STORE(next, store->nextFence(5));
+        QCOMPARE(next, raised + 1);
+        TRY_STORE(negative, store->nextFence(-7));
+        QCOMPARE(negative, next + 1);
+    }
+
+    // PostgreSQL cannot keep a NUL in text and SQLite can: both refuse it as
+    // bad input, and nothing is written.
+    void nulInTextIsInvalidInput()
+    {
+        OPEN_STORE(store, m_spec, options());
+        const QString nul = u"a"_qs + QChar(u'\0') + u"b"_qs;
+        const auto created = store->createRun(u"wf-nul"_qs, nul, u"hello"_qs, 1);
+        QVERIFY(!created);
+        QCOMPARE(int(created.error().kind), int(StoreError::Kind::InvalidInput));
+        QVERIFY2(created.error().message.contains(u"NUL"), qPrintable(created.error().message));
+        QVERIFY2(!created.error().message.contains(u"INSERT"), qPrintable(created.error().message));
+        TRY_STORE(absent, store->getRun(u"wf-nul"_qs));
+        QVERIFY(!absent);
+
+        QVERIFY(prepareRun(*store, u"wf-nul2"_qs, u"input_required"_qs).isEmpty());
+        const auto resumed = store->resume(u"wf-nul2"_qs, 5, nul);
+        QVERIFY(!resumed);
+        QCOMPARE(int(resumed.error().kind), int(StoreError::Kind::InvalidInput));
+        const auto cancelled = store->cancel(u"wf-nul2"_qs, nul);
+        QVERIFY(!cancelled);
+        QCOMPARE(int(cancelled.error().kind), int(StoreError::Kind::InvalidInput));
+        TRY_STORE(run, store->getRun(u"wf-nul2"_qs));
+        QVERIFY(run);
+        QCOMPARE(toString(run->status), u"input_required"_qs);
+        QCOMPARE(run->fence, qint64(2));
+
+        // A taken ID is its own kind, not a database failure.
+        const auto duplicate = store->createRun(u"wf-nul2"_qs, u"x"_qs, u"hello"_qs, 1);
+        QVERIFY(!duplicate);
+        QCOMPARE(int(duplicate.error().kind), int(StoreError::Kind::Exists));
+    }
+
+    // --no-fencing: writes ignore the fence, the status guards stay.
+    void fencingOffKeepsStatusGuards()
+    {
+        StoreOptions unfenced = options();
+        unfenced.fencing = false;
+        OPEN_STORE(store, m_spec, unfenced);
+        QVERIFY(prepareRun(*store, u"wf-unfenced"_qs, u"running"_qs).isEmpty());   // fence 2
+        TRY_STORE(appended, store->appendEntry(u"wf-unfenced"_qs, 1, chatEntry(u"m1"_qs, u"old writer"_qs)));
+        QVERIFY(appended.has_value());
+        TRY_STORE(moved, store->transition(u"wf-unfenced"_qs, 1, RunStatus::InputRequired, u"turn"_qs));
+        QVERIFY(moved);
+        // The status guard still holds: not running any more, so no write.
+        TRY_STORE(late, store->appendEntry(u"wf-unfenced"_qs, 1, chatEntry(u"m2"_qs, u"too late"_qs)));
+        QVERIFY(!late.has_value());
+        // And a resume of a running run still misses.
+        TRY_STORE(resumed, store->resume(u"wf-unfenced"_qs, 1, std::nullopt));
+        QCOMPARE(outcomeName(resumed.outcome), u"resumed"_qs);
+        TRY_STORE(again, store->resume(u"wf-unfenced"_qs, 7, std::nullopt));
+        QCOMPARE(outcomeName(again.outcome), u"not_resumable"_qs);
+
+        // With fencing on, the same lower-fence write misses.
+        OPEN_STORE(fenced, m_spec, options());
+        QVERIFY(prepareRun(*fenced, u"wf-fenced"_qs, u"running"_qs).isEmpty());
+        TRY_STORE(refused, fenced->appendEntry(u"wf-fenced"_qs, 1, chatEntry(u"m1"_qs, u"old writer"_qs)));
+        QVERIFY(!refused.has_value());
     }
 
     void migrationsAreIdempotent()
@@ -979,6 +1052,11 @@ private slots:
         const auto resumed = store->resume(id, 3, std::nullopt);
         QVERIFY(!resumed);
         QVERIFY(!resumed.error().message.isEmpty());
+        // What a client may read: the class of the problem, no SQL.
+        QCOMPARE(int(resumed.error().kind), int(StoreError::Kind::Failed));
+        QVERIFY2(resumed.error().message.contains(u"unreachable"), qPrintable(resumed.error().message));
+        QVERIFY2(!resumed.error().message.contains(u"UPDATE", Qt::CaseInsensitive), qPrintable(resumed.error().message));
+        QCOMPARE(resumed.error().shortText(), u"the database is unreachable"_qs);
         QVERIFY(!store->cancel(id, QString()));
         QVERIFY(!store->transition(id, 2, RunStatus::Finished, QString()));
         QVERIFY(!store->appendEntry(id, 2, chatEntry(QStringLiteral("m"), QString())));

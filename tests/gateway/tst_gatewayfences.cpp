@@ -1,0 +1,407 @@
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "gatewayprocess.h"
+#include "protocol/runstatus.h"
+#include "temppostgres.h"
+#include "tempredis.h"
+
+using namespace Lockstep;
+using namespace Lockstep::Test;
+
+// One source of fences (issue "one fence"): whatever handed out the fence a run
+// carries (an HTTP create, a Redis that was flushed or restarted, a fail-open
+// run), the next drive takes a fence above it and runs; it is never refused
+// with a false "not resumable". And store errors are store errors: 1011/503
+// with the store's reason (no SQL), bad text 4400/400 on every store alike,
+// /healthz "degraded" naming the failing part.
+class TestGatewayFences : public QObject
+{
+    Q_OBJECT
+
+private:
+    StoreBackends m_stores;
+    QTemporaryDir m_flowsDir;
+    static constexpr int Timeout = 30000;
+
+    std::unique_ptr<GatewayProcess> startGateway(const QString &storeSpec, const QStringList &extra = {})
+    {
+        return startGatewayOn(storeSpec, fastFlowArguments(m_flowsDir.path()) + extra);
+    }
+
+    // One RESP command on a fresh connection; returns the raw reply.
+    static QByteArray redisCommand(const std::uint16_t port, const QList<QByteArray> &words)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), port);
+        if (!socket.waitForConnected(5000))
+            return {};
+        QByteArray command = "*" + QByteArray::number(words.size()) + "\r\n";
+        for (const QByteArray &word : words)
+            command += "$" + QByteArray::number(word.size()) + "\r\n" + word + "\r\n";
+        socket.write(command);
+        socket.waitForBytesWritten(5000);
+        socket.waitForReadyRead(5000);
+        return socket.readAll();
+    }
+
+    struct Turn
+    {
+        quint16 code = 0;
+        QString reason;
+        qint64 fence = 0;        // the fence of the last lockStatus `acquired` (0: none)
+    };
+
+    // One startRequest on its own websocket, waited for until the gateway closes it.
+    static Turn runTurn(const GatewayProcess &gateway, const QString &id, const QString &goal, const QString &flow = {})
+    {
+        WsProbe probe;
+        probe.open(gateway.webSocketUrl(), gateway.token());
+        if (!probe.sendJson(WsProbe::startRequest(id, goal, flow)))
+            return {};
+        if (!QTest::qWaitFor([&] { return probe.isClosed(); }, Timeout))
+            return {};
+        Turn turn{.code = probe.closeInfo().code, .reason = probe.closeInfo().reason};
+        for (const Protocol::LockStatus &status : probe.lockStatuses())
+        {
+            if (status.state == Protocol::LockState::Acquired)
+                turn.fence = status.fence;
+        }
+        return turn;
+    }
+
+    static QString describe(const Turn &turn)
+    {
+        return QStringLiteral("close %1 \"%2\" fence %3").arg(turn.code).arg(turn.reason).arg(turn.fence);
+    }
+
+    static qint64 storedFence(const GatewayProcess &gateway, const QString &id)
+    {
+        return runOf(gateway, id).value(u"fence").toInteger();
+    }
+
+    static void addStoreAndLockRows()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::addColumn<bool>("redis");
+        QTest::newRow("sqlite, memory lock") << u"sqlite"_qs << false;
+        QTest::newRow("sqlite, redis") << u"sqlite"_qs << true;
+        QTest::newRow("postgresql, memory lock") << u"postgresql"_qs << false;
+        QTest::newRow("postgresql, redis") << u"postgresql"_qs << true;
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
+        QVERIFY(m_flowsDir.isValid());
+    }
+
+    // The bug as reported: with Redis, every HTTP-created run but the first was
+    // refused 4409 "not resumable (status: created)".
+    void httpCreatedRunsStart_data() { addStoreAndLockRows(); }
+    void httpCreatedRunsStart()
+    {
+        QFETCH(QString, store);
+        QFETCH(bool, redis);
+        TempRedis redisServer;
+        QStringList extra;
+        if (redis)
+        {
+            QVERIFY2(redisServer.start(), qPrintable(redisServer.errorString()));
+            extra << u"--redis"_qs << redisServer.url();
+        }
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store), extra);
+        QVERIFY(gateway);
+
+        constexpr int Runs = 6;
+        QStringList ids;
+        for (int i = 0; i < Runs; ++i)
+        {
+            const HttpReply created = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
+                                                  QJsonDocument(QJsonObject {{u"goal"_qs, u"say hello"_qs}}).toJson());
+            QCOMPARE(created.status, 201);
+            ids.append(created.json.value(u"workflowID").toString());
+        }
+        // Started in reverse order: the run created last goes first.
+        for (auto it = ids.crbegin(); it != ids.crend(); ++it)
+        {
+            const Turn turn = runTurn(*gateway, *it, {});
+            QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
+            QVERIFY(turn.fence > 0);
+            QCOMPARE(storedFence(*gateway, *it), turn.fence);
+            QCOMPARE(runOf(*gateway, *it).value(u"status").toString(), u"input_required"_qs);
+        }
+        // The next message of each chat runs too, with a larger fence.
+        for (const QString &id : std::as_const(ids))
+        {
+            const qint64 before = storedFence(*gateway, id);
+            const Turn turn = runTurn(*gateway, id, u"and again"_qs);
+            QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
+            QVERIFY2(turn.fence > before, qPrintable(describe(turn)));
+        }
+    }
+
+    // The in-process lock store counts from 1 in every process: a restarted
+    // gateway takes fences above the stored ones.
+    void restartedGatewayKeepsFencesGrowing_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("sqlite") << u"sqlite"_qs;
+        QTest::newRow("postgresql") << u"postgresql"_qs;
+    }
+    void restartedGatewayKeepsFencesGrowing()
+    {
+        QFETCH(QString, store);
+        const QString spec = newStoreOrWarn(m_stores, store);
+        auto gateway = startGateway(spec);
+        QVERIFY(gateway);
+        for (int i = 0; i < 3; ++i)
+            QCOMPARE(runTurn(*gateway, u"kept"_qs, u"turn"_qs).reason, u"input_required"_qs);
+        const qint64 before = storedFence(*gateway, u"kept"_qs);
+        QVERIFY(before >= 3);
+        QCOMPARE(gateway->terminate(), 0);
+
+        auto again = startGateway(spec);
+        QVERIFY(again);
+        const Turn turn = runTurn(*again, u"kept"_qs, u"after the restart"_qs);
+        QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
+        QVERIFY2(turn.fence > before, qPrintable(describe(turn)));
+        QCOMPARE(storedFence(*again, u"kept"_qs), turn.fence);
+        // The lock panel's fence is the one the writes carry.
+        const Turn next = runTurn(*again, u"kept"_qs, u"once more"_qs);
+        QVERIFY2(next.fence > turn.fence, qPrintable(describe(next)));
+    }
+
+    // Redis loses its counters (FLUSHALL; a restart without persistence): the
+    // run is not refused, and its fence still only grows.
+    void redisResetMidLife_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::addColumn<bool>("restart");
+        QTest::newRow("sqlite, FLUSHALL") << u"sqlite"_qs << false;
+        QTest::newRow("sqlite, restart") << u"sqlite"_qs << true;
+        QTest::newRow("postgresql, FLUSHALL") << u"postgresql"_qs << false;
+        QTest::newRow("postgresql, restart") << u"postgresql"_qs << true;
+    }
+    void redisResetMidLife()
+    {
+        QFETCH(QString, store);
+        QFETCH(bool, restart);
+        TempRedis redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store), {u"--redis"_qs, redis.url()});
+        QVERIFY(gateway);
+
+        for (int i = 0; i < 4; ++i)
+            QCOMPARE(runTurn(*gateway, u"long-lived"_qs, u"turn"_qs).reason, u"input_required"_qs);
+        const qint64 before = storedFence(*gateway, u"long-lived"_qs);
+        QCOMPARE(before, 4);
+
+        if (restart)
+        {
+            redis.kill();
+            QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        }
+        else
+        {
+            QVERIFY(redisCommand(redis.port(), {"FLUSHALL"}).startsWith("+OK"));
+        }
+
+        // The gateway reconnects on the next call (the first may find the old connection dead).
+        Turn turn = runTurn(*gateway, u"long-lived"_qs, u"after the reset"_qs);
+        if (restart && turn.code == 1011 && turn.reason == u"lock store unavailable")
+            turn = runTurn(*gateway, u"long-lived"_qs, u"after the reset"_qs);
+        QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
+        QVERIFY2(turn.fence > before, qPrintable(describe(turn)));
+        QCOMPARE(storedFence(*gateway, u"long-lived"_qs), turn.fence);
+        // Redis's counter now starts above the store's: no second raise is needed.
+        QVERIFY(redisCommand(redis.port(), {"GET", "lockstep:fence:long-lived"}).contains(QByteArray::number(turn.fence)));
+    }
+
+    // Fail-open runs take fences from the store's counter; when Redis is back
+    // its per-workflow counter is far below them, and the run must still start.
+    void failOpenThenRedisBack_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("sqlite") << u"sqlite"_qs;
+        QTest::newRow("postgresql") << u"postgresql"_qs;
+    }
+    void failOpenThenRedisBack()
+    {
+        QFETCH(QString, store);
+        TempRedis redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store),
+                                    {u"--redis"_qs, redis.url(), u"--lock-unavailable"_qs, u"fail-open"_qs});
+        QVERIFY(gateway);
+        QCOMPARE(runTurn(*gateway, u"open-run"_qs, u"with redis"_qs).reason, u"input_required"_qs);
+
+        redis.kill();
+        // Other workflows push the store's counter up meanwhile.
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(runTurn(*gateway, QStringLiteral("other-%1").arg(i), u"without redis"_qs).reason, u"input_required"_qs);
+        const Turn unlocked = runTurn(*gateway, u"open-run"_qs, u"without redis"_qs);
+        QVERIFY2(unlocked.code == 1000 && unlocked.reason == u"input_required", qPrintable(describe(unlocked)));
+        const qint64 before = storedFence(*gateway, u"open-run"_qs);
+        QVERIFY2(before > 2, qPrintable(QString::number(before)));
+
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        const Turn locked = runTurn(*gateway, u"open-run"_qs, u"redis is back"_qs);
+        QVERIFY2(locked.code == 1000 && locked.reason == u"input_required", qPrintable(describe(locked)));
+        QVERIFY2(locked.fence > before, qPrintable(describe(locked)));
+        QCOMPARE(storedFence(*gateway, u"open-run"_qs), locked.fence);
+    }
+
+    // Two replicas on one Redis and one store: HTTP-created runs start on either.
+    void replicasShareOneFence()
+    {
+        TempRedis redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
+        auto a = startGateway(spec, {u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"a"_qs});
+        auto b = startGateway(spec, {u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"b"_qs});
+        QVERIFY(a && b);
+        qint64 last = 0;
+        for (int i = 0; i < 4; ++i)
+        {
+            GatewayProcess &creator = (i % 2) ? *a : *b;
+            GatewayProcess &driver = (i % 2) ? *b : *a;
+            const QString id = QStringLiteral("shared%1").arg(i);
+            const HttpReply created = httpRequest("POST", creator.baseUrl() + u"/api/v1/workflows"_qs, creator.token(),
+                                                  QJsonDocument(QJsonObject {{u"goal"_qs, u"hi"_qs},
+                                                                             {u"workflowID"_qs, id}})
+                                                      .toJson());
+            QCOMPARE(created.status, 201);
+            const Turn turn = runTurn(driver, id, {});
+            QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
+        }
+        for (int i = 0; i < 4; ++i)
+        {
+            const Turn turn = runTurn((i % 2) ? *a : *b, u"shared0"_qs, u"next"_qs);
+            QVERIFY2(turn.code == 1000 && turn.fence > last, qPrintable(describe(turn)));
+            last = turn.fence;
+        }
+    }
+
+    // A NUL in text is bad input on every store: 4400 / 400, never a 503 quoting SQL.
+    void nulInTextIsBadInput_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("sqlite") << u"sqlite"_qs;
+        QTest::newRow("postgresql") << u"postgresql"_qs;
+    }
+    void nulInTextIsBadInput()
+    {
+        QFETCH(QString, store);
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store));
+        QVERIFY(gateway);
+        const QString nulGoal = u"before"_qs + QChar(u'\0') + u"after"_qs;
+
+        const Turn turn = runTurn(*gateway, u"nul-goal"_qs, nulGoal);
+        QCOMPARE(turn.code, quint16(4400));
+        QVERIFY2(turn.reason.contains(u"NUL"), qPrintable(turn.reason));
+
+        const HttpReply created = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
+                                              QJsonDocument(QJsonObject {{u"goal"_qs, nulGoal}}).toJson());
+        QCOMPARE(created.status, 400);
+        QCOMPARE(created.json.value(u"error").toString(), u"invalid_request"_qs);
+        QVERIFY2(created.json.value(u"message").toString().contains(u"NUL"), created.body.constData());
+
+        QCOMPARE(runTurn(*gateway, u"nul-cancel"_qs, u"fine"_qs).reason, u"input_required"_qs);
+        const HttpReply cancelled = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows/nul-cancel/cancel"_qs,
+                                                gateway->token(),
+                                                QJsonDocument(QJsonObject {{u"reason"_qs, nulGoal}}).toJson());
+        QCOMPARE(cancelled.status, 400);
+        QCOMPARE(runOf(*gateway, u"nul-cancel"_qs).value(u"status").toString(), u"input_required"_qs);
+        // Nothing was created by the refused requests.
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/nul-goal"_qs, gateway->token()).status, 404);
+    }
+
+    // The database goes away: every answer is a store error with a readable
+    // reason and no SQL; /healthz says which part is down; when it is back, runs go on.
+    void storeDownIsAStoreError_data()
+    {
+        QTest::addColumn<bool>("lockOn");
+        QTest::newRow("lock on") << true;
+        QTest::newRow("lock off (fence from the store)") << false;
+    }
+    void storeDownIsAStoreError()
+    {
+        QFETCH(bool, lockOn);
+        TempPostgres postgres;
+        QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
+        const auto database = postgres.createDatabase();
+        QVERIFY(database);
+        QStringList extra;
+        if (!lockOn)
+            extra << u"--no-lock-concurrent-flows"_qs;
+        auto gateway = startGateway(*database + u"?connect_timeout=2"_qs, extra);
+        QVERIFY(gateway);
+        QCOMPARE(runTurn(*gateway, u"before-down"_qs, u"hello"_qs).reason, u"input_required"_qs);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(), u"ok"_qs);
+
+        QVERIFY(postgres.stop());
+        auto noSql = [](const QString &text) {
+            for (const char *word : {"SELECT", "UPDATE", "INSERT", "FROM runs", "fence_counter", "RETURNING"})
+            {
+                if (text.contains(QLatin1String(word), Qt::CaseInsensitive))
+                    return false;
+            }
+            return true;
+        };
+        for (const QString &id : {u"before-down"_qs, u"brand-new"_qs})
+        {
+            const Turn turn = runTurn(*gateway, id, u"while the database is down"_qs);
+            QCOMPARE(turn.code, quint16(1011));
+            QVERIFY2(turn.reason.startsWith(u"store unavailable: "), qPrintable(turn.reason));
+            QVERIFY2(noSql(turn.reason), qPrintable(turn.reason));
+        }
+        const HttpReply run = httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/before-down"_qs, gateway->token());
+        QCOMPARE(run.status, 503);
+        QCOMPARE(run.json.value(u"error").toString(), u"store_unavailable"_qs);
+        QVERIFY2(noSql(run.json.value(u"message").toString()), run.body.constData());
+        const HttpReply created = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
+                                              QJsonDocument(QJsonObject {{u"goal"_qs, u"x"_qs}}).toJson());
+        QCOMPARE(created.status, 503);
+        QVERIFY2(noSql(created.json.value(u"message").toString()), created.body.constData());
+
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        QCOMPARE(health.status, 200);
+        QCOMPARE(health.json.value(u"status").toString(), u"degraded"_qs);
+        const QJsonObject degraded = health.json.value(u"degraded").toObject();
+        QVERIFY2(degraded.contains(u"store"), health.body.constData());
+        QVERIFY(!degraded.contains(u"lockStore"));
+        QVERIFY2(noSql(degraded.value(u"store").toString()), health.body.constData());
+
+        QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(),
+                                  u"ok"_qs, Timeout);
+        const Turn back = runTurn(*gateway, u"before-down"_qs, u"the database is back"_qs);
+        QVERIFY2(back.code == 1000 && back.reason == u"input_required", qPrintable(describe(back)));
+    }
+
+    void lockStoreDownIsDegraded()
+    {
+        TempRedis redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--redis"_qs, redis.url()});
+        QVERIFY(gateway);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(), u"ok"_qs);
+        redis.kill();
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        QCOMPARE(health.status, 200);
+        QCOMPARE(health.json.value(u"status").toString(), u"degraded"_qs);
+        QVERIFY2(health.json.value(u"degraded").toObject().contains(u"lockStore"), health.body.constData());
+        QVERIFY(!health.json.value(u"degraded").toObject().contains(u"store"));
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(),
+                                  u"ok"_qs, Timeout);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestGatewayFences)
+#include "tst_gatewayfences.moc"
