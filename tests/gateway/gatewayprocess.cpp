@@ -761,4 +761,20 @@ namespace Lockstep::Test
         file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
         return true;
     }
+    QByteArray redisCommand(const std::uint16_t port, const QList<QByteArray> &words)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), port);
+        if (!socket.waitForConnected(5000))
+            return {};
+        QByteArray command = "*" + QByteArray::number(words.size()) + "\r\n";
+        for (const QByteArray &word : words)
+            command += "$" + QByteArray::number(word.size()) + "\r\n" + word + "\r\n";
+        socket.write(command);
+        socket.waitForBytesWritten(5000);
+        QByteArray reply;
+        while (socket.waitForReadyRead(300))
+            reply += socket.readAll();
+        return reply;
+    }
 } // namespace Lockstep::Test

@@ -233,6 +233,9 @@ namespace Lockstep::Test
     bool sawLockState(const WsProbe &probe, Protocol::LockState state);
     // `count` agent steps of `delayMs` each ("step 0", "step 1", ...).
     QJsonArray agentSteps(int count, int delayMs);
+    // One RESP command to the Redis on 127.0.0.1:`port` on a fresh connection,
+    // behind the gateway's back (FLUSHALL, DEL, SCAN); the raw reply.
+    QByteArray redisCommand(std::uint16_t port, const QList<QByteArray> &words);
     // Writes <dir>/<name>.json as {"steps": steps}; false if it cannot be opened.
     bool writeFlowFile(const QString &dir, const QString &name, const QJsonArray &steps);
 } // namespace Lockstep::Test

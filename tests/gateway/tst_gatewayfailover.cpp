@@ -36,24 +36,6 @@ private:
         return httpRequest("GET", gateway.baseUrl() + u"/healthz"_qs).json;
     }
 
-    // One RESP command on a fresh connection; returns the raw reply.
-    static QByteArray redisCommand(const std::uint16_t port, const QList<QByteArray> &words)
-    {
-        QTcpSocket socket;
-        socket.connectToHost(QStringLiteral("127.0.0.1"), port);
-        if (!socket.waitForConnected(5000))
-            return {};
-        QByteArray command = "*" + QByteArray::number(words.size()) + "\r\n";
-        for (const QByteArray &word : words)
-            command += "$" + QByteArray::number(word.size()) + "\r\n" + word + "\r\n";
-        socket.write(command);
-        socket.waitForBytesWritten(5000);
-        QByteArray reply;
-        while (socket.waitForReadyRead(300))
-            reply += socket.readAll();
-        return reply;
-    }
-
     // The fence of the lockStatus in the client's latest text frame.
     static qint64 lastLockFence(const RawWsClient &client)
     {

@@ -32,22 +32,6 @@ private:
         return startGatewayOn(storeSpec, fastFlowArguments(m_flowsDir.path()) + extra);
     }
 
-    // One RESP command on a fresh connection; returns the raw reply.
-    static QByteArray redisCommand(const std::uint16_t port, const QList<QByteArray> &words)
-    {
-        QTcpSocket socket;
-        socket.connectToHost(QStringLiteral("127.0.0.1"), port);
-        if (!socket.waitForConnected(5000))
-            return {};
-        QByteArray command = "*" + QByteArray::number(words.size()) + "\r\n";
-        for (const QByteArray &word : words)
-            command += "$" + QByteArray::number(word.size()) + "\r\n" + word + "\r\n";
-        socket.write(command);
-        socket.waitForBytesWritten(5000);
-        socket.waitForReadyRead(5000);
-        return socket.readAll();
-    }
-
     struct Turn
     {
         quint16 code = 0;
