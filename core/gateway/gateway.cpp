@@ -239,6 +239,20 @@ namespace Lockstep::Gateway
         if (!store)
             return runtime(u"--store: " + store.error().message);
         m_store = std::move(*store);
+        // PostgreSQL announces other replicas' writes: feeds wake on them instead of polling.
+        m_storeAnnounces = m_store->watchChanges([this](const QString &workflowId) { onStoreChanged(workflowId); });
+        if (m_storeAnnounces)
+        {
+            // A LISTEN connection that died unnoticed would leave subscribers
+            // here deaf: while anyone listens, one ping now and then finds out
+            // (and the reconnect listens again and refreshes every feed).
+            m_storeWatch.setInterval(std::chrono::seconds(5));
+            connect(&m_storeWatch, &QTimer::timeout, this, [this] {
+                if (!m_feeds.isEmpty())
+                    (void)m_store->ping();
+            });
+            m_storeWatch.start();
+        }
 
         // Workspace agents share the gateway's token file: the gateway presents
         // its first token when it dials one.
@@ -335,6 +349,8 @@ namespace Lockstep::Gateway
             {u"lockEnabled"_qs, m_config.lockConcurrentFlows},
             {u"casGuards"_qs, m_config.casGuards},
             {u"fencing"_qs, m_config.fencing},
+            // How subscribers here learn of other replicas' writes.
+            {u"feedUpdates"_qs, m_storeAnnounces ? u"notify"_qs : u"poll"_qs},
             {u"version"_qs, QCoreApplication::applicationVersion()},
             // Live counters, read-only, for leak checks: all return to 0 when idle.
             {u"sessions"_qs, m_sessions.size()},
@@ -925,9 +941,24 @@ namespace Lockstep::Gateway
     {
         if (RunFeed *feed = m_feeds.value(workflowId))
             return feed;
-        auto *feed = new RunFeed(workflowId, *m_store, m_flows, m_config.pollInterval, this);
+        const auto pollInterval = m_storeAnnounces ? std::chrono::milliseconds::zero() : m_config.pollInterval;
+        auto *feed = new RunFeed(workflowId, *m_store, m_flows, pollInterval, this);
         m_feeds.insert(workflowId, feed);
         return feed;
+    }
+
+    void Server::onStoreChanged(const QString &workflowId)
+    {
+        if (!workflowId.isEmpty())
+        {
+            if (RunFeed *feed = m_feeds.value(workflowId))
+                feed->refresh();
+            return;
+        }
+        // The store reconnected: announcements may have been missed.
+        const QList<RunFeed *> feeds = m_feeds.values();
+        for (RunFeed *feed : feeds)
+            feed->refresh();
     }
 
     void Server::dropFeedIfIdle(const QString &workflowId)

@@ -129,6 +129,8 @@ namespace Lockstep::Gateway
         void broadcastLockStatus(const QString &workflowId, Protocol::LockState state, const QString &holder,
                                  qint64 fence, qint64 ttlMs, Session *alsoTo = nullptr);
         RunFeed *feedFor(const QString &workflowId);
+        // Another process wrote this run (empty: any run, after a store reconnect).
+        void onStoreChanged(const QString &workflowId);
         void dropFeedIfIdle(const QString &workflowId);
         QString sessionLockId(const Session *session) const;
         QJsonObject health() const;
@@ -155,8 +157,10 @@ namespace Lockstep::Gateway
         QHash<QString, RunFeed *> m_feeds;
         // TCP sockets handed to the websocket handshake, by peer address and port.
         QHash<QPair<QString, quint16>, QPointer<QTcpSocket>> m_upgrading;
+        bool m_storeAnnounces = false;       // the store wakes feeds (LISTEN/NOTIFY): no polling
         bool m_shuttingDown = false;
         bool m_stopped = false;
         QTimer m_graceTimer;
+        QTimer m_storeWatch;                 // with m_storeAnnounces: is the LISTEN connection alive?
     };
 } // namespace Lockstep::Gateway

@@ -99,7 +99,8 @@ namespace Lockstep::Gateway
         listener->sendFrame(listener->wantsIncremental() ? checkpointFrame(*entries, seq) : legacyFrame());
         if (m_listeners.contains(listener))
             listener->sendFrame(statusFrame(m_run->status, m_run->reason));
-        if (!m_poll.isActive())
+        // Zero: the store announces changes (PostgreSQL LISTEN/NOTIFY), no polling.
+        if (!m_poll.isActive() && (m_poll.interval() > 0))
             m_poll.start();
         return AddResult::Added;
     }

@@ -14,6 +14,11 @@ namespace Lockstep::Store
         return SqlRunStore::open(*parsed, options);
     }
 
+    bool RunStore::watchChanges(std::function<void(const QString &)>)
+    {
+        return false;
+    }
+
     StoreResult<WorkspaceAgent> RunStore::registerWorkspaceAgent(const QString &, const QString &, const QString &, int)
     {
         return unexpected(StoreError{QStringLiteral("this store does not keep workspace agents")});

@@ -182,6 +182,13 @@ namespace Lockstep::Store
         // Entries with seq > afterSeq, ascending (the latest version of each message).
         virtual StoreResult<QList<StoredEntry>> entriesSince(const QString &workflowId, qint64 afterSeq) = 0;
 
+        // Writes of other processes as they commit (PostgreSQL LISTEN/NOTIFY),
+        // delivered on this thread's event loop: changed(workflowId) for a run
+        // whose status or chat log changed; changed({}) after a reconnect (any
+        // run may have changed meanwhile). false: this store cannot (SQLite):
+        // poll instead. The callback must outlive the store's use.
+        virtual bool watchChanges(std::function<void(const QString &workflowId)> changed);
+
         // ---- workspace agents (SPEC fix 4; the default implementations fail) ----
         // The workspace's latest build runs `agentId` at host:port. A new agent
         // ID (or a registration after a stop) starts a new build; the same

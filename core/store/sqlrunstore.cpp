@@ -28,6 +28,8 @@ namespace Lockstep::Store
         constexpr int PgStatementTimeoutMs = 30000;
         constexpr int MaxWorkflowIdLength = 256;
         constexpr int MaxListLimit = 1000;
+        // PostgreSQL LISTEN/NOTIFY channel; the payload is the workflow ID.
+        const QString ChangesChannel = QStringLiteral("lockstep_runs");
 
         // A bound text value is never NULL: QtSql binds a null QString as SQL NULL.
         QVariant text(const QString &value)
@@ -470,10 +472,62 @@ namespace Lockstep::Store
             }
         }
         m_suspect = false;
+        subscribeToChanges();
         if (m_lost)
+        {
             qCInfo(lcStore).noquote() << "store connection re-established:" << m_spec.redacted();
+            // Notifications sent while we were away are gone: any run may have
+            // changed. Told from the event loop, never inside a store call.
+            if (m_changed)
+            {
+                QMetaObject::invokeMethod(
+                    m_db.driver(), [changed = m_changed] { changed(QString()); }, Qt::QueuedConnection);
+            }
+        }
         m_lost = false;
         return Ok{};
+    }
+
+    bool SqlRunStore::watchChanges(std::function<void(const QString &workflowId)> changed)
+    {
+        if (isSqlite())
+            return false;
+        m_changed = std::move(changed);
+        subscribeToChanges();
+        return true;
+    }
+
+    void SqlRunStore::subscribeToChanges()
+    {
+        if (!m_changed || isSqlite() || !m_db.isOpen())
+            return;
+        QSqlDriver *driver = m_db.driver();
+        if (driver->subscribedToNotifications().contains(ChangesChannel))
+            return;
+        if (!driver->subscribeToNotification(ChangesChannel))
+        {
+            qCWarning(lcStore).noquote() << "cannot LISTEN for run changes:" << driver->lastError().text();
+            return;
+        }
+        // Our own writes are announced to us as well: the executions here tell
+        // their feeds directly, so only other processes' writes matter.
+        QObject::connect(driver, &QSqlDriver::notification, driver,
+                         [changed = m_changed](const QString &, const QSqlDriver::NotificationSource source,
+                                               const QVariant &payload) {
+                             if (source == QSqlDriver::OtherSource)
+                                 changed(payload.toString());
+                         });
+    }
+
+    void SqlRunStore::announce(const QString &workflowId)
+    {
+        if (isSqlite())
+            return;
+        const auto sent = exec(QStringLiteral("SELECT pg_notify(:channel, :id)"),
+                               {{QStringLiteral("channel"), ChangesChannel}, {QStringLiteral("id"), workflowId}},
+                               QStringLiteral("announcing a change of \"%1\"").arg(workflowId));
+        if (!sent)
+            qCDebug(lcStore).noquote() << sent.error().message;
     }
 
     StoreResult<Ok> SqlRunStore::ensureConnected()
@@ -742,6 +796,7 @@ namespace Lockstep::Store
         StoreResult<Run> run = runFrom(rows->first());
         if (!run)
             return run;
+        announce(workflowId);
         if (const auto committed = scope.commit(what); !committed)
             return unexpected(committed.error());
         return run;
@@ -847,6 +902,7 @@ namespace Lockstep::Store
             result.status = run->status;
             result.fence = run->fence;
             result.run = std::move(run).value();
+            announce(workflowId);
         }
         else
         {
@@ -917,6 +973,8 @@ namespace Lockstep::Store
             result.outcome = cancelled ? CancelOutcome::Cancelled : CancelOutcome::Noop;
             result.status = *status;
         }
+        if (cancelled)
+            announce(workflowId);
         if (const auto committed = scope.commit(what); !committed)
             return unexpected(committed.error());
         return result;
@@ -961,6 +1019,8 @@ namespace Lockstep::Store
                                binds, what);
         if (!rows)
             return unexpected(rows.error());
+        if (!rows->isEmpty())
+            announce(workflowId);
         if (const auto committed = scope.commit(what); !committed)
             return unexpected(committed.error());
         return !rows->isEmpty();
@@ -1045,6 +1105,7 @@ namespace Lockstep::Store
             what);
         if (!upserted)
             return unexpected(upserted.error());
+        announce(workflowId);
         if (const auto committed = scope.commit(what); !committed)
             return unexpected(committed.error());
         return std::optional<qint64>(seq);

@@ -60,6 +60,7 @@ namespace Lockstep::Store
         StoreResult<std::optional<qint64>> appendEntry(const QString &workflowId, qint64 fence,
                                                        const QJsonObject &entry) override;
         StoreResult<QList<StoredEntry>> entriesSince(const QString &workflowId, qint64 afterSeq) override;
+        bool watchChanges(std::function<void(const QString &workflowId)> changed) override;
 
         StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
                                                            const QString &host, int port) override;
@@ -99,6 +100,13 @@ namespace Lockstep::Store
         // Writes of the executor: only while the run is `running` under our fence.
         SqlFragment executingPredicate(qint64 fence) const;
 
+        // PostgreSQL: LISTEN on this connection when someone watches changes.
+        void subscribeToChanges();
+        // PostgreSQL: tells every listening replica that this run changed
+        // (after the write committed; best effort: a lost notification is
+        // caught up by the next one, the watcher refreshes from the store).
+        void announce(const QString &workflowId);
+
         StoreError sqlError(const QString &what, const QSqlError &error) const;
         StoreError plainError(const QString &message) const;
 
@@ -109,5 +117,6 @@ namespace Lockstep::Store
         std::unordered_map<QString, std::unique_ptr<QSqlQuery>> m_prepared;   // by SQL text; cleared on reconnect
         bool m_suspect = false;                 // a call failed: check the connection first
         bool m_lost = false;                    // reported lost, not yet back
+        std::function<void(const QString &)> m_changed;   // watchChanges()
     };
 } // namespace Lockstep::Store

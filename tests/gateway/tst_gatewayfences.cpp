@@ -271,6 +271,67 @@ private slots:
         }
     }
 
+    // Subscribers on a replica that does not execute the run hear of its
+    // writes through PostgreSQL LISTEN/NOTIFY, not polling: with the poll
+    // interval at its longest (60 s), every entry and status arrives within 30 s.
+    void otherReplicaWritesWakeSubscribers()
+    {
+        TempPostgres postgres;
+        QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
+        const auto spec = postgres.createDatabase();
+        QVERIFY(spec);
+        const QStringList slowPoll {u"--step-delay-scale"_qs, u"0.01"_qs, u"--flows"_qs, m_flowsDir.path(),
+                                    u"--poll-interval"_qs, u"60s"_qs};
+        auto a = startGatewayOn(*spec, slowPoll + QStringList {u"--replica-id"_qs, u"a"_qs});
+        auto b = startGatewayOn(*spec, slowPoll + QStringList {u"--replica-id"_qs, u"b"_qs});
+        QVERIFY(a && b);
+        QCOMPARE(httpRequest("GET", b->baseUrl() + u"/healthz"_qs).json.value(u"feedUpdates").toString(), u"notify"_qs);
+        const HttpReply created = httpRequest("POST", a->baseUrl() + u"/api/v1/workflows"_qs, a->token(),
+                                              R"({"goal":"hello","workflowID":"watched"})");
+        QCOMPARE(created.status, 201);
+
+        WsProbe watcher;
+        watcher.open(b->webSocketUrl(), b->token());
+        QVERIFY(watcher.sendJson(WsProbe::subscribe(u"watched"_qs)));
+        QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Created), Timeout);
+
+        const Turn turn = runTurn(*a, u"watched"_qs, {});
+        QCOMPARE(turn.reason, u"input_required"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::InputRequired), Timeout);
+        const QJsonArray log = httpRequest("GET", a->baseUrl() + u"/api/v1/workflows/watched/chat"_qs, a->token())
+                                   .json.value(u"ui_chat_log").toArray();
+        QVERIFY(log.size() >= 3);
+        QTRY_COMPARE_WITH_TIMEOUT(watcher.reconstructedLog().size(), log.size(), Timeout);
+
+        // A cancel on A reaches B the same way.
+        QCOMPARE(runTurn(*a, u"watched"_qs, u"more"_qs).reason, u"input_required"_qs);
+        QCOMPARE(httpRequest("POST", a->baseUrl() + u"/api/v1/workflows/watched/cancel"_qs, a->token()).status, 200);
+        QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Stopped), Timeout);
+
+        // The database restarts under both: B listens again and catches up.
+        QCOMPARE(httpRequest("POST", a->baseUrl() + u"/api/v1/workflows"_qs, a->token(),
+                             R"({"goal":"hello","workflowID":"after-restart"})").status, 201);
+        WsProbe second;
+        second.open(b->webSocketUrl(), b->token());
+        QVERIFY(second.sendJson(WsProbe::subscribe(u"after-restart"_qs)));
+        QTRY_VERIFY_WITH_TIMEOUT(second.sawRunStatus(RunStatus::Created), Timeout);
+        QVERIFY(postgres.stop());
+        QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
+        Turn afterRestart = runTurn(*a, u"after-restart"_qs, {});
+        if (afterRestart.code == 1011)   // A's first call found its old connection dead
+            afterRestart = runTurn(*a, u"after-restart"_qs, {});
+        QCOMPARE(afterRestart.reason, u"input_required"_qs);
+        QTRY_VERIFY_WITH_TIMEOUT(second.sawRunStatus(RunStatus::InputRequired), Timeout);
+    }
+
+    // SQLite has no notifications: feeds poll.
+    void sqliteFeedsPoll()
+    {
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs));
+        QVERIFY(gateway);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"feedUpdates").toString(), u"poll"_qs);
+    }
+
     // A NUL in text is bad input on every store: 4400 / 400, never a 503 quoting SQL.
     void nulInTextIsBadInput_data()
     {
