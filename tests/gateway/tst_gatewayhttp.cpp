@@ -271,6 +271,25 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).status, 200, Timeout);
     }
 
+    // "." and ".." are path segments: a run named so could not be reached by its URL.
+    void dotOnlyWorkflowIdsAreRefused()
+    {
+        auto gateway = startGateway(u"sqlite"_qs);
+        QVERIFY(gateway);
+        for (const QString &id : {u"."_qs, u".."_qs, u"..."_qs})
+        {
+            const QByteArray body = QJsonDocument(QJsonObject {{u"goal"_qs, u"x"_qs}, {u"workflowID"_qs, id}}).toJson();
+            const HttpReply created = api(*gateway, "POST", u"/api/v1/workflows"_qs, body);
+            QVERIFY(isError(created, 400, u"invalid_workflow_id"_qs));
+            QVERIFY2(created.json.value(u"message").toString().contains(u"only of dots"), created.body.constData());
+        }
+        const RawReply get = rawRequest(gateway->port(), "GET /api/v1/workflows/%2E%2E%2E HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                                                             + gateway->token().toUtf8() + "\r\n\r\n");
+        QCOMPARE(get.status, 400);
+        QVERIFY2(get.raw.contains("invalid_workflow_id"), get.raw.constData());
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows"_qs).json.value(u"workflows").toArray().size(), 0);
+    }
+
     void commandLine()
     {
         // Bad values: one line, exit 2.

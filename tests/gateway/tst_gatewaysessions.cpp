@@ -206,6 +206,9 @@ private slots:
             << u"{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":5}\"}}"_qs << u"flow"_qs;
         QTest::newRow("unknown flow")
             << u"{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":\\\"nope\\\"}\"}}"_qs << u"nope"_qs;
+        // "." and ".." name no run by URL: refused (the rule is in the reason).
+        QTest::newRow("dot id") << u"{\"startRequest\":{\"workflowID\":\".\",\"goal\":\"x\"}}"_qs << u"only of dots"_qs;
+        QTest::newRow("dots id") << u"{\"subscribe\":{\"workflowID\":\"..\"}}"_qs << u"only of dots"_qs;
     }
     void protocolErrorsClose4400()
     {
