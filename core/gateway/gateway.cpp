@@ -15,6 +15,7 @@
 #include <QWebSocketServer>
 
 #include "common/logging.h"
+#include "common/privatefiles.h"
 #include "flows/execution.h"
 #include "gateway/frontdoor.h"
 #include "gateway/httpapi.h"
@@ -218,7 +219,7 @@ namespace Lockstep::Gateway
         QString storeSpec = m_config.storeSpec;
         if (storeSpec.isEmpty())
         {
-            if (!QDir().mkpath(m_config.dataDir))
+            if (!PrivateFiles::makePath(m_config.dataDir))
                 return runtime(QStringLiteral("cannot create data folder %1").arg(m_config.dataDir));
             storeSpec = u"sqlite:" + QDir(m_config.dataDir).filePath(u"gateway.db"_qs);
         }

@@ -6,8 +6,12 @@
 #include "freeport.h"
 #include "store/runstore.h"
 
+#include <QDir>
+#include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
+
+#include <sys/stat.h>
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
@@ -50,6 +54,14 @@ private:
             return false;
         }
         return true;
+    }
+
+    static int fileMode(const QString &path)
+    {
+        struct stat info {};
+        if (::stat(QFile::encodeName(path).constData(), &info) != 0)
+            return -1;
+        return int(info.st_mode & 07777);
     }
 
 private slots:
@@ -288,6 +300,24 @@ private slots:
         QCOMPARE(get.status, 400);
         QVERIFY2(get.raw.contains("invalid_workflow_id"), get.raw.constData());
         QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows"_qs).json.value(u"workflows").toArray().size(), 0);
+    }
+
+    // The store and the logs are the owner's only, whatever the umask.
+    void storeAndLogsArePrivate()
+    {
+        const mode_t previous = ::umask(022);
+        GatewayProcess gateway;   // the default store: sqlite in <data-dir>
+        const bool started = gateway.start({});
+        ::umask(previous);
+        QVERIFY2(started, qPrintable(gateway.errorString()));
+        QCOMPARE(api(gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"x","workflowID":"private"})").status, 201);
+        const QDir data(gateway.dataDir());
+        QCOMPARE(fileMode(data.path()), 0700);
+        QCOMPARE(fileMode(data.filePath(u"logs"_qs)), 0700);
+        QCOMPARE(fileMode(data.filePath(u"gateway.db"_qs)), 0600);
+        QCOMPARE(fileMode(data.filePath(u"logs/lockstep-gateway.log"_qs)), 0600);
+        for (const QString &name : data.entryList(QDir::Files))
+            QVERIFY2(fileMode(data.filePath(name)) == 0600, qPrintable(name));
     }
 
     void commandLine()
