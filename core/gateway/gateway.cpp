@@ -298,6 +298,7 @@ namespace Lockstep::Gateway
         doorOptions.tls = tls;
         doorOptions.maxConnections = m_config.maxConnections;
         doorOptions.maxBodyBytes = m_config.maxBodyBytes;
+        doorOptions.tokens = &m_tokens;
         m_door = new FrontDoor(doorOptions);
         connect(m_door, &FrontDoor::upgradeRequested, this, &Server::onUpgradeRequested);
         if (!m_door->listen(m_config.listenAddress, m_config.listenPort))
