@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "common/privatefiles.h"
 #include "flows/execution.h"
+#include "gateway/frameguard.h"
 #include "gateway/frontdoor.h"
 #include "gateway/httpapi.h"
 #include "gateway/runfeed.h"
@@ -387,6 +388,9 @@ namespace Lockstep::Gateway
         if (head.has("origin")
             && !m_config.allowedOrigins.contains(normalizeOrigin(QString::fromUtf8(head.value("origin")))))
             return refuse(403, QStringLiteral("origin_refused"), QStringLiteral("this origin is not on the allowlist"));
+        // RFC 6455 4.1: frames come after the 101 (and only then does the FrameGuard follow them).
+        if (socket->bytesAvailable() > head.size)
+            return refuse(400, QStringLiteral("bad_request"), QStringLiteral("send websocket frames only after the 101 response"));
 
         // QWebSocketServer does the handshake (and echoes lockstep.v1 when offered).
         // It does not take the TCP socket over: remember it, so the session
@@ -400,6 +404,8 @@ namespace Lockstep::Gateway
                 socket->deleteLater();
             }
         });
+        // Connected to readyRead before QWebSocketServer and QWebSocket (see frameguard.h).
+        new FrameGuard(socket, head.size, m_config.maxMessageBytes);
         m_webSockets->handleConnection(socket);
         emit socket->readyRead();
     }
