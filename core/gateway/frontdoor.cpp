@@ -19,6 +19,8 @@ namespace Lockstep::Gateway
     {
         // How long a refused connection may keep sending before it is cut.
         constexpr int LingerMs = 2000;
+        // A request handed to the HTTP server and still not answered after this is cut.
+        constexpr int AnswerTimeoutMs = 30000;
 
         // A connection past --max-connections (a /healthz slot) gets this long for its head.
         constexpr std::chrono::milliseconds ReserveHeadTimeout{2000};
@@ -328,6 +330,16 @@ namespace Lockstep::Gateway
         // dispatches it at once.
         addPendingConnection(socket);
         emit socket->readyRead();
+        // It answers at once (a lock query: when the lock store answers); a
+        // connection it never answers does not keep its slot for ever.
+        QTimer::singleShot(AnswerTimeoutMs, socket, [socket] {
+            if (socket->property("lockstepLingering").toBool())
+                return;
+            qCWarning(lcGateway).noquote() << "dropped" << peerName(socket) << ": no answer to its request within"
+                                           << AnswerTimeoutMs / 1000 << "s";
+            socket->abort();
+            socket->deleteLater();
+        });
         // Whatever comes after the request must not reach the HTTP server (it
         // would parse and serve it as a second request, past this door's
         // checks): cut its reading and drop those bytes until the socket closes.
