@@ -7,6 +7,8 @@
 #include <QRegularExpression>
 #include <QStandardPaths>
 
+#include "privatefiles.h"
+
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -68,14 +70,21 @@ namespace Lockstep::Logging
             QString dir = options.logDirectory;
             if (dir.isEmpty())
                 dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + u"/logs";
-            if (QDir().mkpath(dir))
+            // Logs may name peers and runs: owner only (folders 0700, files 0600).
+            if (Lockstep::PrivateFiles::makePath(dir))
             {
                 g_logFilePath = QDir(dir).filePath(options.appName + u".log");
                 try
                 {
+                    // spdlog opens (and, after a rotation, reopens) the file for
+                    // appending: create it 0600 first, so it keeps that mode.
+                    spdlog::file_event_handlers events;
+                    events.before_open = [](const spdlog::filename_t &name) {
+                        Lockstep::PrivateFiles::ensureFile(QString::fromStdString(name));
+                    };
                     // 5 MiB a file, 3 files kept.
                     sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-                        g_logFilePath.toStdString(), 5 * 1024 * 1024, 3));
+                        g_logFilePath.toStdString(), 5 * 1024 * 1024, 3, false, events));
                 }
                 catch (const spdlog::spdlog_ex &ex)
                 {

@@ -15,7 +15,9 @@
 #include <QWebSocketServer>
 
 #include "common/logging.h"
+#include "common/privatefiles.h"
 #include "flows/execution.h"
+#include "gateway/frameguard.h"
 #include "gateway/frontdoor.h"
 #include "gateway/httpapi.h"
 #include "gateway/runfeed.h"
@@ -228,7 +230,7 @@ namespace Lockstep::Gateway
         QString storeSpec = m_config.storeSpec;
         if (storeSpec.isEmpty())
         {
-            if (!QDir().mkpath(m_config.dataDir))
+            if (!PrivateFiles::makePath(m_config.dataDir))
                 return runtime(QStringLiteral("cannot create data folder %1").arg(m_config.dataDir));
             storeSpec = u"sqlite:" + QDir(m_config.dataDir).filePath(u"gateway.db"_qs);
         }
@@ -313,6 +315,7 @@ namespace Lockstep::Gateway
         doorOptions.tls = tls;
         doorOptions.maxConnections = m_config.maxConnections;
         doorOptions.maxBodyBytes = m_config.maxBodyBytes;
+        doorOptions.tokens = &m_tokens;
         m_door = new FrontDoor(doorOptions);
         connect(m_door, &FrontDoor::upgradeRequested, this, &Server::onUpgradeRequested);
         if (!m_door->listen(m_config.listenAddress, m_config.listenPort))
@@ -415,6 +418,9 @@ namespace Lockstep::Gateway
         if (head.has("origin")
             && !m_config.allowedOrigins.contains(normalizeOrigin(QString::fromUtf8(head.value("origin")))))
             return refuse(403, QStringLiteral("origin_refused"), QStringLiteral("this origin is not on the allowlist"));
+        // RFC 6455 4.1: frames come after the 101 (and only then does the FrameGuard follow them).
+        if (socket->bytesAvailable() > head.size)
+            return refuse(400, QStringLiteral("bad_request"), QStringLiteral("send websocket frames only after the 101 response"));
 
         // QWebSocketServer does the handshake (and echoes lockstep.v1 when offered).
         // It does not take the TCP socket over: remember it, so the session
@@ -428,6 +434,8 @@ namespace Lockstep::Gateway
                 socket->deleteLater();
             }
         });
+        // Connected to readyRead before QWebSocketServer and QWebSocket (see frameguard.h).
+        new FrameGuard(socket, head.size, m_config.maxMessageBytes);
         m_webSockets->handleConnection(socket);
         emit socket->readyRead();
     }

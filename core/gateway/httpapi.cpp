@@ -100,7 +100,8 @@ namespace Lockstep::Gateway
         response += "\r\n" + body;
         socket->write(response);
         // One request a connection: the next one passes the FrontDoor's limits.
-        socket->disconnectFromHost();
+        // Half-close and drop what still comes, so the client reads this answer.
+        FrontDoor::closeAfterAnswer(socket);
     }
 
     bool HttpApi::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)

@@ -4,6 +4,7 @@
 #include <QWebSocket>
 
 #include "common/logging.h"
+#include "gateway/frameguard.h"
 #include "protocol/closecode.h"
 #include "protocol/jsonreader.h"
 #include "protocol/names.h"
@@ -44,7 +45,15 @@ namespace Lockstep::Gateway
         , m_limits(limits)
     {
         m_peer = m_socket->peerAddress().toString() + u':' + QString::number(m_socket->peerPort());
-        // Larger messages: QWebSocket closes with 1009 by itself.
+        m_guard = FrameGuard::of(m_transport);
+        if (m_guard)
+        {
+            connect(m_guard, &FrameGuard::controlFrame, this, &Session::onControlFrame);
+            connect(m_guard, &FrameGuard::refused, this, [this](quint16 code, const QString &reason) { closeWith(code, reason); });
+            m_guard->startFrames();
+        }
+        // Larger messages: the guard closes with 1009 as soon as their header is
+        // in (without a guard, QWebSocket does, abruptly).
         m_socket->setMaxAllowedIncomingFrameSize(quint64(m_limits.maxMessageBytes));
         m_socket->setMaxAllowedIncomingMessageSize(quint64(m_limits.maxMessageBytes));
         connect(m_socket.get(), &QWebSocket::textMessageReceived, this, &Session::onText);
@@ -128,11 +137,8 @@ namespace Lockstep::Gateway
     {
         if (!isOpen())
             return;
-        if (m_socket->bytesToWrite() > m_limits.maxBacklogBytes)
-        {
-            closeWith(quint16(CloseCode::PolicyViolation), QStringLiteral("client reads too slowly"));
+        if (refuseIfBacklogged())
             return;
-        }
         m_socket->sendTextMessage(QString::fromUtf8(frame));
     }
 
@@ -151,8 +157,35 @@ namespace Lockstep::Gateway
             qCInfo(lcGateway).noquote() << "session" << m_id << "from" << m_peer << "closed with" << code << reason;
         else
             qCDebug(lcGateway).noquote() << "session" << m_id << "from" << m_peer << "closed with" << code << reason;
-        m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), fitReason(reason));
+        // The guard keeps reading after the close frame, so a client still
+        // sending sees the close frame, not a reset.
+        if (m_guard)
+            m_guard->closeWith(code, fitReason(reason));
+        else
+            m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), fitReason(reason));
         m_closeTimer.start();
+    }
+
+    bool Session::refuseIfBacklogged()
+    {
+        if (m_socket->bytesToWrite() <= m_limits.maxBacklogBytes)
+            return false;
+        closeWith(quint16(CloseCode::PolicyViolation), QStringLiteral("client reads too slowly"));
+        return true;
+    }
+
+    void Session::onControlFrame()
+    {
+        // A ping is a message too (and costs a pong): same rate limit.
+        if (m_closing)
+            return;
+        if (!withinRate())
+        {
+            closeWith(quint16(CloseCode::PolicyViolation),
+                      QStringLiteral("rate limit: more than %1 messages a second (pings count)").arg(m_limits.maxMessagesPerSecond));
+            return;
+        }
+        refuseIfBacklogged();
     }
 
     bool Session::withinRate()

@@ -17,9 +17,14 @@ class QWebSocket;
 
 namespace Lockstep::Gateway
 {
+    class FrameGuard;
+
     // One accepted websocket. It enforces the per-connection limits (message
-    // size: 1009, rate: 1008, binary frames and bad JSON: 4400), parses frames
-    // and hands typed messages to the Gateway, which decides what they mean.
+    // size: 1009, rate: 1008 (pings and pongs count as messages), a client that
+    // does not read what we send: 1008, binary frames and bad JSON: 4400),
+    // parses frames and hands typed messages to the Gateway, which decides what
+    // they mean. The FrameGuard of its TCP socket refuses malformed frames (1002)
+    // and sends every close frame of the session (see frameguard.h).
     // It is a FeedListener once the Gateway made it a driver or an observer.
     class Session final : public QObject, public FeedListener
     {
@@ -40,12 +45,14 @@ namespace Lockstep::Gateway
             int maxMessagesPerSecond = 100;
             // Without a first message by then: close 4400.
             std::chrono::milliseconds firstMessageTimeout{60000};
-            // A client that reads slower than we send: close 1008 past this backlog.
+            // A client that reads slower than we send (messages, pongs): close
+            // 1008 past this backlog of bytes queued for it.
             qint64 maxBacklogBytes = 64 * 1024 * 1024;
         };
 
         // `transport` is the TCP socket under `socket`: QWebSocket does not own
-        // it, so the session deletes it after the websocket.
+        // it, so the session deletes it after the websocket. Its FrameGuard (if
+        // it has one) starts following frames now.
         Session(std::unique_ptr<QWebSocket> socket, QPointer<QTcpSocket> transport, Limits limits, QObject *parent = nullptr);
         ~Session() override;
 
@@ -79,12 +86,15 @@ namespace Lockstep::Gateway
         void onText(const QString &text);
         void onBinary(const QByteArray &data);
         void onDisconnected();
+        void onControlFrame();
         bool withinRate();
+        bool refuseIfBacklogged();
 
         static quint64 s_nextId;
         quint64 m_id = 0;
         std::unique_ptr<QWebSocket> m_socket;
         QPointer<QTcpSocket> m_transport;
+        QPointer<FrameGuard> m_guard;
         Limits m_limits;
         QString m_peer;
         Role m_role = Role::Undecided;

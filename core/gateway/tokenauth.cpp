@@ -9,6 +9,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/privatefiles.h"
+
 namespace Lockstep::Gateway
 {
     namespace
@@ -95,7 +97,7 @@ namespace Lockstep::Gateway
 
     Result<TokenSet, QString> TokenSet::ensureGenerated(const QString &dataDir, QString *path)
     {
-        if (!QDir().mkpath(dataDir))
+        if (!PrivateFiles::makePath(dataDir))
             return unexpected(QStringLiteral("cannot create data folder %1").arg(dataDir));
         const QString filePath = QDir(dataDir).filePath(GeneratedTokenFileName);
         if (path)

@@ -29,6 +29,10 @@ namespace Lockstep::Protocol
             if (!isIdCharacter(c))
                 return QStringLiteral("has a character outside [A-Za-z0-9._:-]");
         }
+        // ".", ".." and the like name no run in a URL path: clients and proxies
+        // resolve them as path segments, so such a run could never be reached.
+        if (id.count(u'.') == id.size())
+            return QStringLiteral("is made only of dots; it needs at least one character of [A-Za-z0-9_:-]");
         return {};
     }
 } // namespace Lockstep::Protocol

@@ -12,6 +12,7 @@
 #include <QSqlError>
 
 #include "common/logging.h"
+#include "common/privatefiles.h"
 #include "migrations.h"
 
 namespace Lockstep::Store
@@ -398,11 +399,14 @@ namespace Lockstep::Store
         {
             // The embedded default should work on a fresh machine.
             const QFileInfo file(spec.sqlitePath);
-            if (!file.absoluteDir().exists() && !QDir().mkpath(file.absolutePath()))
+            if (!file.absoluteDir().exists() && !PrivateFiles::makePath(file.absolutePath()))
             {
                 return unexpected(StoreError{QStringLiteral("cannot create the directory \"%1\" for the store")
                                              .arg(file.absolutePath())});
             }
+            // Owner only (0600); SQLite gives its -wal and -shm files the mode of this one.
+            if (!PrivateFiles::ensureFile(spec.sqlitePath))
+                return unexpected(StoreError{QStringLiteral("cannot create the store file \"%1\"").arg(spec.sqlitePath)});
         }
 
         std::unique_ptr<SqlRunStore> store(new SqlRunStore(spec, options));

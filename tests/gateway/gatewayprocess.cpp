@@ -550,34 +550,61 @@ namespace Lockstep::Test
         return m_closeReason;
     }
 
+    QByteArray RawWsClient::clientFrame(const int opcode, const QByteArray &payload, const bool masked)
+    {
+        const char maskBit = masked ? char(0x80) : char(0);
+        QByteArray frame;
+        frame.append(char(0x80 | opcode));
+        const qsizetype size = payload.size();
+        if (size < 126)
+            frame.append(char(maskBit | size));
+        else if (size < 65536)
+        {
+            frame.append(char(maskBit | 126));
+            frame.append(char((size >> 8) & 0xff));
+            frame.append(char(size & 0xff));
+        }
+        else
+        {
+            frame.append(char(maskBit | 127));
+            for (int shift = 56; shift >= 0; shift -= 8)
+                frame.append(char((quint64(size) >> shift) & 0xff));
+        }
+        if (!masked)
+            return frame + payload;
+        const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+        frame.append(mask, 4);
+        for (qsizetype i = 0; i < size; ++i)
+            frame.append(char(payload.at(i) ^ mask[i % 4]));
+        return frame;
+    }
+
     namespace
     {
         QByteArray maskedFrame(const int opcode, const QByteArray &payload)
         {
-            QByteArray frame;
-            frame.append(char(0x80 | opcode));
-            const qsizetype size = payload.size();
-            if (size < 126)
-                frame.append(char(0x80 | size));
-            else if (size < 65536)
-            {
-                frame.append(char(0x80 | 126));
-                frame.append(char((size >> 8) & 0xff));
-                frame.append(char(size & 0xff));
-            }
-            else
-            {
-                frame.append(char(0x80 | 127));
-                for (int shift = 56; shift >= 0; shift -= 8)
-                    frame.append(char((quint64(size) >> shift) & 0xff));
-            }
-            const char mask[4] = {0x12, 0x34, 0x56, 0x78};
-            frame.append(mask, 4);
-            for (qsizetype i = 0; i < size; ++i)
-                frame.append(char(payload.at(i) ^ mask[i % 4]));
-            return frame;
+            return RawWsClient::clientFrame(opcode, payload, true);
         }
     } // namespace
+
+    bool RawWsClient::sendFrame(const int opcode, const QByteArray &payload, const bool masked)
+    {
+        if (!isOpen())
+            return false;
+        m_socket->write(clientFrame(opcode, payload, masked));
+        return m_socket->waitForBytesWritten(5000) || m_socket->bytesToWrite() == 0;
+    }
+
+    bool RawWsClient::writeRaw(const QByteArray &bytes, const int timeoutMs)
+    {
+        if (!isOpen())
+            return false;
+        m_socket->write(bytes);
+        QDeadlineTimer deadline(timeoutMs);
+        while ((m_socket->bytesToWrite() > 0) && isOpen() && !deadline.hasExpired())
+            m_socket->waitForBytesWritten(int(std::max<qint64>(1, deadline.remainingTime())));
+        return isOpen();
+    }
 
     bool RawWsClient::sendText(const QByteArray &text)
     {

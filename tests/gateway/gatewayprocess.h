@@ -119,6 +119,13 @@ namespace Lockstep::Test
         bool open(std::uint16_t port, const QString &token, int timeoutMs = 10000);
         bool sendText(const QByteArray &text);
         bool sendJson(const QJsonObject &message);
+        // One whole frame; `masked` false breaks RFC 6455 5.1 on purpose.
+        bool sendFrame(int opcode, const QByteArray &payload, bool masked = true);
+        // Queues `bytes` and waits up to timeoutMs for them to leave; false once
+        // the connection is gone (reset or closed by the peer).
+        bool writeRaw(const QByteArray &bytes, int timeoutMs);
+        // A frame as the client sends it (masked unless told otherwise).
+        static QByteArray clientFrame(int opcode, const QByteArray &payload, bool masked = true);
         // The next frame (waits up to timeoutMs).
         Frame readFrame(int timeoutMs);
         // Reads until a close frame (its code; text frames are kept in texts())

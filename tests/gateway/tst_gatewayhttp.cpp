@@ -6,8 +6,14 @@
 #include "freeport.h"
 #include "store/runstore.h"
 
+#include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
 #include <QProcess>
+#include <QTcpSocket>
 #include <QTemporaryDir>
+
+#include <sys/stat.h>
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
@@ -50,6 +56,38 @@ private:
             return false;
         }
         return true;
+    }
+
+    // Writes `bytes` on a fresh connection and reads until the gateway closes it
+    // (or 20 s pass): everything it answered.
+    static QByteArray exchange(quint16 port, const QByteArray &bytes)
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), port);
+        if (!socket.waitForConnected(10000))
+            return {};
+        socket.write(bytes);
+        QByteArray answer;
+        QDeadlineTimer deadline(20000);
+        while (!deadline.hasExpired() && (socket.state() == QAbstractSocket::ConnectedState))
+        {
+            socket.waitForReadyRead(100);
+            answer += socket.readAll();
+        }
+        return answer + socket.readAll();
+    }
+
+    static int statusOf(const QByteArray &answer)
+    {
+        return answer.startsWith("HTTP/1.1 ") ? answer.mid(9, 3).toInt() : 0;
+    }
+
+    static int fileMode(const QString &path)
+    {
+        struct stat info {};
+        if (::stat(QFile::encodeName(path).constData(), &info) != 0)
+            return -1;
+        return int(info.st_mode & 07777);
     }
 
 private slots:
@@ -266,9 +304,140 @@ private slots:
             held.constLast()->open(gateway->webSocketUrl(), gateway->token());
         }
         QTRY_VERIFY_WITH_TIMEOUT(std::all_of(held.cbegin(), held.cend(), [](WsProbe *p) { return p->isConnected(); }), Timeout);
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).status, 503);
+        const QString list = gateway->baseUrl() + u"/api/v1/workflows"_qs;
+        QVERIFY(isError(httpRequest("GET", list, gateway->token()), 503, u"too_many_connections"_qs));
+        // A few slots past the cap are kept for /healthz (SPEC: served even at the cap).
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        QCOMPARE(health.status, 200);
+        QCOMPARE(health.json.value(u"sessions").toInt(), 3);
         qDeleteAll(held);
-        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).status, 200, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", list, gateway->token()).status, 200, Timeout);
+    }
+
+    // Clients without a token cannot hold connections: a head that promises a
+    // body is answered 401 at once, before any body byte.
+    void headWithoutTokenIs401BeforeTheBody()
+    {
+        auto gateway = startGateway(u"sqlite"_qs, {u"--max-connections"_qs, u"4"_qs});
+        QVERIFY(gateway);
+        const QByteArray head = "POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n";
+        std::vector<std::unique_ptr<QTcpSocket>> clients;
+        for (int i = 0; i < 4; ++i)
+        {
+            auto &client = clients.emplace_back(std::make_unique<QTcpSocket>());
+            client->connectToHost(QStringLiteral("127.0.0.1"), gateway->port());
+            QVERIFY(client->waitForConnected(10000));
+            client->write(i == 3 ? QByteArray(head).replace("Host:", "Authorization: Bearer wrong-token-0\r\nHost:") : head);
+            QVERIFY(client->waitForBytesWritten(10000));
+        }
+        for (auto &client : clients)
+        {
+            QByteArray answer;
+            QTRY_VERIFY_WITH_TIMEOUT((answer += client->readAll()).contains("\r\n\r\n") || client->state() != QAbstractSocket::ConnectedState,
+                                     Timeout);
+            QVERIFY2(answer.startsWith("HTTP/1.1 401 "), answer.constData());
+            QVERIFY(answer.contains("WWW-Authenticate: Bearer"));
+            QVERIFY(answer.contains("\"unauthorized\""));
+        }
+        clients.clear();
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token()).status, 200, Timeout);
+    }
+
+    // An authenticated client that does not send the body it announced is cut
+    // with 408 after a few seconds.
+    void incompleteBodyIs408()
+    {
+        auto gateway = startGateway(u"sqlite"_qs);
+        QVERIFY(gateway);
+        const QByteArray request = "POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + gateway->token().toUtf8() + "\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"go";
+        const QByteArray answer = exchange(gateway->port(), request);
+        QCOMPARE(statusOf(answer), 408);
+        QVERIFY2(answer.contains("\"request_timeout\""), answer.constData());
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows"_qs).json.value(u"workflows").toArray().size(), 0);
+    }
+
+    // A second request on the same connection never reaches the HTTP server
+    // behind the limits: refused (400) or dropped, never served.
+    void pipelinedRequestIsNotServed_data()
+    {
+        QTest::addColumn<QByteArray>("second");
+        const QByteArray auth = "Authorization: Bearer " + GatewayTestToken.toUtf8() + "\r\n";
+        const QByteArray body = R"({"goal":"x","workflowID":"second"})";
+        QTest::newRow("chunked") << "POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth
+                + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + QByteArray::number(body.size(), 16) + "\r\n" + body + "\r\n0\r\n\r\n";
+        const QByteArray big = "{\"goal\":\"" + QByteArray(50000, 'x') + "\",\"workflowID\":\"second\"}";
+        QTest::newRow("over max-body-bytes") << "POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth
+                + "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(big.size()) + "\r\n\r\n" + big;
+    }
+    void pipelinedRequestIsNotServed()
+    {
+        QFETCH(QByteArray, second);
+        auto gateway = startGateway(u"sqlite"_qs, {u"--max-body-bytes"_qs, u"1024"_qs});
+        QVERIFY(gateway);
+        const QByteArray firstBody = R"({"goal":"x","workflowID":"first"})";
+        const QByteArray first = "POST /api/v1/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + gateway->token().toUtf8() + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + QByteArray::number(firstBody.size()) + "\r\n\r\n" + firstBody;
+
+        // Both in one write, and the second a moment after the first.
+        const QByteArray together = exchange(gateway->port(), first + second);
+        QVERIFY2((statusOf(together) == 400) || (statusOf(together) == 201), together.constData());
+        QCOMPARE(together.count("HTTP/1.1 "), 1);
+
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), gateway->port());
+        QVERIFY(socket.waitForConnected(10000));
+        socket.write(QByteArray(first).replace("\"first\"", "\"first-2\""));
+        QVERIFY(socket.waitForBytesWritten(10000));
+        socket.write(second);
+        QByteArray apart;
+        QTRY_VERIFY_WITH_TIMEOUT((apart += socket.readAll(), socket.state() != QAbstractSocket::ConnectedState), Timeout);
+        apart += socket.readAll();
+        QVERIFY2((statusOf(apart) == 400) || (statusOf(apart) == 201), apart.constData());
+        QCOMPARE(apart.count("HTTP/1.1 "), 1);
+
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows/second"_qs).status, 404);
+        QVERIFY(gateway->isRunning());
+    }
+
+    // "." and ".." are path segments: a run named so could not be reached by its URL.
+    void dotOnlyWorkflowIdsAreRefused()
+    {
+        auto gateway = startGateway(u"sqlite"_qs);
+        QVERIFY(gateway);
+        for (const QString &id : {u"."_qs, u".."_qs, u"..."_qs})
+        {
+            const QByteArray body = QJsonDocument(QJsonObject {{u"goal"_qs, u"x"_qs}, {u"workflowID"_qs, id}}).toJson();
+            const HttpReply created = api(*gateway, "POST", u"/api/v1/workflows"_qs, body);
+            QVERIFY(isError(created, 400, u"invalid_workflow_id"_qs));
+            QVERIFY2(created.json.value(u"message").toString().contains(u"only of dots"), created.body.constData());
+        }
+        const RawReply get = rawRequest(gateway->port(), "GET /api/v1/workflows/%2E%2E%2E HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                                                             + gateway->token().toUtf8() + "\r\n\r\n");
+        QCOMPARE(get.status, 400);
+        QVERIFY2(get.raw.contains("invalid_workflow_id"), get.raw.constData());
+        QCOMPARE(api(*gateway, "GET", u"/api/v1/workflows"_qs).json.value(u"workflows").toArray().size(), 0);
+    }
+
+    // The store and the logs are the owner's only, whatever the umask.
+    void storeAndLogsArePrivate()
+    {
+        const mode_t previous = ::umask(022);
+        GatewayProcess gateway;   // the default store: sqlite in <data-dir>
+        const bool started = gateway.start({});
+        ::umask(previous);
+        QVERIFY2(started, qPrintable(gateway.errorString()));
+        QCOMPARE(api(gateway, "POST", u"/api/v1/workflows"_qs, R"({"goal":"x","workflowID":"private"})").status, 201);
+        const QDir data(gateway.dataDir());
+        QCOMPARE(fileMode(data.path()), 0700);
+        QCOMPARE(fileMode(data.filePath(u"logs"_qs)), 0700);
+        QCOMPARE(fileMode(data.filePath(u"gateway.db"_qs)), 0600);
+        QCOMPARE(fileMode(data.filePath(u"logs/lockstep-gateway.log"_qs)), 0600);
+        for (const QString &name : data.entryList(QDir::Files))
+            QVERIFY2(fileMode(data.filePath(name)) == 0600, qPrintable(name));
     }
 
     void commandLine()

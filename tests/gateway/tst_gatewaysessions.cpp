@@ -1,5 +1,6 @@
 #include <csignal>
 
+#include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -10,6 +11,7 @@
 #include <QSslConfiguration>
 #include <QSslCertificate>
 #include <QSignalSpy>
+#include <QTcpSocket>
 #include <QTest>
 #include <QWebSocket>
 #include <QWebSocketHandshakeOptions>
@@ -206,6 +208,9 @@ private slots:
             << u"{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":5}\"}}"_qs << u"flow"_qs;
         QTest::newRow("unknown flow")
             << u"{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":\\\"nope\\\"}\"}}"_qs << u"nope"_qs;
+        // "." and ".." name no run by URL: refused (the rule is in the reason).
+        QTest::newRow("dot id") << u"{\"startRequest\":{\"workflowID\":\".\",\"goal\":\"x\"}}"_qs << u"only of dots"_qs;
+        QTest::newRow("dots id") << u"{\"subscribe\":{\"workflowID\":\"..\"}}"_qs << u"only of dots"_qs;
     }
     void protocolErrorsClose4400()
     {
@@ -427,6 +432,123 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed(), Timeout);
         QCOMPARE(probe.closeInfo().code, quint16(1008));
         QVERIFY(probe.closeInfo().reason.contains(u"rate"));
+    }
+
+    // RFC 6455 5.1: a client frame without a mask fails the connection.
+    void unmaskedFrameCloses1002()
+    {
+        if (!m_shared)
+            m_shared = startGateway(u"sqlite"_qs);
+        GatewayProcess *gateway = m_shared.get();
+        QVERIFY(gateway);
+        QVERIFY(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
+                            R"({"goal":"x","workflowID":"unmasked"})").status == 201);
+        RawWsClient client;
+        QVERIFY(client.open(gateway->port(), gateway->token()));
+        QVERIFY(client.sendFrame(0x1, R"({"subscribe":{"workflowID":"unmasked"}})", false));
+        QCOMPARE(client.waitForCloseOr({}, Timeout), 1002);
+        QVERIFY2(client.closeReason().contains(u"masked"), qPrintable(client.closeReason()));
+        // Nothing of it was served: no snapshot went out.
+        QVERIFY(client.texts().isEmpty());
+    }
+
+    // Frames sent before the 101 would reach the websocket unchecked: refused.
+    void framesBeforeThe101AreRefused()
+    {
+        if (!m_shared)
+            m_shared = startGateway(u"sqlite"_qs);
+        GatewayProcess *gateway = m_shared.get();
+        QVERIFY(gateway);
+        const QByteArray upgrade = upgradeRequest(gateway->port(), "/api/v1/ws", {"Authorization: Bearer " + gateway->token().toUtf8()});
+        const RawReply reply = rawRequest(gateway->port(), upgrade + RawWsClient::clientFrame(0x1, R"({"subscribe":{"workflowID":"x"}})"));
+        QCOMPARE(reply.status, 400);
+        QVERIFY2(reply.raw.contains("101"), reply.raw.constData());
+    }
+
+    // A client that pings as fast as it can and never reads: pings count
+    // against --max-messages-per-second, the session is closed and the
+    // gateway's memory stays bounded (it was 25 MB -> 224 MB in 2 s).
+    void pingFloodIsCutOff()
+    {
+        auto gateway = startGateway(u"sqlite"_qs);
+        QVERIFY(gateway);
+        auto residentMiB = [&] {
+            QFile status(QStringLiteral("/proc/%1/status").arg(gateway->pid()));
+            if (!status.open(QIODevice::ReadOnly))
+                return qint64(-1);
+            for (const QByteArray &line : status.readAll().split('\n'))
+            {
+                if (line.startsWith("VmRSS:"))
+                    return line.mid(6).trimmed().split(' ').constFirst().toLongLong() / 1024;
+            }
+            return qint64(-1);
+        };
+        const qint64 before = residentMiB();
+        QVERIFY(before > 0);
+
+        RawWsClient client;
+        QVERIFY(client.open(gateway->port(), gateway->token()));
+        QByteArray burst;
+        for (int i = 0; i < 1000; ++i)
+            burst += RawWsClient::clientFrame(0x9, QByteArray(125, 'p'));
+        qint64 sent = 0;
+        qint64 peak = before;
+        // Until the gateway cuts us off, or (the hole) its memory has grown by
+        // 150 MiB, or 30 s have passed.
+        QDeadlineTimer deadline(30000);
+        while (client.isOpen() && (peak - before < 150) && !deadline.hasExpired())
+        {
+            if (client.writeRaw(burst, 1000))
+                sent += burst.size();
+            peak = std::max(peak, residentMiB());
+        }
+        QVERIFY2(!client.isOpen(), qPrintable(QStringLiteral("still open after %1 MB of pings").arg(sent >> 20)));
+        QVERIFY2(peak - before < 100, qPrintable(QStringLiteral("RSS %1 -> %2 MiB").arg(before).arg(peak)));
+        QTRY_VERIFY2_WITH_TIMEOUT(gateway->log().contains(u"closed with 1008"), qPrintable(gateway->log().right(3000)), Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"sessions").toInt(-1), 0, Timeout);
+    }
+
+    // Over --max-message-bytes: always a clean 1009, even while the client is
+    // still sending the rest of the message (it used to see 1006: the gateway
+    // closed the socket with the rest unread, and the reset overtook the close
+    // frame).
+    void oversizeMessageAlwaysGets1009_data()
+    {
+        QTest::addColumn<QString>("maxMessageBytes");
+        QTest::addColumn<QList<qsizetype>>("sizes");
+        const QList<qsizetype> sizes {2 * 1024 * 1024, qsizetype(1.2 * 1024 * 1024)};
+        QTest::newRow("default 1 MiB") << QString() << sizes;
+        QTest::newRow("64 KiB, 16 MiB message") << u"65536"_qs << QList<qsizetype> {16 * 1024 * 1024};
+    }
+    void oversizeMessageAlwaysGets1009()
+    {
+        QFETCH(QString, maxMessageBytes);
+        QFETCH(QList<qsizetype>, sizes);
+        auto gateway = startGateway(u"sqlite"_qs, maxMessageBytes.isEmpty() ? QStringList()
+                                                                            : QStringList {u"--max-message-bytes"_qs, maxMessageBytes});
+        QVERIFY(gateway);
+        for (int round = 0; round < 3; ++round)
+        {
+            for (const qsizetype size : sizes)
+            {
+                WsProbe probe;
+                probe.open(gateway->webSocketUrl(), gateway->token());
+                QTRY_VERIFY_WITH_TIMEOUT(probe.isConnected(), Timeout);
+                QVERIFY(probe.sendText(QString(size, u'x')));
+                QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed() || probe.hasFailed(), Timeout);
+                QVERIFY2(probe.closeInfo().receivedCloseFrame,
+                         qPrintable(QStringLiteral("%1 bytes: %2 %3").arg(size).arg(probe.closeInfo().code).arg(probe.closeInfo().reason)));
+                QCOMPARE(probe.closeInfo().code, quint16(1009));
+
+                // A client that writes the whole message before it reads anything.
+                RawWsClient raw;
+                QVERIFY(raw.open(gateway->port(), gateway->token()));
+                const bool written = raw.writeRaw(RawWsClient::clientFrame(0x1, QByteArray(size, 'x')), Timeout);
+                QVERIFY2(written, qPrintable(QStringLiteral("%1 bytes: the connection was reset while sending").arg(size)));
+                QCOMPARE(raw.waitForCloseOr({}, Timeout), 1009);
+            }
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"sessions").toInt(-1), 0, Timeout);
     }
 
     void sigtermClosesWith1001AndPausesRuns_data() { addStoreRows(); }
