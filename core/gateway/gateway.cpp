@@ -29,7 +29,6 @@
 #include "store/runstore.h"
 #include "workspace/agentaddress.h"
 #include "workspace/agentdirectory.h"
-#include "workspace/agenttoken.h"
 #include "workspace/toolrunner.h"
 
 namespace Lockstep::Gateway
@@ -230,18 +229,10 @@ namespace Lockstep::Gateway
             return runtime(u"--store: " + store.error().message);
         m_store = std::move(*store);
 
-        // Workspace agents share the gateway's token file: the gateway presents
-        // its first token when it dials one.
-        const QString agentTokenPath = m_config.tokenFile.isEmpty() ? generatedTokenPath : m_config.tokenFile;
-        auto agentTokens = Workspace::AgentTokens::loadFile(agentTokenPath);
-        if (!agentTokens)
-        {
-            const QString problem = u"workspace agents: token file: " + agentTokens.error();
-            return m_config.tokenFile.isEmpty() ? runtime(problem) : usage(u"--token-file: " + agentTokens.error());
-        }
+        // Workspace agents: the gateway presents each agent's registered secret
+        // when it dials it, never one of its own tokens (dial.token stays empty).
         Workspace::ToolRunnerOptions workspaceOptions;   // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
-        workspaceOptions.dial.token = agentTokens->first();
-        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store);
+        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store, m_config.agentExpiry);
         m_workspaceTools = std::make_unique<Workspace::WorkspaceToolRunner>(*m_agentDirectory, workspaceOptions);
 
         Lock::LockOptions lockOptions;

@@ -64,6 +64,16 @@ namespace Lockstep::Store
                         " updated_at BIGINT NOT NULL)"),
                 },
             },
+            {
+                .version = 3,
+                .description = QStringLiteral("workspace agent secrets"),
+                .statements = {
+                    // The agent's own credential from its registration: the
+                    // gateway presents it when it dials the agent (never one of
+                    // the gateway's tokens). '' after a stop.
+                    QStringLiteral("ALTER TABLE workspace_agents ADD COLUMN agent_secret TEXT NOT NULL DEFAULT ''"),
+                },
+            },
         };
         return list;
     }

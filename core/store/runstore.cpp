@@ -14,7 +14,8 @@ namespace Lockstep::Store
         return SqlRunStore::open(*parsed, options);
     }
 
-    StoreResult<WorkspaceAgent> RunStore::registerWorkspaceAgent(const QString &, const QString &, const QString &, int)
+    StoreResult<WorkspaceAgent> RunStore::registerWorkspaceAgent(const QString &, const QString &, const QString &, int,
+                                                                 const QByteArray &)
     {
         return unexpected(StoreError{QStringLiteral("this store does not keep workspace agents")});
     }

@@ -84,6 +84,7 @@ namespace Lockstep::Store
         QString host;                 // IP address the agent listens on
         int port = 0;
         QDateTime updatedAt;          // UTC
+        QByteArray secret;            // the agent's secret (empty: none registered)
     };
 
     struct StopWorkspaceResult
@@ -167,8 +168,10 @@ namespace Lockstep::Store
         // The workspace's latest build runs `agentId` at host:port. A new agent
         // ID (or a registration after a stop) starts a new build; the same
         // agent re-registering only refreshes the address and updated_at.
+        // `secret`: the agent's own credential, presented when dialing it.
         virtual StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                                   const QString &host, int port);
+                                                                   const QString &host, int port,
+                                                                   const QByteArray &secret = {});
         // Stops the workspace: its latest build has no agent (a new build
         // without one). With `agentId`, only while that agent is the current one.
         virtual StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,

@@ -157,7 +157,7 @@ namespace Lockstep::Store
         std::atomic<quint64> g_connectionCounter{0};
 
         // ---- workspace agents ----
-        const QString WorkspaceColumns = QStringLiteral("workspace_id, build, agent_id, host, port, updated_at");
+        const QString WorkspaceColumns = QStringLiteral("workspace_id, build, agent_id, host, port, updated_at, agent_secret");
 
         std::optional<StoreError> checkKey(const QString &value, const QString &name)
         {
@@ -183,6 +183,7 @@ namespace Lockstep::Store
                 .host = record.value(3).toString(),
                 .port = record.value(4).toInt(),
                 .updatedAt = fromEpochMs(record.value(5)),
+                .secret = record.value(6).toString().toUtf8(),
             };
         }
     } // namespace
@@ -993,7 +994,8 @@ namespace Lockstep::Store
     // ---- workspace agents ----
 
     StoreResult<WorkspaceAgent> SqlRunStore::registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                                    const QString &host, const int port)
+                                                                    const QString &host, const int port,
+                                                                    const QByteArray &secret)
     {
         if (const auto bad = checkKey(workspaceId, QStringLiteral("workspace ID")))
             return unexpected(*bad);
@@ -1011,18 +1013,19 @@ namespace Lockstep::Store
         // One statement: a new agent (or one after a stop, agent_id NULL) is a
         // new build; the same agent again only refreshes its row.
         const auto rows = exec(
-            QStringLiteral("INSERT INTO workspace_agents (workspace_id, build, agent_id, host, port, updated_at)"
-                           " VALUES (:workspace_id, 1, :agent_id, :host, :port, :now)"
+            QStringLiteral("INSERT INTO workspace_agents (workspace_id, build, agent_id, host, port, updated_at, agent_secret)"
+                           " VALUES (:workspace_id, 1, :agent_id, :host, :port, :now, :secret)"
                            " ON CONFLICT (workspace_id) DO UPDATE SET"
                            " build = CASE WHEN workspace_agents.agent_id = excluded.agent_id"
                            "  THEN workspace_agents.build ELSE workspace_agents.build + 1 END,"
                            " agent_id = excluded.agent_id, host = excluded.host, port = excluded.port,"
-                           " updated_at = excluded.updated_at RETURNING ") + WorkspaceColumns,
+                           " updated_at = excluded.updated_at, agent_secret = excluded.agent_secret RETURNING ") + WorkspaceColumns,
             {{QStringLiteral("workspace_id"), workspaceId},
              {QStringLiteral("agent_id"), agentId},
              {QStringLiteral("host"), text(host)},
              {QStringLiteral("port"), port},
-             {QStringLiteral("now"), now()}},
+             {QStringLiteral("now"), now()},
+             {QStringLiteral("secret"), text(QString::fromUtf8(secret))}},
             what);
         if (!rows)
             return unexpected(rows.error());
@@ -1049,7 +1052,7 @@ namespace Lockstep::Store
 
         const QString what = QStringLiteral("stopping workspace \"%1\"").arg(workspaceId);
         SqlBinds binds = {{QStringLiteral("now"), now()}, {QStringLiteral("workspace_id"), workspaceId}};
-        QString sql = QStringLiteral("UPDATE workspace_agents SET agent_id = NULL, host = '', port = 0,"
+        QString sql = QStringLiteral("UPDATE workspace_agents SET agent_id = NULL, host = '', port = 0, agent_secret = '',"
                                      " build = build + 1, updated_at = :now"
                                      " WHERE workspace_id = :workspace_id AND agent_id IS NOT NULL");
         if (agentId)

@@ -62,7 +62,8 @@ namespace Lockstep::Store
         StoreResult<QList<StoredEntry>> entriesSince(const QString &workflowId, qint64 afterSeq) override;
 
         StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                           const QString &host, int port) override;
+                                                           const QString &host, int port,
+                                                           const QByteArray &secret = {}) override;
         StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,
                                                        const std::optional<QString> &agentId) override;
         StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId) override;

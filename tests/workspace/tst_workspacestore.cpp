@@ -166,7 +166,7 @@ private slots:
         Routes::Reply reply = Routes::currentAgent(*store, u"ws"_qs);
         QCOMPARE(reply.status, 404);
 
-        reply = Routes::registerAgent(*store, u"ws"_qs, json({{u"agentID"_qs, u"a1"_qs}, {u"host"_qs, u"127.0.0.1"_qs}, {u"port"_qs, 4100}}));
+        reply = Routes::registerAgent(*store, u"ws"_qs, json({{u"agentID"_qs, u"a1"_qs}, {u"host"_qs, u"127.0.0.1"_qs}, {u"port"_qs, 4100}, {u"secret"_qs, u"agent-secret-0123"_qs}}));
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.body.value(u"build").toInteger(), 1);
         QCOMPARE(reply.body.value(u"state").toString(), u"running"_qs);
@@ -190,7 +190,7 @@ private slots:
     {
         QTest::addColumn<QString>("workspaceId");
         QTest::addColumn<QByteArray>("body");
-        const QByteArray good = R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})";
+        const QByteArray good = R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})";
         QTest::newRow("bad workspace id") << u"../x"_qs << good;
         QTest::newRow("not json") << u"ws"_qs << QByteArray("nope");
         QTest::newRow("array") << u"ws"_qs << QByteArray("[]");
@@ -202,6 +202,8 @@ private slots:
         QTest::newRow("port string") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": "4100"})");
         QTest::newRow("port 0") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 0})");
         QTest::newRow("port too big") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 65536})");
+        QTest::newRow("no secret") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})");
+        QTest::newRow("short secret") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "abc"})");
     }
 
     void routesRefuseBadInput()
@@ -222,7 +224,7 @@ private slots:
         auto store = Store::RunStore::open(pg.connectionSpec());
         QVERIFY(store);
         QVERIFY(pg.stop());
-        const Routes::Reply reply = Routes::registerAgent(**store, u"ws"_qs, R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})");
+        const Routes::Reply reply = Routes::registerAgent(**store, u"ws"_qs, R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})");
         QCOMPARE(reply.status, 503);
         QCOMPARE(reply.body.value(u"error").toString(), u"store_unavailable"_qs);
     }
