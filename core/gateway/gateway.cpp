@@ -668,8 +668,7 @@ namespace Lockstep::Gateway
                                             std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
         options.guards = m_config.casGuards;
         options.workspaceTools = m_workspaceTools.get();
-        // No agent in the binding: the dialer looks the workspace's current one up.
-        options.workspace.workspaceId = request.workflowMetadata.value(u"workspaceID").toString();
+        options.workspace = workspaceBinding(drive->workflowId, request.workflowMetadata.value(u"workspaceID").toString());
         const Store::Run run = resumed->run ? *resumed->run : **current;
         drive->execution = new Flows::Execution(*m_store, run, *flow, drive->fence, options, drive);
         if (drive->lock)
@@ -686,9 +685,42 @@ namespace Lockstep::Gateway
         drive->execution->start();
     }
 
+    Workspace::WorkspaceBinding Server::workspaceBinding(const QString &workflowId, const QString &requested) const
+    {
+        // The workspace named by this startRequest, else the one the run
+        // remembers; the agent it used last is dialed first when this
+        // gateway knows its address, else the dialer looks it up (lazily).
+        Workspace::WorkspaceBinding binding{.workspaceId = requested, .agent = std::nullopt};
+        const auto remembered = m_store->runWorkspace(workflowId);
+        if (!remembered)
+            qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding could not be read:"
+                                           << remembered.error().message;
+        if (!remembered || !remembered->has_value())
+            return binding;
+        const Store::RunWorkspace &stored = **remembered;
+        if (binding.workspaceId.isEmpty())
+            binding.workspaceId = stored.workspaceId;
+        if (binding.workspaceId == stored.workspaceId && !stored.agentId.isEmpty() && m_workspaceTools)
+            binding.agent = m_workspaceTools->knownAgent(stored.agentId);
+        return binding;
+    }
+
+    void Server::rememberWorkspace(Drive *drive)
+    {
+        const Workspace::WorkspaceBinding binding = drive->execution->workspaceBinding();
+        if (binding.workspaceId.isEmpty())
+            return;
+        const Store::RunWorkspace stored{.workspaceId = binding.workspaceId,
+                                         .agentId = binding.agent ? binding.agent->agentId : QString()};
+        if (const auto written = m_store->setRunWorkspace(drive->workflowId, stored); !written)
+            qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << ": its workspace binding was not stored:"
+                                           << written.error().message;
+    }
+
     void Server::onExecutionFinished(Drive *drive)
     {
         drive->executionEnded = true;
+        rememberWorkspace(drive);
         const Flows::StopCause cause = drive->execution->stopCause().value_or(Flows::StopCause::TurnEnded);
         if (RunFeed *feed = m_feeds.value(drive->workflowId))
             feed->refresh();

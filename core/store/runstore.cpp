@@ -20,6 +20,16 @@ namespace Lockstep::Store
         return unexpected(StoreError{QStringLiteral("this store does not keep workspace agents")});
     }
 
+    StoreResult<std::optional<RunWorkspace>> RunStore::runWorkspace(const QString &)
+    {
+        return unexpected(StoreError{QStringLiteral("this store does not keep workspace bindings")});
+    }
+
+    StoreResult<bool> RunStore::setRunWorkspace(const QString &, const RunWorkspace &)
+    {
+        return unexpected(StoreError{QStringLiteral("this store does not keep workspace bindings")});
+    }
+
     StoreResult<StopWorkspaceResult> RunStore::stopWorkspace(const QString &, const std::optional<QString> &)
     {
         return unexpected(StoreError{QStringLiteral("this store does not keep workspace agents")});

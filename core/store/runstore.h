@@ -87,6 +87,14 @@ namespace Lockstep::Store
         QByteArray secret;            // the agent's secret (empty: none registered)
     };
 
+    // The workspace binding a run remembers (runs.workspace_id,
+    // runs.workspace_agent_id); agentId empty: no agent used yet.
+    struct RunWorkspace
+    {
+        QString workspaceId;
+        QString agentId;
+    };
+
     struct StopWorkspaceResult
     {
         bool stopped = false;                     // false: already stopped, unknown, or another agent is current
@@ -178,5 +186,10 @@ namespace Lockstep::Store
                                                                const std::optional<QString> &agentId);
         // The workspace's row; nullopt: it never registered an agent.
         virtual StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId);
+        // The run's workspace binding; nullopt: none stored (or no such run).
+        virtual StoreResult<std::optional<RunWorkspace>> runWorkspace(const QString &workflowId);
+        // Remembers the run's workspace binding. Not fenced: it is a hint for
+        // the next turn (the dial validates it), not run state. false: no such run.
+        virtual StoreResult<bool> setRunWorkspace(const QString &workflowId, const RunWorkspace &binding);
     };
 } // namespace Lockstep::Store

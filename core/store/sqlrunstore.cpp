@@ -1102,4 +1102,51 @@ namespace Lockstep::Store
             return std::optional<WorkspaceAgent>();
         return std::optional<WorkspaceAgent>(workspaceFrom(rows->first()));
     }
+
+    // ---- the workspace binding of a run ----
+
+    StoreResult<std::optional<RunWorkspace>> SqlRunStore::runWorkspace(const QString &workflowId)
+    {
+        if (const auto bad = checkKey(workflowId, QStringLiteral("workflow ID")))
+            return unexpected(*bad);
+        if (const auto connected = ensureConnected(); !connected)
+            return unexpected(connected.error());
+        const auto rows = exec(QStringLiteral("SELECT workspace_id, workspace_agent_id FROM runs WHERE id = :id"),
+                               {{QStringLiteral("id"), workflowId}},
+                               QStringLiteral("reading the workspace of workflow \"%1\"").arg(workflowId));
+        if (!rows)
+            return unexpected(rows.error());
+        if (rows->isEmpty() || rows->first().value(0).isNull())
+            return std::optional<RunWorkspace>();
+        const QSqlRecord &record = rows->first();
+        return std::optional<RunWorkspace>(RunWorkspace{
+            .workspaceId = record.value(0).toString(),
+            .agentId = record.value(1).isNull() ? QString() : record.value(1).toString(),
+        });
+    }
+
+    StoreResult<bool> SqlRunStore::setRunWorkspace(const QString &workflowId, const RunWorkspace &binding)
+    {
+        if (const auto bad = checkKey(workflowId, QStringLiteral("workflow ID")))
+            return unexpected(*bad);
+        if (const auto bad = checkKey(binding.workspaceId, QStringLiteral("workspace ID")))
+            return unexpected(*bad);
+        if (const auto connected = ensureConnected(); !connected)
+            return unexpected(connected.error());
+        const QString what = QStringLiteral("remembering the workspace of workflow \"%1\"").arg(workflowId);
+        WriteScope scope(*this, false);
+        if (const auto begun = scope.begin(what); !begun)
+            return unexpected(begun.error());
+        const auto rows = exec(QStringLiteral("UPDATE runs SET workspace_id = :workspace_id, workspace_agent_id = :agent_id"
+                                              " WHERE id = :id RETURNING id"),
+                               {{QStringLiteral("workspace_id"), binding.workspaceId},
+                                {QStringLiteral("agent_id"), binding.agentId.isEmpty() ? QVariant() : QVariant(binding.agentId)},
+                                {QStringLiteral("id"), workflowId}},
+                               what);
+        if (!rows)
+            return unexpected(rows.error());
+        if (const auto committed = scope.commit(what); !committed)
+            return unexpected(committed.error());
+        return !rows->isEmpty();
+    }
 } // namespace Lockstep::Store

@@ -67,6 +67,8 @@ namespace Lockstep::Store
         StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,
                                                        const std::optional<QString> &agentId) override;
         StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId) override;
+        StoreResult<std::optional<RunWorkspace>> runWorkspace(const QString &workflowId) override;
+        StoreResult<bool> setRunWorkspace(const QString &workflowId, const RunWorkspace &binding) override;
 
     private:
         class WriteScope;

@@ -83,6 +83,33 @@ private:
         return {};
     }
 
+    // One turn of `workflowId` with `metadata`; the close reason ("" when none came).
+    static QString driveTurn(const GatewayProcess &gateway, const QString &workflowId, const QJsonObject &metadata)
+    {
+        WsProbe driver;
+        driver.open(gateway.webSocketUrl(), gateway.token());
+        if (!QTest::qWaitFor([&] { return driver.isConnected() || driver.hasFailed(); }, Timeout) || !driver.isConnected())
+            return {};
+        driver.sendJson(startRequest(workflowId, metadata));
+        if (!QTest::qWaitFor([&] { return driver.isClosed(); }, Timeout))
+            return {};
+        return driver.closeInfo().reason;
+    }
+
+    // The run's tool entries, in chat-log order.
+    static QList<QJsonObject> toolEntries(const GatewayProcess &gateway, const QString &workflowId)
+    {
+        const HttpReply chat =
+            httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + workflowId + u"/chat", gateway.token());
+        QList<QJsonObject> entries;
+        for (const QJsonValue &entry : chat.json.value(u"ui_chat_log").toArray())
+        {
+            if (entry.toObject().contains(u"tool_info"))
+                entries.append(entry.toObject());
+        }
+        return entries;
+    }
+
     static QString runStatus(const GatewayProcess &gateway, const QString &workflowId)
     {
         return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + workflowId, gateway.token())
@@ -273,6 +300,40 @@ private slots:
         const QJsonObject ok = driveWorkspaceFlow(*gateway, u"ws-secret-1"_qs, &reason);
         QVERIFY2(!ok.isEmpty(), qPrintable(gateway->log()));
         QCOMPARE(ok.value(u"status").toString(), u"success"_qs);
+        QCOMPARE(agent.terminate(), 0);
+    }
+
+    // Issue 9: the workspace ID was read from every startRequest and not
+    // stored, so a later turn without it had no workspace. The run now
+    // remembers its workspace and the agent it used last (runs.workspace_id,
+    // runs.workspace_agent_id) and the next turn dials that agent.
+    void theRunRemembersItsWorkspace()
+    {
+        auto gateway = startGateway();
+        QVERIFY(gateway);
+        const QString tokenFile = m_dir.filePath(u"agent-tokens-remember"_qs);
+        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
+        const QString folder = m_dir.filePath(u"workspace-remember"_qs);
+        QVERIFY(QDir().mkpath(folder));
+        AgentProcess agent;
+        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-remember-1"_qs, tokenFile, {u"--gateway"_qs, gateway->baseUrl()}),
+                 qPrintable(agent.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(), u"agent-remember-1"_qs, Timeout);
+
+        const QString workflowId = u"ws-remember"_qs;
+        QCOMPARE(driveTurn(*gateway, workflowId, {{u"flow"_qs, u"workspace"_qs}, {u"workspaceID"_qs, WorkspaceId}}),
+                 u"input_required"_qs);
+        // The second turn names no workspace at all.
+        QCOMPARE(driveTurn(*gateway, workflowId, {}), u"input_required"_qs);
+        const QList<QJsonObject> tools = toolEntries(*gateway, workflowId);
+        QCOMPARE(tools.size(), 2);
+        for (const QJsonObject &entry : tools)
+        {
+            QCOMPARE(entry.value(u"status").toString(), u"success"_qs);
+            const QJsonObject workspace = entry.value(u"additional_context").toObject().value(u"workspace").toObject();
+            QCOMPARE(workspace.value(u"workspaceID").toString(), WorkspaceId);
+            QCOMPARE(workspace.value(u"agentID").toString(), u"agent-remember-1"_qs);
+        }
         QCOMPARE(agent.terminate(), 0);
     }
 

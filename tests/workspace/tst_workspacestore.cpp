@@ -160,6 +160,37 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(directory.lookupCurrentAgent(u"ws"_qs).hasValue(), 20000);
     }
 
+    void runWorkspaceBinding_data()
+    {
+        builds_data();
+    }
+
+    // A run remembers its workspace and the agent it used last (migration 4);
+    // the secret of an agent is stored with its registration (migration 3).
+    void runWorkspaceBinding()
+    {
+        QFETCH(QString, backend);
+        const auto store = open(backend);
+        QVERIFY(store->createRun(u"wf-1"_qs, u"goal"_qs, u"workspace"_qs, 1));
+        QVERIFY(!store->runWorkspace(u"wf-1"_qs).value().has_value());
+        QCOMPARE(store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = u"ws"_qs, .agentId = QString()}).value(), true);
+        auto bound = store->runWorkspace(u"wf-1"_qs).value();
+        QVERIFY(bound);
+        QCOMPARE(bound->workspaceId, u"ws"_qs);
+        QVERIFY(bound->agentId.isEmpty());
+        QCOMPARE(store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = u"ws"_qs, .agentId = u"a1"_qs}).value(), true);
+        QCOMPARE(store->runWorkspace(u"wf-1"_qs).value()->agentId, u"a1"_qs);
+        QCOMPARE(store->setRunWorkspace(u"nope"_qs, {.workspaceId = u"ws"_qs, .agentId = u"a1"_qs}).value(), false);
+        QVERIFY(!store->runWorkspace(u"nope"_qs).value().has_value());
+        QVERIFY(!store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = QString(), .agentId = QString()}));
+
+        auto registered = store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4001, "secret-of-a1");
+        QVERIFY(registered);
+        QCOMPARE(store->workspaceState(u"ws"_qs).value()->secret, QByteArray("secret-of-a1"));
+        QVERIFY(store->stopWorkspace(u"ws"_qs, std::nullopt));
+        QVERIFY(store->workspaceState(u"ws"_qs).value()->secret.isEmpty());
+    }
+
     void routes()
     {
         const auto store = open(u"sqlite"_qs);
