@@ -538,7 +538,10 @@ namespace Lockstep::Workspace
     void CommandRun::killDescendants()
     {
         const pid_t self = ::getpid();
-        const auto leader = static_cast<pid_t>(m_pid);
+        // The tree under the leader only while it runs: once QProcess reaped
+        // it, its pid may belong to another process. Its orphans are the
+        // agent's (subreaper) then, and carry the marker.
+        const auto leader = m_process.state() != QProcess::NotRunning ? static_cast<pid_t>(m_pid) : pid_t(0);
         // Rounds until nothing is left: a process forked between the scan and
         // the kill is found by the next one (a killed process forks no more).
         for (int round = 0; round < 100; ++round)
@@ -561,7 +564,7 @@ namespace Lockstep::Workspace
             {
                 if (entry.pid == self || entry.state == 'Z')
                     continue;
-                if ((entry.pid != leader && descends(entry.pid, leader))
+                if ((leader > 0 && entry.pid != leader && descends(entry.pid, leader))
                     || (descends(entry.pid, self) && carriesMarker(entry.pid, m_marker)))
                     victims.append(entry.pid);
             }
