@@ -262,9 +262,12 @@ namespace Lockstep::Workspace
             // closing with unread data would send a reset, and the peer could
             // lose the answer. The session ends when the peer closes, or after
             // 5 s at the latest (a peer that never stops must not hold it).
+            // Answers still queued (the peer reads slowly): let Qt close after
+            // writing them, as before.
             m_socket->flush();
             m_socket->setReadBufferSize(0);
-            if (m_socket->socketDescriptor() < 0 || ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR) != 0)
+            if (m_socket->bytesToWrite() > 0 || m_socket->socketDescriptor() < 0
+                || ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR) != 0)
                 m_socket->disconnectFromHost();
             QTimer::singleShot(5000, this, [this] { m_socket->abort(); });
         }
