@@ -60,7 +60,8 @@ int main(int argc, char *argv[])
         {QStringLiteral("workspace-id"), QStringLiteral("The workspace's ID (default: the folder's name)."), QStringLiteral("ID")},
         {QStringLiteral("agent-id"), QStringLiteral("This agent's ID (default: a random one; a rebuilt workspace gets a new agent ID)."), QStringLiteral("ID")},
         {QStringLiteral("gateway"), QStringLiteral("Gateway URL to register with, e.g. http://127.0.0.1:8080 (optional)."), QStringLiteral("URL")},
-        {QStringLiteral("token-file"), QStringLiteral("The gateway's token file: callers must present one of its tokens; the first one is used to register (required)."), QStringLiteral("FILE")},
+        {QStringLiteral("token-file"), QStringLiteral("The gateway's token file: its first token is used to register with --gateway (required with --gateway; never accepted from callers)."), QStringLiteral("FILE")},
+        {QStringLiteral("secret-file"), QStringLiteral("This agent's secret, which callers present in the hello (default: a random one per start, sent to the gateway when registering)."), QStringLiteral("FILE")},
         {QStringLiteral("command-timeout"), QStringLiteral("Time limit of run_command without timeoutMs."), QStringLiteral("DURATION"), QStringLiteral("30s")},
         {QStringLiteral("max-command-timeout"), QStringLiteral("Largest timeoutMs run_command accepts."), QStringLiteral("DURATION"), QStringLiteral("10m")},
         {QStringLiteral("register-interval"), QStringLiteral("How often the registration with the gateway is renewed."), QStringLiteral("DURATION"), QStringLiteral("30s")},
@@ -91,19 +92,34 @@ int main(int argc, char *argv[])
     if (!Workspace::isValidAgentId(agentId))
         Cli::failUsage(QStringLiteral("--agent-id: '%1' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}").arg(agentId));
 
-    if (!parser.isSet(QStringLiteral("token-file")))
-        Cli::failUsage(QStringLiteral("--token-file: required (callers must present a token)"));
-    const auto tokens = Workspace::AgentTokens::loadFile(option(parser, "token-file"));
-    if (!tokens)
-        Cli::failUsage(QStringLiteral("--token-file: %1").arg(tokens.error()));
+    // The agent's own credential: callers (the gateway) present it in the
+    // hello. The gateway's tokens only authenticate the registration.
+    QByteArray secret = Workspace::generateAgentSecret();
+    if (parser.isSet(QStringLiteral("secret-file")))
+    {
+        const auto secrets = Workspace::AgentTokens::loadFile(option(parser, "secret-file"));
+        if (!secrets)
+            Cli::failUsage(QStringLiteral("--secret-file: %1").arg(secrets.error()));
+        secret = secrets->first();
+    }
+    const auto accepted = Workspace::AgentTokens::fromTokens({secret});
+    if (!accepted)
+        Cli::failUsage(QStringLiteral("--secret-file: %1").arg(accepted.error()));
 
     std::optional<QUrl> gateway;
+    QByteArray gatewayToken;
     if (parser.isSet(QStringLiteral("gateway")))
     {
         const auto url = Workspace::parseGatewayUrl(option(parser, "gateway"));
         if (!url)
             Cli::failUsage(QStringLiteral("--gateway: %1").arg(url.error()));
         gateway = *url;
+        if (!parser.isSet(QStringLiteral("token-file")))
+            Cli::failUsage(QStringLiteral("--token-file: required with --gateway (the token to register with)"));
+        const auto tokens = Workspace::AgentTokens::loadFile(option(parser, "token-file"));
+        if (!tokens)
+            Cli::failUsage(QStringLiteral("--token-file: %1").arg(tokens.error()));
+        gatewayToken = tokens->first();
     }
 
     Workspace::ToolLimits limits;
@@ -121,6 +137,12 @@ int main(int argc, char *argv[])
         .debug = parser.isSet(QStringLiteral("debug")),
     });
 
+    // run_command's background processes that leave their parent (setsid -f,
+    // double forks) are re-parented to the agent, so the time limit can find
+    // and kill them (agenttools.h).
+    if (!Workspace::becomeSubreaper())
+        qCWarning(lcApp) << "cannot become the subreaper of run_command's processes; detached ones may outlive their limit";
+
     // Installed before the listening line is printed: a SIGTERM right after
     // it must take the orderly path.
     Gateway::ShutdownSignals shutdownSignals;
@@ -128,7 +150,7 @@ int main(int argc, char *argv[])
     Workspace::AgentServer server(*folder, Workspace::AgentServerOptions{
                                                .agentId = agentId,
                                                .workspaceId = workspaceId,
-                                               .tokens = *tokens,
+                                               .tokens = *accepted,
                                                .limits = limits,
                                            });
     if (const auto listening = server.listen(listen->address, listen->port); !listening)
@@ -149,7 +171,8 @@ int main(int argc, char *argv[])
             .gateway = *gateway,
             .workspaceId = workspaceId,
             .self = Workspace::AgentAddress{.agentId = agentId, .host = server.address(), .port = server.port()},
-            .token = tokens->first(),
+            .token = gatewayToken,
+            .secret = secret,
             .interval = registerInterval,
         });
         registrar->start();

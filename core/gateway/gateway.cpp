@@ -31,7 +31,6 @@
 #include "store/runstore.h"
 #include "workspace/agentaddress.h"
 #include "workspace/agentdirectory.h"
-#include "workspace/agenttoken.h"
 #include "workspace/toolrunner.h"
 
 namespace Lockstep::Gateway
@@ -256,18 +255,10 @@ namespace Lockstep::Gateway
             m_storeWatch.start();
         }
 
-        // Workspace agents share the gateway's token file: the gateway presents
-        // its first token when it dials one.
-        const QString agentTokenPath = m_config.tokenFile.isEmpty() ? generatedTokenPath : m_config.tokenFile;
-        auto agentTokens = Workspace::AgentTokens::loadFile(agentTokenPath);
-        if (!agentTokens)
-        {
-            const QString problem = u"workspace agents: token file: " + agentTokens.error();
-            return m_config.tokenFile.isEmpty() ? runtime(problem) : usage(u"--token-file: " + agentTokens.error());
-        }
+        // Workspace agents: the gateway presents each agent's registered secret
+        // when it dials it, never one of its own tokens (dial.token stays empty).
         Workspace::ToolRunnerOptions workspaceOptions;   // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
-        workspaceOptions.dial.token = agentTokens->first();
-        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store);
+        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store, m_config.agentExpiry);
         m_workspaceTools = std::make_unique<Workspace::WorkspaceToolRunner>(*m_agentDirectory, workspaceOptions);
 
         Lock::LockOptions lockOptions;
@@ -788,8 +779,7 @@ namespace Lockstep::Gateway
         options.guards = m_config.casGuards;
         options.fencing = m_config.fencing;
         options.workspaceTools = m_workspaceTools.get();
-        // No agent in the binding: the dialer looks the workspace's current one up.
-        options.workspace.workspaceId = request.workflowMetadata.value(u"workspaceID").toString();
+        options.workspace = workspaceBinding(drive->workflowId, request.workflowMetadata.value(u"workspaceID").toString());
         drive->execution = new Flows::Execution(*m_store, run, *drive->flow, drive->fence, options, drive);
         if (drive->lock)
             drive->lock->retain(QStringLiteral("execution"));
@@ -805,9 +795,42 @@ namespace Lockstep::Gateway
         drive->execution->start();
     }
 
+    Workspace::WorkspaceBinding Server::workspaceBinding(const QString &workflowId, const QString &requested) const
+    {
+        // The workspace named by this startRequest, else the one the run
+        // remembers; the agent it used last is dialed first when this
+        // gateway knows its address, else the dialer looks it up (lazily).
+        Workspace::WorkspaceBinding binding{.workspaceId = requested, .agent = std::nullopt};
+        const auto remembered = m_store->runWorkspace(workflowId);
+        if (!remembered)
+            qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding could not be read:"
+                                           << remembered.error().message;
+        if (!remembered || !remembered->has_value())
+            return binding;
+        const Store::RunWorkspace &stored = **remembered;
+        if (binding.workspaceId.isEmpty())
+            binding.workspaceId = stored.workspaceId;
+        if (binding.workspaceId == stored.workspaceId && !stored.agentId.isEmpty() && m_workspaceTools)
+            binding.agent = m_workspaceTools->knownAgent(stored.agentId);
+        return binding;
+    }
+
+    void Server::rememberWorkspace(Drive *drive)
+    {
+        const Workspace::WorkspaceBinding binding = drive->execution->workspaceBinding();
+        if (binding.workspaceId.isEmpty())
+            return;
+        const Store::RunWorkspace stored{.workspaceId = binding.workspaceId,
+                                         .agentId = binding.agent ? binding.agent->agentId : QString()};
+        if (const auto written = m_store->setRunWorkspace(drive->workflowId, stored); !written)
+            qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << ": its workspace binding was not stored:"
+                                           << written.error().message;
+    }
+
     void Server::onExecutionFinished(Drive *drive)
     {
         drive->executionEnded = true;
+        rememberWorkspace(drive);
         const Flows::StopCause cause = drive->execution->stopCause().value_or(Flows::StopCause::TurnEnded);
         if (RunFeed *feed = m_feeds.value(drive->workflowId))
             feed->refresh();

@@ -17,6 +17,7 @@
 #include "gateway/tokenauth.h"
 #include "protocol/closecode.h"
 #include "protocol/messages.h"
+#include "workspace/agentaddress.h"
 
 class QTcpSocket;
 class QWebSocketServer;
@@ -124,6 +125,9 @@ namespace Lockstep::Gateway
         void onLockFailed(Drive *drive, const Lock::LockError &error);
         void onLockLost(Drive *drive, const QString &reason);
         void onExecutionFinished(Drive *drive);
+        // The run's workspace: named by the startRequest or remembered with the run.
+        Workspace::WorkspaceBinding workspaceBinding(const QString &workflowId, const QString &requested) const;
+        void rememberWorkspace(Drive *drive);
         void driveDone(Drive *drive);
 
         void broadcastLockStatus(const QString &workflowId, Protocol::LockState state, const QString &holder,

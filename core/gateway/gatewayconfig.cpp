@@ -129,6 +129,7 @@ namespace Lockstep::Gateway
             option("step-delay-scale", "Multiplies every flow delay (0 runs flows as fast as possible).", "FACTOR", "1"),
             option("poll-interval", "How often runs executing on another replica are polled for events.", "DURATION", "250ms"),
             option("shutdown-grace", "On SIGTERM, how long to wait for executions to pause.", "DURATION", "10s"),
+            option("agent-expiry", "A workspace agent registration not renewed for this long has expired (2 x the agents' --register-interval + a margin).", "DURATION", "65s"),
             option("debug", "Also log debug messages."),
         });
     }
@@ -187,6 +188,12 @@ namespace Lockstep::Gateway
         if (!grace)
             return unexpected(grace.error());
         config.shutdownGrace = *grace;
+        auto expiry = duration(parser, "agent-expiry");
+        if (!expiry)
+            return unexpected(expiry.error());
+        if (*expiry < std::chrono::milliseconds(1000))
+            return unexpected(flagError("agent-expiry", QStringLiteral("must be at least 1s")));
+        config.agentExpiry = *expiry;
 
         if (parser.isSet(QStringLiteral("token-file")))
         {

@@ -47,6 +47,10 @@ namespace Lockstep::Gateway
         double stepDelayScale = 1.0;                  // flow delays are multiplied by it
         std::chrono::milliseconds pollInterval{250};  // store polling for runs executing elsewhere
         std::chrono::milliseconds shutdownGrace{10000}; // SIGTERM: wait this long for executions to pause
+        // A workspace agent registration not renewed for this long has expired:
+        // the workspace counts as having no running agent. Agents renew every
+        // 30 s (lockstep-agent --register-interval): two missed renewals + 5 s.
+        std::chrono::milliseconds agentExpiry{65000};
         bool debugLog = false;
 
         bool tlsEnabled() const { return !tlsCertFile.isEmpty(); }

@@ -223,7 +223,7 @@ namespace Lockstep::Gateway
         return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
     }
 
-    HttpApi::Reply HttpApi::workspaceAgent(const QHttpServerRequest &request, const QStringList &segments)
+    std::optional<HttpApi::Reply> HttpApi::workspaceAgent(const QHttpServerRequest &request, const QStringList &segments)
     {
         // /api/v1/workspaces/{workspaceID}/agent; the routes check the ID and the body.
         if ((segments.size() != 5) || (segments.at(4) != u"agent"))
@@ -234,14 +234,36 @@ namespace Lockstep::Gateway
         switch (request.method())
         {
         case QHttpServerRequest::Method::Post:
-            routed = Workspace::Routes::registerAgent(*m_context.store, workspaceId, request.body());
-            break;
+        {
+            auto registration = Workspace::Routes::parseRegistration(workspaceId, request.body());
+            if (!registration)
+            {
+                routed = registration.error();
+                break;
+            }
+            if (Workspace::Routes::isRenewal(*m_context.store, *registration, m_context.config->agentExpiry))
+            {
+                routed = Workspace::Routes::storeRegistration(*m_context.store, *registration);
+                break;
+            }
+            // A new registration: only an agent that answers there is accepted.
+            QPointer<QTcpSocket> socket = m_socket;
+            Store::RunStore *store = m_context.store;
+            const Workspace::Routes::Registration accepted = *registration;
+            Workspace::Routes::verifyAgent(accepted, std::chrono::seconds(5), this, [socket, store, accepted](const QString &problem) {
+                const Workspace::Routes::Reply answer = problem.isEmpty() ? Workspace::Routes::storeRegistration(*store, accepted)
+                                                                          : Workspace::Routes::unverified(accepted, problem);
+                if (socket && socket->state() == QAbstractSocket::ConnectedState)
+                    send(socket, Reply{.status = answer.status, .body = answer.body});
+            });
+            return std::nullopt;
+        }
         case QHttpServerRequest::Method::Delete:
             routed = Workspace::Routes::stopWorkspace(*m_context.store, workspaceId,
                                                       QUrlQuery(request.url()).queryItemValue(u"agentID"_qs));
             break;
         case QHttpServerRequest::Method::Get:
-            routed = Workspace::Routes::currentAgent(*m_context.store, workspaceId);
+            routed = Workspace::Routes::currentAgent(*m_context.store, workspaceId, m_context.config->agentExpiry);
             break;
         default:
         {

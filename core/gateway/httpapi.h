@@ -87,7 +87,7 @@ namespace Lockstep::Gateway
         std::optional<Reply> getLock(const QString &workflowId);
         Reply cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request);
         // /api/v1/workspaces/{workspaceID}/agent (Workspace::Routes).
-        Reply workspaceAgent(const QHttpServerRequest &request, const QStringList &segments);
+        std::optional<Reply> workspaceAgent(const QHttpServerRequest &request, const QStringList &segments);
 
         static Reply error(int status, const QString &error, const QString &message);
         // 400 for values the store cannot keep, 503 with the store's reason otherwise.

@@ -64,6 +64,27 @@ namespace Lockstep::Store
                         " updated_at BIGINT NOT NULL)"),
                 },
             },
+            {
+                .version = 3,
+                .description = QStringLiteral("workspace agent secrets"),
+                .statements = {
+                    // The agent's own credential from its registration: the
+                    // gateway presents it when it dials the agent (never one of
+                    // the gateway's tokens). '' after a stop.
+                    QStringLiteral("ALTER TABLE workspace_agents ADD COLUMN agent_secret TEXT NOT NULL DEFAULT ''"),
+                },
+            },
+            {
+                .version = 4,
+                .description = QStringLiteral("the workspace binding of a run"),
+                .statements = {
+                    // The workspace a run's workspace steps use and the agent
+                    // it used last (NULL: none yet), so a later turn needs no
+                    // workspaceID from the client and dials that agent first.
+                    QStringLiteral("ALTER TABLE runs ADD COLUMN workspace_id TEXT"),
+                    QStringLiteral("ALTER TABLE runs ADD COLUMN workspace_agent_id TEXT"),
+                },
+            },
         };
         return list;
     }

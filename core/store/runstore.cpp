@@ -19,9 +19,20 @@ namespace Lockstep::Store
         return false;
     }
 
-    StoreResult<WorkspaceAgent> RunStore::registerWorkspaceAgent(const QString &, const QString &, const QString &, int)
+    StoreResult<WorkspaceAgent> RunStore::registerWorkspaceAgent(const QString &, const QString &, const QString &, int,
+                                                                 const QByteArray &)
     {
         return unexpected(StoreError{QStringLiteral("this store does not keep workspace agents")});
+    }
+
+    StoreResult<std::optional<RunWorkspace>> RunStore::runWorkspace(const QString &)
+    {
+        return unexpected(StoreError{QStringLiteral("this store does not keep workspace bindings")});
+    }
+
+    StoreResult<bool> RunStore::setRunWorkspace(const QString &, const RunWorkspace &)
+    {
+        return unexpected(StoreError{QStringLiteral("this store does not keep workspace bindings")});
     }
 
     StoreResult<StopWorkspaceResult> RunStore::stopWorkspace(const QString &, const std::optional<QString> &)

@@ -99,6 +99,15 @@ namespace Lockstep::Store
         QString host;                 // IP address the agent listens on
         int port = 0;
         QDateTime updatedAt;          // UTC
+        QByteArray secret;            // the agent's secret (empty: none registered)
+    };
+
+    // The workspace binding a run remembers (runs.workspace_id,
+    // runs.workspace_agent_id); agentId empty: no agent used yet.
+    struct RunWorkspace
+    {
+        QString workspaceId;
+        QString agentId;
     };
 
     struct StopWorkspaceResult
@@ -193,13 +202,20 @@ namespace Lockstep::Store
         // The workspace's latest build runs `agentId` at host:port. A new agent
         // ID (or a registration after a stop) starts a new build; the same
         // agent re-registering only refreshes the address and updated_at.
+        // `secret`: the agent's own credential, presented when dialing it.
         virtual StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                                   const QString &host, int port);
+                                                                   const QString &host, int port,
+                                                                   const QByteArray &secret = {});
         // Stops the workspace: its latest build has no agent (a new build
         // without one). With `agentId`, only while that agent is the current one.
         virtual StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,
                                                                const std::optional<QString> &agentId);
         // The workspace's row; nullopt: it never registered an agent.
         virtual StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId);
+        // The run's workspace binding; nullopt: none stored (or no such run).
+        virtual StoreResult<std::optional<RunWorkspace>> runWorkspace(const QString &workflowId);
+        // Remembers the run's workspace binding. Not fenced: it is a hint for
+        // the next turn (the dial validates it), not run state. false: no such run.
+        virtual StoreResult<bool> setRunWorkspace(const QString &workflowId, const RunWorkspace &binding);
     };
 } // namespace Lockstep::Store

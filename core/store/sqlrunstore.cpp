@@ -221,7 +221,7 @@ namespace Lockstep::Store
         std::atomic<quint64> g_connectionCounter{0};
 
         // ---- workspace agents ----
-        const QString WorkspaceColumns = QStringLiteral("workspace_id, build, agent_id, host, port, updated_at");
+        const QString WorkspaceColumns = QStringLiteral("workspace_id, build, agent_id, host, port, updated_at, agent_secret");
 
         std::optional<StoreError> checkKey(const QString &value, const QString &name)
         {
@@ -247,6 +247,7 @@ namespace Lockstep::Store
                 .host = record.value(3).toString(),
                 .port = record.value(4).toInt(),
                 .updatedAt = fromEpochMs(record.value(5)),
+                .secret = record.value(6).toString().toUtf8(),
             };
         }
     } // namespace
@@ -1147,7 +1148,8 @@ namespace Lockstep::Store
     // ---- workspace agents ----
 
     StoreResult<WorkspaceAgent> SqlRunStore::registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                                    const QString &host, const int port)
+                                                                    const QString &host, const int port,
+                                                                    const QByteArray &secret)
     {
         if (const auto bad = checkKey(workspaceId, QStringLiteral("workspace ID")))
             return unexpected(*bad);
@@ -1165,18 +1167,19 @@ namespace Lockstep::Store
         // One statement: a new agent (or one after a stop, agent_id NULL) is a
         // new build; the same agent again only refreshes its row.
         const auto rows = exec(
-            QStringLiteral("INSERT INTO workspace_agents (workspace_id, build, agent_id, host, port, updated_at)"
-                           " VALUES (:workspace_id, 1, :agent_id, :host, :port, :now)"
+            QStringLiteral("INSERT INTO workspace_agents (workspace_id, build, agent_id, host, port, updated_at, agent_secret)"
+                           " VALUES (:workspace_id, 1, :agent_id, :host, :port, :now, :secret)"
                            " ON CONFLICT (workspace_id) DO UPDATE SET"
                            " build = CASE WHEN workspace_agents.agent_id = excluded.agent_id"
                            "  THEN workspace_agents.build ELSE workspace_agents.build + 1 END,"
                            " agent_id = excluded.agent_id, host = excluded.host, port = excluded.port,"
-                           " updated_at = excluded.updated_at RETURNING ") + WorkspaceColumns,
+                           " updated_at = excluded.updated_at, agent_secret = excluded.agent_secret RETURNING ") + WorkspaceColumns,
             {{QStringLiteral("workspace_id"), workspaceId},
              {QStringLiteral("agent_id"), agentId},
              {QStringLiteral("host"), text(host)},
              {QStringLiteral("port"), port},
-             {QStringLiteral("now"), now()}},
+             {QStringLiteral("now"), now()},
+             {QStringLiteral("secret"), text(QString::fromUtf8(secret))}},
             what);
         if (!rows)
             return unexpected(rows.error());
@@ -1203,7 +1206,7 @@ namespace Lockstep::Store
 
         const QString what = QStringLiteral("stopping workspace \"%1\"").arg(workspaceId);
         SqlBinds binds = {{QStringLiteral("now"), now()}, {QStringLiteral("workspace_id"), workspaceId}};
-        QString sql = QStringLiteral("UPDATE workspace_agents SET agent_id = NULL, host = '', port = 0,"
+        QString sql = QStringLiteral("UPDATE workspace_agents SET agent_id = NULL, host = '', port = 0, agent_secret = '',"
                                      " build = build + 1, updated_at = :now"
                                      " WHERE workspace_id = :workspace_id AND agent_id IS NOT NULL");
         if (agentId)
@@ -1252,5 +1255,52 @@ namespace Lockstep::Store
         if (rows->isEmpty())
             return std::optional<WorkspaceAgent>();
         return std::optional<WorkspaceAgent>(workspaceFrom(rows->first()));
+    }
+
+    // ---- the workspace binding of a run ----
+
+    StoreResult<std::optional<RunWorkspace>> SqlRunStore::runWorkspace(const QString &workflowId)
+    {
+        if (const auto bad = checkKey(workflowId, QStringLiteral("workflow ID")))
+            return unexpected(*bad);
+        if (const auto connected = ensureConnected(); !connected)
+            return unexpected(connected.error());
+        const auto rows = exec(QStringLiteral("SELECT workspace_id, workspace_agent_id FROM runs WHERE id = :id"),
+                               {{QStringLiteral("id"), workflowId}},
+                               QStringLiteral("reading the workspace of workflow \"%1\"").arg(workflowId));
+        if (!rows)
+            return unexpected(rows.error());
+        if (rows->isEmpty() || rows->first().value(0).isNull())
+            return std::optional<RunWorkspace>();
+        const QSqlRecord &record = rows->first();
+        return std::optional<RunWorkspace>(RunWorkspace{
+            .workspaceId = record.value(0).toString(),
+            .agentId = record.value(1).isNull() ? QString() : record.value(1).toString(),
+        });
+    }
+
+    StoreResult<bool> SqlRunStore::setRunWorkspace(const QString &workflowId, const RunWorkspace &binding)
+    {
+        if (const auto bad = checkKey(workflowId, QStringLiteral("workflow ID")))
+            return unexpected(*bad);
+        if (const auto bad = checkKey(binding.workspaceId, QStringLiteral("workspace ID")))
+            return unexpected(*bad);
+        if (const auto connected = ensureConnected(); !connected)
+            return unexpected(connected.error());
+        const QString what = QStringLiteral("remembering the workspace of workflow \"%1\"").arg(workflowId);
+        WriteScope scope(*this, false);
+        if (const auto begun = scope.begin(what); !begun)
+            return unexpected(begun.error());
+        const auto rows = exec(QStringLiteral("UPDATE runs SET workspace_id = :workspace_id, workspace_agent_id = :agent_id"
+                                              " WHERE id = :id RETURNING id"),
+                               {{QStringLiteral("workspace_id"), binding.workspaceId},
+                                {QStringLiteral("agent_id"), binding.agentId.isEmpty() ? QVariant() : QVariant(binding.agentId)},
+                                {QStringLiteral("id"), workflowId}},
+                               what);
+        if (!rows)
+            return unexpected(rows.error());
+        if (const auto committed = scope.commit(what); !committed)
+            return unexpected(committed.error());
+        return !rows->isEmpty();
     }
 } // namespace Lockstep::Store

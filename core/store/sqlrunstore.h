@@ -63,10 +63,13 @@ namespace Lockstep::Store
         bool watchChanges(std::function<void(const QString &workflowId)> changed) override;
 
         StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                           const QString &host, int port) override;
+                                                           const QString &host, int port,
+                                                           const QByteArray &secret = {}) override;
         StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,
                                                        const std::optional<QString> &agentId) override;
         StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId) override;
+        StoreResult<std::optional<RunWorkspace>> runWorkspace(const QString &workflowId) override;
+        StoreResult<bool> setRunWorkspace(const QString &workflowId, const RunWorkspace &binding) override;
 
     private:
         class WriteScope;

@@ -40,7 +40,7 @@ namespace Lockstep::Workspace
 
     bool AgentAddress::operator==(const AgentAddress &other) const
     {
-        return (agentId == other.agentId) && (host == other.host) && (port == other.port);
+        return (agentId == other.agentId) && (host == other.host) && (port == other.port) && (secret == other.secret);
     }
 
     QString AgentAddress::toString() const

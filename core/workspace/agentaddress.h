@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 
+#include <QByteArray>
 #include <QHostAddress>
 #include <QString>
 #include <QStringView>
@@ -20,6 +21,9 @@ namespace Lockstep::Workspace
         QString agentId;
         QHostAddress host;
         std::uint16_t port = 0;
+        // The agent's own secret, presented in the hello (empty: the dialer's
+        // default token). Never printed.
+        QByteArray secret;
 
         bool operator==(const AgentAddress &other) const;
         // "agent-1 at 127.0.0.1:4000", for logs and chat-log text.

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include <QJsonArray>
+#include <QRandomGenerator>
 #include <QTcpSocket>
 
 #include "workspace/workspacelog.h"
@@ -75,7 +76,10 @@ namespace Lockstep::Workspace
     void AgentConnection::onConnected()
     {
         m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-        m_socket->write(Wire::encode(QJsonObject{{u"hello"_qs, QJsonObject{{u"token"_qs, QString::fromUtf8(m_token)}}}}));
+        m_challenge = QByteArray::number(QRandomGenerator::system()->generate64(), 16)
+                      + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
+        m_socket->write(Wire::encode(QJsonObject{{u"hello"_qs, QJsonObject{{u"token"_qs, QString::fromUtf8(m_token)},
+                                                                            {u"challenge"_qs, QString::fromLatin1(m_challenge)}}}}));
     }
 
     void AgentConnection::onReadyRead()
@@ -145,6 +149,17 @@ namespace Lockstep::Workspace
                                                    .arg(agentId, m_address.host.toString())
                                                    .arg(m_address.port)
                                                    .arg(m_address.agentId)});
+                return;
+            }
+            // Whoever listens there must prove it holds the secret: a port that
+            // merely answers hellos is not the agent.
+            if (!Wire::sameBytes(hello.value(u"proof").toString().toLatin1(), Wire::helloProof(m_token, m_challenge)))
+            {
+                closeSocket();
+                failOpen(AgentError{.kind = AgentError::Kind::Unauthorized,
+                                    .message = QStringLiteral("%1:%2 did not prove that it holds the agent's secret")
+                                                   .arg(m_address.host.toString())
+                                                   .arg(m_address.port)});
                 return;
             }
             m_agentId = agentId;

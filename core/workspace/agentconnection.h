@@ -103,6 +103,7 @@ namespace Lockstep::Workspace
         QTcpSocket *m_socket = nullptr;
         AgentAddress m_address;
         QByteArray m_token;
+        QByteArray m_challenge;   // sent in the hello; the answer must carry its proof
         Wire::LineBuffer m_buffer;
         QString m_agentId;
         QString m_workspaceId;

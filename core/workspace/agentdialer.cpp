@@ -151,7 +151,7 @@ namespace Lockstep::Workspace
         m_attempt = new AgentConnection(this);
         connect(m_attempt, &AgentConnection::ready, this, &AgentDialer::onReady);
         connect(m_attempt, &AgentConnection::failed, this, &AgentDialer::onAttemptFailed);
-        m_attempt->open(agent, m_options.token);
+        m_attempt->open(agent, agent.secret.isEmpty() ? m_options.token : agent.secret);
         if (m_options.lazyValidation)
             m_delayTimer.start(m_options.dialDelay);
     }

@@ -31,7 +31,9 @@ namespace Lockstep::Workspace
         // false reproduces the original bug for the benchmark: no validation,
         // the dial retries the bound agent until dialTimeout.
         bool lazyValidation = true;
-        // Presented in the hello (AgentTokens::first() of the gateway's token file).
+        // Presented in the hello to an agent whose address carries no secret.
+        // The gateway leaves it empty: it presents each agent's registered
+        // secret, never a token of its own.
         QByteArray token;
     };
 

@@ -1,11 +1,18 @@
 #include "agentdirectory.h"
 
 #include "store/runstore.h"
+#include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace
 {
-    StoreAgentDirectory::StoreAgentDirectory(Store::RunStore &store)
+    bool registrationExpired(const QDateTime &updatedAt, const std::chrono::milliseconds expiry, const QDateTime &now)
+    {
+        return updatedAt.isValid() && (updatedAt.msecsTo(now) > expiry.count());
+    }
+
+    StoreAgentDirectory::StoreAgentDirectory(Store::RunStore &store, const std::chrono::milliseconds expiry)
         : m_store(store)
+        , m_expiry(expiry)
     {
     }
 
@@ -18,7 +25,13 @@ namespace Lockstep::Workspace
         if (!state.value() || state.value()->agentId.isEmpty())
             return std::optional<AgentAddress>{};
         const Store::WorkspaceAgent &agent = *state.value();
-        AgentAddress address{.agentId = agent.agentId, .host = QHostAddress(agent.host), .port = 0};
+        if (registrationExpired(agent.updatedAt, m_expiry, QDateTime::currentDateTimeUtc()))
+        {
+            qCInfo(lcWorkspace).noquote() << "the registration of agent" << agent.agentId << "of workspace" << workspaceId
+                                          << "has expired (last renewed" << agent.updatedAt.toString(Qt::ISODateWithMs) << ')';
+            return std::optional<AgentAddress>{};
+        }
+        AgentAddress address{.agentId = agent.agentId, .host = QHostAddress(agent.host), .port = 0, .secret = agent.secret};
         if (address.host.isNull() || (agent.port <= 0) || (agent.port > 65535))
             return unexpected(DirectoryError{QStringLiteral("the store holds an unusable address for agent %1 of workspace %2")
                                                  .arg(agent.agentId, workspaceId)});

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
+
+#include <QDateTime>
 
 #include <QString>
 
@@ -33,17 +36,26 @@ namespace Lockstep::Workspace
         virtual Result<std::optional<AgentAddress>, DirectoryError> lookupCurrentAgent(const QString &workspaceId) = 0;
     };
 
+    // Whether a registration last renewed at `updatedAt` (UTC) has expired
+    // at `now`: older than `expiry` (two missed renewals and a margin).
+    bool registrationExpired(const QDateTime &updatedAt, std::chrono::milliseconds expiry, const QDateTime &now);
+
     // The directory the gateway keeps in its run store (table workspace_agents,
-    // written by agent registration and by stopping a workspace).
+    // written by agent registration and by stopping a workspace). A
+    // registration not renewed within `expiry` (updated_at) has expired: the
+    // agent crashed or hangs (a SIGKILLed agent never deregisters), and the
+    // workspace counts as having no running agent, so a dial to it fails at
+    // once instead of waiting for the dial timeout.
     class StoreAgentDirectory final : public AgentDirectory
     {
     public:
         // `store` must outlive the directory and be used on the same thread.
-        explicit StoreAgentDirectory(Store::RunStore &store);
+        explicit StoreAgentDirectory(Store::RunStore &store, std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
 
         Result<std::optional<AgentAddress>, DirectoryError> lookupCurrentAgent(const QString &workspaceId) override;
 
     private:
         Store::RunStore &m_store;
+        std::chrono::milliseconds m_expiry;
     };
 } // namespace Lockstep::Workspace

@@ -1,6 +1,8 @@
 #include "agentprotocol.h"
 
+#include <QCryptographicHash>
 #include <QJsonDocument>
+#include <QMessageAuthenticationCode>
 #include <QJsonParseError>
 
 #include "protocol/chatlog.h"
@@ -14,6 +16,22 @@ namespace Lockstep::Workspace::Wire
             return QJsonObject{{u"name"_qs, name}, {u"description"_qs, description}, {u"args"_qs, args}};
         }
     } // namespace
+
+    QByteArray helloProof(const QByteArray &secret, const QByteArray &challenge)
+    {
+        return QMessageAuthenticationCode::hash("lockstep-agent-hello:" + challenge, secret, QCryptographicHash::Sha256)
+            .toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+    }
+
+    bool sameBytes(const QByteArray &a, const QByteArray &b)
+    {
+        if (a.size() != b.size())
+            return false;
+        unsigned char difference = 0;
+        for (qsizetype i = 0; i < a.size(); ++i)
+            difference |= static_cast<unsigned char>(a.at(i) ^ b.at(i));
+        return difference == 0;
+    }
 
     QJsonArray toolDescriptions()
     {

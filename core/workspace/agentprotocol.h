@@ -15,9 +15,15 @@
 // Plain TCP on loopback; each message is one compact JSON object on one line
 // (UTF-8, '\n' ends it, at most MaxLineBytes). The client speaks first:
 //
-//   C: {"hello": {"token": "<gateway token>"}}
-//   A: {"hello": {"agentID": "...", "workspaceID": "...", "protocol": 1}}
+//   C: {"hello": {"token": "<the agent's secret>", "challenge": "<random>"}}
+//   A: {"hello": {"agentID": "...", "workspaceID": "...", "protocol": 1,
+//                 "proof": helloProof(secret, challenge)}}
 //      or {"error": {"code": "unauthorized", "message": "..."}} and the agent closes.
+//
+// The token is the agent's own secret (lockstep-agent generates one per start
+// and sends it in its registration; --secret-file sets it), never a gateway
+// token. The proof shows the client that the agent holds the same secret:
+// AgentConnection refuses a hello without the right proof.
 //
 // After the hello, requests carry a client-chosen "id" (1 .. 2^53-1) that the
 // answer repeats; answers may come in any order:
@@ -28,13 +34,14 @@
 //   A: {"id": 2, "result": {...}}   or   {"id": 2, "error": {"code": "...", "message": "...", "output": "..."}}
 //
 // Tools (paths are relative to the workspace folder; "..", absolute paths
-// outside it and symlinks leading out are refused with "path_escape"):
+// outside it, any symlink on the way and reading a file with several hard
+// links are refused with "path_escape"):
 //   read_file   {path}                      -> {content, size, truncated}
 //   write_file  {path, content}             -> {bytesWritten}
 //   list_dir    {path (default ".")}        -> {entries: [{name, type, size}], truncated}
 //   run_command {argv: [program, args...] | program + arguments, timeoutMs, cwd}
 //               -> {exitCode, output, truncated}; a command still running at its
-//               limit is killed with its whole process group: error "timed_out".
+//               limit is killed with every descendant: error "timed_out".
 // Output (command output, file content) is capped at MaxOutputBytes and ends
 // with OutputCutMarker when cut.
 namespace Lockstep::Workspace::Wire
@@ -43,6 +50,11 @@ namespace Lockstep::Workspace::Wire
     // One line, either direction (write_file content is at most MaxFileBytes
     // of text; JSON escaping may grow it).
     inline constexpr qsizetype MaxLineBytes = 8 * 1024 * 1024;
+    // Before the hello is accepted the agent buffers at most this much (a
+    // hello holds one token of at most 4096 characters); more closes the
+    // connection with "too_large", so unauthenticated peers cannot make the
+    // agent hold MaxLineBytes each.
+    inline constexpr qsizetype MaxHelloBytes = 16 * 1024;
     inline constexpr qsizetype MaxOutputBytes = 64 * 1024;
     inline constexpr qsizetype MaxFileBytes = 1024 * 1024;
     inline constexpr int MaxDirEntries = 1000;
@@ -72,6 +84,13 @@ namespace Lockstep::Workspace::Wire
         inline const QString ListDir = QStringLiteral("list_dir");
         inline const QString RunCommand = QStringLiteral("run_command");
     } // namespace Tools
+
+    // The hello's proof: base64url(HMAC-SHA256(secret, "lockstep-agent-hello:" + challenge)).
+    QByteArray helloProof(const QByteArray &secret, const QByteArray &challenge);
+    // Equal bytes, compared in constant time for equal lengths.
+    bool sameBytes(const QByteArray &a, const QByteArray &b);
+    // The longest challenge an agent answers.
+    inline constexpr qsizetype MaxChallengeBytes = 256;
 
     // The listTools answer of this agent build.
     QJsonArray toolDescriptions();

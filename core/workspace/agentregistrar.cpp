@@ -68,7 +68,8 @@ namespace Lockstep::Workspace
         request.setTransferTimeout(static_cast<int>(m_options.requestTimeout.count()));
         const QJsonObject body{{u"agentID"_qs, m_options.self.agentId},
                                {u"host"_qs, m_options.self.host.toString()},
-                               {u"port"_qs, m_options.self.port}};
+                               {u"port"_qs, m_options.self.port},
+                               {u"secret"_qs, QString::fromLatin1(m_options.secret)}};
         QNetworkReply *reply = m_network->post(request, QJsonDocument(body).toJson(QJsonDocument::Compact));
         connect(reply, &QNetworkReply::finished, this, [this, reply] { onRegisterReply(reply); });
     }

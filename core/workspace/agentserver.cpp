@@ -1,5 +1,7 @@
 #include "agentserver.h"
 
+#include <sys/socket.h>
+
 #include <QJsonArray>
 #include <QPointer>
 #include <QTcpServer>
@@ -27,6 +29,9 @@ namespace Lockstep::Workspace
                 closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"no hello in time"_qs});
             });
             m_helloTimer.start(m_server.m_options.helloTimeout);
+            // Until the hello is accepted Qt reads at most MaxHelloBytes from the
+            // kernel for us; see readHello().
+            m_socket->setReadBufferSize(Wire::MaxHelloBytes);
             connect(m_socket, &QTcpSocket::readyRead, this, [this] { onReadyRead(); });
             connect(m_socket, &QTcpSocket::disconnected, this, [this] { deleteLater(); });
             connect(m_socket, &QTcpSocket::errorOccurred, this, [this] {
@@ -50,6 +55,8 @@ namespace Lockstep::Workspace
                 m_socket->readAll();
                 return;
             }
+            if (!m_authenticated && !readHello())
+                return;
             if (!m_buffer.append(m_socket->readAll()))
             {
                 closeWith(Wire::ErrorBody{.code = Wire::Codes::TooLarge, .message = u"a line is longer than the limit"_qs});
@@ -64,6 +71,33 @@ namespace Lockstep::Workspace
                     continue;
                 handle(*line);
             }
+        }
+
+        // Before the hello: take lines one by one straight from the socket's
+        // bounded read buffer. false: no hello accepted (yet), stop here.
+        bool readHello()
+        {
+            while (!m_authenticated && !m_closing)
+            {
+                if (!m_socket->canReadLine())
+                {
+                    if (m_socket->bytesAvailable() >= Wire::MaxHelloBytes)
+                        closeWith(Wire::ErrorBody{.code = Wire::Codes::TooLarge,
+                                                  .message = QStringLiteral("no hello within the first %1 bytes").arg(Wire::MaxHelloBytes)});
+                    return false;
+                }
+                QByteArray line = m_socket->readLine(Wire::MaxHelloBytes + 1);
+                if (line.endsWith('\n'))
+                    line.chop(1);
+                if (line.endsWith('\r'))
+                    line.chop(1);
+                if (!line.trimmed().isEmpty())
+                    handle(line);
+            }
+            if (m_closing)
+                return false;
+            m_socket->setReadBufferSize(0);   // authenticated: lines up to MaxLineBytes
+            return true;
         }
 
         void handle(const QByteArray &line)
@@ -92,6 +126,13 @@ namespace Lockstep::Workspace
                 return;
             }
             const QByteArray token = hello.toObject().value(u"token").toString().toUtf8();
+            const QJsonValue challenge = hello.toObject().value(u"challenge");
+            if (!challenge.isUndefined() && (!challenge.isString() || challenge.toString().size() > Wire::MaxChallengeBytes))
+            {
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::BadRequest,
+                                          .message = QStringLiteral("hello.challenge must be a string of at most %1 characters").arg(Wire::MaxChallengeBytes)});
+                return;
+            }
             if (!m_server.m_options.tokens.accepts(token))
             {
                 qCWarning(lcWorkspace).noquote() << "refused a connection from" << m_socket->peerAddress().toString()
@@ -101,9 +142,12 @@ namespace Lockstep::Workspace
             }
             m_authenticated = true;
             m_helloTimer.stop();
-            send(QJsonObject{{u"hello"_qs, QJsonObject{{u"agentID"_qs, m_server.m_options.agentId},
-                                                        {u"workspaceID"_qs, m_server.m_options.workspaceId},
-                                                        {u"protocol"_qs, Wire::ProtocolVersion}}}});
+            QJsonObject answer{{u"agentID"_qs, m_server.m_options.agentId},
+                               {u"workspaceID"_qs, m_server.m_options.workspaceId},
+                               {u"protocol"_qs, Wire::ProtocolVersion}};
+            if (challenge.isString())
+                answer.insert(u"proof"_qs, QString::fromLatin1(Wire::helloProof(token, challenge.toString().toUtf8())));
+            send(QJsonObject{{u"hello"_qs, answer}});
         }
 
         void handleRequest(const QJsonObject &message)
@@ -214,8 +258,17 @@ namespace Lockstep::Workspace
             send(Wire::errorMessage(error));
             m_closing = true;
             m_helloTimer.stop();
-            m_socket->disconnectFromHost();
-            // A peer that never reads must not hold the session open.
+            // Half-close after the answer and drain what the peer still sends:
+            // closing with unread data would send a reset, and the peer could
+            // lose the answer. The session ends when the peer closes, or after
+            // 5 s at the latest (a peer that never stops must not hold it).
+            // Answers still queued (the peer reads slowly): let Qt close after
+            // writing them, as before.
+            m_socket->flush();
+            m_socket->setReadBufferSize(0);
+            if (m_socket->bytesToWrite() > 0 || m_socket->socketDescriptor() < 0
+                || ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR) != 0)
+                m_socket->disconnectFromHost();
             QTimer::singleShot(5000, this, [this] { m_socket->abort(); });
         }
 
@@ -235,6 +288,11 @@ namespace Lockstep::Workspace
         , m_server(new QTcpServer(this))
     {
         connect(m_server, &QTcpServer::newConnection, this, &AgentServer::onNewConnection);
+        // A background process of a finished command that exits on its own
+        // becomes a zombie of the agent (its subreaper) until reaped here.
+        m_reaper.setInterval(std::chrono::seconds(2));
+        connect(&m_reaper, &QTimer::timeout, this, [] { reapAdoptedZombies(); });
+        m_reaper.start();
     }
 
     AgentServer::~AgentServer()

@@ -1,7 +1,16 @@
 #include "agenttoken.h"
 
+#include <QRandomGenerator>
+
 namespace Lockstep::Workspace
 {
+    QByteArray generateAgentSecret()
+    {
+        QByteArray bytes(32, Qt::Uninitialized);
+        QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
+        return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+    }
+
     bool AgentTokens::isValidToken(const QByteArrayView token)
     {
         return Gateway::TokenSet::isValidToken(token);

@@ -10,13 +10,17 @@
 
 namespace Lockstep::Workspace
 {
-    // The shared secret between the gateway and its workspace agents: the
-    // gateway's token file (one token a line; blank lines and '#' comments
-    // skipped; 8..4096 characters of [A-Za-z0-9-._~+/=]). The gateway presents
-    // the first token when it dials an agent; the agent accepts any token of its
-    // file and presents the first one when it registers with the gateway.
+    // A list of tokens in the format of the gateway's token file (one a line;
+    // blank lines and '#' comments skipped; 8..4096 characters of
+    // [A-Za-z0-9-._~+/=]). The agent uses it twice: the gateway token it
+    // registers with (--token-file, first token), and its own secret that
+    // callers present in the hello (--secret-file, or generateAgentSecret()).
+    // The gateway never presents one of its own tokens to an agent.
     // The file rules and the constant-time digest comparison are the gateway's
     // (Gateway::readTokenFile, Gateway::TokenSet); this adds the token to present.
+    // A fresh random agent secret (256 bits, base64url: a valid token).
+    QByteArray generateAgentSecret();
+
     class AgentTokens
     {
     public:

@@ -1,15 +1,26 @@
 #include "agenttools.h"
 
+#include <atomic>
 #include <csignal>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <QCoreApplication>
+#include <QSet>
 
 #include <QDir>
 #include <QFile>
-#include <QFileInfo>
 #include <QJsonArray>
-#include <QSaveFile>
+#include <QRandomGenerator>
 
 #include "workspace/workspacelog.h"
 
@@ -56,6 +67,12 @@ namespace Lockstep::Workspace
             return value.toString();
         }
 
+        Wire::ErrorBody ioError(const QString &what, const QString &path, const int error)
+        {
+            return Wire::ErrorBody{.code = Wire::Codes::IoError,
+                                   .message = QStringLiteral("cannot %1 '%2': %3").arg(what, path, QString::fromLocal8Bit(std::strerror(error)))};
+        }
+
         ToolResult readFile(const WorkspaceFolder &folder, const QJsonObject &args)
         {
             if (auto bad = checkKeys(args, {u"path"_qs}))
@@ -63,22 +80,72 @@ namespace Lockstep::Workspace
             auto path = stringArg(args, u"path"_qs, true);
             if (!path)
                 return unexpected(path.error());
-            auto resolved = folder.resolveExisting(*path);
-            if (!resolved)
-                return unexpected(fromPathError(resolved.error()));
-            if (QFileInfo(*resolved).isDir())
+            // O_NONBLOCK: opening a FIFO must not hang the agent (and it is refused below).
+            auto opened = folder.openBeneath(*path, O_RDONLY | O_NONBLOCK);
+            if (!opened)
+                return unexpected(fromPathError(opened.error()));
+            struct stat info{};
+            if (::fstat(opened->get(), &info) != 0)
+                return unexpected(ioError(u"read"_qs, *path, errno));
+            if (S_ISDIR(info.st_mode))
                 return unexpected(badRequest(QStringLiteral("'%1' is a folder (use list_dir)").arg(*path)));
-            QFile file(*resolved);
-            if (!file.open(QIODevice::ReadOnly))
+            if (!S_ISREG(info.st_mode))
+                return unexpected(badRequest(QStringLiteral("'%1' is not a regular file").arg(*path)));
+            // A hard link may be a file from outside the workspace: not read.
+            if (info.st_nlink > 1)
+                return unexpected(Wire::ErrorBody{
+                    .code = Wire::Codes::PathEscape,
+                    .message = QStringLiteral("'%1' has %2 hard links (it may be a file from outside the workspace); not read")
+                                   .arg(*path)
+                                   .arg(info.st_nlink)});
+            QFile file;
+            if (!file.open(opened->release(), QIODevice::ReadOnly, QFileDevice::AutoCloseHandle))
                 return unexpected(Wire::ErrorBody{.code = Wire::Codes::IoError,
                                                   .message = QStringLiteral("cannot read '%1': %2").arg(*path, file.errorString())});
             const QByteArray bytes = file.read(Wire::MaxOutputBytes + 1);
             bool cut = false;
             const QString content = Wire::capOutput(bytes, &cut);
-            return QJsonObject{{u"path"_qs, folder.relative(*resolved)},
+            return QJsonObject{{u"path"_qs, folder.relativePath(*path).value()},
                                {u"content"_qs, content},
-                               {u"size"_qs, file.size()},
+                               {u"size"_qs, static_cast<qint64>(info.st_size)},
                                {u"truncated"_qs, cut}};
+        }
+
+        // Writes `bytes` to a new file next to the target and renames it over
+        // the target's name: an existing file (or another link to it) is never
+        // modified in place, and a name swapped for a symlink meanwhile is
+        // replaced, not followed.
+        Result<Ok, int> replaceFile(const WorkspaceFolder::WriteTarget &target, const QByteArray &bytes)
+        {
+            const int folder = target.folder.get();
+            mode_t mode = 0666;   // minus the umask, for a new file
+            struct stat existing{};
+            const bool exists = ::fstatat(folder, target.name.constData(), &existing, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(existing.st_mode);
+            const QByteArray temporary = ".lockstep-write-" + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
+            UniqueFd fd(::openat(folder, temporary.constData(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+            if (!fd.isValid())
+                return unexpected(errno);
+            const auto fail = [&](const int error) -> Result<Ok, int> {
+                ::unlinkat(folder, temporary.constData(), 0);
+                return unexpected(error);
+            };
+            if (exists && ::fchmod(fd.get(), existing.st_mode & 07777) != 0)
+                return fail(errno);
+            qsizetype written = 0;
+            while (written < bytes.size())
+            {
+                const ssize_t n = ::write(fd.get(), bytes.constData() + written, static_cast<size_t>(bytes.size() - written));
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0)
+                    return fail(n < 0 ? errno : EIO);
+                written += n;
+            }
+            if (::fsync(fd.get()) != 0)
+                return fail(errno);
+            if (::renameat(folder, temporary.constData(), folder, target.name.constData()) != 0)
+                return fail(errno);
+            return Ok{};
         }
 
         ToolResult writeFile(const WorkspaceFolder &folder, const QJsonObject &args)
@@ -95,14 +162,12 @@ namespace Lockstep::Workspace
             if (bytes.size() > Wire::MaxFileBytes)
                 return unexpected(Wire::ErrorBody{.code = Wire::Codes::TooLarge,
                                                   .message = QStringLiteral("content is larger than 1 MiB")});
-            auto resolved = folder.resolveForWrite(*path);
-            if (!resolved)
-                return unexpected(fromPathError(resolved.error()));
-            QSaveFile file(*resolved);
-            if (!file.open(QIODevice::WriteOnly) || (file.write(bytes) != bytes.size()) || !file.commit())
-                return unexpected(Wire::ErrorBody{.code = Wire::Codes::IoError,
-                                                  .message = QStringLiteral("cannot write '%1': %2").arg(*path, file.errorString())});
-            return QJsonObject{{u"path"_qs, folder.relative(*resolved)}, {u"bytesWritten"_qs, bytes.size()}};
+            auto target = folder.openForWrite(*path);
+            if (!target)
+                return unexpected(fromPathError(target.error()));
+            if (auto written = replaceFile(*target, bytes); !written)
+                return unexpected(ioError(u"write"_qs, *path, written.error()));
+            return QJsonObject{{u"path"_qs, target->relative}, {u"bytesWritten"_qs, bytes.size()}};
         }
 
         ToolResult listDir(const WorkspaceFolder &folder, const QJsonObject &args)
@@ -112,31 +177,61 @@ namespace Lockstep::Workspace
             auto path = stringArg(args, u"path"_qs, false);
             if (!path)
                 return unexpected(path.error());
-            auto resolved = folder.resolveExisting(*path);
-            if (!resolved)
-                return unexpected(fromPathError(resolved.error()));
-            if (!QFileInfo(*resolved).isDir())
-                return unexpected(badRequest(QStringLiteral("'%1' is not a folder").arg(*path)));
-            const QFileInfoList entries = QDir(*resolved).entryInfoList(
-                QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden | QDir::System, QDir::Name);
+            auto opened = folder.openBeneath(*path, O_RDONLY | O_DIRECTORY);
+            if (!opened)
+            {
+                if (opened.error().code == Wire::Codes::BadRequest)
+                    return unexpected(badRequest(QStringLiteral("'%1' is not a folder").arg(*path)));
+                return unexpected(fromPathError(opened.error()));
+            }
+            // The entries of the opened folder itself, each looked at without
+            // following it (a symlink is listed as one).
+            DIR *directory = ::fdopendir(opened->get());
+            if (!directory)
+                return unexpected(ioError(u"list"_qs, *path, errno));
+            opened->release();   // the DIR owns it now
+            const int fd = ::dirfd(directory);
+            struct Entry
+            {
+                QString name;
+                QString type;
+                qint64 size = -1;
+            };
+            QList<Entry> entries;
+            while (const dirent *item = ::readdir(directory))
+            {
+                const QByteArray name(item->d_name);
+                if (name == "." || name == "..")
+                    continue;
+                Entry entry{.name = QFile::decodeName(name), .type = u"other"_qs};
+                struct stat info{};
+                if (::fstatat(fd, item->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0)
+                {
+                    if (S_ISLNK(info.st_mode))
+                        entry.type = u"symlink"_qs;
+                    else if (S_ISDIR(info.st_mode))
+                        entry.type = u"dir"_qs;
+                    else if (S_ISREG(info.st_mode))
+                    {
+                        entry.type = u"file"_qs;
+                        entry.size = info.st_size;
+                    }
+                }
+                entries.append(entry);
+            }
+            ::closedir(directory);
+            std::sort(entries.begin(), entries.end(), [](const Entry &a, const Entry &b) { return a.name < b.name; });
             QJsonArray list;
-            for (const QFileInfo &entry : entries)
+            for (const Entry &entry : std::as_const(entries))
             {
                 if (list.size() >= Wire::MaxDirEntries)
                     break;
-                QString type = u"other"_qs;
-                if (entry.isSymLink())
-                    type = u"symlink"_qs;
-                else if (entry.isDir())
-                    type = u"dir"_qs;
-                else if (entry.isFile())
-                    type = u"file"_qs;
-                QJsonObject item{{u"name"_qs, entry.fileName()}, {u"type"_qs, type}};
-                if (type == u"file")
-                    item.insert(u"size"_qs, entry.size());
+                QJsonObject item{{u"name"_qs, entry.name}, {u"type"_qs, entry.type}};
+                if (entry.size >= 0)
+                    item.insert(u"size"_qs, entry.size);
                 list.append(item);
             }
-            return QJsonObject{{u"path"_qs, folder.relative(*resolved)},
+            return QJsonObject{{u"path"_qs, folder.relativePath(*path).value()},
                                {u"entries"_qs, list},
                                {u"truncated"_qs, entries.size() > Wire::MaxDirEntries}};
         }
@@ -157,7 +252,75 @@ namespace Lockstep::Workspace
             }
             return list;
         }
+        // The leaders of the running commands: QProcess reaps those itself.
+        QSet<pid_t> &commandLeaders()
+        {
+            static QSet<pid_t> leaders;
+            return leaders;
+        }
+
+        std::atomic<quint64> commandCounter{0};
+
+        struct ProcessEntry
+        {
+            pid_t pid = 0;
+            pid_t parent = 0;
+            char state = '?';
+        };
+
+        // Every process of /proc with its parent and state.
+        QList<ProcessEntry> processTable()
+        {
+            QList<ProcessEntry> table;
+            const QStringList names = QDir(u"/proc"_qs).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            for (const QString &name : names)
+            {
+                bool numeric = false;
+                const pid_t pid = static_cast<pid_t>(name.toInt(&numeric));
+                if (!numeric || pid <= 0)
+                    continue;
+                QFile stat(u"/proc/"_qs + name + u"/stat"_qs);
+                if (!stat.open(QIODevice::ReadOnly))
+                    continue;   // gone meanwhile
+                // "pid (comm) S ppid ...": comm may hold spaces and parentheses.
+                const QByteArray line = stat.readAll();
+                const qsizetype close = line.lastIndexOf(')');
+                if (close < 0)
+                    continue;
+                const QList<QByteArray> fields = line.mid(close + 2).split(' ');
+                if (fields.size() < 2 || fields.at(0).isEmpty())
+                    continue;
+                table.append(ProcessEntry{.pid = pid, .parent = static_cast<pid_t>(fields.at(1).toInt()), .state = fields.at(0).at(0)});
+            }
+            return table;
+        }
+
+        bool carriesMarker(const pid_t pid, const QByteArray &marker)
+        {
+            QFile environ(QStringLiteral("/proc/%1/environ").arg(pid));
+            if (!environ.open(QIODevice::ReadOnly))
+                return false;
+            const QByteArray all = environ.readAll();
+            const QByteArray entry = marker + QByteArray(1, '\0');
+            const QByteArray inner = QByteArray(1, '\0') + entry;
+            return all.startsWith(entry) || all.contains(inner);
+        }
     } // namespace
+
+    bool becomeSubreaper()
+    {
+        return ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+    }
+
+    void reapAdoptedZombies()
+    {
+        const pid_t self = ::getpid();
+        for (const ProcessEntry &entry : processTable())
+        {
+            if (entry.parent == self && entry.state == 'Z' && !commandLeaders().contains(entry.pid))
+                ::waitpid(entry.pid, nullptr, WNOHANG);
+        }
+    }
 
     ToolResult runFileTool(const WorkspaceFolder &folder, const QString &tool, const QJsonObject &args)
     {
@@ -225,12 +388,17 @@ namespace Lockstep::Workspace
         auto cwd = stringArg(args, u"cwd"_qs, false);
         if (!cwd)
             return unexpected(cwd.error());
-        auto directory = folder.resolveExisting(*cwd);
+        // Opened beneath the root like every path; the command changes into
+        // this descriptor (fchdir), so a folder swapped meanwhile cannot move it.
+        auto directory = folder.openBeneath(*cwd, O_RDONLY | O_DIRECTORY);
         if (!directory)
+        {
+            if (directory.error().code == Wire::Codes::BadRequest)
+                return unexpected(badRequest(QStringLiteral("cwd '%1' is not a folder").arg(*cwd)));
             return unexpected(fromPathError(directory.error()));
-        if (!QFileInfo(*directory).isDir())
-            return unexpected(badRequest(QStringLiteral("cwd '%1' is not a folder").arg(*cwd)));
-        spec.workingDirectory = *directory;
+        }
+        spec.workingDirectory = folder.relativePath(*cwd).value();
+        spec.directory = std::make_shared<UniqueFd>(std::move(*directory));
         return spec;
     }
 
@@ -254,23 +422,40 @@ namespace Lockstep::Workspace
             killGroup();
             m_process.waitForFinished(5000);
         }
+        if (m_pid > 0)
+            commandLeaders().remove(static_cast<pid_t>(m_pid));
     }
 
     void CommandRun::start()
     {
         m_process.setProgram(m_spec.argv.constFirst());
         m_process.setArguments(m_spec.argv.mid(1));
-        m_process.setWorkingDirectory(m_spec.workingDirectory);
         m_process.setProcessChannelMode(QProcess::MergedChannels);
         m_process.setStandardInputFile(QProcess::nullDevice());
+        m_marker = QByteArray(CommandMarkerVariable) + '=' + QByteArray::number(::getpid()) + '-'
+                   + QByteArray::number(++commandCounter);
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert(QString::fromLatin1(CommandMarkerVariable), QString::fromLatin1(m_marker.mid(m_marker.indexOf('=') + 1)));
+        m_process.setProcessEnvironment(environment);
         // Between fork and exec: async-signal-safe calls only. Its own process
         // group, so the limit can kill everything it starts; and it dies with us.
-        m_process.setChildProcessModifier([] {
+        const int directory = m_spec.directory ? m_spec.directory->get() : -1;
+        m_process.setChildProcessModifier([directory] {
             ::setpgid(0, 0);
             ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (directory >= 0 && ::fchdir(directory) != 0)
+                ::_exit(127);
         });
         m_timer.start(m_spec.timeout);
         m_process.start();
+        // Synchronous: QProcess has forked and exec'd (or failed) by now, and
+        // the reaper only runs from the event loop, so it never sees the
+        // leader before it is listed here.
+        if (m_process.processId() > 0)
+        {
+            m_pid = m_process.processId();
+            commandLeaders().insert(static_cast<pid_t>(m_pid));
+        }
     }
 
     qint64 CommandRun::pid() const
@@ -340,8 +525,55 @@ namespace Lockstep::Workspace
 
     void CommandRun::killGroup()
     {
-        if (m_pid > 0)
-            ::kill(static_cast<pid_t>(-m_pid), SIGKILL);
+        if (m_pid <= 0)
+            return;
+        ::kill(static_cast<pid_t>(-m_pid), SIGKILL);
+        killDescendants();
+        // The adopted ones die asynchronously: reap them shortly (AgentServer
+        // also reaps periodically).
+        for (const int delayMs : {50, 500, 2000})
+            QTimer::singleShot(delayMs, QCoreApplication::instance(), [] { reapAdoptedZombies(); });
+    }
+
+    void CommandRun::killDescendants()
+    {
+        const pid_t self = ::getpid();
+        // The tree under the leader only while it runs: once QProcess reaped
+        // it, its pid may belong to another process. Its orphans are the
+        // agent's (subreaper) then, and carry the marker.
+        const auto leader = m_process.state() != QProcess::NotRunning ? static_cast<pid_t>(m_pid) : pid_t(0);
+        // Rounds until nothing is left: a process forked between the scan and
+        // the kill is found by the next one (a killed process forks no more).
+        for (int round = 0; round < 100; ++round)
+        {
+            const QList<ProcessEntry> table = processTable();
+            QHash<pid_t, pid_t> parentOf;
+            for (const ProcessEntry &entry : table)
+                parentOf.insert(entry.pid, entry.parent);
+            const auto descends = [&](pid_t pid, const pid_t ancestor) {
+                for (int depth = 0; depth < 4096 && pid > 1; ++depth)
+                {
+                    if (pid == ancestor)
+                        return true;
+                    pid = parentOf.value(pid, 0);
+                }
+                return false;
+            };
+            QList<pid_t> victims;
+            for (const ProcessEntry &entry : table)
+            {
+                if (entry.pid == self || entry.state == 'Z')
+                    continue;
+                if ((leader > 0 && entry.pid != leader && descends(entry.pid, leader))
+                    || (descends(entry.pid, self) && carriesMarker(entry.pid, m_marker)))
+                    victims.append(entry.pid);
+            }
+            if (victims.isEmpty())
+                return;
+            for (const pid_t pid : std::as_const(victims))
+                ::kill(pid, SIGKILL);
+        }
+        qCWarning(lcWorkspace).noquote() << "command" << m_spec.argv.constFirst() << "keeps starting processes; gave up killing them";
     }
 
     void CommandRun::complete(ToolResult result)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include <QByteArray>
@@ -33,17 +34,38 @@ namespace Lockstep::Workspace
     struct CommandSpec
     {
         QStringList argv;                    // program first
-        QString workingDirectory;            // canonical, inside the workspace
+        QString workingDirectory;            // relative to the workspace root, for messages
+        std::shared_ptr<UniqueFd> directory; // the working folder, opened beneath the root
         std::chrono::milliseconds timeout{0};
     };
     Result<CommandSpec, Wire::ErrorBody> parseCommand(const WorkspaceFolder &folder, const QJsonObject &args,
                                                       const ToolLimits &limits);
 
+    // Makes the calling process (the agent) the subreaper of its descendants
+    // (PR_SET_CHILD_SUBREAPER): a command's process that leaves its parent
+    // behind (`setsid -f`, a double fork) is re-parented to the agent instead
+    // of init, so it can still be found and reaped. false: the kernel refused.
+    bool becomeSubreaper();
+
+    // Reaps the zombies among the agent's children that no CommandRun started
+    // (processes adopted as subreaper). The commands' own leaders are left to
+    // QProcess. Call it from the event loop (AgentServer does, periodically).
+    void reapAdoptedZombies();
+
+    // The environment variable every run_command carries, with a value unique
+    // to the run: descendants inherit it, so processes re-parented to the
+    // agent can still be told apart by command.
+    inline constexpr char CommandMarkerVariable[] = "LOCKSTEP_COMMAND_ID";
+
     // One run_command: the program runs in its own process group, with stdin
-    // closed and stdout+stderr merged and capped. At the time limit the whole
-    // group is killed (SIGKILL), and again when the program exits, so nothing
-    // it started in the background outlives the call. Destroying a run that is
-    // still going kills it the same way.
+    // closed and stdout+stderr merged and capped, and the CommandMarkerVariable
+    // in its environment. At the time limit, and again when the program exits,
+    // every descendant is killed (SIGKILL): the process group, the process tree
+    // under the leader, and every process of the agent's tree that carries this
+    // run's marker (with the agent as subreaper, `setsid`, `setsid -f` and
+    // `set -m` children stay in the agent's tree). Only a process that both
+    // leaves the tree and clears its environment escapes. Destroying a run that
+    // is still going kills it the same way.
     class CommandRun final : public QObject
     {
         Q_OBJECT
@@ -69,6 +91,7 @@ namespace Lockstep::Workspace
         void onError(QProcess::ProcessError error);
         void onTimeout();
         void killGroup();
+        void killDescendants();
         void complete(ToolResult result);
 
         CommandSpec m_spec;
@@ -78,6 +101,7 @@ namespace Lockstep::Workspace
         bool m_cut = false;
         bool m_timedOut = false;
         qint64 m_pid = 0;
+        QByteArray m_marker;   // "LOCKSTEP_COMMAND_ID=<agent pid>-<n>"
         std::optional<ToolResult> m_outcome;
     };
 } // namespace Lockstep::Workspace

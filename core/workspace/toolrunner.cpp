@@ -153,6 +153,7 @@ namespace Lockstep::Workspace
         if (m_done)
             return;
         m_agent = agent;
+        m_runner.rememberAgent(agent);
         m_connection.reset(m_dialer->takeConnection());
         if (!m_connection)
         {
@@ -342,5 +343,21 @@ namespace Lockstep::Workspace
             return lines.isEmpty() ? u"(empty folder)"_qs : lines.join(u'\n');
         }
         return QString::fromUtf8(QJsonDocument(result).toJson(QJsonDocument::Compact));
+    }
+
+    std::optional<AgentAddress> WorkspaceToolRunner::knownAgent(const QString &agentId) const
+    {
+        const auto found = m_knownAgents.constFind(agentId);
+        if (found == m_knownAgents.constEnd())
+            return std::nullopt;
+        return *found;
+    }
+
+    void WorkspaceToolRunner::rememberAgent(const AgentAddress &agent)
+    {
+        // A bounded hint: forget everything rather than grow without end.
+        if (m_knownAgents.size() >= 4096 && !m_knownAgents.contains(agent.agentId))
+            m_knownAgents.clear();
+        m_knownAgents.insert(agent.agentId, agent);
     }
 } // namespace Lockstep::Workspace

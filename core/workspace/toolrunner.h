@@ -157,6 +157,12 @@ namespace Lockstep::Workspace
         const ToolRunnerOptions &options() const;
         AgentDirectory &directory();
 
+        // The address (secret included) of an agent a call of this runner
+        // connected to, if any: lets a run that remembers only the agent's ID
+        // dial it first. nullopt: not known here (then look it up).
+        std::optional<AgentAddress> knownAgent(const QString &agentId) const;
+        void rememberAgent(const AgentAddress &agent);
+
         // The chat-log text of a tool's result object.
         static QString describeResult(const QString &tool, const QJsonObject &result);
 
@@ -164,5 +170,6 @@ namespace Lockstep::Workspace
         AgentDirectory &m_directory;
         ToolRunnerOptions m_options;
         ToolCatalog m_catalog;
+        QHash<QString, AgentAddress> m_knownAgents;   // by agent ID
     };
 } // namespace Lockstep::Workspace

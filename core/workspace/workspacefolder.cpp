@@ -1,5 +1,15 @@
 #include "workspacefolder.h"
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <QDir>
 #include <QFileInfo>
 
@@ -11,11 +21,145 @@ namespace Lockstep::Workspace
     {
         constexpr qsizetype MaxPathLength = 4096;
 
+        // 1: openat2 works, 0: not known yet, -1: the kernel has none (ENOSYS).
+        std::atomic<int> openat2State{0};
+
         PathError escape(const QString &path, const QString &why)
         {
             return PathError{Wire::Codes::PathEscape, QStringLiteral("'%1' %2").arg(path, why)};
         }
+
+        PathError fromErrno(const QString &path, const int error)
+        {
+            switch (error)
+            {
+            case ELOOP:
+                return escape(path, QStringLiteral("passes through a symlink (symlinks are not followed)"));
+            case EXDEV:
+                return escape(path, QStringLiteral("leads outside the workspace"));
+            case ENOENT:
+                return PathError{Wire::Codes::NotFound, QStringLiteral("'%1' does not exist").arg(path)};
+            case ENOTDIR:
+                return PathError{Wire::Codes::BadRequest, QStringLiteral("'%1': a component is not a folder").arg(path)};
+            case ENAMETOOLONG:
+                return PathError{Wire::Codes::BadRequest, QStringLiteral("'%1': a name is too long").arg(path)};
+            default:
+                return PathError{Wire::Codes::IoError,
+                                 QStringLiteral("cannot open '%1': %2").arg(path, QString::fromLocal8Bit(std::strerror(error)))};
+            }
+        }
+
+        // openat2 from `directory`, never following a symlink and never leaving
+        // `directory`. -1 with errno set; ENOSYS: no openat2 in this kernel.
+        int openat2Beneath(const int directory, const QByteArray &relative, const int flags)
+        {
+            open_how how{};
+            how.flags = static_cast<quint64>(flags);
+            how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+            for (int attempt = 0;; ++attempt)
+            {
+                const long fd = ::syscall(SYS_openat2, directory, relative.constData(), &how, sizeof how);
+                // EAGAIN: a concurrent rename made the kernel unsure; try again.
+                if (fd >= 0 || errno != EAGAIN || attempt >= 32)
+                    return static_cast<int>(fd);
+            }
+        }
+
+        // The same without openat2: one component at a time, O_NOFOLLOW each.
+        // Without ".." (refused lexically) and without following symlinks, no
+        // step can leave the folder it starts from.
+        int walkBeneath(const int directory, const QByteArray &relative, const int flags)
+        {
+            const QList<QByteArray> parts = relative.split('/');
+            UniqueFd current(::openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            if (!current.isValid())
+                return -1;
+            for (qsizetype i = 0; i < parts.size(); ++i)
+            {
+                const bool last = i == parts.size() - 1;
+                const int stepFlags = last ? flags : (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                const int fd = ::openat(current.get(), parts.at(i).constData(), stepFlags);
+                if (fd < 0)
+                    return -1;
+                if (last)
+                    return fd;
+                current = UniqueFd(fd);
+            }
+            return -1;
+        }
+        // After ENOTDIR (O_DIRECTORY|O_NOFOLLOW on a symlink says so too): ELOOP
+        // when the component that stopped the open is a symlink. Looks at each
+        // component through an O_PATH descriptor, never following one; best
+        // effort only, as the folder may change meanwhile (it only picks the
+        // message, never what is opened).
+        int classifyNotDirectory(const int directory, const QByteArray &relative)
+        {
+            UniqueFd current(::openat(directory, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            for (const QByteArray &part : relative.split('/'))
+            {
+                if (!current.isValid())
+                    return ENOTDIR;
+                UniqueFd next(::openat(current.get(), part.constData(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+                struct stat info{};
+                if (!next.isValid() || ::fstat(next.get(), &info) != 0)
+                    return ENOTDIR;
+                if (S_ISLNK(info.st_mode))
+                    return ELOOP;
+                if (!S_ISDIR(info.st_mode))
+                    return ENOTDIR;
+                current = std::move(next);
+            }
+            return ENOTDIR;
+        }
     } // namespace
+
+    // ---- UniqueFd ----
+
+    UniqueFd::UniqueFd(const int fd)
+        : m_fd(fd)
+    {
+    }
+
+    UniqueFd::~UniqueFd()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+
+    UniqueFd::UniqueFd(UniqueFd &&other) noexcept
+        : m_fd(other.release())
+    {
+    }
+
+    UniqueFd &UniqueFd::operator=(UniqueFd &&other) noexcept
+    {
+        if (this != &other)
+        {
+            if (m_fd >= 0)
+                ::close(m_fd);
+            m_fd = other.release();
+        }
+        return *this;
+    }
+
+    int UniqueFd::get() const
+    {
+        return m_fd;
+    }
+
+    bool UniqueFd::isValid() const
+    {
+        return m_fd >= 0;
+    }
+
+    int UniqueFd::release()
+    {
+        const int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
+
+    // ---- WorkspaceFolder ----
 
     Result<WorkspaceFolder, QString> WorkspaceFolder::open(const QString &directory)
     {
@@ -29,11 +173,15 @@ namespace Lockstep::Workspace
         const QString root = info.canonicalFilePath();
         if (root.isEmpty())
             return unexpected(QStringLiteral("'%1' cannot be resolved").arg(directory));
-        return WorkspaceFolder(root);
+        auto fd = std::make_shared<UniqueFd>(::open(QFile::encodeName(root).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!fd->isValid())
+            return unexpected(QStringLiteral("cannot open '%1': %2").arg(root, QString::fromLocal8Bit(std::strerror(errno))));
+        return WorkspaceFolder(root, std::move(fd));
     }
 
-    WorkspaceFolder::WorkspaceFolder(QString root)
+    WorkspaceFolder::WorkspaceFolder(QString root, std::shared_ptr<UniqueFd> rootFd)
         : m_root(std::move(root))
+        , m_rootFd(std::move(rootFd))
     {
     }
 
@@ -42,22 +190,28 @@ namespace Lockstep::Workspace
         return m_root;
     }
 
-    bool WorkspaceFolder::contains(const QString &canonicalPath) const
+    int WorkspaceFolder::rootFd() const
     {
-        if (canonicalPath.isEmpty())
-            return false;
-        if (m_root == u"/")
-            return canonicalPath.startsWith(u'/');
-        return (canonicalPath == m_root) || canonicalPath.startsWith(m_root + u'/');
+        return m_rootFd->get();
     }
 
-    QString WorkspaceFolder::relative(const QString &canonicalPath) const
+    bool WorkspaceFolder::kernelHasOpenat2()
     {
-        const QString path = QDir(m_root).relativeFilePath(canonicalPath);
-        return path.isEmpty() ? QStringLiteral(".") : path;
+        if (openat2State.load() == 0)
+        {
+            // For tests and diagnosis: the walk instead, on any kernel.
+            if (!qEnvironmentVariableIsEmpty("LOCKSTEP_AGENT_NO_OPENAT2"))
+            {
+                openat2State.store(-1);
+                return false;
+            }
+            UniqueFd probe(openat2Beneath(AT_FDCWD, QByteArrayLiteral("."), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            openat2State.store((probe.isValid() || errno != ENOSYS) ? 1 : -1);
+        }
+        return openat2State.load() > 0;
     }
 
-    Result<QString, PathError> WorkspaceFolder::lexical(const QString &path) const
+    Result<QString, PathError> WorkspaceFolder::relativePath(const QString &path) const
     {
         if (path.size() > MaxPathLength)
             return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("path is longer than %1 characters").arg(MaxPathLength)});
@@ -69,63 +223,80 @@ namespace Lockstep::Workspace
             if (part == u"..")
                 return unexpected(escape(path, QStringLiteral("contains '..'")));
         }
+        QString relative;
         if (QDir::isAbsolutePath(path))
         {
             const QString cleaned = QDir::cleanPath(path);
-            if (!contains(cleaned))
+            if (m_root == u"/")
+                relative = cleaned.mid(1);
+            else if (cleaned == m_root)
+                relative = QString();
+            else if (cleaned.startsWith(m_root + u'/'))
+                relative = cleaned.mid(m_root.size() + 1);
+            else
                 return unexpected(escape(path, QStringLiteral("is outside the workspace")));
-            return cleaned;
         }
-        if (path.isEmpty() || path == u".")
-            return m_root;
-        return QDir::cleanPath(m_root + u'/' + path);
-    }
-
-    Result<QString, PathError> WorkspaceFolder::resolveExisting(const QString &path) const
-    {
-        auto joined = lexical(path);
-        if (!joined)
-            return joined;
-        const QFileInfo info(*joined);
-        if (!info.exists())
+        else
         {
-            if (info.isSymLink())
-                return unexpected(PathError{Wire::Codes::NotFound, QStringLiteral("'%1' is a dangling symlink").arg(path)});
-            return unexpected(PathError{Wire::Codes::NotFound, QStringLiteral("'%1' does not exist").arg(path)});
+            relative = QDir::cleanPath(path);
         }
-        const QString canonical = info.canonicalFilePath();
-        if (!contains(canonical))
-            return unexpected(escape(path, QStringLiteral("leads outside the workspace")));
-        return canonical;
+        if (relative.isEmpty() || relative == u".")
+            return QStringLiteral(".");
+        return relative;
     }
 
-    Result<QString, PathError> WorkspaceFolder::resolveForWrite(const QString &path) const
+    Result<UniqueFd, PathError> WorkspaceFolder::openRelative(const QString &shown, const QString &relative, int flags) const
     {
-        auto joined = lexical(path);
-        if (!joined)
-            return joined;
-        if (*joined == m_root)
+        flags |= O_CLOEXEC | O_NOFOLLOW;
+        const QByteArray encoded = QFile::encodeName(relative);
+        int fd = -1;
+        if (kernelHasOpenat2())
+            fd = openat2Beneath(rootFd(), encoded, flags);
+        else
+            fd = walkBeneath(rootFd(), encoded, flags);
+        if (fd < 0)
+        {
+            const int error = errno;
+            return unexpected(fromErrno(shown, error == ENOTDIR ? classifyNotDirectory(rootFd(), encoded) : error));
+        }
+        return UniqueFd(fd);
+    }
+
+    Result<UniqueFd, PathError> WorkspaceFolder::openBeneath(const QString &path, const int flags) const
+    {
+        auto relative = relativePath(path);
+        if (!relative)
+            return unexpected(relative.error());
+        return openRelative(path, *relative, flags);
+    }
+
+    Result<WorkspaceFolder::WriteTarget, PathError> WorkspaceFolder::openForWrite(const QString &path) const
+    {
+        auto relative = relativePath(path);
+        if (!relative)
+            return unexpected(relative.error());
+        if (*relative == u".")
             return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("'%1' is the workspace folder, not a file").arg(path)});
-        const QFileInfo info(*joined);
-        if (info.isSymLink() && !info.exists())
-            return unexpected(escape(path, QStringLiteral("is a dangling symlink")));
-        if (info.exists())
+        const qsizetype slash = relative->lastIndexOf(u'/');
+        const QString parent = slash < 0 ? QStringLiteral(".") : relative->left(slash);
+        const QByteArray name = QFile::encodeName(relative->mid(slash + 1));
+        auto folder = openRelative(path, parent, O_RDONLY | O_DIRECTORY);
+        if (!folder)
         {
-            const QString canonical = info.canonicalFilePath();
-            if (!contains(canonical))
-                return unexpected(escape(path, QStringLiteral("leads outside the workspace")));
-            if (QFileInfo(canonical).isDir())
-                return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("'%1' is a folder").arg(path)});
-            return canonical;
+            if (folder.error().code == Wire::Codes::NotFound)
+                return unexpected(PathError{Wire::Codes::NotFound, QStringLiteral("the folder of '%1' does not exist").arg(path)});
+            if (folder.error().code == Wire::Codes::BadRequest)
+                return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("the parent of '%1' is not a folder").arg(path)});
+            return unexpected(folder.error());
         }
-        const QFileInfo parent(info.absolutePath());
-        if (!parent.exists())
-            return unexpected(PathError{Wire::Codes::NotFound, QStringLiteral("the folder of '%1' does not exist").arg(path)});
-        const QString canonicalParent = parent.canonicalFilePath();
-        if (!contains(canonicalParent))
-            return unexpected(escape(path, QStringLiteral("leads outside the workspace")));
-        if (!parent.isDir())
-            return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("the parent of '%1' is not a folder").arg(path)});
-        return QString(canonicalParent + u'/' + info.fileName());
+        struct stat info{};
+        if (::fstatat(folder->get(), name.constData(), &info, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+            if (S_ISLNK(info.st_mode))
+                return unexpected(escape(path, QStringLiteral("is a symlink (symlinks are not followed)")));
+            if (S_ISDIR(info.st_mode))
+                return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("'%1' is a folder").arg(path)});
+        }
+        return WriteTarget{.folder = std::move(*folder), .name = name, .relative = *relative};
     }
 } // namespace Lockstep::Workspace

@@ -5,7 +5,15 @@
 #include <QJsonParseError>
 
 #include "store/runstore.h"
+#include <memory>
+
+#include <QTimer>
+
 #include "workspace/agentaddress.h"
+#include "workspace/agentconnection.h"
+#include "workspace/agentprotocol.h"
+#include "workspace/agenttoken.h"
+#include "workspace/agentdirectory.h"
 #include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace::Routes
@@ -29,11 +37,17 @@ namespace Lockstep::Workspace::Routes
             return std::nullopt;
         }
 
-        QJsonObject describe(const Store::WorkspaceAgent &workspace)
+        QJsonObject describe(const Store::WorkspaceAgent &workspace, const std::optional<std::chrono::milliseconds> expiry = std::nullopt)
         {
+            QString state = workspace.agentId.isEmpty() ? u"stopped"_qs : u"running"_qs;
+            if (!workspace.agentId.isEmpty() && expiry
+                && registrationExpired(workspace.updatedAt, *expiry, QDateTime::currentDateTimeUtc()))
+                state = u"expired"_qs;
             QJsonObject body{{u"workspaceID"_qs, workspace.workspaceId},
-                             {u"state"_qs, workspace.agentId.isEmpty() ? u"stopped"_qs : u"running"_qs},
+                             {u"state"_qs, state},
                              {u"build"_qs, workspace.build}};
+            if (workspace.updatedAt.isValid())
+                body.insert(u"updatedAt"_qs, workspace.updatedAt.toString(Qt::ISODateWithMs));
             if (!workspace.agentId.isEmpty())
             {
                 body.insert(u"agentID"_qs, workspace.agentId);
@@ -44,35 +58,107 @@ namespace Lockstep::Workspace::Routes
         }
     } // namespace
 
-    Reply registerAgent(Store::RunStore &store, const QString &workspaceId, const QByteArray &body)
+    Result<Registration, Reply> parseRegistration(const QString &workspaceId, const QByteArray &body)
     {
         if (auto bad = checkWorkspaceId(workspaceId))
-            return *bad;
+            return unexpected(*bad);
         QJsonParseError parseError{};
         const QJsonDocument document = QJsonDocument::fromJson(body, &parseError);
         if (parseError.error != QJsonParseError::NoError || !document.isObject())
-            return invalid(QStringLiteral("the body must be a JSON object {\"agentID\", \"host\", \"port\"}"));
+            return unexpected(invalid(QStringLiteral("the body must be a JSON object {\"agentID\", \"host\", \"port\", \"secret\"}")));
         const QJsonObject object = document.object();
         const QString agentId = object.value(u"agentID").toString();
         if (!isValidAgentId(agentId))
-            return invalid(QStringLiteral("agentID must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"));
+            return unexpected(invalid(QStringLiteral("agentID must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}")));
         const QString hostText = object.value(u"host").toString();
         const QHostAddress host(hostText);
-        // Agents speak plain TCP with a bearer token: loopback only (the agent
-        // refuses to listen anywhere else), so the gateway never dials out.
+        // Agents speak plain TCP: loopback only (the agent refuses to listen
+        // anywhere else), so the gateway never dials out.
         if (host.isNull() || !host.isLoopback())
-            return invalid(QStringLiteral("host must be the loopback IP address the agent listens on (e.g. 127.0.0.1)"));
+            return unexpected(invalid(QStringLiteral("host must be the loopback IP address the agent listens on (e.g. 127.0.0.1)")));
         const QJsonValue portValue = object.value(u"port");
         const double port = portValue.toDouble(-1);
         if (!portValue.isDouble() || port < 1 || port > 65535 || port != static_cast<double>(static_cast<int>(port)))
-            return invalid(QStringLiteral("port must be an integer from 1 to 65535"));
+            return unexpected(invalid(QStringLiteral("port must be an integer from 1 to 65535")));
+        const QByteArray secret = object.value(u"secret").toString().toUtf8();
+        if (!AgentTokens::isValidToken(secret))
+            return unexpected(invalid(QStringLiteral("secret must be the agent's own secret: 8 to 4096 characters of [A-Za-z0-9-._~+/=] "
+                                                     "(an agent older than this gateway sends none: upgrade it)")));
+        return Registration{.workspaceId = workspaceId, .agentId = agentId, .host = host, .port = static_cast<int>(port), .secret = secret};
+    }
 
-        auto written = store.registerWorkspaceAgent(workspaceId, agentId, host.toString(), static_cast<int>(port));
+    Reply storeRegistration(Store::RunStore &store, const Registration &registration)
+    {
+        auto written = store.registerWorkspaceAgent(registration.workspaceId, registration.agentId, registration.host.toString(),
+                                                    registration.port, registration.secret);
         if (!written)
             return unavailable(written.error());
-        qCInfo(lcWorkspace).noquote() << "workspace" << workspaceId << "build" << written->build << "runs agent" << agentId
-                                      << "at" << host.toString() << port;
+        qCInfo(lcWorkspace).noquote() << "workspace" << registration.workspaceId << "build" << written->build << "runs agent"
+                                      << registration.agentId << "at" << registration.host.toString() << registration.port;
         return Reply{.status = 200, .body = describe(written.value())};
+    }
+
+    Reply registerAgent(Store::RunStore &store, const QString &workspaceId, const QByteArray &body)
+    {
+        auto registration = parseRegistration(workspaceId, body);
+        if (!registration)
+            return registration.error();
+        return storeRegistration(store, *registration);
+    }
+
+    bool isRenewal(Store::RunStore &store, const Registration &registration, const std::chrono::milliseconds expiry)
+    {
+        const auto state = store.workspaceState(registration.workspaceId);
+        if (!state || !state.value())
+            return false;
+        const Store::WorkspaceAgent &current = *state.value();
+        return current.agentId == registration.agentId && QHostAddress(current.host) == registration.host
+               && current.port == registration.port && !current.secret.isEmpty()
+               && Wire::sameBytes(current.secret, registration.secret)
+               && !registrationExpired(current.updatedAt, expiry, QDateTime::currentDateTimeUtc());
+    }
+
+    void verifyAgent(const Registration &registration, const std::chrono::milliseconds timeout, QObject *context,
+                     std::function<void(const QString &problem)> done)
+    {
+        auto *connection = new AgentConnection(context);
+        auto finished = std::make_shared<bool>(false);
+        const auto finish = [connection, finished, done](const QString &problem) {
+            if (*finished)
+                return;
+            *finished = true;
+            connection->abort();
+            connection->deleteLater();
+            done(problem);
+        };
+        const QString workspaceId = registration.workspaceId;
+        QObject::connect(connection, &AgentConnection::ready, connection, [connection, workspaceId, finish] {
+            if (connection->workspaceId() != workspaceId)
+                finish(QStringLiteral("the agent there serves workspace '%1'").arg(connection->workspaceId()));
+            else
+                finish(QString());
+        });
+        QObject::connect(connection, &AgentConnection::failed, connection,
+                         [finish](const AgentError &error) { finish(error.message); });
+        QTimer::singleShot(timeout, connection, [finish, timeout] {
+            finish(QStringLiteral("no agent hello within %1 ms").arg(timeout.count()));
+        });
+        connection->open(AgentAddress{.agentId = registration.agentId, .host = registration.host,
+                                      .port = static_cast<std::uint16_t>(registration.port), .secret = registration.secret},
+                         registration.secret);
+    }
+
+    Reply unverified(const Registration &registration, const QString &problem)
+    {
+        qCWarning(lcWorkspace).noquote() << "refused the registration of agent" << registration.agentId << "of workspace"
+                                         << registration.workspaceId << "at" << registration.host.toString() << registration.port
+                                         << ':' << problem;
+        return Reply{.status = 409,
+                     .body = {{u"error"_qs, u"agent_unverified"_qs},
+                              {u"message"_qs, QStringLiteral("no agent %1 of workspace %2 answers at %3:%4 (%5)")
+                                                  .arg(registration.agentId, registration.workspaceId, registration.host.toString())
+                                                  .arg(registration.port)
+                                                  .arg(problem)}}};
     }
 
     Reply stopWorkspace(Store::RunStore &store, const QString &workspaceId, const QString &agentId)
@@ -92,7 +178,7 @@ namespace Lockstep::Workspace::Routes
         return Reply{.status = 200, .body = reply};
     }
 
-    Reply currentAgent(Store::RunStore &store, const QString &workspaceId)
+    Reply currentAgent(Store::RunStore &store, const QString &workspaceId, const std::chrono::milliseconds expiry)
     {
         if (auto bad = checkWorkspaceId(workspaceId))
             return *bad;
@@ -102,6 +188,6 @@ namespace Lockstep::Workspace::Routes
         if (!state.value())
             return Reply{.status = 404, .body = {{u"error"_qs, u"not_found"_qs},
                                                  {u"message"_qs, QStringLiteral("workspace %1 has never registered an agent").arg(workspaceId)}}};
-        return Reply{.status = 200, .body = describe(*state.value())};
+        return Reply{.status = 200, .body = describe(*state.value(), expiry)};
     }
 } // namespace Lockstep::Workspace::Routes

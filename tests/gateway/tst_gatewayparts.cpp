@@ -207,6 +207,8 @@ private slots:
         QTest::newRow("connections") << QStringList {u"--max-connections"_qs, u"x"_qs} << u"--max-connections"_qs;
         QTest::newRow("scale") << QStringList {u"--step-delay-scale"_qs, u"nan"_qs} << u"--step-delay-scale"_qs;
         QTest::newRow("poll") << QStringList {u"--poll-interval"_qs, u"2h"_qs} << u"--poll-interval"_qs;
+        QTest::newRow("agent expiry") << QStringList {u"--agent-expiry"_qs, u"100ms"_qs} << u"--agent-expiry"_qs;
+        QTest::newRow("agent expiry word") << QStringList {u"--agent-expiry"_qs, u"soon"_qs} << u"--agent-expiry"_qs;
     }
     void commandLineRefusals()
     {

@@ -57,6 +57,10 @@ namespace Lockstep::Test
         QStringList arguments{u"--listen"_qs, u"127.0.0.1:0"_qs, u"--workspace"_qs, workspaceDir,
                               u"--workspace-id"_qs, workspaceId, u"--agent-id"_qs, agentId,
                               u"--token-file"_qs, tokenFile};
+        // The test token file doubles as the agent's secret (what clients
+        // present in the hello) unless the test gives its own.
+        if (!extra.contains(u"--secret-file"_qs))
+            arguments += QStringList{u"--secret-file"_qs, tokenFile};
         arguments += extra;
         m_process->start(binary(), arguments);
         if (!m_process->waitForStarted(30000))
@@ -231,8 +235,13 @@ namespace Lockstep::Test
         const QJsonObject message = QJsonDocument::fromJson(line).object();
         if (message.contains(u"hello"))
         {
+            // Accepts any token, and proves it holds it.
+            const QJsonObject hello = message.value(u"hello").toObject();
+            const QByteArray proof = Workspace::Wire::helloProof(hello.value(u"token").toString().toUtf8(),
+                                                                 hello.value(u"challenge").toString().toUtf8());
             socket->write(Workspace::Wire::encode(QJsonObject{
-                {u"hello"_qs, QJsonObject{{u"agentID"_qs, m_agentId}, {u"workspaceID"_qs, u"scripted"_qs}, {u"protocol"_qs, 1}}}}));
+                {u"hello"_qs, QJsonObject{{u"agentID"_qs, m_agentId}, {u"workspaceID"_qs, u"scripted"_qs}, {u"protocol"_qs, 1},
+                                          {u"proof"_qs, QString::fromLatin1(proof)}}}}));
             return;
         }
         const qint64 id = static_cast<qint64>(message.value(u"id").toDouble());

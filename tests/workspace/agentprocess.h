@@ -37,7 +37,8 @@ namespace Lockstep::Test
         AgentProcess &operator=(const AgentProcess &) = delete;
 
         // lockstep-agent --listen 127.0.0.1:0 --workspace DIR --workspace-id WS
-        // --agent-id ID --token-file FILE plus `extra`; waits (at most 30 s)
+        // --agent-id ID --token-file FILE [--secret-file FILE, unless `extra`
+        // has one] plus `extra`; waits (at most 30 s)
         // for the line that tells the port. false: see errorString().
         bool start(const QString &workspaceDir, const QString &workspaceId, const QString &agentId,
                    const QString &tokenFile, const QStringList &extra = {});

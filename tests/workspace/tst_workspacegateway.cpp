@@ -8,11 +8,14 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include "agentprocess.h"
 #include "gatewayprocess.h"
+#include "workspace/agentconnection.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
@@ -41,11 +44,12 @@ class TestWorkspaceGateway final : public QObject
 private:
     QTemporaryDir m_dir;
 
-    std::unique_ptr<GatewayProcess> startGateway()
+    std::unique_ptr<GatewayProcess> startGateway(const QStringList &extra = {})
     {
         auto gateway = std::make_unique<GatewayProcess>();
         const QString flows = QDir(qEnvironmentVariable("LOCKSTEP_SOURCE_DIR")).filePath(u"resources/flows"_qs);
-        if (!gateway->start({u"--flows"_qs, flows, u"--step-delay-scale"_qs, u"0.01"_qs, u"--poll-interval"_qs, u"100ms"_qs}))
+        if (!gateway->start(QStringList{u"--flows"_qs, flows, u"--step-delay-scale"_qs, u"0.01"_qs, u"--poll-interval"_qs, u"100ms"_qs}
+                            + extra))
         {
             qWarning("%s", qPrintable(gateway->errorString()));
             return nullptr;
@@ -77,6 +81,33 @@ private:
                 return entry.toObject();
         }
         return {};
+    }
+
+    // One turn of `workflowId` with `metadata`; the close reason ("" when none came).
+    static QString driveTurn(const GatewayProcess &gateway, const QString &workflowId, const QJsonObject &metadata)
+    {
+        WsProbe driver;
+        driver.open(gateway.webSocketUrl(), gateway.token());
+        if (!QTest::qWaitFor([&] { return driver.isConnected() || driver.hasFailed(); }, Timeout) || !driver.isConnected())
+            return {};
+        driver.sendJson(startRequest(workflowId, metadata));
+        if (!QTest::qWaitFor([&] { return driver.isClosed(); }, Timeout))
+            return {};
+        return driver.closeInfo().reason;
+    }
+
+    // The run's tool entries, in chat-log order.
+    static QList<QJsonObject> toolEntries(const GatewayProcess &gateway, const QString &workflowId)
+    {
+        const HttpReply chat =
+            httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + workflowId + u"/chat", gateway.token());
+        QList<QJsonObject> entries;
+        for (const QJsonValue &entry : chat.json.value(u"ui_chat_log").toArray())
+        {
+            if (entry.toObject().contains(u"tool_info"))
+                entries.append(entry.toObject());
+        }
+        return entries;
     }
 
     static QString runStatus(const GatewayProcess &gateway, const QString &workflowId)
@@ -141,6 +172,169 @@ private slots:
         QVERIFY2(why.contains(u"workspace has no running agent"), qPrintable(why));
         QCOMPARE(reason, u"failed"_qs);
         QCOMPARE(runStatus(*gateway, u"ws-run-2"_qs), u"failed"_qs);
+    }
+
+    // Issue 9: a crashed agent (SIGKILL: no deregistration) left its workspace
+    // "running" and a turn waited the whole 30 s dial timeout. Registrations
+    // now expire after two missed renewals (--agent-expiry, here 3 s with the
+    // agent renewing every 1 s); the next turn fails at once.
+    void crashedAgentExpiresAndTheTurnFailsFast()
+    {
+        auto gateway = startGateway({u"--agent-expiry"_qs, u"3s"_qs});
+        QVERIFY(gateway);
+        const QString tokenFile = m_dir.filePath(u"agent-tokens-crash"_qs);
+        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
+        const QString folder = m_dir.filePath(u"workspace-crash"_qs);
+        QVERIFY(QDir().mkpath(folder));
+
+        AgentProcess agent;
+        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-crash-1"_qs, tokenFile,
+                             {u"--gateway"_qs, gateway->baseUrl(), u"--register-interval"_qs, u"1s"_qs}),
+                 qPrintable(agent.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs, Timeout);
+        QString reason;
+        const QJsonObject ok = driveWorkspaceFlow(*gateway, u"ws-crash-1"_qs, &reason);
+        QVERIFY2(!ok.isEmpty(), qPrintable(gateway->log()));
+        QCOMPARE(ok.value(u"status").toString(), u"success"_qs);
+        // Renewals keep a live agent's registration fresh past the expiry.
+        QTest::qWait(4000);
+        QCOMPARE(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs);
+
+        agent.kill();   // SIGKILL: no deregistration
+        QCOMPARE(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), u"expired"_qs, Timeout);
+
+        const QJsonObject failed = driveWorkspaceFlow(*gateway, u"ws-crash-2"_qs, &reason);
+        QVERIFY2(!failed.isEmpty(), qPrintable(gateway->log()));
+        QCOMPARE(failed.value(u"status").toString(), u"failure"_qs);
+        const QString why = failed.value(u"tool_info").toObject().value(u"tool_response").toString();
+        QVERIFY2(why.contains(u"workspace has no running agent"), qPrintable(why));
+        QCOMPARE(reason, u"failed"_qs);
+    }
+
+    // Issue 9 (section 5): any gateway token holder could register an "agent"
+    // at any loopback port and receive the gateway's first token in the hello.
+    // Now agents have their own secret (sent in the registration), the
+    // gateway presents that secret, never its token, and it accepts a
+    // registration only after the agent there proved it holds the secret.
+    void registrationOfSomethingThatIsNotAnAgentIsRefused()
+    {
+        auto gateway = startGateway();
+        QVERIFY(gateway);
+        // A listener that records what it is sent and never answers.
+        QTcpServer fake;
+        QVERIFY(fake.listen(QHostAddress(QHostAddress::LocalHost), 0));
+        QByteArray captured;
+        connect(&fake, &QTcpServer::newConnection, this, [&] {
+            while (QTcpSocket *socket = fake.nextPendingConnection())
+            {
+                connect(socket, &QTcpSocket::readyRead, this, [&captured, socket] { captured += socket->readAll(); });
+                captured += socket->readAll();
+            }
+        });
+        const QJsonObject body{{u"agentID"_qs, u"agent-fake"_qs}, {u"host"_qs, u"127.0.0.1"_qs},
+                               {u"port"_qs, int(fake.serverPort())}, {u"secret"_qs, u"fake-agent-secret-1"_qs}};
+        const QString route = gateway->baseUrl() + u"/api/v1/workspaces/ws-fake/agent"_qs;
+        const HttpReply refused = httpRequest("POST", route, gateway->token(), QJsonDocument(body).toJson(QJsonDocument::Compact),
+                                              {{"Content-Type", "application/json"}});
+        QCOMPARE(refused.status, 409);
+        QCOMPARE(refused.json.value(u"error").toString(), u"agent_unverified"_qs);
+        QVERIFY2(refused.json.value(u"message").toString().contains(u"agent-fake"), refused.body.constData());
+        // The gateway presented the registered secret, not its own token.
+        QTRY_VERIFY_WITH_TIMEOUT(captured.contains("fake-agent-secret-1"), Timeout);
+        QVERIFY(!captured.contains(GatewayTestToken.toUtf8()));
+        QCOMPARE(httpRequest("GET", route, gateway->token()).status, 404);
+
+        // A registration without a secret (an old agent) is refused readably.
+        QJsonObject noSecret = body;
+        noSecret.remove(u"secret"_qs);
+        const HttpReply old = httpRequest("POST", route, gateway->token(), QJsonDocument(noSecret).toJson(QJsonDocument::Compact),
+                                          {{"Content-Type", "application/json"}});
+        QCOMPARE(old.status, 400);
+        QVERIFY2(old.json.value(u"message").toString().contains(u"secret"), old.body.constData());
+
+        // A real agent's port with a secret that is not the agent's: refused too.
+        const QString tokenFile = m_dir.filePath(u"agent-tokens-fake"_qs);
+        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
+        const QString secretFile = m_dir.filePath(u"agent-secret-fake"_qs);
+        QVERIFY(writeTokenFile(secretFile, "the-real-agent-secret-42"));
+        const QString folder = m_dir.filePath(u"workspace-fake"_qs);
+        QVERIFY(QDir().mkpath(folder));
+        AgentProcess agent;
+        QVERIFY2(agent.start(folder, u"ws-real"_qs, u"agent-real"_qs, tokenFile, {u"--secret-file"_qs, secretFile}),
+                 qPrintable(agent.errorString()));
+        QJsonObject hijack{{u"agentID"_qs, u"agent-real"_qs}, {u"host"_qs, u"127.0.0.1"_qs},
+                           {u"port"_qs, int(agent.port())}, {u"secret"_qs, u"a-guessed-secret-7"_qs}};
+        const HttpReply hijacked = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workspaces/ws-real/agent"_qs, gateway->token(),
+                                               QJsonDocument(hijack).toJson(QJsonDocument::Compact), {{"Content-Type", "application/json"}});
+        QCOMPARE(hijacked.status, 409);
+        QCOMPARE(agent.terminate(), 0);
+    }
+
+    // The agent registers with its own random secret; the gateway dials it
+    // with that secret (the agent no longer accepts gateway tokens).
+    void theGatewayPresentsTheAgentsSecret()
+    {
+        auto gateway = startGateway();
+        QVERIFY(gateway);
+        const QString tokenFile = m_dir.filePath(u"agent-tokens-secret"_qs);
+        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
+        const QString secretFile = m_dir.filePath(u"agent-secret-own"_qs);
+        QVERIFY(writeTokenFile(secretFile, "this-agents-own-secret-99"));
+        const QString folder = m_dir.filePath(u"workspace-secret"_qs);
+        QVERIFY(QDir().mkpath(folder));
+        AgentProcess agent;
+        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-secret-1"_qs, tokenFile,
+                             {u"--gateway"_qs, gateway->baseUrl(), u"--secret-file"_qs, secretFile}),
+                 qPrintable(agent.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(), u"agent-secret-1"_qs, Timeout);
+        QVERIFY(!currentAgent(*gateway).body.contains("this-agents-own-secret-99"));   // never shown
+
+        // The gateway's token does not open the agent.
+        auto connection = std::make_unique<Workspace::AgentConnection>();
+        QSignalSpy failed(connection.get(), &Workspace::AgentConnection::failed);
+        connection->open(agent.address(), GatewayTestToken.toUtf8());
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, Timeout);
+
+        QString reason;
+        const QJsonObject ok = driveWorkspaceFlow(*gateway, u"ws-secret-1"_qs, &reason);
+        QVERIFY2(!ok.isEmpty(), qPrintable(gateway->log()));
+        QCOMPARE(ok.value(u"status").toString(), u"success"_qs);
+        QCOMPARE(agent.terminate(), 0);
+    }
+
+    // Issue 9: the workspace ID was read from every startRequest and not
+    // stored, so a later turn without it had no workspace. The run now
+    // remembers its workspace and the agent it used last (runs.workspace_id,
+    // runs.workspace_agent_id) and the next turn dials that agent.
+    void theRunRemembersItsWorkspace()
+    {
+        auto gateway = startGateway();
+        QVERIFY(gateway);
+        const QString tokenFile = m_dir.filePath(u"agent-tokens-remember"_qs);
+        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
+        const QString folder = m_dir.filePath(u"workspace-remember"_qs);
+        QVERIFY(QDir().mkpath(folder));
+        AgentProcess agent;
+        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-remember-1"_qs, tokenFile, {u"--gateway"_qs, gateway->baseUrl()}),
+                 qPrintable(agent.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(), u"agent-remember-1"_qs, Timeout);
+
+        const QString workflowId = u"ws-remember"_qs;
+        QCOMPARE(driveTurn(*gateway, workflowId, {{u"flow"_qs, u"workspace"_qs}, {u"workspaceID"_qs, WorkspaceId}}),
+                 u"input_required"_qs);
+        // The second turn names no workspace at all.
+        QCOMPARE(driveTurn(*gateway, workflowId, {}), u"input_required"_qs);
+        const QList<QJsonObject> tools = toolEntries(*gateway, workflowId);
+        QCOMPARE(tools.size(), 2);
+        for (const QJsonObject &entry : tools)
+        {
+            QCOMPARE(entry.value(u"status").toString(), u"success"_qs);
+            const QJsonObject workspace = entry.value(u"additional_context").toObject().value(u"workspace").toObject();
+            QCOMPARE(workspace.value(u"workspaceID").toString(), WorkspaceId);
+            QCOMPARE(workspace.value(u"agentID").toString(), u"agent-remember-1"_qs);
+        }
+        QCOMPARE(agent.terminate(), 0);
     }
 
     void badWorkspaceIdCloses4400_data()

@@ -160,13 +160,44 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(directory.lookupCurrentAgent(u"ws"_qs).hasValue(), 20000);
     }
 
+    void runWorkspaceBinding_data()
+    {
+        builds_data();
+    }
+
+    // A run remembers its workspace and the agent it used last (migration 4);
+    // the secret of an agent is stored with its registration (migration 3).
+    void runWorkspaceBinding()
+    {
+        QFETCH(QString, backend);
+        const auto store = open(backend);
+        QVERIFY(store->createRun(u"wf-1"_qs, u"goal"_qs, u"workspace"_qs, 1));
+        QVERIFY(!store->runWorkspace(u"wf-1"_qs).value().has_value());
+        QCOMPARE(store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = u"ws"_qs, .agentId = QString()}).value(), true);
+        auto bound = store->runWorkspace(u"wf-1"_qs).value();
+        QVERIFY(bound);
+        QCOMPARE(bound->workspaceId, u"ws"_qs);
+        QVERIFY(bound->agentId.isEmpty());
+        QCOMPARE(store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = u"ws"_qs, .agentId = u"a1"_qs}).value(), true);
+        QCOMPARE(store->runWorkspace(u"wf-1"_qs).value()->agentId, u"a1"_qs);
+        QCOMPARE(store->setRunWorkspace(u"nope"_qs, {.workspaceId = u"ws"_qs, .agentId = u"a1"_qs}).value(), false);
+        QVERIFY(!store->runWorkspace(u"nope"_qs).value().has_value());
+        QVERIFY(!store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = QString(), .agentId = QString()}));
+
+        auto registered = store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4001, "secret-of-a1");
+        QVERIFY(registered);
+        QCOMPARE(store->workspaceState(u"ws"_qs).value()->secret, QByteArray("secret-of-a1"));
+        QVERIFY(store->stopWorkspace(u"ws"_qs, std::nullopt));
+        QVERIFY(store->workspaceState(u"ws"_qs).value()->secret.isEmpty());
+    }
+
     void routes()
     {
         const auto store = open(u"sqlite"_qs);
         Routes::Reply reply = Routes::currentAgent(*store, u"ws"_qs);
         QCOMPARE(reply.status, 404);
 
-        reply = Routes::registerAgent(*store, u"ws"_qs, json({{u"agentID"_qs, u"a1"_qs}, {u"host"_qs, u"127.0.0.1"_qs}, {u"port"_qs, 4100}}));
+        reply = Routes::registerAgent(*store, u"ws"_qs, json({{u"agentID"_qs, u"a1"_qs}, {u"host"_qs, u"127.0.0.1"_qs}, {u"port"_qs, 4100}, {u"secret"_qs, u"agent-secret-0123"_qs}}));
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.body.value(u"build").toInteger(), 1);
         QCOMPARE(reply.body.value(u"state").toString(), u"running"_qs);
@@ -190,7 +221,7 @@ private slots:
     {
         QTest::addColumn<QString>("workspaceId");
         QTest::addColumn<QByteArray>("body");
-        const QByteArray good = R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})";
+        const QByteArray good = R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})";
         QTest::newRow("bad workspace id") << u"../x"_qs << good;
         QTest::newRow("not json") << u"ws"_qs << QByteArray("nope");
         QTest::newRow("array") << u"ws"_qs << QByteArray("[]");
@@ -202,6 +233,8 @@ private slots:
         QTest::newRow("port string") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": "4100"})");
         QTest::newRow("port 0") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 0})");
         QTest::newRow("port too big") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 65536})");
+        QTest::newRow("no secret") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})");
+        QTest::newRow("short secret") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "abc"})");
     }
 
     void routesRefuseBadInput()
@@ -222,7 +255,7 @@ private slots:
         auto store = Store::RunStore::open(pg.connectionSpec());
         QVERIFY(store);
         QVERIFY(pg.stop());
-        const Routes::Reply reply = Routes::registerAgent(**store, u"ws"_qs, R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})");
+        const Routes::Reply reply = Routes::registerAgent(**store, u"ws"_qs, R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})");
         QCOMPARE(reply.status, 503);
         QCOMPARE(reply.body.value(u"error").toString(), u"store_unavailable"_qs);
     }

@@ -1,4 +1,11 @@
+#include <algorithm>
+#include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <QDir>
 #include <QFile>
@@ -8,6 +15,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QProcess>
+#include <QRandomGenerator>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -76,6 +84,21 @@ private:
         return close > 0 && line.size() > close + 2 && line.at(close + 2) == 'Z';
     }
 
+    // A "Vm...:" line of /proc/<pid>/status in KiB, -1 when unreadable.
+    static qint64 statusKb(const qint64 pid, const QByteArray &key)
+    {
+        QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+        if (!status.open(QIODevice::ReadOnly))
+            return -1;
+        const QByteArray prefix = key + QByteArray(":");
+        for (const QByteArray &line : status.readAll().split('\n'))
+        {
+            if (line.startsWith(prefix))
+                return line.mid(key.size() + 1).trimmed().split(' ').constFirst().toLongLong();
+        }
+        return -1;
+    }
+
 private slots:
     void initTestCase()
     {
@@ -97,6 +120,9 @@ private slots:
         QVERIFY(QFile::link(m_outside, m_workspace + u"/link-out"));
         QVERIFY(QFile::link(m_outside + u"/not-yet.txt", m_workspace + u"/dangling"));
         QVERIFY(QFile::link(m_workspace + u"/README.md", m_workspace + u"/sub/readme-link"));
+        // A hard link to a file outside.
+        QVERIFY(::link(QFile::encodeName(m_outside + u"/secret.txt").constData(),
+                       QFile::encodeName(m_workspace + u"/hard-secret").constData()) == 0);
         m_tokenFile = m_dir.filePath(u"tokens"_qs);
         QVERIFY(Test::writeTokenFile(m_tokenFile, Test::AgentTestToken));
         QVERIFY2(m_agent.start(m_workspace, u"ws-one"_qs, u"agent-a1"_qs, m_tokenFile,
@@ -164,10 +190,10 @@ private slots:
         QCOMPARE(read->value().value(u"content").toString(), u"line one\nline two\n"_qs);
         QCOMPARE(read->value().value(u"truncated").toBool(), false);
 
-        // A symlink that stays inside is fine.
+        // No symlink is followed, not even one that stays inside.
         const auto viaLink = call(u"read_file"_qs, {{u"path"_qs, u"sub/readme-link"_qs}});
-        QVERIFY(viaLink && viaLink->hasValue());
-        QCOMPARE(viaLink->value().value(u"content").toString(), u"# hello workspace\n"_qs);
+        QVERIFY(viaLink && !viaLink->hasValue());
+        QCOMPARE(viaLink->error().code, Wire::Codes::PathEscape);
 
         const auto listed = call(u"list_dir"_qs, {{u"path"_qs, u"sub"_qs}});
         QVERIFY(listed && listed->hasValue());
@@ -191,6 +217,8 @@ private slots:
         QTest::newRow("read absolute outside") << u"read_file"_qs << QJsonObject{{u"path"_qs, QString(m_outside + u"/secret.txt")}};
         QTest::newRow("read /etc/passwd") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"/etc/passwd"_qs}};
         QTest::newRow("read through symlink") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"link-out/secret.txt"_qs}};
+        QTest::newRow("read hard link to outside") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"hard-secret"_qs}};
+        QTest::newRow("read symlink inside") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"sub/readme-link"_qs}};
         QTest::newRow("list symlink") << u"list_dir"_qs << QJsonObject{{u"path"_qs, u"link-out"_qs}};
         QTest::newRow("list ..") << u"list_dir"_qs << QJsonObject{{u"path"_qs, u".."_qs}};
         QTest::newRow("write ..") << u"write_file"_qs << QJsonObject{{u"path"_qs, u"../outside/new.txt"_qs}, {u"content"_qs, u"x"_qs}};
@@ -346,6 +374,222 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(rude.state(), QAbstractSocket::UnconnectedState, 10000);
     }
 
+    // Issue 9: a folder and a symlink to outside swapped back and forth
+    // (renameat2 RENAME_EXCHANGE) while the agent reads and writes through
+    // that path. Checking a path and opening it later let reads return the
+    // outside file and writes land outside; opening beneath the root without
+    // following symlinks leaves no window. Once with openat2, once with the
+    // O_NOFOLLOW walk (LOCKSTEP_AGENT_NO_OPENAT2).
+    void symlinkSwapRace_data()
+    {
+        QTest::addColumn<bool>("walk");
+        QTest::newRow("openat2") << false;
+        QTest::newRow("walk") << true;
+    }
+
+    void symlinkSwapRace()
+    {
+        QFETCH(bool, walk);
+        const QString tag = walk ? u"walk"_qs : u"openat2"_qs;
+        const QString ws = m_dir.filePath(u"ws-race-"_qs + tag);
+        const QString outside = m_dir.filePath(u"outside-race-"_qs + tag);
+        QVERIFY(QDir().mkpath(ws + u"/d"));
+        QVERIFY(QDir().mkpath(outside));
+        const auto writeText = [](const QString &path, const QByteArray &text) {
+            QFile file(path);
+            return file.open(QIODevice::WriteOnly) && file.write(text) == text.size();
+        };
+        QVERIFY(writeText(ws + u"/d/data.txt", "inside content\n"));
+        QVERIFY(writeText(outside + u"/data.txt", "OUTSIDE content\n"));
+        QVERIFY(QFile::link(outside, ws + u"/l"));
+
+        if (walk)
+            qputenv("LOCKSTEP_AGENT_NO_OPENAT2", "1");
+        AgentProcess agent;
+        const bool started = agent.start(ws, u"ws-race"_qs, u"agent-race"_qs, m_tokenFile);
+        qunsetenv("LOCKSTEP_AGENT_NO_OPENAT2");
+        QVERIFY2(started, qPrintable(agent.errorString()));
+        auto connection = connectTo(agent.address());
+        QVERIFY(connection->isReady());
+
+        std::atomic<bool> stop{false};
+        std::atomic<int> swaps{0};
+        const QByteArray d = QFile::encodeName(ws + u"/d");
+        const QByteArray l = QFile::encodeName(ws + u"/l");
+        std::thread swapper([&] {
+            while (!stop.load())
+            {
+                if (::renameat2(AT_FDCWD, d.constData(), AT_FDCWD, l.constData(), RENAME_EXCHANGE) == 0)
+                    ++swaps;
+            }
+        });
+
+        int readsInside = 0;
+        int readsOutside = 0;
+        int writesDone = 0;
+        int refused = 0;
+        QStringList unexpectedErrors;
+        constexpr int Rounds = 400;
+        for (int i = 0; i < Rounds; ++i)
+        {
+            std::optional<Reply> read;
+            std::optional<Reply> written;
+            connection->call(u"read_file"_qs, {{u"path"_qs, u"d/data.txt"_qs}}, std::chrono::seconds(20), this,
+                             [&](const Reply &reply) { read = reply; });
+            connection->call(u"write_file"_qs, {{u"path"_qs, u"d/written.txt"_qs}, {u"content"_qs, u"from the agent\n"_qs}},
+                             std::chrono::seconds(20), this, [&](const Reply &reply) { written = reply; });
+            if (!QTest::qWaitFor([&] { return read.has_value() && written.has_value(); }, 30000))
+                break;
+            for (const Reply *reply : {&*read, &*written})
+            {
+                if (!reply->hasValue())
+                {
+                    // A symlink met mid-swap may also read as "not a folder" (bad_request).
+                    if (reply->error().code == Wire::Codes::PathEscape || reply->error().code == Wire::Codes::NotFound
+                        || reply->error().code == Wire::Codes::BadRequest)
+                        ++refused;
+                    else
+                        unexpectedErrors.append(reply->error().code + u": "_qs + reply->error().message);
+                }
+            }
+            if (read->hasValue())
+            {
+                const QString content = read->value().value(u"content").toString();
+                if (content.contains(u"OUTSIDE"))
+                    ++readsOutside;
+                else if (content == u"inside content\n")
+                    ++readsInside;
+            }
+            if (written->hasValue())
+                ++writesDone;
+        }
+        stop.store(true);
+        swapper.join();
+
+        qInfo("swaps %d, reads inside %d, outside %d, writes %d, refused %d", swaps.load(), readsInside, readsOutside,
+              writesDone, refused);
+        QVERIFY(swaps.load() > 0);
+        QCOMPARE(readsOutside, 0);
+        QVERIFY2(unexpectedErrors.isEmpty(), qPrintable(unexpectedErrors.join(u"; ")));
+        // Nothing landed outside, and the outside file is unchanged.
+        QCOMPARE(QDir(outside).entryList(QDir::Files | QDir::Hidden), QStringList{u"data.txt"_qs});
+        QFile data(outside + u"/data.txt");
+        QVERIFY(data.open(QIODevice::ReadOnly));
+        QCOMPARE(data.readAll(), QByteArrayLiteral("OUTSIDE content\n"));
+        // Not vacuous: the path did work between swaps.
+        QVERIFY(readsInside > 0);
+        QVERIFY(writesDone > 0);
+        QCOMPARE(agent.terminate(), 0);
+    }
+
+    void writeReplacesAHardLinkInsteadOfWritingThrough()
+    {
+        const auto written = call(u"write_file"_qs, {{u"path"_qs, u"hard-secret"_qs}, {u"content"_qs, u"new content"_qs}});
+        QVERIFY(written && written->hasValue());
+        QFile secret(m_outside + u"/secret.txt");
+        QVERIFY(secret.open(QIODevice::ReadOnly));
+        QCOMPARE(secret.readAll(), QByteArrayLiteral("outside secret\n"));
+        QFile replaced(m_workspace + u"/hard-secret");
+        QVERIFY(replaced.open(QIODevice::ReadOnly));
+        QCOMPARE(replaced.readAll(), QByteArrayLiteral("new content"));
+    }
+
+    // Issue 9: `setsid`, `setsid -f` and `set -m` children left the command's
+    // process group and outlived its limit. The agent is their subreaper now
+    // and kills every process of the command (tree and marker) at the limit.
+    void detachedChildrenDieAtTheLimit()
+    {
+        // A marker argument nothing else on the machine uses.
+        const QString marker = QStringLiteral("1000.%1").arg(QRandomGenerator::global()->bounded(100000, 999999));
+        const QString script = QStringLiteral("setsid sleep %1 & setsid -f sleep %1; set -m; sleep %1 & echo started; wait").arg(marker);
+        const auto answer = call(u"run_command"_qs, {{u"argv"_qs, QJsonArray{u"bash"_qs, u"-c"_qs, script}}, {u"timeoutMs"_qs, 1500}});
+        QVERIFY(answer.has_value());
+        QVERIFY2(!answer->hasValue(), "the command came back as a result");
+        QCOMPARE(answer->error().code, Wire::Codes::TimedOut);
+        QVERIFY2(answer->error().output.contains(u"started"), qPrintable(answer->error().output));
+        const QByteArray wanted = QByteArray("sleep", 6) + marker.toLatin1();
+        const auto survivors = [&] {
+            QStringList found;
+            for (const QString &name : QDir(u"/proc"_qs).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            {
+                QFile cmdline(u"/proc/"_qs + name + u"/cmdline"_qs);
+                if (cmdline.open(QIODevice::ReadOnly) && cmdline.readAll().startsWith(wanted))
+                    found.append(name);
+            }
+            return found;
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(survivors().isEmpty(), qPrintable(survivors().join(u' ')), 15000);
+        // And none is left as a zombie of the agent.
+        const auto zombieChildren = [&] {
+            int count = 0;
+            for (const QString &name : QDir(u"/proc"_qs).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            {
+                QFile stat(u"/proc/"_qs + name + u"/stat"_qs);
+                if (!stat.open(QIODevice::ReadOnly))
+                    continue;
+                const QByteArray line = stat.readAll();
+                const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
+                if (fields.size() > 1 && fields.at(0) == "Z" && fields.at(1).toLongLong() == m_agent.pid())
+                    ++count;
+            }
+            return count;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(zombieChildren(), 0, 15000);
+    }
+
+    // Issue 9: 40 unauthenticated connections used to raise the agent to
+    // 351 MB (each could buffer an 8 MiB line before its hello). Now at most
+    // Wire::MaxHelloBytes are held before the hello; more closes the
+    // connection with too_large.
+    void unauthenticatedFloodIsBounded()
+    {
+        // A fresh agent, so its peak RSS (VmHWM) is this test's alone.
+        AgentProcess agent;
+        QVERIFY2(agent.start(m_workspace, u"ws-one"_qs, u"agent-flood"_qs, m_tokenFile), qPrintable(agent.errorString()));
+        const qint64 pid = agent.pid();
+        const qint64 idleKb = statusKb(pid, "VmRSS");
+        QVERIFY(idleKb > 0);
+
+        constexpr int Connections = 40;
+        const QByteArray junk(2 * 1024 * 1024, 'x');   // no newline
+        std::vector<std::unique_ptr<QTcpSocket>> sockets;
+        std::vector<QByteArray> received(Connections);
+        for (int i = 0; i < Connections; ++i)
+        {
+            auto socket = std::make_unique<QTcpSocket>();
+            QTcpSocket *raw = socket.get();
+            connect(raw, &QTcpSocket::readyRead, this, [raw, &received, i] { received[i] += raw->readAll(); });
+            raw->connectToHost(QHostAddress(QHostAddress::LocalHost), agent.port());
+            QVERIFY(raw->waitForConnected(10000));
+            raw->write(junk);
+            sockets.push_back(std::move(socket));
+        }
+        const auto allClosed = [&] {
+            return std::all_of(sockets.cbegin(), sockets.cend(),
+                               [](const auto &socket) { return socket->state() == QAbstractSocket::UnconnectedState; });
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(allClosed(), 60000);
+        for (int i = 0; i < Connections; ++i)
+            QVERIFY2(received[i].contains("too_large"), received[i].constData());
+        // Generous: an idle agent is ~20 MiB; the flood was 80 MiB.
+        const qint64 peakKb = statusKb(pid, "VmHWM");
+        QVERIFY2(peakKb < idleKb + 24 * 1024, qPrintable(QStringLiteral("peak %1 KiB, idle %2 KiB").arg(peakKb).arg(idleKb)));
+
+        // The agent still serves.
+        auto connection = connectTo(agent.address());
+        QVERIFY(connection->isReady());
+
+        // Silence is closed at the hello timeout with a readable reason.
+        QTcpSocket silent;
+        QByteArray said;
+        connect(&silent, &QTcpSocket::readyRead, this, [&] { said += silent.readAll(); });
+        silent.connectToHost(QHostAddress(QHostAddress::LocalHost), agent.port());
+        QVERIFY(silent.waitForConnected(10000));
+        QTRY_COMPARE_WITH_TIMEOUT(silent.state(), QAbstractSocket::UnconnectedState, 30000);
+        QVERIFY2(said.contains("no hello in time"), said.constData());
+        QCOMPARE(agent.terminate(), 0);
+    }
+
     void commandLine_data()
     {
         QTest::addColumn<QStringList>("arguments");
@@ -355,7 +599,9 @@ private slots:
                                              << u"--listen"_qs;
         QTest::newRow("no workspace") << QStringList{u"--token-file"_qs, m_tokenFile} << u"--workspace"_qs;
         QTest::newRow("workspace missing") << QStringList{u"--workspace"_qs, ws + u"/nope", u"--token-file"_qs, m_tokenFile} << u"--workspace"_qs;
-        QTest::newRow("no token file") << QStringList{u"--workspace"_qs, ws} << u"--token-file"_qs;
+        QTest::newRow("gateway without token file") << QStringList{u"--workspace"_qs, ws, u"--gateway"_qs, u"http://127.0.0.1:1"_qs}
+                                                    << u"--token-file"_qs;
+        QTest::newRow("bad secret file") << QStringList{u"--workspace"_qs, ws, u"--secret-file"_qs, ws + u"/nope"} << u"--secret-file"_qs;
         QTest::newRow("bad agent id") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--agent-id"_qs, u"a b"_qs}
                                       << u"--agent-id"_qs;
         QTest::newRow("bad gateway") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--gateway"_qs, u"ftp://x"_qs}
@@ -474,15 +720,22 @@ private slots:
         QVERIFY(folder);
         const QString root = QFileInfo(m_workspace).canonicalFilePath();
         QCOMPARE(folder->root(), root);
-        QCOMPARE(folder->resolveExisting(u""_qs).value(), root);
-        QCOMPARE(folder->resolveExisting(u"./sub//notes.txt"_qs).value(), QString(root + u"/sub/notes.txt"));
-        QCOMPARE(folder->resolveExisting(root + u"/README.md").value(), QString(root + u"/README.md"));
-        QCOMPARE(folder->resolveForWrite(u"sub/new.txt"_qs).value(), QString(root + u"/sub/new.txt"));
-        QCOMPARE(folder->resolveForWrite(u"missing/new.txt"_qs).error().code, Wire::Codes::NotFound);
-        QCOMPARE(folder->resolveForWrite(u"."_qs).error().code, Wire::Codes::BadRequest);
-        QCOMPARE(folder->resolveExisting(u"a/../README.md"_qs).error().code, Wire::Codes::PathEscape);
-        QCOMPARE(folder->resolveExisting(u"dangling"_qs).error().code, Wire::Codes::NotFound);
-        QCOMPARE(folder->resolveExisting(u"READ"_qs + QChar(u'\0') + u"ME"_qs).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->relativePath(u""_qs).value(), u"."_qs);
+        QCOMPARE(folder->relativePath(u"./sub//notes.txt"_qs).value(), u"sub/notes.txt"_qs);
+        QCOMPARE(folder->relativePath(root + u"/README.md").value(), u"README.md"_qs);
+        QVERIFY(folder->openBeneath(u"sub/notes.txt"_qs, O_RDONLY));
+        QVERIFY(folder->openBeneath(u"."_qs, O_RDONLY | O_DIRECTORY));
+        QCOMPARE(folder->openForWrite(u"sub/new.txt"_qs).value().relative, u"sub/new.txt"_qs);
+        QCOMPARE(folder->openForWrite(u"missing/new.txt"_qs).error().code, Wire::Codes::NotFound);
+        QCOMPARE(folder->openForWrite(u"."_qs).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->openForWrite(u"sub"_qs).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->openForWrite(u"sub/readme-link"_qs).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->relativePath(u"a/../README.md"_qs).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->openBeneath(u"nope"_qs, O_RDONLY).error().code, Wire::Codes::NotFound);
+        QCOMPARE(folder->openBeneath(u"dangling"_qs, O_RDONLY).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->openBeneath(u"link-out/secret.txt"_qs, O_RDONLY).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->openBeneath(u"sub/readme-link"_qs, O_RDONLY).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->relativePath(u"READ"_qs + QChar(u'\0') + u"ME"_qs).error().code, Wire::Codes::BadRequest);
         QVERIFY(!WorkspaceFolder::open(m_workspace + u"/README.md"));
         QVERIFY(!WorkspaceFolder::open(u""_qs));
     }
