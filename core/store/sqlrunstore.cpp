@@ -3,6 +3,8 @@
 #include <QThread>
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 
 #include <QDir>
 #include <QFileInfo>
@@ -26,6 +28,23 @@ namespace Lockstep::Store
         // (pg_advisory_xact_lock); "LOCKSTEP" in ASCII.
         constexpr qint64 MigrationLockKey = 0x4C4F434B53544550;
         constexpr int SqliteBusyTimeoutMs = 5000;
+
+        // SQLite lets one writer in at a time and parks the others in its busy
+        // handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries: with 64
+        // connections the unlucky ones wait hundreds of ms while the file is
+        // idle. Connections of this process queue on one mutex per database
+        // file instead and go in as soon as the writer before them is done;
+        // other processes on the same file still meet the busy handler.
+        std::mutex &sqliteWriterLock(const QString &path)
+        {
+            static std::mutex registryLock;
+            static std::unordered_map<QString, std::unique_ptr<std::mutex>> locks;   // one per file, kept
+            const std::lock_guard<std::mutex> guard(registryLock);
+            std::unique_ptr<std::mutex> &lock = locks[QFileInfo(path).absoluteFilePath()];
+            if (!lock)
+                lock = std::make_unique<std::mutex>();
+            return *lock;
+        }
         constexpr int PgStatementTimeoutMs = 30000;
         constexpr int MaxWorkflowIdLength = 256;
         constexpr int MaxListLimit = 1000;
@@ -279,10 +298,15 @@ namespace Lockstep::Store
         {
             if (!m_needed)
                 return Ok{};
+            if (m_store.isSqlite())
+                m_writer = std::unique_lock<std::mutex>(sqliteWriterLock(m_store.m_spec.sqlitePath));
             const auto result = m_store.execDirect(m_store.isSqlite() ? QStringLiteral("BEGIN IMMEDIATE")
                                                                       : QStringLiteral("BEGIN"), what);
             if (!result)
+            {
+                releaseWriter();
                 return unexpected(result.error());
+            }
             m_open = true;
             return Ok{};
         }
@@ -298,6 +322,7 @@ namespace Lockstep::Store
                 return unexpected(result.error());
             }
             m_open = false;
+            releaseWriter();
             return Ok{};
         }
 
@@ -308,11 +333,19 @@ namespace Lockstep::Store
             QSqlQuery query(m_store.m_db);
             if (!query.exec(QStringLiteral("ROLLBACK")))
                 m_store.m_suspect = true;
+            releaseWriter();
+        }
+
+        void releaseWriter()
+        {
+            if (m_writer.owns_lock())
+                m_writer.unlock();
         }
 
         SqlRunStore &m_store;
         const bool m_needed;
         bool m_open = false;
+        std::unique_lock<std::mutex> m_writer;   // SQLite: this process's writers, one at a time
     };
 
     SqlRunStore::SqlRunStore(StoreSpec spec, StoreOptions options)
