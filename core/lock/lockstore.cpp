@@ -191,6 +191,11 @@ namespace Lockstep::Lock
         doPing(Completion<Ok>(context, std::move(done)));
     }
 
+    LockKeeper *LockStore::keeper()
+    {
+        return nullptr;
+    }
+
     QByteArray LockStore::lockKey(const QString &workflowId) const
     {
         return (m_options.keyPrefix + QStringLiteral("lock:") + workflowId).toUtf8();

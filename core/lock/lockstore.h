@@ -17,6 +17,8 @@
 
 namespace Lockstep::Lock
 {
+    class LockKeeper;
+
     struct LockOptions
     {
         QString keyPrefix = QStringLiteral("lockstep:");  // keys: <prefix>lock:<id>, <prefix>fence:<id>
@@ -123,6 +125,14 @@ namespace Lockstep::Lock
         // A cheap round trip (/healthz): Ok when the store answers.
         void ping(QObject *context, LockCallback<Ok> done);
 
+        // Refreshes held locks from a thread of its own (Redis), so a stuck
+        // event loop does not cost them; nullptr: the holder refreshes on the
+        // event loop (the in-process store, where nobody else can take a lock
+        // while this thread is stuck).
+        virtual LockKeeper *keeper();
+
+        QByteArray lockKey(const QString &workflowId) const;
+
     protected:
         explicit LockStore(LockOptions options, QObject *parent = nullptr);
 
@@ -173,7 +183,6 @@ namespace Lockstep::Lock
                                   Completion<std::optional<LockHolder>> done) = 0;
         virtual void doPing(Completion<Ok> done) = 0;
 
-        QByteArray lockKey(const QString &workflowId) const;
         QByteArray fenceKey(const QString &workflowId) const;
 
     private:

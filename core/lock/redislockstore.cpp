@@ -15,6 +15,7 @@
 #include <QUrl>
 
 #include "common/logging.h"
+#include "lock/lockkeeper.h"
 
 namespace Lockstep::Lock
 {
@@ -226,6 +227,11 @@ return value
         }
     } // namespace
 
+    const QByteArray &redisRefreshScript()
+    {
+        return RefreshScript;
+    }
+
     QString RedisEndpoint::redacted() const
     {
         QString text = QStringLiteral("redis://");
@@ -302,6 +308,13 @@ return value
     const RedisEndpoint &RedisLockStore::endpoint() const
     {
         return m_endpoint;
+    }
+
+    LockKeeper *RedisLockStore::keeper()
+    {
+        if (!m_keeper)
+            m_keeper = std::make_unique<LockKeeper>(m_endpoint, options().callTimeout);
+        return m_keeper.get();
     }
 
     bool RedisLockStore::isConnected() const

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 
 #include <QByteArrayList>
 #include <QTimer>
@@ -30,6 +31,10 @@ namespace Lockstep::Lock
 
     Result<RedisEndpoint, LockError> parseRedisUrl(const QString &url);
 
+    // The refresh script (KEYS[1] lock key; ARGV[1] our value, ARGV[2] ttl ms):
+    // 1 if extended, 0 if not ours. Shared with LockKeeper.
+    const QByteArray &redisRefreshScript();
+
     // The lock store on Redis, through hiredis's asynchronous API on the Qt event
     // loop (its Qt adapter): nothing here blocks. One connection, opened by the
     // first call and again by the first call after it was lost; calls while the
@@ -50,6 +55,7 @@ namespace Lockstep::Lock
         const RedisEndpoint &endpoint() const;
 
         bool isConnected() const;
+        LockKeeper *keeper() override;
         // Calls still waiting for an answer (0 when idle: nothing leaks).
         qsizetype pendingCalls() const;
 
@@ -122,5 +128,6 @@ namespace Lockstep::Lock
         std::map<quint64, Call> m_pending;  // by id, which is also by deadline
         QTimer m_timer;
         bool m_reportedDown = false;
+        std::unique_ptr<LockKeeper> m_keeper;   // started by the first keeper() call
     };
 } // namespace Lockstep::Lock

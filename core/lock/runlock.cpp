@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "common/logging.h"
+#include "lock/lockkeeper.h"
 
 namespace Lockstep::Lock
 {
@@ -21,6 +22,7 @@ namespace Lockstep::Lock
     RunLock::~RunLock()
     {
         stopHeartbeat();
+        stopKeeping();
         if (m_state == State::Holding && m_store)
         {
             // Best effort: nobody is left to hear the answer; on failure the key expires within the TTL.
@@ -117,6 +119,11 @@ namespace Lockstep::Lock
         m_holder = result->holder;
         m_state = State::Holding;
         m_validUntil = sentAt + m_ttl;
+        if (LockKeeper *keeper = m_store ? m_store->keeper() : nullptr)
+        {
+            m_keeper = keeper;
+            m_keeper->keep(m_store->lockKey(m_workflowId), m_holder.value, m_ttl, sentAt);
+        }
         qCDebug(lcLock).noquote() << QStringLiteral("acquired the lock of %1, fence %2").arg(m_workflowId).arg(m_holder.fence);
         startHeartbeat();
         emit acquired(m_holder.fence, result->ttlMs);
@@ -151,12 +158,17 @@ namespace Lockstep::Lock
             return;
         }
         m_raiseInFlight = true;
+        if (m_keeper)
+            m_keeper->pause(m_store->lockKey(m_workflowId));   // its refreshes carry the old value
         m_store->raiseFence(m_workflowId, m_holder.value, floor, this,
                             [this, done = std::move(done)](LockResult<std::optional<LockHolder>> result) {
                                 m_raiseInFlight = false;
                                 if (result && result->has_value())
-                                {
                                     m_holder = **result;
+                                if (m_keeper && m_store)
+                                    m_keeper->setValue(m_store->lockKey(m_workflowId), m_holder.value);
+                                if (result && result->has_value())
+                                {
                                     qCInfo(lcLock).noquote() << QStringLiteral("the lock of %1 now carries fence %2")
                                                                     .arg(m_workflowId).arg(m_holder.fence);
                                 }
@@ -181,6 +193,7 @@ namespace Lockstep::Lock
     {
         // Heartbeat first, so no refresh can extend the lock after the delete.
         stopHeartbeat();
+        stopKeeping();
         m_state = State::Releasing;
         // A fence raise changes the stored value: release with the value it answers.
         if (!m_raiseInFlight)
@@ -271,6 +284,9 @@ namespace Lockstep::Lock
         if (m_state != State::Holding)
             return;
         const auto now = Clock::now();
+        // The keeper refreshed (or not) while this thread may have been stuck: ask it first.
+        if (m_keeper)
+            return readKeeper(now);
         if (now >= m_validUntil)
         {
             // A refresh hung or kept failing past the TTL: the key may be gone already.
@@ -308,9 +324,36 @@ namespace Lockstep::Lock
             --s_liveHeartbeats;
     }
 
+    void RunLock::readKeeper(const Clock::time_point now)
+    {
+        const std::optional<LockKeeper::Status> status = m_keeper->status(m_store->lockKey(m_workflowId));
+        if (!status)
+            return loseLock(QStringLiteral("the lock keeper does not know this lock"));
+        if (status->lost)
+        {
+            return loseLock(status->problem.isEmpty() ? QStringLiteral("lock expired or was taken over")
+                                                      : QStringLiteral("lock store unavailable: ") + status->problem);
+        }
+        if (status->lastRefreshSent + m_ttl > m_validUntil)
+        {
+            m_validUntil = status->lastRefreshSent + m_ttl;
+            emit refreshed(m_ttl.count());
+        }
+        if (now >= m_validUntil)
+            loseLock(QStringLiteral("no refresh succeeded within the lock TTL (%1 ms)").arg(m_ttl.count()));
+    }
+
+    void RunLock::stopKeeping()
+    {
+        if (m_keeper && m_store)
+            m_keeper->drop(m_store->lockKey(m_workflowId));
+        m_keeper = nullptr;
+    }
+
     void RunLock::loseLock(const QString &reason)
     {
         stopHeartbeat();
+        stopKeeping();
         m_state = State::Lost;
         qCWarning(lcLock).noquote()
             << QStringLiteral("lost the lock of %1 (fence %2): %3").arg(m_workflowId).arg(m_holder.fence).arg(reason);

@@ -112,6 +112,9 @@ namespace Lockstep::Lock
         void loseLock(const QString &reason);
         void releaseNow();
         void sendRelease();
+        // With a LockKeeper: what it saw stands for the refresh.
+        void readKeeper(Clock::time_point now);
+        void stopKeeping();
 
         QPointer<LockStore> m_store;
         std::chrono::milliseconds m_ttl;
@@ -124,6 +127,7 @@ namespace Lockstep::Lock
         bool m_refreshInFlight = false;
         bool m_releaseRequested = false;
         bool m_raiseInFlight = false;
+        LockKeeper *m_keeper = nullptr;   // the store's, while holding (Redis); null: refresh here
         Clock::time_point m_validUntil;  // sent time of the last successful acquire/refresh + TTL
         QSet<QString> m_parties;
     };

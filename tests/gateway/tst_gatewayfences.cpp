@@ -1,3 +1,7 @@
+#include <csignal>
+
+#include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QTcpSocket>
@@ -55,6 +59,33 @@ private:
                 turn.fence = status.fence;
         }
         return turn;
+    }
+
+    // The postmaster of `postgres` and its children (the backends).
+    static QList<qint64> clusterPids(const TempPostgres &postgres)
+    {
+        QFile pidFile(postgres.directory() + u"/data/postmaster.pid"_qs);
+        if (!pidFile.open(QIODevice::ReadOnly))
+            return {};
+        const qint64 postmaster = pidFile.readLine().trimmed().toLongLong();
+        QList<qint64> pids {postmaster};
+        const QStringList entries = QDir(u"/proc"_qs).entryList(QDir::Dirs);
+        for (const QString &entry : entries)
+        {
+            bool numeric = false;
+            const qint64 pid = entry.toLongLong(&numeric);
+            if (!numeric)
+                continue;
+            QFile stat(u"/proc/"_qs + entry + u"/stat"_qs);
+            if (!stat.open(QIODevice::ReadOnly))
+                continue;
+            // pid (comm) state ppid ...: the fields after the last ')'.
+            const QByteArray line = stat.readAll();
+            const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
+            if ((fields.size() > 1) && (fields.at(1).toLongLong() == postmaster))
+                pids.append(pid);
+        }
+        return pids;
     }
 
     static QString describe(const Turn &turn)
@@ -322,6 +353,44 @@ private slots:
             afterRestart = runTurn(*a, u"after-restart"_qs, {});
         QCOMPARE(afterRestart.reason, u"input_required"_qs);
         QTRY_VERIFY_WITH_TIMEOUT(second.sawRunStatus(RunStatus::InputRequired), Timeout);
+    }
+
+    // A database that hangs for longer than the lock TTL costs the run no
+    // lock: Redis keeps being refreshed from the lock keeper's thread while the
+    // gateway thread waits on PostgreSQL, and the run goes on afterwards.
+    void hangingDatabaseCostsNoLock()
+    {
+        TempPostgres postgres;
+        QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
+        const auto spec = postgres.createDatabase();
+        QVERIFY(spec);
+        TempRedis redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        QVERIFY(writeFlowFile(m_flowsDir.path(), u"steady"_qs, agentSteps(150, 3000)));   // ~4.5 s at scale 0.01
+        auto gateway = startGatewayOn(*spec, fastFlowArguments(m_flowsDir.path())
+                                                 + QStringList {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1500ms"_qs});
+        QVERIFY(gateway);
+
+        WsProbe driver;
+        driver.open(gateway->webSocketUrl(), gateway->token());
+        QVERIFY(driver.sendJson(WsProbe::startRequest(u"hung-db"_qs, u"go"_qs, u"steady"_qs)));
+        QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 5, Timeout);
+
+        // Every process of the cluster stops, as a stuck disk or a paused VM would.
+        const QList<qint64> pids = clusterPids(postgres);
+        QVERIFY(!pids.isEmpty());
+        for (const qint64 pid : pids)
+            QCOMPARE(::kill(pid_t(pid), SIGSTOP), 0);
+        QTest::qWait(4000);   // over twice the TTL
+        const QByteArray held = redisCommand(redis.port(), {"GET", "lockstep:lock:hung-db"});
+        for (const qint64 pid : pids)
+            ::kill(pid_t(pid), SIGCONT);
+        QVERIFY2(held.contains("hung-db") || held.contains("fence"), held.constData());
+
+        QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
+        QCOMPARE(driver.closeInfo().code, quint16(1000));
+        QCOMPARE(driver.closeInfo().reason, u"input_required"_qs);
+        QVERIFY(!sawLockState(driver, Protocol::LockState::Lost));
     }
 
     // SQLite has no notifications: feeds poll.

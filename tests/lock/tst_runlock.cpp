@@ -1,3 +1,5 @@
+#include <thread>
+
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QSignalSpy>
@@ -104,6 +106,36 @@ private slots:
         // No test may leave a heartbeat timer behind.
         QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete);
         QCOMPARE(RunLock::liveHeartbeats(), 0);
+    }
+
+    // A gateway thread stuck past the TTL (a database that hangs mid-statement)
+    // keeps its Redis locks: the store's keeper refreshes them from a thread
+    // of its own, and the heartbeat reads what it saw.
+    void stuckEventLoopKeepsTheRedisLock()
+    {
+        auto store = makeStore(u"redis"_s, {.ttl = 300ms});
+        const QString workflow = newWorkflowId();
+        RunLock lock(store.get());
+        QSignalSpy acquired(&lock, &RunLock::acquired);
+        QSignalSpy refreshed(&lock, &RunLock::refreshed);
+        QSignalSpy lost(&lock, &RunLock::lost);
+        QSignalSpy released(&lock, &RunLock::released);
+        lock.acquire(workflow, u"stuck"_s);
+        QVERIFY(acquired.wait(10000));
+
+        std::this_thread::sleep_for(1500ms);   // five TTLs without an event loop
+        QTest::qWait(400);                     // the heartbeat runs again
+        QCOMPARE(lost.size(), 0);
+        QVERIFY(!refreshed.isEmpty());
+        QCOMPARE(lock.state(), RunLock::State::Holding);
+        const auto state = peek(*store, workflow);
+        QVERIFY2(state && state->held, describe(state).constData());
+        QCOMPARE(state->holder.value, lock.holder().value);
+
+        lock.release();
+        QVERIFY(released.wait(10000));
+        QCOMPARE(released.at(0).at(0).toBool(), true);
+        QVERIFY(isFree(*store, workflow));
     }
 
     // A raised fence is the one the lock holds afterwards: heartbeats keep it,
