@@ -41,18 +41,6 @@ using namespace Lockstep::Bench;
 
 namespace
 {
-    bool spinUntil(const std::function<bool()> &done, int timeoutMs)
-    {
-        QDeadlineTimer deadline(timeoutMs);
-        while (!done())
-        {
-            if (deadline.hasExpired())
-                return false;
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        }
-        return true;
-    }
-
     struct Subscriber
     {
         std::unique_ptr<QWebSocket> socket;

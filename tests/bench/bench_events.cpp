@@ -16,6 +16,7 @@
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
+using namespace Lockstep::Bench;
 
 namespace
 {
@@ -28,19 +29,6 @@ namespace
         qint64 payloadBytes = 0;     // the `checkpoint` strings alone (UTF-8)
         quint16 closeCode = 0;
     };
-
-    bool spinUntil(const std::function<bool()> &done, int timeoutMs)
-    {
-        QDeadlineTimer deadline(timeoutMs);
-        while (!done())
-        {
-            if (deadline.hasExpired())
-                return false;
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-            QThread::msleep(1);
-        }
-        return true;
-    }
 
     Received runOnce(const GatewayProcess &gateway, const QString &workflowId, const QString &flow, const bool incremental)
     {

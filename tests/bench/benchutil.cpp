@@ -4,6 +4,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <QCoreApplication>
+#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QList>
@@ -79,5 +81,16 @@ namespace Lockstep::Bench
     {
         if (qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"))
             qputenv("LOCKSTEP_GATEWAY_BIN", fallback);
+    }
+    bool spinUntil(const std::function<bool()> &done, const int timeoutMs)
+    {
+        QDeadlineTimer deadline(timeoutMs);
+        while (!done())
+        {
+            if (deadline.hasExpired())
+                return false;
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        }
+        return true;
     }
 } // namespace Lockstep::Bench

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include <QByteArray>
@@ -28,6 +29,9 @@ namespace Lockstep::Bench
     // `tries` bare `SET key contender NX PX 30000` on a held key through a
     // blocking hiredis connection: the floor a refused acquire is held to.
     Latency floorSync(quint16 port, const QByteArray &key, int tries);
+
+    // Runs the event loop until `done()` or `timeoutMs` passed; false on the timeout.
+    bool spinUntil(const std::function<bool()> &done, int timeoutMs);
 
     // LOCKSTEP_GATEWAY_BIN, unless set already, names `fallback` (the build's gateway).
     void useGatewayBinary(const char *fallback);

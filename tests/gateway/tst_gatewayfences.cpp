@@ -162,12 +162,7 @@ private slots:
 
     // The in-process lock store counts from 1 in every process: a restarted
     // gateway takes fences above the stored ones.
-    void restartedGatewayKeepsFencesGrowing_data()
-    {
-        QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
-    }
+    void restartedGatewayKeepsFencesGrowing_data() { addStoreRows(); }
     void restartedGatewayKeepsFencesGrowing()
     {
         QFETCH(QString, store);
@@ -239,12 +234,7 @@ private slots:
 
     // Fail-open runs take fences from the store's counter; when Redis is back
     // its per-workflow counter is far below them, and the run must still start.
-    void failOpenThenRedisBack_data()
-    {
-        QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
-    }
+    void failOpenThenRedisBack_data() { addStoreRows(); }
     void failOpenThenRedisBack()
     {
         QFETCH(QString, store);
@@ -402,12 +392,7 @@ private slots:
     }
 
     // A NUL in text is bad input on every store: 4400 / 400, never a 503 quoting SQL.
-    void nulInTextIsBadInput_data()
-    {
-        QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
-    }
+    void nulInTextIsBadInput_data() { addStoreRows(); }
     void nulInTextIsBadInput()
     {
         QFETCH(QString, store);
