@@ -383,6 +383,21 @@ private slots:
         QVERIFY(!sawLockState(driver, Protocol::LockState::Lost));
     }
 
+    // --no-fencing: the switch is reported and runs still run (the store's
+    // fence predicates are off: tst_runstore fencingOffKeepsStatusGuards).
+    void noFencingIsReported()
+    {
+        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--no-fencing"_qs});
+        QVERIFY(gateway);
+        const QJsonObject health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json;
+        QCOMPARE(health.value(u"fencing").toBool(true), false);
+        QCOMPARE(health.value(u"casGuards").toBool(false), true);
+        QCOMPARE(runTurn(*gateway, u"unfenced"_qs, u"hi"_qs).reason, u"input_required"_qs);
+        auto fenced = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs));
+        QVERIFY(fenced);
+        QCOMPARE(httpRequest("GET", fenced->baseUrl() + u"/healthz"_qs).json.value(u"fencing").toBool(false), true);
+    }
+
     // SQLite has no notifications: feeds poll.
     void sqliteFeedsPoll()
     {
