@@ -11,6 +11,7 @@
 #include "flows/messageid.h"
 #include "protocol/chatlog.h"
 #include "protocol/names.h"
+#include "store/storeworker.h"
 #include "workspace/toolrunner.h"
 
 namespace Lockstep::Flows
@@ -71,7 +72,7 @@ namespace Lockstep::Flows
         return {};
     }
 
-    Execution::Execution(Store::RunStore &store, const Store::Run &run, Flow flow, const qint64 fence,
+    Execution::Execution(Store::StoreWorker &store, const Store::Run &run, Flow flow, const qint64 fence,
                          ExecutionOptions options, QObject *parent)
         : QObject(parent)
         , m_store(store)
@@ -226,16 +227,22 @@ namespace Lockstep::Flows
         if (m_phase == Phase::Done)
             return;
         m_phase = Phase::BeforeStep;
-        if (!checkStoredRun())
-            return;
+        checkStoredRun([this] {
+            storeCall([workflowId = m_run.workflowId](Store::RunStore &store) { return store.entriesSince(workflowId, 0); },
+                      [this](Store::StoreResult<QList<Store::StoredEntry>> stored) {
+                          if (!stored)
+                          {
+                              stopOnStoreError(u"reading the chat log"_qs, stored.error());
+                              return;
+                          }
+                          startTurn(*stored);
+                      });
+        });
+    }
 
-        auto stored = m_store.entriesSince(m_run.workflowId, 0);
-        if (!stored)
-        {
-            stopOnStoreError(u"reading the chat log"_qs, stored.error());
-            return;
-        }
-        loadChatLog(stored.value());
+    void Execution::startTurn(const QList<Store::StoredEntry> &stored)
+    {
+        loadChatLog(stored);
 
         int lastTurn = 0;
         for (const Store::StoredEntry &entry : std::as_const(m_log))
@@ -281,8 +288,9 @@ namespace Lockstep::Flows
         }
         if (newTurn && !m_turnGoal.isEmpty())
         {
-            if (!persist(makeEntry(MessageIds::user(m_turn), MessageType::User, u"message"_qs, m_turnGoal, MessageStatus::Success)))
-                return;
+            persist(makeEntry(MessageIds::user(m_turn), MessageType::User, u"message"_qs, m_turnGoal, MessageStatus::Success),
+                    [this] { scheduleNext(); });
+            return;
         }
         scheduleNext();
     }
@@ -312,15 +320,19 @@ namespace Lockstep::Flows
             stopOnRequest();
             return;
         }
+        // A store call of this execution is out: its answer decides what comes
+        // next, and serves any stop or deadline that came meanwhile.
+        if (m_storing)
+            return;
         switch (m_phase)
         {
         case Phase::BeforeStep:
-            if (!atBoundary())
-                return;
-            if (m_next >= m_flow.steps.size())
-                endTurn(RunStatus::InputRequired, {});
-            else
-                runStep(m_next);
+            atBoundary([this] {
+                if (m_next >= m_flow.steps.size())
+                    endTurn(RunStatus::InputRequired, {});
+                else
+                    runStep(m_next);
+            });
             return;
         case Phase::ToolResult:
             writeToolResult();
@@ -334,57 +346,57 @@ namespace Lockstep::Flows
         }
     }
 
-    bool Execution::atBoundary()
+    void Execution::atBoundary(const std::function<void()> &then)
     {
-        if (!checkStoredRun())
-            return false;
-        if (m_stopRequest)
-        {
-            stopOnRequest();
-            return false;
-        }
-        if (m_deadlinePassed)
-        {
-            failOnDeadline();
-            return false;
-        }
-        return true;
+        checkStoredRun([this, then] {
+            if (m_stopRequest)
+                stopOnRequest();
+            else if (m_deadlinePassed)
+                failOnDeadline();
+            else
+                then();
+        });
     }
 
-    bool Execution::checkStoredRun()
+    void Execution::checkStoredRun(const std::function<void()> &then)
     {
         // Without guards (--no-cas-guards) the original executor is reproduced:
         // it never looked at the stored run again.
         if (!m_options.guards)
-            return true;
-        auto stored = m_store.getRun(m_run.workflowId);
-        if (!stored)
         {
-            stopOnStoreError(u"re-reading the run"_qs, stored.error());
-            return false;
+            then();
+            return;
         }
-        if (!stored.value())
-        {
-            qCWarning(lcFlows).noquote() << "run" << m_run.workflowId << "is gone from the store; stopping";
-            finish(StopCause::Cancelled, RunStatus::Stopped);
-            return false;
-        }
-        const Store::Run &run = *stored.value();
-        if (m_options.fencing && (run.fence != m_fence))
-        {
-            qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "fence moved from" << m_fence << "to" << run.fence
-                                      << "; stopping without writing";
-            finish(StopCause::Superseded, run.status);
-            return false;
-        }
-        if (run.status != RunStatus::Running)
-        {
-            qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "is" << toString(run.status)
-                                      << "; stopping without writing";
-            finish(StopCause::Cancelled, run.status);
-            return false;
-        }
-        return true;
+        storeCall([workflowId = m_run.workflowId](Store::RunStore &store) { return store.getRun(workflowId); },
+                  [this, then](Store::StoreResult<std::optional<Store::Run>> stored) {
+                      if (!stored)
+                      {
+                          stopOnStoreError(u"re-reading the run"_qs, stored.error());
+                          return;
+                      }
+                      if (!stored.value())
+                      {
+                          qCWarning(lcFlows).noquote() << "run" << m_run.workflowId << "is gone from the store; stopping";
+                          finish(StopCause::Cancelled, RunStatus::Stopped);
+                          return;
+                      }
+                      const Store::Run &run = *stored.value();
+                      if (m_options.fencing && (run.fence != m_fence))
+                      {
+                          qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "fence moved from" << m_fence << "to"
+                                                    << run.fence << "; stopping without writing";
+                          finish(StopCause::Superseded, run.status);
+                          return;
+                      }
+                      if (run.status != RunStatus::Running)
+                      {
+                          qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "is" << toString(run.status)
+                                                    << "; stopping without writing";
+                          finish(StopCause::Cancelled, run.status);
+                          return;
+                      }
+                      then();
+                  });
     }
 
     void Execution::runStep(const int index)
@@ -394,27 +406,29 @@ namespace Lockstep::Flows
         switch (step.type)
         {
         case StepType::Agent:
-            if (!persist(makeEntry(id, MessageType::Agent, step.subType.isEmpty() ? u"message"_qs : step.subType,
-                                   step.content, MessageStatus::Success)))
-                return;
-            ++m_next;
-            scheduleNext();
+            persist(makeEntry(id, MessageType::Agent, step.subType.isEmpty() ? u"message"_qs : step.subType, step.content,
+                              MessageStatus::Success),
+                    [this] {
+                        ++m_next;
+                        scheduleNext();
+                    });
             return;
         case StepType::Tool:
         {
             ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, toolContent(step), MessageStatus::Pending);
             entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = std::nullopt};
-            if (!persist(entry))
-                return;
-            m_phase = Phase::ToolResult;
-            m_stepTimer.start(scaled(step.delay));
+            persist(entry, [this, delay = scaled(step.delay)] {
+                m_phase = Phase::ToolResult;
+                m_stepTimer.start(delay);
+            });
             return;
         }
         case StepType::Request:
-            if (!persist(makeEntry(id, MessageType::Request, toString(step.requestKind), step.content, MessageStatus::Success)))
-                return;
-            ++m_next;
-            endTurn(waitStatus(step.requestKind), step.content);
+            persist(makeEntry(id, MessageType::Request, toString(step.requestKind), step.content, MessageStatus::Success),
+                    [this, status = waitStatus(step.requestKind), content = step.content] {
+                        ++m_next;
+                        endTurn(status, content);
+                    });
             return;
         case StepType::Wait:
             // The wait was the delay before this boundary.
@@ -422,19 +436,21 @@ namespace Lockstep::Flows
             scheduleNext();
             return;
         case StepType::Fail:
-            if (!persist(makeEntry(id, MessageType::Agent, u"error"_qs, step.content, MessageStatus::Failure)))
-                return;
-            ++m_next;
-            endTurn(RunStatus::Failed, step.content);
+            persist(makeEntry(id, MessageType::Agent, u"error"_qs, step.content, MessageStatus::Failure),
+                    [this, content = step.content] {
+                        ++m_next;
+                        endTurn(RunStatus::Failed, content);
+                    });
             return;
         case StepType::Workspace:
             runWorkspaceStep(index);
             return;
         case StepType::Finish:
-            if (!persist(makeEntry(id, MessageType::WorkflowEnd, u"finished"_qs, step.content, MessageStatus::Success)))
-                return;
-            ++m_next;
-            endTurn(RunStatus::Finished, step.content);
+            persist(makeEntry(id, MessageType::WorkflowEnd, u"finished"_qs, step.content, MessageStatus::Success),
+                    [this, content = step.content] {
+                        ++m_next;
+                        endTurn(RunStatus::Finished, content);
+                    });
             return;
         }
     }
@@ -446,10 +462,10 @@ namespace Lockstep::Flows
                                        step.toolSucceeds ? MessageStatus::Success : MessageStatus::Failure);
         // toJson() cuts the response to 4 KiB.
         entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = step.response};
-        if (!persist(entry))
-            return;
-        ++m_next;
-        scheduleNext();
+        persist(entry, [this] {
+            ++m_next;
+            scheduleNext();
+        });
     }
 
     void Execution::runWorkspaceStep(const int index)
@@ -464,18 +480,24 @@ namespace Lockstep::Flows
             const QString why = m_options.workspaceTools ? NoWorkspace : WorkspaceUnavailable;
             ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Failure);
             entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = why};
-            if (!persist(entry))
-                return;
-            endTurn(RunStatus::Failed, why);
+            persist(entry, [this, why] { endTurn(RunStatus::Failed, why); });
             return;
         }
         ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Pending);
         entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = std::nullopt};
-        if (!persist(entry))
-            return;
-        m_phase = Phase::WorkspaceCall;
-        m_workspaceCall = m_options.workspaceTools->run(m_options.workspace, step.tool, step.args, this);
-        connect(m_workspaceCall, &Workspace::ToolCall::finished, this, &Execution::onWorkspaceResult);
+        persist(entry, [this, index] {
+            m_phase = Phase::WorkspaceCall;
+            // A stop or the deadline that came while the pending entry was
+            // being written: the call is not made, its entry says why.
+            if (m_stopRequest || m_deadlinePassed)
+            {
+                m_stepTimer.start(0);
+                return;
+            }
+            const Step &called = m_flow.steps.at(index);
+            m_workspaceCall = m_options.workspaceTools->run(m_options.workspace, called.tool, called.args, this);
+            connect(m_workspaceCall, &Workspace::ToolCall::finished, this, &Execution::onWorkspaceResult);
+        });
     }
 
     void Execution::onWorkspaceResult(const Workspace::ToolOutcome &outcome)
@@ -510,15 +532,15 @@ namespace Lockstep::Flows
         // toJson() cuts the response to 4 KiB.
         entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = outcome.response};
         entry.additionalContext = QJsonObject{{u"workspace"_qs, context}};
-        if (!persist(entry))
-            return;
-        if (!outcome.success)
-        {
-            endTurn(RunStatus::Failed, shortReason(outcome.response));
-            return;
-        }
-        ++m_next;
-        scheduleNext();
+        persist(entry, [this, success = outcome.success, reason = shortReason(outcome.response)] {
+            if (!success)
+            {
+                endTurn(RunStatus::Failed, reason);
+                return;
+            }
+            ++m_next;
+            scheduleNext();
+        });
     }
 
     void Execution::interruptWorkspaceCall()
@@ -554,21 +576,17 @@ namespace Lockstep::Flows
             ChatLogEntry entry = makeEntry(messageId(m_next), MessageType::Tool, step.tool, workspaceContent(step),
                                            MessageStatus::Failure);
             entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = u"interrupted: "_qs + why};
-            if (!persist(entry))
-                return;
+            persist(entry, [this] { atBoundary([this] { scheduleNext(); }); });
+            return;
         }
         // Serves the stop request or the deadline; the step is not completed,
         // so a resume runs it again.
-        if (!atBoundary())
-            return;
-        scheduleNext();
+        atBoundary([this] { scheduleNext(); });
     }
 
     void Execution::endTurn(const RunStatus status, const QString &reason)
     {
-        if (!writeStatus(status, reason))
-            return;
-        finish(StopCause::TurnEnded, status);
+        writeStatus(status, reason, [this, status] { finish(StopCause::TurnEnded, status); });
     }
 
     void Execution::stopOnRequest()
@@ -581,18 +599,15 @@ namespace Lockstep::Flows
             finish(cause, m_status);
             return;
         }
-        if (!writeStatus(RunStatus::Paused, reason))
-            return;
-        finish(cause, RunStatus::Paused);
+        writeStatus(RunStatus::Paused, reason, [this, cause] { finish(cause, RunStatus::Paused); });
     }
 
     void Execution::failOnDeadline()
     {
-        if (!persist(makeEntry(MessageIds::deadline(m_turn), MessageType::Agent, u"error"_qs, DeadlineExceeded, MessageStatus::Failure)))
-            return;
-        if (!writeStatus(RunStatus::Failed, DeadlineExceeded))
-            return;
-        finish(StopCause::Deadline, RunStatus::Failed);
+        persist(makeEntry(MessageIds::deadline(m_turn), MessageType::Agent, u"error"_qs, DeadlineExceeded, MessageStatus::Failure),
+                [this] {
+                    writeStatus(RunStatus::Failed, DeadlineExceeded, [this] { finish(StopCause::Deadline, RunStatus::Failed); });
+                });
     }
 
     void Execution::onDeadline()
@@ -613,33 +628,67 @@ namespace Lockstep::Flows
             return;
         if (m_stopRequest && m_stopRequest->first == StopCause::LostLock)
             return;
-        auto touched = m_store.touch(m_run.workflowId, m_fence);
-        if (!touched)
-        {
-            stopOnStoreError(u"touching last_activity_at"_qs, touched.error());
+        // A store that hangs gets one touch at a time, not a pile of them.
+        if (std::exchange(m_touching, true))
             return;
-        }
-        if (!touched.value())
-            stopOnGuardMiss();
+        m_store.call(
+            this, [workflowId = m_run.workflowId, fence = m_fence](Store::RunStore &store) { return store.touch(workflowId, fence); },
+            [this](Store::StoreResult<bool> touched) {
+                m_touching = false;
+                if (m_phase == Phase::Done)
+                    return;
+                if (!touched)
+                {
+                    stopOnStoreError(u"touching last_activity_at"_qs, touched.error());
+                    return;
+                }
+                if (!touched.value())
+                    stopOnGuardMiss();
+            });
     }
 
     // ---- writes ------------------------------------------------------------
 
-    bool Execution::persist(const ChatLogEntry &chatEntry)
+    template <typename Job, typename Then>
+    void Execution::storeCall(Job job, Then then)
+    {
+        m_storing = true;
+        m_store.call(this, std::move(job), [this, then = std::move(then)](auto result) mutable {
+            m_storing = false;
+            // Stopped meanwhile (a lost lock does not wait for the store).
+            if (m_phase == Phase::Done)
+                return;
+            then(std::move(result));
+        });
+    }
+
+    void Execution::persist(const ChatLogEntry &chatEntry, const std::function<void()> &then)
     {
         const QJsonObject entry = chatEntry.toJson();
-        auto seq = m_store.appendEntry(m_run.workflowId, m_fence, entry);
-        if (!seq)
-        {
-            stopOnStoreError(u"appending a chat-log entry"_qs, seq.error());
-            return false;
-        }
-        if (!seq.value())
-        {
-            stopOnGuardMiss();
-            return false;
-        }
-        const Store::StoredEntry stored{.seq = *seq.value(), .entry = entry};
+        storeCall(
+            [workflowId = m_run.workflowId, fence = m_fence, entry](Store::RunStore &store) {
+                return store.appendEntry(workflowId, fence, entry);
+            },
+            [this, entry, then](Store::StoreResult<std::optional<qint64>> seq) {
+                if (!seq)
+                {
+                    stopOnStoreError(u"appending a chat-log entry"_qs, seq.error());
+                    return;
+                }
+                if (!seq.value())
+                {
+                    stopOnGuardMiss();
+                    return;
+                }
+                recordEntry(Store::StoredEntry{.seq = *seq.value(), .entry = entry});
+                if (m_phase != Phase::Done)
+                    then();
+            });
+    }
+
+    void Execution::recordEntry(const Store::StoredEntry &stored)
+    {
+        const QJsonObject &entry = stored.entry;
         const QString id = entry.value(Names::MessageId).toString();
         if (const auto it = m_logIndex.constFind(id); it != m_logIndex.constEnd())
         {
@@ -652,46 +701,54 @@ namespace Lockstep::Flows
         m_logIndex.insert(id, m_log.size() - 1);
         ++m_checkpoints;
         emit entryPersisted(m_run.workflowId, stored);
-        return m_phase != Phase::Done;
     }
 
-    bool Execution::writeStatus(const RunStatus status, const QString &reason)
+    void Execution::writeStatus(const RunStatus status, const QString &reason, const std::function<void()> &then)
     {
-        auto written = m_store.transition(m_run.workflowId, m_fence, status, reason);
-        if (!written)
-        {
-            stopOnStoreError(u"writing status "_qs + toString(status), written.error());
-            return false;
-        }
-        if (!written.value())
-        {
-            stopOnGuardMiss();
-            return false;
-        }
-        m_status = status;
-        emit statusChanged(m_run.workflowId, status, reason);
-        return m_phase != Phase::Done;
+        storeCall(
+            [workflowId = m_run.workflowId, fence = m_fence, status, reason](Store::RunStore &store) {
+                return store.transition(workflowId, fence, status, reason);
+            },
+            [this, status, reason, then](Store::StoreResult<bool> written) {
+                if (!written)
+                {
+                    stopOnStoreError(u"writing status "_qs + toString(status), written.error());
+                    return;
+                }
+                if (!written.value())
+                {
+                    stopOnGuardMiss();
+                    return;
+                }
+                m_status = status;
+                emit statusChanged(m_run.workflowId, status, reason);
+                if (m_phase != Phase::Done)
+                    then();
+            });
     }
 
     void Execution::stopOnGuardMiss()
     {
         // Find out why the guarded write missed; nothing else is written.
-        auto stored = m_store.getRun(m_run.workflowId);
-        if (!stored)
-        {
-            stopOnStoreError(u"re-reading the run after a guard miss"_qs, stored.error());
-            return;
-        }
-        if (!stored.value())
-        {
-            finish(StopCause::Cancelled, RunStatus::Stopped);
-            return;
-        }
-        const Store::Run &run = *stored.value();
-        const bool fenceMoved = m_options.fencing && (run.fence != m_fence);
-        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "guard missed: status" << toString(run.status)
-                                  << "fence" << run.fence << "(ours" << m_fence << "); stopping without writing";
-        finish(fenceMoved || run.status == RunStatus::Running ? StopCause::Superseded : StopCause::Cancelled, run.status);
+        storeCall([workflowId = m_run.workflowId](Store::RunStore &store) { return store.getRun(workflowId); },
+                  [this](Store::StoreResult<std::optional<Store::Run>> stored) {
+                      if (!stored)
+                      {
+                          stopOnStoreError(u"re-reading the run after a guard miss"_qs, stored.error());
+                          return;
+                      }
+                      if (!stored.value())
+                      {
+                          finish(StopCause::Cancelled, RunStatus::Stopped);
+                          return;
+                      }
+                      const Store::Run &run = *stored.value();
+                      const bool fenceMoved = m_options.fencing && (run.fence != m_fence);
+                      qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "guard missed: status" << toString(run.status)
+                                                << "fence" << run.fence << "(ours" << m_fence << "); stopping without writing";
+                      finish(fenceMoved || run.status == RunStatus::Running ? StopCause::Superseded : StopCause::Cancelled,
+                             run.status);
+                  });
     }
 
     void Execution::stopOnStoreError(const QString &what, const Store::StoreError &error)

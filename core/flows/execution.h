@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include <QHash>
@@ -16,6 +17,11 @@
 #include "protocol/runstatus.h"
 #include "store/runstore.h"
 #include "workspace/agentaddress.h"
+
+namespace Lockstep::Store
+{
+    class StoreWorker;
+}
 
 namespace Lockstep::Workspace
 {
@@ -75,8 +81,9 @@ namespace Lockstep::Flows
     };
 
     // One executing run of a flow, on the event loop of its thread, never
-    // blocking it: every delay is a QTimer. All store calls go through the
-    // given RunStore (thread-affine: same thread) and carry the fence.
+    // blocking it: every delay is a QTimer, and every store call goes through
+    // the StoreWorker (off this thread) and carries the fence. One store call
+    // of the step machine is out at a time; its answer decides the next step.
     //
     // Chat-log message_ids are deterministic per turn and step:
     //   t<turn>-user      the user message that opened the turn
@@ -106,7 +113,7 @@ namespace Lockstep::Flows
     public:
         // `run` is the run as the CAS resume returned it (status `running`,
         // fence = `fence`). `store` must outlive the Execution.
-        Execution(Store::RunStore &store, const Store::Run &run, Flow flow, qint64 fence,
+        Execution(Store::StoreWorker &store, const Store::Run &run, Flow flow, qint64 fence,
                   ExecutionOptions options = {}, QObject *parent = nullptr);
         ~Execution() override;
 
@@ -170,9 +177,12 @@ namespace Lockstep::Flows
 
         // The next step boundary, after the delay of the next step.
         void scheduleNext();
-        // true: carry on. false: the execution stopped (finished() emitted).
-        bool atBoundary();
-        bool checkStoredRun();
+        // The second half of begin(): the chat log is read.
+        void startTurn(const QList<Store::StoredEntry> &stored);
+        // `then` runs when the execution carries on; otherwise it stopped
+        // (finished() emitted) or serves a stop request or the deadline.
+        void atBoundary(const std::function<void()> &then);
+        void checkStoredRun(const std::function<void()> &then);
         void runStep(int index);
         void writeToolResult();
         void runWorkspaceStep(int index);
@@ -183,8 +193,15 @@ namespace Lockstep::Flows
         void stopOnRequest();
         void failOnDeadline();
 
-        bool persist(const Protocol::ChatLogEntry &entry);
-        bool writeStatus(RunStatus status, const QString &reason);
+        // A store call of the step machine: `then(result)` unless the execution
+        // stopped meanwhile.
+        template <typename Job, typename Then>
+        void storeCall(Job job, Then then);
+        // Guarded writes; `then` runs after the write is in the store, unless
+        // the write missed or failed (the execution stops) or it stopped meanwhile.
+        void persist(const Protocol::ChatLogEntry &entry, const std::function<void()> &then);
+        void recordEntry(const Store::StoredEntry &stored);
+        void writeStatus(RunStatus status, const QString &reason, const std::function<void()> &then);
         void stopOnGuardMiss();
         void stopOnStoreError(const QString &what, const Store::StoreError &error);
         void finish(StopCause cause, RunStatus finalStatus);
@@ -197,7 +214,7 @@ namespace Lockstep::Flows
         QString messageId(int step) const;
         std::chrono::milliseconds scaled(std::chrono::milliseconds delay) const;
 
-        Store::RunStore &m_store;
+        Store::StoreWorker &m_store;
         Store::Run m_run;
         Flow m_flow;
         qint64 m_fence = 0;
@@ -212,6 +229,8 @@ namespace Lockstep::Flows
         std::optional<StopCause> m_cause;
         std::optional<std::pair<StopCause, QString>> m_stopRequest;
         bool m_deadlinePassed = false;
+        bool m_storing = false;    // a store call of the step machine is out
+        bool m_touching = false;   // a touch is out
         int m_checkpoints = 0;     // entries written by this execution (legacy checkpoint counter)
 
         QList<Store::StoredEntry> m_log;          // seq order, latest version of each message

@@ -29,6 +29,7 @@
 #include "protocol/closecode.h"
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "workspace/agentaddress.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
@@ -39,6 +40,14 @@ namespace Lockstep::Gateway
     {
         const QString WebSocketPath = QStringLiteral("/api/v1/ws");
         const QString DefaultFlow = QStringLiteral("hello");
+        // /healthz waits this long for the store's answer to SELECT 1; a store
+        // slower than that is reported degraded, not waited for.
+        constexpr std::chrono::milliseconds HealthPingBudget {80};
+
+        qint64 steadyMs()
+        {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        }
 
         qint64 nowMs()
         {
@@ -121,10 +130,129 @@ namespace Lockstep::Gateway
         bool executionEnded = false;
         bool lockSettled = true;             // false while a lock is held or being released
         bool lostReported = false;           // lockStatus `lost` went out (once per drive)
+        int storeCalls = 0;                  // store calls out for this drive (it waits for them)
         bool done = false;
 
         bool executionRunning() const { return execution && !executionEnded; }
     };
+
+    // What one trip to the store decided for a drive (runs on the StoreWorker).
+    struct ResumeAttempt
+    {
+        std::optional<Store::StoreError> storeError;
+        std::optional<std::pair<CloseCode, QString>> refusal;   // answered before the resume
+        qint64 fence = 0;                                       // the fence the resume used
+        std::optional<QString> newGoal;
+        QString flow;                                           // the run's flow
+        Store::ResumeResult resumed;
+        std::optional<Store::RunWorkspace> workspace;           // remembered with the run, after a resume
+    };
+
+    namespace
+    {
+        struct ResumeInput
+        {
+            QString workflowId;
+            QString goal;
+            QString flow;             // for a new run
+            bool flowKnown = false;
+            qint64 fence = 0;
+            bool takeFence = false;   // no lock: the store's counter is the fence
+            qint64 fenceAbove = 0;
+        };
+
+        void resumeIn(Store::RunStore &store, const QString &workflowId, ResumeAttempt &attempt)
+        {
+            auto resumed = store.resume(workflowId, attempt.fence, attempt.newGoal);
+            if (!resumed)
+            {
+                attempt.storeError = resumed.error();
+                return;
+            }
+            attempt.resumed = *resumed;
+            if (resumed->outcome != Store::ResumeOutcome::Resumed)
+                return;
+            // A hint for the workspace steps: not worth failing the drive over.
+            if (auto remembered = store.runWorkspace(workflowId))
+                attempt.workspace = *remembered;
+            else
+                qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding could not be read:"
+                                               << remembered.error().message;
+        }
+
+        // Look the run up (create it when new), then CAS-resume it.
+        ResumeAttempt prepareAndResume(Store::RunStore &store, const ResumeInput &input)
+        {
+            ResumeAttempt attempt;
+            attempt.fence = input.fence;
+            if (input.takeFence)
+            {
+                const auto fence = store.nextFence(input.fenceAbove);
+                if (!fence)
+                {
+                    attempt.storeError = fence.error();
+                    return attempt;
+                }
+                attempt.fence = *fence;
+            }
+            auto existing = store.getRun(input.workflowId);
+            if (!existing)
+            {
+                attempt.storeError = existing.error();
+                return attempt;
+            }
+            std::optional<Store::Run> run = *existing;
+            if (!run)
+            {
+                if (input.goal.isEmpty())
+                {
+                    attempt.refusal = {CloseCode::NotFound, QStringLiteral("workflow not found")};
+                    return attempt;
+                }
+                if (!input.flowKnown)
+                {
+                    attempt.refusal = {CloseCode::InvalidRequest,
+                                       QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
+                                           .arg(Flows::Flow::isValidName(input.flow) ? input.flow : QStringLiteral("?"))};
+                    return attempt;
+                }
+                auto created = store.createRun(input.workflowId, input.goal, input.flow, attempt.fence);
+                if (created)
+                {
+                    run = *created;
+                }
+                else
+                {
+                    // Another session created it a moment ago (no lock): our goal is its next message.
+                    if (created.error().kind != Store::StoreError::Kind::Exists)
+                    {
+                        attempt.storeError = created.error();
+                        return attempt;
+                    }
+                    existing = store.getRun(input.workflowId);
+                    if (!existing)
+                    {
+                        attempt.storeError = existing.error();
+                        return attempt;
+                    }
+                    if (!existing->has_value())
+                    {
+                        attempt.refusal = {CloseCode::NotFound, QStringLiteral("workflow not found")};
+                        return attempt;
+                    }
+                    run = *existing;
+                    attempt.newGoal = input.goal;
+                }
+            }
+            else if (!input.goal.isEmpty())
+            {
+                attempt.newGoal = input.goal;
+            }
+            attempt.flow = run->flow;
+            resumeIn(store, input.workflowId, attempt);
+            return attempt;
+        }
+    } // namespace
 
     Server::Server(GatewayConfig config, QObject *parent)
         : QObject(parent)
@@ -236,12 +364,17 @@ namespace Lockstep::Gateway
         Store::StoreOptions storeOptions;
         storeOptions.staleAfter = m_config.staleAfter;
         storeOptions.casGuards = m_config.casGuards;
-        auto store = Store::RunStore::open(storeSpec, storeOptions);
+        const auto opener = [storeSpec, storeOptions] { return Store::RunStore::open(storeSpec, storeOptions); };
+        auto store = Store::StoreWorker::start(opener, QStringLiteral("store"));
         if (!store)
             return runtime(u"--store: " + store.error().message);
         m_store = std::move(*store);
+        auto healthStore = Store::StoreWorker::start(opener, QStringLiteral("store-health"));
+        if (!healthStore)
+            return runtime(u"--store: " + healthStore.error().message);
+        m_healthStore = std::move(*healthStore);
         // PostgreSQL announces other replicas' writes: feeds wake on them instead of polling.
-        m_storeAnnounces = m_store->watchChanges([this](const QString &workflowId) { onStoreChanged(workflowId); });
+        m_storeAnnounces = m_store->watchChanges(this, [this](const QString &workflowId) { onStoreChanged(workflowId); });
         if (m_storeAnnounces)
         {
             // A LISTEN connection that died unnoticed would leave subscribers
@@ -249,8 +382,11 @@ namespace Lockstep::Gateway
             // (and the reconnect listens again and refreshes every feed).
             m_storeWatch.setInterval(std::chrono::seconds(5));
             connect(&m_storeWatch, &QTimer::timeout, this, [this] {
-                if (!m_feeds.isEmpty())
-                    (void)m_store->ping();
+                if (m_feeds.isEmpty() || std::exchange(m_watchPingOut, true))
+                    return;
+                m_store->call(
+                    this, [](Store::RunStore &runStore) { return runStore.ping(); },
+                    [this](const Store::StoreResult<Ok> &) { m_watchPingOut = false; });
             });
             m_storeWatch.start();
         }
@@ -258,7 +394,13 @@ namespace Lockstep::Gateway
         // Workspace agents: the gateway presents each agent's registered secret
         // when it dials it, never one of its own tokens (dial.token stays empty).
         Workspace::ToolRunnerOptions workspaceOptions;   // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
-        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store, m_config.agentExpiry);
+        // The directory is asked synchronously, and only when a dial is slow
+        // or failed: it reads through a connection of its own on this thread.
+        auto directoryStore = Store::RunStore::open(storeSpec, storeOptions);
+        if (!directoryStore)
+            return runtime(u"--store: " + directoryStore.error().message);
+        m_directoryStore = std::move(*directoryStore);
+        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_directoryStore, m_config.agentExpiry);
         m_workspaceTools = std::make_unique<Workspace::WorkspaceToolRunner>(*m_agentDirectory, workspaceOptions);
 
         Lock::LockOptions lockOptions;
@@ -361,21 +503,70 @@ namespace Lockstep::Gateway
     void Server::checkHealth(HttpContext::HealthDone done)
     {
         // Both parts are asked now: a health check that trusts old answers lies.
-        QJsonObject failing;
-        if (const auto pinged = m_store->ping(); !pinged)
-            failing.insert(u"store"_qs, pinged.error().shortText());
-        m_lockStore->ping(this, [this, failing, done = std::move(done)](Lock::LockResult<Ok> pong) mutable {
-            if (!pong)
-                failing.insert(u"lockStore"_qs, pong.error().message);
+        struct Check
+        {
+            QJsonObject failing;
+            int waiting = 2;
+            HttpContext::HealthDone done;
+        };
+        auto check = std::make_shared<Check>();
+        check->done = std::move(done);
+        auto answered = [this, check] {
+            if (--check->waiting > 0)
+                return;
             QJsonObject answer = health();
-            if (!failing.isEmpty())
+            if (!check->failing.isEmpty())
             {
                 if (!m_shuttingDown)
                     answer.insert(u"status"_qs, u"degraded"_qs);
-                answer.insert(u"degraded"_qs, failing);
+                answer.insert(u"degraded"_qs, check->failing);
             }
-            done(answer);
+            check->done(answer);
+        };
+        pingStore([check, answered](const QString &problem) {
+            if (!problem.isEmpty())
+                check->failing.insert(u"store"_qs, problem);
+            answered();
         });
+        m_lockStore->ping(this, [check, answered](Lock::LockResult<Ok> pong) {
+            if (!pong)
+                check->failing.insert(u"lockStore"_qs, pong.error().message);
+            answered();
+        });
+    }
+
+    void Server::pingStore(std::function<void(const QString &problem)> answer)
+    {
+        // Each asker hears once: the store's answer, or the budget running out.
+        auto once = std::make_shared<std::function<void(const QString &)>>(std::move(answer));
+        auto reply = [once](const QString &problem) {
+            if (auto pending = std::exchange(*once, {}))
+                pending(problem);
+        };
+        const qint64 waitedMs = m_storePing.out ? steadyMs() - m_storePing.sentMs : 0;
+        if (waitedMs >= HealthPingBudget.count())
+        {
+            // A ping already out past the budget: a hung store is not asked again.
+            reply(QStringLiteral("no answer for %1 ms").arg(waitedMs));
+            return;
+        }
+        m_storePing.waiting.append(reply);
+        QTimer::singleShot(HealthPingBudget - std::chrono::milliseconds(waitedMs), this, [reply] {
+            reply(QStringLiteral("no answer within %1 ms").arg(HealthPingBudget.count()));
+        });
+        if (m_storePing.out)
+            return;
+        m_storePing.out = true;
+        m_storePing.sentMs = steadyMs();
+        m_healthStore->call(
+            this, [](Store::RunStore &store) { return store.ping(); },
+            [this](const Store::StoreResult<Ok> &pinged) {
+                m_storePing.out = false;
+                const QString problem = pinged ? QString() : pinged.error().shortText();
+                const auto waiting = std::exchange(m_storePing.waiting, {});
+                for (const auto &waiter : waiting)
+                    waiter(problem);
+            });
     }
 
     QString Server::sessionLockId(const Session *session) const
@@ -639,80 +830,55 @@ namespace Lockstep::Gateway
         failDrive(drive, CloseCode::InternalError, storeCloseReason(error));
     }
 
-    void Server::proceed(Drive *drive)
+    template <typename Job, typename Then>
+    void Server::driveStore(Drive *drive, Job job, Then then)
     {
-        Session *session = drive->session;
-        const Protocol::StartRequest &request = drive->request;
-        if (!session || drive->sessionEnded)
-            return failDrive(drive, CloseCode::Normal, {});
-        if (!drive->lock)
-        {
-            // No lock (turned off, or fail-open): the store's counter is the fence.
-            const auto fence = m_store->nextFence(0);
-            if (!fence)
-                return failDriveOnStore(drive, fence.error());
-            drive->fence = *fence;
-        }
-
-        auto existing = m_store->getRun(drive->workflowId);
-        if (!existing)
-            return failDriveOnStore(drive, existing.error());
-        std::optional<Store::Run> run = *existing;
-        if (!run)
-        {
-            if (request.goal.isEmpty())
-                return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
-            QString flowName = request.workflowMetadata.value(u"flow").toString();
-            if (flowName.isEmpty())
-                flowName = DefaultFlow;
-            if (!m_flows.contains(flowName))
-                return failDrive(drive, CloseCode::InvalidRequest,
-                                 QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
-                                     .arg(Flows::Flow::isValidName(flowName) ? flowName : QStringLiteral("?")));
-            auto created = m_store->createRun(drive->workflowId, request.goal, flowName, drive->fence);
-            if (created)
-            {
-                run = *created;
-            }
-            else
-            {
-                // Another session created it a moment ago (no lock): our goal is its next message.
-                if (created.error().kind != Store::StoreError::Kind::Exists)
-                    return failDriveOnStore(drive, created.error());
-                existing = m_store->getRun(drive->workflowId);
-                if (!existing)
-                    return failDriveOnStore(drive, existing.error());
-                if (!existing->has_value())
-                    return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
-                run = *existing;
-                drive->newGoal = request.goal;
-            }
-        }
-        else if (!request.goal.isEmpty())
-        {
-            drive->newGoal = request.goal;
-        }
-
-        drive->flow = m_flows.find(run->flow);
-        if (!drive->flow)
-            return failDrive(drive, CloseCode::InternalError,
-                             QStringLiteral("flow '%1' is not available on this gateway").arg(run->flow));
-        resumeRun(drive, false);
+        ++drive->storeCalls;
+        m_store->call(drive, std::move(job), [this, drive, then = std::move(then)](auto result) mutable {
+            --drive->storeCalls;
+            then(std::move(result));
+            driveDone(drive);
+        });
     }
 
-    void Server::resumeRun(Drive *drive, const bool fenceRaised)
+    void Server::proceed(Drive *drive)
     {
-        const auto resumed = m_store->resume(drive->workflowId, drive->fence, drive->newGoal);
-        if (!resumed)
-            return failDriveOnStore(drive, resumed.error());
-        switch (resumed->outcome)
+        if (!drive->session || drive->sessionEnded)
+            return failDrive(drive, CloseCode::Normal, {});
+        const Protocol::StartRequest &request = drive->request;
+        ResumeInput input;
+        input.workflowId = drive->workflowId;
+        input.goal = request.goal;
+        input.flow = request.workflowMetadata.value(u"flow").toString();
+        if (input.flow.isEmpty())
+            input.flow = DefaultFlow;
+        input.flowKnown = m_flows.contains(input.flow);
+        input.fence = drive->fence;
+        // No lock (turned off, or fail-open): the store's counter is the fence.
+        input.takeFence = !drive->lock;
+        driveStore(
+            drive, [input](Store::RunStore &store) { return prepareAndResume(store, input); },
+            [this, drive](const ResumeAttempt &attempt) { onResumed(drive, attempt, false); });
+    }
+
+    void Server::onResumed(Drive *drive, const ResumeAttempt &attempt, const bool fenceRaised)
+    {
+        drive->fence = attempt.fence;
+        if (attempt.newGoal)
+            drive->newGoal = attempt.newGoal;
+        if (attempt.storeError)
+            return failDriveOnStore(drive, *attempt.storeError);
+        if (attempt.refusal)
+            return failDrive(drive, attempt.refusal->first, attempt.refusal->second);
+        const Store::ResumeResult &resumed = attempt.resumed;
+        switch (resumed.outcome)
         {
         case Store::ResumeOutcome::NotFound:
             return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
         case Store::ResumeOutcome::NotResumable:
         {
-            const RunStatus status = resumed->status.value_or(RunStatus::Running);
-            const qint64 storedFence = resumed->fence.value_or(0);
+            const RunStatus status = resumed.status.value_or(RunStatus::Running);
+            const qint64 storedFence = resumed.fence.value_or(0);
             // A miss on the fence is not a CAS miss: the run carries a fence from
             // elsewhere. Take a fresh one above it once; losing again means a newer
             // holder wrote meanwhile, and that is what the client hears.
@@ -735,19 +901,37 @@ namespace Lockstep::Gateway
         case Store::ResumeOutcome::Resumed:
             break;
         }
-        startExecution(drive, *resumed->run);
+        const Store::Run &run = *resumed.run;
+        // The session went away (or the lock was lost) while the store worked:
+        // nobody will drive the run now, so it is left as a closed tab leaves it.
+        if (!drive->session || drive->sessionEnded || (drive->lock && drive->lock->state() != Lock::RunLock::State::Holding))
+        {
+            const bool lockLost = drive->lock && drive->lock->state() == Lock::RunLock::State::Lost;
+            qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "was resumed after its session"
+                                        << (lockLost ? "lost the lock; left for --stale-after" : "ended; pausing it");
+            if (lockLost)
+                return failDrive(drive, CloseCode::InternalError, QStringLiteral("lost lock"));
+            const QString workflowId = drive->workflowId;
+            const qint64 fence = drive->fence;
+            driveStore(
+                drive,
+                [workflowId, fence](Store::RunStore &store) {
+                    return store.transition(workflowId, fence, RunStatus::Paused, QStringLiteral("client disconnected"));
+                },
+                [this, drive](const Store::StoreResult<bool> &) { failDrive(drive, CloseCode::Normal, {}); });
+            return;
+        }
+        drive->flow = m_flows.find(run.flow);
+        if (!drive->flow)
+            return failDrive(drive, CloseCode::InternalError,
+                             QStringLiteral("flow '%1' is not available on this gateway").arg(run.flow));
+        startExecution(drive, run, attempt.workspace);
     }
 
     void Server::raiseFence(Drive *drive, const qint64 floor)
     {
         if (!drive->lock)
-        {
-            const auto fence = m_store->nextFence(floor);
-            if (!fence)
-                return failDriveOnStore(drive, fence.error());
-            drive->fence = *fence;
-            return resumeRun(drive, true);
-        }
+            return resumeAgain(drive, floor);
         drive->lock->raiseFence(floor, [this, drive](Lock::LockResult<std::optional<qint64>> raised) {
             if (!drive->session || drive->sessionEnded)
                 return failDrive(drive, CloseCode::Normal, {});
@@ -762,11 +946,36 @@ namespace Lockstep::Gateway
             drive->fence = **raised;
             broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(),
                                 drive->fence, drive->lock->ttl().count(), drive->session);
-            resumeRun(drive, true);
+            resumeAgain(drive, std::nullopt);
         });
     }
 
-    void Server::startExecution(Drive *drive, const Store::Run &run)
+    void Server::resumeAgain(Drive *drive, const std::optional<qint64> lockless)
+    {
+        ResumeAttempt again;
+        again.fence = drive->fence;
+        again.newGoal = drive->newGoal;
+        const QString workflowId = drive->workflowId;
+        driveStore(
+            drive,
+            [attempt = again, workflowId, lockless](Store::RunStore &store) mutable {
+                if (lockless)
+                {
+                    const auto fence = store.nextFence(*lockless);
+                    if (!fence)
+                    {
+                        attempt.storeError = fence.error();
+                        return attempt;
+                    }
+                    attempt.fence = *fence;
+                }
+                resumeIn(store, workflowId, attempt);
+                return attempt;
+            },
+            [this, drive](const ResumeAttempt &attempt) { onResumed(drive, attempt, true); });
+    }
+
+    void Server::startExecution(Drive *drive, const Store::Run &run, const std::optional<Store::RunWorkspace> &remembered)
     {
         Session *session = drive->session;
         const Protocol::StartRequest &request = drive->request;
@@ -779,7 +988,7 @@ namespace Lockstep::Gateway
         options.guards = m_config.casGuards;
         options.fencing = m_config.fencing;
         options.workspaceTools = m_workspaceTools.get();
-        options.workspace = workspaceBinding(drive->workflowId, request.workflowMetadata.value(u"workspaceID").toString());
+        options.workspace = workspaceBinding(request.workflowMetadata.value(u"workspaceID").toString(), remembered);
         drive->execution = new Flows::Execution(*m_store, run, *drive->flow, drive->fence, options, drive);
         if (drive->lock)
             drive->lock->retain(QStringLiteral("execution"));
@@ -787,55 +996,64 @@ namespace Lockstep::Gateway
 
         RunFeed *feed = feedFor(drive->workflowId);
         feed->attachExecution(drive->execution);
-        QString problem;
-        if (feed->addListener(session, drive->afterSeq, &problem) != RunFeed::AddResult::Added)
-            qCWarning(lcGateway).noquote() << "no snapshot for" << drive->workflowId << ":" << problem;
+        const QString workflowId = drive->workflowId;
+        feed->addListener(session, drive->afterSeq, [workflowId](RunFeed::AddResult added, const QString &problem) {
+            if (added != RunFeed::AddResult::Added)
+                qCWarning(lcGateway).noquote() << "no snapshot for" << workflowId << ":" << problem;
+        });
         qCInfo(lcGateway).noquote() << "session" << session->id() << "drives workflow" << drive->workflowId
                                     << "flow" << drive->flow->name << "fence" << drive->fence;
         drive->execution->start();
     }
 
-    Workspace::WorkspaceBinding Server::workspaceBinding(const QString &workflowId, const QString &requested) const
+    Workspace::WorkspaceBinding Server::workspaceBinding(const QString &requested,
+                                                         const std::optional<Store::RunWorkspace> &remembered) const
     {
         // The workspace named by this startRequest, else the one the run
         // remembers; the agent it used last is dialed first when this
         // gateway knows its address, else the dialer looks it up (lazily).
         Workspace::WorkspaceBinding binding{.workspaceId = requested, .agent = std::nullopt};
-        const auto remembered = m_store->runWorkspace(workflowId);
         if (!remembered)
-            qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding could not be read:"
-                                           << remembered.error().message;
-        if (!remembered || !remembered->has_value())
             return binding;
-        const Store::RunWorkspace &stored = **remembered;
         if (binding.workspaceId.isEmpty())
-            binding.workspaceId = stored.workspaceId;
-        if (binding.workspaceId == stored.workspaceId && !stored.agentId.isEmpty() && m_workspaceTools)
-            binding.agent = m_workspaceTools->knownAgent(stored.agentId);
+            binding.workspaceId = remembered->workspaceId;
+        if (binding.workspaceId == remembered->workspaceId && !remembered->agentId.isEmpty() && m_workspaceTools)
+            binding.agent = m_workspaceTools->knownAgent(remembered->agentId);
         return binding;
-    }
-
-    void Server::rememberWorkspace(Drive *drive)
-    {
-        const Workspace::WorkspaceBinding binding = drive->execution->workspaceBinding();
-        if (binding.workspaceId.isEmpty())
-            return;
-        const Store::RunWorkspace stored{.workspaceId = binding.workspaceId,
-                                         .agentId = binding.agent ? binding.agent->agentId : QString()};
-        if (const auto written = m_store->setRunWorkspace(drive->workflowId, stored); !written)
-            qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << ": its workspace binding was not stored:"
-                                           << written.error().message;
     }
 
     void Server::onExecutionFinished(Drive *drive)
     {
         drive->executionEnded = true;
-        rememberWorkspace(drive);
         const Flows::StopCause cause = drive->execution->stopCause().value_or(Flows::StopCause::TurnEnded);
         if (RunFeed *feed = m_feeds.value(drive->workflowId))
             feed->refresh();
-        const auto stored = m_store->getRun(drive->workflowId);
-        const QString status = (stored && stored->has_value()) ? toString((*stored)->status) : QStringLiteral("unknown");
+        // Remember the workspace binding (a hint for the next turn), and read
+        // the status the run ended with: the session's close reason.
+        const Workspace::WorkspaceBinding binding = drive->execution->workspaceBinding();
+        std::optional<Store::RunWorkspace> remember;
+        if (!binding.workspaceId.isEmpty())
+            remember = Store::RunWorkspace{.workspaceId = binding.workspaceId,
+                                           .agentId = binding.agent ? binding.agent->agentId : QString()};
+        driveStore(
+            drive,
+            [workflowId = drive->workflowId, remember](Store::RunStore &store) {
+                if (remember)
+                {
+                    if (const auto written = store.setRunWorkspace(workflowId, *remember); !written)
+                        qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding was not stored:"
+                                                       << written.error().message;
+                }
+                return store.getRun(workflowId);
+            },
+            [this, drive, cause](const Store::StoreResult<std::optional<Store::Run>> &stored) {
+                const QString status = (stored && stored->has_value()) ? toString((*stored)->status) : QStringLiteral("unknown");
+                closeFinishedDrive(drive, cause, status);
+            });
+    }
+
+    void Server::closeFinishedDrive(Drive *drive, const Flows::StopCause cause, const QString &status)
+    {
         qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "execution ended:" << Flows::toString(cause)
                                     << "status" << status;
         if (drive->session)
@@ -889,7 +1107,7 @@ namespace Lockstep::Gateway
             lockOver = (state == Lock::RunLock::State::Released) || (state == Lock::RunLock::State::Lost)
                 || (state == Lock::RunLock::State::HeldElsewhere) || (state == Lock::RunLock::State::Failed);
         }
-        if (!sessionOver || !executionOver || !lockOver)
+        if (!sessionOver || !executionOver || !lockOver || (drive->storeCalls > 0))
             return;
         drive->done = true;
         m_drives.removeAll(drive);
@@ -905,54 +1123,65 @@ namespace Lockstep::Gateway
         // Subscribers get the lean deltas (subscribe is not part of the legacy API).
         session->setRole(Session::Role::Observer, workflowId, true);
         RunFeed *feed = feedFor(workflowId);
-        QString problem;
-        switch (feed->addListener(session, afterSeq, &problem))
-        {
-        case RunFeed::AddResult::Added:
-            qCDebug(lcGateway).noquote() << "session" << session->id() << "observes" << workflowId;
-            return;
-        case RunFeed::AddResult::NotFound:
-            session->closeWith(quint16(CloseCode::NotFound), QStringLiteral("workflow not found"));
-            break;
-        case RunFeed::AddResult::StoreError:
-            qCWarning(lcGateway).noquote() << "subscribe to" << workflowId << "failed:" << problem;
-            session->closeWith(quint16(CloseCode::InternalError), u"store unavailable: "_qs + problem);
-            break;
-        }
-        dropFeedIfIdle(workflowId);
+        // The feed forgets a session that ends before the store answers.
+        feed->addListener(session, afterSeq, [this, session, workflowId](RunFeed::AddResult added, const QString &problem) {
+            switch (added)
+            {
+            case RunFeed::AddResult::Added:
+                qCDebug(lcGateway).noquote() << "session" << session->id() << "observes" << workflowId;
+                return;
+            case RunFeed::AddResult::NotFound:
+                session->closeWith(quint16(CloseCode::NotFound), QStringLiteral("workflow not found"));
+                break;
+            case RunFeed::AddResult::StoreError:
+                qCWarning(lcGateway).noquote() << "subscribe to" << workflowId << "failed:" << problem;
+                session->closeWith(quint16(CloseCode::InternalError), u"store unavailable: "_qs + problem);
+                break;
+            }
+            dropFeedIfIdle(workflowId);
+        });
     }
 
     void Server::stopWorkflow(Session *session, const QString &reason)
     {
         const QString workflowId = session->workflowId();
         const QString why = reason.isEmpty() ? QStringLiteral("stopped by client") : reason.left(1024);
-        const auto result = m_store->cancel(workflowId, why);
-        if (!result)
-        {
-            session->closeWith(quint16(result.error().kind == Store::StoreError::Kind::InvalidInput
-                                           ? CloseCode::InvalidRequest : CloseCode::InternalError),
-                               storeCloseReason(result.error()));
-            return;
-        }
-        switch (result->outcome)
-        {
-        case Store::CancelOutcome::Cancelled:
-            qCInfo(lcGateway).noquote() << "session" << session->id() << "cancelled workflow" << workflowId;
-            runCancelled(workflowId, why);
-            return;
-        case Store::CancelOutcome::Noop:
-        {
-            Protocol::RunStatusMessage message;
-            message.workflowID = workflowId;
-            message.status = result->status.value_or(RunStatus::Finished);
-            message.reason = QStringLiteral("cancel: nothing to do, the run is %1").arg(toString(message.status));
-            session->send(message);
-            return;
-        }
-        case Store::CancelOutcome::NotFound:
-            qCDebug(lcGateway).noquote() << "stopWorkflow for unknown workflow" << workflowId;
-            return;
-        }
+        const quint64 sessionId = session->id();
+        QPointer<Session> asker(session);
+        // The cancel is done even when its session closes meanwhile; only the answer is dropped.
+        m_store->call(
+            this, [workflowId, why](Store::RunStore &store) { return store.cancel(workflowId, why); },
+            [this, asker, sessionId, workflowId, why](const Store::StoreResult<Store::CancelResult> &result) {
+                if (!result)
+                {
+                    if (asker)
+                        asker->closeWith(quint16(result.error().kind == Store::StoreError::Kind::InvalidInput
+                                                     ? CloseCode::InvalidRequest : CloseCode::InternalError),
+                                         storeCloseReason(result.error()));
+                    return;
+                }
+                switch (result->outcome)
+                {
+                case Store::CancelOutcome::Cancelled:
+                    qCInfo(lcGateway).noquote() << "session" << sessionId << "cancelled workflow" << workflowId;
+                    runCancelled(workflowId, why);
+                    return;
+                case Store::CancelOutcome::Noop:
+                {
+                    if (!asker)
+                        return;
+                    Protocol::RunStatusMessage message;
+                    message.workflowID = workflowId;
+                    message.status = result->status.value_or(RunStatus::Finished);
+                    message.reason = QStringLiteral("cancel: nothing to do, the run is %1").arg(toString(message.status));
+                    asker->send(message);
+                    return;
+                }
+                case Store::CancelOutcome::NotFound:
+                    qCDebug(lcGateway).noquote() << "stopWorkflow for unknown workflow" << workflowId;
+                    return;
+                }
+            });
     }
 
     void Server::runCancelled(const QString &workflowId, const QString &reason)

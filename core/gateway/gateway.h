@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 
 #include <QHash>
@@ -25,8 +27,14 @@ class QWebSocketServer;
 namespace Lockstep::Store
 {
     class RunStore;
+    class StoreWorker;
     struct Run;
+    struct RunWorkspace;
     struct StoreError;
+}
+namespace Lockstep::Flows
+{
+    enum class StopCause;
 }
 namespace Lockstep::Workspace
 {
@@ -43,6 +51,7 @@ namespace Lockstep::Lock
 namespace Lockstep::Gateway
 {
     class Drive;
+    struct ResumeAttempt;
     class FrontDoor;
     class HttpApi;
     class RunFeed;
@@ -70,6 +79,11 @@ namespace Lockstep::Gateway
     //    released when both have ended.
     //  - subscribe: observe (4404 for an unknown workflow).
     // Both get a snapshot of the chat log and then deltas (RunFeed).
+    //
+    // Nothing here waits for the database: every store call goes through a
+    // StoreWorker (its own thread and connection), and /healthz pings the
+    // store on a second one with a deadline, so a hung database costs no
+    // websocket ping, no health answer and no lock heartbeat.
     class Server final : public QObject
     {
         Q_OBJECT
@@ -106,13 +120,18 @@ namespace Lockstep::Gateway
         void onSessionEnded(Session *session);
 
         void beginDrive(Session *session, const Protocol::StartRequest &request, qint64 afterSeq);
-        // After the lock (or without one): create or look up the run, then resumeRun().
+        // A store call for a drive: the drive lives until `then` has run.
+        template <typename Job, typename Then>
+        void driveStore(Drive *drive, Job job, Then then);
+        // After the lock (or without one): create or look up the run and
+        // CAS-resume it, in one store call; then onResumed().
         void proceed(Drive *drive);
-        // The CAS resume; a miss on the fence alone takes a fresh fence above the
-        // stored one once (raiseFence) and tries again, a second miss is a stale fence.
-        void resumeRun(Drive *drive, bool fenceRaised);
+        // A miss on the fence alone takes a fresh fence above the stored one
+        // once (raiseFence) and tries again; a second miss is a stale fence.
+        void onResumed(Drive *drive, const ResumeAttempt &attempt, bool fenceRaised);
         void raiseFence(Drive *drive, qint64 floor);
-        void startExecution(Drive *drive, const Store::Run &run);
+        void resumeAgain(Drive *drive, std::optional<qint64> lockless);
+        void startExecution(Drive *drive, const Store::Run &run, const std::optional<Store::RunWorkspace> &remembered);
         void failDrive(Drive *drive, CloseCode code, const QString &reason);
         void failDriveOnStore(Drive *drive, const Store::StoreError &error);
         void observe(Session *session, const QString &workflowId, qint64 afterSeq);
@@ -125,9 +144,11 @@ namespace Lockstep::Gateway
         void onLockFailed(Drive *drive, const Lock::LockError &error);
         void onLockLost(Drive *drive, const QString &reason);
         void onExecutionFinished(Drive *drive);
+        // The rest of onExecutionFinished(), once the store said how the run ended.
+        void closeFinishedDrive(Drive *drive, Flows::StopCause cause, const QString &status);
         // The run's workspace: named by the startRequest or remembered with the run.
-        Workspace::WorkspaceBinding workspaceBinding(const QString &workflowId, const QString &requested) const;
-        void rememberWorkspace(Drive *drive);
+        Workspace::WorkspaceBinding workspaceBinding(const QString &requested,
+                                                     const std::optional<Store::RunWorkspace> &remembered) const;
         void driveDone(Drive *drive);
 
         void broadcastLockStatus(const QString &workflowId, Protocol::LockState state, const QString &holder,
@@ -141,12 +162,24 @@ namespace Lockstep::Gateway
         // /healthz: health() plus a round trip to the store and the lock store;
         // "status":"degraded" and "degraded":{part: reason} when one fails.
         void checkHealth(HttpContext::HealthDone done);
+        // The store's part of /healthz: `answer` gets an empty text, the
+        // store's reason, or "no answer within ..." once HealthPingBudget passed.
+        void pingStore(std::function<void(const QString &problem)> answer);
         void checkShutdownDone();
 
         GatewayConfig m_config;
         TokenSet m_tokens;
         Flows::FlowLibrary m_flows;
-        std::unique_ptr<Store::RunStore> m_store;
+        std::unique_ptr<Store::StoreWorker> m_store;
+        std::unique_ptr<Store::StoreWorker> m_healthStore;   // its own connection: pings never queue behind work
+        std::unique_ptr<Store::RunStore> m_directoryStore;   // the agent directory's, on this thread
+        struct StorePing
+        {
+            bool out = false;
+            qint64 sentMs = 0;
+            QList<std::function<void(const QString &problem)>> waiting;
+        } m_storePing;
+        bool m_watchPingOut = false;
         // Workspace steps dial agents through these; declared after the store
         // they read, and they outlive every execution (deleted in ~Server first).
         std::unique_ptr<Workspace::AgentDirectory> m_agentDirectory;

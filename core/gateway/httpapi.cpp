@@ -17,6 +17,7 @@
 #include "protocol/jsonreader.h"
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "workspace/workspaceroutes.h"
 
 namespace Lockstep::Gateway
@@ -85,6 +86,20 @@ namespace Lockstep::Gateway
         if (failure.kind == Store::StoreError::Kind::InvalidInput)
             return error(400, QStringLiteral("invalid_request"), failure.message);
         return error(503, QStringLiteral("store_unavailable"), failure.message);
+    }
+
+    std::optional<HttpApi::Reply> HttpApi::answerFromStore(std::function<Reply(Store::RunStore &store)> job)
+    {
+        QPointer<QTcpSocket> socket = m_socket;
+        m_context.store->call(this, std::move(job), [socket](const Reply &reply) {
+            if (!socket || (socket->state() != QAbstractSocket::ConnectedState))
+                return;
+            if (reply.status >= 400)
+                qCInfo(lcGateway).noquote() << "refused" << socket->peerAddress().toString() << reply.status
+                                            << reply.body.value(u"message").toString();
+            send(socket, reply);
+        });
+        return std::nullopt;
     }
 
     void HttpApi::send(QTcpSocket *socket, const Reply &reply)
@@ -241,30 +256,47 @@ namespace Lockstep::Gateway
                 routed = registration.error();
                 break;
             }
-            if (Workspace::Routes::isRenewal(*m_context.store, *registration, m_context.config->agentExpiry))
-            {
-                routed = Workspace::Routes::storeRegistration(*m_context.store, *registration);
-                break;
-            }
-            // A new registration: only an agent that answers there is accepted.
             QPointer<QTcpSocket> socket = m_socket;
-            Store::RunStore *store = m_context.store;
+            Store::StoreWorker *store = m_context.store;
             const Workspace::Routes::Registration accepted = *registration;
-            Workspace::Routes::verifyAgent(accepted, std::chrono::seconds(5), this, [socket, store, accepted](const QString &problem) {
-                const Workspace::Routes::Reply answer = problem.isEmpty() ? Workspace::Routes::storeRegistration(*store, accepted)
-                                                                          : Workspace::Routes::unverified(accepted, problem);
+            auto answer = [socket](const Workspace::Routes::Reply &routedReply) {
                 if (socket && socket->state() == QAbstractSocket::ConnectedState)
-                    send(socket, Reply{.status = answer.status, .body = answer.body});
-            });
+                    send(socket, Reply{.status = routedReply.status, .body = routedReply.body});
+            };
+            auto storeIt = [this, store, accepted, answer] {
+                store->call(
+                    this, [accepted](Store::RunStore &runStore) { return Workspace::Routes::storeRegistration(runStore, accepted); },
+                    answer);
+            };
+            store->call(
+                this,
+                [accepted, expiry = m_context.config->agentExpiry](Store::RunStore &runStore) {
+                    return Workspace::Routes::isRenewal(runStore, accepted, expiry);
+                },
+                [this, accepted, answer, storeIt](bool renewal) {
+                    if (renewal)
+                        return storeIt();
+                    // A new registration: only an agent that answers there is accepted.
+                    Workspace::Routes::verifyAgent(accepted, std::chrono::seconds(5), this,
+                                                   [accepted, answer, storeIt](const QString &problem) {
+                                                       if (problem.isEmpty())
+                                                           storeIt();
+                                                       else
+                                                           answer(Workspace::Routes::unverified(accepted, problem));
+                                                   });
+                });
             return std::nullopt;
         }
         case QHttpServerRequest::Method::Delete:
-            routed = Workspace::Routes::stopWorkspace(*m_context.store, workspaceId,
-                                                      QUrlQuery(request.url()).queryItemValue(u"agentID"_qs));
-            break;
+            return answerFromStore([workspaceId, agentId = QUrlQuery(request.url()).queryItemValue(u"agentID"_qs)](Store::RunStore &store) {
+                const auto answer = Workspace::Routes::stopWorkspace(store, workspaceId, agentId);
+                return Reply{.status = answer.status, .body = answer.body};
+            });
         case QHttpServerRequest::Method::Get:
-            routed = Workspace::Routes::currentAgent(*m_context.store, workspaceId, m_context.config->agentExpiry);
-            break;
+            return answerFromStore([workspaceId, expiry = m_context.config->agentExpiry](Store::RunStore &store) {
+                const auto answer = Workspace::Routes::currentAgent(store, workspaceId, expiry);
+                return Reply{.status = answer.status, .body = answer.body};
+            });
         default:
         {
             Reply reply = error(405, QStringLiteral("method_not_allowed"),
@@ -276,7 +308,7 @@ namespace Lockstep::Gateway
         return Reply {.status = routed.status, .body = routed.body};
     }
 
-    HttpApi::Reply HttpApi::createWorkflow(const QHttpServerRequest &request)
+    std::optional<HttpApi::Reply> HttpApi::createWorkflow(const QHttpServerRequest &request)
     {
         const auto body = Protocol::parseJsonObject(request.body(), QStringLiteral("body"));
         if (!body)
@@ -302,26 +334,28 @@ namespace Lockstep::Gateway
         else if (const QString problem = Protocol::workflowIdProblem(workflowId); !problem.isEmpty())
             return error(400, QStringLiteral("invalid_workflow_id"), QStringLiteral("body.workflowID: %1").arg(problem));
 
-        const auto existing = m_context.store->getRun(workflowId);
-        if (!existing)
-            return storeError(existing.error());
-        if (existing->has_value())
-            return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
-        // Fence 0: no writer has held the run yet; the first drive's fence is above it.
-        const auto created = m_context.store->createRun(workflowId, goal, flow, 0);
-        if (!created)
-        {
-            // Lost a race with another creator, or the store failed.
-            if (created.error().kind == Store::StoreError::Kind::Exists)
+        return answerFromStore([workflowId, goal, flow](Store::RunStore &store) {
+            const auto existing = store.getRun(workflowId);
+            if (!existing)
+                return storeError(existing.error());
+            if (existing->has_value())
                 return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
-            return storeError(created.error());
-        }
-        qCInfo(lcGateway).noquote() << "created workflow" << workflowId << "flow" << flow << "over HTTP";
-        return Reply {.status = 201,
-                      .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"status"_qs, toString(created->status)}}};
+            // Fence 0: no writer has held the run yet; the first drive's fence is above it.
+            const auto created = store.createRun(workflowId, goal, flow, 0);
+            if (!created)
+            {
+                // Lost a race with another creator, or the store failed.
+                if (created.error().kind == Store::StoreError::Kind::Exists)
+                    return error(409, QStringLiteral("exists"), QStringLiteral("workflow %1 exists").arg(workflowId));
+                return storeError(created.error());
+            }
+            qCInfo(lcGateway).noquote() << "created workflow" << workflowId << "flow" << flow << "over HTTP";
+            return Reply {.status = 201,
+                          .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"status"_qs, toString(created->status)}}};
+        });
     }
 
-    HttpApi::Reply HttpApi::listWorkflows(const QHttpServerRequest &request)
+    std::optional<HttpApi::Reply> HttpApi::listWorkflows(const QHttpServerRequest &request)
     {
         const QUrlQuery query = request.query();
         std::optional<RunStatus> status;
@@ -343,44 +377,50 @@ namespace Lockstep::Gateway
             if (!ok || (limit < 1) || (limit > 1000))
                 return error(400, QStringLiteral("invalid_request"), QStringLiteral("limit: a whole number from 1 to 1000"));
         }
-        const auto runs = m_context.store->listRuns(status, limit);
-        if (!runs)
-            return storeError(runs.error());
-        QJsonArray list;
-        for (const Store::Run &run : *runs)
-            list.append(runToJson(run));
-        return Reply {.status = 200, .body = QJsonObject {{u"workflows"_qs, list}}};
+        return answerFromStore([status, limit](Store::RunStore &store) {
+            const auto runs = store.listRuns(status, limit);
+            if (!runs)
+                return storeError(runs.error());
+            QJsonArray list;
+            for (const Store::Run &run : *runs)
+                list.append(runToJson(run));
+            return Reply {.status = 200, .body = QJsonObject {{u"workflows"_qs, list}}};
+        });
     }
 
-    HttpApi::Reply HttpApi::getWorkflow(const QString &workflowId)
+    std::optional<HttpApi::Reply> HttpApi::getWorkflow(const QString &workflowId)
     {
-        const auto run = m_context.store->getRun(workflowId);
-        if (!run)
-            return storeError(run.error());
-        if (!run->has_value())
-            return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
-        return Reply {.status = 200, .body = runToJson(**run)};
+        return answerFromStore([workflowId](Store::RunStore &store) {
+            const auto run = store.getRun(workflowId);
+            if (!run)
+                return storeError(run.error());
+            if (!run->has_value())
+                return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
+            return Reply {.status = 200, .body = runToJson(**run)};
+        });
     }
 
-    HttpApi::Reply HttpApi::getChat(const QString &workflowId)
+    std::optional<HttpApi::Reply> HttpApi::getChat(const QString &workflowId)
     {
-        const auto run = m_context.store->getRun(workflowId);
-        if (!run)
-            return storeError(run.error());
-        if (!run->has_value())
-            return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
-        const auto entries = m_context.store->entriesSince(workflowId, 0);
-        if (!entries)
-            return storeError(entries.error());
-        QJsonArray log;
-        qint64 seq = 0;
-        for (const Store::StoredEntry &entry : *entries)
-        {
-            log.append(entry.entry);
-            seq = qMax(seq, entry.seq);
-        }
-        return Reply {.status = 200,
-                      .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"ui_chat_log"_qs, log}, {u"seq"_qs, seq}}};
+        return answerFromStore([workflowId](Store::RunStore &store) {
+            const auto run = store.getRun(workflowId);
+            if (!run)
+                return storeError(run.error());
+            if (!run->has_value())
+                return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
+            const auto entries = store.entriesSince(workflowId, 0);
+            if (!entries)
+                return storeError(entries.error());
+            QJsonArray log;
+            qint64 seq = 0;
+            for (const Store::StoredEntry &entry : *entries)
+            {
+                log.append(entry.entry);
+                seq = qMax(seq, entry.seq);
+            }
+            return Reply {.status = 200,
+                          .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"ui_chat_log"_qs, log}, {u"seq"_qs, seq}}};
+        });
     }
 
     std::optional<HttpApi::Reply> HttpApi::getHealth()
@@ -411,7 +451,7 @@ namespace Lockstep::Gateway
         return std::nullopt;
     }
 
-    HttpApi::Reply HttpApi::cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request)
+    std::optional<HttpApi::Reply> HttpApi::cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request)
     {
         QString reason = QStringLiteral("cancelled over HTTP");
         if (!request.body().trimmed().isEmpty())
@@ -428,7 +468,24 @@ namespace Lockstep::Gateway
             if (!given.isEmpty())
                 reason = given;
         }
-        const auto result = m_context.store->cancel(workflowId, reason);
+        QPointer<QTcpSocket> socket = m_socket;
+        m_context.store->call(
+            this, [workflowId, reason](Store::RunStore &store) { return store.cancel(workflowId, reason); },
+            [this, socket, workflowId](const Store::StoreResult<Store::CancelResult> &result) {
+                // Cancelled even when the asker has gone: subscribers here hear of it.
+                if (result && (result->outcome == Store::CancelOutcome::Cancelled))
+                {
+                    qCInfo(lcGateway).noquote() << "cancelled workflow" << workflowId << "over HTTP";
+                    m_context.runChanged(workflowId);
+                }
+                if (socket && (socket->state() == QAbstractSocket::ConnectedState))
+                    send(socket, cancelReply(workflowId, result));
+            });
+        return std::nullopt;
+    }
+
+    HttpApi::Reply HttpApi::cancelReply(const QString &workflowId, const Store::StoreResult<Store::CancelResult> &result)
+    {
         if (!result)
             return storeError(result.error());
         switch (result->outcome)
@@ -439,8 +496,6 @@ namespace Lockstep::Gateway
                                                {u"error"_qs, u"not_found"_qs},
                                                {u"message"_qs, QStringLiteral("no workflow %1").arg(workflowId)}}};
         case Store::CancelOutcome::Cancelled:
-            qCInfo(lcGateway).noquote() << "cancelled workflow" << workflowId << "over HTTP";
-            m_context.runChanged(workflowId);
             return Reply {.status = 200,
                           .body = QJsonObject {{u"outcome"_qs, u"cancelled"_qs},
                                                {u"status"_qs, toString(result->status.value_or(RunStatus::Stopped))}}};

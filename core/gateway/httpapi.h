@@ -11,6 +11,8 @@
 #include <QString>
 #include <QStringList>
 
+#include "store/runstore.h"
+
 class QTcpSocket;
 
 namespace Lockstep::Flows
@@ -20,6 +22,7 @@ namespace Lockstep::Flows
 namespace Lockstep::Store
 {
     class RunStore;
+    class StoreWorker;
     struct Run;
     struct StoreError;
 }
@@ -32,7 +35,7 @@ namespace Lockstep::Gateway
     // What the HTTP API reads and calls; the Gateway fills it in.
     struct HttpContext
     {
-        Store::RunStore *store = nullptr;
+        Store::StoreWorker *store = nullptr;
         const Flows::FlowLibrary *flows = nullptr;
         const GatewayConfig *config = nullptr;
         const TokenSet *tokens = nullptr;
@@ -80,12 +83,14 @@ namespace Lockstep::Gateway
         // nullopt: the answer is sent later (by a callback).
         std::optional<Reply> dispatch(const QHttpServerRequest &request);
         std::optional<Reply> getHealth();
-        Reply createWorkflow(const QHttpServerRequest &request);
-        Reply listWorkflows(const QHttpServerRequest &request);
-        Reply getWorkflow(const QString &workflowId);
-        Reply getChat(const QString &workflowId);
+        // Runs `job` on the store's worker and sends what it answers.
+        std::optional<Reply> answerFromStore(std::function<Reply(Store::RunStore &store)> job);
+        std::optional<Reply> createWorkflow(const QHttpServerRequest &request);
+        std::optional<Reply> listWorkflows(const QHttpServerRequest &request);
+        std::optional<Reply> getWorkflow(const QString &workflowId);
+        std::optional<Reply> getChat(const QString &workflowId);
         std::optional<Reply> getLock(const QString &workflowId);
-        Reply cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request);
+        std::optional<Reply> cancelWorkflow(const QString &workflowId, const QHttpServerRequest &request);
         // /api/v1/workspaces/{workspaceID}/agent (Workspace::Routes).
         std::optional<Reply> workspaceAgent(const QHttpServerRequest &request, const QStringList &segments);
 
@@ -93,6 +98,7 @@ namespace Lockstep::Gateway
         // 400 for values the store cannot keep, 503 with the store's reason otherwise.
         static Reply storeError(const Store::StoreError &failure);
         static void send(QTcpSocket *socket, const Reply &reply);
+        static Reply cancelReply(const QString &workflowId, const Store::StoreResult<Store::CancelResult> &result);
 
         HttpContext m_context;
         QTcpSocket *m_socket = nullptr;   // of the request being dispatched

@@ -8,12 +8,13 @@
 #include "flows/flowlibrary.h"
 #include "flows/legacycheckpoint.h"
 #include "protocol/names.h"
+#include "store/storeworker.h"
 
 namespace Lockstep::Gateway
 {
     namespace Names = Protocol::Names;
 
-    RunFeed::RunFeed(QString workflowId, Store::RunStore &store, const Flows::FlowLibrary &flows,
+    RunFeed::RunFeed(QString workflowId, Store::StoreWorker &store, const Flows::FlowLibrary &flows,
                      const std::chrono::milliseconds pollInterval, QObject *parent)
         : QObject(parent)
         , m_workflowId(std::move(workflowId))
@@ -33,7 +34,7 @@ namespace Lockstep::Gateway
 
     bool RunFeed::hasListeners() const
     {
-        return !m_listeners.isEmpty();
+        return !m_listeners.isEmpty() || !m_pending.isEmpty();
     }
 
     int RunFeed::listenerCount() const
@@ -68,101 +69,145 @@ namespace Lockstep::Gateway
         connect(execution, &Flows::Execution::finished, this, [this] { refresh(); });
     }
 
-    RunFeed::AddResult RunFeed::addListener(FeedListener *listener, qint64 afterSeq, QString *error)
+    void RunFeed::addListener(FeedListener *listener, const qint64 afterSeq, AddDone done)
     {
+        // Queued ahead of the snapshot: the feed has read at least as far when it comes.
         refresh();
-        const auto run = m_store.getRun(m_workflowId);
-        if (!run)
-        {
-            if (error)
-                *error = run.error().shortText();
-            return AddResult::StoreError;
-        }
-        if (!run->has_value())
-            return AddResult::NotFound;
-        m_run = **run;
-        // A client that claims more than exists saw another store: start over.
-        if (afterSeq > m_run->lastSeq)
-            afterSeq = 0;
-        const auto entries = m_store.entriesSince(m_workflowId, afterSeq);
-        if (!entries)
-        {
-            if (error)
-                *error = entries.error().shortText();
-            return AddResult::StoreError;
-        }
-        qint64 seq = afterSeq;
-        for (const Store::StoredEntry &entry : *entries)
-            seq = qMax(seq, entry.seq);
-        m_listeners.insert(listener, ListenerState {.seq = seq});
+        const quint64 attempt = ++m_attempts;
+        m_pending.insert(listener, attempt);
+        const bool wholeLog = !listener->wantsIncremental();
+        m_store.call(
+            this,
+            [workflowId = m_workflowId, afterSeq, wholeLog](Store::RunStore &store) {
+                Reading reading;
+                reading.run = store.getRun(workflowId);
+                if (!reading.run || !reading.run->has_value())
+                    return reading;
+                // A client that claims more than exists saw another store: start over.
+                const qint64 after = (wholeLog || afterSeq > (*reading.run)->lastSeq) ? 0 : afterSeq;
+                reading.entries = store.entriesSince(workflowId, after);
+                return reading;
+            },
+            [this, listener, attempt, afterSeq, done = std::move(done)](const Reading &reading) {
+                // Removed (or added again) while the store was read.
+                if (m_pending.value(listener) != attempt)
+                    return;
+                m_pending.remove(listener);
+                applySnapshot(listener, afterSeq, reading, done);
+            });
+    }
 
-        listener->sendFrame(listener->wantsIncremental() ? checkpointFrame(*entries, seq) : legacyFrame());
+    void RunFeed::applySnapshot(FeedListener *listener, qint64 afterSeq, const Reading &reading, const AddDone &done)
+    {
+        if (!reading.run)
+            return done(AddResult::StoreError, reading.run.error().shortText());
+        if (!reading.run->has_value())
+            return done(AddResult::NotFound, {});
+        if (!reading.entries)
+            return done(AddResult::StoreError, reading.entries.error().shortText());
+        const Store::Run &run = **reading.run;
+        if (!listener->wantsIncremental() || afterSeq > run.lastSeq)
+            afterSeq = 0;
+        qint64 seq = afterSeq;
+        for (const Store::StoredEntry &entry : *reading.entries)
+            seq = qMax(seq, entry.seq);
+        // Read after everything the feed read before (one worker, in order).
+        m_run = run;
+        m_listeners.insert(listener, ListenerState {.seq = seq, .status = std::nullopt});
+        listener->sendFrame(listener->wantsIncremental() ? checkpointFrame(*reading.entries, seq)
+                                                         : legacyFrame(*reading.entries));
         if (m_listeners.contains(listener))
-            listener->sendFrame(statusFrame(m_run->status, m_run->reason));
+            sendStatus(listener, run.status, run.reason);
         // Zero: the store announces changes (PostgreSQL LISTEN/NOTIFY), no polling.
         if (!m_poll.isActive() && (m_poll.interval() > 0))
             m_poll.start();
-        return AddResult::Added;
+        done(AddResult::Added, {});
     }
 
     void RunFeed::removeListener(FeedListener *listener)
     {
         m_listeners.remove(listener);
+        m_pending.remove(listener);
         if (m_listeners.isEmpty())
             m_poll.stop();
     }
 
+    bool RunFeed::needsStoredLog() const
+    {
+        if (liveExecution())
+            return false;
+        for (auto it = m_listeners.constBegin(); it != m_listeners.constEnd(); ++it)
+        {
+            if (!it.key()->wantsIncremental())
+                return true;
+        }
+        return false;
+    }
+
     void RunFeed::refresh()
     {
-        // A frame sent from here can close a session, which may come back here.
         if (m_refreshing)
         {
             m_refreshAgain = true;
             return;
         }
         m_refreshing = true;
-        do
-        {
-            m_refreshAgain = false;
-            const auto run = m_store.getRun(m_workflowId);
-            if (!run)
-            {
-                // Once per outage, not at every poll.
-                if (!m_storeFailing)
-                    qCWarning(lcGateway).noquote() << "cannot read workflow" << m_workflowId << ":" << run.error().message;
-                m_storeFailing = true;
-                break;
-            }
-            if (m_storeFailing)
-                qCInfo(lcGateway).noquote() << "reading workflow" << m_workflowId << "works again";
-            m_storeFailing = false;
-            if (!run->has_value())
-                break;
-            const Store::Run &current = **run;
-            const bool statusChanged = !m_run || (m_run->status != current.status) || (m_run->reason != current.reason);
-            m_run = current;
-            if (current.lastSeq > m_seq)
-            {
-                const auto entries = m_store.entriesSince(m_workflowId, m_seq);
-                if (!entries)
+        m_refreshAgain = false;
+        m_store.call(
+            this,
+            [workflowId = m_workflowId, after = m_seq, storedLog = needsStoredLog()](Store::RunStore &store) {
+                Reading reading;
+                reading.run = store.getRun(workflowId);
+                if (!reading.run || !reading.run->has_value() || (*reading.run)->lastSeq <= after)
+                    return reading;
+                reading.entries = store.entriesSince(workflowId, after);
+                if (storedLog && reading.entries && !reading.entries->isEmpty())
                 {
-                    qCWarning(lcGateway).noquote() << "cannot read the chat log of" << m_workflowId << ":" << entries.error().message;
-                    break;
+                    if (auto whole = store.entriesSince(workflowId, 0))
+                        reading.fullLog = *whole;
                 }
-                for (const Store::StoredEntry &entry : *entries)
-                    m_seq = qMax(m_seq, entry.seq);
-                if (!entries->isEmpty())
-                    deliverEntries(*entries);
-            }
-            if (statusChanged)
-            {
-                deliverStatus(current.status, current.reason);
-            }
-        } while (m_refreshAgain);
-        m_refreshing = false;
+                return reading;
+            },
+            [this](const Reading &reading) {
+                applyRefresh(reading);
+                m_refreshing = false;
+                // A frame sent from here can close a session, which may come
+                // back here: that and anything else meanwhile is one more read.
+                if (std::exchange(m_refreshAgain, false))
+                    refresh();
+            });
     }
 
-    void RunFeed::deliverEntries(const QList<Store::StoredEntry> &entries)
+    void RunFeed::applyRefresh(const Reading &reading)
+    {
+        if (!reading.run)
+        {
+            // Once per outage, not at every poll.
+            if (!m_storeFailing)
+                qCWarning(lcGateway).noquote() << "cannot read workflow" << m_workflowId << ":" << reading.run.error().message;
+            m_storeFailing = true;
+            return;
+        }
+        if (m_storeFailing)
+            qCInfo(lcGateway).noquote() << "reading workflow" << m_workflowId << "works again";
+        m_storeFailing = false;
+        if (!reading.run->has_value())
+            return;
+        const Store::Run current = **reading.run;
+        m_run = current;
+        if (!reading.entries)
+        {
+            qCWarning(lcGateway).noquote() << "cannot read the chat log of" << m_workflowId << ":" << reading.entries.error().message;
+            return;
+        }
+        for (const Store::StoredEntry &entry : *reading.entries)
+            m_seq = qMax(m_seq, entry.seq);
+        if (!reading.entries->isEmpty())
+            deliverEntries(*reading.entries, reading.fullLog);
+        deliverStatus(current.status, current.reason);
+    }
+
+    void RunFeed::deliverEntries(const QList<Store::StoredEntry> &entries, const std::optional<QList<Store::StoredEntry>> &fullLog)
     {
         const qint64 newest = entries.constLast().seq;
         QHash<qint64, QByteArray> incrementalFrames;   // by the listener's previous seq
@@ -193,7 +238,7 @@ namespace Lockstep::Gateway
             else
             {
                 if (legacy.isEmpty())
-                    legacy = legacyFrame();
+                    legacy = legacyFrame(fullLog);
                 listener->sendFrame(legacy);
             }
         }
@@ -201,13 +246,21 @@ namespace Lockstep::Gateway
 
     void RunFeed::deliverStatus(const RunStatus status, const QString &reason)
     {
-        const QByteArray frame = statusFrame(status, reason);
         const QList<FeedListener *> listeners = m_listeners.keys();
         for (FeedListener *listener : listeners)
-        {
-            if (m_listeners.contains(listener))
-                listener->sendFrame(frame);
-        }
+            sendStatus(listener, status, reason);
+    }
+
+    void RunFeed::sendStatus(FeedListener *listener, const RunStatus status, const QString &reason)
+    {
+        const auto found = m_listeners.find(listener);
+        if (found == m_listeners.end())
+            return;
+        const std::pair<RunStatus, QString> now {status, reason};
+        if (found->status == now)
+            return;
+        found->status = now;
+        listener->sendFrame(statusFrame(status, reason));
     }
 
     QByteArray RunFeed::checkpointFrame(const QList<Store::StoredEntry> &entries, const qint64 seq) const
@@ -228,7 +281,7 @@ namespace Lockstep::Gateway
         return Protocol::serialize(Protocol::ServerMessage(message));
     }
 
-    QByteArray RunFeed::legacyFrame() const
+    QByteArray RunFeed::legacyFrame(const std::optional<QList<Store::StoredEntry>> &fullLog) const
     {
         QJsonObject checkpoint;
         if (Flows::Execution *execution = liveExecution())
@@ -237,8 +290,7 @@ namespace Lockstep::Gateway
         }
         else
         {
-            // Executing elsewhere (or not at all): rebuild it from the store.
-            const auto entries = m_store.entriesSince(m_workflowId, 0);
+            // Executing elsewhere (or not at all): rebuild it from the stored log.
             const std::optional<Flows::Flow> flow = m_run ? m_flows.find(m_run->flow) : std::nullopt;
             Flows::LegacyCheckpointInput input;
             input.workflowId = m_workflowId;
@@ -246,9 +298,9 @@ namespace Lockstep::Gateway
             input.flow = flow ? &*flow : nullptr;
             input.status = m_run ? m_run->status : RunStatus::Running;
             input.checkpointNumber = int(m_seq);
-            if (entries)
+            if (fullLog)
             {
-                for (const Store::StoredEntry &entry : *entries)
+                for (const Store::StoredEntry &entry : *fullLog)
                     input.chatLog.append(entry.entry);
             }
             checkpoint = Flows::buildLegacyCheckpoint(input);

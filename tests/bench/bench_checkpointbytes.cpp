@@ -18,6 +18,7 @@
 #include "protocol/chatlog.h"
 #include "protocol/messages.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Flows;
@@ -58,7 +59,8 @@ namespace
             const auto resumed = store.resume(id, fence, std::nullopt);
             if (!resumed || !resumed->run)
                 break;
-            Execution execution(store, *resumed->run, flow, fence, ExecutionOptions{.delayScale = 0.0});
+            const auto worker = Store::StoreWorker::inPlace(store);
+            Execution execution(*worker, *resumed->run, flow, fence, ExecutionOptions{.delayScale = 0.0});
             QObject::connect(&execution, &Execution::entryPersisted, &execution,
                              [&](const QString &, const Store::StoredEntry &entry) {
                 ++entries;

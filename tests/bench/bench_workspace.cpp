@@ -25,6 +25,7 @@
 #include "agentprocess.h"
 #include "flows/execution.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
 
@@ -100,7 +101,8 @@ namespace
         Flows::ExecutionOptions options{.userMessage = {}, .delayScale = 0.0, .deadline = deadline};
         options.workspaceTools = &runner;
         options.workspace = binding;
-        Flows::Execution execution(*bench.store, *resumed->run, stepFlow(), fence, options);
+        const auto worker = Store::StoreWorker::inPlace(*bench.store);
+        Flows::Execution execution(*worker, *resumed->run, stepFlow(), fence, options);
         Sample sample;
         QElapsedTimer clock;
         bool done = false;

@@ -12,6 +12,7 @@
 #include "flows/flowlibrary.h"
 #include "protocol/chatlog.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Flows;
@@ -147,6 +148,7 @@ class TestExecution : public QObject
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<RunStore> m_store;
+    std::unique_ptr<Lockstep::Store::StoreWorker> m_worker;   // in place, over m_store
     FlowLibrary m_library;
     std::atomic<qint64> m_clockMs{0};   // 0: system clock
 
@@ -245,10 +247,12 @@ private slots:
         }});
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
+        m_worker = Lockstep::Store::StoreWorker::inPlace(*m_store);
     }
 
     void cleanup()
     {
+        m_worker.reset();
         m_store.reset();
         m_dir.reset();
     }
@@ -258,7 +262,7 @@ private slots:
         const QString id = u"wf-hello"_qs;
         const QString goal = u"Create a file called hello.sh that prints hello"_qs;
         const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
-        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -316,7 +320,7 @@ private slots:
         QJsonObject step{{u"type"_qs, u"tool"_qs}, {u"name"_qs, u"read_file"_qs}, {u"response"_qs, big}};
         const QByteArray json = QJsonDocument(QJsonObject{{u"steps"_qs, QJsonArray{step}}}).toJson();
         const Store::Run run = startRun(id, u"big"_qs, u"read it"_qs, 1);
-        Execution execution(*m_store, run, flowFrom(u"big"_qs, json), 1, fast());
+        Execution execution(*m_worker, run, flowFrom(u"big"_qs, json), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -340,7 +344,7 @@ private slots:
         const QString id = u"wf-cancel"_qs;
         const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
         auto other = openOther();
-        Execution execution(*m_store, run, flow(u"long"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"long"_qs), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         qsizetype storedAtCancel = -1;
@@ -374,7 +378,7 @@ private slots:
         const QString id = u"wf-cancel-tool"_qs;
         const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
         auto other = openOther();
-        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
@@ -396,7 +400,7 @@ private slots:
         const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
         // The other replica sees the run as stale at once and takes it over with fence 2.
         auto other = openOther(std::chrono::milliseconds{1});
-        Execution execution(*m_store, run, flow(u"long"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"long"_qs), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         qsizetype storedAtTakeover = -1;
@@ -433,7 +437,7 @@ private slots:
         const QString id = u"wf-stop"_qs;
         const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
         // Real step delays (5 s): the stop must cut the pending delay short.
-        Execution execution(*m_store, run, flow(u"long"_qs), 1, ExecutionOptions{});
+        Execution execution(*m_worker, run, flow(u"long"_qs), 1, ExecutionOptions{});
         Recorder recorder;
         recorder.attach(execution, *m_store);
         execution.start();
@@ -472,7 +476,7 @@ private slots:
         ExecutionOptions options;
         options.delayScale = midToolCall ? 0.01 : 1.0;
         options.activityInterval = std::chrono::milliseconds(20);
-        Execution execution(*m_store, run, flow(u"long"_qs), 1, options);
+        Execution execution(*m_worker, run, flow(u"long"_qs), 1, options);
         Recorder recorder;
         recorder.attach(execution, *m_store);
         const int stopAt = midToolCall ? 3 : 1;   // the user entry; or user, agent step, pending tool call
@@ -509,7 +513,7 @@ private slots:
         // The caller already changed the run (e.g. stopWorkflow): stop, write nothing.
         const QString id = u"wf-stop-cancelled"_qs;
         const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
-        Execution execution(*m_store, run, flow(u"long"_qs), 1, ExecutionOptions{});
+        Execution execution(*m_worker, run, flow(u"long"_qs), 1, ExecutionOptions{});
         Recorder recorder;
         recorder.attach(execution, *m_store);
         execution.start();
@@ -531,6 +535,7 @@ private slots:
         auto unguarded = RunStore::open(dbSpec(), Store::StoreOptions{.casGuards = false});
         QVERIFY(unguarded);
         m_store = std::move(unguarded).value();
+        m_worker = Lockstep::Store::StoreWorker::inPlace(*m_store);
         const QString id = u"wf-noguards"_qs;
         const Flow chatty = flowFrom(u"chatty"_qs, R"({"steps": [
             {"type": "agent", "content": "one", "delayMs": 2000},
@@ -539,7 +544,7 @@ private slots:
             {"type": "agent", "content": "four", "delayMs": 2000}]})");
         const Store::Run run = startRun(id, u"chatty"_qs, u"first tab"_qs, 1);
         ExecutionOptions options{.userMessage = {}, .delayScale = 0.02, .guards = false};
-        Execution first(*m_store, run, chatty, 1, options);
+        Execution first(*m_worker, run, chatty, 1, options);
         Recorder firstRecorder;
         firstRecorder.attach(first, *m_store);
         // The second tab starts while the first is between its steps.
@@ -550,7 +555,7 @@ private slots:
                 return;
             const Store::Run again = resumeRun(id, 2, u"second tab"_qs);
             options.userMessage = u"second tab"_qs;
-            second = std::make_unique<Execution>(*m_store, again, chatty, 2, options);
+            second = std::make_unique<Execution>(*m_worker, again, chatty, 2, options);
             secondRecorder.attach(*second, *m_store);
             second->start();
         });
@@ -568,7 +573,7 @@ private slots:
     {
         const QString id = u"wf-stop-tool"_qs;
         const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
-        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
@@ -590,7 +595,7 @@ private slots:
         const QString id = u"wf-resume"_qs;
         Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
         {
-            Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
             recorder.attach(first, *m_store);
             connect(&first, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
@@ -603,7 +608,7 @@ private slots:
         }
         const qint64 lastSeq = storedRun(id).lastSeq;
         run = resumeRun(id, 2, std::nullopt);
-        Execution second(*m_store, run, flow(u"hello"_qs), 2, fast());
+        Execution second(*m_worker, run, flow(u"hello"_qs), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -623,7 +628,8 @@ private slots:
         {
             FaultInjectingStore faulty(*m_store);
             faulty.failAppendAfter = 3;   // user, s0, s1 pending; the result write fails
-            Execution first(faulty, run, flow(u"hello"_qs), 1, fast());
+            const auto faultyWorker = Lockstep::Store::StoreWorker::inPlace(faulty);
+            Execution first(*faultyWorker, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
@@ -636,7 +642,7 @@ private slots:
         QThread::msleep(5);
         const auto resumed = other->resume(id, 2, std::nullopt);
         QVERIFY(resumed && resumed->outcome == Store::ResumeOutcome::Resumed);
-        Execution second(*m_store, *resumed->run, flow(u"hello"_qs), 2, fast());
+        Execution second(*m_worker, *resumed->run, flow(u"hello"_qs), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -653,7 +659,8 @@ private slots:
         const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
         FaultInjectingStore faulty(*m_store);
         faulty.failAppendAfter = 1;
-        Execution execution(faulty, run, flow(u"hello"_qs), 1, fast());
+        const auto faultyWorker = Lockstep::Store::StoreWorker::inPlace(faulty);
+        Execution execution(*faultyWorker, run, flow(u"hello"_qs), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"store error.*disk I/O error \\(injected\\)"_qs));
@@ -672,7 +679,7 @@ private slots:
         const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
         ExecutionOptions options;   // real 5 s steps, a short deadline
         options.deadline = std::chrono::milliseconds{300};
-        Execution execution(*m_store, run, flow(u"long"_qs), 1, options);
+        Execution execution(*m_worker, run, flow(u"long"_qs), 1, options);
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -695,7 +702,7 @@ private slots:
         const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
         ExecutionOptions options = fast();
         options.deadline = std::chrono::milliseconds{0};
-        Execution execution(*m_store, run, flow(u"hello"_qs), 1, options);
+        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, options);
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -711,7 +718,7 @@ private slots:
     {
         const QString id = u"wf-failure"_qs;
         const Store::Run run = startRun(id, u"failure"_qs, u"run the tests"_qs, 1);
-        Execution execution(*m_store, run, flow(u"failure"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"failure"_qs), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -733,7 +740,7 @@ private slots:
     {
         const QString id = u"wf-workspace"_qs;
         const Store::Run run = startRun(id, u"workspace"_qs, u"list my files"_qs, 1);
-        Execution execution(*m_store, run, flow(u"workspace"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"workspace"_qs), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -753,7 +760,7 @@ private slots:
         const QString id = u"wf-approval"_qs;
         Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
         {
-            Execution first(*m_store, run, flow(u"approval"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
@@ -764,7 +771,7 @@ private slots:
             QCOMPARE(field(recorder.entries.last(), u"message_sub_type"_qs), u"plan_approval"_qs);
         }
         run = resumeRun(id, 2, std::nullopt);
-        Execution second(*m_store, run, flow(u"approval"_qs), 2, fast());
+        Execution second(*m_worker, run, flow(u"approval"_qs), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -783,7 +790,7 @@ private slots:
         const QString id = u"wf-turns"_qs;
         Store::Run run = startRun(id, u"hello"_qs, u"Create a file called hello.sh that prints hello"_qs, 1);
         {
-            Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
@@ -793,7 +800,7 @@ private slots:
         const QString next = u"Now make it print goodbye too"_qs;
         run = resumeRun(id, 2, next);
         QCOMPARE(run.goal, next);
-        Execution second(*m_store, run, flow(u"hello"_qs), 2, fast(next));
+        Execution second(*m_worker, run, flow(u"hello"_qs), 2, fast(next));
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -819,14 +826,14 @@ private slots:
         const QString id = u"wf-idle"_qs;
         Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
         {
-            Execution first(*m_store, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(u"hello"_qs), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
         }
         const qsizetype before = storedEntries(id).size();
         run = resumeRun(id, 2, std::nullopt);
-        Execution second(*m_store, run, flow(u"hello"_qs), 2, fast());
+        Execution second(*m_worker, run, flow(u"hello"_qs), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -844,7 +851,7 @@ private slots:
         const Flow waiting = flowFrom(u"waiting"_qs, R"({"steps": [{"type": "wait", "ms": 600000}]})");
         ExecutionOptions options;
         options.activityInterval = std::chrono::milliseconds{20};
-        Execution execution(*m_store, run, waiting, 1, options);
+        Execution execution(*m_worker, run, waiting, 1, options);
         Recorder recorder;
         recorder.attach(execution, *m_store);
         execution.start();
@@ -869,7 +876,7 @@ private slots:
         const QString id = u"wf-legacy"_qs;
         const QString goal = u"Create a file called hello.sh that prints hello"_qs;
         const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
-        Execution execution(*m_store, run, flow(u"hello"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
         QList<qsizetype> legacySizes;
         qsizetype incrementalBytes = 0;
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {

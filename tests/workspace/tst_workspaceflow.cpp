@@ -7,6 +7,7 @@
 #include "agentprocess.h"
 #include "flows/execution.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
@@ -32,6 +33,7 @@ private:
     QTemporaryDir m_dir;
     QString m_tokenFile;
     std::unique_ptr<Store::RunStore> m_store;
+    std::unique_ptr<Store::StoreWorker> m_worker;   // in place, over m_store
     std::unique_ptr<Workspace::StoreAgentDirectory> m_directory;
     int m_counter = 0;
 
@@ -124,7 +126,7 @@ private:
         ExecutionOptions options{.userMessage = {}, .delayScale = 0.01, .deadline = deadline};
         options.workspaceTools = runner;
         options.workspace = binding;
-        auto execution = std::make_unique<Execution>(*m_store, run, flow, fence, options);
+        auto execution = std::make_unique<Execution>(*m_worker, run, flow, fence, options);
         connect(execution.get(), &Execution::entryPersisted, this,
                 [&outcome](const QString &, const StoredEntry &entry) { outcome.persisted.append(entry); });
         connect(execution.get(), &Execution::finished, this, [&outcome](const QString &, StopCause cause, RunStatus status) {
@@ -173,6 +175,7 @@ private slots:
         auto store = Store::RunStore::open(u"sqlite:"_qs + m_dir.filePath(u"runs.db"_qs));
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
+        m_worker = Store::StoreWorker::inPlace(*m_store);
         m_directory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store);
     }
 
