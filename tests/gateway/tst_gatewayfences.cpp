@@ -346,8 +346,10 @@ private slots:
     }
 
     // A database that hangs for longer than the lock TTL costs the run no
-    // lock: Redis keeps being refreshed from the lock keeper's thread while the
-    // gateway thread waits on PostgreSQL, and the run goes on afterwards.
+    // lock, and the gateway keeps answering: store calls wait on the store's
+    // own thread, so heartbeats go on (lockStatus `refreshed` keeps coming),
+    // websocket pings get their pong and /healthz says the store is not
+    // answering, all while PostgreSQL is stopped; the run goes on afterwards.
     void hangingDatabaseCostsNoLock()
     {
         TempPostgres postgres;
@@ -366,16 +368,39 @@ private slots:
         QVERIFY(driver.sendJson(WsProbe::startRequest(u"hung-db"_qs, u"go"_qs, u"steady"_qs)));
         QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 5, Timeout);
 
+        RawWsClient pinger;
+        QVERIFY(pinger.open(gateway->port(), gateway->token()));
+        auto refreshes = [&driver] {
+            int count = 0;
+            for (const Protocol::LockStatus &status : driver.lockStatuses())
+                count += (status.state == Protocol::LockState::Refreshed) ? 1 : 0;
+            return count;
+        };
+
         // Every process of the cluster stops, as a stuck disk or a paused VM would.
         const QList<qint64> pids = clusterPids(postgres);
         QVERIFY(!pids.isEmpty());
         for (const qint64 pid : pids)
             QCOMPARE(::kill(pid_t(pid), SIGSTOP), 0);
-        QTest::qWait(4000);   // over twice the TTL
+        QTest::qWait(300);   // the execution's next store call is out and waits
+        const int refreshedBefore = refreshes();
+        QVERIFY(pinger.sendFrame(0x9, "are you there"));
+        const RawWsClient::Frame pong = pinger.readFrame(2000);
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        QTest::qWait(3700);   // over twice the TTL in all
+        const int refreshedDuring = refreshes() - refreshedBefore;
         const QByteArray held = redisCommand(redis.port(), {"GET", "lockstep:lock:hung-db"});
         for (const qint64 pid : pids)
             ::kill(pid_t(pid), SIGCONT);
         QVERIFY2(held.contains("hung-db") || held.contains("fence"), held.constData());
+        QCOMPARE(pong.opcode, 0xA);
+        QCOMPARE(pong.payload, QByteArray("are you there"));
+        QCOMPARE(health.status, 200);
+        QCOMPARE(health.json.value(u"status").toString(), u"degraded"_qs);
+        QVERIFY2(health.json.value(u"degraded").toObject().value(u"store").toString().contains(u"no answer"),
+                 health.body.constData());
+        // TTL 1.5 s: a heartbeat every 0.5 s, about seven in 3.7 s.
+        QVERIFY2(refreshedDuring >= 4, qPrintable(QString::number(refreshedDuring)));
 
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
         QCOMPARE(driver.closeInfo().code, quint16(1000));
