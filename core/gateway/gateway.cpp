@@ -394,13 +394,7 @@ namespace Lockstep::Gateway
         // Workspace agents: the gateway presents each agent's registered secret
         // when it dials it, never one of its own tokens (dial.token stays empty).
         Workspace::ToolRunnerOptions workspaceOptions;   // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
-        // The directory is asked synchronously, and only when a dial is slow
-        // or failed: it reads through a connection of its own on this thread.
-        auto directoryStore = Store::RunStore::open(storeSpec, storeOptions);
-        if (!directoryStore)
-            return runtime(u"--store: " + directoryStore.error().message);
-        m_directoryStore = std::move(*directoryStore);
-        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_directoryStore, m_config.agentExpiry);
+        m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store, m_config.agentExpiry);
         m_workspaceTools = std::make_unique<Workspace::WorkspaceToolRunner>(*m_agentDirectory, workspaceOptions);
 
         Lock::LockOptions lockOptions;

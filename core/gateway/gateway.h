@@ -26,7 +26,6 @@ class QWebSocketServer;
 
 namespace Lockstep::Store
 {
-    class RunStore;
     class StoreWorker;
     struct Run;
     struct RunWorkspace;
@@ -172,7 +171,6 @@ namespace Lockstep::Gateway
         Flows::FlowLibrary m_flows;
         std::unique_ptr<Store::StoreWorker> m_store;
         std::unique_ptr<Store::StoreWorker> m_healthStore;   // its own connection: pings never queue behind work
-        std::unique_ptr<Store::RunStore> m_directoryStore;   // the agent directory's, on this thread
         struct StorePing
         {
             bool out = false;

@@ -231,7 +231,15 @@ namespace Lockstep::Workspace
     void AgentDialer::validate(const Trigger trigger)
     {
         record(DialEvent::Lookup);
-        auto lookup = m_directory.lookupCurrentAgent(m_workspaceId);
+        m_directory.lookupCurrentAgent(m_workspaceId, this, [this, trigger](const AgentDirectory::Lookup &lookup) {
+            // The attempt may have connected (or the deadline passed) meanwhile.
+            if (!m_finished)
+                onLookup(trigger, lookup);
+        });
+    }
+
+    void AgentDialer::onLookup(const Trigger trigger, const AgentDirectory::Lookup &lookup)
+    {
         if (!lookup)
         {
             // Proves nothing about the agent: keep waiting within dialTimeout.

@@ -12,6 +12,7 @@
 
 #include "workspace/agentaddress.h"
 #include "workspace/agentconnection.h"
+#include "workspace/agentdirectory.h"
 
 namespace Lockstep::Workspace
 {
@@ -138,6 +139,7 @@ namespace Lockstep::Workspace
         void onDeadline();
         void onRetry();
         void validate(Trigger trigger);
+        void onLookup(Trigger trigger, const AgentDirectory::Lookup &lookup);
         void cancelAttempt();
         void keepWaiting();
         void scheduleRetry();

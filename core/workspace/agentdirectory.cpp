@@ -1,6 +1,7 @@
 #include "agentdirectory.h"
 
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace
@@ -10,22 +11,32 @@ namespace Lockstep::Workspace
         return updatedAt.isValid() && (updatedAt.msecsTo(now) > expiry.count());
     }
 
-    StoreAgentDirectory::StoreAgentDirectory(Store::RunStore &store, const std::chrono::milliseconds expiry)
+    StoreAgentDirectory::StoreAgentDirectory(Store::StoreWorker &store, const std::chrono::milliseconds expiry)
         : m_store(store)
         , m_expiry(expiry)
     {
     }
 
-    Result<std::optional<AgentAddress>, DirectoryError> StoreAgentDirectory::lookupCurrentAgent(const QString &workspaceId)
+    void StoreAgentDirectory::lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done)
     {
-        auto state = m_store.workspaceState(workspaceId);
+        m_store.call(
+            context, [workspaceId](Store::RunStore &store) { return store.workspaceState(workspaceId); },
+            [workspaceId, expiry = m_expiry, done = std::move(done)](const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state) {
+                done(currentAgent(workspaceId, state, expiry));
+            });
+    }
+
+    AgentDirectory::Lookup StoreAgentDirectory::currentAgent(const QString &workspaceId,
+                                                            const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state,
+                                                            const std::chrono::milliseconds expiry)
+    {
         if (!state)
             return unexpected(DirectoryError{state.error().message});
         // Never registered, or stopped (the latest build has no agent).
         if (!state.value() || state.value()->agentId.isEmpty())
             return std::optional<AgentAddress>{};
         const Store::WorkspaceAgent &agent = *state.value();
-        if (registrationExpired(agent.updatedAt, m_expiry, QDateTime::currentDateTimeUtc()))
+        if (registrationExpired(agent.updatedAt, expiry, QDateTime::currentDateTimeUtc()))
         {
             qCInfo(lcWorkspace).noquote() << "the registration of agent" << agent.agentId << "of workspace" << workspaceId
                                           << "has expired (last renewed" << agent.updatedAt.toString(Qt::ISODateWithMs) << ')';

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 #include <QDateTime>
@@ -8,11 +9,14 @@
 #include <QString>
 
 #include "common/result.h"
+#include "store/runstore.h"
 #include "workspace/agentaddress.h"
+
+class QObject;
 
 namespace Lockstep::Store
 {
-    class RunStore;
+    class StoreWorker;
 }
 
 namespace Lockstep::Workspace
@@ -24,16 +28,19 @@ namespace Lockstep::Workspace
 
     // Which agent a workspace's latest build runs. The dialer asks it only when
     // a dial is slow or failed (lazy validation), never on the happy path.
-    // Synchronous and thread-affine, like the run store behind it.
     class AgentDirectory
     {
     public:
-        virtual ~AgentDirectory() = default;
-
         // The agent of the workspace's latest build; nullopt: no running agent
         // (the workspace is stopped, or was never started). An error proves
         // nothing about the agent (the store may be down).
-        virtual Result<std::optional<AgentAddress>, DirectoryError> lookupCurrentAgent(const QString &workspaceId) = 0;
+        using Lookup = Result<std::optional<AgentAddress>, DirectoryError>;
+        using LookupDone = std::function<void(const Lookup &lookup)>;
+
+        virtual ~AgentDirectory() = default;
+
+        // Answers through `done`, later, on the caller's thread, while `context` exists.
+        virtual void lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done) = 0;
     };
 
     // Whether a registration last renewed at `updatedAt` (UTC) has expired
@@ -49,13 +56,17 @@ namespace Lockstep::Workspace
     class StoreAgentDirectory final : public AgentDirectory
     {
     public:
-        // `store` must outlive the directory and be used on the same thread.
-        explicit StoreAgentDirectory(Store::RunStore &store, std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
+        // `store` must outlive the directory.
+        explicit StoreAgentDirectory(Store::StoreWorker &store, std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
 
-        Result<std::optional<AgentAddress>, DirectoryError> lookupCurrentAgent(const QString &workspaceId) override;
+        void lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done) override;
 
     private:
-        Store::RunStore &m_store;
+        static Lookup currentAgent(const QString &workspaceId,
+                                   const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state,
+                                   std::chrono::milliseconds expiry);
+
+        Store::StoreWorker &m_store;
         std::chrono::milliseconds m_expiry;
     };
 } // namespace Lockstep::Workspace

@@ -38,10 +38,10 @@ namespace
     {
     public:
         explicit CountingDirectory(Workspace::AgentDirectory &inner) : m_inner(inner) {}
-        Result<std::optional<Workspace::AgentAddress>, Workspace::DirectoryError> lookupCurrentAgent(const QString &workspaceId) override
+        void lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done) override
         {
             ++lookups;
-            return m_inner.lookupCurrentAgent(workspaceId);
+            m_inner.lookupCurrentAgent(workspaceId, context, std::move(done));
         }
         int lookups = 0;
 
@@ -61,6 +61,7 @@ namespace
         QTemporaryDir dir;
         QString tokenFile;
         std::unique_ptr<Store::RunStore> store;
+        std::unique_ptr<Store::StoreWorker> worker;   // in place, over store
         std::unique_ptr<Workspace::StoreAgentDirectory> directory;
         std::unique_ptr<CountingDirectory> counting;
         int counter = 0;
@@ -101,8 +102,7 @@ namespace
         Flows::ExecutionOptions options{.userMessage = {}, .delayScale = 0.0, .deadline = deadline};
         options.workspaceTools = &runner;
         options.workspace = binding;
-        const auto worker = Store::StoreWorker::inPlace(*bench.store);
-        Flows::Execution execution(*worker, *resumed->run, stepFlow(), fence, options);
+        Flows::Execution execution(*bench.worker, *resumed->run, stepFlow(), fence, options);
         Sample sample;
         QElapsedTimer clock;
         bool done = false;
@@ -173,7 +173,8 @@ int main(int argc, char *argv[])
     if (!store)
         qFatal("store: %s", qPrintable(store.error().message));
     bench.store = std::move(store).value();
-    bench.directory = std::make_unique<Workspace::StoreAgentDirectory>(*bench.store);
+    bench.worker = Store::StoreWorker::inPlace(*bench.store);
+    bench.directory = std::make_unique<Workspace::StoreAgentDirectory>(*bench.worker);
     bench.counting = std::make_unique<CountingDirectory>(*bench.directory);
 
     const QString folder = bench.dir.filePath(u"ws"_qs);

@@ -5,6 +5,7 @@
 
 #include "agentprocess.h"
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "temppostgres.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdialer.h"
@@ -29,6 +30,7 @@ private:
     QTemporaryDir m_dir;
     QString m_tokenFile;
     std::unique_ptr<Store::RunStore> m_store;
+    std::unique_ptr<Store::StoreWorker> m_worker;   // in place, over m_store
     std::unique_ptr<StoreAgentDirectory> m_directory;
     int m_counter = 0;
 
@@ -106,7 +108,8 @@ private slots:
         auto store = Store::RunStore::open(u"sqlite:"_qs + m_dir.filePath(u"gateway.db"_qs));
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
-        m_directory = std::make_unique<StoreAgentDirectory>(*m_store);
+        m_worker = Store::StoreWorker::inPlace(*m_store);
+        m_directory = std::make_unique<StoreAgentDirectory>(*m_worker);
     }
 
     void cleanup()
@@ -279,7 +282,8 @@ private slots:
         auto opened = Store::RunStore::open(pg.connectionSpec());
         QVERIFY2(opened, opened ? "" : qPrintable(opened.error().message));
         std::unique_ptr<Store::RunStore> store = std::move(opened).value();
-        StoreAgentDirectory directory(*store);
+        const auto worker = Store::StoreWorker::inPlace(*store);
+        StoreAgentDirectory directory(*worker);
 
         const Folder ws = newWorkspace();
         AgentProcess agent;
@@ -312,7 +316,8 @@ private slots:
         auto opened = Store::RunStore::open(pg.connectionSpec());
         QVERIFY(opened);
         std::unique_ptr<Store::RunStore> store = std::move(opened).value();
-        StoreAgentDirectory directory(*store);
+        const auto worker = Store::StoreWorker::inPlace(*store);
+        StoreAgentDirectory directory(*worker);
         const Folder ws = newWorkspace();
         AgentProcess agent;
         QVERIFY(startRegisteredAgent(agent, ws, u"agent-silent"_qs, *store));

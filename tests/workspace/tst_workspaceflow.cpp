@@ -176,7 +176,7 @@ private slots:
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
         m_worker = Store::StoreWorker::inPlace(*m_store);
-        m_directory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store);
+        m_directory = std::make_unique<Workspace::StoreAgentDirectory>(*m_worker);
     }
 
     void cleanup()

@@ -3,6 +3,7 @@
 #include <QTest>
 
 #include "store/runstore.h"
+#include "store/storeworker.h"
 #include "temppostgres.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/workspaceroutes.h"
@@ -40,6 +41,17 @@ private:
         if (!store)
             qFatal("open %s: %s", qPrintable(spec), qPrintable(store.error().message));
         return std::move(store).value();
+    }
+
+    // The directory's answer, waited for.
+    static AgentDirectory::Lookup lookup(AgentDirectory &directory, const QString &workspaceId)
+    {
+        std::optional<AgentDirectory::Lookup> answer;
+        QObject context;
+        directory.lookupCurrentAgent(workspaceId, &context, [&answer](const AgentDirectory::Lookup &found) { answer = found; });
+        if (!QTest::qWaitFor([&answer] { return answer.has_value(); }, 20000))
+            return unexpected(DirectoryError{u"no answer within 20 s"_qs});
+        return *answer;
     }
 
     static QByteArray json(const QJsonObject &object)
@@ -131,16 +143,17 @@ private slots:
     {
         QFETCH(QString, backend);
         const auto store = open(backend);
-        StoreAgentDirectory directory(*store);
-        QVERIFY(!directory.lookupCurrentAgent(u"ws"_qs).value().has_value());
+        const auto worker = Store::StoreWorker::inPlace(*store);
+        StoreAgentDirectory directory(*worker);
+        QVERIFY(!lookup(directory, u"ws"_qs).value().has_value());
         QVERIFY(store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4001));
-        const auto current = directory.lookupCurrentAgent(u"ws"_qs);
+        const auto current = lookup(directory, u"ws"_qs);
         QVERIFY(current && current->has_value());
         QCOMPARE(current.value()->agentId, u"a1"_qs);
         QCOMPARE(current.value()->host, QHostAddress(QHostAddress::LocalHost));
         QCOMPARE(current.value()->port, 4001);
         QVERIFY(store->stopWorkspace(u"ws"_qs, std::nullopt)->stopped);
-        QVERIFY(!directory.lookupCurrentAgent(u"ws"_qs).value().has_value());
+        QVERIFY(!lookup(directory, u"ws"_qs).value().has_value());
     }
 
     void directoryReportsAStoreThatIsDown()
@@ -149,15 +162,16 @@ private slots:
         QVERIFY2(pg.start(), qPrintable(pg.errorString()));
         auto store = Store::RunStore::open(pg.connectionSpec());
         QVERIFY(store);
-        StoreAgentDirectory directory(**store);
-        QVERIFY(directory.lookupCurrentAgent(u"ws"_qs));
+        const auto worker = Store::StoreWorker::inPlace(**store);
+        StoreAgentDirectory directory(*worker);
+        QVERIFY(lookup(directory, u"ws"_qs));
         QVERIFY(pg.stop());
-        const auto down = directory.lookupCurrentAgent(u"ws"_qs);
+        const auto down = lookup(directory, u"ws"_qs);
         QVERIFY(!down);
         QVERIFY(!down.error().message.isEmpty());
         // It comes back when the store does.
         QVERIFY2(pg.start(), qPrintable(pg.errorString()));
-        QTRY_VERIFY_WITH_TIMEOUT(directory.lookupCurrentAgent(u"ws"_qs).hasValue(), 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(lookup(directory, u"ws"_qs).hasValue(), 20000);
     }
 
     void runWorkspaceBinding_data()
