@@ -27,6 +27,7 @@
 #include "common/logging.h"
 #include "embeddedgateway.h"
 #include "flows/flowlibrary.h"
+#include "locktracker.h"
 #include "profiledialog.h"
 #include "profiles.h"
 #include "protocol/workflowid.h"
@@ -478,6 +479,7 @@ namespace Lockstep::Ui
                 const ApiError &error = runs.error();
                 setGatewayStatus(tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
                                  Theme::Tone::Bad);
+                m_unreachable = true;
                 schedulePoll();
                 return;
             }
@@ -492,15 +494,22 @@ namespace Lockstep::Ui
         setGatewayStatus(tr("Gateway: %1 — connected, %n run(s), updated %2", nullptr, static_cast<int>(runs.size()))
                              .arg(m_gatewayLabel, QLocale().toString(QTime::currentTime(), QStringLiteral("HH:mm:ss"))),
                          Theme::Tone::Good);
+        // Back after an outage: every tab reconnects and re-checks now, not when its backoff ends.
+        const bool back = std::exchange(m_unreachable, false);
         for (WorkflowTab *tab : tabs())
         {
             if (const RunInfo *run = m_runs->run(tab->workflowId()))
                 tab->setRunInfo(*run, m_runs->isStale(*run));
+            if (back)
+                tab->gatewayBack();
         }
         // Lock holders: only runs that can hold one, and a bounded number per poll.
+        // An open workflow's holder comes from its lock model (see trackerFor).
         int lookups = 0;
         for (const RunInfo &run : runs)
         {
+            if (m_trackers.contains(run.workflowId))
+                continue;
             if (run.status != RunStatus::Running)
             {
                 m_runs->setLockHolder(run.workflowId, {});
@@ -562,9 +571,11 @@ namespace Lockstep::Ui
         context.endpoint = m_api->endpoint();
         context.backoff = m_options.backoff;
         context.random = m_options.random;
+        context.lock = trackerFor(id);
         auto *tab = new WorkflowTab(context, id, m_tabs);
         connect(tab, &WorkflowTab::openInNewTabRequested, this, [this](const QString &wid) { openWorkflow(wid, true); });
         connect(tab, &WorkflowTab::statusChanged, this, [this, tab] { updateTabIcon(tab); });
+        connect(tab, &WorkflowTab::drivingChanged, this, [this, tab] { updateTabIcon(tab); });
         connect(tab, &WorkflowTab::outcomeRecorded, this, [this](const QString &wid, const WorkflowTab::Record &record) {
             statusBar()->showMessage(QStringLiteral("%1 — %2").arg(wid, WorkflowTab::recordText(record)), 15000);
         });
@@ -589,6 +600,32 @@ namespace Lockstep::Ui
             return;
         const std::optional<RunStatus> status = tab->runStatus();
         m_tabs->setTabIcon(index, status ? Theme::statusIcon(*status, palette()) : QIcon());
+        // Driving tabs are marked in the tab bar: closing one pauses its run.
+        static const QString mark = QStringLiteral("▶ ");
+        QString text = m_tabs->tabText(index);
+        if (text.startsWith(mark))
+            text = text.mid(mark.size());
+        m_tabs->setTabText(index, tab->isDriving() ? mark + text : text);
+        m_tabs->setTabToolTip(index, tab->isDriving() ? tr("%1 — this tab is driving the run").arg(tab->workflowId())
+                                                      : tab->workflowId());
+    }
+
+    LockTracker *MainWindow::trackerFor(const QString &workflowId)
+    {
+        if (LockTracker *tracker = m_trackers.value(workflowId))
+            return tracker;
+        auto *tracker = new LockTracker(this);
+        tracker->setSource(m_api, workflowId);
+        m_trackers.insert(workflowId, tracker);
+        connect(tracker, &LockTracker::changed, this, [this, tracker, workflowId] {
+            m_runs->setLockHolder(workflowId, (tracker->state() == LockTracker::State::Held) ? tracker->holder() : QString());
+        });
+        return tracker;
+    }
+
+    LockTracker *MainWindow::lockTracker(const QString &workflowId) const
+    {
+        return m_trackers.value(workflowId);
     }
 
     void MainWindow::requestCloseTab(const int index)
@@ -609,9 +646,16 @@ namespace Lockstep::Ui
 
     void MainWindow::closeTab(const int index)
     {
-        QWidget *tab = m_tabs->widget(index);
+        auto *tab = qobject_cast<WorkflowTab *>(m_tabs->widget(index));
+        const QString id = tab ? tab->workflowId() : QString();
         m_tabs->removeTab(index);
         delete tab;
+        // The lock model lives as long as a tab shows the workflow.
+        bool shown = false;
+        for (WorkflowTab *other : tabs())
+            shown |= (other->workflowId() == id);
+        if (!shown)
+            delete m_trackers.take(id);
         updateActions();
     }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include <QHash>
 #include <QMainWindow>
 #include <QPointer>
 #include <QTimer>
@@ -25,6 +26,7 @@ class QTableView;
 namespace Lockstep::Ui
 {
     class EmbeddedGateway;
+    class LockTracker;
     class ProfileManager;
     class RunFilterProxy;
     class RunListModel;
@@ -84,6 +86,8 @@ namespace Lockstep::Ui
         QString gatewayStatusText() const;
         QSettings *settings() const;
         QAction *action(const QString &objectName) const;
+        // The lock model of a workflow that has a tab open; null otherwise.
+        LockTracker *lockTracker(const QString &workflowId) const;
 
     signals:
         // The first successful list after connecting.
@@ -101,6 +105,7 @@ namespace Lockstep::Ui
         void schedulePoll();
         void onRunsListed(const QList<RunInfo> &runs);
         void updateTabIcon(WorkflowTab *tab);
+        LockTracker *trackerFor(const QString &workflowId);
         void updateActions();
         void showProfiles();
         void showNewWorkflow();
@@ -131,6 +136,8 @@ namespace Lockstep::Ui
         bool m_polling = false;
         bool m_connected = false;
         bool m_reachableOnce = false;
+        bool m_unreachable = false;     // the last poll failed
+        QHash<QString, LockTracker *> m_trackers;
         QString m_gatewayLabel;
         QString m_pendingWorkflow;
         QActionGroup *m_themeGroup = nullptr;
