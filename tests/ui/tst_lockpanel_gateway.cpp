@@ -15,6 +15,7 @@
 #include "locktracker.h"
 #include "mainwindow.h"
 #include "outcome.h"
+#include "runlistmodel.h"
 #include "testgateway.h"
 #include "workflowtab.h"
 
