@@ -164,7 +164,8 @@ namespace Lockstep::Ui
         const std::optional<QDateTime> last = m_tracker->lastHeartbeat();
         if (!last)
             m_heartbeats->setText(tr("%1 seen").arg(m_tracker->heartbeats()));
-        else if (m_tracker->lastKnownAt())
+        else if (m_tracker->lastKnownAt() || (m_tracker->state() != LockTracker::State::Held))
+            // No "… ago" that nothing refreshes: the panel only ticks while the lock is held and live.
             m_heartbeats->setText(tr("%1 seen, last at %2")
                                       .arg(m_tracker->heartbeats())
                                       .arg(QLocale().toString(last->time(), QStringLiteral("HH:mm:ss"))));

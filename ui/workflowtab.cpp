@@ -655,6 +655,8 @@ namespace Lockstep::Ui
         if (!m_lockWatchNote.isEmpty())
         {
             text += QStringLiteral(" — ") + m_lockWatchNote;
+            if (const std::optional<QDateTime> known = m_lock->lastKnownAt())
+                text += tr(" (last known at %1)").arg(QLocale().toString(known->time(), QStringLiteral("HH:mm:ss")));
             if (m_lockWatchTimer.isActive())
             {
                 const qint64 seconds = (std::max<qint64>(0, m_lockWatchAt.remainingTime()) + 999) / 1000;

@@ -131,6 +131,7 @@ private slots:
         QCOMPARE(panel->ttlText(), u"—"_qs);
         QCOMPARE(panel->deadlineText(), u"—"_qs);
         QVERIFY(!panel->isCounting());
+        QVERIFY2(!panel->heartbeatsText().contains(u"ago"), qPrintable(panel->heartbeatsText()));   // nothing would refresh it
         QStringList events = panel->historyTexts();
         QCOMPARE(linesStartingWith(events, u"acquired by replica test-replica, session "_qs), 1);
         QCOMPARE(linesStartingWith(events, u"released by "_qs), 1);
