@@ -15,6 +15,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -28,6 +29,7 @@
 #include "embeddedgateway.h"
 #include "flows/flowlibrary.h"
 #include "locktracker.h"
+#include "notificationbar.h"
 #include "profiledialog.h"
 #include "profiles.h"
 #include "protocol/workflowid.h"
@@ -58,6 +60,7 @@ namespace Lockstep::Ui
         , m_tabs(new QTabWidget(this))
         , m_welcome(new QLabel(this))
         , m_gatewayStatus(new QLabel(this))
+        , m_notification(new NotificationBar(this))
     {
         setObjectName(QStringLiteral("mainWindow"));
         setWindowTitle(QStringLiteral("Lockstep"));
@@ -81,7 +84,12 @@ namespace Lockstep::Ui
                               "(Ctrl+N), or connect to a gateway (Ctrl+Shift+P)."));
         m_center->addWidget(m_welcome);
         m_center->addWidget(m_tabs);
-        setCentralWidget(m_center);
+        auto *central = new QWidget(this);
+        auto *centralLayout = new QVBoxLayout(central);
+        centralLayout->setContentsMargins(0, 0, 0, 0);
+        centralLayout->addWidget(m_notification);
+        centralLayout->addWidget(m_center, 1);
+        setCentralWidget(central);
 
         m_gatewayStatus->setObjectName(QStringLiteral("gatewayStatusLabel"));
         m_gatewayStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -344,6 +352,17 @@ namespace Lockstep::Ui
             if (!endpoint)
             {
                 setGatewayStatus(tr("Gateway: %1").arg(endpoint.error()), Theme::Tone::Bad);
+                // Nothing works without a gateway: say so in a dialog, with the way out.
+                auto *box = new QMessageBox(QMessageBox::Warning, tr("Gateway URL"),
+                                            tr("The gateway URL '%1' cannot be used:\n%2\n\nPick or add a gateway under Profiles.")
+                                                .arg(m_options.gatewayUrl, endpoint.error()),
+                                            QMessageBox::Close, this);
+                box->setObjectName(QStringLiteral("badGatewayDialog"));
+                box->setAttribute(Qt::WA_DeleteOnClose);
+                QPushButton *profiles = box->addButton(tr("&Profiles…"), QMessageBox::AcceptRole);
+                profiles->setObjectName(QStringLiteral("openProfilesButton"));
+                connect(profiles, &QPushButton::clicked, this, [this] { showProfiles(); });
+                box->open();
                 return;
             }
             endpoint->token = m_options.token;
@@ -387,6 +406,8 @@ namespace Lockstep::Ui
         if (!endpoint)
         {
             setGatewayStatus(tr("Gateway: profile %1: %2").arg(name, endpoint.error()), Theme::Tone::Bad);
+            m_notification->showMessage(tr("Profile %1 has an unusable gateway URL: %2").arg(name, endpoint.error()),
+                                        Theme::Tone::Bad, tr("&Profiles…"), [this] { showProfiles(); });
             return;
         }
         endpoint->caFile = profile->caFile;
@@ -406,7 +427,7 @@ namespace Lockstep::Ui
                     promptForToken(name, withToken, why);
                     return;
                 }
-                statusBar()->showMessage(why, 15000);
+                notify(why, Theme::Tone::Warning);
             }
             connectToEndpoint(withToken, name);
         });
@@ -477,6 +498,15 @@ namespace Lockstep::Ui
             if (!runs)
             {
                 const ApiError &error = runs.error();
+                if (error.httpStatus == 401)
+                {
+                    // Reachable, but it refuses us: waiting will not fix that, Profiles will.
+                    setGatewayStatus(tr("Gateway: %1 — token refused (HTTP 401)").arg(m_gatewayLabel), Theme::Tone::Bad);
+                    if (!std::exchange(m_tokenRefused, true))
+                        notifyTokenRefused(tr("The gateway %1 refused the token").arg(m_gatewayLabel));
+                    schedulePoll();
+                    return;
+                }
                 setGatewayStatus(tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
                                  Theme::Tone::Bad);
                 m_unreachable = true;
@@ -490,6 +520,7 @@ namespace Lockstep::Ui
 
     void MainWindow::onRunsListed(const QList<RunInfo> &runs)
     {
+        m_tokenRefused = false;
         m_runs->setRuns(runs);
         setGatewayStatus(tr("Gateway: %1 — connected, %n run(s), updated %2", nullptr, static_cast<int>(runs.size()))
                              .arg(m_gatewayLabel, QLocale().toString(QTime::currentTime(), QStringLiteral("HH:mm:ss"))),
@@ -544,6 +575,24 @@ namespace Lockstep::Ui
         return m_gatewayStatus->text();
     }
 
+    NotificationBar *MainWindow::notificationBar() const
+    {
+        return m_notification;
+    }
+
+    void MainWindow::notify(const QString &text, const Theme::Tone tone)
+    {
+        qCInfo(lcUi).noquote() << "notice:" << text;
+        m_notification->showMessage(text, tone);
+    }
+
+    void MainWindow::notifyTokenRefused(const QString &what)
+    {
+        qCInfo(lcUi).noquote() << "notice:" << what << "(token refused)";
+        m_notification->showMessage(tr("%1: token refused — open Profiles to set the right one.").arg(what), Theme::Tone::Bad,
+                                    tr("&Profiles…"), [this] { showProfiles(); });
+    }
+
     // ---- tabs ----
 
     WorkflowTab *MainWindow::openWorkflow(const QString &workflowId, const bool newTab)
@@ -551,7 +600,7 @@ namespace Lockstep::Ui
         const QString id = workflowId.trimmed();
         if (!Protocol::isValidWorkflowId(id))
         {
-            statusBar()->showMessage(tr("'%1' is not a workflow ID: %2").arg(id, Protocol::workflowIdProblem(id)), 10000);
+            notify(tr("Cannot open '%1': not a workflow ID — %2").arg(id, Protocol::workflowIdProblem(id)));
             return nullptr;
         }
         if (!newTab)
@@ -729,11 +778,20 @@ namespace Lockstep::Ui
 
     void MainWindow::createWorkflow(const QString &goal, const QString &flow)
     {
+        if (goal.trimmed().isEmpty())
+        {
+            notify(tr("New workflow: the goal is empty — say what the agent should do."));
+            return;
+        }
         statusBar()->showMessage(tr("Creating a %1 workflow…").arg(flow));
         m_api->createWorkflow(goal, flow, this, [this, flow](ApiResult<QString> id) {
             if (!id)
             {
-                statusBar()->showMessage(tr("New workflow (%1) failed: %2").arg(flow, id.error().describe()), 20000);
+                statusBar()->clearMessage();
+                if (id.error().httpStatus == 401)
+                    notifyTokenRefused(tr("New workflow (%1) failed").arg(flow));
+                else
+                    notify(tr("New workflow (%1) failed: %2").arg(flow, id.error().describe()));
                 return;
             }
             statusBar()->showMessage(tr("Created workflow %1").arg(*id), 10000);

@@ -512,13 +512,19 @@ namespace Lockstep::Ui
             m_confirm->raise();
             return;
         }
+        // The question matches the run: "keep it running" only for a run that runs.
+        const bool running = (m_runStatus == RunStatus::Running);
+        const QString what = running ? tr("It is running: the execution stops at its next step and the run ends as "
+                                          "stopped; it cannot be resumed.")
+                                     : m_runStatus ? tr("It is %1: cancelling ends it as stopped; it cannot be resumed.")
+                                                         .arg(humanName(*m_runStatus))
+                                                   : tr("Cancelling ends it as stopped; it cannot be resumed.");
         auto *box = new QMessageBox(QMessageBox::Question, tr("Cancel workflow"),
-                                    tr("Cancel workflow %1?\n\nA running execution stops at its next step and the run "
-                                       "ends as stopped; it cannot be resumed.").arg(m_workflowId),
+                                    tr("Cancel workflow %1?\n\n%2").arg(m_workflowId, what),
                                     QMessageBox::Yes | QMessageBox::No, this);
         box->setObjectName(QStringLiteral("cancelConfirmation"));
         box->button(QMessageBox::Yes)->setText(tr("&Cancel the run"));
-        box->button(QMessageBox::No)->setText(tr("&Keep it running"));
+        box->button(QMessageBox::No)->setText(running ? tr("&Keep it running") : tr("&Don't cancel"));
         box->setDefaultButton(QMessageBox::No);
         box->setEscapeButton(QMessageBox::No);
         box->setWindowModality(Qt::WindowModal);
