@@ -503,7 +503,7 @@ namespace Lockstep::Ui
                     // Reachable, but it refuses us: waiting will not fix that, Profiles will.
                     setGatewayStatus(tr("Gateway: %1 — token refused (HTTP 401)").arg(m_gatewayLabel), Theme::Tone::Bad);
                     if (!std::exchange(m_tokenRefused, true))
-                        notifyTokenRefused(tr("The gateway %1 refused the token").arg(m_gatewayLabel));
+                        notifyTokenRefused(tr("Gateway %1").arg(m_gatewayLabel));
                     schedulePoll();
                     return;
                 }
