@@ -14,10 +14,11 @@ namespace Lockstep::Ui
 {
     namespace
     {
-        QLabel *valueLabel(const QString &objectName, QWidget *parent)
+        QLabel *valueLabel(const QString &objectName, const QString &accessibleName, QWidget *parent)
         {
             auto *label = new QLabel(parent);
             label->setObjectName(objectName);
+            label->setAccessibleName(accessibleName);
             label->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
             label->setWordWrap(true);
             return label;
@@ -29,7 +30,6 @@ namespace Lockstep::Ui
             {
             case LockTracker::State::Free: return Theme::Tone::Good;
             case LockTracker::State::Held: return Theme::Tone::Info;
-            case LockTracker::State::Lost:
             case LockTracker::State::Unavailable:
                 return Theme::Tone::Bad;
             case LockTracker::State::Unknown:
@@ -42,17 +42,20 @@ namespace Lockstep::Ui
     LockPanel::LockPanel(LockTracker *tracker, QWidget *parent)
         : QWidget(parent)
         , m_tracker(tracker)
-        , m_state(valueLabel(QStringLiteral("lockStateLabel"), this))
-        , m_fence(valueLabel(QStringLiteral("lockFenceLabel"), this))
-        , m_ttl(valueLabel(QStringLiteral("lockTtlLabel"), this))
-        , m_heartbeats(valueLabel(QStringLiteral("lockHeartbeatsLabel"), this))
-        , m_deadline(valueLabel(QStringLiteral("lockDeadlineLabel"), this))
+        , m_live(valueLabel(QStringLiteral("lockLiveLabel"), tr("Lock values last known"), this))
+        , m_state(valueLabel(QStringLiteral("lockStateLabel"), tr("Lock state"), this))
+        , m_fence(valueLabel(QStringLiteral("lockFenceLabel"), tr("Fencing token"), this))
+        , m_ttl(valueLabel(QStringLiteral("lockTtlLabel"), tr("TTL left"), this))
+        , m_heartbeats(valueLabel(QStringLiteral("lockHeartbeatsLabel"), tr("Heartbeats"), this))
+        , m_deadline(valueLabel(QStringLiteral("lockDeadlineLabel"), tr("Deadline left"), this))
         , m_history(new QListWidget(this))
     {
         setObjectName(QStringLiteral("lockPanel"));
         setAccessibleName(tr("Run lock"));
         auto *layout = new QVBoxLayout(this);
         layout->setContentsMargins(0, 0, 0, 0);
+        m_live->hide();
+        layout->addWidget(m_live);
         auto *form = new QFormLayout;
         form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
         form->addRow(tr("Lock:"), m_state);
@@ -76,6 +79,14 @@ namespace Lockstep::Ui
         refresh();
     }
 
+    void LockPanel::setOwnHolders(const QSet<QString> &holders)
+    {
+        if (holders == m_own)
+            return;
+        m_own = holders;
+        refresh();
+    }
+
     QString LockPanel::stateText() const
     {
         return m_state->text();
@@ -84,6 +95,29 @@ namespace Lockstep::Ui
     QString LockPanel::ttlText() const
     {
         return m_ttl->text();
+    }
+
+    QString LockPanel::deadlineText() const
+    {
+        return m_deadline->text();
+    }
+
+    QString LockPanel::heartbeatsText() const
+    {
+        return m_heartbeats->text();
+    }
+
+    QStringList LockPanel::historyTexts() const
+    {
+        QStringList texts;
+        for (int row = 0; row < m_history->count(); ++row)
+            texts.append(m_history->item(row)->text());
+        return texts;
+    }
+
+    bool LockPanel::isCounting() const
+    {
+        return m_tick.isActive();
     }
 
     void LockPanel::changeEvent(QEvent *event)
@@ -96,19 +130,29 @@ namespace Lockstep::Ui
     void LockPanel::refresh()
     {
         const LockTracker::State state = m_tracker->state();
-        m_state->setText(m_tracker->stateText());
+        const std::optional<QDateTime> lastKnown = m_tracker->lastKnownAt();
+        const QLocale locale;
+        m_state->setText(m_tracker->stateText(m_own));
+        // Not live: the values stay readable but greyed, and say how old they are.
+        const bool live = !lastKnown.has_value();
+        for (QLabel *label : {m_state, m_fence, m_ttl, m_heartbeats, m_deadline})
+            label->setEnabled(live);
+        m_live->setVisible(!live);
+        if (lastKnown)
+            m_live->setText(tr("Not connected to the gateway — last known at %1")
+                                .arg(locale.toString(lastKnown->time(), QStringLiteral("HH:mm:ss"))));
         QPalette palette = m_state->palette();
-        palette.setColor(QPalette::WindowText, Theme::toneColor(stateTone(state), this->palette()));
+        palette.setColor(QPalette::Active, QPalette::WindowText, Theme::toneColor(stateTone(state), this->palette()));
+        palette.setColor(QPalette::Inactive, QPalette::WindowText, Theme::toneColor(stateTone(state), this->palette()));
         m_state->setPalette(palette);
         m_fence->setText((m_tracker->fence() > 0) ? QString::number(m_tracker->fence()) : QStringLiteral("—"));
 
         m_history->clear();
-        const QLocale locale;
         for (const LockTracker::Event &event : m_tracker->history())
             m_history->addItem(QStringLiteral("%1  %2").arg(locale.toString(event.at.time(), QStringLiteral("HH:mm:ss")), event.text));
 
         refreshCountdowns();
-        if (state == LockTracker::State::Held)
+        if ((state == LockTracker::State::Held) && live)
             m_tick.start();
         else
             m_tick.stop();
@@ -120,6 +164,11 @@ namespace Lockstep::Ui
         const std::optional<QDateTime> last = m_tracker->lastHeartbeat();
         if (!last)
             m_heartbeats->setText(tr("%1 seen").arg(m_tracker->heartbeats()));
+        else if (m_tracker->lastKnownAt() || (m_tracker->state() != LockTracker::State::Held))
+            // No "… ago" that nothing refreshes: the panel only ticks while the lock is held and live.
+            m_heartbeats->setText(tr("%1 seen, last at %2")
+                                      .arg(m_tracker->heartbeats())
+                                      .arg(QLocale().toString(last->time(), QStringLiteral("HH:mm:ss"))));
         else
         {
             const qint64 ago = last->msecsTo(QDateTime::currentDateTime());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QSet>
 #include <QTimer>
 #include <QWidget>
 
@@ -12,7 +13,9 @@ namespace Lockstep::Ui
 
     // A run's lock at a glance: state and holder, fencing token, TTL left and
     // workflow deadline left (both counting down live), heartbeats seen and
-    // when the last one landed, and the recent lock events.
+    // when the last one landed, and the recent lock events. Not live (no
+    // connection to the gateway): every value greyed, "last known at …", no
+    // countdown.
     class LockPanel final : public QWidget
     {
         Q_OBJECT
@@ -21,8 +24,15 @@ namespace Lockstep::Ui
     public:
         explicit LockPanel(LockTracker *tracker, QWidget *parent = nullptr);
 
+        // The viewing tab's own sessions: their holder reads "this tab (…)".
+        void setOwnHolders(const QSet<QString> &holders);
+
         QString stateText() const;
         QString ttlText() const;
+        QString deadlineText() const;
+        QString heartbeatsText() const;
+        QStringList historyTexts() const;
+        bool isCounting() const;
 
     protected:
         void changeEvent(QEvent *event) override;
@@ -32,6 +42,8 @@ namespace Lockstep::Ui
         void refreshCountdowns();
 
         LockTracker *m_tracker;
+        QSet<QString> m_own;
+        QLabel *m_live;
         QLabel *m_state;
         QLabel *m_fence;
         QLabel *m_ttl;

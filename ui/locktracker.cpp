@@ -6,6 +6,20 @@
 
 namespace Lockstep::Ui
 {
+    namespace
+    {
+        // Enough to catch the copies of one event from every session of every tab.
+        constexpr qsizetype MaxSeen = 64;
+        // After the TTL runs out, a heartbeat still on its way gets this long.
+        constexpr int ExpiryGraceMs = 250;
+
+        QString who(const QString &holder)
+        {
+            const QString words = holderWording(holder);
+            return words.isEmpty() ? QStringLiteral("?") : words;
+        }
+    } // namespace
+
     LockTracker::LockTracker(QObject *parent, std::function<qint64()> monotonicMs)
         : QObject(parent)
         , m_clock(std::move(monotonicMs))
@@ -19,11 +33,20 @@ namespace Lockstep::Ui
                 return clock.elapsed();
             };
         }
+        m_expiry.setSingleShot(true);
+        connect(&m_expiry, &QTimer::timeout, this, &LockTracker::checkExpiry);
     }
 
     qint64 LockTracker::now() const
     {
-        return m_clock();
+        // Not live: time stands still at the moment the last feed dropped.
+        return m_lastKnownAt ? m_frozenAt : m_clock();
+    }
+
+    void LockTracker::setSource(GatewayApi *api, const QString &workflowId)
+    {
+        m_api = api;
+        m_workflowId = workflowId;
     }
 
     void LockTracker::setWorkflowDeadline(const std::chrono::milliseconds deadline)
@@ -32,9 +55,30 @@ namespace Lockstep::Ui
         emit changed();
     }
 
+    bool LockTracker::endedAlready(const QString &holder, const qint64 fence, const qint64 at) const
+    {
+        if (m_endedHolder.isEmpty() || (holder != m_endedHolder))
+            return false;
+        // Fences only grow; without fencing (fence 0) the gateway's clock decides.
+        if ((fence > 0) && (m_endedFence > 0))
+            return fence <= m_endedFence;
+        return (at > 0) && (m_endedAt > 0) && (at <= m_endedAt);
+    }
+
     void LockTracker::apply(const Protocol::LockStatus &status)
     {
-        const QString who = LockHolder::parse(status.holder).describe();
+        const Key key {.state = status.state, .holder = status.holder, .fence = status.fence, .at = status.at};
+        if ((status.at > 0) && m_seen.contains(key))
+            return;   // the same event through another session
+        m_seen.append(key);
+        while (m_seen.size() > MaxSeen)
+            m_seen.removeFirst();
+
+        const bool alive = (status.state == Protocol::LockState::Acquired) || (status.state == Protocol::LockState::Refreshed);
+        if (alive && endedAlready(status.holder, status.fence, status.at))
+            return;   // a late copy of an acquisition already seen ending
+        ++m_generation;
+
         const QString ttl = (status.ttlMs > 0) ? QStringLiteral(", TTL %1").arg(formatDuration(status.ttlMs)) : QString();
         switch (status.state)
         {
@@ -47,7 +91,7 @@ namespace Lockstep::Ui
             m_acquiredSeenAt = now();
             m_heartbeats = 0;
             m_lastHeartbeat.reset();
-            addEvent(QStringLiteral("acquired by %1 (fence %2%3)").arg(who.isEmpty() ? QStringLiteral("?") : who).arg(status.fence).arg(ttl));
+            addEvent(QStringLiteral("acquired by %1 (fence %2%3)").arg(who(status.holder)).arg(status.fence).arg(ttl));
             break;
         case Protocol::LockState::Refreshed:
             if ((m_state != State::Held) || (m_holder != status.holder))
@@ -55,6 +99,8 @@ namespace Lockstep::Ui
                 // We joined while it was held: adopt the holder.
                 m_state = State::Held;
                 m_holder = status.holder;
+                m_acquiredSeenAt.reset();
+                m_heartbeats = 0;
             }
             if (status.fence > 0)
                 m_fence = status.fence;
@@ -65,29 +111,51 @@ namespace Lockstep::Ui
             addEvent(QStringLiteral("heartbeat: refreshed%1").arg(ttl));
             break;
         case Protocol::LockState::Released:
-            m_state = State::Free;
-            m_ttlMs.reset();
-            m_acquiredSeenAt.reset();
-            addEvent(QStringLiteral("released by %1").arg(who.isEmpty() ? QStringLiteral("?") : who));
-            m_holder.clear();
-            break;
         case Protocol::LockState::Lost:
-            m_state = State::Lost;
-            m_ttlMs.reset();
-            m_acquiredSeenAt.reset();
-            addEvent(QStringLiteral("lost by %1 (its execution was cancelled)").arg(who.isEmpty() ? QStringLiteral("?") : who));
+        {
+            const bool released = (status.state == Protocol::LockState::Released);
+            addEvent(released ? QStringLiteral("released by %1").arg(who(status.holder))
+                              : QStringLiteral("lost by %1 (its execution was cancelled)").arg(who(status.holder)));
+            if ((status.fence >= m_endedFence) || (status.holder != m_endedHolder))
+            {
+                m_endedHolder = status.holder;
+                m_endedFence = status.fence;
+                m_endedAt = status.at;
+            }
+            // The end of an older acquisition does not free a newer holder's lock.
+            const bool older = (m_state == State::Held) && (status.holder != m_holder) && (status.fence > 0)
+                && (status.fence < m_fence);
+            if (!older)
+                setFree();
+            if (!released)
+                reconcile();   // lost: someone else may hold it now
             break;
+        }
         case Protocol::LockState::Unavailable:
             m_state = State::Unavailable;
             m_ttlMs.reset();
             addEvent(QStringLiteral("lock store unavailable: running without the lock"));
             break;
         }
+        armExpiry();
         emit changed();
     }
 
-    void LockTracker::applySnapshot(const LockInfo &info)
+    void LockTracker::setFree()
     {
+        m_state = State::Free;
+        m_holder.clear();
+        m_ttlMs.reset();
+        m_acquiredSeenAt.reset();
+    }
+
+    void LockTracker::applySnapshot(const LockInfo &info, const std::optional<quint64> askedAt)
+    {
+        if (askedAt && (*askedAt != m_generation))
+            return;   // an event came in after the question: it is newer than this answer
+        if (info.held && endedAlready(info.holder, info.fence, 0))
+            return;
+        ++m_generation;
         if (info.held)
         {
             const bool sameHolder = (m_state == State::Held) && (m_holder == info.holder);
@@ -98,31 +166,139 @@ namespace Lockstep::Ui
             m_ttlMs = (info.ttlMs > 0) ? std::optional<qint64>(info.ttlMs) : std::nullopt;
             m_ttlSeenAt = now();
             if (!sameHolder)
+            {
                 m_acquiredSeenAt.reset();
+                m_heartbeats = 0;
+                m_lastHeartbeat.reset();
+            }
             // A check that confirms what is known is not an event worth a history line.
             if (news)
                 addEvent(QStringLiteral("checked: held by %1 (fence %2, TTL left %3)")
-                             .arg(LockHolder::parse(info.holder).describe()).arg(info.fence).arg(formatDuration(m_ttlMs)));
+                             .arg(who(info.holder)).arg(info.fence).arg(formatDuration(m_ttlMs)));
         }
         else
         {
             const bool news = (m_state != State::Free);
-            m_state = State::Free;
-            m_holder.clear();
-            m_ttlMs.reset();
-            m_acquiredSeenAt.reset();
+            setFree();
             if (news)
                 addEvent(QStringLiteral("checked: free"));
         }
+        armExpiry();
         emit changed();
     }
 
     void LockTracker::applySnapshotError(const QString &error)
     {
+        ++m_generation;
         m_state = State::Unavailable;
         m_ttlMs.reset();
         addEvent(QStringLiteral("check failed: %1").arg(error));
+        armExpiry();
         emit changed();
+    }
+
+    void LockTracker::reconcile()
+    {
+        ++m_checksRequested;
+        if (!m_api || m_workflowId.isEmpty())
+            return;
+        if (m_checking)
+        {
+            m_checkAgain = true;
+            return;
+        }
+        m_checking = true;
+        const quint64 askedAt = m_generation;
+        m_api->getLock(m_workflowId, this, [this, askedAt](ApiResult<LockInfo> info) {
+            m_checking = false;
+            if (info)
+                applySnapshot(*info, askedAt);
+            else if (info.error().httpStatus == 503)
+                applySnapshotError(info.error().describe());
+            if (std::exchange(m_checkAgain, false))
+                reconcile();
+        });
+    }
+
+    quint64 LockTracker::generation() const
+    {
+        return m_generation;
+    }
+
+    void LockTracker::armExpiry()
+    {
+        const std::optional<qint64> left = ttlLeftMs();
+        if (!left || m_lastKnownAt)
+        {
+            m_expiry.stop();
+            return;
+        }
+        m_expiry.start(static_cast<int>(std::min<qint64>(*left + ExpiryGraceMs, 24 * 3600 * 1000)));
+    }
+
+    void LockTracker::checkExpiry()
+    {
+        if (m_lastKnownAt || (m_state != State::Held))
+            return;
+        const std::optional<qint64> left = ttlLeftMs();
+        if (!left)
+            return;
+        if (*left > 0)
+        {
+            armExpiry();
+            return;
+        }
+        ++m_generation;
+        addEvent(QStringLiteral("expired: no heartbeat from %1 within the TTL").arg(who(m_holder)));
+        setFree();
+        m_expiry.stop();
+        emit changed();
+        reconcile();
+    }
+
+    void LockTracker::setFeedConnected(const QObject *feed, const bool connected)
+    {
+        const bool had = !m_feeds.isEmpty();
+        if (connected)
+            m_feeds.insert(feed);
+        else
+            m_feeds.remove(feed);
+        const bool has = !m_feeds.isEmpty();
+        if (had == has)
+            return;
+        if (has)
+        {
+            m_everLive = true;
+            if (m_lastKnownAt)
+            {
+                // Time moves again; countdowns resume from where they were frozen.
+                const qint64 paused = m_clock() - m_frozenAt;
+                m_ttlSeenAt += paused;
+                if (m_acquiredSeenAt)
+                    *m_acquiredSeenAt += paused;
+                m_lastKnownAt.reset();
+            }
+            armExpiry();
+            emit changed();
+            reconcile();
+            return;
+        }
+        if (!m_everLive)
+            return;
+        m_frozenAt = m_clock();
+        m_lastKnownAt = QDateTime::currentDateTime();
+        m_expiry.stop();
+        emit changed();
+    }
+
+    bool LockTracker::isLive() const
+    {
+        return !m_feeds.isEmpty() || !m_everLive;
+    }
+
+    std::optional<QDateTime> LockTracker::lastKnownAt() const
+    {
+        return m_lastKnownAt;
     }
 
     LockTracker::State LockTracker::state() const
@@ -174,6 +350,11 @@ namespace Lockstep::Ui
         return m_history;
     }
 
+    int LockTracker::checksRequested() const
+    {
+        return m_checksRequested;
+    }
+
     QString LockTracker::stateWord(const State state)
     {
         switch (state)
@@ -181,26 +362,23 @@ namespace Lockstep::Ui
         case State::Unknown: return QStringLiteral("unknown");
         case State::Free: return QStringLiteral("free");
         case State::Held: return QStringLiteral("held");
-        case State::Lost: return QStringLiteral("lost");
         case State::Unavailable: return QStringLiteral("unavailable");
         }
         return {};
     }
 
-    QString LockTracker::stateText() const
+    QString LockTracker::stateText(const QSet<QString> &own) const
     {
         switch (m_state)
         {
         case State::Held:
-        {
-            const LockHolder holder = LockHolder::parse(m_holder);
-            return holder.isEmpty() ? QStringLiteral("held") : QStringLiteral("held by %1").arg(holder.describe());
-        }
+            return m_holder.trimmed().isEmpty()
+                ? QStringLiteral("held")
+                : QStringLiteral("held by %1").arg(holderWording(m_holder, own.contains(m_holder)));
         case State::Unavailable:
             return QStringLiteral("unavailable (lock store unreachable)");
         case State::Unknown:
         case State::Free:
-        case State::Lost:
             break;
         }
         return stateWord(m_state);

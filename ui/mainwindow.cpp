@@ -15,6 +15,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -27,6 +28,8 @@
 #include "common/logging.h"
 #include "embeddedgateway.h"
 #include "flows/flowlibrary.h"
+#include "locktracker.h"
+#include "notificationbar.h"
 #include "profiledialog.h"
 #include "profiles.h"
 #include "protocol/workflowid.h"
@@ -57,6 +60,7 @@ namespace Lockstep::Ui
         , m_tabs(new QTabWidget(this))
         , m_welcome(new QLabel(this))
         , m_gatewayStatus(new QLabel(this))
+        , m_notification(new NotificationBar(this))
     {
         setObjectName(QStringLiteral("mainWindow"));
         setWindowTitle(QStringLiteral("Lockstep"));
@@ -80,7 +84,12 @@ namespace Lockstep::Ui
                               "(Ctrl+N), or connect to a gateway (Ctrl+Shift+P)."));
         m_center->addWidget(m_welcome);
         m_center->addWidget(m_tabs);
-        setCentralWidget(m_center);
+        auto *central = new QWidget(this);
+        auto *centralLayout = new QVBoxLayout(central);
+        centralLayout->setContentsMargins(0, 0, 0, 0);
+        centralLayout->addWidget(m_notification);
+        centralLayout->addWidget(m_center, 1);
+        setCentralWidget(central);
 
         m_gatewayStatus->setObjectName(QStringLiteral("gatewayStatusLabel"));
         m_gatewayStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -343,6 +352,17 @@ namespace Lockstep::Ui
             if (!endpoint)
             {
                 setGatewayStatus(tr("Gateway: %1").arg(endpoint.error()), Theme::Tone::Bad);
+                // Nothing works without a gateway: say so in a dialog, with the way out.
+                auto *box = new QMessageBox(QMessageBox::Warning, tr("Gateway URL"),
+                                            tr("The gateway URL '%1' cannot be used:\n%2\n\nPick or add a gateway under Profiles.")
+                                                .arg(m_options.gatewayUrl, endpoint.error()),
+                                            QMessageBox::Close, this);
+                box->setObjectName(QStringLiteral("badGatewayDialog"));
+                box->setAttribute(Qt::WA_DeleteOnClose);
+                QPushButton *profiles = box->addButton(tr("&Profiles…"), QMessageBox::AcceptRole);
+                profiles->setObjectName(QStringLiteral("openProfilesButton"));
+                connect(profiles, &QPushButton::clicked, this, [this] { showProfiles(); });
+                box->open();
                 return;
             }
             endpoint->token = m_options.token;
@@ -386,6 +406,8 @@ namespace Lockstep::Ui
         if (!endpoint)
         {
             setGatewayStatus(tr("Gateway: profile %1: %2").arg(name, endpoint.error()), Theme::Tone::Bad);
+            m_notification->showMessage(tr("Profile %1 has an unusable gateway URL: %2").arg(name, endpoint.error()),
+                                        Theme::Tone::Bad, tr("&Profiles…"), [this] { showProfiles(); });
             return;
         }
         endpoint->caFile = profile->caFile;
@@ -405,7 +427,7 @@ namespace Lockstep::Ui
                     promptForToken(name, withToken, why);
                     return;
                 }
-                statusBar()->showMessage(why, 15000);
+                notify(why, Theme::Tone::Warning);
             }
             connectToEndpoint(withToken, name);
         });
@@ -476,8 +498,18 @@ namespace Lockstep::Ui
             if (!runs)
             {
                 const ApiError &error = runs.error();
+                if (error.httpStatus == 401)
+                {
+                    // Reachable, but it refuses us: waiting will not fix that, Profiles will.
+                    setGatewayStatus(tr("Gateway: %1 — token refused (HTTP 401)").arg(m_gatewayLabel), Theme::Tone::Bad);
+                    if (!std::exchange(m_tokenRefused, true))
+                        notifyTokenRefused(tr("Gateway %1").arg(m_gatewayLabel));
+                    schedulePoll();
+                    return;
+                }
                 setGatewayStatus(tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
                                  Theme::Tone::Bad);
+                m_unreachable = true;
                 schedulePoll();
                 return;
             }
@@ -488,19 +520,27 @@ namespace Lockstep::Ui
 
     void MainWindow::onRunsListed(const QList<RunInfo> &runs)
     {
+        m_tokenRefused = false;
         m_runs->setRuns(runs);
         setGatewayStatus(tr("Gateway: %1 — connected, %n run(s), updated %2", nullptr, static_cast<int>(runs.size()))
                              .arg(m_gatewayLabel, QLocale().toString(QTime::currentTime(), QStringLiteral("HH:mm:ss"))),
                          Theme::Tone::Good);
+        // Back after an outage: every tab reconnects and re-checks now, not when its backoff ends.
+        const bool back = std::exchange(m_unreachable, false);
         for (WorkflowTab *tab : tabs())
         {
             if (const RunInfo *run = m_runs->run(tab->workflowId()))
                 tab->setRunInfo(*run, m_runs->isStale(*run));
+            if (back)
+                tab->gatewayBack();
         }
         // Lock holders: only runs that can hold one, and a bounded number per poll.
+        // An open workflow's holder comes from its lock model (see trackerFor).
         int lookups = 0;
         for (const RunInfo &run : runs)
         {
+            if (m_trackers.contains(run.workflowId))
+                continue;
             if (run.status != RunStatus::Running)
             {
                 m_runs->setLockHolder(run.workflowId, {});
@@ -535,6 +575,24 @@ namespace Lockstep::Ui
         return m_gatewayStatus->text();
     }
 
+    NotificationBar *MainWindow::notificationBar() const
+    {
+        return m_notification;
+    }
+
+    void MainWindow::notify(const QString &text, const Theme::Tone tone)
+    {
+        qCInfo(lcUi).noquote() << "notice:" << text;
+        m_notification->showMessage(text, tone);
+    }
+
+    void MainWindow::notifyTokenRefused(const QString &what)
+    {
+        qCInfo(lcUi).noquote() << "notice:" << what << "(token refused)";
+        m_notification->showMessage(tr("%1: token refused — open Profiles to set the right one.").arg(what), Theme::Tone::Bad,
+                                    tr("&Profiles…"), [this] { showProfiles(); });
+    }
+
     // ---- tabs ----
 
     WorkflowTab *MainWindow::openWorkflow(const QString &workflowId, const bool newTab)
@@ -542,7 +600,7 @@ namespace Lockstep::Ui
         const QString id = workflowId.trimmed();
         if (!Protocol::isValidWorkflowId(id))
         {
-            statusBar()->showMessage(tr("'%1' is not a workflow ID: %2").arg(id, Protocol::workflowIdProblem(id)), 10000);
+            notify(tr("Cannot open '%1': not a workflow ID — %2").arg(id, Protocol::workflowIdProblem(id)));
             return nullptr;
         }
         if (!newTab)
@@ -562,9 +620,11 @@ namespace Lockstep::Ui
         context.endpoint = m_api->endpoint();
         context.backoff = m_options.backoff;
         context.random = m_options.random;
+        context.lock = trackerFor(id);
         auto *tab = new WorkflowTab(context, id, m_tabs);
         connect(tab, &WorkflowTab::openInNewTabRequested, this, [this](const QString &wid) { openWorkflow(wid, true); });
         connect(tab, &WorkflowTab::statusChanged, this, [this, tab] { updateTabIcon(tab); });
+        connect(tab, &WorkflowTab::drivingChanged, this, [this, tab] { updateTabIcon(tab); });
         connect(tab, &WorkflowTab::outcomeRecorded, this, [this](const QString &wid, const WorkflowTab::Record &record) {
             statusBar()->showMessage(QStringLiteral("%1 — %2").arg(wid, WorkflowTab::recordText(record)), 15000);
         });
@@ -589,6 +649,32 @@ namespace Lockstep::Ui
             return;
         const std::optional<RunStatus> status = tab->runStatus();
         m_tabs->setTabIcon(index, status ? Theme::statusIcon(*status, palette()) : QIcon());
+        // Driving tabs are marked in the tab bar: closing one pauses its run.
+        static const QString mark = QStringLiteral("▶ ");
+        QString text = m_tabs->tabText(index);
+        if (text.startsWith(mark))
+            text = text.mid(mark.size());
+        m_tabs->setTabText(index, tab->isDriving() ? mark + text : text);
+        m_tabs->setTabToolTip(index, tab->isDriving() ? tr("%1 — this tab is driving the run").arg(tab->workflowId())
+                                                      : tab->workflowId());
+    }
+
+    LockTracker *MainWindow::trackerFor(const QString &workflowId)
+    {
+        if (LockTracker *tracker = m_trackers.value(workflowId))
+            return tracker;
+        auto *tracker = new LockTracker(this);
+        tracker->setSource(m_api, workflowId);
+        m_trackers.insert(workflowId, tracker);
+        connect(tracker, &LockTracker::changed, this, [this, tracker, workflowId] {
+            m_runs->setLockHolder(workflowId, (tracker->state() == LockTracker::State::Held) ? tracker->holder() : QString());
+        });
+        return tracker;
+    }
+
+    LockTracker *MainWindow::lockTracker(const QString &workflowId) const
+    {
+        return m_trackers.value(workflowId);
     }
 
     void MainWindow::requestCloseTab(const int index)
@@ -609,9 +695,16 @@ namespace Lockstep::Ui
 
     void MainWindow::closeTab(const int index)
     {
-        QWidget *tab = m_tabs->widget(index);
+        auto *tab = qobject_cast<WorkflowTab *>(m_tabs->widget(index));
+        const QString id = tab ? tab->workflowId() : QString();
         m_tabs->removeTab(index);
         delete tab;
+        // The lock model lives as long as a tab shows the workflow.
+        bool shown = false;
+        for (WorkflowTab *other : tabs())
+            shown |= (other->workflowId() == id);
+        if (!shown)
+            delete m_trackers.take(id);
         updateActions();
     }
 
@@ -685,11 +778,20 @@ namespace Lockstep::Ui
 
     void MainWindow::createWorkflow(const QString &goal, const QString &flow)
     {
+        if (goal.trimmed().isEmpty())
+        {
+            notify(tr("New workflow: the goal is empty — say what the agent should do."));
+            return;
+        }
         statusBar()->showMessage(tr("Creating a %1 workflow…").arg(flow));
         m_api->createWorkflow(goal, flow, this, [this, flow](ApiResult<QString> id) {
             if (!id)
             {
-                statusBar()->showMessage(tr("New workflow (%1) failed: %2").arg(flow, id.error().describe()), 20000);
+                statusBar()->clearMessage();
+                if (id.error().httpStatus == 401)
+                    notifyTokenRefused(tr("New workflow (%1) failed").arg(flow));
+                else
+                    notify(tr("New workflow (%1) failed: %2").arg(flow, id.error().describe()));
                 return;
             }
             statusBar()->showMessage(tr("Created workflow %1").arg(*id), 10000);

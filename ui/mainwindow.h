@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include <QHash>
 #include <QMainWindow>
 #include <QPointer>
 #include <QTimer>
@@ -25,6 +26,8 @@ class QTableView;
 namespace Lockstep::Ui
 {
     class EmbeddedGateway;
+    class LockTracker;
+    class NotificationBar;
     class ProfileManager;
     class RunFilterProxy;
     class RunListModel;
@@ -82,8 +85,12 @@ namespace Lockstep::Ui
         GatewayApi *api() const;
         EmbeddedGateway *embeddedGateway() const;
         QString gatewayStatusText() const;
+        // The message above the tabs for a failed action (empty when none is shown).
+        NotificationBar *notificationBar() const;
         QSettings *settings() const;
         QAction *action(const QString &objectName) const;
+        // The lock model of a workflow that has a tab open; null otherwise.
+        LockTracker *lockTracker(const QString &workflowId) const;
 
     signals:
         // The first successful list after connecting.
@@ -98,9 +105,14 @@ namespace Lockstep::Ui
         void createActions();
         void createRunList();
         void setGatewayStatus(const QString &text, Theme::Tone tone);
+        // A failed action, shown where the user acted until dismissed.
+        void notify(const QString &text, Theme::Tone tone = Theme::Tone::Bad);
+        // 401: "token refused — open Profiles", with the button.
+        void notifyTokenRefused(const QString &what);
         void schedulePoll();
         void onRunsListed(const QList<RunInfo> &runs);
         void updateTabIcon(WorkflowTab *tab);
+        LockTracker *trackerFor(const QString &workflowId);
         void updateActions();
         void showProfiles();
         void showNewWorkflow();
@@ -126,11 +138,15 @@ namespace Lockstep::Ui
         QTabWidget *m_tabs;
         QLabel *m_welcome;
         QLabel *m_gatewayStatus;
+        NotificationBar *m_notification;
         EmbeddedGateway *m_embedded = nullptr;
         QTimer m_pollTimer;
         bool m_polling = false;
         bool m_connected = false;
         bool m_reachableOnce = false;
+        bool m_unreachable = false;     // the last poll failed
+        bool m_tokenRefused = false;    // the last poll got 401
+        QHash<QString, LockTracker *> m_trackers;
         QString m_gatewayLabel;
         QString m_pendingWorkflow;
         QActionGroup *m_themeGroup = nullptr;

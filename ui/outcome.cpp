@@ -34,6 +34,14 @@ namespace Lockstep::Ui
         return raw;
     }
 
+    QString holderWording(const QString &holder, const bool thisTab)
+    {
+        const QString who = LockHolder::parse(holder).describe();
+        if (!thisTab)
+            return who;
+        return who.isEmpty() ? QStringLiteral("this tab") : QStringLiteral("this tab (%1)").arg(who);
+    }
+
     QString outcomeText(const ActionOutcome &outcome)
     {
         const auto withStatus = [&outcome](const QString &words) {
@@ -49,11 +57,12 @@ namespace Lockstep::Ui
         case OutcomeKind::NothingToCancel: return withStatus(QStringLiteral("nothing to cancel"));
         case OutcomeKind::AlreadyRunning:
         {
-            const LockHolder holder = LockHolder::parse(outcome.holder);
             return QStringLiteral("already running (1013) — %1")
-                .arg(holder.isEmpty() ? QStringLiteral("holder unknown")
-                                      : QStringLiteral("held by %1").arg(holder.describe()));
+                .arg(outcome.holder.trimmed().isEmpty()
+                         ? QStringLiteral("holder unknown")
+                         : QStringLiteral("held by %1").arg(holderWording(outcome.holder, outcome.holderIsThisTab)));
         }
+        case OutcomeKind::DrivingHere: return QStringLiteral("this tab is driving the run");
         case OutcomeKind::InvalidRequest:
             return outcome.detail.isEmpty() ? QStringLiteral("invalid request")
                                             : QStringLiteral("invalid request: %1").arg(outcome.detail);
@@ -75,6 +84,8 @@ namespace Lockstep::Ui
         case OutcomeKind::NothingToCancel:
         case OutcomeKind::AlreadyRunning:
             return Theme::Tone::Warning;
+        case OutcomeKind::DrivingHere:
+            return Theme::Tone::Info;
         case OutcomeKind::NotFound:
         case OutcomeKind::InvalidRequest:
         case OutcomeKind::Failed:

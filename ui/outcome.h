@@ -28,6 +28,11 @@ namespace Lockstep::Ui
         QString describe() const;
     };
 
+    // The one wording of a lock holder, used by the run list, the lock panel
+    // and the banners: "replica r1, session 4", or "this tab (replica r1,
+    // session 4)" when it is one of the viewing tab's own sessions.
+    QString holderWording(const QString &holder, bool thisTab = false);
+
     enum class OutcomeKind
     {
         Resumed,          // startRequest with an empty goal was accepted
@@ -37,6 +42,7 @@ namespace Lockstep::Ui
         Cancelled,        // the CAS cancel matched
         NothingToCancel,  // the run was already final: a no-op; `status` says which
         AlreadyRunning,   // 1013: another session holds the run lock; `holder` says who
+        DrivingHere,      // not sent: this tab's own session drives the run
         InvalidRequest,   // 4400
         Failed,           // anything else: network, auth, gateway error; `detail`
     };
@@ -46,6 +52,7 @@ namespace Lockstep::Ui
         OutcomeKind kind = OutcomeKind::Failed;
         std::optional<RunStatus> status;
         QString holder;    // AlreadyRunning: the lock holder as the gateway spells it
+        bool holderIsThisTab = false;   // ... and it is a session of the tab that acted
         QString detail;    // InvalidRequest, Failed: why
         QDateTime at;      // when it happened (local time), for the history
 

@@ -119,12 +119,14 @@ namespace Lockstep::Ui
             break;
         case HolderColumn:
         {
-            // Compact as the gateway spells it ("replica#session"); the tooltip says it in words.
+            // The one holder wording of the console (panel, banners, list).
             const QString holder = m_holders.value(run.workflowId);
-            if ((role == Qt::DisplayRole) || (role == SortRole))
+            if (role == Qt::DisplayRole)
+                return holderWording(holder);
+            if (role == SortRole)
                 return holder;
             if ((role == Qt::ToolTipRole) && !holder.isEmpty())
-                return tr("held by %1").arg(LockHolder::parse(holder).describe());
+                return tr("held by %1").arg(holderWording(holder));
             break;
         }
         default:

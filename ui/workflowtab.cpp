@@ -79,7 +79,7 @@ namespace Lockstep::Ui
         , m_workflowId(workflowId)
         , m_model(new ChatLogModel(this))
         , m_view(new ChatLogView(m_model, this))
-        , m_lock(new LockTracker(this))
+        , m_lock(context.lock ? context.lock : new LockTracker(this))
         , m_lockPanel(new LockPanel(m_lock, this))
         , m_live(new LiveConnection(context.endpoint, workflowId, context.backoff, context.random, this))
         , m_title(new QLabel(this))
@@ -98,7 +98,11 @@ namespace Lockstep::Ui
         , m_lockWatchBackoff(context.backoff, context.random)
     {
         setObjectName(QStringLiteral("workflowTab"));
-        m_lock->setWorkflowDeadline(context.workflowDeadline);
+        if (!context.lock)
+        {
+            m_lock->setWorkflowDeadline(context.workflowDeadline);
+            m_lock->setSource(context.api, workflowId);
+        }
 
         // ---- header ----
         m_title->setObjectName(QStringLiteral("workflowIdLabel"));
@@ -116,6 +120,7 @@ namespace Lockstep::Ui
         m_goal->setAccessibleName(tr("Goal"));
 
         m_resumeButton->setObjectName(QStringLiteral("resumeButton"));
+        m_resumeButton->setAccessibleName(tr("Resume"));
         m_resumeButton->setToolTip(tr("Resume the run (Ctrl+R): a startRequest with an empty goal"));
         m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
         m_cancelButton->setToolTip(tr("Cancel the run (Ctrl+Shift+K); asks first"));
@@ -198,11 +203,23 @@ namespace Lockstep::Ui
         connect(m_newTabButton, &QPushButton::clicked, this, [this] { emit openInNewTabRequested(m_workflowId); });
 
         // ---- live events ----
-        connect(m_live, &LiveConnection::statusChanged, this, [this] { refreshConnectionLabels(); });
+        connect(m_live, &LiveConnection::statusChanged, this, [this](const ConnectionStatus &status) {
+            const bool connected = (status.state == ConnectionState::Connected);
+            if (connected)
+                m_liveLostAt.reset();
+            else if (std::exchange(m_liveUp, false))
+                m_liveLostAt = QDateTime::currentDateTime();
+            m_liveUp = connected;
+            if (m_lock)
+                m_lock->setFeedConnected(this, connected);
+            refreshConnectionLabels();
+            refreshStatusLabel();
+        });
         connect(m_live, &LiveConnection::entriesReceived, this,
                 [this](const QList<Protocol::ChatLogEntry> &entries) { m_model->enqueue(entries); });
         connect(m_live, &LiveConnection::runStatusSeen, this, &WorkflowTab::setRunStatus);
         connect(m_live, &LiveConnection::lockStatusReceived, m_lock, &LockTracker::apply);
+        connect(m_lock, &LockTracker::changed, this, &WorkflowTab::onLockChanged);
 
         m_countdown.setInterval(500);
         connect(&m_countdown, &QTimer::timeout, this, &WorkflowTab::refreshConnectionLabels);
@@ -212,7 +229,8 @@ namespace Lockstep::Ui
         refreshStatusLabel();
         refreshConnectionLabels();
         m_live->start();
-        refreshLock();
+        m_lock->reconcile();
+        refreshDriving();
         if (m_context.api)
         {
             m_context.api->getWorkflow(workflowId, this, [this](ApiResult<RunInfo> run) {
@@ -244,7 +262,13 @@ namespace Lockstep::Ui
     WorkflowTab::~WorkflowTab()
     {
         // Closing a tab closes its sessions; a driven run pauses at its next step.
+        m_live->disconnect(this);
         m_live->stop();
+        if (m_lock)
+        {
+            m_lock->disconnect(this);
+            m_lock->setFeedConnected(this, false);
+        }
     }
 
     QString WorkflowTab::workflowId() const
@@ -294,7 +318,7 @@ namespace Lockstep::Ui
 
     QString WorkflowTab::outcomeBannerText() const
     {
-        return m_outcome->isVisible() || !m_history.isEmpty() ? m_outcome->text() : QString();
+        return m_outcome->isHidden() ? QString() : m_outcome->text();
     }
 
     QString WorkflowTab::liveConnectionText() const
@@ -322,6 +346,22 @@ namespace Lockstep::Ui
         m_live->reconnectNow();
     }
 
+    void WorkflowTab::gatewayBack()
+    {
+        m_live->reconnectNow();
+        if (m_lockWatchTimer.isActive())
+        {
+            m_lockWatchTimer.stop();
+            checkLock();
+        }
+        m_lock->reconcile();
+    }
+
+    const QSet<QString> &WorkflowTab::ownHolders() const
+    {
+        return m_ownHolders;
+    }
+
     bool WorkflowTab::isDriving() const
     {
         for (const DriveSession *drive : m_drives)
@@ -334,6 +374,12 @@ namespace Lockstep::Ui
 
     void WorkflowTab::resume()
     {
+        if (isDriving())
+        {
+            // A second startRequest would only race this tab's own session (1013).
+            record(TabAction::Resume, ActionOutcome {.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
+            return;
+        }
         startDrive(TabAction::Resume, {});
     }
 
@@ -351,6 +397,13 @@ namespace Lockstep::Ui
 
     void WorkflowTab::sendMessage(const QString &text)
     {
+        if (isDriving())
+        {
+            if (m_composer->toPlainText().trimmed().isEmpty())
+                m_composer->setPlainText(text);
+            record(TabAction::Send, ActionOutcome {.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
+            return;
+        }
         startDrive(TabAction::Send, text);
     }
 
@@ -366,7 +419,23 @@ namespace Lockstep::Ui
                 [this](const QList<Protocol::ChatLogEntry> &entries) { m_model->enqueue(entries); });
         connect(drive, &DriveSession::runStatusSeen, this, &WorkflowTab::setRunStatus);
         connect(drive, &DriveSession::lockStatusReceived, m_lock, &LockTracker::apply);
-        connect(drive, &DriveSession::accepted, this, [this, action] {
+        // The acquisition this session made is this tab's own: its first "acquired",
+        // kept once the gateway accepts the session (a 1013 never acquired).
+        auto candidate = std::make_shared<QString>();
+        connect(drive, &DriveSession::lockStatusReceived, this, [drive, candidate](const Protocol::LockStatus &status) {
+            if ((status.state == Protocol::LockState::Acquired) && !drive->isAccepted() && candidate->isEmpty())
+                *candidate = status.holder;
+        });
+        connect(drive, &DriveSession::accepted, this, [this, action, candidate] {
+            if (!candidate->isEmpty())
+            {
+                m_ownHolders.insert(*candidate);
+                m_lockPanel->setOwnHolders(m_ownHolders);
+            }
+            // A run created by this message exists now: its live view can start again.
+            if (m_live->status().state == ConnectionState::Closed)
+                m_live->reconnectNow();
+            refreshDriving();
             m_lockWatchBackoff.reset();
             refreshConnectionLabels();
             record(action, ActionOutcome {.kind = (action == TabAction::Send) ? OutcomeKind::MessageSent : OutcomeKind::Resumed,
@@ -383,6 +452,9 @@ namespace Lockstep::Ui
     {
         m_drives.removeAll(drive);
         drive->deleteLater();
+        refreshDriving();
+        // Whatever the close said, the lock may have changed hands: ask.
+        m_lock->reconcile();
         const QString goal = drive->goal();
         const auto restoreMessage = [this, goal, action] {
             // A message that did not go in is not lost: it goes back to the composer.
@@ -404,21 +476,27 @@ namespace Lockstep::Ui
             restoreMessage();
             // Ask who holds it (the lock panel may not have heard yet), then say so.
             const QString known = m_lock->holder();
+            const auto heldBy = [this, end](const QString &holder) {
+                ActionOutcome outcome = outcomeFromClose(end.close.code, end.close.reason, holder);
+                outcome.holderIsThisTab = m_ownHolders.contains(holder);
+                return outcome;
+            };
             if (!m_context.api)
             {
-                record(action, outcomeFromClose(end.close.code, end.close.reason, known));
+                record(action, heldBy(known));
                 startLockWatch();
                 return;
             }
-            m_context.api->getLock(m_workflowId, this, [this, action, end, known](ApiResult<LockInfo> info) {
+            const quint64 askedAt = m_lock->generation();
+            m_context.api->getLock(m_workflowId, this, [this, action, known, askedAt, heldBy](ApiResult<LockInfo> info) {
                 QString holder = known;
                 if (info)
                 {
-                    m_lock->applySnapshot(*info);
+                    m_lock->applySnapshot(*info, askedAt);
                     if (info->held)
                         holder = info->holder;
                 }
-                record(action, outcomeFromClose(end.close.code, end.close.reason, holder));
+                record(action, heldBy(holder));
                 startLockWatch();
             });
             return;
@@ -434,13 +512,19 @@ namespace Lockstep::Ui
             m_confirm->raise();
             return;
         }
+        // The question matches the run: "keep it running" only for a run that runs.
+        const bool running = (m_runStatus == RunStatus::Running);
+        const QString what = running ? tr("It is running: the execution stops at its next step and the run ends as "
+                                          "stopped; it cannot be resumed.")
+                                     : m_runStatus ? tr("It is %1: cancelling ends it as stopped; it cannot be resumed.")
+                                                         .arg(humanName(*m_runStatus))
+                                                   : tr("Cancelling ends it as stopped; it cannot be resumed.");
         auto *box = new QMessageBox(QMessageBox::Question, tr("Cancel workflow"),
-                                    tr("Cancel workflow %1?\n\nA running execution stops at its next step and the run "
-                                       "ends as stopped; it cannot be resumed.").arg(m_workflowId),
+                                    tr("Cancel workflow %1?\n\n%2").arg(m_workflowId, what),
                                     QMessageBox::Yes | QMessageBox::No, this);
         box->setObjectName(QStringLiteral("cancelConfirmation"));
         box->button(QMessageBox::Yes)->setText(tr("&Cancel the run"));
-        box->button(QMessageBox::No)->setText(tr("&Keep it running"));
+        box->button(QMessageBox::No)->setText(running ? tr("&Keep it running") : tr("&Don't cancel"));
         box->setDefaultButton(QMessageBox::No);
         box->setEscapeButton(QMessageBox::No);
         box->setWindowModality(Qt::WindowModal);
@@ -492,6 +576,9 @@ namespace Lockstep::Ui
         m_runStatus = status;
         if (!reason.isEmpty())
             m_runReason = reason;
+        // The run exists (the next message created it): "not found" is no longer true.
+        if (!m_history.isEmpty() && (m_history.constLast().outcome.kind == OutcomeKind::NotFound))
+            m_outcome->hide();
         if (status != RunStatus::Running)
             m_stale = false;
         if (changed)
@@ -542,6 +629,15 @@ namespace Lockstep::Ui
             m_statusIcon->setPixmap(Theme::statusIcon(*m_runStatus, palette).pixmap(size, size));
             setTone(m_status, Theme::statusTone(*m_runStatus), false);
         }
+        if (m_liveLostAt)
+        {
+            // No live view: the status is what it was when the connection dropped.
+            m_status->setText(tr("%1 — last known at %2")
+                                  .arg(m_status->text(), QLocale().toString(m_liveLostAt->time(), QStringLiteral("HH:mm:ss"))));
+            QPalette grey = m_status->palette();
+            grey.setColor(QPalette::WindowText, palette.color(QPalette::Disabled, QPalette::WindowText));
+            m_status->setPalette(grey);
+        }
         m_status->setToolTip(m_runReason);
     }
 
@@ -558,13 +654,15 @@ namespace Lockstep::Ui
             const ConnectionStatus &drive = m_lastDrive->status();
             m_driveText = describeConnection(drive);
             if ((drive.state == ConnectionState::Connected) && m_lastDrive->isAccepted())
-                m_driveText = tr("connected, driving the run");
+                m_driveText = tr("connected, this tab is driving the run");
             m_driveTone = connectionTone(drive);
         }
         QString text = tr("Session: %1").arg(m_driveText.isEmpty() ? tr("none (Resume or Send starts one)") : m_driveText);
         if (!m_lockWatchNote.isEmpty())
         {
             text += QStringLiteral(" — ") + m_lockWatchNote;
+            if (const std::optional<QDateTime> known = m_lock->lastKnownAt())
+                text += tr(" (last known at %1)").arg(QLocale().toString(known->time(), QStringLiteral("HH:mm:ss")));
             if (m_lockWatchTimer.isActive())
             {
                 const qint64 seconds = (std::max<qint64>(0, m_lockWatchAt.remainingTime()) + 999) / 1000;
@@ -583,23 +681,45 @@ namespace Lockstep::Ui
             m_countdown.stop();
     }
 
-    void WorkflowTab::refreshLock()
+    QString WorkflowTab::holderText(const QString &holder) const
     {
-        if (!m_context.api)
-            return;
-        m_context.api->getLock(m_workflowId, this, [this](ApiResult<LockInfo> info) {
-            if (info)
-                m_lock->applySnapshot(*info);
-            else if (info.error().httpStatus == 503)
-                m_lock->applySnapshotError(info.error().describe());
-        });
+        return holderWording(holder, m_ownHolders.contains(holder));
+    }
+
+    void WorkflowTab::onLockChanged()
+    {
+        // A lock seen free ends the wait after 1013 at once, not when the backoff runs out.
+        if (m_lockWatchTimer.isActive() && m_lock->isLive())
+        {
+            if (m_lock->state() == LockTracker::State::Free)
+            {
+                m_lockWatchTimer.stop();
+                m_lockWatchBackoff.reset();
+                m_lockWatchNote = tr("the run is free again: Resume (Ctrl+R) or Send (Ctrl+Enter)");
+            }
+            else if ((m_lock->state() == LockTracker::State::Held) && !m_lock->holder().isEmpty())
+                m_lockWatchNote = tr("held by %1").arg(holderText(m_lock->holder()));
+        }
+        refreshConnectionLabels();
+    }
+
+    void WorkflowTab::refreshDriving()
+    {
+        const bool driving = isDriving();
+        // The driving tab does not race itself: Resume and Send wait for its session to end.
+        const QString why = tr("This tab is driving the run: its session has to end first");
+        m_resumeButton->setEnabled(!driving);
+        m_sendButton->setEnabled(!driving);
+        m_resumeButton->setToolTip(driving ? why : tr("Resume the run (Ctrl+R): a startRequest with an empty goal"));
+        m_sendButton->setToolTip(driving ? why : tr("Send the message (Ctrl+Enter): a startRequest with it as the goal"));
+        if (std::exchange(m_driving, driving) != driving)
+            emit drivingChanged(driving);
     }
 
     void WorkflowTab::startLockWatch()
     {
-        const LockHolder holder = LockHolder::parse(m_lock->holder());
-        m_lockWatchNote = holder.isEmpty() ? tr("the run is held by another session")
-                                           : tr("held by %1").arg(holder.describe());
+        m_lockWatchNote = m_lock->holder().isEmpty() ? tr("the run is held by another session")
+                                                     : tr("held by %1").arg(holderText(m_lock->holder()));
         scheduleLockCheck();
     }
 
@@ -615,14 +735,15 @@ namespace Lockstep::Ui
     {
         if (!m_context.api)
             return;
-        m_context.api->getLock(m_workflowId, this, [this](ApiResult<LockInfo> info) {
+        const quint64 askedAt = m_lock->generation();
+        m_context.api->getLock(m_workflowId, this, [this, askedAt](ApiResult<LockInfo> info) {
             if (!info)
             {
                 m_lockWatchNote = tr("cannot check the lock: %1").arg(info.error().describe());
                 scheduleLockCheck();
                 return;
             }
-            m_lock->applySnapshot(*info);
+            m_lock->applySnapshot(*info, askedAt);
             if (info->held)
             {
                 startLockWatch();

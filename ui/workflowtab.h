@@ -5,6 +5,7 @@
 #include <QDeadlineTimer>
 #include <QList>
 #include <QPointer>
+#include <QSet>
 #include <QTimer>
 #include <QWidget>
 
@@ -35,6 +36,8 @@ namespace Lockstep::Ui
         BackoffOptions backoff;
         Backoff::RandomSource random;
         std::chrono::milliseconds workflowDeadline {5 * 60 * 1000};
+        // The workflow's lock model, shared by its tabs; null: the tab makes its own.
+        LockTracker *lock = nullptr;
     };
 
     // User actions whose outcome a tab records.
@@ -80,8 +83,12 @@ namespace Lockstep::Ui
         void sendMessage(const QString &text);
         void focusComposer();
         void reconnect();
+        // The gateway answers again: reconnect and re-check at once, no backoff wait.
+        void gatewayBack();
         // This tab's session drives a run right now (closing it pauses the run).
         bool isDriving() const;
+        // The lock holders that were this tab's own driving sessions.
+        const QSet<QString> &ownHolders() const;
 
         // From the run list poll.
         void setRunInfo(const RunInfo &run, bool stale);
@@ -105,6 +112,7 @@ namespace Lockstep::Ui
         void openInNewTabRequested(const QString &workflowId);
         void outcomeRecorded(const QString &workflowId, const Lockstep::Ui::WorkflowTab::Record &record);
         void statusChanged();
+        void drivingChanged(bool driving);
 
     protected:
         bool eventFilter(QObject *watched, QEvent *event) override;
@@ -119,13 +127,15 @@ namespace Lockstep::Ui
         void checkLock();
         void refreshConnectionLabels();
         void refreshStatusLabel();
-        void refreshLock();
+        void onLockChanged();
+        void refreshDriving();
+        QString holderText(const QString &holder) const;
 
         TabContext m_context;
         QString m_workflowId;
         ChatLogModel *m_model;
         ChatLogView *m_view;
-        LockTracker *m_lock;
+        QPointer<LockTracker> m_lock;
         LockPanel *m_lockPanel;
         LiveConnection *m_live;
         QList<DriveSession *> m_drives;
@@ -150,6 +160,11 @@ namespace Lockstep::Ui
         QString m_runReason;
         bool m_stale = false;
         QList<Record> m_history;
+        QSet<QString> m_ownHolders;
+        bool m_driving = false;
+        bool m_liveUp = false;
+        // When the live session last dropped after being connected (values since are "last known").
+        std::optional<QDateTime> m_liveLostAt;
 
         // After 1013: who holds the run is re-checked with a backoff, never hammered.
         Backoff m_lockWatchBackoff;

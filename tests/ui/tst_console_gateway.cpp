@@ -1,13 +1,11 @@
 #include <csignal>
 #include <cerrno>
 
-#include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPlainTextEdit>
-#include <QProcess>
 #include <QPushButton>
-#include <QRandomGenerator>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -16,12 +14,12 @@
 
 #include "chatlogmodel.h"
 #include "embeddedgateway.h"
-#include "freeport.h"
 #include "locktracker.h"
 #include "mainwindow.h"
 #include "outcome.h"
 #include "protocol/chatlog.h"
 #include "runlistmodel.h"
+#include "testgateway.h"
 #include "workflowtab.h"
 
 using namespace std::chrono_literals;
@@ -30,77 +28,6 @@ using namespace Lockstep::Ui;
 
 namespace
 {
-    // A real lockstep-gateway on a free loopback port, with its own token file
-    // and SQLite store in a temporary folder.
-    class GatewayProcess
-    {
-    public:
-        ~GatewayProcess()
-        {
-            if (m_process.state() != QProcess::NotRunning)
-            {
-                m_process.terminate();
-                if (!m_process.waitForFinished(8000))
-                {
-                    m_process.kill();
-                    m_process.waitForFinished(2000);
-                }
-            }
-        }
-
-        bool start()
-        {
-            if (!m_dir.isValid())
-                return false;
-            m_token = QStringLiteral("test-token-%1").arg(QRandomGenerator::global()->generate64(), 0, 16);
-            QFile tokens(m_dir.filePath(u"tokens"_qs));
-            if (!tokens.open(QIODevice::WriteOnly, QFileDevice::ReadOwner | QFileDevice::WriteOwner))
-                return false;
-            tokens.write(m_token.toUtf8() + '\n');
-            tokens.close();
-            const QString binary = qEnvironmentVariable("LOCKSTEP_GATEWAY_BIN");
-            for (int attempt = 0; attempt < 3; ++attempt)
-            {
-                m_port = Test::freePort();
-                m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-                m_process.start(binary, {u"--listen"_qs, QStringLiteral("127.0.0.1:%1").arg(m_port),
-                                         u"--store"_qs, u"sqlite:"_qs + m_dir.filePath(u"gateway.db"_qs),
-                                         u"--token-file"_qs, tokens.fileName(),
-                                         u"--data-dir"_qs, m_dir.filePath(u"data"_qs),
-                                         u"--replica-id"_qs, u"test-replica"_qs,
-                                         u"--lock-ttl"_qs, u"3s"_qs,
-                                         u"--step-delay-scale"_qs, u"0.1"_qs,
-                                         u"--shutdown-grace"_qs, u"2s"_qs});
-                if (!m_process.waitForStarted(10000))
-                    return false;
-                QByteArray output;
-                QElapsedTimer clock;
-                clock.start();
-                while (clock.elapsed() < 20000)
-                {
-                    if (m_process.waitForReadyRead(200))
-                        output += m_process.readAllStandardOutput();
-                    if (output.contains("listening on"))
-                        return true;
-                    if (m_process.state() == QProcess::NotRunning)
-                        break;   // the port was taken meanwhile: try another
-                }
-                m_process.kill();
-                m_process.waitForFinished(2000);
-            }
-            return false;
-        }
-
-        QString url() const { return QStringLiteral("ws://127.0.0.1:%1").arg(m_port); }
-        QString token() const { return m_token; }
-
-    private:
-        QTemporaryDir m_dir;
-        QProcess m_process;
-        QString m_token;
-        quint16 m_port = 0;
-    };
-
     QString labelText(const QWidget *widget, const char *name)
     {
         const auto *label = widget->findChild<QLabel *>(QString::fromLatin1(name));
@@ -127,7 +54,7 @@ class TestConsoleGateway : public QObject
     Q_OBJECT
 
 private:
-    GatewayProcess m_gateway;
+    Test::TestGateway m_gateway;
     QTemporaryDir m_settingsDir;
     std::unique_ptr<MainWindow> m_window;
 
@@ -298,7 +225,7 @@ private slots:
         // The first tab keeps driving; both tabs watch the heartbeats of its lock.
         QCOMPARE(labelText(first, "outcomeLabel"), u"Resume: resumed"_qs);
         QVERIFY(first->runStatus() == RunStatus::Running);
-        QCOMPARE(labelText(first, "driveConnectionLabel"), u"Session: connected, driving the run"_qs);
+        QCOMPARE(labelText(first, "driveConnectionLabel"), u"Session: connected, this tab is driving the run"_qs);
         QTRY_VERIFY_WITH_TIMEOUT(second->lockTracker()->heartbeats() >= 1, 10000);
         QCOMPARE(second->lockTracker()->holder(), holder);
         QVERIFY(labelText(second, "lockStateLabel").startsWith(u"held by replica test-replica, session "));

@@ -1,8 +1,10 @@
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTest>
 
 #include "locktracker.h"
 #include "lockpanel.h"
+#include "outcome.h"
 
 using namespace std::chrono_literals;
 using Lockstep::Protocol::LockState;
@@ -18,9 +20,11 @@ class TestLockTracker : public QObject
     Q_OBJECT
 
 private:
+    // Each event at its own gateway time, as the gateway sends them.
     static LockStatus event(LockState state, const QString &holder = u"replica-1#3"_qs, qint64 fence = 12, qint64 ttl = 30000)
     {
-        return LockStatus {.workflowID = u"w"_qs, .state = state, .holder = holder, .fence = fence, .ttlMs = ttl, .at = 1};
+        static qint64 at = 1000;
+        return LockStatus {.workflowID = u"w"_qs, .state = state, .holder = holder, .fence = fence, .ttlMs = ttl, .at = ++at};
     }
 
 private slots:
@@ -79,16 +83,18 @@ private slots:
         QCOMPARE(tracker.state(), LockTracker::State::Free);
         QCOMPARE(tracker.stateText(), u"free"_qs);
         QVERIFY(!tracker.ttlLeftMs());
-        tracker.apply(event(LockState::Acquired));
-        tracker.apply(event(LockState::Lost, u"replica-1#3"_qs, 12, 0));
-        QCOMPARE(tracker.state(), LockTracker::State::Lost);
-        QCOMPARE(tracker.stateText(), u"lost"_qs);
+        tracker.apply(event(LockState::Acquired, u"replica-1#4"_qs, 13));
+        tracker.apply(event(LockState::Lost, u"replica-1#4"_qs, 13, 0));
+        QCOMPARE(tracker.state(), LockTracker::State::Free);   // lost is not held
+        QCOMPARE(tracker.stateText(), u"free"_qs);
+        QVERIFY(!tracker.ttlLeftMs());
         tracker.apply(event(LockState::Unavailable, {}, 0, 0));
         QCOMPARE(tracker.state(), LockTracker::State::Unavailable);
         QCOMPARE(tracker.stateText(), u"unavailable (lock store unreachable)"_qs);
         QCOMPARE(tracker.history().size(), 5);
         QVERIFY(tracker.history().constFirst().text.contains(u"unavailable"));   // newest first
         QVERIFY(tracker.history().constLast().text.startsWith(u"acquired by replica replica-1, session 3"));
+        QVERIFY(tracker.history().at(1).text.startsWith(u"lost by replica replica-1, session 4"));
     }
 
     void snapshots()
@@ -120,6 +126,187 @@ private slots:
             tracker.apply(event(LockState::Refreshed));
         QCOMPARE(tracker.history().size(), LockTracker::MaxHistory);
         QCOMPARE(tracker.heartbeats(), 100);
+    }
+
+    // Every tab's live and driving sessions deliver the same events: each is counted and listed once.
+    void duplicateDeliveryIsCountedOnce()
+    {
+        LockTracker tracker(nullptr, [] { return qint64(0); });
+        const LockStatus acquired = event(LockState::Acquired);
+        const LockStatus beat1 = event(LockState::Refreshed);
+        const LockStatus beat2 = event(LockState::Refreshed);
+        for (const LockStatus &status : {acquired, acquired, beat1, beat1, beat2, beat2, beat2})
+            tracker.apply(status);
+        QCOMPARE(tracker.heartbeats(), 2);
+        QCOMPARE(tracker.history().size(), 3);
+        const LockStatus released = event(LockState::Released, u"replica-1#3"_qs, 12, 0);
+        tracker.apply(released);
+        tracker.apply(released);
+        QCOMPARE(tracker.history().size(), 4);
+        QCOMPARE(tracker.state(), LockTracker::State::Free);
+    }
+
+    // acquired -> released -> acquired (same fence): the late copy of the old
+    // acquisition (the other session's socket lagging) does not bring it back.
+    void lateCopyAfterReleaseStaysFree()
+    {
+        qint64 now = 0;
+        LockTracker tracker(nullptr, [&now] { return now; });
+        const LockStatus acquired = event(LockState::Acquired, u"embedded#4"_qs, 7);
+        const LockStatus beat = event(LockState::Refreshed, u"embedded#4"_qs, 7);
+        tracker.apply(acquired);
+        tracker.apply(event(LockState::Released, u"embedded#4"_qs, 7, 0));
+        LockStatus lateCopy = acquired;
+        lateCopy.at += 1;   // even when the gateway's clock says otherwise, the fence decides
+        tracker.apply(lateCopy);
+        tracker.apply(beat);
+        QCOMPARE(tracker.state(), LockTracker::State::Free);
+        QCOMPARE(tracker.stateText(), u"free"_qs);
+        QVERIFY(!tracker.ttlLeftMs());
+        QVERIFY(!tracker.deadlineLeftMs());
+        // A GET answered before the release and read after it is stale too.
+        tracker.applySnapshot(LockInfo {.held = true, .holder = u"embedded#4"_qs, .fence = 7, .ttlMs = 30000});
+        QCOMPARE(tracker.state(), LockTracker::State::Free);
+        // The next turn is a new acquisition (new session, higher fence).
+        tracker.apply(event(LockState::Acquired, u"embedded#6"_qs, 8));
+        QCOMPARE(tracker.state(), LockTracker::State::Held);
+        QCOMPARE(tracker.holder(), u"embedded#6"_qs);
+        QCOMPARE(tracker.history().size(), 3);   // acquired, released, acquired
+    }
+
+    // Without fencing (fence 0) the gateway's time tells a late copy apart.
+    void lateCopyWithoutFencing()
+    {
+        LockTracker tracker(nullptr, [] { return qint64(0); });
+        const LockStatus acquired = event(LockState::Acquired, u"r#2"_qs, 0);
+        tracker.apply(acquired);
+        tracker.apply(event(LockState::Released, u"r#2"_qs, 0, 0));
+        LockStatus lateBeat = acquired;
+        lateBeat.state = LockState::Refreshed;
+        tracker.apply(lateBeat);
+        QCOMPARE(tracker.state(), LockTracker::State::Free);
+    }
+
+    // The end of an older acquisition arriving late does not free the newer holder.
+    void olderEndDoesNotFreeNewerHolder()
+    {
+        LockTracker tracker(nullptr, [] { return qint64(0); });
+        tracker.apply(event(LockState::Acquired, u"r#2"_qs, 5));
+        tracker.apply(event(LockState::Acquired, u"r#3"_qs, 6));
+        tracker.apply(event(LockState::Released, u"r#2"_qs, 5, 0));
+        QCOMPARE(tracker.state(), LockTracker::State::Held);
+        QCOMPARE(tracker.holder(), u"r#3"_qs);
+    }
+
+    // A missed `released`: the GET on reconnect / after a close says free.
+    void missedReleaseReconciledBySnapshot()
+    {
+        LockTracker tracker(nullptr, [] { return qint64(0); });
+        tracker.apply(event(LockState::Acquired));
+        tracker.apply(event(LockState::Refreshed));
+        tracker.applySnapshot(LockInfo {}, tracker.generation());
+        QCOMPARE(tracker.state(), LockTracker::State::Free);
+        QVERIFY(!tracker.ttlLeftMs());
+        QCOMPARE(tracker.history().constFirst().text, u"checked: free"_qs);
+    }
+
+    // An answer asked before an event and read after it is older than the event.
+    void snapshotOvertakenByAnEventIsDropped()
+    {
+        LockTracker tracker(nullptr, [] { return qint64(0); });
+        const quint64 askedAt = tracker.generation();
+        tracker.apply(event(LockState::Acquired));
+        tracker.applySnapshot(LockInfo {}, askedAt);
+        QCOMPARE(tracker.state(), LockTracker::State::Held);
+    }
+
+    // No heartbeat within the TTL: expired at zero, and the gateway is asked.
+    void expiryAtCountdownZero()
+    {
+        qint64 now = 0;
+        LockTracker tracker(nullptr, [&now] { return now; });
+        tracker.apply(event(LockState::Acquired, u"replica-1#3"_qs, 12, 3000));
+        const int checks = tracker.checksRequested();
+        now = 2000;
+        tracker.checkExpiry();
+        QCOMPARE(tracker.state(), LockTracker::State::Held);
+        now = 3000;
+        tracker.checkExpiry();
+        QCOMPARE(tracker.state(), LockTracker::State::Free);
+        QVERIFY(!tracker.ttlLeftMs());
+        QVERIFY(!tracker.deadlineLeftMs());
+        QVERIFY(tracker.history().constFirst().text.startsWith(u"expired: no heartbeat from replica replica-1, session 3"));
+        QCOMPARE(tracker.checksRequested(), checks + 1);
+        // With the real clock the tracker's own timer does it.
+        LockTracker live;
+        live.apply(event(LockState::Acquired, u"replica-1#3"_qs, 12, 200));
+        QTRY_COMPARE_WITH_TIMEOUT(live.state(), LockTracker::State::Free, 5000);
+    }
+
+    // Disconnected: values frozen as "last known", no countdown, no expiry; back: time moves and it asks.
+    void disconnectFreezesLastKnown()
+    {
+        qint64 now = 0;
+        LockTracker tracker(nullptr, [&now] { return now; });
+        LockPanel panel(&tracker);
+        QObject feed;
+        tracker.setFeedConnected(&feed, true);
+        tracker.apply(event(LockState::Acquired));
+        QVERIFY(tracker.isLive());
+        QVERIFY(panel.isCounting());
+        now = 5000;
+        tracker.setFeedConnected(&feed, false);
+        QVERIFY(!tracker.isLive());
+        QVERIFY(tracker.lastKnownAt().has_value());
+        QCOMPARE(tracker.ttlLeftMs(), 25000);
+        now = 60000;
+        QCOMPARE(tracker.ttlLeftMs(), 25000);   // frozen
+        tracker.checkExpiry();
+        QCOMPARE(tracker.state(), LockTracker::State::Held);   // not "expired" while blind
+        QVERIFY(!panel.isCounting());
+        auto *live = panel.findChild<QLabel *>(u"lockLiveLabel"_qs);
+        QVERIFY(live && !live->isHidden());
+        QVERIFY2(live->text().contains(u"last known at "), qPrintable(live->text()));
+        auto *state = panel.findChild<QLabel *>(u"lockStateLabel"_qs);
+        QVERIFY(!state->isEnabled());   // greyed
+        QCOMPARE(panel.ttlText(), u"25 s"_qs);
+
+        const int checks = tracker.checksRequested();
+        tracker.setFeedConnected(&feed, true);
+        QCOMPARE(tracker.checksRequested(), checks + 1);   // reconciles at once
+        QVERIFY(!tracker.lastKnownAt());
+        QCOMPARE(tracker.ttlLeftMs(), 25000);
+        now = 61000;
+        QCOMPARE(tracker.ttlLeftMs(), 24000);
+        QVERIFY(state->isEnabled());
+        QVERIFY(live->isHidden());
+    }
+
+    // The one holder wording, with "this tab" for the viewing tab's own session.
+    void oneHolderWording()
+    {
+        LockTracker tracker(nullptr, [] { return qint64(0); });
+        LockPanel panel(&tracker);
+        tracker.apply(event(LockState::Acquired, u"embedded#4"_qs));
+        QCOMPARE(tracker.stateText(), u"held by replica embedded, session 4"_qs);
+        QCOMPARE(tracker.stateText({u"embedded#4"_qs}), u"held by this tab (replica embedded, session 4)"_qs);
+        panel.setOwnHolders({u"embedded#4"_qs});
+        QCOMPARE(panel.stateText(), u"held by this tab (replica embedded, session 4)"_qs);
+        QCOMPARE(Lockstep::Ui::holderWording(u"embedded#4"_qs), u"replica embedded, session 4"_qs);
+    }
+
+    void panelWidgetsHaveAccessibleNames()
+    {
+        LockTracker tracker;
+        LockPanel panel(&tracker);
+        for (const QString &name : {u"Lock state"_qs, u"Fencing token"_qs, u"TTL left"_qs, u"Heartbeats"_qs,
+                                    u"Deadline left"_qs, u"Lock events"_qs, u"Lock values last known"_qs})
+        {
+            bool found = false;
+            for (const QWidget *widget : panel.findChildren<QWidget *>())
+                found |= (widget->accessibleName() == name);
+            QVERIFY2(found, qPrintable(name));
+        }
     }
 
     void formatting()

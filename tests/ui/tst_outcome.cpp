@@ -40,6 +40,8 @@ private slots:
                                                      << u"already running (1013) — held by someone"_qs;
         QTest::newRow("already running, unknown") << int(OutcomeKind::AlreadyRunning) << none << QString() << QString()
                                                   << u"already running (1013) — holder unknown"_qs;
+        QTest::newRow("driving here") << int(OutcomeKind::DrivingHere) << none << QString() << QString()
+                                      << u"this tab is driving the run"_qs;
         QTest::newRow("invalid request") << int(OutcomeKind::InvalidRequest) << none << QString()
                                          << u"startRequest.workflowID: missing"_qs
                                          << u"invalid request: startRequest.workflowID: missing"_qs;
@@ -61,6 +63,15 @@ private slots:
         outcome.holder = holder;
         outcome.detail = detail;
         QCOMPARE(outcomeText(outcome), expected);
+    }
+
+    // 1013 caused by this tab's own (earlier) session says so.
+    void heldByThisTab()
+    {
+        ActionOutcome outcome {.kind = OutcomeKind::AlreadyRunning, .holder = u"embedded#4"_qs, .holderIsThisTab = true};
+        QCOMPARE(outcomeText(outcome), u"already running (1013) — held by this tab (replica embedded, session 4)"_qs);
+        QCOMPARE(holderWording(u"embedded#4"_qs, true), u"this tab (replica embedded, session 4)"_qs);
+        QCOMPARE(holderWording(u"embedded#4"_qs), u"replica embedded, session 4"_qs);
     }
 
     void tones()

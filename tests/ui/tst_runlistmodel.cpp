@@ -107,7 +107,7 @@ private slots:
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         model.setLockHolder(u"a"_qs, u"replica-1#4"_qs);
         QCOMPARE(changed.size(), 1);
-        QCOMPARE(model.index(0, RunListModel::HolderColumn).data().toString(), u"replica-1#4"_qs);
+        QCOMPARE(model.index(0, RunListModel::HolderColumn).data().toString(), u"replica replica-1, session 4"_qs);
         QCOMPARE(model.index(0, RunListModel::HolderColumn).data(Qt::ToolTipRole).toString(), u"held by replica replica-1, session 4"_qs);
         model.setLockHolder(u"a"_qs, u"replica-1#4"_qs);
         QCOMPARE(changed.size(), 1);

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+namespace Lockstep::Test
+{
+    // A real lockstep-gateway (LOCKSTEP_GATEWAY_BIN) for the console tests: a
+    // free loopback port, its own token file and SQLite store in a temporary
+    // folder, a 3 s lock TTL and flows sped up 10x. It can be killed (as in a
+    // crash) and started again on the same port and store, the way a user's
+    // gateway comes back.
+    class TestGateway
+    {
+    public:
+        TestGateway() = default;
+        ~TestGateway();
+        TestGateway(const TestGateway &) = delete;
+        TestGateway &operator=(const TestGateway &) = delete;
+
+        bool start(const QStringList &extraArguments = {});
+        // SIGKILL: no close frames, no goodbye.
+        void kill();
+        // The same port, store and token as before.
+        bool restart();
+        bool isRunning() const;
+
+        QString url() const;     // ws://127.0.0.1:PORT
+        QString token() const;
+
+    private:
+        bool launch();
+
+        QTemporaryDir m_dir;
+        QProcess m_process;
+        QString m_token;
+        QStringList m_extra;
+        quint16 m_port = 0;
+    };
+} // namespace Lockstep::Test
