@@ -1,7 +1,3 @@
-#include <csignal>
-
-#include <QDir>
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QTcpSocket>
@@ -59,33 +55,6 @@ private:
                 turn.fence = status.fence;
         }
         return turn;
-    }
-
-    // The postmaster of `postgres` and its children (the backends).
-    static QList<qint64> clusterPids(const TempPostgres &postgres)
-    {
-        QFile pidFile(postgres.directory() + u"/data/postmaster.pid"_qs);
-        if (!pidFile.open(QIODevice::ReadOnly))
-            return {};
-        const qint64 postmaster = pidFile.readLine().trimmed().toLongLong();
-        QList<qint64> pids {postmaster};
-        const QStringList entries = QDir(u"/proc"_qs).entryList(QDir::Dirs);
-        for (const QString &entry : entries)
-        {
-            bool numeric = false;
-            const qint64 pid = entry.toLongLong(&numeric);
-            if (!numeric)
-                continue;
-            QFile stat(u"/proc/"_qs + entry + u"/stat"_qs);
-            if (!stat.open(QIODevice::ReadOnly))
-                continue;
-            // pid (comm) state ppid ...: the fields after the last ')'.
-            const QByteArray line = stat.readAll();
-            const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
-            if ((fields.size() > 1) && (fields.at(1).toLongLong() == postmaster))
-                pids.append(pid);
-        }
-        return pids;
     }
 
     static QString describe(const Turn &turn)
@@ -378,10 +347,7 @@ private slots:
         };
 
         // Every process of the cluster stops, as a stuck disk or a paused VM would.
-        const QList<qint64> pids = clusterPids(postgres);
-        QVERIFY(!pids.isEmpty());
-        for (const qint64 pid : pids)
-            QCOMPARE(::kill(pid_t(pid), SIGSTOP), 0);
+        QVERIFY(postgres.freeze());
         QTest::qWait(300);   // the execution's next store call is out and waits
         const int refreshedBefore = refreshes();
         QVERIFY(pinger.sendFrame(0x9, "are you there"));
@@ -390,8 +356,7 @@ private slots:
         QTest::qWait(3700);   // over twice the TTL in all
         const int refreshedDuring = refreshes() - refreshedBefore;
         const QByteArray held = redisCommand(redis.port(), {"GET", "lockstep:lock:hung-db"});
-        for (const qint64 pid : pids)
-            ::kill(pid_t(pid), SIGCONT);
+        postgres.thaw();
         QVERIFY2(held.contains("hung-db") || held.contains("fence"), held.constData());
         QCOMPARE(pong.opcode, 0xA);
         QCOMPARE(pong.payload, QByteArray("are you there"));

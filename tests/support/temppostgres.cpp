@@ -226,6 +226,50 @@ namespace Lockstep::Test
         return isRunning() ? m_server->processId() : 0;
     }
 
+    QList<qint64> TempPostgres::clusterPids() const
+    {
+        QFile pidFile(directory() + u"/data/postmaster.pid"_qs);
+        if (!pidFile.open(QIODevice::ReadOnly))
+            return {};
+        const qint64 postmaster = pidFile.readLine().trimmed().toLongLong();
+        QList<qint64> pids {postmaster};
+        const QStringList entries = QDir(u"/proc"_qs).entryList(QDir::Dirs);
+        for (const QString &entry : entries)
+        {
+            bool numeric = false;
+            const qint64 pid = entry.toLongLong(&numeric);
+            if (!numeric)
+                continue;
+            QFile stat(u"/proc/"_qs + entry + u"/stat"_qs);
+            if (!stat.open(QIODevice::ReadOnly))
+                continue;
+            // pid (comm) state ppid ...: the fields after the last ')'.
+            const QByteArray line = stat.readAll();
+            const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
+            if ((fields.size() > 1) && (fields.at(1).toLongLong() == postmaster))
+                pids.append(pid);
+        }
+        return pids;
+    }
+
+    bool TempPostgres::freeze()
+    {
+        m_frozen.clear();
+        for (const qint64 pid : clusterPids())
+        {
+            if (::kill(pid_t(pid), SIGSTOP) == 0)
+                m_frozen.append(pid);
+        }
+        return !m_frozen.isEmpty();
+    }
+
+    void TempPostgres::thaw()
+    {
+        for (const qint64 pid : std::as_const(m_frozen))
+            ::kill(pid_t(pid), SIGCONT);
+        m_frozen.clear();
+    }
+
     QString TempPostgres::directory() const
     {
         return m_dir ? m_dir->path() : QString();

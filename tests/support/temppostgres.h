@@ -43,6 +43,13 @@ namespace Lockstep::Test
         QString errorString() const;
         std::uint16_t port() const;
         qint64 pid() const;                 // the postmaster, 0 when not running
+        // The postmaster and its children (the backends), from postmaster.pid and /proc.
+        QList<qint64> clusterPids() const;
+        // SIGSTOP to every process of the cluster, as a stuck disk or a paused
+        // VM would stop it (connections stay open, nothing answers); thaw()
+        // sends SIGCONT to the same processes. false: no process was stopped.
+        bool freeze();
+        void thaw();
         QString directory() const;          // the temporary directory (data/ and the socket)
 
         // "postgresql://postgres@127.0.0.1:PORT/lockstep_test"
@@ -63,6 +70,7 @@ namespace Lockstep::Test
         std::unique_ptr<QProcess> m_server;
         QString m_binDir;
         QString m_error;
+        QList<qint64> m_frozen;
         std::uint16_t m_port = 0;
         bool m_initialised = false;
         int m_databaseCounter = 0;
