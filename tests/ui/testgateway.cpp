@@ -3,6 +3,8 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QRandomGenerator>
+#include <QSignalSpy>
+#include <QTest>
 
 #include "freeport.h"
 
@@ -108,5 +110,27 @@ namespace Lockstep::Test
     QString TestGateway::token() const
     {
         return m_token;
+    }
+    Ui::ConsoleOptions TestGateway::consoleOptions(const QString &settingsFile, const Ui::BackoffOptions &backoff) const
+    {
+        Ui::ConsoleOptions options;
+        options.gatewayUrl = url();
+        options.token = token();
+        options.settingsFile = settingsFile;
+        options.pollInterval = std::chrono::milliseconds(300);
+        options.askForMissingToken = false;
+        options.backoff = backoff;
+        return options;
+    }
+
+    bool showConsole(Ui::MainWindow &window)
+    {
+        window.resize(1400, 860);
+        window.show();
+        if (!QTest::qWaitForWindowExposed(&window))
+            return false;
+        QSignalSpy reachable(&window, &Ui::MainWindow::gatewayReachable);
+        window.start();
+        return reachable.wait(10000);
     }
 } // namespace Lockstep::Test

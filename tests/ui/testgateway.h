@@ -5,6 +5,8 @@
 #include <QStringList>
 #include <QTemporaryDir>
 
+#include "mainwindow.h"
+
 namespace Lockstep::Test
 {
     // A real lockstep-gateway (LOCKSTEP_GATEWAY_BIN) for the console tests: a
@@ -29,6 +31,9 @@ namespace Lockstep::Test
 
         QString url() const;     // ws://127.0.0.1:PORT
         QString token() const;
+        // A console of this gateway: its URL and token, settings in
+        // `settingsFile`, the run list polled every 300 ms, no token prompt.
+        Ui::ConsoleOptions consoleOptions(const QString &settingsFile, const Ui::BackoffOptions &backoff) const;
 
     private:
         bool launch();
@@ -39,4 +44,8 @@ namespace Lockstep::Test
         QStringList m_extra;
         quint16 m_port = 0;
     };
+
+    // Shows `window` at a size that fits every panel, starts it and waits
+    // until the gateway answers. false: it did not within 10 s.
+    bool showConsole(Ui::MainWindow &window);
 } // namespace Lockstep::Test

@@ -60,14 +60,8 @@ private:
 
     ConsoleOptions options() const
     {
-        ConsoleOptions o;
-        o.gatewayUrl = m_gateway.url();
-        o.token = m_gateway.token();
-        o.settingsFile = m_settingsDir.filePath(u"console.ini"_qs);
-        o.pollInterval = 300ms;
-        o.askForMissingToken = false;
-        o.backoff = BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms};
-        return o;
+        return m_gateway.consoleOptions(m_settingsDir.filePath(u"console.ini"_qs),
+                                        BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
     }
 
     // Cancels through the confirmation box, as a user does.
@@ -99,12 +93,7 @@ private slots:
         if (const QString theme = qEnvironmentVariable("LOCKSTEP_SCREENSHOT_THEME"); !theme.isEmpty())
             QSettings(options().settingsFile, QSettings::IniFormat).setValue(u"ui/theme"_qs, theme);
         m_window = std::make_unique<MainWindow>(options());
-        m_window->resize(1400, 860);
-        m_window->show();
-        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
-        QSignalSpy reachable(m_window.get(), &MainWindow::gatewayReachable);
-        m_window->start();
-        QVERIFY(reachable.wait(10000));
+        QVERIFY(Test::showConsole(*m_window));
         QVERIFY2(m_window->gatewayStatusText().contains(u"connected"), qPrintable(m_window->gatewayStatusText()));
     }
 

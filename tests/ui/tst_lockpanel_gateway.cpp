@@ -58,14 +58,8 @@ private:
 
     ConsoleOptions options() const
     {
-        ConsoleOptions o;
-        o.gatewayUrl = m_gateway.url();
-        o.token = m_gateway.token();
-        o.settingsFile = m_settingsDir.filePath(u"console.ini"_qs);
-        o.pollInterval = 300ms;
-        o.askForMissingToken = false;
-        o.backoff = BackoffOptions {.initial = 5000ms, .maximum = 20000ms, .lockHeldMinimum = 20000ms};
-        return o;
+        return m_gateway.consoleOptions(m_settingsDir.filePath(u"console.ini"_qs),
+                                        BackoffOptions {.initial = 5000ms, .maximum = 20000ms, .lockHeldMinimum = 20000ms});
     }
 
     WorkflowTab *newWorkflow(const QString &goal, const QString &flow)
@@ -95,12 +89,7 @@ private slots:
         QVERIFY2(!qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"), "LOCKSTEP_GATEWAY_BIN");
         QVERIFY2(m_gateway.start(), "the gateway did not start");
         m_window = std::make_unique<MainWindow>(options());
-        m_window->resize(1400, 860);
-        m_window->show();
-        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
-        QSignalSpy reachable(m_window.get(), &MainWindow::gatewayReachable);
-        m_window->start();
-        QVERIFY(reachable.wait(10000));
+        QVERIFY(Test::showConsole(*m_window));
     }
 
     void cleanup()
