@@ -286,6 +286,11 @@ namespace Lockstep::Flows
             failOnDeadline();
             return;
         }
+        if (!newTurn && m_options.approval)
+        {
+            answerRequest(*m_options.approval);
+            return;
+        }
         if (newTurn && !m_turnGoal.isEmpty())
         {
             persist(makeEntry(MessageIds::user(m_turn), MessageType::User, u"message"_qs, m_turnGoal, MessageStatus::Success),
@@ -453,6 +458,30 @@ namespace Lockstep::Flows
                     });
             return;
         }
+    }
+
+    void Execution::answerRequest(const ApprovalDecision &decision)
+    {
+        const auto request = MessageIds::parse(decision.requestId);
+        const int step = (request && request->kind == MessageIds::Parsed::Kind::Step) ? request->step : std::max(0, m_next - 1);
+        const QString content = decision.approved
+            ? u"Approved."_qs
+            : u"Rejected. The turn ends here; send a message to say what to do instead."_qs;
+        ChatLogEntry entry = makeEntry(MessageIds::decision(m_turn, step), MessageType::User,
+                                       decision.approved ? u"approval"_qs : u"rejection"_qs, content, MessageStatus::Success);
+        // It answers the request entry, so it correlates with it.
+        entry.correlationId = decision.requestId;
+        entry.additionalContext = QJsonObject{
+            {u"approval"_qs, QJsonObject{{u"decision"_qs, decision.approved ? u"approved"_qs : u"rejected"_qs},
+                                         {u"requestID"_qs, decision.requestId}}}};
+        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "request" << decision.requestId
+                                  << (decision.approved ? "approved" : "rejected");
+        persist(entry, [this, approved = decision.approved] {
+            if (approved)
+                scheduleNext();
+            else
+                endTurn(RunStatus::InputRequired, u"request rejected"_qs);
+        });
     }
 
     void Execution::writeToolResult()
@@ -806,6 +835,10 @@ namespace Lockstep::Flows
         for (const Store::StoredEntry &stored : m_log)
         {
             const auto parsed = MessageIds::parse(stored.entry.value(Names::MessageId).toString());
+            // A rejected request ends its turn for good: a later resume must not carry the plan out.
+            if (parsed && parsed->kind == MessageIds::Parsed::Kind::Decision && parsed->turn == turn
+                && stored.entry.value(Names::MessageSubType).toString() == u"rejection")
+                return static_cast<int>(m_flow.steps.size());
             if (!parsed || parsed->kind != MessageIds::Parsed::Kind::Step || parsed->turn != turn
                 || parsed->step >= m_flow.steps.size())
                 continue;

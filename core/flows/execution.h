@@ -48,6 +48,14 @@ namespace Lockstep::Flows
     };
     QString toString(StopCause cause);   // "turn_ended", "client_gone", ...
 
+    // The user's answer to the request entry that ended the last turn
+    // (startRequest.approval). The gateway checks that the run waits for it.
+    struct ApprovalDecision
+    {
+        bool approved = false;
+        QString requestId;   // the request entry's message_id ("t1-s1")
+    };
+
     struct ExecutionOptions
     {
         // The user's message that drives this execution. Non-empty: a new turn
@@ -55,6 +63,11 @@ namespace Lockstep::Flows
         // Empty: resume the current turn after its last completed step, or, when
         // the run has no turn yet, start the first one with Run::goal.
         QString userMessage;
+        // With an empty userMessage: answers the pending request first. The
+        // answer is an entry of its own ("t<turn>-s<step>-decision", type
+        // user, sub type approval|rejection); approved carries on after the
+        // request, rejected ends the turn `input_required`.
+        std::optional<ApprovalDecision> approval;
         // Multiplies every delay of the flow (delayMs, ms): 0.01 runs 100x faster.
         double delayScale = 1.0;
         // The workflow deadline, from start(); independent of the lock TTL.
@@ -184,6 +197,8 @@ namespace Lockstep::Flows
         void atBoundary(const std::function<void()> &then);
         void checkStoredRun(const std::function<void()> &then);
         void runStep(int index);
+        // Writes the decision entry, then carries on or ends the turn.
+        void answerRequest(const ApprovalDecision &decision);
         void writeToolResult();
         void runWorkspaceStep(int index);
         void onWorkspaceResult(const Workspace::ToolOutcome &outcome);

@@ -19,11 +19,16 @@ namespace Lockstep::Flows::MessageIds
         return u't' + QString::number(turn) + u"-deadline"_qs;
     }
 
+    QString decision(const int turn, const int step)
+    {
+        return MessageIds::step(turn, step) + u"-decision"_qs;
+    }
+
     std::optional<Parsed> parse(const QString &id)
     {
         // At most 9 digits, so toInt() cannot overflow.
         static const QRegularExpression pattern(
-            u"^t([1-9][0-9]{0,8})-(?:(user)|(deadline)|s(0|[1-9][0-9]{0,8}))$"_qs);
+            u"^t([1-9][0-9]{0,8})-(?:(user)|(deadline)|s(0|[1-9][0-9]{0,8})(-decision)?)$"_qs);
         const QRegularExpressionMatch match = pattern.match(id);
         if (!match.hasMatch())
             return std::nullopt;
@@ -34,7 +39,11 @@ namespace Lockstep::Flows::MessageIds
         else if (match.hasCaptured(3))
             parsed.kind = Parsed::Kind::Deadline;
         else
+        {
             parsed.step = match.captured(4).toInt();
+            if (match.hasCaptured(5))
+                parsed.kind = Parsed::Kind::Decision;
+        }
         return parsed;
     }
 } // namespace Lockstep::Flows::MessageIds

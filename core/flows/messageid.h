@@ -10,6 +10,7 @@ namespace Lockstep::Flows::MessageIds
     QString user(int turn);                 // "t3-user"
     QString step(int turn, int step);       // "t3-s7"
     QString deadline(int turn);             // "t3-deadline"
+    QString decision(int turn, int step);   // "t3-s7-decision": the user's answer to request step 7
 
     struct Parsed
     {
@@ -18,10 +19,11 @@ namespace Lockstep::Flows::MessageIds
             User,
             Step,
             Deadline,
+            Decision,
         };
         Kind kind = Kind::Step;
         int turn = 0;                       // 1-based
-        int step = -1;                      // only for Kind::Step
+        int step = -1;                      // only for Kind::Step and Kind::Decision
     };
     // nullopt for an ID this scheme did not produce.
     std::optional<Parsed> parse(const QString &id);

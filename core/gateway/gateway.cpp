@@ -159,7 +159,64 @@ namespace Lockstep::Gateway
             qint64 fence = 0;
             bool takeFence = false;   // no lock: the store's counter is the fence
             qint64 fenceAbove = 0;
+            std::optional<Flows::ApprovalDecision> approval;
         };
+
+        // startRequest.approval: {"decision":"approved|rejected","requestID":"<the request entry's message_id>"}.
+        // An absent or empty object is no approval; anything else malformed is a problem (4400).
+        Result<std::optional<Flows::ApprovalDecision>, QString> readApproval(const Protocol::StartRequest &request)
+        {
+            if (!request.approval || request.approval->isEmpty())
+                return std::optional<Flows::ApprovalDecision>{};
+            const QJsonObject &approval = *request.approval;
+            const QString decision = approval.value(u"decision").toString();
+            if (decision != u"approved" && decision != u"rejected")
+                return unexpected(u"startRequest.approval.decision: must be \"approved\" or \"rejected\""_qs);
+            const QString requestId = approval.value(u"requestID").toString();
+            if (!Protocol::isValidWorkflowId(requestId))
+                return unexpected(u"startRequest.approval.requestID: must be the message_id of the request entry"_qs);
+            if (!request.goal.isEmpty())
+                return unexpected(u"startRequest.approval: send it with an empty goal (it answers the pending request)"_qs);
+            return std::optional<Flows::ApprovalDecision>{Flows::ApprovalDecision{.approved = decision == u"approved",
+                                                                                   .requestId = requestId}};
+        }
+
+        // The approval of a request that passed readApproval() (beginDrive refuses the others).
+        std::optional<Flows::ApprovalDecision> approvalOf(const Protocol::StartRequest &request)
+        {
+            auto approval = readApproval(request);
+            return approval ? *approval : std::nullopt;
+        }
+
+        bool waitsForApproval(const RunStatus status)
+        {
+            return status == RunStatus::PlanApprovalRequired || status == RunStatus::ToolCallApprovalRequired;
+        }
+
+        // An approval answers the run's pending request, or it is refused (4400):
+        // the run must wait for an approval and its latest request must be the one named.
+        std::optional<QString> approvalProblem(Store::RunStore &store, const Store::Run &run,
+                                               const Flows::ApprovalDecision &approval, std::optional<Store::StoreError> &failure)
+        {
+            if (!waitsForApproval(run.status))
+                return QStringLiteral("not waiting for approval (status: %1)").arg(toString(run.status));
+            const auto entries = store.entriesSince(run.workflowId, 0);
+            if (!entries)
+            {
+                failure = entries.error();
+                return std::nullopt;
+            }
+            QString pending;
+            for (const Store::StoredEntry &stored : *entries)
+            {
+                if (stored.entry.value(u"message_type").toString() == u"request")
+                    pending = stored.entry.value(u"message_id").toString();
+            }
+            if (pending != approval.requestId)
+                return QStringLiteral("approval for request %1, but the pending request is %2")
+                    .arg(approval.requestId, pending.isEmpty() ? QStringLiteral("none") : pending);
+            return std::nullopt;
+        }
 
         void resumeIn(Store::RunStore &store, const QString &workflowId, ResumeAttempt &attempt)
         {
@@ -247,6 +304,21 @@ namespace Lockstep::Gateway
             else if (!input.goal.isEmpty())
             {
                 attempt.newGoal = input.goal;
+            }
+            else if (input.approval)
+            {
+                std::optional<Store::StoreError> failure;
+                const std::optional<QString> problem = approvalProblem(store, *run, *input.approval, failure);
+                if (failure)
+                {
+                    attempt.storeError = failure;
+                    return attempt;
+                }
+                if (problem)
+                {
+                    attempt.refusal = {CloseCode::InvalidRequest, *problem};
+                    return attempt;
+                }
             }
             attempt.flow = run->flow;
             resumeIn(store, input.workflowId, attempt);
@@ -663,8 +735,10 @@ namespace Lockstep::Gateway
             return;   // keeps nothing alive by itself: the websocket does
         if (std::holds_alternative<Protocol::ActionResponse>(message))
         {
-            // Approvals are answered by resuming (a new startRequest); nothing to do here.
-            qCDebug(lcGateway) << "session" << session->id() << "actionResponse ignored";
+            // A request ends the turn and its driving session with it, so there is no
+            // live session to answer on: approvals come as startRequest.approval
+            // (see README). An actionResponse changes nothing.
+            qCDebug(lcGateway) << "session" << session->id() << "actionResponse ignored (use startRequest.approval)";
         }
     }
 
@@ -712,6 +786,12 @@ namespace Lockstep::Gateway
             session->closeWith(quint16(CloseCode::InvalidRequest),
                                QStringLiteral("startRequest.workflowMetadata.workspaceID: must be a string of "
                                               "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"));
+            return;
+        }
+        // An approval's shape is checked before any lock too; whether the run waits for it, after.
+        if (const auto approval = readApproval(request); !approval)
+        {
+            session->closeWith(quint16(CloseCode::InvalidRequest), approval.error());
             return;
         }
         session->setRole(Session::Role::Driver, request.workflowID, request.wantsIncrementalStreaming());
@@ -850,6 +930,7 @@ namespace Lockstep::Gateway
         input.fence = drive->fence;
         // No lock (turned off, or fail-open): the store's counter is the fence.
         input.takeFence = !drive->lock;
+        input.approval = approvalOf(request);
         driveStore(
             drive, [input](Store::RunStore &store) { return prepareAndResume(store, input); },
             [this, drive](const ResumeAttempt &attempt) { onResumed(drive, attempt, false); });
@@ -975,6 +1056,8 @@ namespace Lockstep::Gateway
         const Protocol::StartRequest &request = drive->request;
         Flows::ExecutionOptions options;
         options.userMessage = drive->newGoal.value_or(QString());
+        if (!drive->newGoal)
+            options.approval = approvalOf(request);
         options.delayScale = m_config.stepDelayScale;
         options.deadline = m_config.workflowDeadline;
         options.activityInterval = std::max(std::chrono::milliseconds(100),

@@ -188,6 +188,12 @@ namespace Lockstep::Gateway
             return error(426, QStringLiteral("upgrade_required"), QStringLiteral("/api/v1/ws is the websocket endpoint"));
         if (segments.at(2) == u"workspaces")
             return workspaceAgent(request, segments);
+        if (segments.at(2) == u"flows" && segments.size() == 3)
+        {
+            if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
+                return *refused;
+            return listFlows();
+        }
         if (segments.at(2) != u"workflows")
             return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
 
@@ -353,6 +359,18 @@ namespace Lockstep::Gateway
             return Reply {.status = 201,
                           .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"status"_qs, toString(created->status)}}};
         });
+    }
+
+    HttpApi::Reply HttpApi::listFlows() const
+    {
+        // In memory since start: no store call.
+        QJsonArray list;
+        for (const QString &name : m_context.flows->names())
+        {
+            const std::optional<Flows::Flow> flow = m_context.flows->find(name);
+            list.append(QJsonObject{{u"name"_qs, name}, {u"description"_qs, flow ? flow->description : QString()}});
+        }
+        return Reply {.status = 200, .body = QJsonObject {{u"flows"_qs, list}}};
     }
 
     std::optional<HttpApi::Reply> HttpApi::listWorkflows(const QHttpServerRequest &request)

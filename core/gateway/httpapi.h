@@ -87,6 +87,8 @@ namespace Lockstep::Gateway
         std::optional<Reply> answerFromStore(std::function<Reply(Store::RunStore &store)> job);
         std::optional<Reply> createWorkflow(const QHttpServerRequest &request);
         std::optional<Reply> listWorkflows(const QHttpServerRequest &request);
+        // GET /api/v1/flows: {"flows":[{"name","description"}]}, sorted by name.
+        Reply listFlows() const;
         std::optional<Reply> getWorkflow(const QString &workflowId);
         std::optional<Reply> getChat(const QString &workflowId);
         std::optional<Reply> getLock(const QString &workflowId);

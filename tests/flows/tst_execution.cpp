@@ -785,6 +785,75 @@ private slots:
         QCOMPARE(storedEntries(id).size(), 7);
     }
 
+    void approvedRequestContinuesTheTurn()
+    {
+        const QString id = u"wf-approve"_qs;
+        Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
+        {
+            Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
+            Recorder recorder;
+            runToEnd(first, recorder);
+            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
+        }
+        run = resumeRun(id, 2, std::nullopt);
+        ExecutionOptions options = fast();
+        options.approval = ApprovalDecision{.approved = true, .requestId = u"t1-s1"_qs};
+        Execution second(*m_worker, run, flow(u"approval"_qs), 2, options);
+        Recorder recorder;
+        runToEnd(second, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
+        QVERIFY2(recorder.problems.isEmpty(), qPrintable(recorder.problems.join(u'\n')));
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Finished));
+        // The decision first, then the rest of the plan.
+        QCOMPARE(recorder.ids().first(), u"t1-s1-decision"_qs);
+        QCOMPARE(recorder.ids().mid(1), (QStringList{u"t1-s2"_qs, u"t1-s2"_qs, u"t1-s3"_qs, u"t1-s3"_qs, u"t1-s4"_qs,
+                                                      u"t1-s4"_qs, u"t1-s5"_qs}));
+        const StoredEntry &decision = recorder.entries.first();
+        QCOMPARE(field(decision, u"message_type"_qs), u"user"_qs);
+        QCOMPARE(field(decision, u"message_sub_type"_qs), u"approval"_qs);
+        QCOMPARE(field(decision, u"correlation_id"_qs), u"t1-s1"_qs);
+        const QJsonObject approval = decision.entry.value(u"additional_context"_qs).toObject().value(u"approval"_qs).toObject();
+        QCOMPARE(approval.value(u"decision"_qs).toString(), u"approved"_qs);
+        QCOMPARE(approval.value(u"requestID"_qs).toString(), u"t1-s1"_qs);
+        QVERIFY(Protocol::ChatLogEntry::fromJson(decision.entry));
+        QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Finished));
+    }
+
+    void rejectedRequestEndsTheTurn()
+    {
+        const QString id = u"wf-reject"_qs;
+        Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
+        {
+            Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
+            Recorder recorder;
+            runToEnd(first, recorder);
+            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
+        }
+        run = resumeRun(id, 2, std::nullopt);
+        ExecutionOptions options = fast();
+        options.approval = ApprovalDecision{.approved = false, .requestId = u"t1-s1"_qs};
+        {
+            Execution second(*m_worker, run, flow(u"approval"_qs), 2, options);
+            Recorder recorder;
+            runToEnd(second, recorder);
+            QCOMPARE(recorder.finishedCount, 1);
+            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+            QCOMPARE(recorder.ids(), (QStringList{u"t1-s1-decision"_qs}));
+            QCOMPARE(field(recorder.entries.first(), u"message_sub_type"_qs), u"rejection"_qs);
+            QCOMPARE(recorder.statuses.size(), 1);
+            QCOMPARE(recorder.statuses.first().second, u"request rejected"_qs);
+        }
+        // A plain resume afterwards does not carry the rejected plan out.
+        run = resumeRun(id, 3, std::nullopt);
+        Execution third(*m_worker, run, flow(u"approval"_qs), 3, fast());
+        Recorder recorder;
+        runToEnd(third, recorder);
+        QCOMPARE(recorder.finishedCount, 1);
+        QVERIFY(recorder.ids().isEmpty());
+        QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
+        QCOMPARE(storedEntries(id).size(), 4);   // user, plan, request, decision
+    }
+
     void secondTurnAppendsWithoutDuplicates()
     {
         const QString id = u"wf-turns"_qs;

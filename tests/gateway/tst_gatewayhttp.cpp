@@ -116,6 +116,37 @@ private slots:
         QCOMPARE(reply.json.value(u"store").toString(), store);
     }
 
+    void flowsAreListed()
+    {
+        // A --flows folder adds its own flows (with their descriptions) to the built-ins.
+        QTemporaryDir flows;
+        QVERIFY(flows.isValid());
+        QFile file(flows.filePath(u"deploy.json"_qs));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(R"({"description":"Ships the build to staging.","steps":[{"type":"agent","content":"Deploying."}]})");
+        file.close();
+        auto gateway = startGateway(u"sqlite"_qs, {u"--flows"_qs, flows.path()});
+        QVERIFY(gateway);
+
+        const HttpReply reply = api(*gateway, "GET", u"/api/v1/flows"_qs);
+        QCOMPARE(reply.status, 200);
+        QHash<QString, QString> described;
+        QStringList names;
+        for (const QJsonValue &flow : reply.json.value(u"flows").toArray())
+        {
+            names << flow.toObject().value(u"name").toString();
+            described.insert(names.last(), flow.toObject().value(u"description").toString());
+        }
+        QCOMPARE(names, (QStringList{u"approval"_qs, u"deploy"_qs, u"failure"_qs, u"hello"_qs, u"long"_qs, u"workspace"_qs}));
+        QCOMPARE(described.value(u"deploy"_qs), u"Ships the build to staging."_qs);
+        for (const QString &name : std::as_const(names))
+            QVERIFY2(!described.value(name).isEmpty(), qPrintable(name + u" has no description"_qs));
+
+        // Like every /api/ route: a token, and GET only.
+        QVERIFY(isError(httpRequest("GET", gateway->baseUrl() + u"/api/v1/flows"_qs), 401, u"unauthorized"_qs));
+        QVERIFY(isError(api(*gateway, "POST", u"/api/v1/flows"_qs, "{}"), 405, u"method_not_allowed"_qs));
+    }
+
     void workflowsLifecycle_data() { addStoreRows(); }
     void workflowsLifecycle()
     {

@@ -235,6 +235,90 @@ private slots:
         QVERIFY(list.json.value(u"workflows").toArray().isEmpty());
     }
 
+    // startRequest with an approval answering the request entry `requestId` ("" goal).
+    static QJsonObject approvalRequest(const QString &workflowId, const QString &decision, const QString &requestId)
+    {
+        QJsonObject message = WsProbe::startRequest(workflowId, QString());
+        QJsonObject body = message.value(u"startRequest").toObject();
+        body.insert(u"approval"_qs, QJsonObject{{u"decision"_qs, decision}, {u"requestID"_qs, requestId}});
+        return QJsonObject{{u"startRequest"_qs, body}};
+    }
+
+    // Drives `message` on a fresh session until it closes; the close code and reason.
+    static std::pair<quint16, QString> driveOnce(const GatewayProcess &gateway, const QJsonObject &message)
+    {
+        WsProbe driver;
+        driver.open(gateway.webSocketUrl(), gateway.token());
+        if (!driver.sendJson(message) || !QTest::qWaitFor([&driver] { return driver.isClosed(); }, Timeout))
+            return {0, u"no close"_qs};
+        return {driver.closeInfo().code, driver.closeInfo().reason};
+    }
+
+    static QStringList idsOf(const QList<QJsonObject> &log)
+    {
+        QStringList ids;
+        for (const QJsonObject &entry : log)
+            ids << entry.value(u"message_id").toString();
+        return ids;
+    }
+
+    void approvalContinuesOrEndsTheTurn_data() { addStoreRows(); }
+    void approvalContinuesOrEndsTheTurn()
+    {
+        QFETCH(QString, store);
+        auto gateway = startGateway(store);
+        QVERIFY(gateway);
+        using Reply = std::pair<quint16, QString>;
+
+        // The approval flow stops at its request: the entry every client shows buttons for.
+        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(u"appr-yes"_qs, u"greet"_qs, u"approval"_qs)),
+                 Reply(1000, u"plan_approval_required"_qs));
+        QList<QJsonObject> log = getChat(*gateway, u"appr-yes"_qs);
+        QVERIFY(!log.isEmpty());
+        QCOMPARE(log.last().value(u"message_type").toString(), u"request"_qs);
+        const QString requestId = log.last().value(u"message_id").toString();
+        QCOMPARE(requestId, u"t1-s1"_qs);
+
+        // Not the pending request: refused, nothing written.
+        const Reply wrong = driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"approved"_qs, u"t1-s0"_qs));
+        QCOMPARE(wrong.first, quint16(4400));
+        QVERIFY2(wrong.second.contains(u"pending request is t1-s1"), qPrintable(wrong.second));
+        QCOMPARE(getChat(*gateway, u"appr-yes"_qs).size(), log.size());
+        // Malformed: refused before any lock.
+        const Reply malformed = driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"maybe"_qs, requestId));
+        QCOMPARE(malformed.first, quint16(4400));
+        QVERIFY2(malformed.second.contains(u"decision"), qPrintable(malformed.second));
+
+        // Approved: the decision is in the log, then the rest of the plan runs.
+        QCOMPARE(driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"approved"_qs, requestId)), Reply(1000, u"finished"_qs));
+        log = getChat(*gateway, u"appr-yes"_qs);
+        const QStringList ids = idsOf(log);
+        const qsizetype decision = ids.indexOf(u"t1-s1-decision"_qs);
+        QVERIFY2(decision > ids.indexOf(requestId) && decision < ids.indexOf(u"t1-s2"_qs), qPrintable(ids.join(u' ')));
+        QCOMPARE(log.at(decision).value(u"message_type").toString(), u"user"_qs);
+        QCOMPARE(log.at(decision).value(u"message_sub_type").toString(), u"approval"_qs);
+        QCOMPARE(log.at(decision).value(u"correlation_id").toString(), requestId);
+        QCOMPARE(log.last().value(u"message_type").toString(), u"workflow_end"_qs);
+
+        // The run waits for nothing now: a second approval is refused with the status.
+        const Reply again = driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"approved"_qs, requestId));
+        QCOMPARE(again.first, quint16(4400));
+        QVERIFY2(again.second.contains(u"not waiting for approval (status: finished)"), qPrintable(again.second));
+
+        // Rejected: the decision is in the log and the turn ends waiting for input.
+        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(u"appr-no"_qs, u"greet"_qs, u"approval"_qs)),
+                 Reply(1000, u"plan_approval_required"_qs));
+        QCOMPARE(driveOnce(*gateway, approvalRequest(u"appr-no"_qs, u"rejected"_qs, u"t1-s1"_qs)),
+                 Reply(1000, u"input_required"_qs));
+        log = getChat(*gateway, u"appr-no"_qs);
+        QCOMPARE(idsOf(log), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1-decision"_qs}));
+        QCOMPARE(log.last().value(u"message_sub_type").toString(), u"rejection"_qs);
+        QCOMPARE(runOf(*gateway, u"appr-no"_qs).value(u"status").toString(), u"input_required"_qs);
+        // A plain resume after a rejection does not carry the plan out.
+        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(u"appr-no"_qs, QString())), Reply(1000, u"input_required"_qs));
+        QCOMPARE(getChat(*gateway, u"appr-no"_qs).size(), log.size());
+    }
+
     void driverLeavingPausesTheRun_data() { addStoreRows(); }
     void driverLeavingPausesTheRun()
     {
