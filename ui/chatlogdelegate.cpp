@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <QAbstractItemView>
 #include <QAbstractTextDocumentLayout>
@@ -10,6 +11,8 @@
 #include <QJsonDocument>
 #include <QLocale>
 #include <QPainter>
+#include <QTextBlock>
+#include <QTextCursor>
 #include <QTextLayout>
 
 #include "chatlogmodel.h"
@@ -63,62 +66,132 @@ namespace Lockstep::Ui
             return font;
         }
 
-        // Lays out `text` wrapped to rect.width(), at most `maxLines` lines;
-        // draws it when `painter` is set. Returns the height used, including a
-        // "more" note when the text was cut.
-        int plainText(QPainter *painter, const QFont &font, const QString &text, const QRect &rect,
-                      const int maxLines, const QColor &color, const QColor &noteColor)
+        QColor blend(const QColor &a, const QColor &b, const qreal t)
         {
-            if (text.isEmpty() || (rect.width() <= 0))
-                return 0;
-            // Bounded work for huge entries: never shape more than can be shown.
-            const qsizetype limit = static_cast<qsizetype>(maxLines) * 400;
-            const QString shown = (text.size() > limit) ? text.left(limit) : text;
-            QTextLayout layout(shown, font);
-            QTextOption textOption;
-            textOption.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
-            layout.setTextOption(textOption);
-            layout.beginLayout();
-            qreal y = 0;
-            int lines = 0;
-            int end = 0;
-            while (lines < maxLines)
+            return QColor::fromRgbF(static_cast<float>(a.redF() + ((b.redF() - a.redF()) * t)),
+                                    static_cast<float>(a.greenF() + ((b.greenF() - a.greenF()) * t)),
+                                    static_cast<float>(a.blueF() + ((b.blueF() - a.blueF()) * t)));
+        }
+
+        // Markdown joins lines; plain messages keep every line break (hard
+        // breaks), except inside fenced code, which keeps them anyway.
+        QString keepLineBreaks(const QString &text)
+        {
+            QStringList lines = text.split(u'\n');
+            bool inFence = false;
+            for (qsizetype i = 0; i + 1 < lines.size(); ++i)
             {
-                QTextLine line = layout.createLine();
-                if (!line.isValid())
-                    break;
-                line.setLineWidth(rect.width());
-                line.setPosition(QPointF(0, y));
-                y += line.height();
-                end = line.textStart() + line.textLength();
-                ++lines;
+                const QString trimmed = lines.at(i).trimmed();
+                if (trimmed.startsWith(u"```"_qs) || trimmed.startsWith(u"~~~"_qs))
+                    inFence = !inFence;
+                else if (!inFence && !trimmed.isEmpty() && !lines.at(i + 1).trimmed().isEmpty())
+                    lines[i] += u'\\';   // a backslash at the end of a line is a hard break
             }
-            layout.endLayout();
-            const bool cut = (end < shown.size()) || (shown.size() < text.size());
-            if (painter)
+            return lines.join(u'\n');
+        }
+
+        // A fenced block that `text` cannot close early: the fence is longer
+        // than any run of backticks in it.
+        QString fenced(const QString &text, const QString &language = {})
+        {
+            int longest = 0;
+            int run = 0;
+            for (const QChar c : text)
             {
-                painter->setPen(color);
-                layout.draw(painter, rect.topLeft());
+                run = (c == u'`') ? run + 1 : 0;
+                longest = std::max(longest, run);
             }
-            int height = static_cast<int>(std::ceil(y));
-            if (cut)
+            const QString fence(std::max(3, longest + 1), u'`');
+            QString body = text;
+            if (body.endsWith(u'\n'))
+                body.chop(1);
+            return fence + language + u'\n' + body + u'\n' + fence + u'\n';
+        }
+
+        QString argumentsText(const ChatLogEntry &entry)
+        {
+            if (!entry.toolInfo || entry.toolInfo->args.isEmpty())
+                return {};
+            return QString::fromUtf8(QJsonDocument(entry.toolInfo->args).toJson(QJsonDocument::Indented)).trimmed();
+        }
+
+        // The Markdown an entry is rendered from.
+        QString markdownSource(const ChatLogEntry &entry, const bool expanded)
+        {
+            const auto tr = [](const char *text) { return QCoreApplication::translate("ChatLogDelegate", text); };
+            switch (entry.messageType)
             {
-                const QFontMetrics fm(font);
-                if (painter)
+            case MessageType::Agent:
+                return entry.content;
+            case MessageType::User:
+            case MessageType::Request:
+                return keepLineBreaks(entry.content);
+            case MessageType::WorkflowEnd:
+                return keepLineBreaks(entry.content.isEmpty() ? tr("The workflow ended.") : entry.content);
+            case MessageType::Tool:
+            {
+                const QString summary = entry.content.isEmpty() ? tr("tool call") : entry.content;
+                if (!expanded)
+                    return u"▸ "_qs + summary.section(u'\n', 0, 0);
+                QString source = u"▾ "_qs + keepLineBreaks(summary) + u"\n\n**"_qs + tr("Arguments") + u"**\n\n"_qs;
+                const QString args = argumentsText(entry);
+                source += args.isEmpty() ? tr("(none)") + u'\n' : fenced(args, u"json"_qs);
+                source += u"\n**"_qs + tr("Response") + u"**\n\n"_qs;
+                if (entry.toolInfo && entry.toolInfo->toolResponse && !entry.toolInfo->toolResponse->isEmpty())
+                    source += fenced(*entry.toolInfo->toolResponse);
+                else if (entry.toolInfo && entry.toolInfo->toolResponse)
+                    source += tr("(empty)");
+                else if (entry.status == MessageStatus::Pending)
+                    source += tr("(waiting for the tool)");
+                else
+                    source += tr("(none)");
+                return source;
+            }
+            }
+            return entry.content;
+        }
+
+        bool isCodeBlock(const QTextBlock &block)
+        {
+            const QTextBlockFormat format = block.blockFormat();
+            return format.hasProperty(QTextFormat::BlockCodeFence) || format.hasProperty(QTextFormat::BlockCodeLanguage);
+        }
+
+        // Code reads as code: a faint ground under fenced blocks and inline code.
+        void styleCode(QTextDocument &document, const QPalette &palette)
+        {
+            const QColor ground = blend(palette.color(QPalette::Base), palette.color(QPalette::Text), 0.08);
+            QTextCursor cursor(&document);
+            for (QTextBlock block = document.begin(); block.isValid(); block = block.next())
+            {
+                if (isCodeBlock(block))
                 {
-                    painter->setPen(noteColor);
-                    painter->setFont(font);
-                    painter->drawText(QRect(rect.left(), rect.top() + height, rect.width(), fm.height()),
-                                      Qt::AlignLeft | Qt::AlignVCenter,
-                                      QCoreApplication::translate("ChatLogDelegate", "… more (Enter shows all)"));
+                    QTextBlockFormat format;
+                    format.setBackground(ground);
+                    cursor.setPosition(block.position());
+                    cursor.mergeBlockFormat(format);
+                    continue;
                 }
-                height += fm.height();
+                for (auto it = block.begin(); !it.atEnd(); ++it)
+                {
+                    const QTextFragment fragment = it.fragment();
+                    if (!fragment.isValid() || !fragment.charFormat().fontFixedPitch())
+                        continue;
+                    QTextCharFormat format;
+                    format.setBackground(ground);
+                    cursor.setPosition(fragment.position());
+                    cursor.setPosition(fragment.position() + fragment.length(), QTextCursor::KeepAnchor);
+                    cursor.mergeCharFormat(format);
+                }
             }
-            return height;
         }
 
         Theme::Tone accentTone(const ChatLogEntry &entry)
         {
+            if (entry.messageType == MessageType::User && entry.messageSubType == u"approval")
+                return Theme::Tone::Good;
+            if (entry.messageType == MessageType::User && entry.messageSubType == u"rejection")
+                return Theme::Tone::Warning;
             if (entry.status)
                 return Theme::messageStatusTone(*entry.status);
             switch (entry.messageType)
@@ -144,12 +217,6 @@ namespace Lockstep::Ui
             return {};
         }
 
-        QString argumentsText(const ChatLogEntry &entry)
-        {
-            if (!entry.toolInfo || entry.toolInfo->args.isEmpty())
-                return {};
-            return QString::fromUtf8(QJsonDocument(entry.toolInfo->args).toJson(QJsonDocument::Indented)).trimmed();
-        }
     } // namespace
 
     ChatLogDelegate::ChatLogDelegate(const ChatLogModel *model, QAbstractItemView *view)
@@ -188,10 +255,12 @@ namespace Lockstep::Ui
         if (static_cast<std::size_t>(row) >= m_sizes.size())
             m_sizes.resize(static_cast<std::size_t>(row) + 1);
         CachedSize &cached = m_sizes[static_cast<std::size_t>(row)];
-        if ((cached.width != width) || (cached.revision != revision))
+        const bool withBar = barHeight(row) > 0;
+        if ((cached.width != width) || (cached.revision != revision) || (cached.withBar != withBar))
         {
             cached.width = width;
             cached.revision = revision;
+            cached.withBar = withBar;
             cached.height = computeHeight(option, row);
             ++m_computedSizes;
         }
@@ -203,10 +272,47 @@ namespace Lockstep::Ui
         const Metrics m = metricsFor(option.font);
         const QRect inner(m.pad + m.accent + m.pad, 0, layoutWidth() - (3 * m.pad) - m.accent, 0);
         const int bodyHeight = body(nullptr, option, row, inner);
-        return m.pad + m.header + ((bodyHeight > 0) ? (m.gap + bodyHeight) : 0) + m.pad;
+        const int bar = barHeight(row);
+        return m.pad + m.header + ((bodyHeight > 0) ? (m.gap + bodyHeight) : 0) + ((bar > 0) ? (m.gap + bar) : 0) + m.pad;
     }
 
-    QTextDocument *ChatLogDelegate::markdown(const QStyleOptionViewItem &option, const int row, const int width) const
+    int ChatLogDelegate::barHeight(const int row) const
+    {
+        if (m_answerBarId.isEmpty() || (m_answerBarHeight <= 0))
+            return 0;
+        return (m_model->entry(row).messageId == m_answerBarId) ? m_answerBarHeight : 0;
+    }
+
+    void ChatLogDelegate::setAnswerBar(const QString &messageId, const int height)
+    {
+        m_answerBarId = messageId;
+        m_answerBarHeight = height;
+    }
+
+    void ChatLogDelegate::setCutTallRows(const bool cut)
+    {
+        if (m_cutTallRows == cut)
+            return;
+        m_cutTallRows = cut;
+        resetCache();
+    }
+
+    bool ChatLogDelegate::cutsTallRows() const
+    {
+        return m_cutTallRows;
+    }
+
+    void ChatLogDelegate::updateEditorGeometry(QWidget *editor, const QStyleOptionViewItem &option, const QModelIndex &) const
+    {
+        // The Approve / Reject bar sits at the bottom of its request entry, under the text.
+        const Metrics m = metricsFor(option.font);
+        const int left = option.rect.left() + m.pad + m.accent + m.pad;
+        const int height = editor->sizeHint().height();
+        editor->setGeometry(left, option.rect.bottom() - m.pad - height + 1,
+                            std::min(editor->sizeHint().width(), option.rect.right() - left - m.pad), height);
+    }
+
+    QTextDocument *ChatLogDelegate::document(const QStyleOptionViewItem &option, const int row, const int width) const
     {
         const ChatLogEntry &entry = m_model->entry(row);
         const quint32 revision = m_model->revision(row);
@@ -218,7 +324,11 @@ namespace Lockstep::Ui
             doc->document.setDocumentMargin(0);
             doc->document.setUndoRedoEnabled(false);
             doc->document.setDefaultFont(option.font);
-            doc->document.setMarkdown(entry.content);
+            QString source = markdownSource(entry, m_model->isExpanded(row));
+            if (source.size() > MaxRenderedChars)
+                source = source.left(MaxRenderedChars) + u"\n\n…"_qs;
+            doc->document.setMarkdown(source);
+            styleCode(doc->document, option.palette);
             m_documents.insert(entry.messageId, doc);
         }
         if (doc->document.defaultFont() != option.font)
@@ -233,103 +343,46 @@ namespace Lockstep::Ui
         const ChatLogEntry &entry = m_model->entry(row);
         const bool selected = option.state.testFlag(QStyle::State_Selected);
         const QPalette &palette = option.palette;
-        const QColor text = palette.color(selected ? QPalette::HighlightedText : QPalette::Text);
-        const QColor note = selected ? text : palette.color(QPalette::PlaceholderText);
+        const QColor note = selected ? palette.color(QPalette::HighlightedText) : palette.color(QPalette::PlaceholderText);
+        QColor text = palette.color(selected ? QPalette::HighlightedText : QPalette::Text);
+        if ((entry.messageType == MessageType::WorkflowEnd) && !selected)
+            text = note;
         const Metrics m = metricsFor(option.font);
+        if ((rect.width() <= 0) || ((entry.messageType == MessageType::Agent) && entry.content.isEmpty()))
+            return 0;
 
-        switch (entry.messageType)
+        const bool folded = (entry.messageType == MessageType::Tool) && !m_model->isExpanded(row);
+        QTextDocument *doc = document(option, row, rect.width());
+        const int full = static_cast<int>(std::ceil(doc->size().height()));
+        // A folded tool call is one line; a cut row stops at MaxBlockLines.
+        const int cap = folded ? m.line : (m_cutTallRows ? (MaxBlockLines * m.line) : std::numeric_limits<int>::max());
+        const int shown = std::min(full, cap);
+        if (painter)
         {
-        case MessageType::User:
-        case MessageType::Request:
-            return plainText(painter, option.font, entry.content, rect, MaxBlockLines, text, note);
-        case MessageType::WorkflowEnd:
+            painter->save();
+            painter->translate(rect.topLeft());
+            // Only what is on screen is drawn: a 100 KB entry costs the lines in view.
+            QRect clip(0, 0, rect.width(), shown);
+            if (m_view)
+                clip &= m_view->viewport()->rect().translated(-rect.topLeft());
+            painter->setClipRect(clip);
+            QAbstractTextDocumentLayout::PaintContext context;
+            context.palette = palette;
+            context.palette.setColor(QPalette::Text, text);
+            context.clip = clip;
+            doc->documentLayout()->draw(painter, context);
+            painter->restore();
+        }
+        if ((full <= cap) || folded)
+            return shown;
+        if (painter)
         {
-            const QString words = entry.content.isEmpty()
-                ? QCoreApplication::translate("ChatLogDelegate", "The workflow ended.") : entry.content;
-            return plainText(painter, option.font, words, rect, MaxBlockLines, note, note);
+            painter->setPen(note);
+            painter->setFont(option.font);
+            painter->drawText(QRect(rect.left(), rect.top() + shown, rect.width(), m.line), Qt::AlignLeft | Qt::AlignVCenter,
+                              QCoreApplication::translate("ChatLogDelegate", "… more (Enter shows all)"));
         }
-        case MessageType::Agent:
-        {
-            if (entry.content.isEmpty())
-                return 0;
-            QTextDocument *doc = markdown(option, row, rect.width());
-            const int full = static_cast<int>(std::ceil(doc->size().height()));
-            const int cap = MaxBlockLines * m.line;
-            const int shown = std::min(full, cap);
-            if (painter)
-            {
-                painter->save();
-                painter->translate(rect.topLeft());
-                const QRect clip(0, 0, rect.width(), shown);
-                painter->setClipRect(clip);
-                QAbstractTextDocumentLayout::PaintContext context;
-                context.palette = palette;
-                context.palette.setColor(QPalette::Text, text);
-                context.clip = clip;
-                doc->documentLayout()->draw(painter, context);
-                painter->restore();
-            }
-            if (full <= cap)
-                return shown;
-            if (painter)
-            {
-                painter->setPen(note);
-                painter->setFont(option.font);
-                painter->drawText(QRect(rect.left(), rect.top() + shown, rect.width(), m.line), Qt::AlignLeft | Qt::AlignVCenter,
-                                  QCoreApplication::translate("ChatLogDelegate", "… more (Enter shows all)"));
-            }
-            return shown + m.line;
-        }
-        case MessageType::Tool:
-        {
-            const bool expanded = m_model->isExpanded(row);
-            const QString marker = expanded ? QStringLiteral("▾ ") : QStringLiteral("▸ ");
-            const QString summaryLine = marker
-                + (entry.content.isEmpty() ? QCoreApplication::translate("ChatLogDelegate", "tool call") : entry.content);
-            int y = 0;
-            // Folded: the summary on one line; the arguments and response stay hidden.
-            if (!expanded)
-            {
-                if (painter)
-                {
-                    const QFontMetrics fm(option.font);
-                    painter->setPen(text);
-                    painter->setFont(option.font);
-                    painter->drawText(QRect(rect.left(), rect.top(), rect.width(), m.line), Qt::AlignLeft | Qt::AlignVCenter,
-                                      fm.elidedText(summaryLine.section(u'\n', 0, 0), Qt::ElideRight, rect.width()));
-                }
-                return m.line;
-            }
-            y += plainText(painter, option.font, summaryLine, rect.adjusted(0, y, 0, 0), 4, text, note);
-            const QFont bold = boldFont(option.font);
-            const QFont mono = monoFont(option.font);
-            const int indent = m.line;
-            const auto section = [&](const QString &title, const QString &content) {
-                y += m.gap;
-                if (painter)
-                {
-                    painter->setPen(note);
-                    painter->setFont(bold);
-                    painter->drawText(QRect(rect.left(), rect.top() + y, rect.width(), m.line), Qt::AlignLeft | Qt::AlignVCenter, title);
-                }
-                y += m.line;
-                y += plainText(painter, mono, content, rect.adjusted(indent, y, 0, 0), MaxBlockLines, text, note);
-            };
-            const QString args = argumentsText(entry);
-            section(QCoreApplication::translate("ChatLogDelegate", "Arguments"),
-                    args.isEmpty() ? QCoreApplication::translate("ChatLogDelegate", "(none)") : args);
-            QString response;
-            if (entry.toolInfo && entry.toolInfo->toolResponse)
-                response = *entry.toolInfo->toolResponse;
-            else if (entry.status == MessageStatus::Pending)
-                response = QCoreApplication::translate("ChatLogDelegate", "(waiting for the tool)");
-            else
-                response = QCoreApplication::translate("ChatLogDelegate", "(none)");
-            section(QCoreApplication::translate("ChatLogDelegate", "Response"), response);
-            return y;
-        }
-        }
-        return 0;
+        return shown + m.line;
     }
 
     void ChatLogDelegate::paint(QPainter *painter, const QStyleOptionViewItem &option, const QModelIndex &index) const
@@ -378,7 +431,9 @@ namespace Lockstep::Ui
         const QString senderShown = boldMetrics.elidedText(sender, Qt::ElideRight, std::max(0, header.width() - timeWidth));
         painter->drawText(QRect(x, header.top(), header.width() - timeWidth, m.header), Qt::AlignLeft | Qt::AlignVCenter, senderShown);
         x += boldMetrics.horizontalAdvance(senderShown) + m.pad;
-        if (entry.status)
+        // A decision or a request has nothing pending or failed to say.
+        const bool showStatus = entry.status && !ChatLogModel::isDecision(entry) && (entry.messageType != MessageType::Request);
+        if (showStatus)
         {
             const QString word = statusWord(*entry.status);
             const int wordWidth = fm.horizontalAdvance(word);
@@ -400,7 +455,9 @@ namespace Lockstep::Ui
         }
 
         painter->setFont(option.font);
-        const QRect bodyRect(inner.left(), header.bottom() + 1 + m.gap, inner.width(), inner.bottom() - header.bottom() - m.gap);
+        const int bar = barHeight(row);
+        const QRect bodyRect(inner.left(), header.bottom() + 1 + m.gap, inner.width(),
+                             inner.bottom() - header.bottom() - m.gap - ((bar > 0) ? (bar + m.gap) : 0));
         painter->setClipRect(option.rect);
         body(painter, option, row, bodyRect);
 

@@ -13,9 +13,11 @@ namespace Lockstep::Ui
 {
     class ChatLogModel;
 
-    // Paints chat-log entries: user and request text, agent text as Markdown,
-    // tool calls folded (name and summary) or unfolded (arguments and
-    // response), the end of a workflow; pending, success and failure shown by
+    // Paints chat-log entries, every text through QTextDocument::setMarkdown
+    // (so `code` and fenced blocks render, never raw backticks): user and
+    // request text with their line breaks, agent text as Markdown, tool calls
+    // folded (name and summary) or unfolded (arguments as indented JSON and
+    // the response, in monospace blocks), the end of a workflow; pending, success and failure shown by
     // icon, word and colour. Row heights are cached per (row, width,
     // revision); Markdown documents are cached for the rows on screen.
     class ChatLogDelegate final : public QStyledItemDelegate
@@ -24,9 +26,11 @@ namespace Lockstep::Ui
         Q_DISABLE_COPY_MOVE(ChatLogDelegate)
 
     public:
-        // Tall entries are cut to this many lines per block; the details
-        // dialog shows everything.
+        // With cutTallRows (a log too long for per-pixel scrolling), tall
+        // entries are cut to this many lines; the details dialog shows everything.
         static constexpr int MaxBlockLines = 40;
+        // Entries are rendered up to this many characters (a 100 KB entry whole).
+        static constexpr qsizetype MaxRenderedChars = 1024 * 1024;
 
         // `view` supplies the width (QTreeView does not pass it to sizeHint).
         ChatLogDelegate(const ChatLogModel *model, QAbstractItemView *view);
@@ -35,8 +39,15 @@ namespace Lockstep::Ui
         void paint(QPainter *painter, const QStyleOptionViewItem &option, const QModelIndex &index) const override;
         QSize sizeHint(const QStyleOptionViewItem &option, const QModelIndex &index) const override;
 
-        // Forget every cached size and document (model reset, font change).
+        // Forget every cached size and document (model reset, font or palette change).
         void resetCache();
+        // Per-item scrolling cannot show a row taller than the view: cut them.
+        void setCutTallRows(bool cut);
+        bool cutsTallRows() const;
+        // The request entry that shows the Approve / Reject bar (an index
+        // widget of the view), and the bar's height; empty: none.
+        void setAnswerBar(const QString &messageId, int height);
+        void updateEditorGeometry(QWidget *editor, const QStyleOptionViewItem &option, const QModelIndex &index) const override;
         // The width rows are laid out for.
         int layoutWidth() const;
 
@@ -49,6 +60,7 @@ namespace Lockstep::Ui
             int width = -1;
             quint32 revision = 0;
             int height = 0;
+            bool withBar = false;
         };
         struct MarkdownDoc
         {
@@ -59,12 +71,18 @@ namespace Lockstep::Ui
         int computeHeight(const QStyleOptionViewItem &option, int row) const;
         // Lays out (and paints, if `painter`) the entry's body; returns its height.
         int body(QPainter *painter, const QStyleOptionViewItem &option, int row, const QRect &rect) const;
-        QTextDocument *markdown(const QStyleOptionViewItem &option, int row, int width) const;
+        // The entry's body as a rich text document (Markdown: inline and fenced
+        // code rendered, tool arguments and output in monospace blocks).
+        QTextDocument *document(const QStyleOptionViewItem &option, int row, int width) const;
+        int barHeight(int row) const;
 
         const ChatLogModel *m_model;
         QAbstractItemView *m_view;
         mutable std::vector<CachedSize> m_sizes;
         mutable QCache<QString, MarkdownDoc> m_documents;
         mutable qint64 m_computedSizes = 0;
+        bool m_cutTallRows = true;
+        QString m_answerBarId;
+        int m_answerBarHeight = 0;
     };
 } // namespace Lockstep::Ui

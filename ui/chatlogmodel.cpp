@@ -192,11 +192,56 @@ namespace Lockstep::Ui
         return m_rows.at(static_cast<std::size_t>(row)).revision;
     }
 
+    bool ChatLogModel::isDecision(const ChatLogEntry &entry)
+    {
+        return (entry.messageType == MessageType::User)
+               && ((entry.messageSubType == u"approval") || (entry.messageSubType == u"rejection"));
+    }
+
+    QString ChatLogModel::pendingRequestId() const
+    {
+        // From the end: a decision or a newer user message means the request was answered.
+        for (auto it = m_rows.crbegin(); it != m_rows.crend(); ++it)
+        {
+            const ChatLogEntry &entry = it->entry;
+            if (entry.messageType == MessageType::Request)
+                return entry.messageId;
+            if (entry.messageType == MessageType::User)
+                return {};
+        }
+        return {};
+    }
+
+    QString ChatLogModel::firstUserMessage() const
+    {
+        for (const Row &row : m_rows)
+        {
+            if ((row.entry.messageType == MessageType::User) && !isDecision(row.entry))
+                return row.entry.content;
+        }
+        return {};
+    }
+
+    QString ChatLogModel::latestUserMessage() const
+    {
+        for (auto it = m_rows.crbegin(); it != m_rows.crend(); ++it)
+        {
+            if ((it->entry.messageType == MessageType::User) && !isDecision(it->entry))
+                return it->entry.content;
+        }
+        return {};
+    }
+
     QString ChatLogModel::senderLabel(const ChatLogEntry &entry)
     {
         switch (entry.messageType)
         {
-        case MessageType::User: return tr("You");
+        case MessageType::User:
+            if (entry.messageSubType == u"approval")
+                return tr("You approved");
+            if (entry.messageSubType == u"rejection")
+                return tr("You rejected");
+            return tr("You");
         case MessageType::Agent: return tr("Agent");
         case MessageType::Tool:
             return (entry.toolInfo && !entry.toolInfo->name.isEmpty()) ? tr("Tool · %1").arg(entry.toolInfo->name)

@@ -59,6 +59,14 @@ namespace Lockstep::Ui
         void toggleExpanded(int row);
         quint32 revision(int row) const;
 
+        // The latest request entry that no decision answers yet (empty: none).
+        QString pendingRequestId() const;
+        // The first and the latest message the user wrote (not an approval or rejection).
+        QString firstUserMessage() const;
+        QString latestUserMessage() const;
+        // An entry the gateway wrote for an Approve or Reject ("approval" / "rejection").
+        static bool isDecision(const Protocol::ChatLogEntry &entry);
+
         // The one-line summary a screen reader or a copy gets ("Agent: …").
         static QString summary(const Protocol::ChatLogEntry &entry);
         static QString senderLabel(const Protocol::ChatLogEntry &entry);

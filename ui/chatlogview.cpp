@@ -6,7 +6,9 @@
 #include <QDialogButtonBox>
 #include <QHeaderView>
 #include <QJsonDocument>
+#include <QHBoxLayout>
 #include <QKeyEvent>
+#include <QPushButton>
 #include <QScrollBar>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -33,9 +35,11 @@ namespace Lockstep::Ui
         setAllColumnsShowFocus(true);
         setSelectionMode(QAbstractItemView::SingleSelection);
         setEditTriggers(QAbstractItemView::NoEditTriggers);
-        // Per-item scrolling keeps the scroll range O(rows on screen); per-pixel
-        // scrolling would size every row of the log on each change.
-        setVerticalScrollMode(QAbstractItemView::ScrollPerItem);
+        // Per-pixel while the log is short (chooseScrollMode); a wheel notch is
+        // three lines, not half a tall entry.
+        setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
+        m_delegate->setCutTallRows(false);
+        verticalScrollBar()->setSingleStep(fontMetrics().height());
         setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
         setItemDelegate(m_delegate);
         setModel(model);
@@ -43,12 +47,19 @@ namespace Lockstep::Ui
 
         connect(model, &QAbstractItemModel::rowsAboutToBeInserted, this, [this] { m_follow = atBottom(); });
         connect(model, &QAbstractItemModel::rowsInserted, this, [this] {
+            chooseScrollMode();
             if (m_follow)
                 scrollToBottom();
+            // The request may have arrived after the tab asked for its buttons.
+            if (!m_answerable.isEmpty() && !m_answerBar)
+                placeAnswerBar();
         });
         connect(model, &QAbstractItemModel::modelReset, this, [this] {
             m_delegate->resetCache();
             m_follow = true;
+            m_answerBar = nullptr;   // index widgets go with the rows
+            chooseScrollMode();
+            placeAnswerBar();
         });
         connect(verticalScrollBar(), &QScrollBar::valueChanged, this, [this] { m_follow = atBottom(); });
         connect(this, &QAbstractItemView::clicked, this, [this](const QModelIndex &index) {
@@ -82,10 +93,102 @@ namespace Lockstep::Ui
         return bar->value() >= bar->maximum();
     }
 
+    void ChatLogView::chooseScrollMode()
+    {
+        const bool perPixel = m_model->rowCount() <= PixelScrollRowLimit;
+        if (perPixel == (verticalScrollMode() == QAbstractItemView::ScrollPerPixel))
+            return;
+        // Keep the reader's place across the switch.
+        const QModelIndex top = indexAt(QPoint(1, 1));
+        setVerticalScrollMode(perPixel ? QAbstractItemView::ScrollPerPixel : QAbstractItemView::ScrollPerItem);
+        m_delegate->setCutTallRows(!perPixel);
+        if (perPixel)
+            verticalScrollBar()->setSingleStep(fontMetrics().height());
+        scheduleDelayedItemsLayout();
+        if (m_follow)
+            scrollToBottom();
+        else if (top.isValid())
+            scrollTo(top, QAbstractItemView::PositionAtTop);
+    }
+
+    void ChatLogView::setAnswerableRequest(const QString &messageId, const bool enabled, const QString &why)
+    {
+        m_answerEnabled = enabled;
+        m_answerWhy = why;
+        if (messageId != m_answerable)
+        {
+            if (m_answerBar)
+            {
+                const int old = m_model->rowOf(m_answerable);
+                if (old >= 0)
+                    setIndexWidget(m_model->index(old), nullptr);   // deletes it later
+                else
+                    m_answerBar->deleteLater();
+                m_answerBar = nullptr;
+                m_delegate->setAnswerBar({}, 0);
+                if (old >= 0)
+                    QTreeView::dataChanged(m_model->index(old), m_model->index(old));   // its height shrinks back
+            }
+            m_answerable = messageId;
+            placeAnswerBar();
+        }
+        if (m_answerBar)
+        {
+            m_answerBar->setEnabled(enabled);
+            m_answerBar->setToolTip(why);
+        }
+    }
+
+    void ChatLogView::placeAnswerBar()
+    {
+        const int row = m_answerable.isEmpty() ? -1 : m_model->rowOf(m_answerable);
+        if ((row < 0) || m_answerBar)
+            return;
+        auto *bar = new QWidget(viewport());
+        bar->setObjectName(QStringLiteral("requestAnswerBar"));
+        bar->setAccessibleName(tr("Answer the request"));
+        auto *approve = new QPushButton(tr("&Approve"), bar);
+        approve->setObjectName(QStringLiteral("approveButton"));
+        approve->setAccessibleName(tr("Approve the request"));
+        approve->setToolTip(tr("Approve: the run carries on after this request"));
+        auto *reject = new QPushButton(tr("Re&ject"), bar);
+        reject->setObjectName(QStringLiteral("rejectButton"));
+        reject->setAccessibleName(tr("Reject the request"));
+        reject->setToolTip(tr("Reject: the turn ends; send a message to say what to do instead"));
+        auto *layout = new QHBoxLayout(bar);
+        layout->setContentsMargins(0, 0, 0, 0);
+        layout->addWidget(approve);
+        layout->addWidget(reject);
+        const QString id = m_answerable;
+        connect(approve, &QPushButton::clicked, this, [this, id] { emit requestAnswered(id, true); });
+        connect(reject, &QPushButton::clicked, this, [this, id] { emit requestAnswered(id, false); });
+        bar->setEnabled(m_answerEnabled);
+        bar->setToolTip(m_answerWhy);
+        m_answerBar = bar;
+        m_delegate->setAnswerBar(id, bar->sizeHint().height());
+        const QModelIndex index = m_model->index(row);
+        setIndexWidget(index, bar);
+        QTreeView::dataChanged(index, index);   // the entry grows to hold the bar
+        if (m_follow)
+            scrollToBottom();
+    }
+
+    QString ChatLogView::answerableRequest() const
+    {
+        return m_answerable;
+    }
+
+    QWidget *ChatLogView::answerBar() const
+    {
+        return m_answerBar;
+    }
+
     QRect ChatLogView::visualRect(const QModelIndex &index) const
     {
         if (!index.isValid())
             return {};
+        if (verticalScrollMode() == QAbstractItemView::ScrollPerPixel)
+            return QTreeView::visualRect(index);
         // ScrollPerItem: the scroll value is the top row. No row is shorter than
         // one line, so this bounds the rows that can be on screen.
         const int top = verticalScrollBar()->value();
@@ -112,7 +215,9 @@ namespace Lockstep::Ui
     void ChatLogView::changeEvent(QEvent *event)
     {
         QTreeView::changeEvent(event);
-        if ((event->type() == QEvent::FontChange) || (event->type() == QEvent::StyleChange))
+        // The palette colours code blocks: a theme switch re-renders them.
+        if ((event->type() == QEvent::FontChange) || (event->type() == QEvent::StyleChange)
+            || (event->type() == QEvent::PaletteChange))
         {
             m_delegate->resetCache();
             scheduleDelayedItemsLayout();

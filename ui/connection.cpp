@@ -208,11 +208,15 @@ namespace Lockstep::Ui
         return m_client && (m_client->state() == Transport::WebSocketClient::State::Connected);
     }
 
-    QByteArray ProtocolSocket::startRequestFrame(const QString &workflowId, const QString &goal, const qint64 afterSeq)
+    QByteArray ProtocolSocket::startRequestFrame(const QString &workflowId, const QString &goal, const qint64 afterSeq,
+                                                 const QJsonObject &metadata, const QJsonObject &approval)
     {
         Protocol::StartRequest request;
         request.workflowID = workflowId;
         request.goal = goal;
+        request.workflowMetadata = metadata;
+        if (!approval.isEmpty())
+            request.approval = approval;
         request.clientVersion = QStringLiteral("lockstep-console/" LOCKSTEP_VERSION);
         request.clientCapabilities = {QString(Protocol::Names::IncrementalStreaming)};
         return withAfterSeq(Protocol::serialize(Protocol::ClientMessage(request)), Protocol::Names::StartRequest, afterSeq);
@@ -397,7 +401,7 @@ namespace Lockstep::Ui
     {
         connect(m_socket, &ProtocolSocket::connected, this, [this] {
             m_connected = true;
-            m_socket->send(ProtocolSocket::startRequestFrame(m_workflowId, m_goal, m_afterSeq));
+            m_socket->send(ProtocolSocket::startRequestFrame(m_workflowId, m_goal, m_afterSeq, m_metadata, m_approval));
             m_status.state = ConnectionState::Connected;
             emit statusChanged(m_status);
         });
@@ -432,6 +436,16 @@ namespace Lockstep::Ui
     }
 
     DriveSession::~DriveSession() = default;
+
+    void DriveSession::setWorkflowMetadata(const QJsonObject &metadata)
+    {
+        m_metadata = metadata;
+    }
+
+    void DriveSession::setApproval(const QJsonObject &approval)
+    {
+        m_approval = approval;
+    }
 
     void DriveSession::start()
     {

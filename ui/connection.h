@@ -6,6 +6,7 @@
 
 #include <QDeadlineTimer>
 #include <QList>
+#include <QJsonObject>
 #include <QObject>
 #include <QPointer>
 #include <QString>
@@ -82,7 +83,10 @@ namespace Lockstep::Ui
 
         // startRequest / subscribe with the extension field "afterSeq" (the
         // last chat-log seq this client has) when > 0.
-        static QByteArray startRequestFrame(const QString &workflowId, const QString &goal, qint64 afterSeq);
+        // `metadata`: workflowMetadata ({"flow","workspaceID"}) of a new run;
+        // `approval`: {"decision","requestID"} answering the pending request.
+        static QByteArray startRequestFrame(const QString &workflowId, const QString &goal, qint64 afterSeq,
+                                            const QJsonObject &metadata = {}, const QJsonObject &approval = {});
         static QByteArray subscribeFrame(const QString &workflowId, qint64 afterSeq);
 
     signals:
@@ -167,6 +171,9 @@ namespace Lockstep::Ui
                      QObject *parent = nullptr);
         ~DriveSession() override;
 
+        // Before start(): what the startRequest carries besides the goal.
+        void setWorkflowMetadata(const QJsonObject &metadata);
+        void setApproval(const QJsonObject &approval);
         void start();
         // stopWorkflow on this session (the same CAS as the HTTP cancel).
         bool stopWorkflow(const QString &reason);
@@ -193,6 +200,8 @@ namespace Lockstep::Ui
         QString m_workflowId;
         QString m_goal;
         qint64 m_afterSeq = 0;
+        QJsonObject m_metadata;
+        QJsonObject m_approval;
         ProtocolSocket *m_socket;
         ConnectionStatus m_status;
         bool m_accepted = false;

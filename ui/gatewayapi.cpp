@@ -247,6 +247,27 @@ namespace Lockstep::Ui
              });
     }
 
+    void GatewayApi::listFlows(QObject *context, ApiCallback<QList<FlowInfo>> done)
+    {
+        send(QStringLiteral("GET"), QStringLiteral("/api/v1/flows"), {}, context,
+             [done](const int status, const QJsonObject &body, const ApiError &network) {
+                 if (status != 200)
+                 {
+                     done(unexpected(httpError(status, body, network)));
+                     return;
+                 }
+                 QList<FlowInfo> flows;
+                 for (const QJsonValue &value : body.value(QLatin1StringView("flows")).toArray())
+                 {
+                     const QJsonObject flow = value.toObject();
+                     const QString name = flow.value(QLatin1StringView("name")).toString();
+                     if (!name.isEmpty())
+                         flows.append(FlowInfo {.name = name, .description = flow.value(QLatin1StringView("description")).toString()});
+                 }
+                 done(flows);
+             });
+    }
+
     void GatewayApi::getWorkflow(const QString &workflowId, QObject *context, ApiCallback<RunInfo> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1").arg(encodedWorkflowId(workflowId)), {}, context,

@@ -68,6 +68,13 @@ namespace Lockstep::Ui
         static LockInfo fromJson(const QJsonObject &object);
     };
 
+    // A flow as GET /api/v1/flows lists it.
+    struct FlowInfo
+    {
+        QString name;
+        QString description;
+    };
+
     struct ChatSnapshot
     {
         QList<Protocol::ChatLogEntry> entries;
@@ -108,6 +115,9 @@ namespace Lockstep::Ui
         void health(QObject *context, ApiCallback<QJsonObject> done);
         void listWorkflows(int limit, QObject *context, ApiCallback<QList<RunInfo>> done);
         void getWorkflow(const QString &workflowId, QObject *context, ApiCallback<RunInfo> done);
+        // GET /api/v1/flows: the flows this gateway runs. A gateway older than
+        // the endpoint answers 404.
+        void listFlows(QObject *context, ApiCallback<QList<FlowInfo>> done);
         void getChat(const QString &workflowId, QObject *context, ApiCallback<ChatSnapshot> done);
         void getLock(const QString &workflowId, QObject *context, ApiCallback<LockInfo> done);
         // POST /api/v1/workflows; answers the new workflow ID.

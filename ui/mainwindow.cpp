@@ -10,6 +10,7 @@
 #include <QDockWidget>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
@@ -22,6 +23,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QTime>
+#include <QUuid>
 #include <QVBoxLayout>
 
 #include "chatlogview.h"
@@ -29,6 +31,7 @@
 #include "embeddedgateway.h"
 #include "flows/flowlibrary.h"
 #include "locktracker.h"
+#include "newworkflowdialog.h"
 #include "notificationbar.h"
 #include "profiledialog.h"
 #include "profiles.h"
@@ -631,9 +634,10 @@ namespace Lockstep::Ui
         int copies = 0;
         for (WorkflowTab *other : tabs())
             copies += (other->workflowId() == id) ? 1 : 0;
-        const QString title = (copies > 0) ? QStringLiteral("%1 (%2)").arg(id).arg(copies + 1) : id;
-        const int index = m_tabs->addTab(tab, title);
-        m_tabs->setTabToolTip(index, id);
+        // A second tab of one workflow says so in its title ("… (2)").
+        tab->setProperty("copyNumber", copies + 1);
+        connect(tab, &WorkflowTab::titleChanged, this, [this, tab] { updateTabIcon(tab); });
+        const int index = m_tabs->addTab(tab, tab->title());
         m_tabs->setCurrentIndex(index);
         if (const RunInfo *run = m_runs->run(id))
             tab->setRunInfo(*run, m_runs->isStale(*run));
@@ -651,12 +655,11 @@ namespace Lockstep::Ui
         m_tabs->setTabIcon(index, status ? Theme::statusIcon(*status, palette()) : QIcon());
         // Driving tabs are marked in the tab bar: closing one pauses its run.
         static const QString mark = QStringLiteral("▶ ");
-        QString text = m_tabs->tabText(index);
-        if (text.startsWith(mark))
-            text = text.mid(mark.size());
+        const int copy = tab->property("copyNumber").toInt();
+        const QString text = (copy > 1) ? QStringLiteral("%1 (%2)").arg(tab->title()).arg(copy) : tab->title();
         m_tabs->setTabText(index, tab->isDriving() ? mark + text : text);
-        m_tabs->setTabToolTip(index, tab->isDriving() ? tr("%1 — this tab is driving the run").arg(tab->workflowId())
-                                                      : tab->workflowId());
+        m_tabs->setTabToolTip(index, tab->isDriving() ? tr("%1\n— this tab is driving the run").arg(tab->titleToolTip())
+                                                      : tab->titleToolTip());
     }
 
     LockTracker *MainWindow::trackerFor(const QString &workflowId)
@@ -760,9 +763,11 @@ namespace Lockstep::Ui
 
     void MainWindow::showNewWorkflow()
     {
-        auto *dialog = new NewWorkflowDialog(knownFlows(), this);
+        auto *dialog = new NewWorkflowDialog(m_api, knownFlows(), this);
         dialog->setAttribute(Qt::WA_DeleteOnClose);
-        connect(dialog, &QDialog::accepted, this, [this, dialog] { createWorkflow(dialog->goal(), dialog->flow()); });
+        connect(dialog, &QDialog::accepted, this, [this, dialog] {
+            createWorkflow(dialog->goal(), dialog->flow(), dialog->workflowId(), dialog->workspaceId());
+        });
         dialog->open();
     }
 
@@ -776,11 +781,17 @@ namespace Lockstep::Ui
         dialog->open();
     }
 
-    void MainWindow::createWorkflow(const QString &goal, const QString &flow)
+    void MainWindow::createWorkflow(const QString &goal, const QString &flow, const QString &workflowId,
+                                    const QString &workspaceId)
     {
         if (goal.trimmed().isEmpty())
         {
             notify(tr("New workflow: the goal is empty — say what the agent should do."));
+            return;
+        }
+        if (!workflowId.isEmpty() || !workspaceId.isEmpty())
+        {
+            startWorkflowAt(goal, flow, workflowId, workspaceId);
             return;
         }
         statusBar()->showMessage(tr("Creating a %1 workflow…").arg(flow));
@@ -798,6 +809,44 @@ namespace Lockstep::Ui
             pollNow();
             if (WorkflowTab *tab = openWorkflow(*id))
                 tab->resume();
+        });
+    }
+
+    void MainWindow::startWorkflowAt(const QString &goal, const QString &flow, const QString &workflowId,
+                                     const QString &workspaceId)
+    {
+        // A generated ID names the flow, so the run list reads well.
+        const QString id = workflowId.isEmpty()
+            ? QStringLiteral("%1-%2").arg(flow, QUuid::createUuid().toString(QUuid::Id128).left(12))
+            : workflowId;
+        if (!Protocol::isValidWorkflowId(id))
+        {
+            notify(tr("New workflow: '%1' is not a workflow ID — %2").arg(id, Protocol::workflowIdProblem(id)));
+            return;
+        }
+        QJsonObject metadata {{QStringLiteral("flow"), flow}};
+        if (!workspaceId.isEmpty())
+            metadata.insert(QStringLiteral("workspaceID"), workspaceId);
+        // A startRequest with a goal on an existing run is its next message: a new
+        // workflow must not land in someone else's run, so a taken ID is refused.
+        m_api->getWorkflow(id, this, [this, id, goal, flow, metadata](ApiResult<RunInfo> existing) {
+            if (existing)
+            {
+                notify(tr("New workflow: %1 exists already — open it (File → Open workflow…) or choose another ID.").arg(id));
+                return;
+            }
+            if (existing.error().httpStatus == 401)
+            {
+                notifyTokenRefused(tr("New workflow (%1) failed").arg(flow));
+                return;
+            }
+            if (existing.error().httpStatus != 404)
+            {
+                notify(tr("New workflow (%1) failed: %2").arg(flow, existing.error().describe()));
+                return;
+            }
+            if (WorkflowTab *tab = openWorkflow(id))
+                tab->startNew(goal, metadata);
         });
     }
 

@@ -71,8 +71,12 @@ namespace Lockstep::Ui
         void connectWithProfile(const QString &name);
         // Opens (or focuses) a tab; `newTab` always makes another one.
         WorkflowTab *openWorkflow(const QString &workflowId, bool newTab = false);
-        // POST /api/v1/workflows, then opens it and resumes it.
-        void createWorkflow(const QString &goal, const QString &flow);
+        // POST /api/v1/workflows, then opens it and resumes it. With a workflow
+        // ID or a workspace ID: opens a tab for the ID (generated when empty)
+        // and starts the run there with a startRequest whose workflowMetadata
+        // carries {"flow","workspaceID"}; an ID that is taken is refused.
+        void createWorkflow(const QString &goal, const QString &flow, const QString &workflowId = {},
+                            const QString &workspaceId = {});
         void pollNow();
 
         WorkflowTab *currentTab() const;
@@ -116,6 +120,8 @@ namespace Lockstep::Ui
         void updateActions();
         void showProfiles();
         void showNewWorkflow();
+        // createWorkflow() with an ID or workspace: the run starts in its tab.
+        void startWorkflowAt(const QString &goal, const QString &flow, const QString &workflowId, const QString &workspaceId);
         void showOpenWorkflow();
         void promptForToken(const QString &profile, const GatewayEndpoint &endpoint, const QString &why);
         void closeTab(int index);

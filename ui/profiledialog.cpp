@@ -231,47 +231,4 @@ namespace Lockstep::Ui
             emit saved(result);
         });
     }
-
-    NewWorkflowDialog::NewWorkflowDialog(const QStringList &flows, QWidget *parent)
-        : QDialog(parent)
-        , m_flow(new QComboBox(this))
-        , m_goal(new QPlainTextEdit(this))
-    {
-        setObjectName(QStringLiteral("newWorkflowDialog"));
-        setWindowTitle(tr("New workflow"));
-        m_flow->setObjectName(QStringLiteral("flowCombo"));
-        m_flow->setEditable(true);
-        m_flow->addItems(flows);
-        m_goal->setObjectName(QStringLiteral("goalEdit"));
-        m_goal->setTabChangesFocus(true);
-        m_goal->setPlaceholderText(tr("What should the agent do?"));
-        auto *form = new QFormLayout;
-        form->addRow(tr("&Flow:"), m_flow);
-        form->addRow(tr("&Goal:"), m_goal);
-        auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
-        buttons->button(QDialogButtonBox::Ok)->setText(tr("&Start"));
-        auto *layout = new QVBoxLayout(this);
-        layout->addLayout(form);
-        layout->addWidget(buttons);
-        connect(buttons, &QDialogButtonBox::accepted, this, [this] {
-            if (goal().isEmpty())
-            {
-                m_goal->setFocus();
-                return;
-            }
-            accept();
-        });
-        connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
-        resize(fontMetrics().averageCharWidth() * 70, sizeHint().height());
-    }
-
-    QString NewWorkflowDialog::flow() const
-    {
-        return m_flow->currentText().trimmed();
-    }
-
-    QString NewWorkflowDialog::goal() const
-    {
-        return m_goal->toPlainText().trimmed();
-    }
 } // namespace Lockstep::Ui

@@ -69,21 +69,4 @@ namespace Lockstep::Ui
         QPushButton *m_deleteButton;
         QPushButton *m_connectButton;
     };
-
-    // New workflow: a flow and a goal.
-    class NewWorkflowDialog final : public QDialog
-    {
-        Q_OBJECT
-        Q_DISABLE_COPY_MOVE(NewWorkflowDialog)
-
-    public:
-        NewWorkflowDialog(const QStringList &flows, QWidget *parent = nullptr);
-
-        QString flow() const;
-        QString goal() const;
-
-    private:
-        QComboBox *m_flow;
-        QPlainTextEdit *m_goal;
-    };
 } // namespace Lockstep::Ui

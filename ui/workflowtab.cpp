@@ -15,6 +15,7 @@
 
 #include "chatlogmodel.h"
 #include "chatlogview.h"
+#include "elidedlabel.h"
 #include "common/logging.h"
 #include "lockpanel.h"
 #include "locktracker.h"
@@ -64,6 +65,8 @@ namespace Lockstep::Ui
         case TabAction::Resume: return QStringLiteral("Resume");
         case TabAction::Send: return QStringLiteral("Send");
         case TabAction::Cancel: return QStringLiteral("Cancel");
+        case TabAction::Approve: return QStringLiteral("Approve");
+        case TabAction::Reject: return QStringLiteral("Reject");
         }
         return {};
     }
@@ -85,7 +88,8 @@ namespace Lockstep::Ui
         , m_title(new QLabel(this))
         , m_statusIcon(new QLabel(this))
         , m_status(new QLabel(this))
-        , m_goal(new QLabel(this))
+        , m_goal(new ElidedLabel(this))
+        , m_latest(new ElidedLabel(this))
         , m_liveLabel(new QLabel(this))
         , m_driveLabel(new QLabel(this))
         , m_outcome(new QLabel(this))
@@ -115,9 +119,10 @@ namespace Lockstep::Ui
         m_status->setObjectName(QStringLiteral("runStatusLabel"));
         m_status->setAccessibleName(tr("Run status"));
         m_goal->setObjectName(QStringLiteral("goalLabel"));
-        m_goal->setTextInteractionFlags(Qt::TextSelectableByMouse);
-        m_goal->setWordWrap(true);
         m_goal->setAccessibleName(tr("Goal"));
+        m_latest->setObjectName(QStringLiteral("latestMessageLabel"));
+        m_latest->setAccessibleName(tr("Latest message"));
+        m_latest->hide();
 
         m_resumeButton->setObjectName(QStringLiteral("resumeButton"));
         m_resumeButton->setAccessibleName(tr("Resume"));
@@ -182,6 +187,7 @@ namespace Lockstep::Ui
         auto *layout = new QVBoxLayout(this);
         layout->addLayout(header);
         layout->addWidget(m_goal);
+        layout->addWidget(m_latest);
         layout->addWidget(m_liveLabel);
         layout->addWidget(m_driveLabel);
         layout->addWidget(m_outcome);
@@ -217,6 +223,9 @@ namespace Lockstep::Ui
         });
         connect(m_live, &LiveConnection::entriesReceived, this,
                 [this](const QList<Protocol::ChatLogEntry> &entries) { m_model->enqueue(entries); });
+        connect(m_model, &ChatLogModel::batchApplied, this, &WorkflowTab::refreshFromLog);
+        connect(m_model, &QAbstractItemModel::modelReset, this, &WorkflowTab::refreshFromLog);
+        connect(m_view, &ChatLogView::requestAnswered, this, &WorkflowTab::answerRequest);
         connect(m_live, &LiveConnection::runStatusSeen, this, &WorkflowTab::setRunStatus);
         connect(m_live, &LiveConnection::lockStatusReceived, m_lock, &LockTracker::apply);
         connect(m_lock, &LockTracker::changed, this, &WorkflowTab::onLockChanged);
@@ -236,8 +245,7 @@ namespace Lockstep::Ui
             m_context.api->getWorkflow(workflowId, this, [this](ApiResult<RunInfo> run) {
                 if (!run)
                     return;
-                m_goal->setText(tr("Goal: %1").arg(run->goal.section(u'\n', 0, 0)));
-                m_goal->setToolTip(run->goal);
+                setGoal(run->goal);
                 if (run->status && !m_runStatus)
                     setRunStatus(*run->status, run->reason);
             });
@@ -283,7 +291,65 @@ namespace Lockstep::Ui
 
     QString WorkflowTab::title() const
     {
-        return m_workflowId;
+        // Enough of the ID to tell runs apart; the tooltip has it whole.
+        const QString shortId = (m_workflowId.size() <= 12) ? m_workflowId : m_workflowId.left(8) + QStringLiteral("…");
+        if (m_goalText.isEmpty())
+            return shortId;
+        const QString goal = m_goalText.simplified();
+        constexpr qsizetype GoalChars = 22;
+        const QString start = (goal.size() <= GoalChars) ? goal : goal.left(GoalChars - 1).trimmed() + QStringLiteral("…");
+        return QStringLiteral("%1 · %2").arg(start, shortId);
+    }
+
+    QString WorkflowTab::titleToolTip() const
+    {
+        if (m_goalText.isEmpty())
+            return m_workflowId;
+        return tr("%1\nGoal: %2").arg(m_workflowId, m_goalText.left(300));
+    }
+
+    QString WorkflowTab::goalText() const
+    {
+        return m_goalText;
+    }
+
+    QString WorkflowTab::latestMessageText() const
+    {
+        return m_latest->isHidden() ? QString() : m_latest->fullText();
+    }
+
+    void WorkflowTab::setGoal(const QString &goal)
+    {
+        if (goal.isEmpty() || (goal == m_goalText))
+            return;
+        m_goalText = goal;
+        m_goal->setFullText(tr("Goal: "), goal);
+        refreshFromLog();
+        emit titleChanged();
+    }
+
+    QString WorkflowTab::answerableRequest() const
+    {
+        const bool waits = (m_runStatus == RunStatus::PlanApprovalRequired) || (m_runStatus == RunStatus::ToolCallApprovalRequired);
+        return waits ? m_model->pendingRequestId() : QString();
+    }
+
+    void WorkflowTab::refreshFromLog()
+    {
+        // A run created from this tab has no goal from the API yet: its first message is the goal.
+        if (m_goalText.isEmpty())
+            setGoal(m_model->firstUserMessage());
+        const QString latest = m_model->latestUserMessage();
+        if (!latest.isEmpty() && (latest != m_goalText))
+        {
+            m_latest->setFullText(tr("Latest message: "), latest);
+            m_latest->show();
+        }
+        else
+            m_latest->hide();
+        const bool driving = isDriving();
+        m_view->setAnswerableRequest(answerableRequest(), !driving,
+                                     driving ? tr("This tab is driving the run: its session has to end first") : QString());
     }
 
     ChatLogModel *WorkflowTab::chatModel() const
@@ -407,9 +473,33 @@ namespace Lockstep::Ui
         startDrive(TabAction::Send, text);
     }
 
-    void WorkflowTab::startDrive(const TabAction action, const QString &goal)
+    void WorkflowTab::startNew(const QString &goal, const QJsonObject &metadata)
+    {
+        if (isDriving())
+            return;
+        startDrive(TabAction::Send, goal, metadata);
+    }
+
+    void WorkflowTab::answerRequest(const QString &requestId, const bool approve)
+    {
+        const TabAction action = approve ? TabAction::Approve : TabAction::Reject;
+        if (isDriving())
+        {
+            record(action, ActionOutcome {.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
+            return;
+        }
+        // The gateway checks that the run still waits for this request (else 4400).
+        startDrive(action, {}, {},
+                   QJsonObject {{QStringLiteral("decision"), approve ? QStringLiteral("approved") : QStringLiteral("rejected")},
+                                {QStringLiteral("requestID"), requestId}});
+    }
+
+    void WorkflowTab::startDrive(const TabAction action, const QString &goal, const QJsonObject &metadata,
+                                 const QJsonObject &approval)
     {
         auto *drive = new DriveSession(m_context.endpoint, m_workflowId, goal, m_live->lastSeq(), this);
+        drive->setWorkflowMetadata(metadata);
+        drive->setApproval(approval);
         m_drives.append(drive);
         m_lastDrive = drive;
         m_lockWatchTimer.stop();
@@ -584,17 +674,14 @@ namespace Lockstep::Ui
         if (changed)
         {
             refreshStatusLabel();
+            refreshFromLog();
             emit statusChanged();
         }
     }
 
     void WorkflowTab::setRunInfo(const RunInfo &run, const bool stale)
     {
-        if (m_goal->text().isEmpty() || (m_goal->toolTip() != run.goal))
-        {
-            m_goal->setText(tr("Goal: %1").arg(run.goal.section(u'\n', 0, 0)));
-            m_goal->setToolTip(run.goal);
-        }
+        setGoal(run.goal);
         const bool staleChanged = (m_stale != stale);
         m_stale = stale;
         if (run.status)
@@ -713,7 +800,10 @@ namespace Lockstep::Ui
         m_resumeButton->setToolTip(driving ? why : tr("Resume the run (Ctrl+R): a startRequest with an empty goal"));
         m_sendButton->setToolTip(driving ? why : tr("Send the message (Ctrl+Enter): a startRequest with it as the goal"));
         if (std::exchange(m_driving, driving) != driving)
+        {
+            refreshFromLog();
             emit drivingChanged(driving);
+        }
     }
 
     void WorkflowTab::startLockWatch()

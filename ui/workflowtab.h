@@ -3,6 +3,7 @@
 #include <optional>
 
 #include <QDeadlineTimer>
+#include <QJsonObject>
 #include <QList>
 #include <QPointer>
 #include <QSet>
@@ -25,6 +26,7 @@ namespace Lockstep::Ui
 {
     class ChatLogModel;
     class ChatLogView;
+    class ElidedLabel;
     class LockPanel;
     class LockTracker;
 
@@ -46,8 +48,10 @@ namespace Lockstep::Ui
         Resume,
         Send,
         Cancel,
+        Approve,
+        Reject,
     };
-    QString toString(TabAction action);   // "Resume", "Send", "Cancel"
+    QString toString(TabAction action);   // "Resume", "Send", "Cancel", "Approve", "Reject"
 
     // One opened workflow: its chat log (live, on the tab's own connection),
     // the composer, Resume / Cancel / Open in new tab, the lock panel, the
@@ -69,8 +73,14 @@ namespace Lockstep::Ui
 
         QString workflowId() const;
         std::optional<RunStatus> runStatus() const;
-        // Tab title: the ID, with a status icon set by the window.
+        // Tab title: the start of the goal and a short ID ("Create a file… · hello-1");
+        // the ID alone until the goal is known. The window adds the status icon.
         QString title() const;
+        // The tab's tooltip: the full ID and the goal.
+        QString titleToolTip() const;
+        // The run's goal (its first message) and the latest user message, as shown in the header.
+        QString goalText() const;
+        QString latestMessageText() const;
 
         // Resume: startRequest with an empty goal.
         void resume();
@@ -81,6 +91,13 @@ namespace Lockstep::Ui
         // Sends the composer's text (startRequest with it as goal).
         void send();
         void sendMessage(const QString &text);
+        // Creates the run with its first message: a startRequest with `goal` and
+        // workflowMetadata (New workflow with an ID or a workspace).
+        void startNew(const QString &goal, const QJsonObject &metadata);
+        // Answers the pending request entry `requestId` (startRequest.approval).
+        void answerRequest(const QString &requestId, bool approve);
+        // The request entry Approve / Reject answer now; empty when none waits.
+        QString answerableRequest() const;
         void focusComposer();
         void reconnect();
         // The gateway answers again: reconnect and re-check at once, no backoff wait.
@@ -113,12 +130,17 @@ namespace Lockstep::Ui
         void outcomeRecorded(const QString &workflowId, const Lockstep::Ui::WorkflowTab::Record &record);
         void statusChanged();
         void drivingChanged(bool driving);
+        void titleChanged();
 
     protected:
         bool eventFilter(QObject *watched, QEvent *event) override;
 
     private:
-        void startDrive(TabAction action, const QString &goal);
+        void startDrive(TabAction action, const QString &goal, const QJsonObject &metadata = {},
+                        const QJsonObject &approval = {});
+        void setGoal(const QString &goal);
+        // After new entries or a status change: the latest message line and the request buttons.
+        void refreshFromLog();
         void onDriveEnded(DriveSession *drive, TabAction action, const DriveSession::End &end);
         void record(TabAction action, ActionOutcome outcome);
         void setRunStatus(RunStatus status, const QString &reason);
@@ -144,7 +166,9 @@ namespace Lockstep::Ui
         QLabel *m_title;
         QLabel *m_statusIcon;
         QLabel *m_status;
-        QLabel *m_goal;
+        ElidedLabel *m_goal;
+        ElidedLabel *m_latest;
+        QString m_goalText;
         QLabel *m_liveLabel;
         QLabel *m_driveLabel;
         QLabel *m_outcome;
