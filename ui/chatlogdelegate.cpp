@@ -49,28 +49,11 @@ namespace Lockstep::Ui
             return m;
         }
 
-        QFont monoFont(const QFont &base)
-        {
-            QFont font = QFontDatabase::systemFont(QFontDatabase::FixedFont);
-            if (base.pointSizeF() > 0)
-                font.setPointSizeF(base.pointSizeF());
-            else if (base.pixelSize() > 0)
-                font.setPixelSize(base.pixelSize());
-            return font;
-        }
-
         QFont boldFont(const QFont &base)
         {
             QFont font = base;
             font.setBold(true);
             return font;
-        }
-
-        QColor blend(const QColor &a, const QColor &b, const qreal t)
-        {
-            return QColor::fromRgbF(static_cast<float>(a.redF() + ((b.redF() - a.redF()) * t)),
-                                    static_cast<float>(a.greenF() + ((b.greenF() - a.greenF()) * t)),
-                                    static_cast<float>(a.blueF() + ((b.blueF() - a.blueF()) * t)));
         }
 
         // Markdown joins lines; plain messages keep every line break (hard
@@ -160,7 +143,10 @@ namespace Lockstep::Ui
         // Code reads as code: a faint ground under fenced blocks and inline code.
         void styleCode(QTextDocument &document, const QPalette &palette)
         {
-            const QColor ground = blend(palette.color(QPalette::Base), palette.color(QPalette::Text), 0.08);
+            // A tint of the text colour, not a solid one: it reads on the
+            // plain ground and under the selection's highlight alike.
+            QColor ground = palette.color(QPalette::Text);
+            ground.setAlphaF(0.09f);
             QTextCursor cursor(&document);
             for (QTextBlock block = document.begin(); block.isValid(); block = block.next())
             {
@@ -191,6 +177,9 @@ namespace Lockstep::Ui
             if (entry.messageType == MessageType::User && entry.messageSubType == u"approval")
                 return Theme::Tone::Good;
             if (entry.messageType == MessageType::User && entry.messageSubType == u"rejection")
+                return Theme::Tone::Warning;
+            // A request waits for the user whatever its status says.
+            if (entry.messageType == MessageType::Request)
                 return Theme::Tone::Warning;
             if (entry.status)
                 return Theme::messageStatusTone(*entry.status);
@@ -276,6 +265,11 @@ namespace Lockstep::Ui
         return m.pad + m.header + ((bodyHeight > 0) ? (m.gap + bodyHeight) : 0) + ((bar > 0) ? (m.gap + bar) : 0) + m.pad;
     }
 
+    QString ChatLogDelegate::renderedText(const QStyleOptionViewItem &option, const int row) const
+    {
+        return document(option, row, layoutWidth())->toPlainText();
+    }
+
     int ChatLogDelegate::barHeight(const int row) const
     {
         if (m_answerBarId.isEmpty() || (m_answerBarHeight <= 0))
@@ -355,7 +349,8 @@ namespace Lockstep::Ui
         QTextDocument *doc = document(option, row, rect.width());
         const int full = static_cast<int>(std::ceil(doc->size().height()));
         // A folded tool call is one line; a cut row stops at MaxBlockLines.
-        const int cap = folded ? m.line : (m_cutTallRows ? (MaxBlockLines * m.line) : std::numeric_limits<int>::max());
+        const int firstLine = static_cast<int>(std::ceil(doc->documentLayout()->blockBoundingRect(doc->begin()).height()));
+        const int cap = folded ? std::max(m.line, firstLine) : (m_cutTallRows ? (MaxBlockLines * m.line) : std::numeric_limits<int>::max());
         const int shown = std::min(full, cap);
         if (painter)
         {

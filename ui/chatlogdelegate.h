@@ -51,6 +51,10 @@ namespace Lockstep::Ui
         // The width rows are laid out for.
         int layoutWidth() const;
 
+        // The entry as rendered, in plain text (what the reader sees, without
+        // Markdown marks); for tests.
+        QString renderedText(const QStyleOptionViewItem &option, int row) const;
+
         // How many sizes were computed (not served from the cache); for tests and the benchmark.
         qint64 computedSizes() const;
 

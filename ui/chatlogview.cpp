@@ -45,9 +45,13 @@ namespace Lockstep::Ui
         setModel(model);
         header()->setStretchLastSection(true);
 
-        connect(model, &QAbstractItemModel::rowsAboutToBeInserted, this, [this] { m_follow = atBottom(); });
+        connect(model, &QAbstractItemModel::rowsAboutToBeInserted, this, [this](const QModelIndex &, int first, int last) {
+            m_follow = atBottom();
+            // Switch before the rows exist: switching after would size every
+            // new row once in per-pixel mode (Qt lays out before it switches).
+            chooseScrollMode(m_model->rowCount() + (last - first + 1));
+        });
         connect(model, &QAbstractItemModel::rowsInserted, this, [this] {
-            chooseScrollMode();
             if (m_follow)
                 scrollToBottom();
             // The request may have arrived after the tab asked for its buttons.
@@ -58,7 +62,7 @@ namespace Lockstep::Ui
             m_delegate->resetCache();
             m_follow = true;
             m_answerBar = nullptr;   // index widgets go with the rows
-            chooseScrollMode();
+            chooseScrollMode(m_model->rowCount());
             placeAnswerBar();
         });
         connect(verticalScrollBar(), &QScrollBar::valueChanged, this, [this] { m_follow = atBottom(); });
@@ -93,9 +97,9 @@ namespace Lockstep::Ui
         return bar->value() >= bar->maximum();
     }
 
-    void ChatLogView::chooseScrollMode()
+    void ChatLogView::chooseScrollMode(const int rows)
     {
-        const bool perPixel = m_model->rowCount() <= PixelScrollRowLimit;
+        const bool perPixel = rows <= PixelScrollRowLimit;
         if (perPixel == (verticalScrollMode() == QAbstractItemView::ScrollPerPixel))
             return;
         // Keep the reader's place across the switch.

@@ -59,7 +59,7 @@ namespace Lockstep::Ui
     private:
         bool atBottom() const;
         // Per-pixel scrolling while the log is short enough (see PixelScrollRowLimit).
-        void chooseScrollMode();
+        void chooseScrollMode(int rows);
         void placeAnswerBar();
 
         ChatLogModel *m_model;

@@ -185,6 +185,68 @@ private slots:
         QVERIFY(agentNarrow.height() > agentWide.height());
     }
 
+    void codeAndToolOutputRenderAsCode()
+    {
+        ChatLogModel model;
+        ChatLogView view(&model);
+        view.resize(700, 500);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        ChatLogEntry call = tool(u"t1"_qs, MessageStatus::Success);
+        call.content = u"Create `hello.sh`"_qs;
+        call.toolInfo = ToolInfo {.name = u"create_file"_qs,
+                                  .args = QJsonObject {{u"file_path"_qs, u"hello.sh"_qs}, {u"mode"_qs, 755}},
+                                  .toolResponse = u"line one\nline two\n  indented three"_qs};
+        model.enqueue(call);
+        model.enqueue(entry(u"a1"_qs, MessageType::Agent, u"Run `sh hello.sh`:\n\n```sh\n#!/bin/sh\necho hello\n```"_qs));
+        model.enqueue(entry(u"u1"_qs, MessageType::User, u"first line\nsecond line with `code`"_qs));
+        model.flush();
+        model.setExpanded(0, true);
+        QStyleOptionViewItem option;
+        option.font = view.font();
+        option.palette = view.palette();
+        ChatLogDelegate *delegate = view.chatDelegate();
+        const QString toolText = delegate->renderedText(option, 0);
+        const QString agentText = delegate->renderedText(option, 1);
+        const QString userText = delegate->renderedText(option, 2);
+        for (const QString &text : {toolText, agentText, userText})
+            QVERIFY2(!text.contains(u'`'), qPrintable(text));   // no raw backticks anywhere
+        // The response keeps its lines (and their indentation); the arguments are indented JSON.
+        QVERIFY2(toolText.contains(u"line one\nline two\n  indented three"), qPrintable(toolText));
+        QVERIFY2(toolText.contains(u"{\n    \"file_path\": \"hello.sh\",\n    \"mode\": 755\n}"), qPrintable(toolText));
+        QVERIFY2(agentText.contains(u"#!/bin/sh\necho hello"), qPrintable(agentText));
+        QVERIFY2(userText.contains(u"first line\nsecond line with code"), qPrintable(userText));
+    }
+
+    void tallEntryScrollsPerPixel()
+    {
+        ChatLogModel model;
+        ChatLogView view(&model);
+        view.resize(600, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QString big;
+        for (int i = 0; big.size() < 100 * 1024; ++i)
+            big += u"Paragraph "_qs + QString::number(i) + u": the agent explains one more detail of the change.\n\n"_qs;
+        model.enqueue(entry(u"before"_qs));
+        model.enqueue(entry(u"big"_qs, MessageType::Agent, big));
+        model.enqueue(entry(u"after"_qs));
+        model.flush();
+        QCoreApplication::processEvents();
+        QCOMPARE(view.verticalScrollMode(), QAbstractItemView::ScrollPerPixel);
+        // Nothing is cut: the whole 100 KB entry is laid out and can be scrolled through.
+        const int rowHeight = view.visualRect(model.index(1)).height();
+        QVERIFY2(rowHeight > 100 * view.fontMetrics().height(), qPrintable(QString::number(rowHeight)));
+        QScrollBar *bar = view.verticalScrollBar();
+        QVERIFY(bar->maximum() > rowHeight - view.viewport()->height());
+        QVERIFY(bar->singleStep() <= 2 * view.fontMetrics().height());   // a wheel notch is a few lines
+        // Scrolling by a few pixels moves the entry by those pixels.
+        bar->setValue(rowHeight / 2);
+        const int top = view.visualRect(model.index(1)).top();
+        bar->setValue(bar->value() + 7);
+        QCOMPARE(view.visualRect(model.index(1)).top(), top - 7);
+    }
+
     void viewFollowsTheTailOnlyAtTheBottom()
     {
         ChatLogModel model;
