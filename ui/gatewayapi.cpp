@@ -192,14 +192,14 @@ namespace Lockstep::Ui
                 return;
             const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
             const QByteArray data = reply->readAll();
-            const QJsonObject object = QJsonDocument::fromJson(data).object();
+            const QJsonDocument document = QJsonDocument::fromJson(data);
             ApiError error;
             if (status == 0)
             {
                 error.error = QStringLiteral("network");
                 error.message = reply->errorString();
             }
-            done(status, object, error);
+            done(status, document, error);
         });
     }
 
@@ -218,7 +218,8 @@ namespace Lockstep::Ui
     void GatewayApi::health(QObject *context, ApiCallback<QJsonObject> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/healthz"), {}, context,
-             [done](const int status, const QJsonObject &body, const ApiError &network) {
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  if (status == 200)
                      done(body);
                  else
@@ -229,7 +230,8 @@ namespace Lockstep::Ui
     void GatewayApi::listWorkflows(const int limit, QObject *context, ApiCallback<QList<RunInfo>> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows?limit=%1").arg(limit), {}, context,
-             [done](const int status, const QJsonObject &body, const ApiError &network) {
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  if (status != 200)
                  {
                      done(unexpected(httpError(status, body, network)));
@@ -250,14 +252,16 @@ namespace Lockstep::Ui
     void GatewayApi::listFlows(QObject *context, ApiCallback<QList<FlowInfo>> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/api/v1/flows"), {}, context,
-             [done](const int status, const QJsonObject &body, const ApiError &network) {
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  if (status != 200)
                  {
                      done(unexpected(httpError(status, body, network)));
                      return;
                  }
                  QList<FlowInfo> flows;
-                 for (const QJsonValue &value : body.value(QLatin1StringView("flows")).toArray())
+                 // SPEC: a bare array of {"name","description"}.
+                 for (const QJsonValue &value : document.array())
                  {
                      const QJsonObject flow = value.toObject();
                      const QString name = flow.value(QLatin1StringView("name")).toString();
@@ -271,7 +275,8 @@ namespace Lockstep::Ui
     void GatewayApi::getWorkflow(const QString &workflowId, QObject *context, ApiCallback<RunInfo> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1").arg(encodedWorkflowId(workflowId)), {}, context,
-             [done](const int status, const QJsonObject &body, const ApiError &network) {
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  if (status != 200)
                  {
                      done(unexpected(httpError(status, body, network)));
@@ -289,7 +294,8 @@ namespace Lockstep::Ui
     void GatewayApi::getChat(const QString &workflowId, QObject *context, ApiCallback<ChatSnapshot> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1/chat").arg(encodedWorkflowId(workflowId)), {}, context,
-             [done](const int status, const QJsonObject &body, const ApiError &network) {
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  if (status != 200)
                  {
                      done(unexpected(httpError(status, body, network)));
@@ -309,7 +315,8 @@ namespace Lockstep::Ui
     void GatewayApi::getLock(const QString &workflowId, QObject *context, ApiCallback<LockInfo> done)
     {
         send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1/lock").arg(encodedWorkflowId(workflowId)), {}, context,
-             [done](const int status, const QJsonObject &body, const ApiError &network) {
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  if (status != 200)
                      done(unexpected(httpError(status, body, network)));
                  else
@@ -323,7 +330,8 @@ namespace Lockstep::Ui
         if (!flow.isEmpty())
             request.insert(QStringLiteral("flow"), flow);
         send(QStringLiteral("POST"), QStringLiteral("/api/v1/workflows"), QJsonDocument(request).toJson(QJsonDocument::Compact),
-             context, [done](const int status, const QJsonObject &body, const ApiError &network) {
+             context, [done](const int status, const QJsonDocument &document, const ApiError &network) {
+                 const QJsonObject body = document.object();
                  const QString id = body.value(QLatin1StringView("workflowID")).toString();
                  if (((status == 200) || (status == 201)) && !id.isEmpty())
                      done(id);
@@ -337,8 +345,8 @@ namespace Lockstep::Ui
         const QByteArray body = QJsonDocument(QJsonObject {{QStringLiteral("reason"), QStringLiteral("cancelled from the Lockstep console")}})
                                     .toJson(QJsonDocument::Compact);
         send(QStringLiteral("POST"), QStringLiteral("/api/v1/workflows/%1/cancel").arg(encodedWorkflowId(workflowId)), body,
-             context, [done](const int status, const QJsonObject &reply, const ApiError &network) {
-                 done(outcomeFromCancelReply(status, reply, network.describe()));
+             context, [done](const int status, const QJsonDocument &reply, const ApiError &network) {
+                 done(outcomeFromCancelReply(status, reply.object(), network.describe()));
              });
     }
 } // namespace Lockstep::Ui

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include <QDateTime>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
@@ -126,7 +127,7 @@ namespace Lockstep::Ui
         void cancel(const QString &workflowId, QObject *context, std::function<void(ActionOutcome)> done);
 
     private:
-        using RawDone = std::function<void(int status, const QJsonObject &body, const ApiError &networkError)>;
+        using RawDone = std::function<void(int status, const QJsonDocument &document, const ApiError &networkError)>;
         void send(const QString &verb, const QString &path, const QByteArray &body, QObject *context, RawDone done);
         QSslConfiguration sslConfiguration() const;
 

@@ -96,7 +96,7 @@ namespace Lockstep::Gateway
                 return;
             if (reply.status >= 400)
                 qCInfo(lcGateway).noquote() << "refused" << socket->peerAddress().toString() << reply.status
-                                            << reply.body.value(u"message").toString();
+                                            << reply.body[u"message"].toString();
             send(socket, reply);
         });
         return std::nullopt;
@@ -104,7 +104,9 @@ namespace Lockstep::Gateway
 
     void HttpApi::send(QTcpSocket *socket, const Reply &reply)
     {
-        const QByteArray body = QJsonDocument(reply.body).toJson(QJsonDocument::Compact);
+        const QJsonDocument document = reply.body.isArray() ? QJsonDocument(reply.body.toArray())
+                                                            : QJsonDocument(reply.body.toObject());
+        const QByteArray body = document.toJson(QJsonDocument::Compact);
         QByteArray response = "HTTP/1.1 " + QByteArray::number(reply.status) + ' ' + FrontDoor::reasonPhrase(reply.status) + "\r\n"
             + "Content-Type: application/json\r\n"
             + "Content-Length: " + QByteArray::number(body.size()) + "\r\n"
@@ -130,7 +132,7 @@ namespace Lockstep::Gateway
         {
             qCInfo(lcGateway).noquote() << "refused" << peerOf(request) << methodName(request.method())
                                         << request.url().path(QUrl::FullyEncoded) << reply->status
-                                        << reply->body.value(u"message").toString();
+                                        << reply->body[u"message"].toString();
         }
         send(socket, *reply);
         return true;
@@ -370,7 +372,8 @@ namespace Lockstep::Gateway
             const std::optional<Flows::Flow> flow = m_context.flows->find(name);
             list.append(QJsonObject{{u"name"_qs, name}, {u"description"_qs, flow ? flow->description : QString()}});
         }
-        return Reply {.status = 200, .body = QJsonObject {{u"flows"_qs, list}}};
+        // SPEC: a bare array of {"name","description"}.
+        return Reply {.status = 200, .body = list};
     }
 
     std::optional<HttpApi::Reply> HttpApi::listWorkflows(const QHttpServerRequest &request)

@@ -6,6 +6,7 @@
 #include <QAbstractHttpServer>
 #include <QByteArray>
 #include <QJsonObject>
+#include <QJsonValue>
 #include <QList>
 #include <QPair>
 #include <QString>
@@ -76,7 +77,7 @@ namespace Lockstep::Gateway
         struct Reply
         {
             int status = 200;
-            QJsonObject body;
+            QJsonValue body;   // an object, or an array (GET /api/v1/flows)
             QList<QPair<QByteArray, QByteArray>> headers;
         };
 

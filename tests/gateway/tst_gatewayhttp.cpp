@@ -132,7 +132,7 @@ private slots:
         QCOMPARE(reply.status, 200);
         QHash<QString, QString> described;
         QStringList names;
-        for (const QJsonValue &flow : reply.json.value(u"flows").toArray())
+        for (const QJsonValue &flow : reply.jsonArray)
         {
             names << flow.toObject().value(u"name").toString();
             described.insert(names.last(), flow.toObject().value(u"description").toString());
