@@ -25,6 +25,7 @@ namespace Lockstep::Ui
 {
     class ChatLogModel;
     class ChatLogView;
+    class HistoryStore;
     class LockPanel;
     class LockTracker;
 
@@ -38,6 +39,8 @@ namespace Lockstep::Ui
         std::chrono::milliseconds workflowDeadline {5 * 60 * 1000};
         // The workflow's lock model, shared by its tabs; null: the tab makes its own.
         LockTracker *lock = nullptr;
+        // The console's stored history: the History tab shows it. Null: this tab's outcomes only.
+        HistoryStore *history = nullptr;
     };
 
     // User actions whose outcome a tab records.
@@ -113,9 +116,12 @@ namespace Lockstep::Ui
         void outcomeRecorded(const QString &workflowId, const Lockstep::Ui::WorkflowTab::Record &record);
         void statusChanged();
         void drivingChanged(bool driving);
+        // A driving session the gateway had accepted closed (e.g. 1000 "input_required").
+        void sessionEnded(const QString &workflowId, quint16 code, const QString &reason);
 
     protected:
         bool eventFilter(QObject *watched, QEvent *event) override;
+        void changeEvent(QEvent *event) override;
 
     private:
         void startDrive(TabAction action, const QString &goal);
