@@ -166,10 +166,17 @@ namespace
             qint64 freeAt = 0;
             bool sawHeld = false;
             DriveSession drive(m_endpoint, m_workflowId, QStringLiteral("Turn %1: print the date").arg(turn), 0);
-            QObject::connect(&drive, &DriveSession::lockStatusReceived, &drive, [&releasedAt](const Protocol::LockStatus &status) {
-                if (status.state == Protocol::LockState::Released)
-                    releasedAt = status.at;
-            });
+            // The driving session is closed by the time the lock goes: the release
+            // time comes from the event the tabs' live sessions get (the gateway's clock).
+            std::vector<QMetaObject::Connection> feeds;
+            for (WorkflowTab *tab : tabs)
+            {
+                feeds.push_back(QObject::connect(tab->liveConnection(), &LiveConnection::lockStatusReceived, tab,
+                                                 [&releasedAt](const Protocol::LockStatus &status) {
+                                                     if ((status.state == Protocol::LockState::Released) && (releasedAt == 0))
+                                                         releasedAt = status.at;
+                                                 }));
+            }
             // The one lock model of the workflow: every tab's panel refreshes on its changed().
             LockTracker *tracker = m_window->lockTracker(m_workflowId);
             const QMetaObject::Connection watch = QObject::connect(tracker, &LockTracker::changed, tracker, [&] {
@@ -181,6 +188,8 @@ namespace
             drive.start();
             const bool done = Lockstep::Bench::spinUntil([&] { return (freeAt != 0) && (releasedAt != 0); }, 20000);
             QObject::disconnect(watch);
+            for (const QMetaObject::Connection &feed : feeds)
+                QObject::disconnect(feed);
             // Let the driving session's close land before the next turn.
             Lockstep::Bench::spinUntil([&] { return !drive.isActive(); }, 5000);
             if (!done)
