@@ -11,11 +11,6 @@
 
 namespace Lockstep::Ui
 {
-    namespace
-    {
-        constexpr int ToneRole = Qt::UserRole + 1;
-        constexpr int KindRole = Qt::UserRole + 2;
-    } // namespace
 
     HistoryView::HistoryView(HistoryStore *store, const QString &workflowId, QWidget *parent)
         : QWidget(parent)
@@ -99,7 +94,7 @@ namespace Lockstep::Ui
         item->setData(KindRole, static_cast<int>(entry.kind));
         item->setToolTip(entry.at.toLocalTime().toString(Qt::ISODate));
         if (entry.tone != Theme::Tone::Neutral)
-            item->setForeground(Theme::toneColor(entry.tone, m_list->palette()));
+            item->setForeground(Theme::toneColor(entry.tone, palette()));
         m_list->insertItem(0, item);
         while (m_list->count() > HistoryStore::DefaultReadLimit)
             delete m_list->takeItem(m_list->count() - 1);
@@ -112,7 +107,7 @@ namespace Lockstep::Ui
             QListWidgetItem *item = m_list->item(row);
             const auto tone = static_cast<Theme::Tone>(item->data(ToneRole).toInt());
             if (tone != Theme::Tone::Neutral)
-                item->setForeground(Theme::toneColor(tone, m_list->palette()));
+                item->setForeground(Theme::toneColor(tone, palette()));
         }
     }
 
@@ -120,6 +115,7 @@ namespace Lockstep::Ui
     {
         QWidget::changeEvent(event);
         // Tone shades differ between light and dark: a theme switch re-picks them.
+        // Our own palette, not the list's: the list may not have heard of the switch yet.
         if (event->type() == QEvent::PaletteChange)
             recolor();
     }

@@ -20,6 +20,10 @@ namespace Lockstep::Ui
         Q_DISABLE_COPY_MOVE(HistoryView)
 
     public:
+        // Item data of each line: int(Theme::Tone) and int(HistoryEntry::Kind).
+        static constexpr int ToneRole = Qt::UserRole + 1;
+        static constexpr int KindRole = Qt::UserRole + 2;
+
         HistoryView(HistoryStore *store, const QString &workflowId, QWidget *parent = nullptr);
 
         // The lines shown, newest first ("2024-05-01 12:00:03  Resume: resumed").

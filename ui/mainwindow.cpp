@@ -142,7 +142,7 @@ namespace Lockstep::Ui
         setTheme(Theme::modeFromString(m_settings->value(QStringLiteral("ui/theme")).toString()));
         const QByteArray geometry = m_settings->value(QStringLiteral("ui/geometry")).toByteArray();
         if (geometry.isEmpty() || !restoreGeometry(geometry))
-            resize(fontMetrics().averageCharWidth() * 170, fontMetrics().height() * 45);
+            resize(fontMetrics().averageCharWidth() * 200, fontMetrics().height() * 45);
         restoreState(m_settings->value(QStringLiteral("ui/state")).toByteArray());
         updateActions();
     }
@@ -213,11 +213,20 @@ namespace Lockstep::Ui
         m_runView->horizontalHeader()->setSectionResizeMode(RunListModel::GoalColumn, QHeaderView::Stretch);
         m_runView->horizontalHeader()->setHighlightSections(false);
         m_runView->horizontalHeader()->resizeSection(RunListModel::IdColumn, fontMetrics().averageCharWidth() * 14);
-        m_runView->horizontalHeader()->resizeSection(RunListModel::StatusColumn, fontMetrics().averageCharWidth() * 19);
-        m_runView->horizontalHeader()->resizeSection(RunListModel::FlowColumn, fontMetrics().averageCharWidth() * 10);
-        m_runView->horizontalHeader()->resizeSection(RunListModel::CreatedColumn, fontMetrics().averageCharWidth() * 11);
-        m_runView->horizontalHeader()->resizeSection(RunListModel::DurationColumn, fontMetrics().averageCharWidth() * 12);
-        m_runView->horizontalHeader()->resizeSection(RunListModel::ActivityColumn, fontMetrics().averageCharWidth() * 11);
+
+        // Narrow columns fit their widest usual value or their title, whichever is wider.
+        const auto fit = [this](const int column, const QString &sample) {
+            const QFontMetrics metrics = m_runView->fontMetrics();
+            const QString title = m_runs->headerData(column, Qt::Horizontal).toString();
+            const int padding = metrics.averageCharWidth() * 3;
+            m_runView->horizontalHeader()->resizeSection(
+                column, std::max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title)) + padding);
+        };
+        fit(RunListModel::StatusColumn, QStringLiteral("input required ") + QString(4, u'M'));   // and its icon
+        fit(RunListModel::FlowColumn, QStringLiteral("approval"));
+        fit(RunListModel::CreatedColumn, QStringLiteral("00:00:00"));
+        fit(RunListModel::DurationColumn, QStringLiteral("00 min 00 s"));
+        fit(RunListModel::ActivityColumn, QStringLiteral("00:00:00"));
         m_runView->setContextMenuPolicy(Qt::CustomContextMenu);
         connect(m_runView, &QWidget::customContextMenuRequested, this, [this](const QPoint &pos) {
             QMenu *menu = makeRunContextMenu(m_runView->indexAt(pos));
@@ -239,7 +248,7 @@ namespace Lockstep::Ui
         layout->addWidget(m_runView, 1);
         dock->setWidget(panel);
         addDockWidget(Qt::LeftDockWidgetArea, dock);
-        resizeDocks({dock}, {fontMetrics().averageCharWidth() * 110}, Qt::Horizontal);
+        resizeDocks({dock}, {fontMetrics().averageCharWidth() * 105}, Qt::Horizontal);
         setTabOrder(m_search, m_statusFilter);
         setTabOrder(m_statusFilter, m_runView);
     }

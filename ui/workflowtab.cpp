@@ -285,7 +285,7 @@ namespace Lockstep::Ui
             QListWidgetItem *item = m_historyList->item(row);
             const int index = m_historyList->count() - 1 - row;   // newest on top
             if ((index >= 0) && (index < m_history.size()))
-                item->setForeground(Theme::toneColor(outcomeTone(m_history.at(index).outcome.kind), m_historyList->palette()));
+                item->setForeground(Theme::toneColor(outcomeTone(m_history.at(index).outcome.kind), palette()));
         }
         // Rendered entries may hold colours of the old palette.
         m_view->chatDelegate()->resetCache();

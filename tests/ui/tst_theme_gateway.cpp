@@ -139,6 +139,30 @@ private:
         return all;
     }
 
+    // History lines carry their tone: after a switch each shows that tone's shade of the new palette.
+    QStringList toneMismatches(const QPalette &palette) const
+    {
+        QStringList wrong;
+        int checked = 0;
+        for (WorkflowTab *tab : m_window->tabs())
+        {
+            const auto *list = tab->findChild<QListWidget *>(u"historyList"_qs);
+            for (int row = 0; list && (row < list->count()); ++row)
+            {
+                const QListWidgetItem *item = list->item(row);
+                const auto tone = static_cast<Theme::Tone>(item->data(HistoryView::ToneRole).toInt());
+                if (tone == Theme::Tone::Neutral)
+                    continue;
+                ++checked;
+                if (item->foreground().color() != Theme::toneColor(tone, palette))
+                    wrong.append(item->text() + u": "_qs + item->foreground().color().name());
+            }
+        }
+        if (checked == 0)
+            wrong.append(u"no toned history line to check"_qs);
+        return wrong;
+    }
+
 private slots:
     void initTestCase()
     {
@@ -191,12 +215,14 @@ private slots:
                  Theme::toneColor(Theme::Tone::Good, palette));
         auto *banner = hello->findChild<QLabel *>(u"outcomeLabel"_qs);
         QCOMPARE(banner->palette().color(QPalette::Window), Theme::toneBackground(Theme::Tone::Good, palette));
+        QCOMPARE(toneMismatches(palette), QStringList());
 
         m_window->action(u"theme-light"_qs)->trigger();
         QApplication::processEvents();
         QVERIFY(!Theme::isDark(QApplication::palette()));
         const QStringList back = problems(false);
         QVERIFY2(back.isEmpty(), qPrintable(back.join(u'\n')));
+        QCOMPARE(toneMismatches(QApplication::palette()), QStringList());
         m_window->tabs().constLast()->cancelNow();
     }
 };
