@@ -389,6 +389,7 @@ namespace Lockstep::Ui
         m_history.prepend(Event {.at = QDateTime::currentDateTime(), .text = text});
         while (m_history.size() > MaxHistory)
             m_history.removeLast();
+        emit eventAdded(m_history.constFirst());
     }
 
     QString formatDuration(const std::optional<qint64> milliseconds)

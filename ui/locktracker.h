@@ -101,6 +101,8 @@ namespace Lockstep::Ui
 
     signals:
         void changed();
+        // Each event once, as it enters history() (for the console's stored history).
+        void eventAdded(const Lockstep::Ui::LockTracker::Event &event);
 
     private:
         struct Key

@@ -5,6 +5,7 @@
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
+#include <QClipboard>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
@@ -17,17 +18,22 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSet>
 #include <QSettings>
 #include <QStackedWidget>
+#include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabBar>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTime>
 #include <QUuid>
 #include <QVBoxLayout>
 
+#include "cancelconfirmation.h"
 #include "chatlogview.h"
 #include "common/logging.h"
+#include "connection.h"
 #include "embeddedgateway.h"
 #include "flows/flowlibrary.h"
 #include "locktracker.h"
@@ -35,6 +41,7 @@
 #include "notificationbar.h"
 #include "profiledialog.h"
 #include "profiles.h"
+#include "protocol/closecode.h"
 #include "protocol/workflowid.h"
 #include "runlistmodel.h"
 #include "workflowtab.h"
@@ -47,6 +54,28 @@ namespace Lockstep::Ui
         constexpr int FilterAll = -1;
         constexpr int FilterActive = -2;
         constexpr int FilterStale = -3;
+
+        QString consoleDataDir(const QString &configured)
+        {
+            if (!configured.isEmpty())
+                return configured;
+            const QString fromEnvironment = qEnvironmentVariable("LOCKSTEP_CONSOLE_DATA_DIR");
+            if (!fromEnvironment.isEmpty())
+                return fromEnvironment;
+            return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+        }
+
+        // The tone of a lock event line (LockTracker's wording).
+        Theme::Tone lockEventTone(const QString &text)
+        {
+            if (text.startsWith(u"acquired"))
+                return Theme::Tone::Info;
+            if (text.startsWith(u"released"))
+                return Theme::Tone::Good;
+            if (text.startsWith(u"lost") || text.startsWith(u"expired") || text.contains(u"unavailable"))
+                return Theme::Tone::Bad;
+            return Theme::Tone::Neutral;
+        }
     } // namespace
 
     MainWindow::MainWindow(ConsoleOptions options, QWidget *parent)
@@ -78,6 +107,7 @@ namespace Lockstep::Ui
         m_tabs->setDocumentMode(true);
         connect(m_tabs, &QTabWidget::tabCloseRequested, this, &MainWindow::requestCloseTab);
         connect(m_tabs, &QTabWidget::currentChanged, this, [this] { updateActions(); });
+        connect(m_tabs->tabBar(), &QTabBar::tabMoved, this, [this] { saveOpenTabs(); });
 
         m_welcome->setObjectName(QStringLiteral("welcomeLabel"));
         m_welcome->setAlignment(Qt::AlignCenter);
@@ -105,10 +135,17 @@ namespace Lockstep::Ui
         m_pollTimer.setSingleShot(true);
         connect(&m_pollTimer, &QTimer::timeout, this, &MainWindow::pollNow);
 
+        // History first: nothing else depends on it, and a database that cannot be
+        // opened is said once, here, while the console goes on without it.
+        m_history = std::make_unique<HistoryStore>(consoleDataDir(m_options.dataDir), m_options.historyLimits);
+        if (!m_history->isPersistent())
+            notify(tr("History is kept for this session only — %1. Everything else works.").arg(m_history->error()),
+                   Theme::Tone::Warning);
+
         setTheme(Theme::modeFromString(m_settings->value(QStringLiteral("ui/theme")).toString()));
         const QByteArray geometry = m_settings->value(QStringLiteral("ui/geometry")).toByteArray();
         if (geometry.isEmpty() || !restoreGeometry(geometry))
-            resize(fontMetrics().averageCharWidth() * 170, fontMetrics().height() * 45);
+            resize(fontMetrics().averageCharWidth() * 200, fontMetrics().height() * 45);
         restoreState(m_settings->value(QStringLiteral("ui/state")).toByteArray());
         updateActions();
     }
@@ -179,8 +216,28 @@ namespace Lockstep::Ui
         m_runView->horizontalHeader()->setSectionResizeMode(RunListModel::GoalColumn, QHeaderView::Stretch);
         m_runView->horizontalHeader()->setHighlightSections(false);
         m_runView->horizontalHeader()->resizeSection(RunListModel::IdColumn, fontMetrics().averageCharWidth() * 14);
-        m_runView->horizontalHeader()->resizeSection(RunListModel::StatusColumn, fontMetrics().averageCharWidth() * 19);
-        m_runView->setContextMenuPolicy(Qt::ActionsContextMenu);
+
+        // Narrow columns fit their widest usual value or their title, whichever is wider.
+        const auto fit = [this](const int column, const QString &sample) {
+            const QFontMetrics metrics = m_runView->fontMetrics();
+            const QString title = m_runs->headerData(column, Qt::Horizontal).toString();
+            const int padding = metrics.averageCharWidth() * 3;
+            m_runView->horizontalHeader()->resizeSection(
+                column, std::max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title)) + padding);
+        };
+        fit(RunListModel::StatusColumn, QStringLiteral("input required ") + QString(4, u'M'));   // and its icon
+        fit(RunListModel::FlowColumn, QStringLiteral("approval"));
+        fit(RunListModel::CreatedColumn, QStringLiteral("00:00:00"));
+        fit(RunListModel::DurationColumn, QStringLiteral("00 min 00 s"));
+        fit(RunListModel::ActivityColumn, QStringLiteral("00:00:00"));
+        m_runView->setContextMenuPolicy(Qt::CustomContextMenu);
+        connect(m_runView, &QWidget::customContextMenuRequested, this, [this](const QPoint &pos) {
+            QMenu *menu = makeRunContextMenu(m_runView->indexAt(pos));
+            if (!menu)
+                return;
+            menu->setAttribute(Qt::WA_DeleteOnClose);
+            menu->popup(m_runView->viewport()->mapToGlobal(pos));
+        });
         connect(m_runView, &QAbstractItemView::activated, this, [this](const QModelIndex &index) {
             const QString id = index.data(RunListModel::WorkflowIdRole).toString();
             if (!id.isEmpty())
@@ -194,7 +251,7 @@ namespace Lockstep::Ui
         layout->addWidget(m_runView, 1);
         dock->setWidget(panel);
         addDockWidget(Qt::LeftDockWidgetArea, dock);
-        resizeDocks({dock}, {fontMetrics().averageCharWidth() * 95}, Qt::Horizontal);
+        resizeDocks({dock}, {fontMetrics().averageCharWidth() * 105}, Qt::Horizontal);
         setTabOrder(m_search, m_statusFilter);
         setTabOrder(m_statusFilter, m_runView);
     }
@@ -459,8 +516,11 @@ namespace Lockstep::Ui
         const bool sameGateway = (m_api->endpoint().httpBase == endpoint.httpBase) && (m_api->endpoint().token == endpoint.token);
         if (!sameGateway)
         {
+            // The old gateway's tabs stay saved for when it is used again.
+            m_holdTabSave = true;
             while (m_tabs->count() > 0)
                 closeTab(0);
+            m_holdTabSave = false;
             m_runs->setRuns({});
         }
         m_api->setEndpoint(endpoint);
@@ -474,6 +534,8 @@ namespace Lockstep::Ui
         qCInfo(lcUi).noquote() << "gateway" << label << endpoint.httpBase.toString();
         m_pollTimer.stop();
         pollNow();
+        if (!sameGateway)
+            restoreOpenTabs();
         if (!m_pendingWorkflow.isEmpty())
         {
             const QString id = m_pendingWorkflow;
@@ -566,6 +628,7 @@ namespace Lockstep::Ui
 
     void MainWindow::setGatewayStatus(const QString &text, const Theme::Tone tone)
     {
+        m_gatewayTone = tone;
         m_gatewayStatus->setText(text);
         QPalette palette = m_gatewayStatus->palette();
         palette.setColor(QPalette::WindowText, (tone == Theme::Tone::Neutral) ? this->palette().color(QPalette::WindowText)
@@ -624,13 +687,17 @@ namespace Lockstep::Ui
         context.backoff = m_options.backoff;
         context.random = m_options.random;
         context.lock = trackerFor(id);
+        context.history = m_history.get();
         auto *tab = new WorkflowTab(context, id, m_tabs);
         connect(tab, &WorkflowTab::openInNewTabRequested, this, [this](const QString &wid) { openWorkflow(wid, true); });
         connect(tab, &WorkflowTab::statusChanged, this, [this, tab] { updateTabIcon(tab); });
         connect(tab, &WorkflowTab::drivingChanged, this, [this, tab] { updateTabIcon(tab); });
         connect(tab, &WorkflowTab::outcomeRecorded, this, [this](const QString &wid, const WorkflowTab::Record &record) {
             statusBar()->showMessage(QStringLiteral("%1 — %2").arg(wid, WorkflowTab::recordText(record)), 15000);
+            m_history->add(HistoryEntry {.workflowId = wid, .at = record.outcome.at, .kind = HistoryEntry::Kind::Outcome,
+                                         .text = WorkflowTab::recordText(record), .tone = outcomeTone(record.outcome.kind)});
         });
+        watchSessions(tab);
         int copies = 0;
         for (WorkflowTab *other : tabs())
             copies += (other->workflowId() == id) ? 1 : 0;
@@ -643,7 +710,86 @@ namespace Lockstep::Ui
             tab->setRunInfo(*run, m_runs->isStale(*run));
         updateTabIcon(tab);
         updateActions();
+        saveOpenTabs();
         return tab;
+    }
+
+    void MainWindow::recordHistory(const QString &workflowId, const HistoryEntry::Kind kind, const QString &text,
+                                   const Theme::Tone tone)
+    {
+        m_history->add(HistoryEntry {.workflowId = workflowId, .kind = kind, .text = text, .tone = tone});
+    }
+
+    void MainWindow::watchSessions(WorkflowTab *tab)
+    {
+        // Close codes with their reasons: a driving session's end, and the live
+        // view's closes other than a normal one (once per workflow until it is back).
+        connect(tab, &WorkflowTab::sessionEnded, this, [this](const QString &wid, const quint16 code, const QString &reason) {
+            recordHistory(wid, HistoryEntry::Kind::Session, tr("Session closed: %1").arg(closeWording(code, reason)),
+                          (code == quint16(CloseCode::Normal)) ? Theme::Tone::Neutral : Theme::Tone::Warning);
+        });
+        const QString wid = tab->workflowId();
+        connect(tab->liveConnection(), &LiveConnection::statusChanged, this, [this, wid](const ConnectionStatus &status) {
+            if (status.state == ConnectionState::Connected)
+            {
+                m_lastLiveClose.remove(wid);
+                return;
+            }
+            if (((status.state != ConnectionState::Closed) && (status.state != ConnectionState::Reconnecting))
+                || !status.closeCode || (*status.closeCode == quint16(CloseCode::Normal)))
+                return;
+            const QString text = tr("Live view closed: %1").arg(closeWording(*status.closeCode, status.closeReason));
+            if (m_lastLiveClose.value(wid) == text)
+                return;
+            m_lastLiveClose.insert(wid, text);
+            recordHistory(wid, HistoryEntry::Kind::Session, text, Theme::Tone::Warning);
+        });
+    }
+
+    QStringList MainWindow::openTabIds() const
+    {
+        QStringList ids;
+        for (const WorkflowTab *tab : tabs())
+            ids.append(tab->workflowId());
+        return ids;
+    }
+
+    QString MainWindow::tabsKey() const
+    {
+        // Tabs belong to a gateway; the embedded one changes its port between runs.
+        if (m_embedded)
+            return QStringLiteral("embedded");
+        const QUrl base = m_api->endpoint().httpBase;
+        return QStringLiteral("%1_%2").arg(base.host()).arg(base.port(base.scheme() == u"https" ? 443 : 80));
+    }
+
+    void MainWindow::saveOpenTabs()
+    {
+        if (m_holdTabSave || m_tabsKey.isEmpty())
+            return;
+        m_settings->setValue(QStringLiteral("openTabs/") + m_tabsKey, openTabIds());
+    }
+
+    void MainWindow::restoreOpenTabs()
+    {
+        m_tabsKey = tabsKey();
+        if (!m_options.restoreTabs)
+            return;
+        const QStringList ids = m_settings->value(QStringLiteral("openTabs/") + m_tabsKey).toStringList();
+        if (ids.isEmpty())
+            return;
+        qCInfo(lcUi).noquote() << "restoring" << ids.size() << "tab(s):" << ids.join(u' ');
+        m_holdTabSave = true;
+        QSet<QString> opened;
+        for (const QString &id : ids)
+        {
+            // A workflow open twice (the two-tab race) comes back twice.
+            if (Protocol::isValidWorkflowId(id))
+                openWorkflow(id, opened.contains(id));
+            opened.insert(id);
+        }
+        m_holdTabSave = false;
+        saveOpenTabs();
     }
 
     void MainWindow::updateTabIcon(WorkflowTab *tab)
@@ -672,12 +818,21 @@ namespace Lockstep::Ui
         connect(tracker, &LockTracker::changed, this, [this, tracker, workflowId] {
             m_runs->setLockHolder(workflowId, (tracker->state() == LockTracker::State::Held) ? tracker->holder() : QString());
         });
+        connect(tracker, &LockTracker::eventAdded, this, [this, workflowId](const LockTracker::Event &event) {
+            m_history->add(HistoryEntry {.workflowId = workflowId, .at = event.at, .kind = HistoryEntry::Kind::Lock,
+                                         .text = event.text, .tone = lockEventTone(event.text)});
+        });
         return tracker;
     }
 
     LockTracker *MainWindow::lockTracker(const QString &workflowId) const
     {
         return m_trackers.value(workflowId);
+    }
+
+    HistoryStore *MainWindow::history() const
+    {
+        return m_history.get();
     }
 
     void MainWindow::requestCloseTab(const int index)
@@ -709,6 +864,7 @@ namespace Lockstep::Ui
         if (!shown)
             delete m_trackers.take(id);
         updateActions();
+        saveOpenTabs();
     }
 
     WorkflowTab *MainWindow::currentTab() const
@@ -735,6 +891,80 @@ namespace Lockstep::Ui
     GatewayApi *MainWindow::api() const { return m_api; }
     EmbeddedGateway *MainWindow::embeddedGateway() const { return m_embedded; }
     QSettings *MainWindow::settings() const { return m_settings.get(); }
+
+    // ---- run list ----
+
+    QMenu *MainWindow::makeRunContextMenu(const QModelIndex &index)
+    {
+        const QString id = index.isValid() ? index.data(RunListModel::WorkflowIdRole).toString() : QString();
+        if (id.isEmpty())
+            return nullptr;
+        auto *menu = new QMenu(this);
+        menu->setObjectName(QStringLiteral("runContextMenu"));
+        menu->setToolTipsVisible(true);
+        const auto add = [menu](const char *name, const QString &text, auto slot) {
+            QAction *action = menu->addAction(text);
+            action->setObjectName(QString::fromLatin1(name));
+            connect(action, &QAction::triggered, menu, slot);
+            return action;
+        };
+        add("runMenuOpen", tr("&Open"), [this, id] { openWorkflow(id); });
+        add("runMenuOpenNewTab", tr("Open in &new tab"), [this, id] { openWorkflow(id, true); });
+        add("runMenuCopyId", tr("&Copy ID"), [this, id] {
+            QGuiApplication::clipboard()->setText(id);
+            statusBar()->showMessage(tr("Copied %1").arg(id), 5000);
+        });
+        menu->addSeparator();
+        QAction *cancel = add("runMenuCancel", tr("C&ancel run…"), [this, id] { requestCancelRun(id); });
+        const RunInfo *run = m_runs->run(id);
+        if (run && run->status && isFinal(*run->status))
+        {
+            // Nothing to cancel: say why rather than offer a no-op.
+            cancel->setEnabled(false);
+            cancel->setToolTip(tr("The run is %1 already").arg(humanName(*run->status)));
+        }
+        return menu;
+    }
+
+    void MainWindow::requestCancelRun(const QString &workflowId)
+    {
+        // A tab that shows the run asks, so its banner and history have the outcome.
+        for (WorkflowTab *tab : tabs())
+        {
+            if (tab->workflowId() == workflowId)
+            {
+                m_tabs->setCurrentWidget(tab);
+                tab->requestCancel();
+                return;
+            }
+        }
+        if (m_runCancelConfirm)
+        {
+            m_runCancelConfirm->raise();
+            return;
+        }
+        const RunInfo *run = m_runs->run(workflowId);
+        QMessageBox *box = makeCancelConfirmation(workflowId, run ? run->status : std::nullopt, this);
+        connect(box, &QMessageBox::finished, this, [this, box, workflowId] {
+            if (!cancelConfirmed(box))
+                return;
+            m_api->cancel(workflowId, this, [this, workflowId](ActionOutcome outcome) {
+                const WorkflowTab::Record record {.action = TabAction::Cancel, .outcome = outcome};
+                const QString text = WorkflowTab::recordText(record);
+                m_history->add(HistoryEntry {.workflowId = workflowId, .at = outcome.at, .kind = HistoryEntry::Kind::Outcome,
+                                             .text = text, .tone = outcomeTone(outcome.kind)});
+                if (isSuccess(outcome.kind))
+                    statusBar()->showMessage(QStringLiteral("%1 — %2").arg(workflowId, text), 15000);
+                else if (outcome.detail.contains(u"HTTP 401"))   // outcomeFromCancelReply's wording
+                    notifyTokenRefused(tr("Cancel %1").arg(workflowId));
+                else
+                    notify(tr("%1 — %2").arg(workflowId, text));
+                pollNow();
+            });
+        });
+        m_runCancelConfirm = box;
+        box->open();
+    }
 
     // ---- dialogs ----
 
@@ -871,6 +1101,8 @@ namespace Lockstep::Ui
                 updateTabIcon(tab);
             if (m_runView)
                 m_runView->viewport()->update();
+            // Its colour came from the old palette.
+            setGatewayStatus(m_gatewayStatus->text(), m_gatewayTone);
         }
     }
 } // namespace Lockstep::Ui

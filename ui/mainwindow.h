@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "gatewayapi.h"
+#include "historystore.h"
 #include "theme.h"
 
 class QAction;
@@ -18,6 +19,8 @@ class QActionGroup;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QMenu;
+class QMessageBox;
 class QSettings;
 class QStackedWidget;
 class QTabWidget;
@@ -45,6 +48,11 @@ namespace Lockstep::Ui
         QString settingsFile;        // empty: the default QSettings location
         QString gatewayBinary;       // embedded: empty finds it
         QString embeddedDataDir;     // embedded: empty uses the app data folder
+        // The console's own data (history.sqlite). Empty: $LOCKSTEP_CONSOLE_DATA_DIR,
+        // else the app data folder (QStandardPaths::AppDataLocation).
+        QString dataDir;
+        HistoryStore::Limits historyLimits;
+        bool restoreTabs = true;     // reopen the tabs open at the last exit (per gateway)
         std::chrono::milliseconds pollInterval {1500};
         BackoffOptions backoff;
         Backoff::RandomSource random;
@@ -95,6 +103,17 @@ namespace Lockstep::Ui
         QAction *action(const QString &objectName) const;
         // The lock model of a workflow that has a tab open; null otherwise.
         LockTracker *lockTracker(const QString &workflowId) const;
+        // Outcomes and lock events per workflow, kept across restarts.
+        HistoryStore *history() const;
+        // The run list's context menu for a row of runView() (Open, Open in
+        // new tab, Copy ID, Cancel…); popped up on a right click. The caller
+        // owns it (it deletes itself once closed when shown by the view).
+        QMenu *makeRunContextMenu(const QModelIndex &index);
+        // Cancel from the run list: the tab's confirmation when a tab shows
+        // the run, else the same question here, then POST …/cancel.
+        void requestCancelRun(const QString &workflowId);
+        // The workflow IDs of the open tabs, in tab order (what is restored).
+        QStringList openTabIds() const;
 
     signals:
         // The first successful list after connecting.
@@ -129,6 +148,12 @@ namespace Lockstep::Ui
         void requestCloseTab(int index);
         void setTheme(Theme::Mode mode);
         QStringList knownFlows() const;
+        void recordHistory(const QString &workflowId, HistoryEntry::Kind kind, const QString &text, Theme::Tone tone);
+        void watchSessions(WorkflowTab *tab);
+        // Open tabs per gateway in the settings: saved on every change, reopened on connect.
+        QString tabsKey() const;
+        void saveOpenTabs();
+        void restoreOpenTabs();
 
         ConsoleOptions m_options;
         std::unique_ptr<QSettings> m_settings;
@@ -156,5 +181,11 @@ namespace Lockstep::Ui
         QString m_gatewayLabel;
         QString m_pendingWorkflow;
         QActionGroup *m_themeGroup = nullptr;
+        Theme::Tone m_gatewayTone = Theme::Tone::Neutral;
+        std::unique_ptr<HistoryStore> m_history;
+        QString m_tabsKey;           // the gateway whose tabs are saved; empty: none yet
+        bool m_holdTabSave = false;  // while tabs are restored or torn down
+        QPointer<QMessageBox> m_runCancelConfirm;
+        QHash<QString, QString> m_lastLiveClose;   // per workflow: the live close last written to the history
     };
 } // namespace Lockstep::Ui

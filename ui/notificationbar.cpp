@@ -1,6 +1,7 @@
 #include "notificationbar.h"
 
 #include <QApplication>
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -48,17 +49,34 @@ namespace Lockstep::Ui
     void NotificationBar::showMessage(const QString &text, const Theme::Tone tone, const QString &actionText,
                                       std::function<void()> action)
     {
-        const QPalette base = QApplication::palette(this);
-        QPalette palette = this->palette();
-        palette.setColor(QPalette::Window, Theme::toneBackground(tone, base));
-        palette.setColor(QPalette::WindowText, (tone == Theme::Tone::Neutral) ? base.color(QPalette::WindowText)
-                                                                              : Theme::toneColor(tone, base));
-        setPalette(palette);
+        m_tone = tone;
+        applyTone();
         m_text->setText(text);
         m_run = std::move(action);
         m_action->setText(actionText);
         m_action->setVisible(!actionText.isEmpty());
         show();
+    }
+
+    void NotificationBar::applyTone()
+    {
+        // Setting our own palette sends us a PaletteChange: do not answer it.
+        m_applyingTone = true;
+        const QPalette base = QApplication::palette(this);
+        QPalette palette = this->palette();
+        palette.setColor(QPalette::Window, Theme::toneBackground(m_tone, base));
+        palette.setColor(QPalette::WindowText, (m_tone == Theme::Tone::Neutral) ? base.color(QPalette::WindowText)
+                                                                                : Theme::toneColor(m_tone, base));
+        setPalette(palette);
+        m_applyingTone = false;
+    }
+
+    void NotificationBar::changeEvent(QEvent *event)
+    {
+        QFrame::changeEvent(event);
+        // A theme switch: the wash and the text follow the new palette.
+        if ((event->type() == QEvent::PaletteChange) && !m_applyingTone)
+            applyTone();
     }
 
     void NotificationBar::dismiss()

@@ -30,7 +30,14 @@ namespace Lockstep::Ui
         QString text() const;
         QPushButton *actionButton() const;
 
+    protected:
+        void changeEvent(QEvent *event) override;
+
     private:
+        void applyTone();
+
+        Theme::Tone m_tone = Theme::Tone::Neutral;
+        bool m_applyingTone = false;
         QLabel *m_text;
         QPushButton *m_action;
         QToolButton *m_close;

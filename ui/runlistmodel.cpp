@@ -1,5 +1,7 @@
 #include "runlistmodel.h"
 
+#include <algorithm>
+
 #include <QApplication>
 #include <QLocale>
 #include <QPalette>
@@ -9,10 +11,28 @@
 
 namespace Lockstep::Ui
 {
+    namespace
+    {
+        // Today: the time; before: the short date and time.
+        QString timeText(const QDateTime &at)
+        {
+            if (!at.isValid())
+                return QStringLiteral("—");
+            const QDateTime local = at.toLocalTime();
+            const QLocale locale;
+            if (local.date() == QDate::currentDate())
+                return locale.toString(local.time(), QStringLiteral("HH:mm:ss"));
+            return locale.toString(local, QLocale::ShortFormat);
+        }
+    } // namespace
+
     RunListModel::RunListModel(QObject *parent)
         : QAbstractTableModel(parent)
         , m_now([] { return QDateTime::currentDateTimeUtc(); })
     {
+        // A second is the finest unit a duration shows.
+        m_tick.setInterval(1000);
+        connect(&m_tick, &QTimer::timeout, this, &RunListModel::tick);
     }
 
     int RunListModel::rowCount(const QModelIndex &parent) const
@@ -37,6 +57,70 @@ namespace Lockstep::Ui
             return tr("unknown");
         const QString word = humanName(*run.status);
         return isStale(run) ? tr("%1 (stale)").arg(word) : word;
+    }
+
+    bool RunListModel::runsUntilNow(const RunInfo &run)
+    {
+        return run.createdAt.isValid() && !run.completedAt && !(run.status && isFinal(*run.status));
+    }
+
+    std::optional<qint64> RunListModel::durationMs(const RunInfo &run) const
+    {
+        if (!run.createdAt.isValid())
+            return std::nullopt;
+        QDateTime end = m_now();
+        if (run.completedAt)
+            end = *run.completedAt;
+        else if (run.status && isFinal(*run.status) && run.lastActivityAt.isValid())
+            end = run.lastActivityAt;   // final without a completion time: its last sign of life
+        return std::max<qint64>(0, run.createdAt.msecsTo(end));
+    }
+
+    QString RunListModel::durationText(const qint64 milliseconds)
+    {
+        const qint64 seconds = milliseconds / 1000;
+        if (seconds < 60)
+            return tr("%1 s").arg(seconds);
+        if (seconds < 3600)
+            return tr("%1 min %2 s").arg(seconds / 60).arg(seconds % 60, 2, 10, QChar(u'0'));
+        if (seconds < 86400)
+            return tr("%1 h %2 min").arg(seconds / 3600).arg((seconds % 3600) / 60, 2, 10, QChar(u'0'));
+        return tr("%1 d %2 h").arg(seconds / 86400).arg((seconds % 86400) / 3600, 2, 10, QChar(u'0'));
+    }
+
+    void RunListModel::tick()
+    {
+        for (int row = 0; row < rowCount(); ++row)
+        {
+            Row &entry = m_rows[static_cast<std::size_t>(row)];
+            if (!runsUntilNow(entry.run))
+                continue;
+            const QString text = shownDuration(entry.run);
+            if (text == entry.durationShown)
+                continue;
+            entry.durationShown = text;
+            emit dataChanged(index(row, DurationColumn), index(row, DurationColumn));
+        }
+    }
+
+    QString RunListModel::shownDuration(const RunInfo &run) const
+    {
+        const std::optional<qint64> ms = durationMs(run);
+        return ms ? durationText(*ms) : QString();
+    }
+
+    bool RunListModel::isTicking() const
+    {
+        return m_tick.isActive();
+    }
+
+    void RunListModel::updateTicking()
+    {
+        const bool any = std::any_of(m_rows.cbegin(), m_rows.cend(), [](const Row &row) { return runsUntilNow(row.run); });
+        if (any && !m_tick.isActive())
+            m_tick.start();
+        else if (!any)
+            m_tick.stop();
     }
 
     QString RunListModel::holderOf(const QString &workflowId) const
@@ -74,6 +158,35 @@ namespace Lockstep::Ui
             if (role == Qt::ToolTipRole)
                 return run.goal;
             break;
+        case FlowColumn:
+            if ((role == Qt::DisplayRole) || (role == SortRole) || (role == Qt::ToolTipRole))
+                return run.flow.isEmpty() ? QVariant() : QVariant(run.flow);
+            break;
+        case CreatedColumn:
+            if (role == Qt::DisplayRole)
+                return timeText(run.createdAt);
+            if (role == SortRole)
+                return run.createdAt;
+            if ((role == Qt::ToolTipRole) && run.createdAt.isValid())
+                return tr("created %1").arg(run.createdAt.toLocalTime().toString(Qt::ISODate));
+            break;
+        case DurationColumn:
+        {
+            const std::optional<qint64> ms = durationMs(run);
+            if (role == Qt::DisplayRole)
+                return ms ? durationText(*ms) : QStringLiteral("—");
+            if (role == SortRole)
+                return ms ? QVariant(*ms) : QVariant(qint64(-1));
+            if ((role == Qt::ToolTipRole) && ms)
+            {
+                if (runsUntilNow(run))
+                    return tr("%1 so far (since %2; not finished)").arg(durationText(*ms), timeText(run.createdAt));
+                return tr("%1 from creation to completion").arg(durationText(*ms));
+            }
+            if (role == Qt::TextAlignmentRole)
+                return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+            break;
+        }
         case StatusColumn:
             if (role == Qt::DisplayRole)
                 return statusText(run);
@@ -103,15 +216,7 @@ namespace Lockstep::Ui
             break;
         case ActivityColumn:
             if (role == Qt::DisplayRole)
-            {
-                if (!run.lastActivityAt.isValid())
-                    return QStringLiteral("—");
-                const QDateTime local = run.lastActivityAt.toLocalTime();
-                const QLocale locale;
-                if (local.date() == QDate::currentDate())
-                    return locale.toString(local.time(), QStringLiteral("HH:mm:ss"));
-                return locale.toString(local, QLocale::ShortFormat);
-            }
+                return timeText(run.lastActivityAt);
             if (role == SortRole)
                 return run.lastActivityAt;
             if (role == Qt::ToolTipRole)
@@ -145,7 +250,10 @@ namespace Lockstep::Ui
         {
         case IdColumn: return tr("Workflow ID");
         case GoalColumn: return tr("Goal");
+        case FlowColumn: return tr("Flow");
         case StatusColumn: return tr("Status");
+        case CreatedColumn: return tr("Created");
+        case DurationColumn: return tr("Duration");
         case ActivityColumn: return tr("Last activity");
         case HolderColumn: return tr("Lock holder");
         default: return {};
@@ -187,6 +295,7 @@ namespace Lockstep::Ui
                 continue;
             row.run = run;
             row.stale = stale;
+            row.durationShown = shownDuration(run);
             emit dataChanged(index(*it, 0), index(*it, ColumnCount - 1));
         }
         if (!fresh.isEmpty())
@@ -196,10 +305,11 @@ namespace Lockstep::Ui
             for (const RunInfo *run : std::as_const(fresh))
             {
                 m_rowById.insert(run->workflowId, rowCount());
-                m_rows.push_back(Row {.run = *run, .stale = isStale(*run)});
+                m_rows.push_back(Row {.run = *run, .stale = isStale(*run), .durationShown = shownDuration(*run)});
             }
             endInsertRows();
         }
+        updateTicking();
         // Holders of runs that are gone.
         for (auto it = m_holders.begin(); it != m_holders.end();)
         {

@@ -8,14 +8,17 @@
 #include <QAbstractTableModel>
 #include <QHash>
 #include <QSortFilterProxyModel>
+#include <QTimer>
 
 #include "gatewayapi.h"
 
 namespace Lockstep::Ui
 {
-    // The gateway's runs: ID, goal, status (icon and word, "stale" for a
-    // running run without recent activity), last activity, lock holder.
-    // setRuns() diffs by workflow ID so selections and sort survive a poll.
+    // The gateway's runs: ID, goal, flow, status (icon and word, "stale" for
+    // a running run without recent activity), created, duration, last
+    // activity, lock holder. setRuns() diffs by workflow ID so selections and
+    // sort survive a poll. The duration of a run that is not final runs up to
+    // now: a one-second tick updates the rows whose shown text changed.
     class RunListModel final : public QAbstractTableModel
     {
         Q_OBJECT
@@ -26,7 +29,10 @@ namespace Lockstep::Ui
         {
             IdColumn,
             GoalColumn,
+            FlowColumn,
             StatusColumn,
+            CreatedColumn,
+            DurationColumn,
             ActivityColumn,
             HolderColumn,
             ColumnCount,
@@ -55,6 +61,11 @@ namespace Lockstep::Ui
         void setStaleAfter(std::chrono::milliseconds staleAfter);
         // For tests: the wall clock.
         void setClock(std::function<QDateTime()> now);
+        // Re-reads the clock for the durations of runs that are not final;
+        // emits dataChanged only for rows whose text changed. The model's own
+        // timer calls it every second while such a row exists.
+        void tick();
+        bool isTicking() const;
 
         int rowOf(const QString &workflowId) const;
         const RunInfo *run(int row) const;
@@ -63,19 +74,30 @@ namespace Lockstep::Ui
         QString holderOf(const QString &workflowId) const;
         // "running", "running (stale)", "input required", ...
         QString statusText(const RunInfo &run) const;
+        // created -> completed, or -> now while the run is not final; nullopt
+        // without a creation time.
+        std::optional<qint64> durationMs(const RunInfo &run) const;
+        // "45 s", "3 min 05 s", "2 h 04 min", "3 d 02 h".
+        static QString durationText(qint64 milliseconds);
 
     private:
         struct Row
         {
             RunInfo run;
             bool stale = false;
+            QString durationShown;   // what the Duration column last said
         };
+
+        static bool runsUntilNow(const RunInfo &run);
+        void updateTicking();
+        QString shownDuration(const RunInfo &run) const;
 
         std::vector<Row> m_rows;
         QHash<QString, int> m_rowById;
         QHash<QString, QString> m_holders;
         std::chrono::milliseconds m_staleAfter {90000};
         std::function<QDateTime()> m_now;
+        QTimer m_tick;
     };
 
     // Status filter and search (ID or goal, case-insensitive) over RunListModel.

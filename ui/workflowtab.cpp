@@ -13,10 +13,13 @@
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include "cancelconfirmation.h"
+#include "chatlogdelegate.h"
 #include "chatlogmodel.h"
 #include "chatlogview.h"
 #include "elidedlabel.h"
 #include "common/logging.h"
+#include "historyview.h"
 #include "lockpanel.h"
 #include "locktracker.h"
 #include "protocol/closecode.h"
@@ -164,7 +167,14 @@ namespace Lockstep::Ui
         auto *side = new QTabWidget(this);
         side->setObjectName(QStringLiteral("sideTabs"));
         side->addTab(m_lockPanel, tr("&Lock"));
-        side->addTab(m_historyList, tr("&History"));
+        if (context.history)
+        {
+            // The stored history (across restarts) replaces the session-only list.
+            m_historyList->hide();
+            side->addTab(new HistoryView(context.history, workflowId, side), tr("&History"));
+        }
+        else
+            side->addTab(m_historyList, tr("&History"));
         auto *splitter = new QSplitter(Qt::Horizontal, this);
         splitter->addWidget(m_view);
         splitter->addWidget(side);
@@ -265,6 +275,29 @@ namespace Lockstep::Ui
             }
         }
         return QWidget::eventFilter(watched, event);
+    }
+
+    void WorkflowTab::changeEvent(QEvent *event)
+    {
+        QWidget::changeEvent(event);
+        if (event->type() != QEvent::PaletteChange)
+            return;
+        // The labels carry tone colours picked from the old palette: pick them again
+        // (a theme switch must not leave dark text on a dark ground).
+        refreshStatusLabel();
+        refreshConnectionLabels();
+        if (!m_history.isEmpty())
+            setTone(m_outcome, outcomeTone(m_history.constLast().outcome.kind), true);
+        for (int row = 0; row < m_historyList->count(); ++row)
+        {
+            QListWidgetItem *item = m_historyList->item(row);
+            const int index = m_historyList->count() - 1 - row;   // newest on top
+            if ((index >= 0) && (index < m_history.size()))
+                item->setForeground(Theme::toneColor(outcomeTone(m_history.at(index).outcome.kind), palette()));
+        }
+        // Rendered entries may hold colours of the old palette.
+        m_view->chatDelegate()->resetCache();
+        m_view->viewport()->update();
     }
 
     WorkflowTab::~WorkflowTab()
@@ -553,7 +586,11 @@ namespace Lockstep::Ui
         };
         refreshConnectionLabels();
         if (end.accepted)
+        {
+            if (!end.failure)
+                emit sessionEnded(m_workflowId, end.close.code, end.close.reason);
             return;
+        }
         if (end.failure)
         {
             record(action, ActionOutcome {.kind = OutcomeKind::Failed, .detail = describeFailure(*end.failure),
@@ -602,25 +639,9 @@ namespace Lockstep::Ui
             m_confirm->raise();
             return;
         }
-        // The question matches the run: "keep it running" only for a run that runs.
-        const bool running = (m_runStatus == RunStatus::Running);
-        const QString what = running ? tr("It is running: the execution stops at its next step and the run ends as "
-                                          "stopped; it cannot be resumed.")
-                                     : m_runStatus ? tr("It is %1: cancelling ends it as stopped; it cannot be resumed.")
-                                                         .arg(humanName(*m_runStatus))
-                                                   : tr("Cancelling ends it as stopped; it cannot be resumed.");
-        auto *box = new QMessageBox(QMessageBox::Question, tr("Cancel workflow"),
-                                    tr("Cancel workflow %1?\n\n%2").arg(m_workflowId, what),
-                                    QMessageBox::Yes | QMessageBox::No, this);
-        box->setObjectName(QStringLiteral("cancelConfirmation"));
-        box->button(QMessageBox::Yes)->setText(tr("&Cancel the run"));
-        box->button(QMessageBox::No)->setText(running ? tr("&Keep it running") : tr("&Don't cancel"));
-        box->setDefaultButton(QMessageBox::No);
-        box->setEscapeButton(QMessageBox::No);
-        box->setWindowModality(Qt::WindowModal);
-        box->setAttribute(Qt::WA_DeleteOnClose);
+        QMessageBox *box = makeCancelConfirmation(m_workflowId, m_runStatus, this);
         connect(box, &QMessageBox::finished, this, [this, box] {
-            if (box->clickedButton() == box->button(QMessageBox::Yes))
+            if (cancelConfirmed(box))
                 cancelNow();
         });
         m_confirm = box;

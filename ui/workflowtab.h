@@ -27,6 +27,7 @@ namespace Lockstep::Ui
     class ChatLogModel;
     class ChatLogView;
     class ElidedLabel;
+    class HistoryStore;
     class LockPanel;
     class LockTracker;
 
@@ -40,6 +41,8 @@ namespace Lockstep::Ui
         std::chrono::milliseconds workflowDeadline {5 * 60 * 1000};
         // The workflow's lock model, shared by its tabs; null: the tab makes its own.
         LockTracker *lock = nullptr;
+        // The console's stored history: the History tab shows it. Null: this tab's outcomes only.
+        HistoryStore *history = nullptr;
     };
 
     // User actions whose outcome a tab records.
@@ -131,9 +134,12 @@ namespace Lockstep::Ui
         void statusChanged();
         void drivingChanged(bool driving);
         void titleChanged();
+        // A driving session the gateway had accepted closed (e.g. 1000 "input_required").
+        void sessionEnded(const QString &workflowId, quint16 code, const QString &reason);
 
     protected:
         bool eventFilter(QObject *watched, QEvent *event) override;
+        void changeEvent(QEvent *event) override;
 
     private:
         void startDrive(TabAction action, const QString &goal, const QJsonObject &metadata = {},

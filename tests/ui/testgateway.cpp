@@ -2,6 +2,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QRandomGenerator>
 #include <QSignalSpy>
 #include <QTest>
@@ -117,6 +118,8 @@ namespace Lockstep::Test
         options.gatewayUrl = url();
         options.token = token();
         options.settingsFile = settingsFile;
+        // The console's history next to its settings, never in the user's data folder.
+        options.dataDir = QFileInfo(settingsFile).absolutePath() + QStringLiteral("/console-data");
         options.pollInterval = std::chrono::milliseconds(300);
         options.askForMissingToken = false;
         options.backoff = backoff;

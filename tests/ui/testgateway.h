@@ -32,7 +32,8 @@ namespace Lockstep::Test
         QString url() const;     // ws://127.0.0.1:PORT
         QString token() const;
         // A console of this gateway: its URL and token, settings in
-        // `settingsFile`, the run list polled every 300 ms, no token prompt.
+        // `settingsFile` (its history in console-data/ beside it), the run
+        // list polled every 300 ms, no token prompt.
         Ui::ConsoleOptions consoleOptions(const QString &settingsFile, const Ui::BackoffOptions &backoff) const;
 
     private:

@@ -33,6 +33,7 @@ private:
         o.gatewayUrl = m_gateway.url();
         o.token = token;
         o.settingsFile = m_settingsDir.filePath(u"console.ini"_qs);
+        o.dataDir = m_settingsDir.filePath(u"console-data"_qs);
         o.pollInterval = 300ms;
         o.askForMissingToken = false;
         return o;

@@ -126,6 +126,78 @@ private slots:
         QCOMPARE(model.columnCount(), int(RunListModel::ColumnCount));
         QCOMPARE(model.headerData(RunListModel::IdColumn, Qt::Horizontal).toString(), u"Workflow ID"_qs);
         QCOMPARE(model.headerData(RunListModel::HolderColumn, Qt::Horizontal).toString(), u"Lock holder"_qs);
+        QCOMPARE(model.headerData(RunListModel::FlowColumn, Qt::Horizontal).toString(), u"Flow"_qs);
+        QCOMPARE(model.headerData(RunListModel::CreatedColumn, Qt::Horizontal).toString(), u"Created"_qs);
+        QCOMPARE(model.headerData(RunListModel::DurationColumn, Qt::Horizontal).toString(), u"Duration"_qs);
+    }
+
+    // Flow, created and duration: created -> completed for a final run,
+    // created -> now (a moving clock) for one that is not final.
+    void flowCreatedAndDuration()
+    {
+        RunListModel model;
+        QDateTime now = m_now;
+        model.setClock([&now] { return now; });
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+
+        RunInfo done = run(u"done"_qs, RunStatus::Finished, u"g"_qs);
+        done.flow = u"approval"_qs;
+        done.createdAt = m_now.addSecs(-200);
+        done.completedAt = m_now.addSecs(-75);   // took 125 s
+        RunInfo live = run(u"live"_qs, RunStatus::Running, u"g"_qs);
+        live.createdAt = m_now.addSecs(-3 * 3600 - 4 * 60);
+        RunInfo unborn = run(u"unborn"_qs, RunStatus::Created, u"g"_qs);
+        unborn.createdAt = {};
+        model.setRuns({done, live, unborn});
+
+        const auto cell = [&model](const QString &id, int column, int role = Qt::DisplayRole) {
+            return model.index(model.rowOf(id), column).data(role);
+        };
+        QCOMPARE(cell(u"done"_qs, RunListModel::FlowColumn).toString(), u"approval"_qs);
+        QCOMPARE(cell(u"live"_qs, RunListModel::FlowColumn).toString(), u"hello"_qs);
+        QCOMPARE(cell(u"done"_qs, RunListModel::DurationColumn).toString(), u"2 min 05 s"_qs);
+        QCOMPARE(cell(u"live"_qs, RunListModel::DurationColumn).toString(), u"3 h 04 min"_qs);
+        QCOMPARE(cell(u"unborn"_qs, RunListModel::DurationColumn).toString(), u"—"_qs);
+        QCOMPARE(cell(u"unborn"_qs, RunListModel::CreatedColumn).toString(), u"—"_qs);
+        QCOMPARE(cell(u"done"_qs, RunListModel::CreatedColumn, RunListModel::SortRole).toDateTime(), done.createdAt);
+        QVERIFY(cell(u"live"_qs, RunListModel::DurationColumn, Qt::ToolTipRole).toString().contains(u"not finished"));
+        QVERIFY(!cell(u"done"_qs, RunListModel::CreatedColumn).toString().isEmpty());
+
+        // The clock moves: only the run that is not final changes, and only
+        // when its shown text does.
+        QVERIFY(model.isTicking());
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        now = now.addSecs(30);
+        model.tick();
+        QCOMPARE(changed.size(), 0);              // still "3 h 04 min"
+        now = now.addSecs(40);
+        model.tick();
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(changed.constFirst().at(0).toModelIndex(), model.index(model.rowOf(u"live"_qs), RunListModel::DurationColumn));
+        QCOMPARE(cell(u"live"_qs, RunListModel::DurationColumn).toString(), u"3 h 05 min"_qs);
+        QCOMPARE(cell(u"done"_qs, RunListModel::DurationColumn).toString(), u"2 min 05 s"_qs);
+
+        // Once nothing runs up to now, the tick stops.
+        live.status = RunStatus::Stopped;
+        live.completedAt = now;
+        model.setRuns({done, live, unborn});
+        QVERIFY(!model.isTicking());              // no creation time: nothing to count from
+
+        // Sorting by duration uses milliseconds, not the words.
+        RunFilterProxy proxy;
+        proxy.setSourceModel(&model);
+        proxy.sort(RunListModel::DurationColumn, Qt::DescendingOrder);
+        QCOMPARE(proxy.index(0, 0).data().toString(), u"live"_qs);
+        QCOMPARE(proxy.index(1, 0).data().toString(), u"done"_qs);
+    }
+
+    void durationWords()
+    {
+        QCOMPARE(RunListModel::durationText(0), u"0 s"_qs);
+        QCOMPARE(RunListModel::durationText(59999), u"59 s"_qs);
+        QCOMPARE(RunListModel::durationText(60000), u"1 min 00 s"_qs);
+        QCOMPARE(RunListModel::durationText((2 * 3600 + 4 * 60 + 59) * 1000LL), u"2 h 04 min"_qs);
+        QCOMPARE(RunListModel::durationText((3 * 86400 + 2 * 3600) * 1000LL), u"3 d 02 h"_qs);
     }
 
     void filterAndSearch()
