@@ -215,6 +215,19 @@ private:
         return *run.value();
     }
 
+    // The `approval` flow's first turn, run to its request (t1-s1), then
+    // resumed with fence 2: the run as the approving drive gets it.
+    Store::Run untilApproval(const QString &id)
+    {
+        const Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
+        Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
+        Recorder recorder;
+        runToEnd(first, recorder);
+        if (recorder.finalStatus != RunStatus::PlanApprovalRequired)
+            qFatal("the approval flow did not stop at its request");
+        return resumeRun(id, 2, std::nullopt);
+    }
+
     static ExecutionOptions fast(const QString &userMessage = {})
     {
         return ExecutionOptions{.userMessage = userMessage, .delayScale = 0.01};
@@ -788,14 +801,8 @@ private slots:
     void approvedRequestContinuesTheTurn()
     {
         const QString id = u"wf-approve"_qs;
-        Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
-        {
-            Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
-            Recorder recorder;
-            runToEnd(first, recorder);
-            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
-        }
-        run = resumeRun(id, 2, std::nullopt);
+        Store::Run run = untilApproval(id);
+        QCOMPARE(toString(run.status), toString(RunStatus::Running));
         ExecutionOptions options = fast();
         options.approval = ApprovalDecision{.approved = true, .requestId = u"t1-s1"_qs};
         Execution second(*m_worker, run, flow(u"approval"_qs), 2, options);
@@ -822,14 +829,8 @@ private slots:
     void rejectedRequestEndsTheTurn()
     {
         const QString id = u"wf-reject"_qs;
-        Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
-        {
-            Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
-            Recorder recorder;
-            runToEnd(first, recorder);
-            QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
-        }
-        run = resumeRun(id, 2, std::nullopt);
+        Store::Run run = untilApproval(id);
+        QCOMPARE(toString(run.status), toString(RunStatus::Running));
         ExecutionOptions options = fast();
         options.approval = ApprovalDecision{.approved = false, .requestId = u"t1-s1"_qs};
         {

@@ -8,6 +8,7 @@
 #include <QTest>
 
 #include "freeport.h"
+#include "workflowtab.h"
 
 namespace Lockstep::Test
 {
@@ -135,5 +136,14 @@ namespace Lockstep::Test
         QSignalSpy reachable(&window, &Ui::MainWindow::gatewayReachable);
         window.start();
         return reachable.wait(10000);
+    }
+
+    Ui::WorkflowTab *newWorkflowTab(Ui::MainWindow &window, const QString &goal, const QString &flow)
+    {
+        const qsizetype before = window.tabs().size();
+        window.createWorkflow(goal, flow);
+        if (!QTest::qWaitFor([&] { return window.tabs().size() == before + 1; }, 10000))
+            return nullptr;
+        return window.tabs().constLast();
     }
 } // namespace Lockstep::Test

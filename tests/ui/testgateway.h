@@ -49,4 +49,7 @@ namespace Lockstep::Test
     // Shows `window` at a size that fits every panel, starts it and waits
     // until the gateway answers. false: it did not within 10 s.
     bool showConsole(Ui::MainWindow &window);
+    // Creates a workflow as File → New workflow… does and waits for its tab
+    // (at most 10 s; nullptr: it did not open).
+    Ui::WorkflowTab *newWorkflowTab(Ui::MainWindow &window, const QString &goal, const QString &flow);
 } // namespace Lockstep::Test

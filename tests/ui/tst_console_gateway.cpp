@@ -76,11 +76,7 @@ private:
 
     WorkflowTab *newWorkflow(const QString &goal, const QString &flow)
     {
-        const int before = m_window->tabs().size();
-        m_window->createWorkflow(goal, flow);
-        if (!QTest::qWaitFor([&] { return m_window->tabs().size() == before + 1; }, 10000))
-            return nullptr;
-        return m_window->tabs().constLast();
+        return Test::newWorkflowTab(*m_window, goal, flow);
     }
 
 private slots:

@@ -67,11 +67,7 @@ private:
 
     WorkflowTab *newWorkflow(const QString &goal, const QString &flow)
     {
-        const int before = m_window->tabs().size();
-        m_window->createWorkflow(goal, flow);
-        if (!QTest::qWaitFor([&] { return m_window->tabs().size() == before + 1; }, 10000))
-            return nullptr;
-        return m_window->tabs().constLast();
+        return Test::newWorkflowTab(*m_window, goal, flow);
     }
 
     static QPushButton *button(const WorkflowTab *tab, const char *name)
@@ -189,9 +185,9 @@ private slots:
         WorkflowTab *tab = newWorkflow(u"Make a greeting script"_qs, u"approval"_qs);
         QVERIFY(tab);
         QVERIFY(waitsFor(tab, RunStatus::PlanApprovalRequired));
+        // Looked up again each time: the answer bar is rebuilt as entries arrive.
         QPushButton *approve = nullptr;
-        QTRY_VERIFY((approve = button(tab, "approveButton")) != nullptr);
-        QTRY_VERIFY(approve->isVisible() && approve->isEnabled());
+        QTRY_VERIFY((approve = button(tab, "approveButton")) && approve->isVisible() && approve->isEnabled());
         QCOMPARE(tab->chatView()->answerableRequest(), u"t1-s1"_qs);
         QTest::mouseClick(approve, Qt::LeftButton);
 
@@ -211,9 +207,9 @@ private slots:
         WorkflowTab *tab = newWorkflow(u"Make a greeting script, carefully"_qs, u"approval"_qs);
         QVERIFY(tab);
         QVERIFY(waitsFor(tab, RunStatus::PlanApprovalRequired));
+        // Looked up again each time: the answer bar is rebuilt as entries arrive.
         QPushButton *reject = nullptr;
-        QTRY_VERIFY((reject = button(tab, "rejectButton")) != nullptr);
-        QTRY_VERIFY(reject->isVisible() && reject->isEnabled());
+        QTRY_VERIFY((reject = button(tab, "rejectButton")) && reject->isVisible() && reject->isEnabled());
         QTest::mouseClick(reject, Qt::LeftButton);
 
         QVERIFY(waitsFor(tab, RunStatus::InputRequired));
