@@ -11,6 +11,7 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QTabWidget>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include "cancelconfirmation.h"
@@ -158,7 +159,20 @@ namespace Lockstep::Ui
         m_outcome->setWordWrap(true);
         m_outcome->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
         m_outcome->setMargin(fontMetrics().height() / 3);
-        m_outcome->hide();
+        // The banner can be dismissed; the outcome stays in History.
+        m_outcomeRow = new QWidget(this);
+        auto *outcomeLayout = new QHBoxLayout(m_outcomeRow);
+        outcomeLayout->setContentsMargins(0, 0, 0, 0);
+        outcomeLayout->addWidget(m_outcome, 1);
+        auto *dismiss = new QToolButton(m_outcomeRow);
+        dismiss->setObjectName(QStringLiteral("dismissOutcomeButton"));
+        dismiss->setAccessibleName(tr("Dismiss the last outcome"));
+        dismiss->setToolTip(tr("Dismiss (the outcome stays in History)"));
+        dismiss->setText(QStringLiteral("×"));
+        dismiss->setAutoRaise(true);
+        connect(dismiss, &QToolButton::clicked, m_outcomeRow, &QWidget::hide);
+        outcomeLayout->addWidget(dismiss, 0, Qt::AlignTop);
+        m_outcomeRow->hide();
 
         // ---- chat log | lock and history ----
         m_historyList->setObjectName(QStringLiteral("outcomeHistory"));
@@ -200,7 +214,7 @@ namespace Lockstep::Ui
         layout->addWidget(m_latest);
         layout->addWidget(m_liveLabel);
         layout->addWidget(m_driveLabel);
-        layout->addWidget(m_outcome);
+        layout->addWidget(m_outcomeRow);
         layout->addWidget(splitter, 1);
         layout->addLayout(composerRow);
 
@@ -417,7 +431,7 @@ namespace Lockstep::Ui
 
     QString WorkflowTab::outcomeBannerText() const
     {
-        return m_outcome->isHidden() ? QString() : m_outcome->text();
+        return m_outcomeRow->isHidden() ? QString() : m_outcome->text();
     }
 
     QString WorkflowTab::liveConnectionText() const
@@ -673,7 +687,7 @@ namespace Lockstep::Ui
         m_outcome->setText(text);
         m_outcome->setToolTip(outcome.at.toString(Qt::ISODate));
         setTone(m_outcome, outcomeTone(outcome.kind), true);
-        m_outcome->show();
+        m_outcomeRow->show();
         auto *item = new QListWidgetItem(QStringLiteral("%1  %2").arg(QLocale().toString(outcome.at.time(), QStringLiteral("HH:mm:ss")), text));
         item->setForeground(Theme::toneColor(outcomeTone(outcome.kind), m_historyList->palette()));
         m_historyList->insertItem(0, item);
@@ -689,7 +703,7 @@ namespace Lockstep::Ui
             m_runReason = reason;
         // The run exists (the next message created it): "not found" is no longer true.
         if (!m_history.isEmpty() && (m_history.constLast().outcome.kind == OutcomeKind::NotFound))
-            m_outcome->hide();
+            m_outcomeRow->hide();
         if (status != RunStatus::Running)
             m_stale = false;
         if (changed)

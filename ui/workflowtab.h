@@ -178,6 +178,7 @@ namespace Lockstep::Ui
         QLabel *m_liveLabel;
         QLabel *m_driveLabel;
         QLabel *m_outcome;
+        QWidget *m_outcomeRow;   // the banner: m_outcome and its dismiss button
         QListWidget *m_historyList;
         QPlainTextEdit *m_composer;
         QPushButton *m_sendButton;

@@ -135,6 +135,13 @@ private slots:
         QCOMPARE(running->cancelConfirmation()->button(QMessageBox::No)->text(), u"&Keep it running"_qs);
         running->cancelConfirmation()->button(QMessageBox::Yes)->click();
         QTRY_COMPARE_WITH_TIMEOUT(running->outcomeBannerText(), u"Cancel: cancelled"_qs, 10000);
+
+        // The banner is dismissable; the outcome stays in the tab's history.
+        auto *dismiss = running->findChild<QToolButton *>(u"dismissOutcomeButton"_qs);
+        QVERIFY(dismiss && dismiss->isVisible());
+        QTest::mouseClick(dismiss, Qt::LeftButton);
+        QCOMPARE(running->outcomeBannerText(), QString());
+        QVERIFY(running->history().constLast().outcome.kind == OutcomeKind::Cancelled);
     }
 };
 
