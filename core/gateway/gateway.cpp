@@ -44,11 +44,6 @@ namespace Lockstep::Gateway
         // slower than that is reported degraded, not waited for.
         constexpr std::chrono::milliseconds HealthPingBudget {80};
 
-        qint64 steadyMs()
-        {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-        }
-
         qint64 nowMs()
         {
             return QDateTime::currentMSecsSinceEpoch();
@@ -143,7 +138,6 @@ namespace Lockstep::Gateway
         std::optional<std::pair<CloseCode, QString>> refusal;   // answered before the resume
         qint64 fence = 0;                                       // the fence the resume used
         std::optional<QString> newGoal;
-        QString flow;                                           // the run's flow
         Store::ResumeResult resumed;
         std::optional<Store::RunWorkspace> workspace;           // remembered with the run, after a resume
     };
@@ -320,7 +314,6 @@ namespace Lockstep::Gateway
                     return attempt;
                 }
             }
-            attempt.flow = run->flow;
             resumeIn(store, input.workflowId, attempt);
             return attempt;
         }
@@ -609,7 +602,8 @@ namespace Lockstep::Gateway
             if (auto pending = std::exchange(*once, {}))
                 pending(problem);
         };
-        const qint64 waitedMs = m_storePing.out ? steadyMs() - m_storePing.sentMs : 0;
+        // Its own worker runs nothing but these pings: how long it has been busy is how long the ping waits.
+        const qint64 waitedMs = m_storePing.out ? m_healthStore->busyFor().count() : 0;
         if (waitedMs >= HealthPingBudget.count())
         {
             // A ping already out past the budget: a hung store is not asked again.
@@ -623,7 +617,6 @@ namespace Lockstep::Gateway
         if (m_storePing.out)
             return;
         m_storePing.out = true;
-        m_storePing.sentMs = steadyMs();
         m_healthStore->call(
             this, [](Store::RunStore &store) { return store.ping(); },
             [this](const Store::StoreResult<Ok> &pinged) {

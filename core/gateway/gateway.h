@@ -174,7 +174,6 @@ namespace Lockstep::Gateway
         struct StorePing
         {
             bool out = false;
-            qint64 sentMs = 0;
             QList<std::function<void(const QString &problem)>> waiting;
         } m_storePing;
         bool m_watchPingOut = false;

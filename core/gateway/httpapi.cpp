@@ -88,6 +88,16 @@ namespace Lockstep::Gateway
         return error(503, QStringLiteral("store_unavailable"), failure.message);
     }
 
+    Result<Store::Run, HttpApi::Reply> HttpApi::findRun(Store::RunStore &store, const QString &workflowId)
+    {
+        const auto run = store.getRun(workflowId);
+        if (!run)
+            return unexpected(storeError(run.error()));
+        if (!run->has_value())
+            return unexpected(error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId)));
+        return **run;
+    }
+
     std::optional<HttpApi::Reply> HttpApi::answerFromStore(std::function<Reply(Store::RunStore &store)> job)
     {
         QPointer<QTcpSocket> socket = m_socket;
@@ -412,23 +422,16 @@ namespace Lockstep::Gateway
     std::optional<HttpApi::Reply> HttpApi::getWorkflow(const QString &workflowId)
     {
         return answerFromStore([workflowId](Store::RunStore &store) {
-            const auto run = store.getRun(workflowId);
-            if (!run)
-                return storeError(run.error());
-            if (!run->has_value())
-                return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
-            return Reply {.status = 200, .body = runToJson(**run)};
+            const auto run = findRun(store, workflowId);
+            return run ? Reply {.status = 200, .body = runToJson(*run)} : run.error();
         });
     }
 
     std::optional<HttpApi::Reply> HttpApi::getChat(const QString &workflowId)
     {
         return answerFromStore([workflowId](Store::RunStore &store) {
-            const auto run = store.getRun(workflowId);
-            if (!run)
-                return storeError(run.error());
-            if (!run->has_value())
-                return error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId));
+            if (const auto run = findRun(store, workflowId); !run)
+                return run.error();
             const auto entries = store.entriesSince(workflowId, 0);
             if (!entries)
                 return storeError(entries.error());

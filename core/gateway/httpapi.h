@@ -12,6 +12,7 @@
 #include <QString>
 #include <QStringList>
 
+#include "common/result.h"
 #include "store/runstore.h"
 
 class QTcpSocket;
@@ -101,6 +102,8 @@ namespace Lockstep::Gateway
         // 400 for values the store cannot keep, 503 with the store's reason otherwise.
         static Reply storeError(const Store::StoreError &failure);
         static void send(QTcpSocket *socket, const Reply &reply);
+        // The run, or the answer that says why there is none (404, 400/503).
+        static Result<Store::Run, Reply> findRun(Store::RunStore &store, const QString &workflowId);
         static Reply cancelReply(const QString &workflowId, const Store::StoreResult<Store::CancelResult> &result);
 
         HttpContext m_context;
