@@ -160,12 +160,17 @@ namespace Lockstep::Gateway
                 reading.run = store.getRun(workflowId);
                 if (!reading.run || !reading.run->has_value() || (*reading.run)->lastSeq <= after)
                     return reading;
-                reading.entries = store.entriesSince(workflowId, after);
-                if (storedLog && reading.entries && !reading.entries->isEmpty())
+                if (!storedLog)
                 {
-                    if (auto whole = store.entriesSince(workflowId, 0))
-                        reading.fullLog = *whole;
+                    reading.entries = store.entriesSince(workflowId, after);
+                    return reading;
                 }
+                // Legacy listeners need the whole log: one read, the new entries taken from it.
+                reading.entries = store.entriesSince(workflowId, 0);
+                if (!reading.entries)
+                    return reading;
+                reading.fullLog = *reading.entries;
+                reading.entries->removeIf([after](const Store::StoredEntry &entry) { return entry.seq <= after; });
                 return reading;
             },
             [this](const Reading &reading) {
