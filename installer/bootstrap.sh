@@ -12,7 +12,7 @@ build_dir="${LOCKSTEP_BUILD_DIR:-$here/build}"
 
 packages=(
     # toolchain
-    cmake g++ ninja-build pkg-config ca-certificates openssl
+    cmake g++ ninja-build pkg-config ca-certificates openssl clang-format
     # libraries
     qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-websockets-dev qt6-httpserver-dev
     qt6-charts-dev libqt6sql6-sqlite libqt6sql6-psql qtkeychain-qt6-dev libspdlog-dev

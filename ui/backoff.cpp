@@ -58,4 +58,4 @@ namespace Lockstep::Ui
         const double capped = std::clamp(jittered, 1.0, maximum);
         return std::chrono::milliseconds(std::llround(capped));
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

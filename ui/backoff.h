@@ -9,15 +9,15 @@ namespace Lockstep::Ui
 {
     struct BackoffOptions
     {
-        std::chrono::milliseconds initial {500};
-        std::chrono::milliseconds maximum {30000};
+        std::chrono::milliseconds initial{500};
+        std::chrono::milliseconds maximum{30000};
         double multiplier = 2.0;
         // Each delay is spread uniformly over [d * (1 - jitter), d * (1 + jitter)],
         // then capped at `maximum`. 0 disables jitter; clamped to [0, 1].
         double jitter = 0.25;
         // After 1013 (the run lock is held elsewhere) a retry earlier than this
         // only hammers the gateway: the other session runs for a while.
-        std::chrono::milliseconds lockHeldMinimum {5000};
+        std::chrono::milliseconds lockHeldMinimum{5000};
     };
 
     class Backoff
@@ -46,4 +46,4 @@ namespace Lockstep::Ui
         RandomSource m_random;
         int m_attempts = 0;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -18,4 +18,4 @@ namespace Lockstep::Ui
     QMessageBox *makeCancelConfirmation(const QString &workflowId, std::optional<RunStatus> status, QWidget *parent);
     // Whether `box` (made above) was answered with "Cancel the run".
     bool cancelConfirmed(const QMessageBox *box);
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -65,10 +65,10 @@ namespace Lockstep::Ui
             for (qsizetype i = 0; i + 1 < lines.size(); ++i)
             {
                 const QString trimmed = lines.at(i).trimmed();
-                if (trimmed.startsWith(u"```"_qs) || trimmed.startsWith(u"~~~"_qs))
+                if (trimmed.startsWith(QStringLiteral("```")) || trimmed.startsWith(QStringLiteral("~~~")))
                     inFence = !inFence;
                 else if (!inFence && !trimmed.isEmpty() && !lines.at(i + 1).trimmed().isEmpty())
-                    lines[i] += u'\\';   // a backslash at the end of a line is a hard break
+                    lines[i] += u'\\';  // a backslash at the end of a line is a hard break
             }
             return lines.join(u'\n');
         }
@@ -104,22 +104,21 @@ namespace Lockstep::Ui
             const auto tr = [](const char *text) { return QCoreApplication::translate("ChatLogDelegate", text); };
             switch (entry.messageType)
             {
-            case MessageType::Agent:
-                return entry.content;
+            case MessageType::Agent: return entry.content;
             case MessageType::User:
-            case MessageType::Request:
-                return keepLineBreaks(entry.content);
+            case MessageType::Request: return keepLineBreaks(entry.content);
             case MessageType::WorkflowEnd:
                 return keepLineBreaks(entry.content.isEmpty() ? tr("The workflow ended.") : entry.content);
             case MessageType::Tool:
             {
                 const QString summary = entry.content.isEmpty() ? tr("tool call") : entry.content;
                 if (!expanded)
-                    return u"▸ "_qs + summary.section(u'\n', 0, 0);
-                QString source = u"▾ "_qs + keepLineBreaks(summary) + u"\n\n**"_qs + tr("Arguments") + u"**\n\n"_qs;
+                    return QStringLiteral("▸ ") + summary.section(u'\n', 0, 0);
+                QString source = QStringLiteral("▾ ") + keepLineBreaks(summary) + QStringLiteral("\n\n**") +
+                                 tr("Arguments") + QStringLiteral("**\n\n");
                 const QString args = argumentsText(entry);
-                source += args.isEmpty() ? tr("(none)") + u'\n' : fenced(args, u"json"_qs);
-                source += u"\n**"_qs + tr("Response") + u"**\n\n"_qs;
+                source += args.isEmpty() ? tr("(none)") + u'\n' : fenced(args, QStringLiteral("json"));
+                source += QStringLiteral("\n**") + tr("Response") + QStringLiteral("**\n\n");
                 if (entry.toolInfo && entry.toolInfo->toolResponse && !entry.toolInfo->toolResponse->isEmpty())
                     source += fenced(*entry.toolInfo->toolResponse);
                 else if (entry.toolInfo && entry.toolInfo->toolResponse)
@@ -137,7 +136,8 @@ namespace Lockstep::Ui
         bool isCodeBlock(const QTextBlock &block)
         {
             const QTextBlockFormat format = block.blockFormat();
-            return format.hasProperty(QTextFormat::BlockCodeFence) || format.hasProperty(QTextFormat::BlockCodeLanguage);
+            return format.hasProperty(QTextFormat::BlockCodeFence) ||
+                   format.hasProperty(QTextFormat::BlockCodeLanguage);
         }
 
         // Code reads as code: a faint ground under fenced blocks and inline code.
@@ -189,8 +189,7 @@ namespace Lockstep::Ui
             case MessageType::Request: return Theme::Tone::Warning;
             case MessageType::Agent:
             case MessageType::Tool:
-            case MessageType::WorkflowEnd:
-                break;
+            case MessageType::WorkflowEnd: break;
             }
             return Theme::Tone::Neutral;
         }
@@ -206,15 +205,14 @@ namespace Lockstep::Ui
             return {};
         }
 
-    } // namespace
+    }  // namespace
 
     ChatLogDelegate::ChatLogDelegate(const ChatLogModel *model, QAbstractItemView *view)
         : QStyledItemDelegate(view)
         , m_model(model)
         , m_view(view)
         , m_documents(400)
-    {
-    }
+    {}
 
     ChatLogDelegate::~ChatLogDelegate() = default;
 
@@ -262,7 +260,8 @@ namespace Lockstep::Ui
         const QRect inner(m.pad + m.accent + m.pad, 0, layoutWidth() - (3 * m.pad) - m.accent, 0);
         const int bodyHeight = body(nullptr, option, row, inner);
         const int bar = barHeight(row);
-        return m.pad + m.header + ((bodyHeight > 0) ? (m.gap + bodyHeight) : 0) + ((bar > 0) ? (m.gap + bar) : 0) + m.pad;
+        return m.pad + m.header + ((bodyHeight > 0) ? (m.gap + bodyHeight) : 0) + ((bar > 0) ? (m.gap + bar) : 0) +
+               m.pad;
     }
 
     QString ChatLogDelegate::renderedText(const QStyleOptionViewItem &option, const int row) const
@@ -296,7 +295,8 @@ namespace Lockstep::Ui
         return m_cutTallRows;
     }
 
-    void ChatLogDelegate::updateEditorGeometry(QWidget *editor, const QStyleOptionViewItem &option, const QModelIndex &) const
+    void ChatLogDelegate::updateEditorGeometry(QWidget *editor, const QStyleOptionViewItem &option,
+                                               const QModelIndex &) const
     {
         // The Approve / Reject bar sits at the bottom of its request entry, under the text.
         const Metrics m = metricsFor(option.font);
@@ -320,7 +320,7 @@ namespace Lockstep::Ui
             doc->document.setDefaultFont(option.font);
             QString source = markdownSource(entry, m_model->isExpanded(row));
             if (source.size() > MaxRenderedChars)
-                source = source.left(MaxRenderedChars) + u"\n\n…"_qs;
+                source = source.left(MaxRenderedChars) + QStringLiteral("\n\n…");
             doc->document.setMarkdown(source);
             styleCode(doc->document, option.palette);
             m_documents.insert(entry.messageId, doc);
@@ -332,12 +332,14 @@ namespace Lockstep::Ui
         return &doc->document;
     }
 
-    int ChatLogDelegate::body(QPainter *painter, const QStyleOptionViewItem &option, const int row, const QRect &rect) const
+    int ChatLogDelegate::body(QPainter *painter, const QStyleOptionViewItem &option, const int row,
+                              const QRect &rect) const
     {
         const ChatLogEntry &entry = m_model->entry(row);
         const bool selected = option.state.testFlag(QStyle::State_Selected);
         const QPalette &palette = option.palette;
-        const QColor note = selected ? palette.color(QPalette::HighlightedText) : palette.color(QPalette::PlaceholderText);
+        const QColor note =
+            selected ? palette.color(QPalette::HighlightedText) : palette.color(QPalette::PlaceholderText);
         QColor text = palette.color(selected ? QPalette::HighlightedText : QPalette::Text);
         if ((entry.messageType == MessageType::WorkflowEnd) && !selected)
             text = note;
@@ -349,8 +351,10 @@ namespace Lockstep::Ui
         QTextDocument *doc = document(option, row, rect.width());
         const int full = static_cast<int>(std::ceil(doc->size().height()));
         // A folded tool call is one line; a cut row stops at MaxBlockLines.
-        const int firstLine = static_cast<int>(std::ceil(doc->documentLayout()->blockBoundingRect(doc->begin()).height()));
-        const int cap = folded ? std::max(m.line, firstLine) : (m_cutTallRows ? (MaxBlockLines * m.line) : std::numeric_limits<int>::max());
+        const int firstLine =
+            static_cast<int>(std::ceil(doc->documentLayout()->blockBoundingRect(doc->begin()).height()));
+        const int cap = folded ? std::max(m.line, firstLine)
+                               : (m_cutTallRows ? (MaxBlockLines * m.line) : std::numeric_limits<int>::max());
         const int shown = std::min(full, cap);
         if (painter)
         {
@@ -374,7 +378,8 @@ namespace Lockstep::Ui
         {
             painter->setPen(note);
             painter->setFont(option.font);
-            painter->drawText(QRect(rect.left(), rect.top() + shown, rect.width(), m.line), Qt::AlignLeft | Qt::AlignVCenter,
+            painter->drawText(QRect(rect.left(), rect.top() + shown, rect.width(), m.line),
+                              Qt::AlignLeft | Qt::AlignVCenter,
                               QCoreApplication::translate("ChatLogDelegate", "… more (Enter shows all)"));
         }
         return shown + m.line;
@@ -403,7 +408,8 @@ namespace Lockstep::Ui
             painter->fillRect(option.rect, palette.color(QPalette::AlternateBase));
         style->drawPrimitive(QStyle::PE_PanelItemViewItem, &opt, painter, widget);
 
-        const QRect accent(option.rect.left() + m.pad, option.rect.top() + m.pad, m.accent, option.rect.height() - (2 * m.pad));
+        const QRect accent(option.rect.left() + m.pad, option.rect.top() + m.pad, m.accent,
+                           option.rect.height() - (2 * m.pad));
         painter->fillRect(accent, Theme::toneColor(accentTone(entry), palette));
 
         const QRect inner(option.rect.left() + m.pad + m.accent + m.pad, option.rect.top() + m.pad,
@@ -417,17 +423,21 @@ namespace Lockstep::Ui
         const QFontMetrics fm(option.font);
         const QRect header(inner.left(), inner.top(), inner.width(), m.header);
         const QString time = entry.timestamp.isValid()
-            ? QLocale().toString(entry.timestamp.toLocalTime().time(), QStringLiteral("HH:mm:ss")) : QString();
+                                 ? QLocale().toString(entry.timestamp.toLocalTime().time(), QStringLiteral("HH:mm:ss"))
+                                 : QString();
         const int timeWidth = time.isEmpty() ? 0 : fm.horizontalAdvance(time) + m.pad;
         const QString sender = ChatLogModel::senderLabel(entry);
         int x = header.left();
         painter->setFont(bold);
         painter->setPen(text);
-        const QString senderShown = boldMetrics.elidedText(sender, Qt::ElideRight, std::max(0, header.width() - timeWidth));
-        painter->drawText(QRect(x, header.top(), header.width() - timeWidth, m.header), Qt::AlignLeft | Qt::AlignVCenter, senderShown);
+        const QString senderShown =
+            boldMetrics.elidedText(sender, Qt::ElideRight, std::max(0, header.width() - timeWidth));
+        painter->drawText(QRect(x, header.top(), header.width() - timeWidth, m.header),
+                          Qt::AlignLeft | Qt::AlignVCenter, senderShown);
         x += boldMetrics.horizontalAdvance(senderShown) + m.pad;
         // A decision or a request has nothing pending or failed to say.
-        const bool showStatus = entry.status && !ChatLogModel::isDecision(entry) && (entry.messageType != MessageType::Request);
+        const bool showStatus =
+            entry.status && !ChatLogModel::isDecision(entry) && (entry.messageType != MessageType::Request);
         if (showStatus)
         {
             const QString word = statusWord(*entry.status);
@@ -439,7 +449,8 @@ namespace Lockstep::Ui
                 x += m.icon + m.gap;
                 painter->setFont(option.font);
                 painter->setPen(selected ? text : Theme::toneColor(Theme::messageStatusTone(*entry.status), palette));
-                painter->drawText(QRect(x, header.top(), wordWidth + 1, m.header), Qt::AlignLeft | Qt::AlignVCenter, word);
+                painter->drawText(QRect(x, header.top(), wordWidth + 1, m.header), Qt::AlignLeft | Qt::AlignVCenter,
+                                  word);
             }
         }
         if (!time.isEmpty())
@@ -467,4 +478,4 @@ namespace Lockstep::Ui
         }
         painter->restore();
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

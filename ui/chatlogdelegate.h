@@ -47,7 +47,8 @@ namespace Lockstep::Ui
         // The request entry that shows the Approve / Reject bar (an index
         // widget of the view), and the bar's height; empty: none.
         void setAnswerBar(const QString &messageId, int height);
-        void updateEditorGeometry(QWidget *editor, const QStyleOptionViewItem &option, const QModelIndex &index) const override;
+        void updateEditorGeometry(QWidget *editor, const QStyleOptionViewItem &option,
+                                  const QModelIndex &index) const override;
         // The width rows are laid out for.
         int layoutWidth() const;
 
@@ -89,4 +90,4 @@ namespace Lockstep::Ui
         QString m_answerBarId;
         int m_answerBarHeight = 0;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

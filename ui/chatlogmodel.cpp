@@ -26,20 +26,13 @@ namespace Lockstep::Ui
         switch (role)
         {
         case Qt::DisplayRole:
-        case Qt::AccessibleTextRole:
-            return summary(row.entry);
-        case MessageIdRole:
-            return row.entry.messageId;
-        case TypeRole:
-            return static_cast<int>(row.entry.messageType);
-        case StatusRole:
-            return row.entry.status ? QVariant(static_cast<int>(*row.entry.status)) : QVariant();
-        case ExpandedRole:
-            return row.expanded;
-        case RevisionRole:
-            return row.revision;
-        default:
-            return {};
+        case Qt::AccessibleTextRole: return summary(row.entry);
+        case MessageIdRole: return row.entry.messageId;
+        case TypeRole: return static_cast<int>(row.entry.messageType);
+        case StatusRole: return row.entry.status ? QVariant(static_cast<int>(*row.entry.status)) : QVariant();
+        case ExpandedRole: return row.expanded;
+        case RevisionRole: return row.revision;
+        default: return {};
         }
     }
 
@@ -53,7 +46,8 @@ namespace Lockstep::Ui
 
     Qt::ItemFlags ChatLogModel::flags(const QModelIndex &index) const
     {
-        return index.isValid() ? (Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemNeverHasChildren) : Qt::NoItemFlags;
+        return index.isValid() ? (Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemNeverHasChildren)
+                               : Qt::NoItemFlags;
     }
 
     void ChatLogModel::enqueue(const QList<ChatLogEntry> &entries)
@@ -126,7 +120,7 @@ namespace Lockstep::Ui
             for (ChatLogEntry &entry : fresh)
             {
                 m_rowById.insert(entry.messageId, static_cast<int>(m_rows.size()));
-                m_rows.push_back(Row {.entry = std::move(entry)});
+                m_rows.push_back(Row{.entry = std::move(entry)});
             }
             endInsertRows();
         }
@@ -194,8 +188,8 @@ namespace Lockstep::Ui
 
     bool ChatLogModel::isDecision(const ChatLogEntry &entry)
     {
-        return (entry.messageType == MessageType::User)
-               && ((entry.messageSubType == u"approval") || (entry.messageSubType == u"rejection"));
+        return (entry.messageType == MessageType::User) &&
+               ((entry.messageSubType == u"approval") || (entry.messageSubType == u"rejection"));
     }
 
     QString ChatLogModel::pendingRequestId() const
@@ -245,7 +239,7 @@ namespace Lockstep::Ui
         case MessageType::Agent: return tr("Agent");
         case MessageType::Tool:
             return (entry.toolInfo && !entry.toolInfo->name.isEmpty()) ? tr("Tool · %1").arg(entry.toolInfo->name)
-                                                                        : tr("Tool");
+                                                                       : tr("Tool");
         case MessageType::Request: return tr("Request");
         case MessageType::WorkflowEnd: return tr("End of workflow");
         }
@@ -260,4 +254,4 @@ namespace Lockstep::Ui
         text += QStringLiteral(": ") + entry.content.left(500);
         return text;
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

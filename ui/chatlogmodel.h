@@ -25,13 +25,13 @@ namespace Lockstep::Ui
         enum Role
         {
             MessageIdRole = Qt::UserRole + 1,
-            TypeRole,          // int(Protocol::MessageType)
-            StatusRole,        // int(Protocol::MessageStatus), invalid when absent
-            ExpandedRole,      // bool: a tool call shows its arguments and response
-            RevisionRole,      // quint32: changes whenever the row's look changes
+            TypeRole,      // int(Protocol::MessageType)
+            StatusRole,    // int(Protocol::MessageStatus), invalid when absent
+            ExpandedRole,  // bool: a tool call shows its arguments and response
+            RevisionRole,  // quint32: changes whenever the row's look changes
         };
 
-        static constexpr std::chrono::milliseconds DefaultBatchInterval {25};
+        static constexpr std::chrono::milliseconds DefaultBatchInterval{25};
 
         explicit ChatLogModel(QObject *parent = nullptr);
 
@@ -92,4 +92,4 @@ namespace Lockstep::Ui
         QHash<QString, qsizetype> m_pendingById;
         QTimer m_flushTimer;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -4,9 +4,9 @@
 
 #include <QDialog>
 #include <QDialogButtonBox>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QJsonDocument>
-#include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QPushButton>
 #include <QScrollBar>
@@ -45,12 +45,13 @@ namespace Lockstep::Ui
         setModel(model);
         header()->setStretchLastSection(true);
 
-        connect(model, &QAbstractItemModel::rowsAboutToBeInserted, this, [this](const QModelIndex &, int first, int last) {
-            m_follow = atBottom();
-            // Switch before the rows exist: switching after would size every
-            // new row once in per-pixel mode (Qt lays out before it switches).
-            chooseScrollMode(m_model->rowCount() + (last - first + 1));
-        });
+        connect(model, &QAbstractItemModel::rowsAboutToBeInserted, this,
+                [this](const QModelIndex &, int first, int last) {
+                    m_follow = atBottom();
+                    // Switch before the rows exist: switching after would size every
+                    // new row once in per-pixel mode (Qt lays out before it switches).
+                    chooseScrollMode(m_model->rowCount() + (last - first + 1));
+                });
         connect(model, &QAbstractItemModel::rowsInserted, this, [this] {
             if (m_follow)
                 scrollToBottom();
@@ -61,7 +62,7 @@ namespace Lockstep::Ui
         connect(model, &QAbstractItemModel::modelReset, this, [this] {
             m_delegate->resetCache();
             m_follow = true;
-            m_answerBar = nullptr;   // index widgets go with the rows
+            m_answerBar = nullptr;  // index widgets go with the rows
             chooseScrollMode(m_model->rowCount());
             placeAnswerBar();
         });
@@ -125,13 +126,13 @@ namespace Lockstep::Ui
             {
                 const int old = m_model->rowOf(m_answerable);
                 if (old >= 0)
-                    setIndexWidget(m_model->index(old), nullptr);   // deletes it later
+                    setIndexWidget(m_model->index(old), nullptr);  // deletes it later
                 else
                     m_answerBar->deleteLater();
                 m_answerBar = nullptr;
                 m_delegate->setAnswerBar({}, 0);
                 if (old >= 0)
-                    QTreeView::dataChanged(m_model->index(old), m_model->index(old));   // its height shrinks back
+                    QTreeView::dataChanged(m_model->index(old), m_model->index(old));  // its height shrinks back
             }
             m_answerable = messageId;
             placeAnswerBar();
@@ -172,7 +173,7 @@ namespace Lockstep::Ui
         m_delegate->setAnswerBar(id, bar->sizeHint().height());
         const QModelIndex index = m_model->index(row);
         setIndexWidget(index, bar);
-        QTreeView::dataChanged(index, index);   // the entry grows to hold the bar
+        QTreeView::dataChanged(index, index);  // the entry grows to hold the bar
         if (m_follow)
             scrollToBottom();
     }
@@ -220,8 +221,8 @@ namespace Lockstep::Ui
     {
         QTreeView::changeEvent(event);
         // The palette colours code blocks: a theme switch re-renders them.
-        if ((event->type() == QEvent::FontChange) || (event->type() == QEvent::StyleChange)
-            || (event->type() == QEvent::PaletteChange))
+        if ((event->type() == QEvent::FontChange) || (event->type() == QEvent::StyleChange) ||
+            (event->type() == QEvent::PaletteChange))
         {
             m_delegate->resetCache();
             scheduleDelayedItemsLayout();
@@ -255,7 +256,8 @@ namespace Lockstep::Ui
             return;
         const Protocol::ChatLogEntry &entry = m_model->entry(row);
         QDialog dialog(this);
-        dialog.setWindowTitle(tr("%1 — %2").arg(ChatLogModel::senderLabel(entry), entry.timestamp.toLocalTime().toString(Qt::ISODate)));
+        dialog.setWindowTitle(
+            tr("%1 — %2").arg(ChatLogModel::senderLabel(entry), entry.timestamp.toLocalTime().toString(Qt::ISODate)));
         auto *layout = new QVBoxLayout(&dialog);
         auto *browser = new QTextBrowser(&dialog);
         browser->setOpenExternalLinks(false);
@@ -268,10 +270,11 @@ namespace Lockstep::Ui
             markdown = fence(entry.content);
             if (entry.toolInfo)
             {
-                markdown += QStringLiteral("\n**%1**\n").arg(tr("Arguments"))
-                    + fence(QString::fromUtf8(QJsonDocument(entry.toolInfo->args).toJson(QJsonDocument::Indented)));
-                markdown += QStringLiteral("\n**%1**\n").arg(tr("Response"))
-                    + fence(entry.toolInfo->toolResponse.value_or(tr("(none)")));
+                markdown +=
+                    QStringLiteral("\n**%1**\n").arg(tr("Arguments")) +
+                    fence(QString::fromUtf8(QJsonDocument(entry.toolInfo->args).toJson(QJsonDocument::Indented)));
+                markdown += QStringLiteral("\n**%1**\n").arg(tr("Response")) +
+                            fence(entry.toolInfo->toolResponse.value_or(tr("(none)")));
             }
         }
         browser->setMarkdown(markdown);
@@ -282,4 +285,4 @@ namespace Lockstep::Ui
         dialog.resize(fontMetrics().averageCharWidth() * 90, fontMetrics().height() * 30);
         dialog.exec();
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

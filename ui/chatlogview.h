@@ -71,4 +71,4 @@ namespace Lockstep::Ui
         bool m_answerEnabled = true;
         QString m_answerWhy;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -15,7 +15,7 @@ namespace Lockstep::Ui
 {
     namespace
     {
-        constexpr std::chrono::milliseconds HeartbeatInterval {10000};
+        constexpr std::chrono::milliseconds HeartbeatInterval{10000};
 
         QByteArray withAfterSeq(const QByteArray &frame, const QLatin1StringView kind, const qint64 afterSeq)
         {
@@ -27,7 +27,7 @@ namespace Lockstep::Ui
             object.insert(kind, body);
             return QJsonDocument(object).toJson(QJsonDocument::Compact);
         }
-    } // namespace
+    }  // namespace
 
     QString closeWording(const quint16 code, const QString &reason)
     {
@@ -50,16 +50,12 @@ namespace Lockstep::Ui
         QString text;
         switch (status.state)
         {
-        case ConnectionState::Idle:
-            text = QStringLiteral("not connected");
-            break;
+        case ConnectionState::Idle: text = QStringLiteral("not connected"); break;
         case ConnectionState::Connecting:
             text = (status.attempt > 1) ? QStringLiteral("connecting… (attempt %1)").arg(status.attempt)
                                         : QStringLiteral("connecting…");
             break;
-        case ConnectionState::Connected:
-            text = QStringLiteral("connected");
-            break;
+        case ConnectionState::Connected: text = QStringLiteral("connected"); break;
         case ConnectionState::Reconnecting:
         {
             const qint64 leftMs = std::max<qint64>(0, status.retryAt.remainingTime());
@@ -96,7 +92,8 @@ namespace Lockstep::Ui
         case Transport::ConnectError::ConnectionRefused: return QStringLiteral("connection refused");
         case Transport::ConnectError::Timeout: return QStringLiteral("timed out");
         case Transport::ConnectError::TlsFailure: return QStringLiteral("TLS failure");
-        case Transport::ConnectError::HandshakeRejected: return QStringLiteral("handshake rejected: HTTP %1").arg(failure.httpStatus);
+        case Transport::ConnectError::HandshakeRejected:
+            return QStringLiteral("handshake rejected: HTTP %1").arg(failure.httpStatus);
         case Transport::ConnectError::Cancelled: return QStringLiteral("cancelled");
         case Transport::ConnectError::Other: break;
         }
@@ -107,16 +104,13 @@ namespace Lockstep::Ui
     {
         switch (code)
         {
-        case quint16(CloseCode::TryAgainLater):
-            return RetryDecision::RetryLockHeld;
-        case quint16(CloseCode::PolicyViolation):    // auth, origin, rate limit: the user must act
+        case quint16(CloseCode::TryAgainLater): return RetryDecision::RetryLockHeld;
+        case quint16(CloseCode::PolicyViolation):  // auth, origin, rate limit: the user must act
         case quint16(CloseCode::MessageTooBig):
         case quint16(CloseCode::InvalidRequest):
         case quint16(CloseCode::NotFound):
-        case quint16(CloseCode::NotResumable):
-            return RetryDecision::Stop;
-        default:
-            return RetryDecision::Retry;
+        case quint16(CloseCode::NotResumable): return RetryDecision::Stop;
+        default: return RetryDecision::Retry;
         }
     }
 
@@ -127,8 +121,7 @@ namespace Lockstep::Ui
         case Transport::ConnectError::InvalidUrl:
         case Transport::ConnectError::InvalidOptions:
         case Transport::ConnectError::TlsFailure:
-        case Transport::ConnectError::Cancelled:
-            return RetryDecision::Stop;
+        case Transport::ConnectError::Cancelled: return RetryDecision::Stop;
         case Transport::ConnectError::HandshakeRejected:
             // 401/403/404 will not change by waiting; 503 (shutting down) and others may.
             if ((failure.httpStatus == 401) || (failure.httpStatus == 403) || (failure.httpStatus == 404))
@@ -137,8 +130,7 @@ namespace Lockstep::Ui
         case Transport::ConnectError::DnsFailure:
         case Transport::ConnectError::ConnectionRefused:
         case Transport::ConnectError::Timeout:
-        case Transport::ConnectError::Other:
-            return RetryDecision::Retry;
+        case Transport::ConnectError::Other: return RetryDecision::Retry;
         }
         return RetryDecision::Retry;
     }
@@ -150,7 +142,8 @@ namespace Lockstep::Ui
     {
         m_heartbeat.setInterval(HeartbeatInterval);
         connect(&m_heartbeat, &QTimer::timeout, this, [this] {
-            send(Protocol::serialize(Protocol::ClientMessage(Protocol::Heartbeat {.timestamp = QDateTime::currentMSecsSinceEpoch()})));
+            send(Protocol::serialize(
+                Protocol::ClientMessage(Protocol::Heartbeat{.timestamp = QDateTime::currentMSecsSinceEpoch()})));
         });
     }
 
@@ -219,12 +212,13 @@ namespace Lockstep::Ui
             request.approval = approval;
         request.clientVersion = QStringLiteral("lockstep-console/" LOCKSTEP_VERSION);
         request.clientCapabilities = {QString(Protocol::Names::IncrementalStreaming)};
-        return withAfterSeq(Protocol::serialize(Protocol::ClientMessage(request)), Protocol::Names::StartRequest, afterSeq);
+        return withAfterSeq(Protocol::serialize(Protocol::ClientMessage(request)), Protocol::Names::StartRequest,
+                            afterSeq);
     }
 
     QByteArray ProtocolSocket::subscribeFrame(const QString &workflowId, const qint64 afterSeq)
     {
-        return withAfterSeq(Protocol::serialize(Protocol::ClientMessage(Protocol::Subscribe {.workflowID = workflowId})),
+        return withAfterSeq(Protocol::serialize(Protocol::ClientMessage(Protocol::Subscribe{.workflowID = workflowId})),
                             Protocol::Names::Subscribe, afterSeq);
     }
 
@@ -288,16 +282,17 @@ namespace Lockstep::Ui
             scheduleRetry(info.connectionLost() ? RetryDecision::Retry : retryAfterClose(info.code));
         });
         connect(m_socket, &ProtocolSocket::checkpoint, this,
-                [this](const QList<Protocol::ChatLogEntry> &entries, const std::optional<qint64> seq, const RunStatus status,
-                       const QStringList &) {
+                [this](const QList<Protocol::ChatLogEntry> &entries, const std::optional<qint64> seq,
+                       const RunStatus status, const QStringList &) {
                     if (seq)
                         m_seq = std::max(m_seq, *seq);
                     if (!entries.isEmpty())
                         emit entriesReceived(entries);
                     emit runStatusSeen(status, {});
                 });
-        connect(m_socket, &ProtocolSocket::runStatus, this,
-                [this](const Protocol::RunStatusMessage &message) { emit runStatusSeen(message.status, message.reason); });
+        connect(m_socket, &ProtocolSocket::runStatus, this, [this](const Protocol::RunStatusMessage &message) {
+            emit runStatusSeen(message.status, message.reason);
+        });
         connect(m_socket, &ProtocolSocket::lockStatus, this, &LiveConnection::lockStatusReceived);
     }
 
@@ -375,8 +370,8 @@ namespace Lockstep::Ui
             setState(ConnectionState::Closed);
             return;
         }
-        const std::chrono::milliseconds delay
-            = (decision == RetryDecision::RetryLockHeld) ? m_backoff.nextAfterLockHeld() : m_backoff.next();
+        const std::chrono::milliseconds delay =
+            (decision == RetryDecision::RetryLockHeld) ? m_backoff.nextAfterLockHeld() : m_backoff.next();
         m_status.retryAt = QDeadlineTimer(delay);
         m_retryTimer.start(delay);
         setState(ConnectionState::Reconnecting);
@@ -410,7 +405,7 @@ namespace Lockstep::Ui
             m_status.state = ConnectionState::Closed;
             m_status.failure = describeFailure(failure);
             emit statusChanged(m_status);
-            emit ended(End {.accepted = m_accepted, .connected = false, .failure = failure});
+            emit ended(End{.accepted = m_accepted, .connected = false, .failure = failure});
         });
         connect(m_socket, &ProtocolSocket::closed, this, [this](const Transport::CloseInfo &info) {
             m_active = false;
@@ -418,7 +413,7 @@ namespace Lockstep::Ui
             m_status.closeCode = info.code;
             m_status.closeReason = info.reason;
             emit statusChanged(m_status);
-            emit ended(End {.accepted = m_accepted, .connected = m_connected, .close = info});
+            emit ended(End{.accepted = m_accepted, .connected = m_connected, .close = info});
         });
         connect(m_socket, &ProtocolSocket::checkpoint, this,
                 [this](const QList<Protocol::ChatLogEntry> &entries, std::optional<qint64>, const RunStatus status,
@@ -461,7 +456,7 @@ namespace Lockstep::Ui
 
     bool DriveSession::stopWorkflow(const QString &reason)
     {
-        return m_socket->send(Protocol::serialize(Protocol::ClientMessage(Protocol::StopWorkflow {.reason = reason})));
+        return m_socket->send(Protocol::serialize(Protocol::ClientMessage(Protocol::StopWorkflow{.reason = reason})));
     }
 
     void DriveSession::close()
@@ -496,4 +491,4 @@ namespace Lockstep::Ui
         m_accepted = true;
         emit accepted();
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

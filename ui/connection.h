@@ -5,8 +5,8 @@
 #include <optional>
 
 #include <QDeadlineTimer>
-#include <QList>
 #include <QJsonObject>
+#include <QList>
 #include <QObject>
 #include <QPointer>
 #include <QString>
@@ -24,7 +24,7 @@ namespace Lockstep::Ui
 {
     enum class ConnectionState
     {
-        Idle,          // not started
+        Idle,  // not started
         Connecting,
         Connected,
         Reconnecting,  // waiting for the next attempt (retryAt)
@@ -35,12 +35,12 @@ namespace Lockstep::Ui
     struct ConnectionStatus
     {
         ConnectionState state = ConnectionState::Idle;
-        int attempt = 0;                     // attempts since the last success
-        QDeadlineTimer retryAt;              // Reconnecting: the next attempt
-        std::optional<quint16> closeCode;    // the last close, if any
+        int attempt = 0;                   // attempts since the last success
+        QDeadlineTimer retryAt;            // Reconnecting: the next attempt
+        std::optional<quint16> closeCode;  // the last close, if any
         QString closeReason;
-        QString failure;                     // the last connect failure, if any
-        QString note;                        // e.g. who holds the run after 1013
+        QString failure;  // the last connect failure, if any
+        QString note;     // e.g. who holds the run after 1013
     };
 
     // "already running (1013) — Failed to acquire lock on workflow": the human
@@ -208,7 +208,7 @@ namespace Lockstep::Ui
         bool m_connected = false;
         bool m_active = false;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui
 
 Q_DECLARE_METATYPE(Lockstep::Ui::ConnectionStatus)
 Q_DECLARE_METATYPE(Lockstep::Ui::DriveSession::End)

@@ -49,4 +49,4 @@ namespace Lockstep::Ui
         const int room = std::max(0, contentsRect().width() - fontMetrics().horizontalAdvance(m_prefix));
         setText(m_prefix + fontMetrics().elidedText(flat, Qt::ElideRight, room));
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -29,4 +29,4 @@ namespace Lockstep::Ui
         QString m_prefix;
         QString m_full;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -25,7 +25,8 @@ namespace Lockstep::Ui
         });
         connect(&m_process, &QProcess::readyReadStandardOutput, this, &EmbeddedGateway::onOutput);
         connect(&m_process, &QProcess::readyReadStandardError, this, [this] {
-            const QStringList lines = QString::fromUtf8(m_process.readAllStandardError()).split(u'\n', Qt::SkipEmptyParts);
+            const QStringList lines =
+                QString::fromUtf8(m_process.readAllStandardError()).split(u'\n', Qt::SkipEmptyParts);
             for (const QString &line : lines)
             {
                 qCDebug(lcUi).noquote() << "gateway:" << line;
@@ -42,8 +43,9 @@ namespace Lockstep::Ui
             m_startTimer.stop();
             if (m_stopping)
                 return;
-            QString message = (status == QProcess::CrashExit) ? tr("the embedded gateway crashed")
-                                                               : tr("the embedded gateway exited with code %1").arg(code);
+            QString message = (status == QProcess::CrashExit)
+                                  ? tr("the embedded gateway crashed")
+                                  : tr("the embedded gateway exited with code %1").arg(code);
             if (!m_errorTail.isEmpty())
                 message += QStringLiteral(": ") + m_errorTail.constLast();
             fail(message);
@@ -75,7 +77,8 @@ namespace Lockstep::Ui
 
     QString EmbeddedGateway::defaultDataDir()
     {
-        return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("embedded-gateway"));
+        return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
+            .filePath(QStringLiteral("embedded-gateway"));
     }
 
     void EmbeddedGateway::start(const Options &options)
@@ -91,24 +94,28 @@ namespace Lockstep::Ui
         const QString binary = options.binary.isEmpty() ? findBinary() : options.binary;
         if (binary.isEmpty())
         {
-            QMetaObject::invokeMethod(this, [this] {
-                fail(tr("lockstep-gateway was not found next to the console (%1); set LOCKSTEP_GATEWAY_BIN")
-                         .arg(QCoreApplication::applicationDirPath()));
-            }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this,
+                [this] {
+                    fail(tr("lockstep-gateway was not found next to the console (%1); set LOCKSTEP_GATEWAY_BIN")
+                             .arg(QCoreApplication::applicationDirPath()));
+                },
+                Qt::QueuedConnection);
             return;
         }
         const QString dataDir = options.dataDir.isEmpty() ? defaultDataDir() : options.dataDir;
         if (!QDir().mkpath(dataDir))
         {
-            QMetaObject::invokeMethod(this, [this, dataDir] { fail(tr("cannot create the data folder %1").arg(dataDir)); },
-                                      Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [this, dataDir] { fail(tr("cannot create the data folder %1").arg(dataDir)); },
+                Qt::QueuedConnection);
             return;
         }
         m_options.dataDir = dataDir;
-        QStringList arguments {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0"),
-                               QStringLiteral("--data-dir"), dataDir,
-                               QStringLiteral("--replica-id"), QStringLiteral("embedded"),
-                               QStringLiteral("--shutdown-grace"), QStringLiteral("3s")};
+        QStringList arguments{QStringLiteral("--listen"),         QStringLiteral("127.0.0.1:0"),
+                              QStringLiteral("--data-dir"),       dataDir,
+                              QStringLiteral("--replica-id"),     QStringLiteral("embedded"),
+                              QStringLiteral("--shutdown-grace"), QStringLiteral("3s")};
         arguments += options.extraArguments;
         qCInfo(lcUi).noquote() << "starting the embedded gateway" << binary << "with data in" << dataDir;
         m_process.setProgram(binary);
@@ -199,8 +206,9 @@ namespace Lockstep::Ui
                 }
             }
             const bool secure = (match.captured(1) == u"https");
-            m_url = QStringLiteral("%1://%2:%3").arg(secure ? QStringLiteral("wss") : QStringLiteral("ws"),
-                                                     match.captured(2), match.captured(3));
+            m_url =
+                QStringLiteral("%1://%2:%3")
+                    .arg(secure ? QStringLiteral("wss") : QStringLiteral("ws"), match.captured(2), match.captured(3));
             m_ready = true;
             m_startTimer.stop();
             qCInfo(lcUi).noquote() << "embedded gateway ready at" << m_url;
@@ -214,4 +222,4 @@ namespace Lockstep::Ui
         m_ready = false;
         emit failed(message);
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

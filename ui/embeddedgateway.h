@@ -20,11 +20,11 @@ namespace Lockstep::Ui
     public:
         struct Options
         {
-            QString binary;                 // empty: findBinary()
-            QString dataDir;                // empty: <AppDataLocation>/embedded-gateway
+            QString binary;   // empty: findBinary()
+            QString dataDir;  // empty: <AppDataLocation>/embedded-gateway
             QStringList extraArguments;
-            std::chrono::milliseconds startTimeout {20000};
-            std::chrono::milliseconds stopTimeout {5000};
+            std::chrono::milliseconds startTimeout{20000};
+            std::chrono::milliseconds stopTimeout{5000};
         };
 
         explicit EmbeddedGateway(QObject *parent = nullptr);
@@ -38,7 +38,7 @@ namespace Lockstep::Ui
         // Blocks up to stopTimeout.
         void stop();
         bool isRunning() const;
-        QString url() const;       // ws://127.0.0.1:PORT
+        QString url() const;  // ws://127.0.0.1:PORT
         QString token() const;
         QString dataDir() const;
         // 0 when not running.
@@ -64,4 +64,4 @@ namespace Lockstep::Ui
         bool m_ready = false;
         bool m_stopping = false;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -26,7 +26,7 @@ namespace Lockstep::Ui
                 time = QDateTime::fromString(value.toString(), Qt::ISODate);
             return time;
         }
-    } // namespace
+    }  // namespace
 
     Result<GatewayEndpoint, QString> GatewayEndpoint::fromUrl(const QString &text)
     {
@@ -45,7 +45,8 @@ namespace Lockstep::Ui
             return unexpected(QStringLiteral("put the token in the profile's token field, not in the URL"));
         const QString path = url.path();
         if (!path.isEmpty() && (path != u"/") && (path != WebSocketPath))
-            return unexpected(QStringLiteral("'%1': the gateway URL has no path other than %2").arg(text.trimmed(), WebSocketPath));
+            return unexpected(
+                QStringLiteral("'%1': the gateway URL has no path other than %2").arg(text.trimmed(), WebSocketPath));
         if (url.hasQuery() || url.hasFragment())
             return unexpected(QStringLiteral("'%1': the gateway URL takes no query or fragment").arg(text.trimmed()));
 
@@ -115,7 +116,8 @@ namespace Lockstep::Ui
         if (httpStatus == 0)
             return message.isEmpty() ? error : message;
         if (httpStatus == 401)
-            return QStringLiteral("HTTP 401: the gateway refused the token (%1)").arg(message.isEmpty() ? error : message);
+            return QStringLiteral("HTTP 401: the gateway refused the token (%1)")
+                .arg(message.isEmpty() ? error : message);
         return message.isEmpty() ? QStringLiteral("HTTP %1 %2").arg(httpStatus).arg(error)
                                  : QStringLiteral("HTTP %1: %2").arg(httpStatus).arg(message);
     }
@@ -165,13 +167,18 @@ namespace Lockstep::Ui
         return ssl;
     }
 
-    void GatewayApi::send(const QString &verb, const QString &path, const QByteArray &body, QObject *context, RawDone done)
+    void GatewayApi::send(const QString &verb, const QString &path, const QByteArray &body, QObject *context,
+                          RawDone done)
     {
         if (!m_endpoint.isValid())
         {
             QMetaObject::invokeMethod(
                 context ? context : this,
-                [done] { done(0, {}, ApiError {.error = QStringLiteral("no_gateway"), .message = QStringLiteral("no gateway configured")}); },
+                [done] {
+                    done(0, {},
+                         ApiError{.error = QStringLiteral("no_gateway"),
+                                  .message = QStringLiteral("no gateway configured")});
+                },
                 Qt::QueuedConnection);
             return;
         }
@@ -209,11 +216,11 @@ namespace Lockstep::Ui
         {
             if (status == 0)
                 return network;
-            return ApiError {.httpStatus = status,
-                             .error = body.value(QLatin1StringView("error")).toString(),
-                             .message = body.value(QLatin1StringView("message")).toString()};
+            return ApiError{.httpStatus = status,
+                            .error = body.value(QLatin1StringView("error")).toString(),
+                            .message = body.value(QLatin1StringView("message")).toString()};
         }
-    } // namespace
+    }  // namespace
 
     void GatewayApi::health(QObject *context, ApiCallback<QJsonObject> done)
     {
@@ -266,7 +273,8 @@ namespace Lockstep::Ui
                      const QJsonObject flow = value.toObject();
                      const QString name = flow.value(QLatin1StringView("name")).toString();
                      if (!name.isEmpty())
-                         flows.append(FlowInfo {.name = name, .description = flow.value(QLatin1StringView("description")).toString()});
+                         flows.append(FlowInfo{.name = name,
+                                               .description = flow.value(QLatin1StringView("description")).toString()});
                  }
                  done(flows);
              });
@@ -274,8 +282,8 @@ namespace Lockstep::Ui
 
     void GatewayApi::getWorkflow(const QString &workflowId, QObject *context, ApiCallback<RunInfo> done)
     {
-        send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1").arg(encodedWorkflowId(workflowId)), {}, context,
-             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+        send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1").arg(encodedWorkflowId(workflowId)), {},
+             context, [done](const int status, const QJsonDocument &document, const ApiError &network) {
                  const QJsonObject body = document.object();
                  if (status != 200)
                  {
@@ -284,8 +292,9 @@ namespace Lockstep::Ui
                  }
                  auto run = RunInfo::fromJson(body);
                  if (!run)
-                     done(unexpected(ApiError {.httpStatus = status, .error = QStringLiteral("bad_answer"),
-                                               .message = QStringLiteral("the gateway's answer has no workflowID")}));
+                     done(unexpected(ApiError{.httpStatus = status,
+                                              .error = QStringLiteral("bad_answer"),
+                                              .message = QStringLiteral("the gateway's answer has no workflowID")}));
                  else
                      done(std::move(*run));
              });
@@ -293,8 +302,8 @@ namespace Lockstep::Ui
 
     void GatewayApi::getChat(const QString &workflowId, QObject *context, ApiCallback<ChatSnapshot> done)
     {
-        send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1/chat").arg(encodedWorkflowId(workflowId)), {}, context,
-             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+        send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1/chat").arg(encodedWorkflowId(workflowId)), {},
+             context, [done](const int status, const QJsonDocument &document, const ApiError &network) {
                  const QJsonObject body = document.object();
                  if (status != 200)
                  {
@@ -304,18 +313,20 @@ namespace Lockstep::Ui
                  auto entries = Protocol::chatLogFromJson(body.value(QLatin1StringView("ui_chat_log")).toArray());
                  if (!entries)
                  {
-                     done(unexpected(ApiError {.httpStatus = status, .error = QStringLiteral("bad_answer"),
-                                               .message = entries.error().reason}));
+                     done(unexpected(ApiError{.httpStatus = status,
+                                              .error = QStringLiteral("bad_answer"),
+                                              .message = entries.error().reason}));
                      return;
                  }
-                 done(ChatSnapshot {.entries = std::move(*entries), .seq = body.value(QLatin1StringView("seq")).toInteger()});
+                 done(ChatSnapshot{.entries = std::move(*entries),
+                                   .seq = body.value(QLatin1StringView("seq")).toInteger()});
              });
     }
 
     void GatewayApi::getLock(const QString &workflowId, QObject *context, ApiCallback<LockInfo> done)
     {
-        send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1/lock").arg(encodedWorkflowId(workflowId)), {}, context,
-             [done](const int status, const QJsonDocument &document, const ApiError &network) {
+        send(QStringLiteral("GET"), QStringLiteral("/api/v1/workflows/%1/lock").arg(encodedWorkflowId(workflowId)), {},
+             context, [done](const int status, const QJsonDocument &document, const ApiError &network) {
                  const QJsonObject body = document.object();
                  if (status != 200)
                      done(unexpected(httpError(status, body, network)));
@@ -324,13 +335,15 @@ namespace Lockstep::Ui
              });
     }
 
-    void GatewayApi::createWorkflow(const QString &goal, const QString &flow, QObject *context, ApiCallback<QString> done)
+    void GatewayApi::createWorkflow(const QString &goal, const QString &flow, QObject *context,
+                                    ApiCallback<QString> done)
     {
-        QJsonObject request {{QStringLiteral("goal"), goal}};
+        QJsonObject request{{QStringLiteral("goal"), goal}};
         if (!flow.isEmpty())
             request.insert(QStringLiteral("flow"), flow);
-        send(QStringLiteral("POST"), QStringLiteral("/api/v1/workflows"), QJsonDocument(request).toJson(QJsonDocument::Compact),
-             context, [done](const int status, const QJsonDocument &document, const ApiError &network) {
+        send(QStringLiteral("POST"), QStringLiteral("/api/v1/workflows"),
+             QJsonDocument(request).toJson(QJsonDocument::Compact), context,
+             [done](const int status, const QJsonDocument &document, const ApiError &network) {
                  const QJsonObject body = document.object();
                  const QString id = body.value(QLatin1StringView("workflowID")).toString();
                  if (((status == 200) || (status == 201)) && !id.isEmpty())
@@ -342,11 +355,12 @@ namespace Lockstep::Ui
 
     void GatewayApi::cancel(const QString &workflowId, QObject *context, std::function<void(ActionOutcome)> done)
     {
-        const QByteArray body = QJsonDocument(QJsonObject {{QStringLiteral("reason"), QStringLiteral("cancelled from the Lockstep console")}})
+        const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("reason"),
+                                                           QStringLiteral("cancelled from the Lockstep console")}})
                                     .toJson(QJsonDocument::Compact);
-        send(QStringLiteral("POST"), QStringLiteral("/api/v1/workflows/%1/cancel").arg(encodedWorkflowId(workflowId)), body,
-             context, [done](const int status, const QJsonDocument &reply, const ApiError &network) {
+        send(QStringLiteral("POST"), QStringLiteral("/api/v1/workflows/%1/cancel").arg(encodedWorkflowId(workflowId)),
+             body, context, [done](const int status, const QJsonDocument &reply, const ApiError &network) {
                  done(outcomeFromCancelReply(status, reply.object(), network.describe()));
              });
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

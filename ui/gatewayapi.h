@@ -26,10 +26,10 @@ namespace Lockstep::Ui
     // and the websocket (SPEC), so a profile stores one URL and both are derived.
     struct GatewayEndpoint
     {
-        QUrl webSocketUrl;   // ws[s]://host:port/api/v1/ws
-        QUrl httpBase;       // http[s]://host:port
-        QString token;       // bearer token; never logged
-        QString caFile;      // extra trusted CA (PEM)
+        QUrl webSocketUrl;  // ws[s]://host:port/api/v1/ws
+        QUrl httpBase;      // http[s]://host:port
+        QString token;      // bearer token; never logged
+        QString caFile;     // extra trusted CA (PEM)
         bool verifyPeer = true;
 
         // Accepts ws://, wss://, http://, https:// with or without the
@@ -61,7 +61,7 @@ namespace Lockstep::Ui
     struct LockInfo
     {
         bool held = false;
-        QString holder;      // the holding session ("replica#n")
+        QString holder;  // the holding session ("replica#n")
         QString replica;
         qint64 fence = 0;
         qint64 ttlMs = 0;
@@ -139,4 +139,4 @@ namespace Lockstep::Ui
 
     // The path segment of a workflow ID (IDs are [A-Za-z0-9._:-], but encode anyway).
     QString encodedWorkflowId(const QString &workflowId);
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

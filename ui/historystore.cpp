@@ -36,7 +36,7 @@ namespace Lockstep::Ui
         // Schema steps, by version from 1. Never edit a released step: append.
         const QList<QStringList> &schemaSteps()
         {
-            static const QList<QStringList> steps {
+            static const QList<QStringList> steps{
                 {
                     QStringLiteral("CREATE TABLE history ("
                                    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -51,7 +51,7 @@ namespace Lockstep::Ui
             };
             return steps;
         }
-    } // namespace
+    }  // namespace
 
     QString toString(const HistoryEntry::Kind kind)
     {
@@ -69,7 +69,8 @@ namespace Lockstep::Ui
         return QStringLiteral("history.sqlite");
     }
 
-    HistoryStore::HistoryStore(const QString &folder, const Limits limits, QObject *parent, std::function<QDateTime()> now)
+    HistoryStore::HistoryStore(const QString &folder, const Limits limits, QObject *parent,
+                               std::function<QDateTime()> now)
         : QObject(parent)
         , m_limits(limits)
         , m_now(now ? std::move(now) : std::function<QDateTime()>([] { return QDateTime::currentDateTime(); }))
@@ -79,7 +80,8 @@ namespace Lockstep::Ui
         if (m_open)
         {
             const int removed = prune();
-            qCInfo(lcHistory).noquote() << "history" << m_path << "open," << rowCount() << "rows," << removed << "pruned";
+            qCInfo(lcHistory).noquote() << "history" << m_path << "open," << rowCount() << "rows," << removed
+                                        << "pruned";
         }
     }
 
@@ -141,7 +143,9 @@ namespace Lockstep::Ui
         if (version > SchemaVersion)
         {
             fail(tr("%1 was written by a newer Lockstep (schema %2, this one knows %3)")
-                     .arg(QDir::toNativeSeparators(m_path)).arg(version).arg(SchemaVersion));
+                     .arg(QDir::toNativeSeparators(m_path))
+                     .arg(version)
+                     .arg(SchemaVersion));
             return false;
         }
         // WAL: a reader (another console) never blocks the writer; NORMAL is durable enough for a log.
@@ -215,7 +219,8 @@ namespace Lockstep::Ui
         if (m_open)
         {
             QSqlQuery query(QSqlDatabase::database(m_connection, false));
-            query.prepare(QStringLiteral("INSERT INTO history (workflow_id, at_ms, kind, text, tone) VALUES (?, ?, ?, ?, ?)"));
+            query.prepare(
+                QStringLiteral("INSERT INTO history (workflow_id, at_ms, kind, text, tone) VALUES (?, ?, ?, ?, ?)"));
             query.addBindValue(entry.workflowId);
             query.addBindValue(entry.at.toMSecsSinceEpoch());
             query.addBindValue(toString(entry.kind));
@@ -233,12 +238,14 @@ namespace Lockstep::Ui
             entry.id = m_nextMemoryId++;
             m_memory.append(entry);
             // The same row cap as on disk, so a long session stays small.
-            const qsizetype mine = std::count_if(m_memory.cbegin(), m_memory.cend(),
-                                                 [&entry](const HistoryEntry &e) { return e.workflowId == entry.workflowId; });
+            const qsizetype mine = std::count_if(m_memory.cbegin(), m_memory.cend(), [&entry](const HistoryEntry &e) {
+                return e.workflowId == entry.workflowId;
+            });
             if (mine > m_limits.maxRowsPerWorkflow)
             {
-                const auto oldest = std::find_if(m_memory.begin(), m_memory.end(),
-                                                 [&entry](const HistoryEntry &e) { return e.workflowId == entry.workflowId; });
+                const auto oldest = std::find_if(m_memory.begin(), m_memory.end(), [&entry](const HistoryEntry &e) {
+                    return e.workflowId == entry.workflowId;
+                });
                 m_memory.erase(oldest);
             }
         }
@@ -278,7 +285,7 @@ namespace Lockstep::Ui
             entry.text = query.value(3).toString();
             const int tone = query.value(4).toInt();
             entry.tone = ((tone >= 0) && (tone <= static_cast<int>(Theme::Tone::Bad))) ? static_cast<Theme::Tone>(tone)
-                                                                                      : Theme::Tone::Neutral;
+                                                                                       : Theme::Tone::Neutral;
             result.append(entry);
         }
         return result;
@@ -342,7 +349,8 @@ namespace Lockstep::Ui
         };
 
         // Age.
-        const qint64 cutoff = m_now().toMSecsSinceEpoch() - std::chrono::duration_cast<std::chrono::milliseconds>(m_limits.maxAge).count();
+        const qint64 cutoff = m_now().toMSecsSinceEpoch() -
+                              std::chrono::duration_cast<std::chrono::milliseconds>(m_limits.maxAge).count();
         run(QStringLiteral("DELETE FROM history WHERE at_ms < ?"), {cutoff});
 
         // Rows per workflow: keep the newest maxRowsPerWorkflow.
@@ -380,4 +388,4 @@ namespace Lockstep::Ui
         }
         return removed;
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

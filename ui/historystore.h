@@ -18,27 +18,27 @@ namespace Lockstep::Ui
     {
         enum class Kind
         {
-            Outcome,   // Resume / Send / Cancel results, close codes with their reasons
-            Lock,      // lock events (acquired, refreshed, released, lost, checked …)
-            Session,   // a session of a tab closed (code and reason)
+            Outcome,  // Resume / Send / Cancel results, close codes with their reasons
+            Lock,     // lock events (acquired, refreshed, released, lost, checked …)
+            Session,  // a session of a tab closed (code and reason)
         };
 
-        qint64 id = 0;               // set by the store
+        qint64 id = 0;  // set by the store
         QString workflowId;
-        QDateTime at;                // when it happened
+        QDateTime at;  // when it happened
         Kind kind = Kind::Outcome;
-        QString text;                // "Resume: already running (1013) — held by …"
+        QString text;  // "Resume: already running (1013) — held by …"
         Theme::Tone tone = Theme::Tone::Neutral;
 
         bool operator==(const HistoryEntry &) const = default;
     };
 
-    QString toString(HistoryEntry::Kind kind);   // "outcome", "lock", "session"
+    QString toString(HistoryEntry::Kind kind);  // "outcome", "lock", "session"
 
     // How much history is kept (see HistoryStore).
     struct HistoryLimits
     {
-        std::chrono::hours maxAge {30 * 24};   // 30 days
+        std::chrono::hours maxAge{30 * 24};  // 30 days
         int maxRowsPerWorkflow = 10000;
         qint64 maxBytes = 50LL * 1024 * 1024;  // 50 MB
     };
@@ -66,15 +66,15 @@ namespace Lockstep::Ui
         static constexpr int PruneEvery = 500;
         // The newest rows a view asks for by default.
         static constexpr int DefaultReadLimit = 1000;
-        static QString fileName();              // "history.sqlite"
+        static QString fileName();  // "history.sqlite"
 
         // `folder`: where the database lives (created if missing).
         explicit HistoryStore(const QString &folder, Limits limits = {}, QObject *parent = nullptr,
                               std::function<QDateTime()> now = {});
         ~HistoryStore() override;
 
-        bool isPersistent() const;   // false: the database could not be opened
-        QString error() const;       // why, one line; empty when persistent
+        bool isPersistent() const;  // false: the database could not be opened
+        QString error() const;      // why, one line; empty when persistent
         QString databasePath() const;
         const Limits &limits() const;
 
@@ -98,14 +98,14 @@ namespace Lockstep::Ui
 
         Limits m_limits;
         std::function<QDateTime()> m_now;
-        QString m_connection;     // QSqlDatabase connection name, unique per store
+        QString m_connection;  // QSqlDatabase connection name, unique per store
         QString m_path;
         QString m_error;
         bool m_open = false;
         int m_writesSincePrune = 0;
         qint64 m_nextMemoryId = 1;
-        QList<HistoryEntry> m_memory;   // without a database: this session only
+        QList<HistoryEntry> m_memory;  // without a database: this session only
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui
 
 Q_DECLARE_METATYPE(Lockstep::Ui::HistoryEntry)

@@ -68,8 +68,8 @@ namespace Lockstep::Ui
         const QLocale locale;
         // Today: the time; older (a restored history): the date too.
         const QString when = (local.date() == QDate::currentDate())
-            ? locale.toString(local.time(), QStringLiteral("HH:mm:ss"))
-            : locale.toString(local, QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+                                 ? locale.toString(local.time(), QStringLiteral("HH:mm:ss"))
+                                 : locale.toString(local, QStringLiteral("yyyy-MM-dd HH:mm:ss"));
         const QString text = (entry.kind == HistoryEntry::Kind::Lock) ? tr("Lock: %1").arg(entry.text) : entry.text;
         return QStringLiteral("%1  %2").arg(when, text);
     }
@@ -137,4 +137,4 @@ namespace Lockstep::Ui
     {
         m_showLock->setChecked(show);
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -46,4 +46,4 @@ namespace Lockstep::Ui
         QCheckBox *m_showLock;
         QListWidget *m_list;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -30,14 +30,12 @@ namespace Lockstep::Ui
             {
             case LockTracker::State::Free: return Theme::Tone::Good;
             case LockTracker::State::Held: return Theme::Tone::Info;
-            case LockTracker::State::Unavailable:
-                return Theme::Tone::Bad;
-            case LockTracker::State::Unknown:
-                break;
+            case LockTracker::State::Unavailable: return Theme::Tone::Bad;
+            case LockTracker::State::Unknown: break;
             }
             return Theme::Tone::Neutral;
         }
-    } // namespace
+    }  // namespace
 
     LockPanel::LockPanel(LockTracker *tracker, QWidget *parent)
         : QWidget(parent)
@@ -149,7 +147,8 @@ namespace Lockstep::Ui
 
         m_history->clear();
         for (const LockTracker::Event &event : m_tracker->history())
-            m_history->addItem(QStringLiteral("%1  %2").arg(locale.toString(event.at.time(), QStringLiteral("HH:mm:ss")), event.text));
+            m_history->addItem(
+                QStringLiteral("%1  %2").arg(locale.toString(event.at.time(), QStringLiteral("HH:mm:ss")), event.text));
 
         refreshCountdowns();
         if ((state == LockTracker::State::Held) && live)
@@ -172,16 +171,19 @@ namespace Lockstep::Ui
         else
         {
             const qint64 ago = last->msecsTo(QDateTime::currentDateTime());
-            m_heartbeats->setText(tr("%1 seen, last at %2 (%3 ago)")
-                                      .arg(m_tracker->heartbeats())
-                                      .arg(QLocale().toString(last->time(), QStringLiteral("HH:mm:ss")), formatDuration(ago)));
+            m_heartbeats->setText(
+                tr("%1 seen, last at %2 (%3 ago)")
+                    .arg(m_tracker->heartbeats())
+                    .arg(QLocale().toString(last->time(), QStringLiteral("HH:mm:ss")), formatDuration(ago)));
         }
         const std::optional<qint64> deadline = m_tracker->deadlineLeftMs();
         if (deadline)
-            m_deadline->setText(tr("%1 (of %2)").arg(formatDuration(deadline), formatDuration(m_tracker->workflowDeadline().count())));
+            m_deadline->setText(
+                tr("%1 (of %2)").arg(formatDuration(deadline), formatDuration(m_tracker->workflowDeadline().count())));
         else if (m_tracker->state() == LockTracker::State::Held)
-            m_deadline->setText(tr("— (taken before this tab opened; limit %1)").arg(formatDuration(m_tracker->workflowDeadline().count())));
+            m_deadline->setText(tr("— (taken before this tab opened; limit %1)")
+                                    .arg(formatDuration(m_tracker->workflowDeadline().count())));
         else
             m_deadline->setText(QStringLiteral("—"));
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

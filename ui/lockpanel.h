@@ -52,4 +52,4 @@ namespace Lockstep::Ui
         QListWidget *m_history;
         QTimer m_tick;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

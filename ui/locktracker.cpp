@@ -18,7 +18,7 @@ namespace Lockstep::Ui
             const QString words = holderWording(holder);
             return words.isEmpty() ? QStringLiteral("?") : words;
         }
-    } // namespace
+    }  // namespace
 
     LockTracker::LockTracker(QObject *parent, std::function<qint64()> monotonicMs)
         : QObject(parent)
@@ -67,19 +67,21 @@ namespace Lockstep::Ui
 
     void LockTracker::apply(const Protocol::LockStatus &status)
     {
-        const Key key {.state = status.state, .holder = status.holder, .fence = status.fence, .at = status.at};
+        const Key key{.state = status.state, .holder = status.holder, .fence = status.fence, .at = status.at};
         if ((status.at > 0) && m_seen.contains(key))
-            return;   // the same event through another session
+            return;  // the same event through another session
         m_seen.append(key);
         while (m_seen.size() > MaxSeen)
             m_seen.removeFirst();
 
-        const bool alive = (status.state == Protocol::LockState::Acquired) || (status.state == Protocol::LockState::Refreshed);
+        const bool alive =
+            (status.state == Protocol::LockState::Acquired) || (status.state == Protocol::LockState::Refreshed);
         if (alive && endedAlready(status.holder, status.fence, status.at))
-            return;   // a late copy of an acquisition already seen ending
+            return;  // a late copy of an acquisition already seen ending
         ++m_generation;
 
-        const QString ttl = (status.ttlMs > 0) ? QStringLiteral(", TTL %1").arg(formatDuration(status.ttlMs)) : QString();
+        const QString ttl =
+            (status.ttlMs > 0) ? QStringLiteral(", TTL %1").arg(formatDuration(status.ttlMs)) : QString();
         switch (status.state)
         {
         case Protocol::LockState::Acquired:
@@ -123,12 +125,12 @@ namespace Lockstep::Ui
                 m_endedAt = status.at;
             }
             // The end of an older acquisition does not free a newer holder's lock.
-            const bool older = (m_state == State::Held) && (status.holder != m_holder) && (status.fence > 0)
-                && (status.fence < m_fence);
+            const bool older = (m_state == State::Held) && (status.holder != m_holder) && (status.fence > 0) &&
+                               (status.fence < m_fence);
             if (!older)
                 setFree();
             if (!released)
-                reconcile();   // lost: someone else may hold it now
+                reconcile();  // lost: someone else may hold it now
             break;
         }
         case Protocol::LockState::Unavailable:
@@ -152,7 +154,7 @@ namespace Lockstep::Ui
     void LockTracker::applySnapshot(const LockInfo &info, const std::optional<quint64> askedAt)
     {
         if (askedAt && (*askedAt != m_generation))
-            return;   // an event came in after the question: it is newer than this answer
+            return;  // an event came in after the question: it is newer than this answer
         if (info.held && endedAlready(info.holder, info.fence, 0))
             return;
         ++m_generation;
@@ -174,7 +176,9 @@ namespace Lockstep::Ui
             // A check that confirms what is known is not an event worth a history line.
             if (news)
                 addEvent(QStringLiteral("checked: held by %1 (fence %2, TTL left %3)")
-                             .arg(who(info.holder)).arg(info.fence).arg(formatDuration(m_ttlMs)));
+                             .arg(who(info.holder))
+                             .arg(info.fence)
+                             .arg(formatDuration(m_ttlMs)));
         }
         else
         {
@@ -373,20 +377,18 @@ namespace Lockstep::Ui
         {
         case State::Held:
             return m_holder.trimmed().isEmpty()
-                ? QStringLiteral("held")
-                : QStringLiteral("held by %1").arg(holderWording(m_holder, own.contains(m_holder)));
-        case State::Unavailable:
-            return QStringLiteral("unavailable (lock store unreachable)");
+                       ? QStringLiteral("held")
+                       : QStringLiteral("held by %1").arg(holderWording(m_holder, own.contains(m_holder)));
+        case State::Unavailable: return QStringLiteral("unavailable (lock store unreachable)");
         case State::Unknown:
-        case State::Free:
-            break;
+        case State::Free: break;
         }
         return stateWord(m_state);
     }
 
     void LockTracker::addEvent(const QString &text)
     {
-        m_history.prepend(Event {.at = QDateTime::currentDateTime(), .text = text});
+        m_history.prepend(Event{.at = QDateTime::currentDateTime(), .text = text});
         while (m_history.size() > MaxHistory)
             m_history.removeLast();
         emit eventAdded(m_history.constFirst());
@@ -401,4 +403,4 @@ namespace Lockstep::Ui
             return QStringLiteral("%1 s").arg(totalSeconds);
         return QStringLiteral("%1 min %2 s").arg(totalSeconds / 60).arg(totalSeconds % 60, 2, 10, QLatin1Char('0'));
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -37,16 +37,16 @@ namespace Lockstep::Ui
     public:
         enum class State
         {
-            Unknown,      // nothing heard yet
-            Free,         // released, lost, expired, or checked free
+            Unknown,  // nothing heard yet
+            Free,     // released, lost, expired, or checked free
             Held,
             Unavailable,  // the lock store could not be reached
         };
 
         struct Event
         {
-            QDateTime at;     // local time it was seen
-            QString text;     // "acquired by replica r1, session 3 (fence 12, TTL 30 s)"
+            QDateTime at;  // local time it was seen
+            QString text;  // "acquired by replica r1, session 3 (fence 12, TTL 30 s)"
         };
 
         static constexpr int MaxHistory = 20;
@@ -81,11 +81,11 @@ namespace Lockstep::Ui
         void setWorkflowDeadline(std::chrono::milliseconds deadline);
 
         State state() const;
-        QString holder() const;          // as the gateway spells it
+        QString holder() const;  // as the gateway spells it
         qint64 fence() const;
         // TTL left now; nullopt when unknown (not held, or no TTL reported).
         std::optional<qint64> ttlLeftMs() const;
-        int heartbeats() const;          // "refreshed" events of this acquisition
+        int heartbeats() const;  // "refreshed" events of this acquisition
         std::optional<QDateTime> lastHeartbeat() const;
         // Deadline left of the execution that holds the lock, counted from the
         // "acquired" event this console saw; nullopt when that was not seen.
@@ -136,10 +136,10 @@ namespace Lockstep::Ui
         int m_heartbeats = 0;
         std::optional<QDateTime> m_lastHeartbeat;
         std::optional<qint64> m_acquiredSeenAt;
-        std::chrono::milliseconds m_deadline {5 * 60 * 1000};
+        std::chrono::milliseconds m_deadline{5 * 60 * 1000};
         QList<Event> m_history;
-        QList<Key> m_seen;              // recent events, for duplicates
-        QString m_endedHolder;          // the last acquisition seen ending
+        QList<Key> m_seen;      // recent events, for duplicates
+        QString m_endedHolder;  // the last acquisition seen ending
         qint64 m_endedFence = 0;
         qint64 m_endedAt = 0;
 
@@ -152,4 +152,4 @@ namespace Lockstep::Ui
 
     // "4 s", "1 min 05 s", "—" for nullopt.
     QString formatDuration(std::optional<qint64> milliseconds);
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

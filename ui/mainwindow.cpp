@@ -76,13 +76,14 @@ namespace Lockstep::Ui
                 return Theme::Tone::Bad;
             return Theme::Tone::Neutral;
         }
-    } // namespace
+    }  // namespace
 
     MainWindow::MainWindow(ConsoleOptions options, QWidget *parent)
         : QMainWindow(parent)
         , m_options(std::move(options))
-        , m_settings(m_options.settingsFile.isEmpty() ? std::make_unique<QSettings>()
-                                                      : std::make_unique<QSettings>(m_options.settingsFile, QSettings::IniFormat))
+        , m_settings(m_options.settingsFile.isEmpty()
+                         ? std::make_unique<QSettings>()
+                         : std::make_unique<QSettings>(m_options.settingsFile, QSettings::IniFormat))
         , m_vault(new TokenVault(QStringLiteral("lockstep"), this))
         , m_profiles(new ProfileManager(m_settings.get(), m_vault, this))
         , m_api(new GatewayApi(this))
@@ -225,7 +226,7 @@ namespace Lockstep::Ui
             m_runView->horizontalHeader()->resizeSection(
                 column, std::max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title)) + padding);
         };
-        fit(RunListModel::StatusColumn, QStringLiteral("input required ") + QString(4, u'M'));   // and its icon
+        fit(RunListModel::StatusColumn, QStringLiteral("input required ") + QString(4, u'M'));  // and its icon
         fit(RunListModel::FlowColumn, QStringLiteral("approval"));
         fit(RunListModel::CreatedColumn, QStringLiteral("00:00:00"));
         fit(RunListModel::DurationColumn, QStringLiteral("00 min 00 s"));
@@ -270,19 +271,22 @@ namespace Lockstep::Ui
         };
 
         QMenu *file = menuBar()->addMenu(tr("&File"));
-        add(file, "newWorkflowAction", tr("&New workflow…"), QKeySequence(Qt::CTRL | Qt::Key_N), [this] { showNewWorkflow(); });
-        add(file, "openWorkflowAction", tr("&Open workflow by ID…"), QKeySequence(Qt::CTRL | Qt::Key_O), [this] { showOpenWorkflow(); });
+        add(file, "newWorkflowAction", tr("&New workflow…"), QKeySequence(Qt::CTRL | Qt::Key_N),
+            [this] { showNewWorkflow(); });
+        add(file, "openWorkflowAction", tr("&Open workflow by ID…"), QKeySequence(Qt::CTRL | Qt::Key_O),
+            [this] { showOpenWorkflow(); });
         QAction *openRun = add(file, "openRunAction", tr("Open the selected &run"), QKeySequence(), [this] {
             const QModelIndex index = m_runView->currentIndex();
             if (index.isValid())
                 openWorkflow(index.data(RunListModel::WorkflowIdRole).toString());
         });
-        QAction *newTab = add(file, "openInNewTabAction", tr("Open in new &tab"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), [this] {
-            if (m_runView->hasFocus() && m_runView->currentIndex().isValid())
-                openWorkflow(m_runView->currentIndex().data(RunListModel::WorkflowIdRole).toString(), true);
-            else if (WorkflowTab *tab = currentTab())
-                openWorkflow(tab->workflowId(), true);
-        });
+        QAction *newTab = add(
+            file, "openInNewTabAction", tr("Open in new &tab"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T), [this] {
+                if (m_runView->hasFocus() && m_runView->currentIndex().isValid())
+                    openWorkflow(m_runView->currentIndex().data(RunListModel::WorkflowIdRole).toString(), true);
+                else if (WorkflowTab *tab = currentTab())
+                    openWorkflow(tab->workflowId(), true);
+            });
         m_runView->addAction(openRun);
         m_runView->addAction(newTab);
         add(file, "closeTabAction", tr("&Close tab"), QKeySequence(Qt::CTRL | Qt::Key_W), [this] {
@@ -293,7 +297,8 @@ namespace Lockstep::Ui
         add(file, "quitAction", tr("&Quit"), QKeySequence::Quit, [this] { close(); });
 
         QMenu *gateway = menuBar()->addMenu(tr("&Gateway"));
-        add(gateway, "profilesAction", tr("&Profiles…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), [this] { showProfiles(); });
+        add(gateway, "profilesAction", tr("&Profiles…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P),
+            [this] { showProfiles(); });
         add(gateway, "reconnectAction", tr("&Reconnect now"), QKeySequence(Qt::Key_F5), [this] {
             if (WorkflowTab *tab = currentTab())
                 tab->reconnect();
@@ -319,7 +324,8 @@ namespace Lockstep::Ui
         });
 
         QMenu *view = menuBar()->addMenu(tr("&View"));
-        add(view, "focusRunsAction", tr("&Run list"), QKeySequence(Qt::CTRL | Qt::Key_1), [this] { m_runView->setFocus(Qt::ShortcutFocusReason); });
+        add(view, "focusRunsAction", tr("&Run list"), QKeySequence(Qt::CTRL | Qt::Key_1),
+            [this] { m_runView->setFocus(Qt::ShortcutFocusReason); });
         add(view, "focusChatAction", tr("&Chat log"), QKeySequence(Qt::CTRL | Qt::Key_2), [this] {
             if (WorkflowTab *tab = currentTab())
                 tab->chatView()->setFocus(Qt::ShortcutFocusReason);
@@ -331,9 +337,9 @@ namespace Lockstep::Ui
         view->addSeparator();
         QMenu *theme = view->addMenu(tr("&Theme"));
         m_themeGroup = new QActionGroup(this);
-        for (const auto &[mode, text] : {std::pair {Theme::Mode::System, tr("Follow the &system")},
-                                         std::pair {Theme::Mode::Light, tr("&Light")},
-                                         std::pair {Theme::Mode::Dark, tr("&Dark")}})
+        for (const auto &[mode, text] :
+             {std::pair{Theme::Mode::System, tr("Follow the &system")}, std::pair{Theme::Mode::Light, tr("&Light")},
+              std::pair{Theme::Mode::Dark, tr("&Dark")}})
         {
             QAction *action = theme->addAction(text);
             action->setObjectName(QStringLiteral("theme-") + Theme::toString(mode));
@@ -347,7 +353,8 @@ namespace Lockstep::Ui
         add(help, "aboutAction", tr("&About Lockstep"), QKeySequence(), [this] {
             QMessageBox::about(this, tr("About Lockstep"),
                                tr("Lockstep %1\n\nWatch agent workflows live, see who holds a run's lock, resume and "
-                                  "cancel them.").arg(QApplication::applicationVersion()));
+                                  "cancel them.")
+                                   .arg(QApplication::applicationVersion()));
         });
         add(help, "aboutQtAction", tr("About &Qt"), QKeySequence(), [] { QApplication::aboutQt(); });
     }
@@ -360,7 +367,8 @@ namespace Lockstep::Ui
     void MainWindow::updateActions()
     {
         const bool hasTab = (currentTab() != nullptr);
-        for (const char *name : {"resumeAction", "cancelAction", "sendAction", "focusComposerAction", "closeTabAction", "focusChatAction"})
+        for (const char *name :
+             {"resumeAction", "cancelAction", "sendAction", "focusComposerAction", "closeTabAction", "focusChatAction"})
         {
             if (QAction *a = action(QString::fromLatin1(name)))
                 a->setEnabled(hasTab);
@@ -391,7 +399,8 @@ namespace Lockstep::Ui
                 auto endpoint = GatewayEndpoint::fromUrl(url);
                 if (!endpoint)
                 {
-                    setGatewayStatus(tr("Gateway: embedded gateway at an unusable address: %1").arg(endpoint.error()), Theme::Tone::Bad);
+                    setGatewayStatus(tr("Gateway: embedded gateway at an unusable address: %1").arg(endpoint.error()),
+                                     Theme::Tone::Bad);
                     return;
                 }
                 endpoint->token = token;
@@ -403,7 +412,8 @@ namespace Lockstep::Ui
                 emit embeddedGatewayFailed(message);
             });
             setGatewayStatus(tr("Gateway: starting the embedded gateway…"), Theme::Tone::Warning);
-            m_embedded->start(EmbeddedGateway::Options {.binary = m_options.gatewayBinary, .dataDir = m_options.embeddedDataDir});
+            m_embedded->start(
+                EmbeddedGateway::Options{.binary = m_options.gatewayBinary, .dataDir = m_options.embeddedDataDir});
             return;
         }
         if (!m_options.gatewayUrl.isEmpty())
@@ -413,10 +423,11 @@ namespace Lockstep::Ui
             {
                 setGatewayStatus(tr("Gateway: %1").arg(endpoint.error()), Theme::Tone::Bad);
                 // Nothing works without a gateway: say so in a dialog, with the way out.
-                auto *box = new QMessageBox(QMessageBox::Warning, tr("Gateway URL"),
-                                            tr("The gateway URL '%1' cannot be used:\n%2\n\nPick or add a gateway under Profiles.")
-                                                .arg(m_options.gatewayUrl, endpoint.error()),
-                                            QMessageBox::Close, this);
+                auto *box = new QMessageBox(
+                    QMessageBox::Warning, tr("Gateway URL"),
+                    tr("The gateway URL '%1' cannot be used:\n%2\n\nPick or add a gateway under Profiles.")
+                        .arg(m_options.gatewayUrl, endpoint.error()),
+                    QMessageBox::Close, this);
                 box->setObjectName(QStringLiteral("badGatewayDialog"));
                 box->setAttribute(Qt::WA_DeleteOnClose);
                 QPushButton *profiles = box->addButton(tr("&Profiles…"), QMessageBox::AcceptRole);
@@ -480,8 +491,8 @@ namespace Lockstep::Ui
             withToken.token = lookup.token;
             if (lookup.token.isEmpty())
             {
-                const QString why = lookup.message.isEmpty() ? tr("No token is stored for profile %1.").arg(name)
-                                                             : lookup.message;
+                const QString why =
+                    lookup.message.isEmpty() ? tr("No token is stored for profile %1.").arg(name) : lookup.message;
                 if (m_options.askForMissingToken)
                 {
                     promptForToken(name, withToken, why);
@@ -507,13 +518,15 @@ namespace Lockstep::Ui
             withToken.token = token;
             connectToEndpoint(withToken, profile);
         });
-        connect(dialog, &QInputDialog::rejected, this, [this, profile, endpoint] { connectToEndpoint(endpoint, profile); });
+        connect(dialog, &QInputDialog::rejected, this,
+                [this, profile, endpoint] { connectToEndpoint(endpoint, profile); });
         dialog->open();
     }
 
     void MainWindow::connectToEndpoint(const GatewayEndpoint &endpoint, const QString &label)
     {
-        const bool sameGateway = (m_api->endpoint().httpBase == endpoint.httpBase) && (m_api->endpoint().token == endpoint.token);
+        const bool sameGateway =
+            (m_api->endpoint().httpBase == endpoint.httpBase) && (m_api->endpoint().token == endpoint.token);
         if (!sameGateway)
         {
             // The old gateway's tabs stay saved for when it is used again.
@@ -526,7 +539,8 @@ namespace Lockstep::Ui
         m_api->setEndpoint(endpoint);
         // "work (http://host:8080)"; a bare URL is not repeated.
         const QString base = endpoint.httpBase.toString();
-        m_gatewayLabel = ((label == base) || label.startsWith(u"ws")) ? base : QStringLiteral("%1 (%2)").arg(label, base);
+        m_gatewayLabel =
+            ((label == base) || label.startsWith(u"ws")) ? base : QStringLiteral("%1 (%2)").arg(label, base);
         m_gatewayStatus->setToolTip(endpoint.webSocketUrl.toString());
         m_connected = true;
         m_reachableOnce = false;
@@ -566,14 +580,16 @@ namespace Lockstep::Ui
                 if (error.httpStatus == 401)
                 {
                     // Reachable, but it refuses us: waiting will not fix that, Profiles will.
-                    setGatewayStatus(tr("Gateway: %1 — token refused (HTTP 401)").arg(m_gatewayLabel), Theme::Tone::Bad);
+                    setGatewayStatus(tr("Gateway: %1 — token refused (HTTP 401)").arg(m_gatewayLabel),
+                                     Theme::Tone::Bad);
                     if (!std::exchange(m_tokenRefused, true))
                         notifyTokenRefused(tr("Gateway %1").arg(m_gatewayLabel));
                     schedulePoll();
                     return;
                 }
-                setGatewayStatus(tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
-                                 Theme::Tone::Bad);
+                setGatewayStatus(
+                    tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
+                    Theme::Tone::Bad);
                 m_unreachable = true;
                 schedulePoll();
                 return;
@@ -631,8 +647,9 @@ namespace Lockstep::Ui
         m_gatewayTone = tone;
         m_gatewayStatus->setText(text);
         QPalette palette = m_gatewayStatus->palette();
-        palette.setColor(QPalette::WindowText, (tone == Theme::Tone::Neutral) ? this->palette().color(QPalette::WindowText)
-                                                                              : Theme::toneColor(tone, this->palette()));
+        palette.setColor(QPalette::WindowText, (tone == Theme::Tone::Neutral)
+                                                   ? this->palette().color(QPalette::WindowText)
+                                                   : Theme::toneColor(tone, this->palette()));
         m_gatewayStatus->setPalette(palette);
     }
 
@@ -655,8 +672,8 @@ namespace Lockstep::Ui
     void MainWindow::notifyTokenRefused(const QString &what)
     {
         qCInfo(lcUi).noquote() << "notice:" << what << "(token refused)";
-        m_notification->showMessage(tr("%1: token refused — open Profiles to set the right one.").arg(what), Theme::Tone::Bad,
-                                    tr("&Profiles…"), [this] { showProfiles(); });
+        m_notification->showMessage(tr("%1: token refused — open Profiles to set the right one.").arg(what),
+                                    Theme::Tone::Bad, tr("&Profiles…"), [this] { showProfiles(); });
     }
 
     // ---- tabs ----
@@ -689,14 +706,19 @@ namespace Lockstep::Ui
         context.lock = trackerFor(id);
         context.history = m_history.get();
         auto *tab = new WorkflowTab(context, id, m_tabs);
-        connect(tab, &WorkflowTab::openInNewTabRequested, this, [this](const QString &wid) { openWorkflow(wid, true); });
+        connect(tab, &WorkflowTab::openInNewTabRequested, this,
+                [this](const QString &wid) { openWorkflow(wid, true); });
         connect(tab, &WorkflowTab::statusChanged, this, [this, tab] { updateTabIcon(tab); });
         connect(tab, &WorkflowTab::drivingChanged, this, [this, tab] { updateTabIcon(tab); });
-        connect(tab, &WorkflowTab::outcomeRecorded, this, [this](const QString &wid, const WorkflowTab::Record &record) {
-            statusBar()->showMessage(QStringLiteral("%1 — %2").arg(wid, WorkflowTab::recordText(record)), 15000);
-            m_history->add(HistoryEntry {.workflowId = wid, .at = record.outcome.at, .kind = HistoryEntry::Kind::Outcome,
-                                         .text = WorkflowTab::recordText(record), .tone = outcomeTone(record.outcome.kind)});
-        });
+        connect(
+            tab, &WorkflowTab::outcomeRecorded, this, [this](const QString &wid, const WorkflowTab::Record &record) {
+                statusBar()->showMessage(QStringLiteral("%1 — %2").arg(wid, WorkflowTab::recordText(record)), 15000);
+                m_history->add(HistoryEntry{.workflowId = wid,
+                                            .at = record.outcome.at,
+                                            .kind = HistoryEntry::Kind::Outcome,
+                                            .text = WorkflowTab::recordText(record),
+                                            .tone = outcomeTone(record.outcome.kind)});
+            });
         watchSessions(tab);
         int copies = 0;
         for (WorkflowTab *other : tabs())
@@ -717,33 +739,37 @@ namespace Lockstep::Ui
     void MainWindow::recordHistory(const QString &workflowId, const HistoryEntry::Kind kind, const QString &text,
                                    const Theme::Tone tone)
     {
-        m_history->add(HistoryEntry {.workflowId = workflowId, .kind = kind, .text = text, .tone = tone});
+        m_history->add(HistoryEntry{.workflowId = workflowId, .kind = kind, .text = text, .tone = tone});
     }
 
     void MainWindow::watchSessions(WorkflowTab *tab)
     {
         // Close codes with their reasons: a driving session's end, and the live
         // view's closes other than a normal one (once per workflow until it is back).
-        connect(tab, &WorkflowTab::sessionEnded, this, [this](const QString &wid, const quint16 code, const QString &reason) {
-            recordHistory(wid, HistoryEntry::Kind::Session, tr("Session closed: %1").arg(closeWording(code, reason)),
-                          (code == quint16(CloseCode::Normal)) ? Theme::Tone::Neutral : Theme::Tone::Warning);
-        });
+        connect(tab, &WorkflowTab::sessionEnded, this,
+                [this](const QString &wid, const quint16 code, const QString &reason) {
+                    recordHistory(wid, HistoryEntry::Kind::Session,
+                                  tr("Session closed: %1").arg(closeWording(code, reason)),
+                                  (code == quint16(CloseCode::Normal)) ? Theme::Tone::Neutral : Theme::Tone::Warning);
+                });
         const QString wid = tab->workflowId();
-        connect(tab->liveConnection(), &LiveConnection::statusChanged, this, [this, wid](const ConnectionStatus &status) {
-            if (status.state == ConnectionState::Connected)
-            {
-                m_lastLiveClose.remove(wid);
-                return;
-            }
-            if (((status.state != ConnectionState::Closed) && (status.state != ConnectionState::Reconnecting))
-                || !status.closeCode || (*status.closeCode == quint16(CloseCode::Normal)))
-                return;
-            const QString text = tr("Live view closed: %1").arg(closeWording(*status.closeCode, status.closeReason));
-            if (m_lastLiveClose.value(wid) == text)
-                return;
-            m_lastLiveClose.insert(wid, text);
-            recordHistory(wid, HistoryEntry::Kind::Session, text, Theme::Tone::Warning);
-        });
+        connect(
+            tab->liveConnection(), &LiveConnection::statusChanged, this, [this, wid](const ConnectionStatus &status) {
+                if (status.state == ConnectionState::Connected)
+                {
+                    m_lastLiveClose.remove(wid);
+                    return;
+                }
+                if (((status.state != ConnectionState::Closed) && (status.state != ConnectionState::Reconnecting)) ||
+                    !status.closeCode || (*status.closeCode == quint16(CloseCode::Normal)))
+                    return;
+                const QString text =
+                    tr("Live view closed: %1").arg(closeWording(*status.closeCode, status.closeReason));
+                if (m_lastLiveClose.value(wid) == text)
+                    return;
+                m_lastLiveClose.insert(wid, text);
+                recordHistory(wid, HistoryEntry::Kind::Session, text, Theme::Tone::Warning);
+            });
     }
 
     QStringList MainWindow::openTabIds() const
@@ -816,11 +842,15 @@ namespace Lockstep::Ui
         tracker->setSource(m_api, workflowId);
         m_trackers.insert(workflowId, tracker);
         connect(tracker, &LockTracker::changed, this, [this, tracker, workflowId] {
-            m_runs->setLockHolder(workflowId, (tracker->state() == LockTracker::State::Held) ? tracker->holder() : QString());
+            m_runs->setLockHolder(workflowId,
+                                  (tracker->state() == LockTracker::State::Held) ? tracker->holder() : QString());
         });
         connect(tracker, &LockTracker::eventAdded, this, [this, workflowId](const LockTracker::Event &event) {
-            m_history->add(HistoryEntry {.workflowId = workflowId, .at = event.at, .kind = HistoryEntry::Kind::Lock,
-                                         .text = event.text, .tone = lockEventTone(event.text)});
+            m_history->add(HistoryEntry{.workflowId = workflowId,
+                                        .at = event.at,
+                                        .kind = HistoryEntry::Kind::Lock,
+                                        .text = event.text,
+                                        .tone = lockEventTone(event.text)});
         });
         return tracker;
     }
@@ -843,7 +873,8 @@ namespace Lockstep::Ui
             const auto answer = QMessageBox::question(
                 this, tr("Close tab"),
                 tr("This tab drives workflow %1. Closing it ends its session and the run pauses at its next step "
-                   "(Resume continues it).\n\nClose the tab?").arg(tab->workflowId()),
+                   "(Resume continues it).\n\nClose the tab?")
+                    .arg(tab->workflowId()),
                 QMessageBox::Close | QMessageBox::Cancel, QMessageBox::Cancel);
             if (answer != QMessageBox::Close)
                 return;
@@ -883,14 +914,38 @@ namespace Lockstep::Ui
         return result;
     }
 
-    QTabWidget *MainWindow::tabWidget() const { return m_tabs; }
-    RunListModel *MainWindow::runModel() const { return m_runs; }
-    RunFilterProxy *MainWindow::runProxy() const { return m_proxy; }
-    QTableView *MainWindow::runView() const { return m_runView; }
-    ProfileManager *MainWindow::profiles() const { return m_profiles; }
-    GatewayApi *MainWindow::api() const { return m_api; }
-    EmbeddedGateway *MainWindow::embeddedGateway() const { return m_embedded; }
-    QSettings *MainWindow::settings() const { return m_settings.get(); }
+    QTabWidget *MainWindow::tabWidget() const
+    {
+        return m_tabs;
+    }
+    RunListModel *MainWindow::runModel() const
+    {
+        return m_runs;
+    }
+    RunFilterProxy *MainWindow::runProxy() const
+    {
+        return m_proxy;
+    }
+    QTableView *MainWindow::runView() const
+    {
+        return m_runView;
+    }
+    ProfileManager *MainWindow::profiles() const
+    {
+        return m_profiles;
+    }
+    GatewayApi *MainWindow::api() const
+    {
+        return m_api;
+    }
+    EmbeddedGateway *MainWindow::embeddedGateway() const
+    {
+        return m_embedded;
+    }
+    QSettings *MainWindow::settings() const
+    {
+        return m_settings.get();
+    }
 
     // ---- run list ----
 
@@ -949,13 +1004,16 @@ namespace Lockstep::Ui
             if (!cancelConfirmed(box))
                 return;
             m_api->cancel(workflowId, this, [this, workflowId](ActionOutcome outcome) {
-                const WorkflowTab::Record record {.action = TabAction::Cancel, .outcome = outcome};
+                const WorkflowTab::Record record{.action = TabAction::Cancel, .outcome = outcome};
                 const QString text = WorkflowTab::recordText(record);
-                m_history->add(HistoryEntry {.workflowId = workflowId, .at = outcome.at, .kind = HistoryEntry::Kind::Outcome,
-                                             .text = text, .tone = outcomeTone(outcome.kind)});
+                m_history->add(HistoryEntry{.workflowId = workflowId,
+                                            .at = outcome.at,
+                                            .kind = HistoryEntry::Kind::Outcome,
+                                            .text = text,
+                                            .tone = outcomeTone(outcome.kind)});
                 if (isSuccess(outcome.kind))
                     statusBar()->showMessage(QStringLiteral("%1 — %2").arg(workflowId, text), 15000);
-                else if (outcome.detail.contains(u"HTTP 401"))   // outcomeFromCancelReply's wording
+                else if (outcome.detail.contains(u"HTTP 401"))  // outcomeFromCancelReply's wording
                     notifyTokenRefused(tr("Cancel %1").arg(workflowId));
                 else
                     notify(tr("%1 — %2").arg(workflowId, text));
@@ -1047,14 +1105,14 @@ namespace Lockstep::Ui
     {
         // A generated ID names the flow, so the run list reads well.
         const QString id = workflowId.isEmpty()
-            ? QStringLiteral("%1-%2").arg(flow, QUuid::createUuid().toString(QUuid::Id128).left(12))
-            : workflowId;
+                               ? QStringLiteral("%1-%2").arg(flow, QUuid::createUuid().toString(QUuid::Id128).left(12))
+                               : workflowId;
         if (!Protocol::isValidWorkflowId(id))
         {
             notify(tr("New workflow: '%1' is not a workflow ID — %2").arg(id, Protocol::workflowIdProblem(id)));
             return;
         }
-        QJsonObject metadata {{QStringLiteral("flow"), flow}};
+        QJsonObject metadata{{QStringLiteral("flow"), flow}};
         if (!workspaceId.isEmpty())
             metadata.insert(QStringLiteral("workspaceID"), workspaceId);
         // A startRequest with a goal on an existing run is its next message: a new
@@ -1062,7 +1120,8 @@ namespace Lockstep::Ui
         m_api->getWorkflow(id, this, [this, id, goal, flow, metadata](ApiResult<RunInfo> existing) {
             if (existing)
             {
-                notify(tr("New workflow: %1 exists already — open it (File → Open workflow…) or choose another ID.").arg(id));
+                notify(tr("New workflow: %1 exists already — open it (File → Open workflow…) or choose another ID.")
+                           .arg(id));
                 return;
             }
             if (existing.error().httpStatus == 401)
@@ -1105,4 +1164,4 @@ namespace Lockstep::Ui
             setGatewayStatus(m_gatewayStatus->text(), m_gatewayTone);
         }
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -40,24 +40,24 @@ namespace Lockstep::Ui
     // How the console starts (command line, tests).
     struct ConsoleOptions
     {
-        QString profile;             // --profile NAME
-        QString gatewayUrl;          // --gateway URL
-        QString workflowId;          // --workflow ID
-        bool embedded = false;       // --embedded
-        QString token;               // for --gateway (e.g. $LOCKSTEP_TOKEN); never stored
-        QString settingsFile;        // empty: the default QSettings location
-        QString gatewayBinary;       // embedded: empty finds it
-        QString embeddedDataDir;     // embedded: empty uses the app data folder
+        QString profile;          // --profile NAME
+        QString gatewayUrl;       // --gateway URL
+        QString workflowId;       // --workflow ID
+        bool embedded = false;    // --embedded
+        QString token;            // for --gateway (e.g. $LOCKSTEP_TOKEN); never stored
+        QString settingsFile;     // empty: the default QSettings location
+        QString gatewayBinary;    // embedded: empty finds it
+        QString embeddedDataDir;  // embedded: empty uses the app data folder
         // The console's own data (history.sqlite). Empty: $LOCKSTEP_CONSOLE_DATA_DIR,
         // else the app data folder (QStandardPaths::AppDataLocation).
         QString dataDir;
         HistoryStore::Limits historyLimits;
-        bool restoreTabs = true;     // reopen the tabs open at the last exit (per gateway)
-        std::chrono::milliseconds pollInterval {1500};
+        bool restoreTabs = true;  // reopen the tabs open at the last exit (per gateway)
+        std::chrono::milliseconds pollInterval{1500};
         BackoffOptions backoff;
         Backoff::RandomSource random;
-        std::chrono::milliseconds keychainRetryDelay {1500};
-        std::chrono::milliseconds staleAfter {90000};
+        std::chrono::milliseconds keychainRetryDelay{1500};
+        std::chrono::milliseconds staleAfter{90000};
         bool askForMissingToken = true;  // false: never open the token prompt (tests)
     };
 
@@ -140,7 +140,8 @@ namespace Lockstep::Ui
         void showProfiles();
         void showNewWorkflow();
         // createWorkflow() with an ID or workspace: the run starts in its tab.
-        void startWorkflowAt(const QString &goal, const QString &flow, const QString &workflowId, const QString &workspaceId);
+        void startWorkflowAt(const QString &goal, const QString &flow, const QString &workflowId,
+                             const QString &workspaceId);
         void showOpenWorkflow();
         void promptForToken(const QString &profile, const GatewayEndpoint &endpoint, const QString &why);
         void closeTab(int index);
@@ -175,8 +176,8 @@ namespace Lockstep::Ui
         bool m_polling = false;
         bool m_connected = false;
         bool m_reachableOnce = false;
-        bool m_unreachable = false;     // the last poll failed
-        bool m_tokenRefused = false;    // the last poll got 401
+        bool m_unreachable = false;   // the last poll failed
+        bool m_tokenRefused = false;  // the last poll got 401
         QHash<QString, LockTracker *> m_trackers;
         QString m_gatewayLabel;
         QString m_pendingWorkflow;
@@ -186,6 +187,6 @@ namespace Lockstep::Ui
         QString m_tabsKey;           // the gateway whose tabs are saved; empty: none yet
         bool m_holdTabSave = false;  // while tabs are restored or torn down
         QPointer<QMessageBox> m_runCancelConfirm;
-        QHash<QString, QString> m_lastLiveClose;   // per workflow: the live close last written to the history
+        QHash<QString, QString> m_lastLiveClose;  // per workflow: the live close last written to the history
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

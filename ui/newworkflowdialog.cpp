@@ -37,7 +37,7 @@ namespace Lockstep::Ui
             label->setText(problem);
             label->setVisible(!problem.isEmpty());
         }
-    } // namespace
+    }  // namespace
 
     NewWorkflowDialog::NewWorkflowDialog(GatewayApi *api, const QStringList &fallbackFlows, QWidget *parent)
         : QDialog(parent)
@@ -172,7 +172,7 @@ namespace Lockstep::Ui
     {
         QList<FlowInfo> flows;
         for (const QString &name : std::as_const(m_fallback))
-            flows.append(FlowInfo {.name = name, .description = {}});
+            flows.append(FlowInfo{.name = name, .description = {}});
         setFlows(flows);
         m_flowNote->setText(why);
         m_flowNote->setVisible(!why.isEmpty());
@@ -187,8 +187,9 @@ namespace Lockstep::Ui
 
     void NewWorkflowDialog::validate()
     {
-        showProblem(m_goalError, (m_goalTouched && goal().isEmpty()) ? tr("Say what the agent should do: the goal is empty.")
-                                                                      : QString());
+        showProblem(m_goalError, (m_goalTouched && goal().isEmpty())
+                                     ? tr("Say what the agent should do: the goal is empty.")
+                                     : QString());
         const QString id = workflowId();
         // The rule is core/protocol/workflowid.h's, said the way the gateway says it.
         showProblem(m_workflowIdError, (id.isEmpty() || Protocol::isValidWorkflowId(id))
@@ -203,16 +204,17 @@ namespace Lockstep::Ui
                                             : tr("Not a workspace ID — the rule: [A-Za-z0-9][A-Za-z0-9_.-]{0,127} "
                                                  "(a letter or digit first, at most 128 characters)."));
         m_start->setEnabled(isValid());
-        m_start->setToolTip(isValid() ? tr("Start the workflow") : tr("Fill in the goal and fix the fields marked in red"));
+        m_start->setToolTip(isValid() ? tr("Start the workflow")
+                                      : tr("Fill in the goal and fix the fields marked in red"));
     }
 
     bool NewWorkflowDialog::isValid() const
     {
         const QString id = workflowId();
         const QString workspace = workspaceId();
-        return !goal().isEmpty() && !flow().isEmpty() && m_flow->isEnabled()
-               && (id.isEmpty() || Protocol::isValidWorkflowId(id))
-               && (workspace.isEmpty() || Workspace::isValidWorkspaceId(workspace));
+        return !goal().isEmpty() && !flow().isEmpty() && m_flow->isEnabled() &&
+               (id.isEmpty() || Protocol::isValidWorkflowId(id)) &&
+               (workspace.isEmpty() || Workspace::isValidWorkspaceId(workspace));
     }
 
     QString NewWorkflowDialog::flowNote() const
@@ -239,4 +241,4 @@ namespace Lockstep::Ui
     {
         return m_workspaceId->text().trimmed();
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

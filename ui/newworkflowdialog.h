@@ -63,4 +63,4 @@ namespace Lockstep::Ui
         QPushButton *m_start;
         bool m_goalTouched = false;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -94,4 +94,4 @@ namespace Lockstep::Ui
     {
         return m_action;
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -43,4 +43,4 @@ namespace Lockstep::Ui
         QToolButton *m_close;
         std::function<void()> m_run;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -67,7 +67,8 @@ namespace Lockstep::Ui
             return outcome.detail.isEmpty() ? QStringLiteral("invalid request")
                                             : QStringLiteral("invalid request: %1").arg(outcome.detail);
         case OutcomeKind::Failed:
-            return outcome.detail.isEmpty() ? QStringLiteral("failed") : QStringLiteral("failed: %1").arg(outcome.detail);
+            return outcome.detail.isEmpty() ? QStringLiteral("failed")
+                                            : QStringLiteral("failed: %1").arg(outcome.detail);
         }
         return QStringLiteral("failed");
     }
@@ -78,18 +79,14 @@ namespace Lockstep::Ui
         {
         case OutcomeKind::Resumed:
         case OutcomeKind::MessageSent:
-        case OutcomeKind::Cancelled:
-            return Theme::Tone::Good;
+        case OutcomeKind::Cancelled: return Theme::Tone::Good;
         case OutcomeKind::NotResumable:
         case OutcomeKind::NothingToCancel:
-        case OutcomeKind::AlreadyRunning:
-            return Theme::Tone::Warning;
-        case OutcomeKind::DrivingHere:
-            return Theme::Tone::Info;
+        case OutcomeKind::AlreadyRunning: return Theme::Tone::Warning;
+        case OutcomeKind::DrivingHere: return Theme::Tone::Info;
         case OutcomeKind::NotFound:
         case OutcomeKind::InvalidRequest:
-        case OutcomeKind::Failed:
-            return Theme::Tone::Bad;
+        case OutcomeKind::Failed: return Theme::Tone::Bad;
         }
         return Theme::Tone::Neutral;
     }
@@ -118,9 +115,7 @@ namespace Lockstep::Ui
             outcome.kind = OutcomeKind::NotResumable;
             outcome.status = statusFromReason(reason);
             return outcome;
-        case CloseCode::NotFound:
-            outcome.kind = OutcomeKind::NotFound;
-            return outcome;
+        case CloseCode::NotFound: outcome.kind = OutcomeKind::NotFound; return outcome;
         case CloseCode::TryAgainLater:
             outcome.kind = OutcomeKind::AlreadyRunning;
             outcome.holder = holder;
@@ -129,12 +124,12 @@ namespace Lockstep::Ui
             outcome.kind = OutcomeKind::InvalidRequest;
             outcome.detail = reason;
             return outcome;
-        default:
-            break;
+        default: break;
         }
         outcome.kind = OutcomeKind::Failed;
-        outcome.detail = reason.isEmpty() ? QStringLiteral("%1 (%2)").arg(closeCodeMeaning(code)).arg(code)
-                                          : QStringLiteral("%1 (%2): %3").arg(closeCodeMeaning(code)).arg(code).arg(reason);
+        outcome.detail = reason.isEmpty()
+                             ? QStringLiteral("%1 (%2)").arg(closeCodeMeaning(code)).arg(code)
+                             : QStringLiteral("%1 (%2): %3").arg(closeCodeMeaning(code)).arg(code).arg(reason);
         return outcome;
     }
 
@@ -179,4 +174,4 @@ namespace Lockstep::Ui
         }
         return outcome;
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

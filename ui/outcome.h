@@ -51,10 +51,10 @@ namespace Lockstep::Ui
     {
         OutcomeKind kind = OutcomeKind::Failed;
         std::optional<RunStatus> status;
-        QString holder;    // AlreadyRunning: the lock holder as the gateway spells it
-        bool holderIsThisTab = false;   // ... and it is a session of the tab that acted
-        QString detail;    // InvalidRequest, Failed: why
-        QDateTime at;      // when it happened (local time), for the history
+        QString holder;                // AlreadyRunning: the lock holder as the gateway spells it
+        bool holderIsThisTab = false;  // ... and it is a session of the tab that acted
+        QString detail;                // InvalidRequest, Failed: why
+        QDateTime at;                  // when it happened (local time), for the history
 
         bool operator==(const ActionOutcome &) const = default;
     };
@@ -76,4 +76,4 @@ namespace Lockstep::Ui
     // The outcome of POST /api/v1/workflows/{id}/cancel. `httpStatus` 0 with
     // `networkError` set when no answer came.
     ActionOutcome outcomeFromCancelReply(int httpStatus, const QJsonObject &body, const QString &networkError);
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

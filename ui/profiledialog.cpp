@@ -32,7 +32,9 @@ namespace Lockstep::Ui
         , m_token(new QLineEdit(this))
         , m_keychain(new QRadioButton(tr("In the system &keychain (recommended)"), this))
         , m_session(new QRadioButton(tr("For this session &only (asked again next time)"), this))
-        , m_plainText(new QRadioButton(tr("In &plain text in the settings file — not recommended: anyone who can read the file can use the token"), this))
+        , m_plainText(new QRadioButton(
+              tr("In &plain text in the settings file — not recommended: anyone who can read the file can use the token"),
+              this))
         , m_status(new QLabel(this))
         , m_saveButton(new QPushButton(tr("&Save"), this))
         , m_deleteButton(new QPushButton(tr("&Delete"), this))
@@ -69,7 +71,8 @@ namespace Lockstep::Ui
         caRow->addWidget(m_caFile, 1);
         caRow->addWidget(browse);
         connect(browse, &QPushButton::clicked, this, [this] {
-            const QString file = QFileDialog::getOpenFileName(this, tr("CA certificate"), {}, tr("PEM certificates (*.pem *.crt);;All files (*)"));
+            const QString file = QFileDialog::getOpenFileName(this, tr("CA certificate"), {},
+                                                              tr("PEM certificates (*.pem *.crt);;All files (*)"));
             if (!file.isEmpty())
                 m_caFile->setText(file);
         });
@@ -110,7 +113,7 @@ namespace Lockstep::Ui
         connect(close, &QDialogButtonBox::rejected, this, &QDialog::reject);
         connect(newButton, &QPushButton::clicked, this, [this] {
             m_list->clearSelection();
-            loadForm(GatewayProfile {});
+            loadForm(GatewayProfile{});
             m_name->setFocus();
         });
         connect(m_list, &QListWidget::currentTextChanged, this, [this](const QString &name) {
@@ -120,10 +123,13 @@ namespace Lockstep::Ui
         connect(m_saveButton, &QPushButton::clicked, this, &ProfileDialog::save);
         connect(m_connectButton, &QPushButton::clicked, this, [this] {
             const QString name = m_name->text().trimmed();
-            connect(this, &ProfileDialog::saved, this, [this, name](const SaveResult &) {
-                emit connectRequested(name);
-                accept();
-            }, Qt::SingleShotConnection);
+            connect(
+                this, &ProfileDialog::saved, this,
+                [this, name](const SaveResult &) {
+                    emit connectRequested(name);
+                    accept();
+                },
+                Qt::SingleShotConnection);
             save();
         });
         connect(m_deleteButton, &QPushButton::clicked, this, [this] {
@@ -132,14 +138,14 @@ namespace Lockstep::Ui
                 return;
             m_manager->removeProfile(name);
             reload();
-            loadForm(GatewayProfile {});
+            loadForm(GatewayProfile{});
             setStatus(tr("Deleted profile %1.").arg(name), false);
         });
         reload();
         if (m_list->count() > 0)
             m_list->setCurrentRow(0);
         else
-            loadForm(GatewayProfile {.url = QStringLiteral("ws://127.0.0.1:8080")});
+            loadForm(GatewayProfile{.url = QStringLiteral("ws://127.0.0.1:8080")});
         resize(fontMetrics().averageCharWidth() * 110, sizeHint().height());
     }
 
@@ -179,12 +185,30 @@ namespace Lockstep::Ui
         return m_status->text();
     }
 
-    QLineEdit *ProfileDialog::nameEdit() const { return m_name; }
-    QLineEdit *ProfileDialog::urlEdit() const { return m_url; }
-    QLineEdit *ProfileDialog::tokenEdit() const { return m_token; }
-    QRadioButton *ProfileDialog::keychainOption() const { return m_keychain; }
-    QRadioButton *ProfileDialog::sessionOption() const { return m_session; }
-    QRadioButton *ProfileDialog::plainTextOption() const { return m_plainText; }
+    QLineEdit *ProfileDialog::nameEdit() const
+    {
+        return m_name;
+    }
+    QLineEdit *ProfileDialog::urlEdit() const
+    {
+        return m_url;
+    }
+    QLineEdit *ProfileDialog::tokenEdit() const
+    {
+        return m_token;
+    }
+    QRadioButton *ProfileDialog::keychainOption() const
+    {
+        return m_keychain;
+    }
+    QRadioButton *ProfileDialog::sessionOption() const
+    {
+        return m_session;
+    }
+    QRadioButton *ProfileDialog::plainTextOption() const
+    {
+        return m_plainText;
+    }
 
     void ProfileDialog::setStatus(const QString &text, const bool warning)
     {
@@ -203,7 +227,7 @@ namespace Lockstep::Ui
         profile.caFile = m_caFile->text().trimmed();
         profile.verifyTls = m_verify->isChecked();
         profile.tokenStorage = m_plainText->isChecked() ? TokenStorage::PlainText
-            : m_session->isChecked()                    ? TokenStorage::SessionOnly
+                               : m_session->isChecked() ? TokenStorage::SessionOnly
                                                         : TokenStorage::Keychain;
         if (profile.name.isEmpty())
         {
@@ -231,4 +255,4 @@ namespace Lockstep::Ui
             emit saved(result);
         });
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -69,4 +69,4 @@ namespace Lockstep::Ui
         QPushButton *m_deleteButton;
         QPushButton *m_connectButton;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -16,7 +16,7 @@ namespace Lockstep::Ui
     namespace
     {
         const QString ProfilesGroup = QStringLiteral("profiles");
-    } // namespace
+    }  // namespace
 
     QString toString(const TokenStorage storage)
     {
@@ -42,14 +42,14 @@ namespace Lockstep::Ui
 
     ProfileStore::ProfileStore(QSettings *settings)
         : m_settings(settings)
-    {
-    }
+    {}
 
     QString ProfileStore::group(const QString &name) const
     {
         // Any profile name is safe as a settings key this way (slashes, spaces, …).
-        return ProfilesGroup + u'/'
-            + QString::fromLatin1(name.toUtf8().toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+        return ProfilesGroup + u'/' +
+               QString::fromLatin1(
+                   name.toUtf8().toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
     }
 
     QList<GatewayProfile> ProfileStore::profiles() const
@@ -60,12 +60,14 @@ namespace Lockstep::Ui
         m_settings->endGroup();
         for (const QString &key : groups)
         {
-            const QString name = QString::fromUtf8(QByteArray::fromBase64(key.toLatin1(), QByteArray::Base64UrlEncoding));
+            const QString name =
+                QString::fromUtf8(QByteArray::fromBase64(key.toLatin1(), QByteArray::Base64UrlEncoding));
             if (auto p = profile(name))
                 result.append(*p);
         }
-        std::sort(result.begin(), result.end(),
-                  [](const GatewayProfile &a, const GatewayProfile &b) { return a.name.localeAwareCompare(b.name) < 0; });
+        std::sort(result.begin(), result.end(), [](const GatewayProfile &a, const GatewayProfile &b) {
+            return a.name.localeAwareCompare(b.name) < 0;
+        });
         return result;
     }
 
@@ -165,8 +167,7 @@ namespace Lockstep::Ui
     TokenVault::TokenVault(QString service, QObject *parent)
         : QObject(parent)
         , m_service(std::move(service))
-    {
-    }
+    {}
 
     void TokenVault::setRetryDelay(const std::chrono::milliseconds delay)
     {
@@ -204,9 +205,7 @@ namespace Lockstep::Ui
         QKeychain::Job *job = nullptr;
         switch (operation)
         {
-        case Operation::Read:
-            job = new QKeychain::ReadPasswordJob(m_service);
-            break;
+        case Operation::Read: job = new QKeychain::ReadPasswordJob(m_service); break;
         case Operation::Write:
         {
             auto *write = new QKeychain::WritePasswordJob(m_service);
@@ -214,9 +213,7 @@ namespace Lockstep::Ui
             job = write;
             break;
         }
-        case Operation::Delete:
-            job = new QKeychain::DeletePasswordJob(m_service);
-            break;
+        case Operation::Delete: job = new QKeychain::DeletePasswordJob(m_service); break;
         }
         job->setAutoDelete(true);
         // Never QtKeychain's own plain-text fallback: the opt-in is ours and explicit.
@@ -241,12 +238,14 @@ namespace Lockstep::Ui
                 return;
             *settled = true;
             qCWarning(lcUi) << "the keychain did not answer within" << m_attemptTimeout.count() << "ms";
-            deliver(KeychainResult {.status = KeychainResult::Status::Unavailable,
-                                    .detail = QStringLiteral("no answer within %1 s").arg(m_attemptTimeout.count() / 1000),
-                                    .attempts = attempt});
+            deliver(
+                KeychainResult{.status = KeychainResult::Status::Unavailable,
+                               .detail = QStringLiteral("no answer within %1 s").arg(m_attemptTimeout.count() / 1000),
+                               .attempts = attempt});
         });
         connect(job, &QKeychain::Job::finished, this,
-                [this, settled, watchdog, deliver, operation, profile, token, context, done, attempt, guard, guarded](QKeychain::Job *finished) {
+                [this, settled, watchdog, deliver, operation, profile, token, context, done, attempt, guard,
+                 guarded](QKeychain::Job *finished) {
                     if (*settled)
                         return;
                     *settled = true;
@@ -273,12 +272,14 @@ namespace Lockstep::Ui
                         // Maybe the backend is still starting (login): one more try, later.
                         if ((attempt == 1) && (finished->error() != QKeychain::NotImplemented))
                         {
-                            qCInfo(lcUi).noquote() << "keychain unavailable (" << finished->errorString() << "), retrying once";
-                            QTimer::singleShot(m_retryDelay, this, [this, operation, profile, token, context, done, guard, guarded] {
-                                if (guarded && !guard)
-                                    return;
-                                run(operation, profile, token, context, done, 2);
-                            });
+                            qCInfo(lcUi).noquote()
+                                << "keychain unavailable (" << finished->errorString() << "), retrying once";
+                            QTimer::singleShot(m_retryDelay, this,
+                                               [this, operation, profile, token, context, done, guard, guarded] {
+                                                   if (guarded && !guard)
+                                                       return;
+                                                   run(operation, profile, token, context, done, 2);
+                                               });
                             return;
                         }
                         result.status = KeychainResult::Status::Unavailable;
@@ -288,9 +289,7 @@ namespace Lockstep::Ui
                         // A locked collection without a prompt, or a refusal: unusable now.
                         result.status = KeychainResult::Status::Unavailable;
                         break;
-                    case QKeychain::CouldNotDeleteEntry:
-                        result.status = KeychainResult::Status::Failed;
-                        break;
+                    case QKeychain::CouldNotDeleteEntry: result.status = KeychainResult::Status::Failed; break;
                     }
                     if (result.status == KeychainResult::Status::Unavailable)
                         qCWarning(lcUi).noquote() << "keychain unavailable:" << result.detail;
@@ -306,8 +305,7 @@ namespace Lockstep::Ui
         : QObject(parent)
         , m_store(settings)
         , m_vault(vault)
-    {
-    }
+    {}
 
     ProfileStore &ProfileManager::store()
     {
@@ -337,7 +335,8 @@ namespace Lockstep::Ui
     {
         // Always answers later, never from inside this call (the keychain path is asynchronous anyway).
         const auto done = [this, finished](const SaveResult &result) {
-            QMetaObject::invokeMethod(this, [finished, result] { finished(result); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [finished, result] { finished(result); }, Qt::QueuedConnection);
         };
         const std::optional<GatewayProfile> previous = m_store.profile(profile.name);
         m_store.save(profile);
@@ -345,7 +344,8 @@ namespace Lockstep::Ui
         if (!givenToken.isEmpty())
             m_sessionTokens.insert(profile.name, givenToken);
         // Leaving the keychain: do not leave the old token behind there.
-        if (previous && (previous->tokenStorage == TokenStorage::Keychain) && (profile.tokenStorage != TokenStorage::Keychain))
+        if (previous && (previous->tokenStorage == TokenStorage::Keychain) &&
+            (profile.tokenStorage != TokenStorage::Keychain))
             m_vault->deleteToken(profile.name, this, [](const KeychainResult &) {});
 
         switch (profile.tokenStorage)
@@ -355,38 +355,37 @@ namespace Lockstep::Ui
                 token = m_store.plainTextToken(profile.name);
             if (!token.isEmpty())
                 m_store.setPlainTextToken(profile.name, token);
-            done(SaveResult {.storedIn = TokenStorage::PlainText,
-                             .message = QStringLiteral("Saved. As you chose, the token is stored in plain text in %1.")
-                                            .arg(m_store.fileName())});
+            done(SaveResult{.storedIn = TokenStorage::PlainText,
+                            .message = QStringLiteral("Saved. As you chose, the token is stored in plain text in %1.")
+                                           .arg(m_store.fileName())});
             return;
         case TokenStorage::SessionOnly:
             m_store.clearPlainTextToken(profile.name);
-            done(SaveResult {.storedIn = TokenStorage::SessionOnly,
-                             .message = QStringLiteral("Saved. The token is kept for this session only.")});
+            done(SaveResult{.storedIn = TokenStorage::SessionOnly,
+                            .message = QStringLiteral("Saved. The token is kept for this session only.")});
             return;
-        case TokenStorage::Keychain:
-            m_store.clearPlainTextToken(profile.name);
-            break;
+        case TokenStorage::Keychain: m_store.clearPlainTextToken(profile.name); break;
         }
         if (givenToken.isEmpty())
         {
-            done(SaveResult {.storedIn = TokenStorage::Keychain, .message = QStringLiteral("Saved.")});
+            done(SaveResult{.storedIn = TokenStorage::Keychain, .message = QStringLiteral("Saved.")});
             return;
         }
         m_vault->writeToken(profile.name, givenToken, this, [done](const KeychainResult &result) {
             if (result.status == KeychainResult::Status::Ok)
             {
-                done(SaveResult {.storedIn = TokenStorage::Keychain,
-                                 .message = QStringLiteral("Saved. The token is in the system keychain.")});
+                done(SaveResult{.storedIn = TokenStorage::Keychain,
+                                .message = QStringLiteral("Saved. The token is in the system keychain.")});
                 return;
             }
-            done(SaveResult {
+            done(SaveResult{
                 .keychainUnavailable = true,
                 .storedIn = TokenStorage::SessionOnly,
-                .message = QStringLiteral("Saved, but %1 The token is kept for this session only and was not written "
-                                          "to disk. To keep it across restarts, choose \u201cplain text in the settings "
-                                          "file\u201d (not recommended).")
-                               .arg(result.message().replace(0, 1, result.message().at(0).toLower())),
+                .message =
+                    QStringLiteral("Saved, but %1 The token is kept for this session only and was not written "
+                                   "to disk. To keep it across restarts, choose \u201cplain text in the settings "
+                                   "file\u201d (not recommended).")
+                        .arg(result.message().replace(0, 1, result.message().at(0).toLower())),
             });
         });
     }
@@ -405,22 +404,19 @@ namespace Lockstep::Ui
         const QString session = m_sessionTokens.value(profile.name);
         if (!session.isEmpty())
         {
-            done(TokenLookup {.token = session, .source = TokenSource::Session});
+            done(TokenLookup{.token = session, .source = TokenSource::Session});
             return;
         }
         switch (profile.tokenStorage)
         {
-        case TokenStorage::SessionOnly:
-            done(TokenLookup {});
-            return;
+        case TokenStorage::SessionOnly: done(TokenLookup{}); return;
         case TokenStorage::PlainText:
         {
             const QString token = m_store.plainTextToken(profile.name);
-            done(TokenLookup {.token = token, .source = token.isEmpty() ? TokenSource::None : TokenSource::PlainText});
+            done(TokenLookup{.token = token, .source = token.isEmpty() ? TokenSource::None : TokenSource::PlainText});
             return;
         }
-        case TokenStorage::Keychain:
-            break;
+        case TokenStorage::Keychain: break;
         }
         const QString name = profile.name;
         m_vault->readToken(name, this, [this, name, done](const KeychainResult &result) {
@@ -428,16 +424,12 @@ namespace Lockstep::Ui
             {
             case KeychainResult::Status::Ok:
                 m_sessionTokens.insert(name, result.token);
-                done(TokenLookup {.token = result.token, .source = TokenSource::Keychain});
+                done(TokenLookup{.token = result.token, .source = TokenSource::Keychain});
                 return;
-            case KeychainResult::Status::NotFound:
-                done(TokenLookup {});
-                return;
+            case KeychainResult::Status::NotFound: done(TokenLookup{}); return;
             case KeychainResult::Status::Unavailable:
-            case KeychainResult::Status::Failed:
-                done(TokenLookup {.message = result.message()});
-                return;
+            case KeychainResult::Status::Failed: done(TokenLookup{.message = result.message()}); return;
             }
         });
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

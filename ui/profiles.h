@@ -22,14 +22,14 @@ namespace Lockstep::Ui
         SessionOnly,  // memory of this run only
         PlainText,    // opt-in: the settings file, readable by anyone who can read it
     };
-    QString toString(TokenStorage storage);              // "keychain", "session", "plaintext"
+    QString toString(TokenStorage storage);  // "keychain", "session", "plaintext"
     TokenStorage tokenStorageFromString(const QString &text);
 
     // A gateway profile as kept with QSettings (without its token).
     struct GatewayProfile
     {
         QString name;
-        QString url;          // ws[s]:// or http[s]:// host:port
+        QString url;  // ws[s]:// or http[s]:// host:port
         QString caFile;
         bool verifyTls = true;
         TokenStorage tokenStorage = TokenStorage::Keychain;
@@ -69,13 +69,13 @@ namespace Lockstep::Ui
         enum class Status
         {
             Ok,
-            NotFound,      // read: no token stored for this profile
-            Unavailable,   // no Secret Service / no backend / locked or access refused
-            Failed,        // anything else
+            NotFound,     // read: no token stored for this profile
+            Unavailable,  // no Secret Service / no backend / locked or access refused
+            Failed,       // anything else
         };
         Status status = Status::Failed;
-        QString token;     // read: the token
-        QString detail;    // the backend's own words, for the message
+        QString token;   // read: the token
+        QString detail;  // the backend's own words, for the message
         int attempts = 0;
 
         // A sentence for the user: "The system keychain is unavailable (…)".
@@ -113,11 +113,12 @@ namespace Lockstep::Ui
             Write,
             Delete,
         };
-        void run(Operation operation, const QString &profile, const QString &token, QObject *context, Done done, int attempt);
+        void run(Operation operation, const QString &profile, const QString &token, QObject *context, Done done,
+                 int attempt);
 
         QString m_service;
-        std::chrono::milliseconds m_retryDelay {1500};
-        std::chrono::milliseconds m_attemptTimeout {10000};
+        std::chrono::milliseconds m_retryDelay{1500};
+        std::chrono::milliseconds m_attemptTimeout{10000};
     };
 
     // Where a token came from.
@@ -133,14 +134,14 @@ namespace Lockstep::Ui
     {
         QString token;
         TokenSource source = TokenSource::None;
-        QString message;   // set when the keychain could not be used
+        QString message;  // set when the keychain could not be used
     };
 
     struct SaveResult
     {
         bool keychainUnavailable = false;
         TokenStorage storedIn = TokenStorage::SessionOnly;  // where the token ended up
-        QString message;   // for the status label of the profile dialog
+        QString message;                                    // for the status label of the profile dialog
     };
 
     // Profiles plus their tokens: the keychain first, the session memory when
@@ -158,7 +159,8 @@ namespace Lockstep::Ui
 
         // Saves the profile; `token` empty keeps the stored one (if any).
         // `done` runs later, never from inside this call.
-        void saveProfile(const GatewayProfile &profile, const QString &token, std::function<void(const SaveResult &)> done);
+        void saveProfile(const GatewayProfile &profile, const QString &token,
+                         std::function<void(const SaveResult &)> done);
         void removeProfile(const QString &name);
         // The session memory, then the keychain or plain text per the profile.
         void lookUpToken(const GatewayProfile &profile, std::function<void(const TokenLookup &)> done);
@@ -171,6 +173,6 @@ namespace Lockstep::Ui
         TokenVault *m_vault;
         QHash<QString, QString> m_sessionTokens;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui
 
 Q_DECLARE_METATYPE(Lockstep::Ui::SaveResult)

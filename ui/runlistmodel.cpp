@@ -24,7 +24,7 @@ namespace Lockstep::Ui
                 return locale.toString(local.time(), QStringLiteral("HH:mm:ss"));
             return locale.toString(local, QLocale::ShortFormat);
         }
-    } // namespace
+    }  // namespace
 
     RunListModel::RunListModel(QObject *parent)
         : QAbstractTableModel(parent)
@@ -47,8 +47,8 @@ namespace Lockstep::Ui
 
     bool RunListModel::isStale(const RunInfo &run) const
     {
-        return (run.status == RunStatus::Running) && run.lastActivityAt.isValid()
-            && (run.lastActivityAt.msecsTo(m_now()) > m_staleAfter.count());
+        return (run.status == RunStatus::Running) && run.lastActivityAt.isValid() &&
+               (run.lastActivityAt.msecsTo(m_now()) > m_staleAfter.count());
     }
 
     QString RunListModel::statusText(const RunInfo &run) const
@@ -72,7 +72,7 @@ namespace Lockstep::Ui
         if (run.completedAt)
             end = *run.completedAt;
         else if (run.status && isFinal(*run.status) && run.lastActivityAt.isValid())
-            end = run.lastActivityAt;   // final without a completion time: its last sign of life
+            end = run.lastActivityAt;  // final without a completion time: its last sign of life
         return std::max<qint64>(0, run.createdAt.msecsTo(end));
     }
 
@@ -116,7 +116,8 @@ namespace Lockstep::Ui
 
     void RunListModel::updateTicking()
     {
-        const bool any = std::any_of(m_rows.cbegin(), m_rows.cend(), [](const Row &row) { return runsUntilNow(row.run); });
+        const bool any =
+            std::any_of(m_rows.cbegin(), m_rows.cend(), [](const Row &row) { return runsUntilNow(row.run); });
         if (any && !m_tick.isActive())
             m_tick.start();
         else if (!any)
@@ -136,14 +137,10 @@ namespace Lockstep::Ui
         const RunInfo &run = row.run;
         switch (role)
         {
-        case WorkflowIdRole:
-            return run.workflowId;
-        case StatusRole:
-            return run.status ? QVariant(static_cast<int>(*run.status)) : QVariant();
-        case StaleRole:
-            return row.stale;
-        default:
-            break;
+        case WorkflowIdRole: return run.workflowId;
+        case StatusRole: return run.status ? QVariant(static_cast<int>(*run.status)) : QVariant();
+        case StaleRole: return row.stale;
+        default: break;
         }
         const QPalette palette = QApplication::palette();
         switch (index.column())
@@ -234,8 +231,7 @@ namespace Lockstep::Ui
                 return tr("held by %1").arg(holderWording(holder));
             break;
         }
-        default:
-            break;
+        default: break;
         }
         if ((role == Qt::AccessibleTextRole) && (index.column() == StatusColumn))
             return statusText(run);
@@ -305,7 +301,7 @@ namespace Lockstep::Ui
             for (const RunInfo *run : std::as_const(fresh))
             {
                 m_rowById.insert(run->workflowId, rowCount());
-                m_rows.push_back(Row {.run = *run, .stale = isStale(*run), .durationShown = shownDuration(*run)});
+                m_rows.push_back(Row{.run = *run, .stale = isStale(*run), .durationShown = shownDuration(*run)});
             }
             endInsertRows();
         }
@@ -393,8 +389,7 @@ namespace Lockstep::Ui
             return false;
         switch (m_filter)
         {
-        case StatusFilter::All:
-            break;
+        case StatusFilter::All: break;
         case StatusFilter::One:
             if (run->status != m_status)
                 return false;
@@ -410,6 +405,7 @@ namespace Lockstep::Ui
         }
         if (m_search.isEmpty())
             return true;
-        return run->workflowId.contains(m_search, Qt::CaseInsensitive) || run->goal.contains(m_search, Qt::CaseInsensitive);
+        return run->workflowId.contains(m_search, Qt::CaseInsensitive) ||
+               run->goal.contains(m_search, Qt::CaseInsensitive);
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -41,8 +41,8 @@ namespace Lockstep::Ui
         enum Role
         {
             WorkflowIdRole = Qt::UserRole + 1,
-            StatusRole,     // int(RunStatus), invalid when unknown
-            StaleRole,      // bool
+            StatusRole,  // int(RunStatus), invalid when unknown
+            StaleRole,   // bool
             SortRole,
         };
 
@@ -85,7 +85,7 @@ namespace Lockstep::Ui
         {
             RunInfo run;
             bool stale = false;
-            QString durationShown;   // what the Duration column last said
+            QString durationShown;  // what the Duration column last said
         };
 
         static bool runsUntilNow(const RunInfo &run);
@@ -95,7 +95,7 @@ namespace Lockstep::Ui
         std::vector<Row> m_rows;
         QHash<QString, int> m_rowById;
         QHash<QString, QString> m_holders;
-        std::chrono::milliseconds m_staleAfter {90000};
+        std::chrono::milliseconds m_staleAfter{90000};
         std::function<QDateTime()> m_now;
         QTimer m_tick;
     };
@@ -110,9 +110,9 @@ namespace Lockstep::Ui
         enum class StatusFilter
         {
             All,
-            One,        // the status set with setStatus()
-            Stale,      // running without recent activity
-            Active,     // not final
+            One,     // the status set with setStatus()
+            Stale,   // running without recent activity
+            Active,  // not final
         };
 
         explicit RunFilterProxy(QObject *parent = nullptr);
@@ -128,4 +128,4 @@ namespace Lockstep::Ui
         std::optional<RunStatus> m_status;
         QString m_search;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -64,8 +64,7 @@ namespace Lockstep::Ui::Theme
 
         QColor mix(const QColor &a, const QColor &b, const qreal t)
         {
-            return QColor::fromRgbF((a.redF() * (1 - t)) + (b.redF() * t),
-                                    (a.greenF() * (1 - t)) + (b.greenF() * t),
+            return QColor::fromRgbF((a.redF() * (1 - t)) + (b.redF() * t), (a.greenF() * (1 - t)) + (b.greenF() * t),
                                     (a.blueF() * (1 - t)) + (b.blueF() * t));
         }
 
@@ -110,9 +109,7 @@ namespace Lockstep::Ui::Theme
                 p.setBrush(Qt::NoBrush);
                 switch (shape)
                 {
-                case Shape::Ring:
-                    p.drawEllipse(QRectF(3, 3, 10, 10));
-                    break;
+                case Shape::Ring: p.drawEllipse(QRectF(3, 3, 10, 10)); break;
                 case Shape::Disc:
                     p.setBrush(color);
                     p.drawEllipse(QRectF(3, 3, 10, 10));
@@ -175,12 +172,11 @@ namespace Lockstep::Ui::Theme
             case RunStatus::Stopped: return Shape::Square;
             case RunStatus::InputRequired:
             case RunStatus::PlanApprovalRequired:
-            case RunStatus::ToolCallApprovalRequired:
-                return Shape::Question;
+            case RunStatus::ToolCallApprovalRequired: return Shape::Question;
             }
             return Shape::Ring;
         }
-    } // namespace
+    }  // namespace
 
     QString toString(const Mode mode)
     {
@@ -269,8 +265,7 @@ namespace Lockstep::Ui::Theme
         case RunStatus::Stopped: return Tone::Neutral;
         case RunStatus::InputRequired:
         case RunStatus::PlanApprovalRequired:
-        case RunStatus::ToolCallApprovalRequired:
-            return Tone::Warning;
+        case RunStatus::ToolCallApprovalRequired: return Tone::Warning;
         }
         return Tone::Neutral;
     }
@@ -337,4 +332,4 @@ namespace Lockstep::Ui::Theme
             icon.addFile(QStringLiteral(":/icons/lockstep-%1.png").arg(size), QSize(size, size));
         return icon;
     }
-} // namespace Lockstep::Ui::Theme
+}  // namespace Lockstep::Ui::Theme

@@ -19,8 +19,8 @@ namespace Lockstep::Ui::Theme
         Dark,    // Fusion with a dark palette
     };
 
-    QString toString(Mode mode);                 // "system", "light", "dark"
-    Mode modeFromString(const QString &text);    // unknown: System
+    QString toString(Mode mode);               // "system", "light", "dark"
+    Mode modeFromString(const QString &text);  // unknown: System
 
     // Applies `mode` to the running QApplication. System restores the style
     // and palette the application started with.
@@ -54,4 +54,4 @@ namespace Lockstep::Ui::Theme
     QIcon messageStatusIcon(Protocol::MessageStatus status, const QPalette &palette);
     // The application icon from the resources.
     QIcon appIcon();
-} // namespace Lockstep::Ui::Theme
+}  // namespace Lockstep::Ui::Theme

@@ -18,8 +18,8 @@
 #include "chatlogdelegate.h"
 #include "chatlogmodel.h"
 #include "chatlogview.h"
-#include "elidedlabel.h"
 #include "common/logging.h"
+#include "elidedlabel.h"
 #include "historyview.h"
 #include "lockpanel.h"
 #include "locktracker.h"
@@ -48,19 +48,18 @@ namespace Lockstep::Ui
             {
             case ConnectionState::Connected: return Theme::Tone::Good;
             case ConnectionState::Connecting:
-            case ConnectionState::Reconnecting:
-                return Theme::Tone::Warning;
+            case ConnectionState::Reconnecting: return Theme::Tone::Warning;
             case ConnectionState::Closed:
                 if (status.closeCode == quint16(CloseCode::Normal))
                     return Theme::Tone::Neutral;
                 // Someone else is driving: a fact to know, not a fault.
-                return (status.closeCode == quint16(CloseCode::TryAgainLater)) ? Theme::Tone::Warning : Theme::Tone::Bad;
-            case ConnectionState::Idle:
-                break;
+                return (status.closeCode == quint16(CloseCode::TryAgainLater)) ? Theme::Tone::Warning
+                                                                               : Theme::Tone::Bad;
+            case ConnectionState::Idle: break;
             }
             return Theme::Tone::Neutral;
         }
-    } // namespace
+    }  // namespace
 
     QString toString(const TabAction action)
     {
@@ -134,7 +133,8 @@ namespace Lockstep::Ui
         m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
         m_cancelButton->setToolTip(tr("Cancel the run (Ctrl+Shift+K); asks first"));
         m_newTabButton->setObjectName(QStringLiteral("newTabButton"));
-        m_newTabButton->setToolTip(tr("Open this workflow again in a second tab, on its own connection (Ctrl+Shift+T)"));
+        m_newTabButton->setToolTip(
+            tr("Open this workflow again in a second tab, on its own connection (Ctrl+Shift+T)"));
         for (QPushButton *button : {m_resumeButton, m_cancelButton, m_newTabButton, m_sendButton})
             button->setAutoDefault(false);
 
@@ -281,8 +281,8 @@ namespace Lockstep::Ui
         if ((watched == m_composer) && (event->type() == QEvent::KeyPress))
         {
             const auto *key = static_cast<QKeyEvent *>(event);
-            if (((key->key() == Qt::Key_Return) || (key->key() == Qt::Key_Enter))
-                && key->modifiers().testFlag(Qt::ControlModifier))
+            if (((key->key() == Qt::Key_Return) || (key->key() == Qt::Key_Enter)) &&
+                key->modifiers().testFlag(Qt::ControlModifier))
             {
                 send();
                 return true;
@@ -305,7 +305,7 @@ namespace Lockstep::Ui
         for (int row = 0; row < m_historyList->count(); ++row)
         {
             QListWidgetItem *item = m_historyList->item(row);
-            const int index = m_historyList->count() - 1 - row;   // newest on top
+            const int index = m_historyList->count() - 1 - row;  // newest on top
             if ((index >= 0) && (index < m_history.size()))
                 item->setForeground(Theme::toneColor(outcomeTone(m_history.at(index).outcome.kind), palette()));
         }
@@ -344,7 +344,8 @@ namespace Lockstep::Ui
             return shortId;
         const QString goal = m_goalText.simplified();
         constexpr qsizetype GoalChars = 22;
-        const QString start = (goal.size() <= GoalChars) ? goal : goal.left(GoalChars - 1).trimmed() + QStringLiteral("…");
+        const QString start =
+            (goal.size() <= GoalChars) ? goal : goal.left(GoalChars - 1).trimmed() + QStringLiteral("…");
         return QStringLiteral("%1 · %2").arg(start, shortId);
     }
 
@@ -377,7 +378,8 @@ namespace Lockstep::Ui
 
     QString WorkflowTab::answerableRequest() const
     {
-        const bool waits = (m_runStatus == RunStatus::PlanApprovalRequired) || (m_runStatus == RunStatus::ToolCallApprovalRequired);
+        const bool waits =
+            (m_runStatus == RunStatus::PlanApprovalRequired) || (m_runStatus == RunStatus::ToolCallApprovalRequired);
         return waits ? m_model->pendingRequestId() : QString();
     }
 
@@ -396,7 +398,8 @@ namespace Lockstep::Ui
             m_latest->hide();
         const bool driving = isDriving();
         m_view->setAnswerableRequest(answerableRequest(), !driving,
-                                     driving ? tr("This tab is driving the run: its session has to end first") : QString());
+                                     driving ? tr("This tab is driving the run: its session has to end first")
+                                             : QString());
     }
 
     ChatLogModel *WorkflowTab::chatModel() const
@@ -490,7 +493,8 @@ namespace Lockstep::Ui
         if (isDriving())
         {
             // A second startRequest would only race this tab's own session (1013).
-            record(TabAction::Resume, ActionOutcome {.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
+            record(TabAction::Resume,
+                   ActionOutcome{.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
             return;
         }
         startDrive(TabAction::Resume, {});
@@ -514,7 +518,8 @@ namespace Lockstep::Ui
         {
             if (m_composer->toPlainText().trimmed().isEmpty())
                 m_composer->setPlainText(text);
-            record(TabAction::Send, ActionOutcome {.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
+            record(TabAction::Send,
+                   ActionOutcome{.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
             return;
         }
         startDrive(TabAction::Send, text);
@@ -532,13 +537,14 @@ namespace Lockstep::Ui
         const TabAction action = approve ? TabAction::Approve : TabAction::Reject;
         if (isDriving())
         {
-            record(action, ActionOutcome {.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
+            record(action, ActionOutcome{.kind = OutcomeKind::DrivingHere, .at = QDateTime::currentDateTime()});
             return;
         }
         // The gateway checks that the run still waits for this request (else 4400).
-        startDrive(action, {}, {},
-                   QJsonObject {{QStringLiteral("decision"), approve ? QStringLiteral("approved") : QStringLiteral("rejected")},
-                                {QStringLiteral("requestID"), requestId}});
+        startDrive(
+            action, {}, {},
+            QJsonObject{{QStringLiteral("decision"), approve ? QStringLiteral("approved") : QStringLiteral("rejected")},
+                        {QStringLiteral("requestID"), requestId}});
     }
 
     void WorkflowTab::startDrive(const TabAction action, const QString &goal, const QJsonObject &metadata,
@@ -575,12 +581,14 @@ namespace Lockstep::Ui
             refreshDriving();
             m_lockWatchBackoff.reset();
             refreshConnectionLabels();
-            record(action, ActionOutcome {.kind = (action == TabAction::Send) ? OutcomeKind::MessageSent : OutcomeKind::Resumed,
-                                          .at = QDateTime::currentDateTime()});
+            record(action,
+                   ActionOutcome{.kind = (action == TabAction::Send) ? OutcomeKind::MessageSent : OutcomeKind::Resumed,
+                                 .at = QDateTime::currentDateTime()});
         });
         connect(drive, &DriveSession::ended, this,
                 [this, drive, action](const DriveSession::End &end) { onDriveEnded(drive, action, end); });
-        qCInfo(lcUi).noquote() << "tab" << m_workflowId << toString(action) << (goal.isEmpty() ? "(resume)" : "(message)");
+        qCInfo(lcUi).noquote() << "tab" << m_workflowId << toString(action)
+                               << (goal.isEmpty() ? "(resume)" : "(message)");
         drive->start();
         refreshConnectionLabels();
     }
@@ -607,8 +615,9 @@ namespace Lockstep::Ui
         }
         if (end.failure)
         {
-            record(action, ActionOutcome {.kind = OutcomeKind::Failed, .detail = describeFailure(*end.failure),
-                                          .at = QDateTime::currentDateTime()});
+            record(action, ActionOutcome{.kind = OutcomeKind::Failed,
+                                         .detail = describeFailure(*end.failure),
+                                         .at = QDateTime::currentDateTime()});
             restoreMessage();
             return;
         }
@@ -629,17 +638,18 @@ namespace Lockstep::Ui
                 return;
             }
             const quint64 askedAt = m_lock->generation();
-            m_context.api->getLock(m_workflowId, this, [this, action, known, askedAt, heldBy](ApiResult<LockInfo> info) {
-                QString holder = known;
-                if (info)
-                {
-                    m_lock->applySnapshot(*info, askedAt);
-                    if (info->held)
-                        holder = info->holder;
-                }
-                record(action, heldBy(holder));
-                startLockWatch();
-            });
+            m_context.api->getLock(m_workflowId, this,
+                                   [this, action, known, askedAt, heldBy](ApiResult<LockInfo> info) {
+                                       QString holder = known;
+                                       if (info)
+                                       {
+                                           m_lock->applySnapshot(*info, askedAt);
+                                           if (info->held)
+                                               holder = info->holder;
+                                       }
+                                       record(action, heldBy(holder));
+                                       startLockWatch();
+                                   });
             return;
         }
         record(action, outcomeFromClose(end.close.code, end.close.reason, m_lock->holder()));
@@ -681,14 +691,15 @@ namespace Lockstep::Ui
     {
         if (!outcome.at.isValid())
             outcome.at = QDateTime::currentDateTime();
-        const Record entry {.action = action, .outcome = outcome};
+        const Record entry{.action = action, .outcome = outcome};
         m_history.append(entry);
         const QString text = recordText(entry);
         m_outcome->setText(text);
         m_outcome->setToolTip(outcome.at.toString(Qt::ISODate));
         setTone(m_outcome, outcomeTone(outcome.kind), true);
         m_outcomeRow->show();
-        auto *item = new QListWidgetItem(QStringLiteral("%1  %2").arg(QLocale().toString(outcome.at.time(), QStringLiteral("HH:mm:ss")), text));
+        auto *item = new QListWidgetItem(
+            QStringLiteral("%1  %2").arg(QLocale().toString(outcome.at.time(), QStringLiteral("HH:mm:ss")), text));
         item->setForeground(Theme::toneColor(outcomeTone(outcome.kind), m_historyList->palette()));
         m_historyList->insertItem(0, item);
         qCInfo(lcUi).noquote() << "tab" << m_workflowId << text;
@@ -754,8 +765,9 @@ namespace Lockstep::Ui
         if (m_liveLostAt)
         {
             // No live view: the status is what it was when the connection dropped.
-            m_status->setText(tr("%1 — last known at %2")
-                                  .arg(m_status->text(), QLocale().toString(m_liveLostAt->time(), QStringLiteral("HH:mm:ss"))));
+            m_status->setText(
+                tr("%1 — last known at %2")
+                    .arg(m_status->text(), QLocale().toString(m_liveLostAt->time(), QStringLiteral("HH:mm:ss"))));
             QPalette grey = m_status->palette();
             grey.setColor(QPalette::WindowText, palette.color(QPalette::Disabled, QPalette::WindowText));
             m_status->setPalette(grey);
@@ -779,7 +791,8 @@ namespace Lockstep::Ui
                 m_driveText = tr("connected, this tab is driving the run");
             m_driveTone = connectionTone(drive);
         }
-        QString text = tr("Session: %1").arg(m_driveText.isEmpty() ? tr("none (Resume or Send starts one)") : m_driveText);
+        QString text =
+            tr("Session: %1").arg(m_driveText.isEmpty() ? tr("none (Resume or Send starts one)") : m_driveText);
         if (!m_lockWatchNote.isEmpty())
         {
             text += QStringLiteral(" — ") + m_lockWatchNote;
@@ -833,7 +846,8 @@ namespace Lockstep::Ui
         m_resumeButton->setEnabled(!driving);
         m_sendButton->setEnabled(!driving);
         m_resumeButton->setToolTip(driving ? why : tr("Resume the run (Ctrl+R): a startRequest with an empty goal"));
-        m_sendButton->setToolTip(driving ? why : tr("Send the message (Ctrl+Enter): a startRequest with it as the goal"));
+        m_sendButton->setToolTip(driving ? why
+                                         : tr("Send the message (Ctrl+Enter): a startRequest with it as the goal"));
         if (std::exchange(m_driving, driving) != driving)
         {
             refreshFromLog();
@@ -879,4 +893,4 @@ namespace Lockstep::Ui
             refreshConnectionLabels();
         });
     }
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui

@@ -38,7 +38,7 @@ namespace Lockstep::Ui
         GatewayEndpoint endpoint;
         BackoffOptions backoff;
         Backoff::RandomSource random;
-        std::chrono::milliseconds workflowDeadline {5 * 60 * 1000};
+        std::chrono::milliseconds workflowDeadline{5 * 60 * 1000};
         // The workflow's lock model, shared by its tabs; null: the tab makes its own.
         LockTracker *lock = nullptr;
         // The console's stored history: the History tab shows it. Null: this tab's outcomes only.
@@ -54,7 +54,7 @@ namespace Lockstep::Ui
         Approve,
         Reject,
     };
-    QString toString(TabAction action);   // "Resume", "Send", "Cancel", "Approve", "Reject"
+    QString toString(TabAction action);  // "Resume", "Send", "Cancel", "Approve", "Reject"
 
     // One opened workflow: its chat log (live, on the tab's own connection),
     // the composer, Resume / Cancel / Open in new tab, the lock panel, the
@@ -178,7 +178,7 @@ namespace Lockstep::Ui
         QLabel *m_liveLabel;
         QLabel *m_driveLabel;
         QLabel *m_outcome;
-        QWidget *m_outcomeRow;   // the banner: m_outcome and its dismiss button
+        QWidget *m_outcomeRow;  // the banner: m_outcome and its dismiss button
         QListWidget *m_historyList;
         QPlainTextEdit *m_composer;
         QPushButton *m_sendButton;
@@ -206,6 +206,6 @@ namespace Lockstep::Ui
         Theme::Tone m_driveTone = Theme::Tone::Neutral;
         QTimer m_countdown;
     };
-} // namespace Lockstep::Ui
+}  // namespace Lockstep::Ui
 
 Q_DECLARE_METATYPE(Lockstep::Ui::WorkflowTab::Record)

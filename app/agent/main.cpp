@@ -41,7 +41,7 @@ namespace
         fprintf(stdout, "%s\n", qPrintable(line));
         fflush(stdout);
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -51,20 +51,36 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationVersion(QStringLiteral(LOCKSTEP_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Lockstep workspace agent: serves tool calls confined to one workspace folder."));
+    parser.setApplicationDescription(
+        QStringLiteral("Lockstep workspace agent: serves tool calls confined to one workspace folder."));
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addOptions({
-        {QStringLiteral("listen"), QStringLiteral("Loopback address to listen on (port 0: any free port)."), QStringLiteral("HOST:PORT"), QStringLiteral("127.0.0.1:0")},
-        {QStringLiteral("workspace"), QStringLiteral("Workspace folder tools are confined to (required)."), QStringLiteral("DIR")},
-        {QStringLiteral("workspace-id"), QStringLiteral("The workspace's ID (default: the folder's name)."), QStringLiteral("ID")},
-        {QStringLiteral("agent-id"), QStringLiteral("This agent's ID (default: a random one; a rebuilt workspace gets a new agent ID)."), QStringLiteral("ID")},
-        {QStringLiteral("gateway"), QStringLiteral("Gateway URL to register with, e.g. http://127.0.0.1:8080 (optional)."), QStringLiteral("URL")},
-        {QStringLiteral("token-file"), QStringLiteral("The gateway's token file: its first token is used to register with --gateway (required with --gateway; never accepted from callers)."), QStringLiteral("FILE")},
-        {QStringLiteral("secret-file"), QStringLiteral("This agent's secret, which callers present in the hello (default: a random one per start, sent to the gateway when registering)."), QStringLiteral("FILE")},
-        {QStringLiteral("command-timeout"), QStringLiteral("Time limit of run_command without timeoutMs."), QStringLiteral("DURATION"), QStringLiteral("30s")},
-        {QStringLiteral("max-command-timeout"), QStringLiteral("Largest timeoutMs run_command accepts."), QStringLiteral("DURATION"), QStringLiteral("10m")},
-        {QStringLiteral("register-interval"), QStringLiteral("How often the registration with the gateway is renewed."), QStringLiteral("DURATION"), QStringLiteral("30s")},
+        {QStringLiteral("listen"), QStringLiteral("Loopback address to listen on (port 0: any free port)."),
+         QStringLiteral("HOST:PORT"), QStringLiteral("127.0.0.1:0")},
+        {QStringLiteral("workspace"), QStringLiteral("Workspace folder tools are confined to (required)."),
+         QStringLiteral("DIR")},
+        {QStringLiteral("workspace-id"), QStringLiteral("The workspace's ID (default: the folder's name)."),
+         QStringLiteral("ID")},
+        {QStringLiteral("agent-id"),
+         QStringLiteral("This agent's ID (default: a random one; a rebuilt workspace gets a new agent ID)."),
+         QStringLiteral("ID")},
+        {QStringLiteral("gateway"),
+         QStringLiteral("Gateway URL to register with, e.g. http://127.0.0.1:8080 (optional)."), QStringLiteral("URL")},
+        {QStringLiteral("token-file"),
+         QStringLiteral(
+             "The gateway's token file: its first token is used to register with --gateway (required with --gateway; never accepted from callers)."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("secret-file"),
+         QStringLiteral(
+             "This agent's secret, which callers present in the hello (default: a random one per start, sent to the gateway when registering)."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("command-timeout"), QStringLiteral("Time limit of run_command without timeoutMs."),
+         QStringLiteral("DURATION"), QStringLiteral("30s")},
+        {QStringLiteral("max-command-timeout"), QStringLiteral("Largest timeoutMs run_command accepts."),
+         QStringLiteral("DURATION"), QStringLiteral("10m")},
+        {QStringLiteral("register-interval"), QStringLiteral("How often the registration with the gateway is renewed."),
+         QStringLiteral("DURATION"), QStringLiteral("30s")},
         {QStringLiteral("debug"), QStringLiteral("Log debug messages too.")},
     });
     Cli::parseOrExit(parser, QCoreApplication::arguments());
@@ -74,7 +90,8 @@ int main(int argc, char *argv[])
         Cli::failUsage(QStringLiteral("--listen: %1").arg(listen.error()));
     // Plain TCP with a bearer token: never on a network interface.
     if (!listen->address.isLoopback())
-        Cli::failUsage(QStringLiteral("--listen: %1 is not a loopback address (the agent speaks plain TCP)").arg(listen->address.toString()));
+        Cli::failUsage(QStringLiteral("--listen: %1 is not a loopback address (the agent speaks plain TCP)")
+                           .arg(listen->address.toString()));
 
     if (!parser.isSet(QStringLiteral("workspace")))
         Cli::failUsage(QStringLiteral("--workspace: required"));
@@ -86,7 +103,8 @@ int main(int argc, char *argv[])
     if (workspaceId.isEmpty())
         workspaceId = QFileInfo(folder->root()).fileName();
     if (!Workspace::isValidWorkspaceId(workspaceId))
-        Cli::failUsage(QStringLiteral("--workspace-id: '%1' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}").arg(workspaceId));
+        Cli::failUsage(
+            QStringLiteral("--workspace-id: '%1' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}").arg(workspaceId));
 
     const QString agentId = parser.isSet(QStringLiteral("agent-id")) ? option(parser, "agent-id") : generatedAgentId();
     if (!Workspace::isValidAgentId(agentId))
@@ -141,7 +159,8 @@ int main(int argc, char *argv[])
     // double forks) are re-parented to the agent, so the time limit can find
     // and kill them (agenttools.h).
     if (!Workspace::becomeSubreaper())
-        qCWarning(lcApp) << "cannot become the subreaper of run_command's processes; detached ones may outlive their limit";
+        qCWarning(lcApp)
+            << "cannot become the subreaper of run_command's processes; detached ones may outlive their limit";
 
     // Installed before the listening line is printed: a SIGTERM right after
     // it must take the orderly path.
@@ -191,7 +210,8 @@ int main(int argc, char *argv[])
             QCoreApplication::exit(0);
             return;
         }
-        QObject::connect(registrar.get(), &Workspace::AgentRegistrar::deregistered, &app, [] { QCoreApplication::exit(0); });
+        QObject::connect(registrar.get(), &Workspace::AgentRegistrar::deregistered, &app,
+                         [] { QCoreApplication::exit(0); });
         QTimer::singleShot(5000, &app, [] { QCoreApplication::exit(0); });
         registrar->deregister();
     });

@@ -12,8 +12,8 @@
 int main(int argc, char *argv[])
 {
     // --help and --version must work without a display (ssh, CI).
-    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")
-        && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
     {
         for (int i = 1; i < argc; ++i)
         {
@@ -30,28 +30,34 @@ int main(int argc, char *argv[])
     QApplication::setDesktopFileName(QStringLiteral("lockstep"));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Lockstep console: watch agent workflows, their run lock, resume and cancel."));
+    parser.setApplicationDescription(
+        QStringLiteral("Lockstep console: watch agent workflows, their run lock, resume and cancel."));
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addOptions({
         {QStringLiteral("profile"), QStringLiteral("Gateway profile to connect with."), QStringLiteral("NAME")},
-        {QStringLiteral("gateway"), QStringLiteral("Gateway URL (ws://, wss://); the token comes from --profile or $LOCKSTEP_TOKEN."), QStringLiteral("URL")},
+        {QStringLiteral("gateway"),
+         QStringLiteral("Gateway URL (ws://, wss://); the token comes from --profile or $LOCKSTEP_TOKEN."),
+         QStringLiteral("URL")},
         {QStringLiteral("workflow"), QStringLiteral("Workflow ID to open."), QStringLiteral("ID")},
-        {QStringLiteral("embedded"), QStringLiteral("Start a local gateway (SQLite, in-process lock) and connect to it; stopped on exit.")},
+        {QStringLiteral("embedded"),
+         QStringLiteral("Start a local gateway (SQLite, in-process lock) and connect to it; stopped on exit.")},
     });
     Lockstep::Cli::parseOrExit(parser, QApplication::arguments());
     if (parser.isSet(QStringLiteral("gateway")))
     {
         const QUrl url(parser.value(QStringLiteral("gateway")), QUrl::StrictMode);
         if (!url.isValid() || ((url.scheme() != u"ws") && (url.scheme() != u"wss")) || url.host().isEmpty())
-            Lockstep::Cli::failUsage(QStringLiteral("--gateway: '%1' is not a ws:// or wss:// URL").arg(parser.value(QStringLiteral("gateway"))));
+            Lockstep::Cli::failUsage(QStringLiteral("--gateway: '%1' is not a ws:// or wss:// URL")
+                                         .arg(parser.value(QStringLiteral("gateway"))));
     }
 
     if (parser.isSet(QStringLiteral("workflow")))
     {
         const QString id = parser.value(QStringLiteral("workflow"));
         if (!Lockstep::Protocol::isValidWorkflowId(id))
-            Lockstep::Cli::failUsage(QStringLiteral("--workflow: '%1' is not a workflow ID (%2)").arg(id.left(140), Lockstep::Protocol::workflowIdProblem(id)));
+            Lockstep::Cli::failUsage(QStringLiteral("--workflow: '%1' is not a workflow ID (%2)")
+                                         .arg(id.left(140), Lockstep::Protocol::workflowIdProblem(id)));
     }
     if (parser.isSet(QStringLiteral("embedded")) && parser.isSet(QStringLiteral("gateway")))
         Lockstep::Cli::failUsage(QStringLiteral("--embedded starts its own gateway; leave out --gateway"));

@@ -17,7 +17,8 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationVersion(QStringLiteral(LOCKSTEP_VERSION));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Lockstep gateway: websocket + HTTP API, run lock, store and flow executor."));
+    parser.setApplicationDescription(
+        QStringLiteral("Lockstep gateway: websocket + HTTP API, run lock, store and flow executor."));
     Lockstep::Gateway::addCommandLineOptions(parser);
     Lockstep::Cli::parseOrExit(parser, QCoreApplication::arguments());
     auto config = Lockstep::Gateway::configFromCommandLine(parser);

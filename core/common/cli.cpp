@@ -86,4 +86,4 @@ namespace Lockstep::Cli
             return unexpected(QStringLiteral("%1 is out of range [%2, %3]").arg(value).arg(minimum).arg(maximum));
         return value;
     }
-} // namespace Lockstep::Cli
+}  // namespace Lockstep::Cli

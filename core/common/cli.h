@@ -37,4 +37,4 @@ namespace Lockstep::Cli
 
     // A positive integer within [minimum, maximum].
     Result<qint64, QString> parseInteger(const QString &text, qint64 minimum, qint64 maximum);
-} // namespace Lockstep::Cli
+}  // namespace Lockstep::Cli

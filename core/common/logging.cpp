@@ -55,7 +55,7 @@ namespace
             abort();
         }
     }
-} // namespace
+}  // namespace
 
 namespace Lockstep::Logging
 {
@@ -88,8 +88,7 @@ namespace Lockstep::Logging
                 }
                 catch (const spdlog::spdlog_ex &ex)
                 {
-                    fprintf(stderr, "lockstep: cannot open log file %s: %s\n",
-                            qPrintable(g_logFilePath), ex.what());
+                    fprintf(stderr, "lockstep: cannot open log file %s: %s\n", qPrintable(g_logFilePath), ex.what());
                     g_logFilePath.clear();
                 }
             }
@@ -129,4 +128,4 @@ namespace Lockstep::Logging
             out.replace(pattern, QStringLiteral("\\1***"));
         return out;
     }
-} // namespace Lockstep::Logging
+}  // namespace Lockstep::Logging

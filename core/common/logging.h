@@ -18,11 +18,11 @@ namespace Lockstep::Logging
 {
     struct Options
     {
-        QString appName;          // file name stem: <appName>.log
-        QString logDirectory;     // empty: <AppDataLocation>/logs
+        QString appName;       // file name stem: <appName>.log
+        QString logDirectory;  // empty: <AppDataLocation>/logs
         bool toStderr = true;
         bool toFile = true;
-        bool debug = false;       // also keep debug messages
+        bool debug = false;  // also keep debug messages
     };
 
     // Installs spdlog sinks (rotating file and stderr) and the one
@@ -36,4 +36,4 @@ namespace Lockstep::Logging
     // Masks bearer tokens and other secrets in a line. Every message passes
     // through it before it reaches a sink, so a careless log call leaks nothing.
     QString redactSecrets(const QString &text);
-} // namespace Lockstep::Logging
+}  // namespace Lockstep::Logging

@@ -22,8 +22,8 @@ namespace Lockstep::PrivateFiles
         for (const QString &folder : std::as_const(missing))
         {
             // Another process may create it meanwhile: that is fine too.
-            if (!QDir().mkdir(folder, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner)
-                && !QFileInfo(folder).isDir())
+            if (!QDir().mkdir(folder, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner) &&
+                !QFileInfo(folder).isDir())
                 return false;
         }
         return QFileInfo(absolute).isDir();
@@ -38,4 +38,4 @@ namespace Lockstep::PrivateFiles
             return true;
         return file.exists();
     }
-} // namespace Lockstep::PrivateFiles
+}  // namespace Lockstep::PrivateFiles

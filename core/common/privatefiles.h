@@ -12,4 +12,4 @@ namespace Lockstep::PrivateFiles
     // Creates `path` as an empty file with mode 0600 unless it exists (an
     // existing file keeps its mode). false: it does not exist and cannot be created.
     bool ensureFile(const QString &path);
-} // namespace Lockstep::PrivateFiles
+}  // namespace Lockstep::PrivateFiles

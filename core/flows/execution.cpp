@@ -24,14 +24,15 @@ namespace Lockstep::Flows
 
     namespace
     {
-        const QString WorkspaceUnavailable = u"workspace tools are not available in this gateway yet"_qs;
-        const QString DeadlineExceeded = u"workflow deadline exceeded"_qs;
-        const QString NoWorkspace = u"this run is not bound to a workspace (start it with workflowMetadata.workspaceID)"_qs;
+        const QString WorkspaceUnavailable = QStringLiteral("workspace tools are not available in this gateway yet");
+        const QString DeadlineExceeded = QStringLiteral("workflow deadline exceeded");
+        const QString NoWorkspace =
+            QStringLiteral("this run is not bound to a workspace (start it with workflowMetadata.workspaceID)");
         constexpr qsizetype MaxReasonLength = 500;
 
         QString workspaceContent(const Step &step)
         {
-            return u"Running `"_qs + step.tool + u"` in the workspace"_qs;
+            return QStringLiteral("Running `") + step.tool + QStringLiteral("` in the workspace");
         }
 
         // The run's reason: the first line of the failure text, kept short.
@@ -47,27 +48,27 @@ namespace Lockstep::Flows
         {
             switch (cause)
             {
-            case StopCause::ClientGone: return u"client disconnected"_qs;
-            case StopCause::Shutdown: return u"gateway shutting down"_qs;
-            case StopCause::LostLock: return u"lost lock"_qs;
+            case StopCause::ClientGone: return QStringLiteral("client disconnected");
+            case StopCause::Shutdown: return QStringLiteral("gateway shutting down");
+            case StopCause::LostLock: return QStringLiteral("lost lock");
             default: break;
             }
             return {};
         }
-    } // namespace
+    }  // namespace
 
     QString toString(const StopCause cause)
     {
         switch (cause)
         {
-        case StopCause::TurnEnded: return u"turn_ended"_qs;
-        case StopCause::Cancelled: return u"cancelled"_qs;
-        case StopCause::Superseded: return u"superseded"_qs;
-        case StopCause::ClientGone: return u"client_gone"_qs;
-        case StopCause::Shutdown: return u"shutdown"_qs;
-        case StopCause::LostLock: return u"lost_lock"_qs;
-        case StopCause::Deadline: return u"deadline"_qs;
-        case StopCause::StoreError: return u"store_error"_qs;
+        case StopCause::TurnEnded: return QStringLiteral("turn_ended");
+        case StopCause::Cancelled: return QStringLiteral("cancelled");
+        case StopCause::Superseded: return QStringLiteral("superseded");
+        case StopCause::ClientGone: return QStringLiteral("client_gone");
+        case StopCause::Shutdown: return QStringLiteral("shutdown");
+        case StopCause::LostLock: return QStringLiteral("lost_lock");
+        case StopCause::Deadline: return QStringLiteral("deadline");
+        case StopCause::StoreError: return QStringLiteral("store_error");
         }
         return {};
     }
@@ -114,8 +115,7 @@ namespace Lockstep::Flows
         case StopCause::Shutdown:
         case StopCause::LostLock:
         case StopCause::Cancelled:
-        case StopCause::Superseded:
-            break;
+        case StopCause::Superseded: break;
         default:
             qCWarning(lcFlows).noquote() << "requestStop: cause" << toString(cause) << "is not a stop request";
             return false;
@@ -123,8 +123,9 @@ namespace Lockstep::Flows
         if (m_phase == Phase::Done)
             return false;
         // A lost lock also overrides an earlier stop that would still write `paused`.
-        const bool overrides = cause == StopCause::LostLock && m_stopRequest
-                               && (m_stopRequest->first == StopCause::ClientGone || m_stopRequest->first == StopCause::Shutdown);
+        const bool overrides =
+            cause == StopCause::LostLock && m_stopRequest &&
+            (m_stopRequest->first == StopCause::ClientGone || m_stopRequest->first == StopCause::Shutdown);
         if (!m_stopRequest || overrides)
             m_stopRequest = std::make_pair(cause, reason.isEmpty() ? defaultReason(cause) : reason);
         // A lost lock means another holder may be writing: not one more write
@@ -228,15 +229,16 @@ namespace Lockstep::Flows
             return;
         m_phase = Phase::BeforeStep;
         checkStoredRun([this] {
-            storeCall([workflowId = m_run.workflowId](Store::RunStore &store) { return store.entriesSince(workflowId, 0); },
-                      [this](Store::StoreResult<QList<Store::StoredEntry>> stored) {
-                          if (!stored)
-                          {
-                              stopOnStoreError(u"reading the chat log"_qs, stored.error());
-                              return;
-                          }
-                          startTurn(*stored);
-                      });
+            storeCall(
+                [workflowId = m_run.workflowId](Store::RunStore &store) { return store.entriesSince(workflowId, 0); },
+                [this](Store::StoreResult<QList<Store::StoredEntry>> stored) {
+                    if (!stored)
+                    {
+                        stopOnStoreError(QStringLiteral("reading the chat log"), stored.error());
+                        return;
+                    }
+                    startTurn(*stored);
+                });
         });
     }
 
@@ -272,7 +274,8 @@ namespace Lockstep::Flows
                 m_turnGoal = m_log.at(*it).entry.value(Names::Content).toString();
         }
         qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "flow" << m_flow.name << "turn" << m_turn
-                                  << (newTurn ? "starts" : "resumes at step") << (newTurn ? QString() : QString::number(m_next));
+                                  << (newTurn ? "starts" : "resumes at step")
+                                  << (newTurn ? QString() : QString::number(m_next));
 
         // The turn is known now, so a stop or deadline that came first is
         // served with the right message_ids.
@@ -293,7 +296,8 @@ namespace Lockstep::Flows
         }
         if (newTurn && !m_turnGoal.isEmpty())
         {
-            persist(makeEntry(MessageIds::user(m_turn), MessageType::User, u"message"_qs, m_turnGoal, MessageStatus::Success),
+            persist(makeEntry(MessageIds::user(m_turn), MessageType::User, QStringLiteral("message"), m_turnGoal,
+                              MessageStatus::Success),
                     [this] { scheduleNext(); });
             return;
         }
@@ -320,7 +324,8 @@ namespace Lockstep::Flows
 
     void Execution::onStepTimer()
     {
-        if (m_phase != Phase::Done && m_phase != Phase::Idle && m_stopRequest && m_stopRequest->first == StopCause::LostLock)
+        if (m_phase != Phase::Done && m_phase != Phase::Idle && m_stopRequest &&
+            m_stopRequest->first == StopCause::LostLock)
         {
             stopOnRequest();
             return;
@@ -339,15 +344,10 @@ namespace Lockstep::Flows
                     runStep(m_next);
             });
             return;
-        case Phase::ToolResult:
-            writeToolResult();
-            return;
-        case Phase::WorkspaceCall:
-            writeWorkspaceInterrupted();
-            return;
+        case Phase::ToolResult: writeToolResult(); return;
+        case Phase::WorkspaceCall: writeWorkspaceInterrupted(); return;
         case Phase::Idle:
-        case Phase::Done:
-            return;
+        case Phase::Done: return;
         }
     }
 
@@ -376,20 +376,21 @@ namespace Lockstep::Flows
                   [this, then](Store::StoreResult<std::optional<Store::Run>> stored) {
                       if (!stored)
                       {
-                          stopOnStoreError(u"re-reading the run"_qs, stored.error());
+                          stopOnStoreError(QStringLiteral("re-reading the run"), stored.error());
                           return;
                       }
                       if (!stored.value())
                       {
-                          qCWarning(lcFlows).noquote() << "run" << m_run.workflowId << "is gone from the store; stopping";
+                          qCWarning(lcFlows).noquote()
+                              << "run" << m_run.workflowId << "is gone from the store; stopping";
                           finish(StopCause::Cancelled, RunStatus::Stopped);
                           return;
                       }
                       const Store::Run &run = *stored.value();
                       if (m_options.fencing && (run.fence != m_fence))
                       {
-                          qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "fence moved from" << m_fence << "to"
-                                                    << run.fence << "; stopping without writing";
+                          qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "fence moved from" << m_fence
+                                                    << "to" << run.fence << "; stopping without writing";
                           finish(StopCause::Superseded, run.status);
                           return;
                       }
@@ -411,8 +412,8 @@ namespace Lockstep::Flows
         switch (step.type)
         {
         case StepType::Agent:
-            persist(makeEntry(id, MessageType::Agent, step.subType.isEmpty() ? u"message"_qs : step.subType, step.content,
-                              MessageStatus::Success),
+            persist(makeEntry(id, MessageType::Agent, step.subType.isEmpty() ? QStringLiteral("message") : step.subType,
+                              step.content, MessageStatus::Success),
                     [this] {
                         ++m_next;
                         scheduleNext();
@@ -429,11 +430,12 @@ namespace Lockstep::Flows
             return;
         }
         case StepType::Request:
-            persist(makeEntry(id, MessageType::Request, toString(step.requestKind), step.content, MessageStatus::Success),
-                    [this, status = waitStatus(step.requestKind), content = step.content] {
-                        ++m_next;
-                        endTurn(status, content);
-                    });
+            persist(
+                makeEntry(id, MessageType::Request, toString(step.requestKind), step.content, MessageStatus::Success),
+                [this, status = waitStatus(step.requestKind), content = step.content] {
+                    ++m_next;
+                    endTurn(status, content);
+                });
             return;
         case StepType::Wait:
             // The wait was the delay before this boundary.
@@ -441,17 +443,16 @@ namespace Lockstep::Flows
             scheduleNext();
             return;
         case StepType::Fail:
-            persist(makeEntry(id, MessageType::Agent, u"error"_qs, step.content, MessageStatus::Failure),
+            persist(makeEntry(id, MessageType::Agent, QStringLiteral("error"), step.content, MessageStatus::Failure),
                     [this, content = step.content] {
                         ++m_next;
                         endTurn(RunStatus::Failed, content);
                     });
             return;
-        case StepType::Workspace:
-            runWorkspaceStep(index);
-            return;
+        case StepType::Workspace: runWorkspaceStep(index); return;
         case StepType::Finish:
-            persist(makeEntry(id, MessageType::WorkflowEnd, u"finished"_qs, step.content, MessageStatus::Success),
+            persist(makeEntry(id, MessageType::WorkflowEnd, QStringLiteral("finished"), step.content,
+                              MessageStatus::Success),
                     [this, content = step.content] {
                         ++m_next;
                         endTurn(RunStatus::Finished, content);
@@ -463,24 +464,29 @@ namespace Lockstep::Flows
     void Execution::answerRequest(const ApprovalDecision &decision)
     {
         const auto request = MessageIds::parse(decision.requestId);
-        const int step = (request && request->kind == MessageIds::Parsed::Kind::Step) ? request->step : std::max(0, m_next - 1);
-        const QString content = decision.approved
-            ? u"Approved."_qs
-            : u"Rejected. The turn ends here; send a message to say what to do instead."_qs;
+        const int step =
+            (request && request->kind == MessageIds::Parsed::Kind::Step) ? request->step : std::max(0, m_next - 1);
+        const QString content =
+            decision.approved
+                ? QStringLiteral("Approved.")
+                : QStringLiteral("Rejected. The turn ends here; send a message to say what to do instead.");
         ChatLogEntry entry = makeEntry(MessageIds::decision(m_turn, step), MessageType::User,
-                                       decision.approved ? u"approval"_qs : u"rejection"_qs, content, MessageStatus::Success);
+                                       decision.approved ? QStringLiteral("approval") : QStringLiteral("rejection"),
+                                       content, MessageStatus::Success);
         // It answers the request entry, so it correlates with it.
         entry.correlationId = decision.requestId;
-        entry.additionalContext = QJsonObject{
-            {u"approval"_qs, QJsonObject{{u"decision"_qs, decision.approved ? u"approved"_qs : u"rejected"_qs},
-                                         {u"requestID"_qs, decision.requestId}}}};
+        entry.additionalContext =
+            QJsonObject{{QStringLiteral("approval"),
+                         QJsonObject{{QStringLiteral("decision"),
+                                      decision.approved ? QStringLiteral("approved") : QStringLiteral("rejected")},
+                                     {QStringLiteral("requestID"), decision.requestId}}}};
         qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "request" << decision.requestId
                                   << (decision.approved ? "approved" : "rejected");
         persist(entry, [this, approved = decision.approved] {
             if (approved)
                 scheduleNext();
             else
-                endTurn(RunStatus::InputRequired, u"request rejected"_qs);
+                endTurn(RunStatus::InputRequired, QStringLiteral("request rejected"));
         });
     }
 
@@ -507,12 +513,14 @@ namespace Lockstep::Flows
         if (!m_options.workspaceTools || m_options.workspace.workspaceId.isEmpty())
         {
             const QString why = m_options.workspaceTools ? NoWorkspace : WorkspaceUnavailable;
-            ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Failure);
+            ChatLogEntry entry =
+                makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Failure);
             entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = why};
             persist(entry, [this, why] { endTurn(RunStatus::Failed, why); });
             return;
         }
-        ChatLogEntry entry = makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Pending);
+        ChatLogEntry entry =
+            makeEntry(id, MessageType::Tool, step.tool, workspaceContent(step), MessageStatus::Pending);
         entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = std::nullopt};
         persist(entry, [this, index] {
             m_phase = Phase::WorkspaceCall;
@@ -534,19 +542,19 @@ namespace Lockstep::Flows
         if (m_phase != Phase::WorkspaceCall)
             return;
         if (m_workspaceCall)
-            m_workspaceCall->deleteLater();   // we are inside its signal
+            m_workspaceCall->deleteLater();  // we are inside its signal
         m_workspaceCall = nullptr;
         m_phase = Phase::BeforeStep;
 
         const Step &step = m_flow.steps.at(m_next);
-        QJsonObject context{{u"workspaceID"_qs, m_options.workspace.workspaceId}};
+        QJsonObject context{{QStringLiteral("workspaceID"), m_options.workspace.workspaceId}};
         if (outcome.agent)
-            context.insert(u"agentID"_qs, outcome.agent->agentId);
+            context.insert(QStringLiteral("agentID"), outcome.agent->agentId);
         if (outcome.switchedFrom)
         {
             // The binding was stale (the workspace was rebuilt): record the
             // switch, and use the new agent from now on.
-            context.insert(u"switchedFrom"_qs, outcome.switchedFrom->agentId);
+            context.insert(QStringLiteral("switchedFrom"), outcome.switchedFrom->agentId);
             qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "workspace" << m_options.workspace.workspaceId
                                       << "switched from agent" << outcome.switchedFrom->agentId << "to"
                                       << (outcome.agent ? outcome.agent->agentId : QString());
@@ -554,13 +562,13 @@ namespace Lockstep::Flows
         if (outcome.agent && (outcome.success || outcome.switchedFrom || !m_options.workspace.agent))
             m_options.workspace.agent = outcome.agent;
         if (!outcome.success)
-            context.insert(u"failure"_qs, Workspace::toString(outcome.failure));
+            context.insert(QStringLiteral("failure"), Workspace::toString(outcome.failure));
 
         ChatLogEntry entry = makeEntry(messageId(m_next), MessageType::Tool, step.tool, workspaceContent(step),
                                        outcome.success ? MessageStatus::Success : MessageStatus::Failure);
         // toJson() cuts the response to 4 KiB.
         entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = outcome.response};
-        entry.additionalContext = QJsonObject{{u"workspace"_qs, context}};
+        entry.additionalContext = QJsonObject{{QStringLiteral("workspace"), context}};
         persist(entry, [this, success = outcome.success, reason = shortReason(outcome.response)] {
             if (!success)
             {
@@ -596,15 +604,17 @@ namespace Lockstep::Flows
             m_workspaceCall = nullptr;
         }
         m_phase = Phase::BeforeStep;
-        const bool quiet = !m_deadlinePassed && m_stopRequest
-                           && (m_stopRequest->first == StopCause::Cancelled || m_stopRequest->first == StopCause::Superseded);
+        const bool quiet =
+            !m_deadlinePassed && m_stopRequest &&
+            (m_stopRequest->first == StopCause::Cancelled || m_stopRequest->first == StopCause::Superseded);
         if (!quiet)
         {
             const Step &step = m_flow.steps.at(m_next);
             const QString why = m_stopRequest ? m_stopRequest->second : DeadlineExceeded;
             ChatLogEntry entry = makeEntry(messageId(m_next), MessageType::Tool, step.tool, workspaceContent(step),
                                            MessageStatus::Failure);
-            entry.toolInfo = ToolInfo{.name = step.tool, .args = step.args, .toolResponse = u"interrupted: "_qs + why};
+            entry.toolInfo =
+                ToolInfo{.name = step.tool, .args = step.args, .toolResponse = QStringLiteral("interrupted: ") + why};
             persist(entry, [this] { atBoundary([this] { scheduleNext(); }); });
             return;
         }
@@ -633,9 +643,11 @@ namespace Lockstep::Flows
 
     void Execution::failOnDeadline()
     {
-        persist(makeEntry(MessageIds::deadline(m_turn), MessageType::Agent, u"error"_qs, DeadlineExceeded, MessageStatus::Failure),
+        persist(makeEntry(MessageIds::deadline(m_turn), MessageType::Agent, QStringLiteral("error"), DeadlineExceeded,
+                          MessageStatus::Failure),
                 [this] {
-                    writeStatus(RunStatus::Failed, DeadlineExceeded, [this] { finish(StopCause::Deadline, RunStatus::Failed); });
+                    writeStatus(RunStatus::Failed, DeadlineExceeded,
+                                [this] { finish(StopCause::Deadline, RunStatus::Failed); });
                 });
     }
 
@@ -661,14 +673,17 @@ namespace Lockstep::Flows
         if (std::exchange(m_touching, true))
             return;
         m_store.call(
-            this, [workflowId = m_run.workflowId, fence = m_fence](Store::RunStore &store) { return store.touch(workflowId, fence); },
+            this,
+            [workflowId = m_run.workflowId, fence = m_fence](Store::RunStore &store) {
+                return store.touch(workflowId, fence);
+            },
             [this](Store::StoreResult<bool> touched) {
                 m_touching = false;
                 if (m_phase == Phase::Done)
                     return;
                 if (!touched)
                 {
-                    stopOnStoreError(u"touching last_activity_at"_qs, touched.error());
+                    stopOnStoreError(QStringLiteral("touching last_activity_at"), touched.error());
                     return;
                 }
                 if (!touched.value())
@@ -694,25 +709,23 @@ namespace Lockstep::Flows
     void Execution::persist(const ChatLogEntry &chatEntry, const std::function<void()> &then)
     {
         const QJsonObject entry = chatEntry.toJson();
-        storeCall(
-            [workflowId = m_run.workflowId, fence = m_fence, entry](Store::RunStore &store) {
-                return store.appendEntry(workflowId, fence, entry);
-            },
-            [this, entry, then](Store::StoreResult<std::optional<qint64>> seq) {
-                if (!seq)
-                {
-                    stopOnStoreError(u"appending a chat-log entry"_qs, seq.error());
-                    return;
-                }
-                if (!seq.value())
-                {
-                    stopOnGuardMiss();
-                    return;
-                }
-                recordEntry(Store::StoredEntry{.seq = *seq.value(), .entry = entry});
-                if (m_phase != Phase::Done)
-                    then();
-            });
+        storeCall([workflowId = m_run.workflowId, fence = m_fence,
+                   entry](Store::RunStore &store) { return store.appendEntry(workflowId, fence, entry); },
+                  [this, entry, then](Store::StoreResult<std::optional<qint64>> seq) {
+                      if (!seq)
+                      {
+                          stopOnStoreError(QStringLiteral("appending a chat-log entry"), seq.error());
+                          return;
+                      }
+                      if (!seq.value())
+                      {
+                          stopOnGuardMiss();
+                          return;
+                      }
+                      recordEntry(Store::StoredEntry{.seq = *seq.value(), .entry = entry});
+                      if (m_phase != Phase::Done)
+                          then();
+                  });
     }
 
     void Execution::recordEntry(const Store::StoredEntry &stored)
@@ -734,26 +747,24 @@ namespace Lockstep::Flows
 
     void Execution::writeStatus(const RunStatus status, const QString &reason, const std::function<void()> &then)
     {
-        storeCall(
-            [workflowId = m_run.workflowId, fence = m_fence, status, reason](Store::RunStore &store) {
-                return store.transition(workflowId, fence, status, reason);
-            },
-            [this, status, reason, then](Store::StoreResult<bool> written) {
-                if (!written)
-                {
-                    stopOnStoreError(u"writing status "_qs + toString(status), written.error());
-                    return;
-                }
-                if (!written.value())
-                {
-                    stopOnGuardMiss();
-                    return;
-                }
-                m_status = status;
-                emit statusChanged(m_run.workflowId, status, reason);
-                if (m_phase != Phase::Done)
-                    then();
-            });
+        storeCall([workflowId = m_run.workflowId, fence = m_fence, status,
+                   reason](Store::RunStore &store) { return store.transition(workflowId, fence, status, reason); },
+                  [this, status, reason, then](Store::StoreResult<bool> written) {
+                      if (!written)
+                      {
+                          stopOnStoreError(QStringLiteral("writing status ") + toString(status), written.error());
+                          return;
+                      }
+                      if (!written.value())
+                      {
+                          stopOnGuardMiss();
+                          return;
+                      }
+                      m_status = status;
+                      emit statusChanged(m_run.workflowId, status, reason);
+                      if (m_phase != Phase::Done)
+                          then();
+                  });
     }
 
     void Execution::stopOnGuardMiss()
@@ -763,7 +774,7 @@ namespace Lockstep::Flows
                   [this](Store::StoreResult<std::optional<Store::Run>> stored) {
                       if (!stored)
                       {
-                          stopOnStoreError(u"re-reading the run after a guard miss"_qs, stored.error());
+                          stopOnStoreError(QStringLiteral("re-reading the run after a guard miss"), stored.error());
                           return;
                       }
                       if (!stored.value())
@@ -773,9 +784,11 @@ namespace Lockstep::Flows
                       }
                       const Store::Run &run = *stored.value();
                       const bool fenceMoved = m_options.fencing && (run.fence != m_fence);
-                      qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "guard missed: status" << toString(run.status)
-                                                << "fence" << run.fence << "(ours" << m_fence << "); stopping without writing";
-                      finish(fenceMoved || run.status == RunStatus::Running ? StopCause::Superseded : StopCause::Cancelled,
+                      qCInfo(lcFlows).noquote()
+                          << "run" << m_run.workflowId << "guard missed: status" << toString(run.status) << "fence"
+                          << run.fence << "(ours" << m_fence << "); stopping without writing";
+                      finish(fenceMoved || run.status == RunStatus::Running ? StopCause::Superseded
+                                                                            : StopCause::Cancelled,
                              run.status);
                   });
     }
@@ -803,8 +816,8 @@ namespace Lockstep::Flows
         m_stepTimer.stop();
         m_deadlineTimer.stop();
         m_touchTimer.stop();
-        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "execution stopped:" << toString(cause)
-                                  << "status" << toString(finalStatus);
+        qCInfo(lcFlows).noquote() << "run" << m_run.workflowId << "execution stopped:" << toString(cause) << "status"
+                                  << toString(finalStatus);
         emit finished(m_run.workflowId, cause, finalStatus);
     }
 
@@ -836,25 +849,20 @@ namespace Lockstep::Flows
         {
             const auto parsed = MessageIds::parse(stored.entry.value(Names::MessageId).toString());
             // A rejected request ends its turn for good: a later resume must not carry the plan out.
-            if (parsed && parsed->kind == MessageIds::Parsed::Kind::Decision && parsed->turn == turn
-                && stored.entry.value(Names::MessageSubType).toString() == u"rejection")
+            if (parsed && parsed->kind == MessageIds::Parsed::Kind::Decision && parsed->turn == turn &&
+                stored.entry.value(Names::MessageSubType).toString() == u"rejection")
                 return static_cast<int>(m_flow.steps.size());
-            if (!parsed || parsed->kind != MessageIds::Parsed::Kind::Step || parsed->turn != turn
-                || parsed->step >= m_flow.steps.size())
+            if (!parsed || parsed->kind != MessageIds::Parsed::Kind::Step || parsed->turn != turn ||
+                parsed->step >= m_flow.steps.size())
                 continue;
             const int index = parsed->step;
             const QString status = stored.entry.value(Names::Status).toString();
             bool completed = true;
             switch (m_flow.steps.at(index).type)
             {
-            case StepType::Tool:
-                completed = status != u"pending";
-                break;
-            case StepType::Workspace:
-                completed = status == u"success";
-                break;
-            default:
-                break;
+            case StepType::Tool: completed = status != u"pending"; break;
+            case StepType::Workspace: completed = status == u"success"; break;
+            default: break;
             }
             if (completed)
                 next = std::max(next, index + 1);
@@ -880,7 +888,7 @@ namespace Lockstep::Flows
 
     QString Execution::toolContent(const Step &step)
     {
-        return step.content.isEmpty() ? u"Using `"_qs + step.tool + u'`' : step.content;
+        return step.content.isEmpty() ? QStringLiteral("Using `") + step.tool + u'`' : step.content;
     }
 
     QString Execution::messageId(const int step) const
@@ -895,4 +903,4 @@ namespace Lockstep::Flows
             return std::chrono::milliseconds{std::numeric_limits<int>::max()};
         return std::chrono::milliseconds{static_cast<qint64>(std::llround(ms))};
     }
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

@@ -35,25 +35,25 @@ namespace Lockstep::Flows
     // Why an Execution stopped (finished() carries it).
     enum class StopCause
     {
-        TurnEnded,    // the flow ended the turn: input_required, an approval wait, finished or failed by a step
-        Cancelled,    // the stored run is no longer `running` (cancelled from any replica, or gone)
-        Superseded,   // the stored fence moved: a newer holder took over; nothing more was written
-        ClientGone,   // requestStop: the driving websocket closed; the run is left `paused`
-        Shutdown,     // requestStop: the gateway is shutting down; the run is left `paused`
-        LostLock,     // requestStop: the lock heartbeat failed; stopped at once without another
-                      // write (the run stays `running`, an orphan resumable after --stale-after)
-        Deadline,     // the workflow deadline passed; the run is `failed`
-        StoreError,   // a store call failed; stopped without another write (the run stays
-                      // `running` and becomes a stale orphan, resumable after --stale-after)
+        TurnEnded,   // the flow ended the turn: input_required, an approval wait, finished or failed by a step
+        Cancelled,   // the stored run is no longer `running` (cancelled from any replica, or gone)
+        Superseded,  // the stored fence moved: a newer holder took over; nothing more was written
+        ClientGone,  // requestStop: the driving websocket closed; the run is left `paused`
+        Shutdown,    // requestStop: the gateway is shutting down; the run is left `paused`
+        LostLock,    // requestStop: the lock heartbeat failed; stopped at once without another
+                     // write (the run stays `running`, an orphan resumable after --stale-after)
+        Deadline,    // the workflow deadline passed; the run is `failed`
+        StoreError,  // a store call failed; stopped without another write (the run stays
+                     // `running` and becomes a stale orphan, resumable after --stale-after)
     };
-    QString toString(StopCause cause);   // "turn_ended", "client_gone", ...
+    QString toString(StopCause cause);  // "turn_ended", "client_gone", ...
 
     // The user's answer to the request entry that ended the last turn
     // (startRequest.approval). The gateway checks that the run waits for it.
     struct ApprovalDecision
     {
         bool approved = false;
-        QString requestId;   // the request entry's message_id ("t1-s1")
+        QString requestId;  // the request entry's message_id ("t1-s1")
     };
 
     struct ExecutionOptions
@@ -176,10 +176,10 @@ namespace Lockstep::Flows
         enum class Phase
         {
             Idle,
-            BeforeStep,   // waiting for the next step boundary (a delay or wait is running)
-            ToolResult,   // a tool call is "running"; its result is written next
-            WorkspaceCall, // a workspace tool call is in flight (m_workspaceCall); the step
-                          // timer only fires here when a stop or the deadline interrupted it
+            BeforeStep,     // waiting for the next step boundary (a delay or wait is running)
+            ToolResult,     // a tool call is "running"; its result is written next
+            WorkspaceCall,  // a workspace tool call is in flight (m_workspaceCall); the step
+                            // timer only fires here when a stop or the deadline interrupted it
             Done,
         };
 
@@ -244,17 +244,17 @@ namespace Lockstep::Flows
         std::optional<StopCause> m_cause;
         std::optional<std::pair<StopCause, QString>> m_stopRequest;
         bool m_deadlinePassed = false;
-        bool m_storing = false;    // a store call of the step machine is out
-        bool m_touching = false;   // a touch is out
-        int m_checkpoints = 0;     // entries written by this execution (legacy checkpoint counter)
+        bool m_storing = false;   // a store call of the step machine is out
+        bool m_touching = false;  // a touch is out
+        int m_checkpoints = 0;    // entries written by this execution (legacy checkpoint counter)
 
-        QList<Store::StoredEntry> m_log;          // seq order, latest version of each message
-        QHash<QString, qsizetype> m_logIndex;     // message_id -> index in m_log
+        QList<Store::StoredEntry> m_log;       // seq order, latest version of each message
+        QHash<QString, qsizetype> m_logIndex;  // message_id -> index in m_log
 
-        QPointer<Workspace::ToolCall> m_workspaceCall;   // child while Phase::WorkspaceCall
+        QPointer<Workspace::ToolCall> m_workspaceCall;  // child while Phase::WorkspaceCall
 
         QTimer m_stepTimer;
         QTimer m_deadlineTimer;
         QTimer m_touchTimer;
     };
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

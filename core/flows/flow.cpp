@@ -23,15 +23,15 @@ namespace Lockstep::Flows
         {
             switch (value.type())
             {
-            case QJsonValue::Null: return u"null"_qs;
-            case QJsonValue::Bool: return u"a boolean"_qs;
-            case QJsonValue::Double: return u"a number"_qs;
-            case QJsonValue::String: return u"a string"_qs;
-            case QJsonValue::Array: return u"an array"_qs;
-            case QJsonValue::Object: return u"an object"_qs;
+            case QJsonValue::Null: return QStringLiteral("null");
+            case QJsonValue::Bool: return QStringLiteral("a boolean");
+            case QJsonValue::Double: return QStringLiteral("a number");
+            case QJsonValue::String: return QStringLiteral("a string");
+            case QJsonValue::Array: return QStringLiteral("an array");
+            case QJsonValue::Object: return QStringLiteral("an object");
             case QJsonValue::Undefined: break;
             }
-            return u"nothing"_qs;
+            return QStringLiteral("nothing");
         }
 
         // Reads the fields of one step (or of the top level), keeping the first error.
@@ -39,12 +39,19 @@ namespace Lockstep::Flows
         {
         public:
             StepReader(const QJsonObject &object, const QString &file, std::optional<int> step)
-                : m_object(object), m_file(file), m_step(step)
-            {
-            }
+                : m_object(object)
+                , m_file(file)
+                , m_step(step)
+            {}
 
-            bool failed() const { return m_error.has_value(); }
-            FlowError error() const { return *m_error; }
+            bool failed() const
+            {
+                return m_error.has_value();
+            }
+            FlowError error() const
+            {
+                return *m_error;
+            }
 
             void fail(const QString &field, const QString &message)
             {
@@ -61,7 +68,8 @@ namespace Lockstep::Flows
                     {
                         QStringList names(allowed.cbegin(), allowed.cend());
                         names.sort();
-                        fail(it.key(), u"unknown field (allowed: "_qs + names.join(u", "_qs) + u')');
+                        fail(it.key(),
+                             QStringLiteral("unknown field (allowed: ") + names.join(QStringLiteral(", ")) + u')');
                     }
                 }
             }
@@ -72,16 +80,16 @@ namespace Lockstep::Flows
                 if (value.isUndefined())
                 {
                     if (required)
-                        fail(field, u"missing"_qs);
+                        fail(field, QStringLiteral("missing"));
                     return {};
                 }
                 if (!value.isString())
                 {
-                    fail(field, u"must be a string (got "_qs + typeName(value) + u')');
+                    fail(field, QStringLiteral("must be a string (got ") + typeName(value) + u')');
                     return {};
                 }
                 if (nonEmpty && value.toString().trimmed().isEmpty())
-                    fail(field, u"must not be empty"_qs);
+                    fail(field, QStringLiteral("must not be empty"));
                 return value.toString();
             }
 
@@ -91,20 +99,20 @@ namespace Lockstep::Flows
                 if (value.isUndefined())
                 {
                     if (required)
-                        fail(field, u"missing"_qs);
+                        fail(field, QStringLiteral("missing"));
                     return std::chrono::milliseconds{0};
                 }
-                const QString rule = u"must be an integer from 0 to "_qs + QString::number(MaxDelayMs);
+                const QString rule = QStringLiteral("must be an integer from 0 to ") + QString::number(MaxDelayMs);
                 if (!value.isDouble())
                 {
-                    fail(field, rule + u" (got "_qs + typeName(value) + u')');
+                    fail(field, rule + QStringLiteral(" (got ") + typeName(value) + u')');
                     return std::chrono::milliseconds{0};
                 }
                 const double number = value.toDouble();
-                if (!std::isfinite(number) || std::floor(number) != number || number < 0
-                    || number > static_cast<double>(MaxDelayMs))
+                if (!std::isfinite(number) || std::floor(number) != number || number < 0 ||
+                    number > static_cast<double>(MaxDelayMs))
                 {
-                    fail(field, rule + u" (got "_qs + QString::number(number) + u')');
+                    fail(field, rule + QStringLiteral(" (got ") + QString::number(number) + u')');
                     return std::chrono::milliseconds{0};
                 }
                 return std::chrono::milliseconds{static_cast<qint64>(number)};
@@ -117,13 +125,16 @@ namespace Lockstep::Flows
                     return {};
                 if (!value.isObject())
                 {
-                    fail(field, u"must be an object (got "_qs + typeName(value) + u')');
+                    fail(field, QStringLiteral("must be an object (got ") + typeName(value) + u')');
                     return {};
                 }
                 return value.toObject();
             }
 
-            const QJsonObject &raw() const { return m_object; }
+            const QJsonObject &raw() const
+            {
+                return m_object;
+            }
 
         private:
             QJsonObject m_object;
@@ -145,7 +156,8 @@ namespace Lockstep::Flows
 
         std::optional<RequestKind> requestKindFromString(const QString &text)
         {
-            for (const RequestKind kind : {RequestKind::PlanApproval, RequestKind::ToolCallApproval, RequestKind::Input})
+            for (const RequestKind kind :
+                 {RequestKind::PlanApproval, RequestKind::ToolCallApproval, RequestKind::Input})
             {
                 if (toString(kind) == text)
                     return kind;
@@ -157,18 +169,22 @@ namespace Lockstep::Flows
         {
             if (!value.isObject())
             {
-                return unexpected(FlowError{.file = file, .step = index, .field = {},
-                                            .message = u"a step must be an object (got "_qs + typeName(value) + u')'});
+                return unexpected(
+                    FlowError{.file = file,
+                              .step = index,
+                              .field = {},
+                              .message = QStringLiteral("a step must be an object (got ") + typeName(value) + u')'});
             }
             StepReader reader(value.toObject(), file, index);
-            const QString typeText = reader.string(u"type"_qs, true, true);
+            const QString typeText = reader.string(QStringLiteral("type"), true, true);
             if (reader.failed())
                 return unexpected(reader.error());
             const std::optional<StepType> type = stepTypeFromString(typeText);
             if (!type)
             {
-                reader.fail(u"type"_qs, u"unknown step type \""_qs + typeText.left(40)
-                                            + u"\" (expected agent, tool, request, wait, fail, workspace or finish)"_qs);
+                reader.fail(QStringLiteral("type"),
+                            QStringLiteral("unknown step type \"") + typeText.left(40) +
+                                QStringLiteral("\" (expected agent, tool, request, wait, fail, workspace or finish)"));
                 return unexpected(reader.error());
             }
 
@@ -177,83 +193,90 @@ namespace Lockstep::Flows
             switch (*type)
             {
             case StepType::Agent:
-                reader.onlyFields({u"type"_qs, u"content"_qs, u"subType"_qs, u"delayMs"_qs});
-                step.content = reader.string(u"content"_qs, true, true);
-                step.subType = reader.string(u"subType"_qs, false, true);
-                step.delay = reader.millis(u"delayMs"_qs, false);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("content"), QStringLiteral("subType"),
+                                   QStringLiteral("delayMs")});
+                step.content = reader.string(QStringLiteral("content"), true, true);
+                step.subType = reader.string(QStringLiteral("subType"), false, true);
+                step.delay = reader.millis(QStringLiteral("delayMs"), false);
                 break;
             case StepType::Tool:
             {
-                reader.onlyFields({u"type"_qs, u"name"_qs, u"args"_qs, u"response"_qs, u"status"_qs,
-                                   u"content"_qs, u"delayMs"_qs});
-                step.tool = reader.string(u"name"_qs, true, true);
-                step.args = reader.object(u"args"_qs);
-                step.content = reader.string(u"content"_qs, false, false);
-                step.delay = reader.millis(u"delayMs"_qs, false);
-                const QJsonValue response = reader.raw().value(u"response"_qs);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("name"), QStringLiteral("args"),
+                                   QStringLiteral("response"), QStringLiteral("status"), QStringLiteral("content"),
+                                   QStringLiteral("delayMs")});
+                step.tool = reader.string(QStringLiteral("name"), true, true);
+                step.args = reader.object(QStringLiteral("args"));
+                step.content = reader.string(QStringLiteral("content"), false, false);
+                step.delay = reader.millis(QStringLiteral("delayMs"), false);
+                const QJsonValue response = reader.raw().value(QStringLiteral("response"));
                 if (response.isString())
                     step.response = response.toString();
                 else if (response.isObject())
-                    step.response = QString::fromUtf8(QJsonDocument(response.toObject()).toJson(QJsonDocument::Compact));
+                    step.response =
+                        QString::fromUtf8(QJsonDocument(response.toObject()).toJson(QJsonDocument::Compact));
                 else if (response.isArray())
                     step.response = QString::fromUtf8(QJsonDocument(response.toArray()).toJson(QJsonDocument::Compact));
                 else if (!response.isUndefined())
-                    reader.fail(u"response"_qs, u"must be a string, an object or an array (got "_qs + typeName(response) + u')');
-                const QString status = reader.string(u"status"_qs, false, false);
-                if (!reader.failed() && reader.raw().contains(u"status"_qs) && status != u"success" && status != u"failure")
-                    reader.fail(u"status"_qs, u"must be \"success\" or \"failure\""_qs);
+                    reader.fail(QStringLiteral("response"),
+                                QStringLiteral("must be a string, an object or an array (got ") + typeName(response) +
+                                    u')');
+                const QString status = reader.string(QStringLiteral("status"), false, false);
+                if (!reader.failed() && reader.raw().contains(QStringLiteral("status")) && status != u"success" &&
+                    status != u"failure")
+                    reader.fail(QStringLiteral("status"), QStringLiteral("must be \"success\" or \"failure\""));
                 step.toolSucceeds = status != u"failure";
                 break;
             }
             case StepType::Request:
             {
-                reader.onlyFields({u"type"_qs, u"kind"_qs, u"content"_qs});
-                const QString kind = reader.string(u"kind"_qs, true, true);
-                step.content = reader.string(u"content"_qs, true, true);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("kind"), QStringLiteral("content")});
+                const QString kind = reader.string(QStringLiteral("kind"), true, true);
+                step.content = reader.string(QStringLiteral("content"), true, true);
                 if (!reader.failed())
                 {
                     if (const auto parsed = requestKindFromString(kind))
                         step.requestKind = *parsed;
                     else
-                        reader.fail(u"kind"_qs, u"must be \"plan_approval\", \"tool_call_approval\" or \"input\""_qs);
+                        reader.fail(QStringLiteral("kind"),
+                                    QStringLiteral("must be \"plan_approval\", \"tool_call_approval\" or \"input\""));
                 }
                 break;
             }
             case StepType::Wait:
-                reader.onlyFields({u"type"_qs, u"ms"_qs});
-                step.delay = reader.millis(u"ms"_qs, true);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("ms")});
+                step.delay = reader.millis(QStringLiteral("ms"), true);
                 break;
             case StepType::Fail:
-                reader.onlyFields({u"type"_qs, u"message"_qs});
-                step.content = reader.string(u"message"_qs, true, true);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("message")});
+                step.content = reader.string(QStringLiteral("message"), true, true);
                 break;
             case StepType::Workspace:
-                reader.onlyFields({u"type"_qs, u"tool"_qs, u"args"_qs});
-                step.tool = reader.string(u"tool"_qs, true, true);
-                step.args = reader.object(u"args"_qs);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("tool"), QStringLiteral("args")});
+                step.tool = reader.string(QStringLiteral("tool"), true, true);
+                step.args = reader.object(QStringLiteral("args"));
                 break;
             case StepType::Finish:
-                reader.onlyFields({u"type"_qs, u"content"_qs});
-                step.content = reader.string(u"content"_qs, true, true);
+                reader.onlyFields({QStringLiteral("type"), QStringLiteral("content")});
+                step.content = reader.string(QStringLiteral("content"), true, true);
                 break;
             }
             if (reader.failed())
                 return unexpected(reader.error());
             return step;
         }
-    } // namespace
+    }  // namespace
 
     QString toString(const StepType type)
     {
         switch (type)
         {
-        case StepType::Agent: return u"agent"_qs;
-        case StepType::Tool: return u"tool"_qs;
-        case StepType::Request: return u"request"_qs;
-        case StepType::Wait: return u"wait"_qs;
-        case StepType::Fail: return u"fail"_qs;
-        case StepType::Workspace: return u"workspace"_qs;
-        case StepType::Finish: return u"finish"_qs;
+        case StepType::Agent: return QStringLiteral("agent");
+        case StepType::Tool: return QStringLiteral("tool");
+        case StepType::Request: return QStringLiteral("request");
+        case StepType::Wait: return QStringLiteral("wait");
+        case StepType::Fail: return QStringLiteral("fail");
+        case StepType::Workspace: return QStringLiteral("workspace");
+        case StepType::Finish: return QStringLiteral("finish");
         }
         return {};
     }
@@ -262,9 +285,9 @@ namespace Lockstep::Flows
     {
         switch (kind)
         {
-        case RequestKind::PlanApproval: return u"plan_approval"_qs;
-        case RequestKind::ToolCallApproval: return u"tool_call_approval"_qs;
-        case RequestKind::Input: return u"input"_qs;
+        case RequestKind::PlanApproval: return QStringLiteral("plan_approval");
+        case RequestKind::ToolCallApproval: return QStringLiteral("tool_call_approval");
+        case RequestKind::Input: return QStringLiteral("input");
         }
         return {};
     }
@@ -285,27 +308,27 @@ namespace Lockstep::Flows
         QString where = file;
         if (step)
         {
-            where += u": steps["_qs + QString::number(*step) + u']';
+            where += QStringLiteral(": steps[") + QString::number(*step) + u']';
             if (!field.isEmpty())
                 where += u'.' + field;
         }
         else if (!field.isEmpty())
         {
-            where += u": "_qs + field;
+            where += QStringLiteral(": ") + field;
         }
-        return where + u": "_qs + message;
+        return where + QStringLiteral(": ") + message;
     }
 
     bool Flow::isValidName(const QString &name)
     {
-        static const QRegularExpression pattern(u"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"_qs);
+        static const QRegularExpression pattern(QStringLiteral("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"));
         return pattern.match(name).hasMatch();
     }
 
     QString Flow::nameForFile(const QString &fileName)
     {
         const QString base = QFileInfo(fileName).fileName();
-        if (!base.endsWith(u".json"_qs))
+        if (!base.endsWith(QStringLiteral(".json")))
             return {};
         const QString name = base.chopped(5);
         return isValidName(name) ? name : QString();
@@ -320,44 +343,49 @@ namespace Lockstep::Flows
         const QString name = nameForFile(fileName);
         if (name.isEmpty())
         {
-            return fileError({}, u"the file name must be <name>.json with a name of letters, digits, '_', '.', '-' "
-                                 u"(at most 64, starting with a letter or digit)"_qs);
+            return fileError(
+                {}, QStringLiteral("the file name must be <name>.json with a name of letters, digits, '_', '.', '-' "
+                                   "(at most 64, starting with a letter or digit)"));
         }
         if (json.size() > MaxFileBytes)
-            return fileError({}, u"larger than 1 MiB"_qs);
+            return fileError({}, QStringLiteral("larger than 1 MiB"));
 
         QJsonParseError parseError;
         const QJsonDocument document = QJsonDocument::fromJson(json, &parseError);
         if (parseError.error != QJsonParseError::NoError)
         {
-            return fileError({}, u"invalid JSON at offset "_qs + QString::number(parseError.offset) + u": "_qs
-                                     + parseError.errorString());
+            return fileError({}, QStringLiteral("invalid JSON at offset ") + QString::number(parseError.offset) +
+                                     QStringLiteral(": ") + parseError.errorString());
         }
         if (!document.isObject())
-            return fileError({}, u"the top level must be a JSON object"_qs);
+            return fileError({}, QStringLiteral("the top level must be a JSON object"));
 
         StepReader reader(document.object(), fileName, std::nullopt);
-        reader.onlyFields({u"name"_qs, u"description"_qs, u"version"_qs, u"steps"_qs});
-        const QString declaredName = reader.string(u"name"_qs, false, true);
+        reader.onlyFields({QStringLiteral("name"), QStringLiteral("description"), QStringLiteral("version"),
+                           QStringLiteral("steps")});
+        const QString declaredName = reader.string(QStringLiteral("name"), false, true);
         if (!reader.failed() && !declaredName.isNull() && declaredName != name)
-            reader.fail(u"name"_qs, u"\""_qs + declaredName.left(64) + u"\" does not match the file name (\""_qs + name + u"\")"_qs);
+            reader.fail(QStringLiteral("name"), QStringLiteral("\"") + declaredName.left(64) +
+                                                    QStringLiteral("\" does not match the file name (\"") + name +
+                                                    QStringLiteral("\")"));
         Flow flow;
         flow.name = name;
-        flow.description = reader.string(u"description"_qs, false, false);
-        const QJsonValue version = reader.raw().value(u"version"_qs);
+        flow.description = reader.string(QStringLiteral("description"), false, false);
+        const QJsonValue version = reader.raw().value(QStringLiteral("version"));
         if (!reader.failed() && !version.isUndefined() && !(version.isDouble() && version.toDouble() == 1.0))
-            reader.fail(u"version"_qs, u"must be 1 (the only version of the format)"_qs);
-        const QJsonValue steps = reader.raw().value(u"steps"_qs);
+            reader.fail(QStringLiteral("version"), QStringLiteral("must be 1 (the only version of the format)"));
+        const QJsonValue steps = reader.raw().value(QStringLiteral("steps"));
         if (!reader.failed())
         {
             if (steps.isUndefined())
-                reader.fail(u"steps"_qs, u"missing"_qs);
+                reader.fail(QStringLiteral("steps"), QStringLiteral("missing"));
             else if (!steps.isArray())
-                reader.fail(u"steps"_qs, u"must be an array (got "_qs + typeName(steps) + u')');
+                reader.fail(QStringLiteral("steps"), QStringLiteral("must be an array (got ") + typeName(steps) + u')');
             else if (steps.toArray().isEmpty())
-                reader.fail(u"steps"_qs, u"must hold at least one step"_qs);
+                reader.fail(QStringLiteral("steps"), QStringLiteral("must hold at least one step"));
             else if (steps.toArray().size() > MaxSteps)
-                reader.fail(u"steps"_qs, u"more than "_qs + QString::number(MaxSteps) + u" steps"_qs);
+                reader.fail(QStringLiteral("steps"),
+                            QStringLiteral("more than ") + QString::number(MaxSteps) + QStringLiteral(" steps"));
         }
         if (reader.failed())
             return unexpected(reader.error());
@@ -381,9 +409,9 @@ namespace Lockstep::Flows
         };
         QFile file(path);
         if (!file.open(QIODevice::ReadOnly))
-            return fileError(u"cannot read: "_qs + file.errorString());
+            return fileError(QStringLiteral("cannot read: ") + file.errorString());
         if (file.size() > MaxFileBytes)
-            return fileError(u"larger than 1 MiB"_qs);
+            return fileError(QStringLiteral("larger than 1 MiB"));
         // One byte over the limit is enough to notice a file that grew (or a pipe).
         const QByteArray json = file.read(MaxFileBytes + 1);
         auto flow = parse(json, path);
@@ -391,4 +419,4 @@ namespace Lockstep::Flows
             flow->source = path;
         return flow;
     }
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

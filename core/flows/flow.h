@@ -82,8 +82,8 @@ namespace Lockstep::Flows
         Input,
     };
 
-    QString toString(StepType type);          // "agent", "tool", ...
-    QString toString(RequestKind kind);       // "plan_approval", ...
+    QString toString(StepType type);     // "agent", "tool", ...
+    QString toString(RequestKind kind);  // "plan_approval", ...
     // The run status a request step leaves the run in.
     RunStatus waitStatus(RequestKind kind);
 
@@ -91,13 +91,13 @@ namespace Lockstep::Flows
     struct Step
     {
         StepType type = StepType::Agent;
-        QString content;                       // agent, request, finish, tool (display); fail: the message
-        QString subType;                       // agent: message_sub_type
-        std::chrono::milliseconds delay{0};    // agent, tool: delayMs; wait: ms
-        QString tool;                          // tool: name; workspace: tool
-        QJsonObject args;                      // tool, workspace
-        QString response;                      // tool: the full response (cut to 4 KiB when sent)
-        bool toolSucceeds = true;              // tool: status
+        QString content;                     // agent, request, finish, tool (display); fail: the message
+        QString subType;                     // agent: message_sub_type
+        std::chrono::milliseconds delay{0};  // agent, tool: delayMs; wait: ms
+        QString tool;                        // tool: name; workspace: tool
+        QJsonObject args;                    // tool, workspace
+        QString response;                    // tool: the full response (cut to 4 KiB when sent)
+        bool toolSucceeds = true;            // tool: status
         RequestKind requestKind = RequestKind::Input;
     };
 
@@ -105,9 +105,9 @@ namespace Lockstep::Flows
     // from 0 to 3600000 (got a string)".
     struct FlowError
     {
-        QString file;                          // file name as given ("hello.json", a path)
-        std::optional<int> step;               // index into "steps"
-        QString field;                         // "delayMs", "steps", "" for the whole file
+        QString file;             // file name as given ("hello.json", a path)
+        std::optional<int> step;  // index into "steps"
+        QString field;            // "delayMs", "steps", "" for the whole file
         QString message;
 
         QString toString() const;
@@ -118,7 +118,7 @@ namespace Lockstep::Flows
         QString name;
         QString description;
         QList<Step> steps;
-        QString source;                        // where it was loaded from (":/flows/hello.json")
+        QString source;  // where it was loaded from (":/flows/hello.json")
 
         // Parses and validates one flow. `fileName` names it: its base name
         // without ".json" is the flow name.
@@ -129,4 +129,4 @@ namespace Lockstep::Flows
         static QString nameForFile(const QString &fileName);
         static bool isValidName(const QString &name);
     };
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

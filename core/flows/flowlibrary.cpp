@@ -1,6 +1,5 @@
 #include "flowlibrary.h"
 
-
 #include <QDir>
 #include <QFileInfo>
 
@@ -18,7 +17,7 @@ namespace Lockstep::Flows
 {
     QString FlowLibrary::builtInFolder()
     {
-        return u":/flows"_qs;
+        return QStringLiteral(":/flows");
     }
 
     FlowLibrary FlowLibrary::load(const QString &folder)
@@ -37,21 +36,26 @@ namespace Lockstep::Flows
         const QFileInfo info(folder);
         if (!info.exists() || !info.isDir())
         {
-            m_errors.append(FlowError{.file = folder, .step = std::nullopt, .field = {},
-                                      .message = u"flows folder does not exist or is not a folder"_qs});
+            m_errors.append(FlowError{.file = folder,
+                                      .step = std::nullopt,
+                                      .field = {},
+                                      .message = QStringLiteral("flows folder does not exist or is not a folder")});
             qCWarning(lcFlows).noquote() << m_errors.constLast().toString();
             return 0;
         }
         if (!info.isReadable())
         {
-            m_errors.append(FlowError{.file = folder, .step = std::nullopt, .field = {},
-                                      .message = u"flows folder is not readable"_qs});
+            m_errors.append(FlowError{.file = folder,
+                                      .step = std::nullopt,
+                                      .field = {},
+                                      .message = QStringLiteral("flows folder is not readable")});
             qCWarning(lcFlows).noquote() << m_errors.constLast().toString();
             return 0;
         }
 
         const QDir dir(folder);
-        const QFileInfoList files = dir.entryInfoList({u"*.json"_qs}, QDir::Files | QDir::Readable, QDir::Name);
+        const QFileInfoList files =
+            dir.entryInfoList({QStringLiteral("*.json")}, QDir::Files | QDir::Readable, QDir::Name);
         int added = 0;
         for (const QFileInfo &file : files)
         {
@@ -63,7 +67,8 @@ namespace Lockstep::Flows
                 continue;
             }
             if (m_flows.contains(flow->name))
-                qCInfo(lcFlows).noquote() << "flow" << flow->name << "from" << flow->source << "overrides" << m_flows.value(flow->name).source;
+                qCInfo(lcFlows).noquote() << "flow" << flow->name << "from" << flow->source << "overrides"
+                                          << m_flows.value(flow->name).source;
             add(std::move(flow).value());
             ++added;
         }
@@ -114,4 +119,4 @@ namespace Lockstep::Flows
             messages.append(error.toString());
         return messages;
     }
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

@@ -19,7 +19,7 @@ namespace Lockstep::Flows
     {
     public:
         // The resource folder of the built-in flows.
-        static QString builtInFolder();   // ":/flows"
+        static QString builtInFolder();  // ":/flows"
 
         // Built-ins, then `folder` (if not empty). A folder that does not exist
         // or cannot be read is one error.
@@ -33,7 +33,7 @@ namespace Lockstep::Flows
 
         std::optional<Flow> find(const QString &name) const;
         bool contains(const QString &name) const;
-        QStringList names() const;        // sorted
+        QStringList names() const;  // sorted
         int size() const;
         // Files that were skipped, one readable line each (file, step, field).
         const QList<FlowError> &errors() const;
@@ -43,4 +43,4 @@ namespace Lockstep::Flows
         QHash<QString, Flow> m_flows;
         QList<FlowError> m_errors;
     };
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

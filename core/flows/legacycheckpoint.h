@@ -13,13 +13,13 @@ namespace Lockstep::Flows
     struct LegacyCheckpointInput
     {
         QString workflowId;
-        QString goal;                  // the user message of the current turn
+        QString goal;  // the user message of the current turn
         const Flow *flow = nullptr;
         int turn = 0;
         int nextStep = 0;
         RunStatus status = RunStatus::Running;
-        int checkpointNumber = 0;      // how many checkpoints this execution produced
-        QList<QJsonObject> chatLog;    // the whole ui_chat_log, seq order
+        int checkpointNumber = 0;    // how many checkpoints this execution produced
+        QList<QJsonObject> chatLog;  // the whole ui_chat_log, seq order
     };
 
     // The internal checkpoint the legacy API sent whole in every newCheckpoint:
@@ -31,4 +31,4 @@ namespace Lockstep::Flows
     // it is large because the old design repeated the accumulated state in every
     // message, not because of padding.
     QJsonObject buildLegacyCheckpoint(const LegacyCheckpointInput &input);
-} // namespace Lockstep::Flows
+}  // namespace Lockstep::Flows

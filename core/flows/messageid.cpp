@@ -6,29 +6,29 @@ namespace Lockstep::Flows::MessageIds
 {
     QString user(const int turn)
     {
-        return u't' + QString::number(turn) + u"-user"_qs;
+        return u't' + QString::number(turn) + QStringLiteral("-user");
     }
 
     QString step(const int turn, const int step)
     {
-        return u't' + QString::number(turn) + u"-s"_qs + QString::number(step);
+        return u't' + QString::number(turn) + QStringLiteral("-s") + QString::number(step);
     }
 
     QString deadline(const int turn)
     {
-        return u't' + QString::number(turn) + u"-deadline"_qs;
+        return u't' + QString::number(turn) + QStringLiteral("-deadline");
     }
 
     QString decision(const int turn, const int step)
     {
-        return MessageIds::step(turn, step) + u"-decision"_qs;
+        return MessageIds::step(turn, step) + QStringLiteral("-decision");
     }
 
     std::optional<Parsed> parse(const QString &id)
     {
         // At most 9 digits, so toInt() cannot overflow.
         static const QRegularExpression pattern(
-            u"^t([1-9][0-9]{0,8})-(?:(user)|(deadline)|s(0|[1-9][0-9]{0,8})(-decision)?)$"_qs);
+            QStringLiteral("^t([1-9][0-9]{0,8})-(?:(user)|(deadline)|s(0|[1-9][0-9]{0,8})(-decision)?)$"));
         const QRegularExpressionMatch match = pattern.match(id);
         if (!match.hasMatch())
             return std::nullopt;
@@ -46,4 +46,4 @@ namespace Lockstep::Flows::MessageIds
         }
         return parsed;
     }
-} // namespace Lockstep::Flows::MessageIds
+}  // namespace Lockstep::Flows::MessageIds

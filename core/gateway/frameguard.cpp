@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include <QtEndian>
 #include <QTcpSocket>
+#include <QtEndian>
 
 #include "common/logging.h"
 
@@ -34,7 +34,7 @@ namespace Lockstep::Gateway
         {
             return socket->peerAddress().toString() + u':' + QString::number(socket->peerPort());
         }
-    } // namespace
+    }  // namespace
 
     FrameGuard::FrameGuard(QTcpSocket *socket, const qint64 headBytes, const qint64 maxMessageBytes)
         : QObject(socket)
@@ -81,17 +81,14 @@ namespace Lockstep::Gateway
             // the stream; the gateway refuses them (see Server::onUpgradeRequested).
             if (m_socket->bytesAvailable() > m_headBytes)
             {
-                qCInfo(lcGateway).noquote() << "dropped websocket from" << peerOf(m_socket) << ": frames before the 101 response";
+                qCInfo(lcGateway).noquote()
+                    << "dropped websocket from" << peerOf(m_socket) << ": frames before the 101 response";
                 m_mode = Mode::Done;
                 m_socket->abort();
             }
             return;
-        case Mode::Frames:
-            lookAhead();
-            return;
-        case Mode::Draining:
-            drain();
-            return;
+        case Mode::Frames: lookAhead(); return;
+        case Mode::Draining: drain(); return;
         case Mode::Done:
             if (m_socket->isOpen())
                 m_socket->readAll();
@@ -210,13 +207,16 @@ namespace Lockstep::Gateway
                 // What QWebSocket would refuse too (with a close frame and a reset):
                 // refused here with a clean close. Frame lengths mean nothing after it.
                 if ((first & 0x70) != 0)
-                    return refuse(ProtocolError, QStringLiteral("frame: reserved bits set, and no extension was agreed"), true);
+                    return refuse(ProtocolError,
+                                  QStringLiteral("frame: reserved bits set, and no extension was agreed"), true);
                 if (!isKnownOpcode(m_opcode))
                     return refuse(ProtocolError, QStringLiteral("frame: reserved opcode %1").arg(m_opcode), true);
                 if (isControl(m_opcode) && (!m_fin || (m_length > 125)))
-                    return refuse(ProtocolError, QStringLiteral("frame: a control frame must be whole and at most 125 bytes"), true);
+                    return refuse(ProtocolError,
+                                  QStringLiteral("frame: a control frame must be whole and at most 125 bytes"), true);
                 if (!m_masked)
-                    refuse(ProtocolError, QStringLiteral("frame: client frames must be masked (RFC 6455 section 5.1)"), false);
+                    refuse(ProtocolError, QStringLiteral("frame: client frames must be masked (RFC 6455 section 5.1)"),
+                           false);
             }
             if (m_length == 126)
                 m_field = Field::Length16;
@@ -229,7 +229,8 @@ namespace Lockstep::Gateway
         case Field::Length16:
             m_length = qFromBigEndian<quint16>(bytes.data());
             if (checking && (m_length < 126))
-                return refuse(ProtocolError, QStringLiteral("frame: a length under 126 must be sent in one byte"), true);
+                return refuse(ProtocolError, QStringLiteral("frame: a length under 126 must be sent in one byte"),
+                              true);
             afterLength();
             return;
         case Field::Length64:
@@ -237,15 +238,15 @@ namespace Lockstep::Gateway
             if (checking && ((m_length >> 63) != 0))
                 return refuse(ProtocolError, QStringLiteral("frame: the highest bit of a length must be 0"), true);
             if (checking && (m_length <= 0xffff))
-                return refuse(ProtocolError, QStringLiteral("frame: a length under 65536 must be sent in two bytes"), true);
+                return refuse(ProtocolError, QStringLiteral("frame: a length under 65536 must be sent in two bytes"),
+                              true);
             afterLength();
             return;
         case Field::Mask:
             m_field = Field::Payload;
             m_remaining = m_length;
             return;
-        case Field::Payload:
-            return;
+        case Field::Payload: return;
         }
     }
 
@@ -254,7 +255,8 @@ namespace Lockstep::Gateway
         if ((m_mode == Mode::Frames) && !isControl(m_opcode))
         {
             if ((m_opcode == OpContinuation) && !m_fragmented)
-                refuse(ProtocolError, QStringLiteral("frame: a continuation frame without a message to continue"), false);
+                refuse(ProtocolError, QStringLiteral("frame: a continuation frame without a message to continue"),
+                       false);
             else if ((m_opcode != OpContinuation) && m_fragmented)
                 refuse(ProtocolError, QStringLiteral("frame: a new message before the last one ended"), false);
             else if (((m_opcode == OpContinuation) ? m_messageBytes : 0) + m_length > quint64(m_maxMessageBytes))
@@ -271,7 +273,7 @@ namespace Lockstep::Gateway
         if (m_mode == Mode::Draining)
         {
             if (opcode == OpClose)
-                finish();   // the client's answer to our close frame
+                finish();  // the client's answer to our close frame
             return;
         }
         if (m_mode != Mode::Frames)
@@ -345,4 +347,4 @@ namespace Lockstep::Gateway
         // Everything the client sent is read: a FIN after our frames, no reset.
         m_socket->disconnectFromHost();
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

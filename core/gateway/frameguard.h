@@ -68,14 +68,14 @@ namespace Lockstep::Gateway
     private:
         enum class Mode
         {
-            Handshake,   // the upgrade request is still buffered; QWebSocketServer reads it
-            Frames,      // QWebSocket reads frames; the guard looks ahead
-            Draining,    // our close frame is out; everything is read and dropped
-            Done,        // closed on our side (or by QWebSocket)
+            Handshake,  // the upgrade request is still buffered; QWebSocketServer reads it
+            Frames,     // QWebSocket reads frames; the guard looks ahead
+            Draining,   // our close frame is out; everything is read and dropped
+            Done,       // closed on our side (or by QWebSocket)
         };
         enum class Field
         {
-            Header,      // 2 bytes: FIN, RSV, opcode; MASK, length
+            Header,  // 2 bytes: FIN, RSV, opcode; MASK, length
             Length16,
             Length64,
             Mask,
@@ -107,14 +107,14 @@ namespace Lockstep::Gateway
         bool m_fin = false;
         bool m_masked = false;
         quint64 m_length = 0;
-        quint64 m_remaining = 0;       // payload bytes still to come
-        bool m_fragmented = false;     // a data message continues in the next frame
-        quint64 m_messageBytes = 0;    // of the fragmented message so far
+        quint64 m_remaining = 0;     // payload bytes still to come
+        bool m_fragmented = false;   // a data message continues in the next frame
+        quint64 m_messageBytes = 0;  // of the fragmented message so far
 
         bool m_lookingAhead = false;
-        qint64 m_unconsumed = 0;       // buffered bytes QWebSocket could not read yet (after a look-ahead)
-        bool m_framingLost = false;    // after garbage: drop bytes without following frames
-        QByteArray m_partial;          // a field split across reads while draining
+        qint64 m_unconsumed = 0;     // buffered bytes QWebSocket could not read yet (after a look-ahead)
+        bool m_framingLost = false;  // after garbage: drop bytes without following frames
+        QByteArray m_partial;        // a field split across reads while draining
         QTimer m_deadline;
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

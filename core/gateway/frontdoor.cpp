@@ -35,10 +35,13 @@ namespace Lockstep::Gateway
             {
                 setObjectName(name());
             }
-            static QString name() { return QStringLiteral("lockstep-request-reader"); }
+            static QString name()
+            {
+                return QStringLiteral("lockstep-request-reader");
+            }
             QTimer timer;
-            bool reserve = false;        // past --max-connections: /healthz only
-            qint64 requestBytes = -1;    // head + body, once the head is read
+            bool reserve = false;      // past --max-connections: /healthz only
+            qint64 requestBytes = -1;  // head + body, once the head is read
         };
 
         // Lives as a child of a connection's socket and counts it down when it goes.
@@ -48,8 +51,7 @@ namespace Lockstep::Gateway
             ConnectionCounter(QObject *socket, FrontDoor *door)
                 : QObject(socket)
                 , m_door(door)
-            {
-            }
+            {}
             ~ConnectionCounter() override
             {
                 if (m_door)
@@ -63,7 +65,8 @@ namespace Lockstep::Gateway
         // Without Q_OBJECT, findChild<RequestReader *> would match any child: look it up by name.
         RequestReader *readerOf(QObject *socket)
         {
-            return static_cast<RequestReader *>(socket->findChild<QObject *>(RequestReader::name(), Qt::FindDirectChildrenOnly));
+            return static_cast<RequestReader *>(
+                socket->findChild<QObject *>(RequestReader::name(), Qt::FindDirectChildrenOnly));
         }
 
         bool isHealthPath(const QByteArray &path)
@@ -77,7 +80,10 @@ namespace Lockstep::Gateway
                 return;
             socket->setProperty("lockstepLingering", true);
             // Whatever happens, the socket goes away within LingerMs.
-            QTimer::singleShot(LingerMs, socket, [socket] { socket->abort(); socket->deleteLater(); });
+            QTimer::singleShot(LingerMs, socket, [socket] {
+                socket->abort();
+                socket->deleteLater();
+            });
             QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
             if (qobject_cast<QSslSocket *>(socket))
             {
@@ -99,7 +105,7 @@ namespace Lockstep::Gateway
             shutdownWrite();
             socket->readAll();
         }
-    } // namespace
+    }  // namespace
 
     FrontDoor::FrontDoor(Options options, QObject *parent)
         : QTcpServer(parent)
@@ -162,8 +168,8 @@ namespace Lockstep::Gateway
         }
         if (m_open > m_options.maxConnections + m_options.healthReserve)
         {
-            qCInfo(lcGateway).noquote() << "refused" << peerName(socket) << "503: more than"
-                                        << m_options.maxConnections << "open connections";
+            qCInfo(lcGateway).noquote() << "refused" << peerName(socket) << "503: more than" << m_options.maxConnections
+                                        << "open connections";
             respond(socket, 503, QStringLiteral("too_many_connections"),
                     QStringLiteral("more than %1 open connections").arg(m_options.maxConnections));
             return;
@@ -177,7 +183,8 @@ namespace Lockstep::Gateway
             connect(ssl, &QSslSocket::errorOccurred, ssl, [ssl](QAbstractSocket::SocketError) {
                 if (readerOf(ssl))
                 {
-                    qCInfo(lcGateway).noquote() << "TLS connection from" << peerName(ssl) << "failed:" << ssl->errorString();
+                    qCInfo(lcGateway).noquote()
+                        << "TLS connection from" << peerName(ssl) << "failed:" << ssl->errorString();
                     ssl->abort();
                     ssl->deleteLater();
                 }
@@ -195,8 +202,9 @@ namespace Lockstep::Gateway
         auto *reader = new RequestReader(socket);
         reader->reserve = reserve;
         reader->timer.setSingleShot(true);
-        reader->timer.setInterval(reserve ? std::min(m_options.headTimeout, std::chrono::milliseconds(ReserveHeadTimeout))
-                                          : m_options.headTimeout);
+        reader->timer.setInterval(reserve
+                                      ? std::min(m_options.headTimeout, std::chrono::milliseconds(ReserveHeadTimeout))
+                                      : m_options.headTimeout);
         connect(&reader->timer, &QTimer::timeout, reader, [this, socket, reader] {
             if (reader->requestBytes < 0)
             {
@@ -206,7 +214,8 @@ namespace Lockstep::Gateway
                 return;
             }
             const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(m_options.bodyTimeout).count();
-            qCInfo(lcGateway).noquote() << "refused" << peerName(socket) << "408: body incomplete after" << seconds << "s";
+            qCInfo(lcGateway).noquote() << "refused" << peerName(socket) << "408: body incomplete after" << seconds
+                                        << "s";
             delete reader;
             respond(socket, 408, QStringLiteral("request_timeout"),
                     QStringLiteral("the request body did not arrive within %1 s").arg(seconds));
@@ -233,7 +242,8 @@ namespace Lockstep::Gateway
         if (const auto *error = std::get_if<HeadError>(&parsed))
         {
             delete reader;
-            qCInfo(lcGateway).noquote() << "refused" << peerName(socket) << error->httpStatus << QString::fromLatin1(error->reason);
+            qCInfo(lcGateway).noquote() << "refused" << peerName(socket) << error->httpStatus
+                                        << QString::fromLatin1(error->reason);
             respond(socket, error->httpStatus, QStringLiteral("bad_request"), QString::fromLatin1(error->reason));
             return;
         }
@@ -254,7 +264,8 @@ namespace Lockstep::Gateway
         if (reader->reserve && !isHealthPath(head.path))
         {
             return refuse(503, QStringLiteral("too_many_connections"),
-                          QStringLiteral("more than %1 open connections (only /healthz is served past that)").arg(m_options.maxConnections));
+                          QStringLiteral("more than %1 open connections (only /healthz is served past that)")
+                              .arg(m_options.maxConnections));
         }
         if (head.isWebSocketUpgrade())
         {
@@ -291,14 +302,17 @@ namespace Lockstep::Gateway
             if (length > m_options.maxBodyBytes)
             {
                 return refuse(413, QStringLiteral("payload_too_large"),
-                              QStringLiteral("the body is %1 bytes; at most %2 are accepted").arg(length).arg(m_options.maxBodyBytes));
+                              QStringLiteral("the body is %1 bytes; at most %2 are accepted")
+                                  .arg(length)
+                                  .arg(m_options.maxBodyBytes));
             }
         }
 
         // The whole body is read here, within bodyTimeout, before the HTTP server sees it.
         reader->requestBytes = head.size + length;
         reader->timer.start(m_options.bodyTimeout);
-        if ((socket->bytesAvailable() < reader->requestBytes) && (head.value("expect").trimmed().toLower() == "100-continue"))
+        if ((socket->bytesAvailable() < reader->requestBytes) &&
+            (head.value("expect").trimmed().toLower() == "100-continue"))
             socket->write("HTTP/1.1 100 Continue\r\n\r\n");
         awaitBody(socket);
     }
@@ -349,8 +363,8 @@ namespace Lockstep::Gateway
             if (!dropped.isEmpty() && !socket->property("lockstepDropLogged").toBool())
             {
                 socket->setProperty("lockstepDropLogged", true);
-                qCInfo(lcGateway).noquote() << "dropped bytes after the request from" << peerName(socket)
-                                            << "(one request per connection)";
+                qCInfo(lcGateway).noquote()
+                    << "dropped bytes after the request from" << peerName(socket) << "(one request per connection)";
             }
         });
     }
@@ -383,13 +397,13 @@ namespace Lockstep::Gateway
     void FrontDoor::respond(QTcpSocket *socket, const int status, const QString &error, const QString &message,
                             const QList<QPair<QByteArray, QByteArray>> &extraHeaders)
     {
-        const QByteArray body = QJsonDocument(QJsonObject {{u"error"_qs, error}, {u"message"_qs, message}})
-                                    .toJson(QJsonDocument::Compact);
-        QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n"
-            + "Content-Type: application/json\r\n"
-            + "Content-Length: " + QByteArray::number(body.size()) + "\r\n"
-            + "Cache-Control: no-store\r\n"
-            + "Connection: close\r\n";
+        const QByteArray body =
+            QJsonDocument(QJsonObject{{QStringLiteral("error"), error}, {QStringLiteral("message"), message}})
+                .toJson(QJsonDocument::Compact);
+        QByteArray response = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n" +
+                              "Content-Type: application/json\r\n" +
+                              "Content-Length: " + QByteArray::number(body.size()) + "\r\n" +
+                              "Cache-Control: no-store\r\n" + "Connection: close\r\n";
         for (const auto &[name, value] : extraHeaders)
             response += name + ": " + value + "\r\n";
         response += "\r\n" + body;
@@ -401,4 +415,4 @@ namespace Lockstep::Gateway
     {
         lingerClose(socket);
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

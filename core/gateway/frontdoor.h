@@ -93,4 +93,4 @@ namespace Lockstep::Gateway
         int m_open = 0;
         bool m_closed = false;
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

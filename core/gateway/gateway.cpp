@@ -42,7 +42,7 @@ namespace Lockstep::Gateway
         const QString DefaultFlow = QStringLiteral("hello");
         // /healthz waits this long for the store's answer to SELECT 1; a store
         // slower than that is reported degraded, not waited for.
-        constexpr std::chrono::milliseconds HealthPingBudget {80};
+        constexpr std::chrono::milliseconds HealthPingBudget{80};
 
         qint64 nowMs()
         {
@@ -85,8 +85,8 @@ namespace Lockstep::Gateway
         QString storeCloseReason(const Store::StoreError &error)
         {
             if (error.kind == Store::StoreError::Kind::InvalidInput)
-                return u"invalid request: "_qs + error.shortText();
-            return u"store unavailable: "_qs + error.shortText();
+                return QStringLiteral("invalid request: ") + error.shortText();
+            return QStringLiteral("store unavailable: ") + error.shortText();
         }
 
         QString describeHolder(const Lock::LockHolder &holder)
@@ -95,7 +95,7 @@ namespace Lockstep::Gateway
                 return holder.session.isEmpty() ? holder.replica : holder.session;
             return QString::fromUtf8(holder.value).left(200);
         }
-    } // namespace
+    }  // namespace
 
     // One startRequest being served: the session that sent it, its lock and its
     // execution. It lives until both the session and the execution have ended
@@ -109,37 +109,39 @@ namespace Lockstep::Gateway
             , request(std::move(request))
             , afterSeq(afterSeq)
             , workflowId(this->request.workflowID)
-        {
-        }
+        {}
 
         QPointer<Session> session;
         Protocol::StartRequest request;
         qint64 afterSeq = 0;
         QString workflowId;
-        Lock::RunLock *lock = nullptr;       // child; null when the lock is off or unavailable (fail-open)
+        Lock::RunLock *lock = nullptr;          // child; null when the lock is off or unavailable (fail-open)
         Flows::Execution *execution = nullptr;  // child; null until started
         qint64 fence = 0;
-        std::optional<QString> newGoal;      // the user message this drive adds (none: a plain resume)
-        std::optional<Flows::Flow> flow;     // the run's flow, once known
+        std::optional<QString> newGoal;   // the user message this drive adds (none: a plain resume)
+        std::optional<Flows::Flow> flow;  // the run's flow, once known
         bool sessionEnded = false;
         bool executionEnded = false;
-        bool lockSettled = true;             // false while a lock is held or being released
-        bool lostReported = false;           // lockStatus `lost` went out (once per drive)
-        int storeCalls = 0;                  // store calls out for this drive (it waits for them)
+        bool lockSettled = true;    // false while a lock is held or being released
+        bool lostReported = false;  // lockStatus `lost` went out (once per drive)
+        int storeCalls = 0;         // store calls out for this drive (it waits for them)
         bool done = false;
 
-        bool executionRunning() const { return execution && !executionEnded; }
+        bool executionRunning() const
+        {
+            return execution && !executionEnded;
+        }
     };
 
     // What one trip to the store decided for a drive (runs on the StoreWorker).
     struct ResumeAttempt
     {
         std::optional<Store::StoreError> storeError;
-        std::optional<std::pair<CloseCode, QString>> refusal;   // answered before the resume
-        qint64 fence = 0;                                       // the fence the resume used
+        std::optional<std::pair<CloseCode, QString>> refusal;  // answered before the resume
+        qint64 fence = 0;                                      // the fence the resume used
         std::optional<QString> newGoal;
         Store::ResumeResult resumed;
-        std::optional<Store::RunWorkspace> workspace;           // remembered with the run, after a resume
+        std::optional<Store::RunWorkspace> workspace;  // remembered with the run, after a resume
     };
 
     namespace
@@ -148,10 +150,10 @@ namespace Lockstep::Gateway
         {
             QString workflowId;
             QString goal;
-            QString flow;             // for a new run
+            QString flow;  // for a new run
             bool flowKnown = false;
             qint64 fence = 0;
-            bool takeFence = false;   // no lock: the store's counter is the fence
+            bool takeFence = false;  // no lock: the store's counter is the fence
             qint64 fenceAbove = 0;
             std::optional<Flows::ApprovalDecision> approval;
         };
@@ -165,14 +167,17 @@ namespace Lockstep::Gateway
             const QJsonObject &approval = *request.approval;
             const QString decision = approval.value(u"decision").toString();
             if (decision != u"approved" && decision != u"rejected")
-                return unexpected(u"startRequest.approval.decision: must be \"approved\" or \"rejected\""_qs);
+                return unexpected(
+                    QStringLiteral("startRequest.approval.decision: must be \"approved\" or \"rejected\""));
             const QString requestId = approval.value(u"requestID").toString();
             if (!Protocol::isValidWorkflowId(requestId))
-                return unexpected(u"startRequest.approval.requestID: must be the message_id of the request entry"_qs);
+                return unexpected(
+                    QStringLiteral("startRequest.approval.requestID: must be the message_id of the request entry"));
             if (!request.goal.isEmpty())
-                return unexpected(u"startRequest.approval: send it with an empty goal (it answers the pending request)"_qs);
-            return std::optional<Flows::ApprovalDecision>{Flows::ApprovalDecision{.approved = decision == u"approved",
-                                                                                   .requestId = requestId}};
+                return unexpected(QStringLiteral(
+                    "startRequest.approval: send it with an empty goal (it answers the pending request)"));
+            return std::optional<Flows::ApprovalDecision>{
+                Flows::ApprovalDecision{.approved = decision == u"approved", .requestId = requestId}};
         }
 
         // The approval of a request that passed readApproval() (beginDrive refuses the others).
@@ -190,7 +195,8 @@ namespace Lockstep::Gateway
         // An approval answers the run's pending request, or it is refused (4400):
         // the run must wait for an approval and its latest request must be the one named.
         std::optional<QString> approvalProblem(Store::RunStore &store, const Store::Run &run,
-                                               const Flows::ApprovalDecision &approval, std::optional<Store::StoreError> &failure)
+                                               const Flows::ApprovalDecision &approval,
+                                               std::optional<Store::StoreError> &failure)
         {
             if (!waitsForApproval(run.status))
                 return QStringLiteral("not waiting for approval (status: %1)").arg(toString(run.status));
@@ -227,8 +233,9 @@ namespace Lockstep::Gateway
             if (auto remembered = store.runWorkspace(workflowId))
                 attempt.workspace = *remembered;
             else
-                qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding could not be read:"
-                                               << remembered.error().message;
+                qCWarning(lcGateway).noquote()
+                    << "workflow" << workflowId
+                    << ": its workspace binding could not be read:" << remembered.error().message;
         }
 
         // Look the run up (create it when new), then CAS-resume it.
@@ -262,9 +269,10 @@ namespace Lockstep::Gateway
                 }
                 if (!input.flowKnown)
                 {
-                    attempt.refusal = {CloseCode::InvalidRequest,
-                                       QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
-                                           .arg(Flows::Flow::isValidName(input.flow) ? input.flow : QStringLiteral("?"))};
+                    attempt.refusal = {
+                        CloseCode::InvalidRequest,
+                        QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
+                            .arg(Flows::Flow::isValidName(input.flow) ? input.flow : QStringLiteral("?"))};
                     return attempt;
                 }
                 auto created = store.createRun(input.workflowId, input.goal, input.flow, attempt.fence);
@@ -317,7 +325,7 @@ namespace Lockstep::Gateway
             resumeIn(store, input.workflowId, attempt);
             return attempt;
         }
-    } // namespace
+    }  // namespace
 
     Server::Server(GatewayConfig config, QObject *parent)
         : QObject(parent)
@@ -381,8 +389,8 @@ namespace Lockstep::Gateway
 
     Result<Ok, StartError> Server::start()
     {
-        auto usage = [](const QString &message) { return unexpected(StartError {.exitCode = 2, .message = message}); };
-        auto runtime = [](const QString &message) { return unexpected(StartError {.exitCode = 1, .message = message}); };
+        auto usage = [](const QString &message) { return unexpected(StartError{.exitCode = 2, .message = message}); };
+        auto runtime = [](const QString &message) { return unexpected(StartError{.exitCode = 1, .message = message}); };
 
         // Tokens first: without a token file only loopback is served.
         QString generatedTokenPath;
@@ -396,8 +404,10 @@ namespace Lockstep::Gateway
         else
         {
             if (!m_config.listenAddress.isLoopback())
-                return usage(QStringLiteral("--listen: refusing to listen on %1 without --token-file (only loopback is served with a generated token)")
-                                 .arg(m_config.listenAddress.toString()));
+                return usage(
+                    QStringLiteral(
+                        "--listen: refusing to listen on %1 without --token-file (only loopback is served with a generated token)")
+                        .arg(m_config.listenAddress.toString()));
             auto tokens = TokenSet::ensureGenerated(m_config.dataDir, &generatedTokenPath);
             if (!tokens)
                 return runtime(tokens.error());
@@ -424,7 +434,7 @@ namespace Lockstep::Gateway
         {
             if (!PrivateFiles::makePath(m_config.dataDir))
                 return runtime(QStringLiteral("cannot create data folder %1").arg(m_config.dataDir));
-            storeSpec = u"sqlite:" + QDir(m_config.dataDir).filePath(u"gateway.db"_qs);
+            storeSpec = u"sqlite:" + QDir(m_config.dataDir).filePath(QStringLiteral("gateway.db"));
         }
         Store::StoreOptions storeOptions;
         storeOptions.staleAfter = m_config.staleAfter;
@@ -439,7 +449,8 @@ namespace Lockstep::Gateway
             return runtime(u"--store: " + healthStore.error().message);
         m_healthStore = std::move(*healthStore);
         // PostgreSQL announces other replicas' writes: feeds wake on them instead of polling.
-        m_storeAnnounces = m_store->watchChanges(this, [this](const QString &workflowId) { onStoreChanged(workflowId); });
+        m_storeAnnounces =
+            m_store->watchChanges(this, [this](const QString &workflowId) { onStoreChanged(workflowId); });
         if (m_storeAnnounces)
         {
             // A LISTEN connection that died unnoticed would leave subscribers
@@ -458,7 +469,7 @@ namespace Lockstep::Gateway
 
         // Workspace agents: the gateway presents each agent's registered secret
         // when it dials it, never one of its own tokens (dial.token stays empty).
-        Workspace::ToolRunnerOptions workspaceOptions;   // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
+        Workspace::ToolRunnerOptions workspaceOptions;  // defaults: dial delay 5 s, dial timeout 30 s, discovery 5 s
         m_agentDirectory = std::make_unique<Workspace::StoreAgentDirectory>(*m_store, m_config.agentExpiry);
         m_workspaceTools = std::make_unique<Workspace::WorkspaceToolRunner>(*m_agentDirectory, workspaceOptions);
 
@@ -485,17 +496,20 @@ namespace Lockstep::Gateway
                 }
                 const Lock::LockSnapshot &snapshot = *result;
                 const qint64 fence = snapshot.holder.fence;
-                done(QJsonObject {
-                         {u"state"_qs, snapshot.held ? u"held"_qs : u"free"_qs},
-                         {u"holder"_qs, snapshot.held ? describeHolder(snapshot.holder) : QString()},
-                         {u"replica"_qs, snapshot.held ? snapshot.holder.replica : QString()},
-                         {u"fence"_qs, snapshot.held ? fence : 0},
-                         {u"ttlMs"_qs, snapshot.held ? snapshot.ttlMs : 0},
-                     },
-                     {});
+                done(
+                    QJsonObject{
+                        {QStringLiteral("state"), snapshot.held ? QStringLiteral("held") : QStringLiteral("free")},
+                        {QStringLiteral("holder"), snapshot.held ? describeHolder(snapshot.holder) : QString()},
+                        {QStringLiteral("replica"), snapshot.held ? snapshot.holder.replica : QString()},
+                        {QStringLiteral("fence"), snapshot.held ? fence : 0},
+                        {QStringLiteral("ttlMs"), snapshot.held ? snapshot.ttlMs : 0},
+                    },
+                    {});
             });
         };
-        context.runChanged = [this](const QString &workflowId) { runCancelled(workflowId, QStringLiteral("cancelled over HTTP")); };
+        context.runChanged = [this](const QString &workflowId) {
+            runCancelled(workflowId, QStringLiteral("cancelled over HTTP"));
+        };
         m_http = new HttpApi(std::move(context));
 
         m_webSockets = new QWebSocketServer(QStringLiteral("lockstep-gateway"), QWebSocketServer::NonSecureMode, this);
@@ -516,46 +530,48 @@ namespace Lockstep::Gateway
             delete m_door;
             m_door = nullptr;
             return runtime(QStringLiteral("--listen: cannot listen on %1:%2: %3")
-                               .arg(m_config.listenAddress.toString()).arg(m_config.listenPort).arg(problem));
+                               .arg(m_config.listenAddress.toString())
+                               .arg(m_config.listenPort)
+                               .arg(problem));
         }
         m_http->bind(m_door);
 
         const QString host = (m_config.listenAddress.protocol() == QAbstractSocket::IPv6Protocol)
-            ? u'[' + m_config.listenAddress.toString() + u']'
-            : m_config.listenAddress.toString();
-        const QString scheme = m_config.tlsEnabled() ? u"https"_qs : u"http"_qs;
-        qCInfo(lcGateway).noquote() << "replica" << m_config.replicaId << "store" << m_store->kind()
-                                    << "lock store" << m_lockStore->kind()
-                                    << (m_config.lockConcurrentFlows ? "" : "(lock OFF)")
-                                    << (m_config.casGuards ? "" : "(CAS guards OFF)") << "flows" << m_flows.names().join(u',');
+                                 ? u'[' + m_config.listenAddress.toString() + u']'
+                                 : m_config.listenAddress.toString();
+        const QString scheme = m_config.tlsEnabled() ? QStringLiteral("https") : QStringLiteral("http");
+        qCInfo(lcGateway).noquote() << "replica" << m_config.replicaId << "store" << m_store->kind() << "lock store"
+                                    << m_lockStore->kind() << (m_config.lockConcurrentFlows ? "" : "(lock OFF)")
+                                    << (m_config.casGuards ? "" : "(CAS guards OFF)") << "flows"
+                                    << m_flows.names().join(u',');
         if (!generatedTokenPath.isEmpty())
             printLine(QStringLiteral("lockstep-gateway: token file %1").arg(generatedTokenPath));
         printLine(QStringLiteral("lockstep-gateway: listening on %1://%2:%3").arg(scheme, host).arg(port()));
-        return Ok {};
+        return Ok{};
     }
 
     QJsonObject Server::health() const
     {
-        QJsonObject health {
-            {u"status"_qs, m_shuttingDown ? u"shutting_down"_qs : u"ok"_qs},
-            {u"replica"_qs, m_config.replicaId},
-            {u"lockStore"_qs, m_lockStore->kind()},
-            {u"store"_qs, m_store->kind()},
-            {u"lockEnabled"_qs, m_config.lockConcurrentFlows},
-            {u"casGuards"_qs, m_config.casGuards},
-            {u"fencing"_qs, m_config.fencing},
+        QJsonObject health{
+            {QStringLiteral("status"), m_shuttingDown ? QStringLiteral("shutting_down") : QStringLiteral("ok")},
+            {QStringLiteral("replica"), m_config.replicaId},
+            {QStringLiteral("lockStore"), m_lockStore->kind()},
+            {QStringLiteral("store"), m_store->kind()},
+            {QStringLiteral("lockEnabled"), m_config.lockConcurrentFlows},
+            {QStringLiteral("casGuards"), m_config.casGuards},
+            {QStringLiteral("fencing"), m_config.fencing},
             // How subscribers here learn of other replicas' writes.
-            {u"feedUpdates"_qs, m_storeAnnounces ? u"notify"_qs : u"poll"_qs},
-            {u"version"_qs, QCoreApplication::applicationVersion()},
+            {QStringLiteral("feedUpdates"), m_storeAnnounces ? QStringLiteral("notify") : QStringLiteral("poll")},
+            {QStringLiteral("version"), QCoreApplication::applicationVersion()},
             // Live counters, read-only, for leak checks: all return to 0 when idle.
-            {u"sessions"_qs, m_sessions.size()},
-            {u"drives"_qs, m_drives.size()},
-            {u"feeds"_qs, m_feeds.size()},
-            {u"liveLocks"_qs, Lock::RunLock::liveHeartbeats()},
+            {QStringLiteral("sessions"), m_sessions.size()},
+            {QStringLiteral("drives"), m_drives.size()},
+            {QStringLiteral("feeds"), m_feeds.size()},
+            {QStringLiteral("liveLocks"), Lock::RunLock::liveHeartbeats()},
         };
         // The in-process store can say how many keys it holds (Redis: SCAN).
         if (auto *memory = qobject_cast<Lock::MemoryLockStore *>(m_lockStore.get()))
-            health.insert(u"heldLocks"_qs, memory->size());
+            health.insert(QStringLiteral("heldLocks"), memory->size());
         return health;
     }
 
@@ -577,19 +593,19 @@ namespace Lockstep::Gateway
             if (!check->failing.isEmpty())
             {
                 if (!m_shuttingDown)
-                    answer.insert(u"status"_qs, u"degraded"_qs);
-                answer.insert(u"degraded"_qs, check->failing);
+                    answer.insert(QStringLiteral("status"), QStringLiteral("degraded"));
+                answer.insert(QStringLiteral("degraded"), check->failing);
             }
             check->done(answer);
         };
         pingStore([check, answered](const QString &problem) {
             if (!problem.isEmpty())
-                check->failing.insert(u"store"_qs, problem);
+                check->failing.insert(QStringLiteral("store"), problem);
             answered();
         });
         m_lockStore->ping(this, [check, answered](Lock::LockResult<Ok> pong) {
             if (!pong)
-                check->failing.insert(u"lockStore"_qs, pong.error().message);
+                check->failing.insert(QStringLiteral("lockStore"), pong.error().message);
             answered();
         });
     }
@@ -611,9 +627,8 @@ namespace Lockstep::Gateway
             return;
         }
         m_storePing.waiting.append(reply);
-        QTimer::singleShot(HealthPingBudget - std::chrono::milliseconds(waitedMs), this, [reply] {
-            reply(QStringLiteral("no answer within %1 ms").arg(HealthPingBudget.count()));
-        });
+        QTimer::singleShot(HealthPingBudget - std::chrono::milliseconds(waitedMs), this,
+                           [reply] { reply(QStringLiteral("no answer within %1 ms").arg(HealthPingBudget.count())); });
         if (m_storePing.out)
             return;
         m_storePing.out = true;
@@ -645,23 +660,26 @@ namespace Lockstep::Gateway
         if (m_shuttingDown)
             return refuse(503, QStringLiteral("shutting_down"), QStringLiteral("the gateway is shutting down"));
         if (head.path != WebSocketPath.toLatin1())
-            return refuse(404, QStringLiteral("not_found"), QStringLiteral("the websocket endpoint is %1").arg(WebSocketPath));
+            return refuse(404, QStringLiteral("not_found"),
+                          QStringLiteral("the websocket endpoint is %1").arg(WebSocketPath));
         if (head.method != "GET")
             return refuse(400, QStringLiteral("bad_request"), QStringLiteral("a websocket upgrade is a GET"));
         if (head.value("sec-websocket-key").isEmpty())
             return refuse(400, QStringLiteral("bad_request"), QStringLiteral("Sec-WebSocket-Key is missing"));
         if (head.value("sec-websocket-version").trimmed() != "13")
-            return refuse(426, QStringLiteral("upgrade_required"), QStringLiteral("only websocket version 13 is served"));
+            return refuse(426, QStringLiteral("upgrade_required"),
+                          QStringLiteral("only websocket version 13 is served"));
         const QByteArray token = presentedToken(head.value("authorization"), head.value("sec-websocket-protocol"));
         if (!m_tokens.accepts(token))
             return refuse(401, QStringLiteral("unauthorized"),
                           token.isEmpty() ? QStringLiteral("missing token") : QStringLiteral("wrong token"));
-        if (head.has("origin")
-            && !m_config.allowedOrigins.contains(normalizeOrigin(QString::fromUtf8(head.value("origin")))))
+        if (head.has("origin") &&
+            !m_config.allowedOrigins.contains(normalizeOrigin(QString::fromUtf8(head.value("origin")))))
             return refuse(403, QStringLiteral("origin_refused"), QStringLiteral("this origin is not on the allowlist"));
         // RFC 6455 4.1: frames come after the 101 (and only then does the FrameGuard follow them).
         if (socket->bytesAvailable() > head.size)
-            return refuse(400, QStringLiteral("bad_request"), QStringLiteral("send websocket frames only after the 101 response"));
+            return refuse(400, QStringLiteral("bad_request"),
+                          QStringLiteral("send websocket frames only after the 101 response"));
 
         // QWebSocketServer does the handshake (and echoes lockstep.v1 when offered).
         // It does not take the TCP socket over: remember it, so the session
@@ -689,7 +707,8 @@ namespace Lockstep::Gateway
             if (!raw)
                 break;
             raw->setParent(nullptr);
-            const QPointer<QTcpSocket> transport = m_upgrading.take(qMakePair(raw->peerAddress().toString(), raw->peerPort()));
+            const QPointer<QTcpSocket> transport =
+                m_upgrading.take(qMakePair(raw->peerAddress().toString(), raw->peerPort()));
             Session::Limits limits;
             limits.maxMessageBytes = m_config.maxMessageBytes;
             limits.maxMessagesPerSecond = m_config.maxMessagesPerSecond;
@@ -725,7 +744,7 @@ namespace Lockstep::Gateway
             return;
         }
         if (std::holds_alternative<Protocol::Heartbeat>(message))
-            return;   // keeps nothing alive by itself: the websocket does
+            return;  // keeps nothing alive by itself: the websocket does
         if (std::holds_alternative<Protocol::ActionResponse>(message))
         {
             // A request ends the turn and its driving session with it, so there is no
@@ -773,8 +792,8 @@ namespace Lockstep::Gateway
         }
         // The workspace the run's workspace steps use (optional): checked before any lock too.
         const QJsonValue workspaceValue = request.workflowMetadata.value(u"workspaceID");
-        if (!workspaceValue.isUndefined() && !workspaceValue.isNull()
-            && (!workspaceValue.isString() || !Workspace::isValidWorkspaceId(workspaceValue.toString())))
+        if (!workspaceValue.isUndefined() && !workspaceValue.isNull() &&
+            (!workspaceValue.isString() || !Workspace::isValidWorkspaceId(workspaceValue.toString())))
         {
             session->closeWith(quint16(CloseCode::InvalidRequest),
                                QStringLiteral("startRequest.workflowMetadata.workspaceID: must be a string of "
@@ -806,13 +825,15 @@ namespace Lockstep::Gateway
                 [this, drive](const Lock::LockHolder &holder, qint64) { onLockHeld(drive, holder); });
         connect(drive->lock, &Lock::RunLock::failed, this,
                 [this, drive](const Lock::LockError &error) { onLockFailed(drive, error); });
-        connect(drive->lock, &Lock::RunLock::lost, this, [this, drive](const QString &reason) { onLockLost(drive, reason); });
+        connect(drive->lock, &Lock::RunLock::lost, this,
+                [this, drive](const QString &reason) { onLockLost(drive, reason); });
         connect(drive->lock, &Lock::RunLock::refreshed, this, [this, drive](const qint64 ttlLeftMs) {
-            broadcastLockStatus(drive->workflowId, Protocol::LockState::Refreshed, drive->lock->sessionId(), drive->fence,
-                                ttlLeftMs);
+            broadcastLockStatus(drive->workflowId, Protocol::LockState::Refreshed, drive->lock->sessionId(),
+                                drive->fence, ttlLeftMs);
         });
         connect(drive->lock, &Lock::RunLock::released, this, [this, drive](bool) {
-            broadcastLockStatus(drive->workflowId, Protocol::LockState::Released, drive->lock->sessionId(), drive->fence, 0);
+            broadcastLockStatus(drive->workflowId, Protocol::LockState::Released, drive->lock->sessionId(),
+                                drive->fence, 0);
             drive->lockSettled = true;
             driveDone(drive);
         });
@@ -960,19 +981,20 @@ namespace Lockstep::Gateway
                                                << "above ours" << drive->fence << "after a raise";
                 return failDrive(drive, CloseCode::InternalError,
                                  QStringLiteral("stale fence: the run carries fence %1, above ours %2")
-                                     .arg(storedFence).arg(drive->fence));
+                                     .arg(storedFence)
+                                     .arg(drive->fence));
             }
             qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << storedFence
                                         << "above ours" << drive->fence << "; taking a fresh one";
             return raiseFence(drive, storedFence);
         }
-        case Store::ResumeOutcome::Resumed:
-            break;
+        case Store::ResumeOutcome::Resumed: break;
         }
         const Store::Run &run = *resumed.run;
         // The session went away (or the lock was lost) while the store worked:
         // nobody will drive the run now, so it is left as a closed tab leaves it.
-        if (!drive->session || drive->sessionEnded || (drive->lock && drive->lock->state() != Lock::RunLock::State::Holding))
+        if (!drive->session || drive->sessionEnded ||
+            (drive->lock && drive->lock->state() != Lock::RunLock::State::Holding))
         {
             const bool lockLost = drive->lock && drive->lock->state() == Lock::RunLock::State::Lost;
             qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "was resumed after its session"
@@ -984,7 +1006,8 @@ namespace Lockstep::Gateway
             driveStore(
                 drive,
                 [workflowId, fence](Store::RunStore &store) {
-                    return store.transition(workflowId, fence, RunStatus::Paused, QStringLiteral("client disconnected"));
+                    return store.transition(workflowId, fence, RunStatus::Paused,
+                                            QStringLiteral("client disconnected"));
                 },
                 [this, drive](const Store::StoreResult<bool> &) { failDrive(drive, CloseCode::Normal, {}); });
             return;
@@ -1005,12 +1028,12 @@ namespace Lockstep::Gateway
                 return failDrive(drive, CloseCode::Normal, {});
             if (!raised)
             {
-                qCWarning(lcGateway).noquote() << "cannot raise the fence of" << drive->workflowId << ":"
-                                               << raised.error().message;
+                qCWarning(lcGateway).noquote()
+                    << "cannot raise the fence of" << drive->workflowId << ":" << raised.error().message;
                 return failDrive(drive, CloseCode::InternalError, QStringLiteral("lock store unavailable"));
             }
             if (!raised->has_value())
-                return;   // the lock is gone: onLockLost() or the release closes the session
+                return;  // the lock is gone: onLockLost() or the release closes the session
             drive->fence = **raised;
             broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(),
                                 drive->fence, drive->lock->ttl().count(), drive->session);
@@ -1043,7 +1066,8 @@ namespace Lockstep::Gateway
             [this, drive](const ResumeAttempt &attempt) { onResumed(drive, attempt, true); });
     }
 
-    void Server::startExecution(Drive *drive, const Store::Run &run, const std::optional<Store::RunWorkspace> &remembered)
+    void Server::startExecution(Drive *drive, const Store::Run &run,
+                                const std::optional<Store::RunWorkspace> &remembered)
     {
         Session *session = drive->session;
         const Protocol::StartRequest &request = drive->request;
@@ -1053,8 +1077,8 @@ namespace Lockstep::Gateway
             options.approval = approvalOf(request);
         options.delayScale = m_config.stepDelayScale;
         options.deadline = m_config.workflowDeadline;
-        options.activityInterval = std::max(std::chrono::milliseconds(100),
-                                            std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
+        options.activityInterval =
+            std::max(std::chrono::milliseconds(100), std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
         options.guards = m_config.casGuards;
         options.fencing = m_config.fencing;
         options.workspaceTools = m_workspaceTools.get();
@@ -1071,8 +1095,8 @@ namespace Lockstep::Gateway
             if (added != RunFeed::AddResult::Added)
                 qCWarning(lcGateway).noquote() << "no snapshot for" << workflowId << ":" << problem;
         });
-        qCInfo(lcGateway).noquote() << "session" << session->id() << "drives workflow" << drive->workflowId
-                                    << "flow" << drive->flow->name << "fence" << drive->fence;
+        qCInfo(lcGateway).noquote() << "session" << session->id() << "drives workflow" << drive->workflowId << "flow"
+                                    << drive->flow->name << "fence" << drive->fence;
         drive->execution->start();
     }
 
@@ -1111,13 +1135,15 @@ namespace Lockstep::Gateway
                 if (remember)
                 {
                     if (const auto written = store.setRunWorkspace(workflowId, *remember); !written)
-                        qCWarning(lcGateway).noquote() << "workflow" << workflowId << ": its workspace binding was not stored:"
-                                                       << written.error().message;
+                        qCWarning(lcGateway).noquote()
+                            << "workflow" << workflowId
+                            << ": its workspace binding was not stored:" << written.error().message;
                 }
                 return store.getRun(workflowId);
             },
             [this, drive, cause](const Store::StoreResult<std::optional<Store::Run>> &stored) {
-                const QString status = (stored && stored->has_value()) ? toString((*stored)->status) : QStringLiteral("unknown");
+                const QString status =
+                    (stored && stored->has_value()) ? toString((*stored)->status) : QStringLiteral("unknown");
                 closeFinishedDrive(drive, cause, status);
             });
     }
@@ -1153,9 +1179,7 @@ namespace Lockstep::Gateway
             case Flows::StopCause::Shutdown:
                 drive->session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));
                 break;
-            default:
-                drive->session->closeWith(quint16(CloseCode::Normal), status);
-                break;
+            default: drive->session->closeWith(quint16(CloseCode::Normal), status); break;
             }
         }
         if (drive->lock)
@@ -1174,8 +1198,8 @@ namespace Lockstep::Gateway
         if (drive->lock && !lockOver)
         {
             const auto state = drive->lock->state();
-            lockOver = (state == Lock::RunLock::State::Released) || (state == Lock::RunLock::State::Lost)
-                || (state == Lock::RunLock::State::HeldElsewhere) || (state == Lock::RunLock::State::Failed);
+            lockOver = (state == Lock::RunLock::State::Released) || (state == Lock::RunLock::State::Lost) ||
+                       (state == Lock::RunLock::State::HeldElsewhere) || (state == Lock::RunLock::State::Failed);
         }
         if (!sessionOver || !executionOver || !lockOver || (drive->storeCalls > 0))
             return;
@@ -1194,22 +1218,24 @@ namespace Lockstep::Gateway
         session->setRole(Session::Role::Observer, workflowId, true);
         RunFeed *feed = feedFor(workflowId);
         // The feed forgets a session that ends before the store answers.
-        feed->addListener(session, afterSeq, [this, session, workflowId](RunFeed::AddResult added, const QString &problem) {
-            switch (added)
-            {
-            case RunFeed::AddResult::Added:
-                qCDebug(lcGateway).noquote() << "session" << session->id() << "observes" << workflowId;
-                return;
-            case RunFeed::AddResult::NotFound:
-                session->closeWith(quint16(CloseCode::NotFound), QStringLiteral("workflow not found"));
-                break;
-            case RunFeed::AddResult::StoreError:
-                qCWarning(lcGateway).noquote() << "subscribe to" << workflowId << "failed:" << problem;
-                session->closeWith(quint16(CloseCode::InternalError), u"store unavailable: "_qs + problem);
-                break;
-            }
-            dropFeedIfIdle(workflowId);
-        });
+        feed->addListener(
+            session, afterSeq, [this, session, workflowId](RunFeed::AddResult added, const QString &problem) {
+                switch (added)
+                {
+                case RunFeed::AddResult::Added:
+                    qCDebug(lcGateway).noquote() << "session" << session->id() << "observes" << workflowId;
+                    return;
+                case RunFeed::AddResult::NotFound:
+                    session->closeWith(quint16(CloseCode::NotFound), QStringLiteral("workflow not found"));
+                    break;
+                case RunFeed::AddResult::StoreError:
+                    qCWarning(lcGateway).noquote() << "subscribe to" << workflowId << "failed:" << problem;
+                    session->closeWith(quint16(CloseCode::InternalError),
+                                       QStringLiteral("store unavailable: ") + problem);
+                    break;
+                }
+                dropFeedIfIdle(workflowId);
+            });
     }
 
     void Server::stopWorkflow(Session *session, const QString &reason)
@@ -1226,7 +1252,8 @@ namespace Lockstep::Gateway
                 {
                     if (asker)
                         asker->closeWith(quint16(result.error().kind == Store::StoreError::Kind::InvalidInput
-                                                     ? CloseCode::InvalidRequest : CloseCode::InternalError),
+                                                     ? CloseCode::InvalidRequest
+                                                     : CloseCode::InternalError),
                                          storeCloseReason(result.error()));
                     return;
                 }
@@ -1243,7 +1270,8 @@ namespace Lockstep::Gateway
                     Protocol::RunStatusMessage message;
                     message.workflowID = workflowId;
                     message.status = result->status.value_or(RunStatus::Finished);
-                    message.reason = QStringLiteral("cancel: nothing to do, the run is %1").arg(toString(message.status));
+                    message.reason =
+                        QStringLiteral("cancel: nothing to do, the run is %1").arg(toString(message.status));
                     asker->send(message);
                     return;
                 }
@@ -1358,4 +1386,4 @@ namespace Lockstep::Gateway
         // Let the last close frames and lock releases leave first.
         QTimer::singleShot(0, this, &Server::stopped);
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

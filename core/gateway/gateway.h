@@ -60,8 +60,8 @@ namespace Lockstep::Gateway
 
     struct StartError
     {
-        int exitCode = 1;     // 2: configuration (usage) error, 1: runtime (port in use, store down)
-        QString message;      // one line
+        int exitCode = 1;  // 2: configuration (usage) error, 1: runtime (port in use, store down)
+        QString message;   // one line
     };
 
     // The lockstep-gateway server: one port for the HTTP API and the websocket
@@ -170,7 +170,7 @@ namespace Lockstep::Gateway
         TokenSet m_tokens;
         Flows::FlowLibrary m_flows;
         std::unique_ptr<Store::StoreWorker> m_store;
-        std::unique_ptr<Store::StoreWorker> m_healthStore;   // its own connection: pings never queue behind work
+        std::unique_ptr<Store::StoreWorker> m_healthStore;  // its own connection: pings never queue behind work
         struct StorePing
         {
             bool out = false;
@@ -182,7 +182,7 @@ namespace Lockstep::Gateway
         std::unique_ptr<Workspace::AgentDirectory> m_agentDirectory;
         std::unique_ptr<Workspace::WorkspaceToolRunner> m_workspaceTools;
         std::unique_ptr<Lock::LockStore> m_lockStore;
-        HttpApi *m_http = nullptr;           // owns m_door (QAbstractHttpServer::bind parents it)
+        HttpApi *m_http = nullptr;  // owns m_door (QAbstractHttpServer::bind parents it)
         FrontDoor *m_door = nullptr;
         QWebSocketServer *m_webSockets = nullptr;
         ShutdownSignals *m_signals = nullptr;
@@ -191,10 +191,10 @@ namespace Lockstep::Gateway
         QHash<QString, RunFeed *> m_feeds;
         // TCP sockets handed to the websocket handshake, by peer address and port.
         QHash<QPair<QString, quint16>, QPointer<QTcpSocket>> m_upgrading;
-        bool m_storeAnnounces = false;       // the store wakes feeds (LISTEN/NOTIFY): no polling
+        bool m_storeAnnounces = false;  // the store wakes feeds (LISTEN/NOTIFY): no polling
         bool m_shuttingDown = false;
         bool m_stopped = false;
         QTimer m_graceTimer;
-        QTimer m_storeWatch;                 // with m_storeAnnounces: is the LISTEN connection alive?
+        QTimer m_storeWatch;  // with m_storeAnnounces: is the LISTEN connection alive?
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

@@ -25,7 +25,8 @@ namespace Lockstep::Gateway
             if (defaultValue)
             {
                 result.setDefaultValue(QString::fromLatin1(defaultValue));
-                result.setDescription(result.description() + QStringLiteral(" Default: %1.").arg(QString::fromLatin1(defaultValue)));
+                result.setDescription(result.description() +
+                                      QStringLiteral(" Default: %1.").arg(QString::fromLatin1(defaultValue)));
             }
             return result;
         }
@@ -73,7 +74,7 @@ namespace Lockstep::Gateway
                 host.prepend(u"gw");
             return (host.left(48) + u'-' + QString::number(QCoreApplication::applicationPid()));
         }
-    } // namespace
+    }  // namespace
 
     QString normalizeOrigin(const QString &origin)
     {
@@ -83,8 +84,8 @@ namespace Lockstep::Gateway
         const QString scheme = url.scheme().toLower();
         if ((scheme != u"http") && (scheme != u"https"))
             return {};
-        if ((!url.path().isEmpty() && (url.path() != u"/")) || url.hasQuery() || url.hasFragment()
-            || !url.userInfo().isEmpty())
+        if ((!url.path().isEmpty() && (url.path() != u"/")) || url.hasQuery() || url.hasFragment() ||
+            !url.userInfo().isEmpty())
             return {};
         int port = url.port();
         if (((scheme == u"http") && (port == 80)) || ((scheme == u"https") && (port == 443)))
@@ -103,33 +104,52 @@ namespace Lockstep::Gateway
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addOptions({
-            option("listen", "Address to listen on (HTTP API and websocket; port 0 picks a free port).", "HOST:PORT", "127.0.0.1:8080"),
-            option("store", "Run store: sqlite:PATH or postgresql://user@host:port/db (default: sqlite in the data folder).", "SPEC"),
-            option("redis", "Redis for the run lock (several replicas); without it an in-process lock store is used.", "redis://HOST:PORT"),
+            option("listen", "Address to listen on (HTTP API and websocket; port 0 picks a free port).", "HOST:PORT",
+                   "127.0.0.1:8080"),
+            option("store",
+                   "Run store: sqlite:PATH or postgresql://user@host:port/db (default: sqlite in the data folder).",
+                   "SPEC"),
+            option("redis", "Redis for the run lock (several replicas); without it an in-process lock store is used.",
+                   "redis://HOST:PORT"),
             option("lock-ttl", "Run lock TTL; the heartbeat refreshes it every TTL/3.", "DURATION", "30s"),
             option("workflow-deadline", "Longest time one execution may run.", "DURATION", "5m"),
-            option("stale-after", "A running run without activity for this long is an orphan and resumable.", "DURATION", "90s"),
-            option("token-file", "File with the accepted bearer tokens, one a line. Without it: loopback only and a generated token in the data folder.", "FILE"),
-            option("allowed-origin", "Browser origin allowed to connect (repeatable), e.g. https://console.example.", "URL"),
+            option("stale-after", "A running run without activity for this long is an orphan and resumable.",
+                   "DURATION", "90s"),
+            option(
+                "token-file",
+                "File with the accepted bearer tokens, one a line. Without it: loopback only and a generated token in the data folder.",
+                "FILE"),
+            option("allowed-origin", "Browser origin allowed to connect (repeatable), e.g. https://console.example.",
+                   "URL"),
             option("flows", "Folder of extra flows (*.json); they override built-ins of the same name.", "DIR"),
             option("replica-id", "This replica's name (lock holder, /healthz).", "NAME"),
             option("no-lock-concurrent-flows", "QA: turn the run lock off (reproduces the two-tab bug)."),
-            option("no-cas-guards", "QA: every store write of a run is unconditional: resume, cancel and the executor's "
-                                    "writes check neither status nor fence, and the executor never re-reads the run "
-                                    "(reproduces the original bug)."),
-            option("no-fencing", "QA: store writes do not check the fence (status checks stay unless --no-cas-guards)."),
-            option("lock-unavailable", "When the lock store cannot be reached: fail-closed (close 1011) or fail-open (run unlocked).", "POLICY", "fail-closed"),
+            option("no-cas-guards",
+                   "QA: every store write of a run is unconditional: resume, cancel and the executor's "
+                   "writes check neither status nor fence, and the executor never re-reads the run "
+                   "(reproduces the original bug)."),
+            option("no-fencing",
+                   "QA: store writes do not check the fence (status checks stay unless --no-cas-guards)."),
+            option("lock-unavailable",
+                   "When the lock store cannot be reached: fail-closed (close 1011) or fail-open (run unlocked).",
+                   "POLICY", "fail-closed"),
             option("tls-cert", "PEM certificate (chain): serve https/wss.", "FILE"),
             option("tls-key", "PEM private key for --tls-cert.", "FILE"),
             option("data-dir", "Data folder (default store, generated token, logs).", "DIR"),
             option("max-message-bytes", "Largest websocket message accepted (larger: close 1009).", "BYTES", "1048576"),
-            option("max-messages-per-second", "Websocket messages a session may send per second (more: close 1008).", "N", "100"),
+            option("max-messages-per-second", "Websocket messages a session may send per second (more: close 1008).",
+                   "N", "100"),
             option("max-connections", "Open connections accepted at once (more: HTTP 503).", "N", "1024"),
             option("max-body-bytes", "Largest HTTP request body (larger: 413).", "BYTES", "1048576"),
-            option("step-delay-scale", "Multiplies every flow delay (0 runs flows as fast as possible).", "FACTOR", "1"),
-            option("poll-interval", "How often runs executing on another replica are polled for events.", "DURATION", "250ms"),
+            option("step-delay-scale", "Multiplies every flow delay (0 runs flows as fast as possible).", "FACTOR",
+                   "1"),
+            option("poll-interval", "How often runs executing on another replica are polled for events.", "DURATION",
+                   "250ms"),
             option("shutdown-grace", "On SIGTERM, how long to wait for executions to pause.", "DURATION", "10s"),
-            option("agent-expiry", "A workspace agent registration not renewed for this long has expired (2 x the agents' --register-interval + a margin).", "DURATION", "65s"),
+            option(
+                "agent-expiry",
+                "A workspace agent registration not renewed for this long has expired (2 x the agents' --register-interval + a margin).",
+                "DURATION", "65s"),
             option("debug", "Also log debug messages."),
         });
     }
@@ -147,7 +167,8 @@ namespace Lockstep::Gateway
         const QString dataDir = lastValue(parser, "data-dir");
         if (parser.isSet(QStringLiteral("data-dir")) && dataDir.trimmed().isEmpty())
             return unexpected(flagError("data-dir", QStringLiteral("must not be empty")));
-        config.dataDir = dataDir.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) : dataDir;
+        config.dataDir =
+            dataDir.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) : dataDir;
 
         if (parser.isSet(QStringLiteral("store")))
         {
@@ -168,7 +189,8 @@ namespace Lockstep::Gateway
         if (!ttl)
             return unexpected(ttl.error());
         if (*ttl < std::chrono::milliseconds(300))
-            return unexpected(flagError("lock-ttl", QStringLiteral("must be at least 300ms (the heartbeat runs every TTL/3)")));
+            return unexpected(
+                flagError("lock-ttl", QStringLiteral("must be at least 300ms (the heartbeat runs every TTL/3)")));
         config.lockTtl = *ttl;
         auto deadline = duration(parser, "workflow-deadline");
         if (!deadline)
@@ -206,7 +228,9 @@ namespace Lockstep::Gateway
         {
             const QString normalized = normalizeOrigin(origin);
             if (normalized.isEmpty())
-                return unexpected(flagError("allowed-origin", QStringLiteral("'%1' is not an origin such as https://console.example:8443").arg(origin)));
+                return unexpected(flagError(
+                    "allowed-origin",
+                    QStringLiteral("'%1' is not an origin such as https://console.example:8443").arg(origin)));
             if (!config.allowedOrigins.contains(normalized))
                 config.allowedOrigins << normalized;
         }
@@ -219,7 +243,9 @@ namespace Lockstep::Gateway
         {
             config.replicaId = lastValue(parser, "replica-id");
             if (!isValidReplicaId(config.replicaId))
-                return unexpected(flagError("replica-id", QStringLiteral("'%1' must be 1 to 64 characters of [A-Za-z0-9._:-]").arg(config.replicaId)));
+                return unexpected(flagError(
+                    "replica-id",
+                    QStringLiteral("'%1' must be 1 to 64 characters of [A-Za-z0-9._:-]").arg(config.replicaId)));
         }
         else
         {
@@ -236,7 +262,8 @@ namespace Lockstep::Gateway
         else if (policy == u"fail-open")
             config.lockUnavailable = LockUnavailablePolicy::FailOpen;
         else
-            return unexpected(flagError("lock-unavailable", QStringLiteral("'%1' is not fail-closed or fail-open").arg(policy)));
+            return unexpected(
+                flagError("lock-unavailable", QStringLiteral("'%1' is not fail-closed or fail-open").arg(policy)));
 
         config.tlsCertFile = lastValue(parser, "tls-cert");
         config.tlsKeyFile = lastValue(parser, "tls-key");
@@ -265,10 +292,11 @@ namespace Lockstep::Gateway
         bool scaleOk = false;
         const double scale = scaleText.trimmed().toDouble(&scaleOk);
         if (!scaleOk || !std::isfinite(scale) || (scale < 0.0) || (scale > 100.0))
-            return unexpected(flagError("step-delay-scale", QStringLiteral("'%1' is not a number from 0 to 100").arg(scaleText)));
+            return unexpected(
+                flagError("step-delay-scale", QStringLiteral("'%1' is not a number from 0 to 100").arg(scaleText)));
         config.stepDelayScale = scale;
 
         config.debugLog = parser.isSet(QStringLiteral("debug"));
         return config;
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

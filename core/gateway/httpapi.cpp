@@ -52,33 +52,34 @@ namespace Lockstep::Gateway
             default: return QStringLiteral("OTHER");
             }
         }
-    } // namespace
+    }  // namespace
 
     QJsonObject runToJson(const Store::Run &run)
     {
-        return QJsonObject {
-            {u"workflowID"_qs, run.workflowId},
-            {u"status"_qs, toString(run.status)},
-            {u"goal"_qs, run.goal},
-            {u"flow"_qs, run.flow},
-            {u"createdAt"_qs, isoTime(run.createdAt)},
-            {u"lastActivityAt"_qs, isoTime(run.lastActivityAt)},
-            {u"completedAt"_qs, run.completedAt ? QJsonValue(isoTime(*run.completedAt)) : QJsonValue(QJsonValue::Null)},
-            {u"fence"_qs, run.fence},
-            {u"lastSeq"_qs, run.lastSeq},
-            {u"reason"_qs, run.reason},
+        return QJsonObject{
+            {QStringLiteral("workflowID"), run.workflowId},
+            {QStringLiteral("status"), toString(run.status)},
+            {QStringLiteral("goal"), run.goal},
+            {QStringLiteral("flow"), run.flow},
+            {QStringLiteral("createdAt"), isoTime(run.createdAt)},
+            {QStringLiteral("lastActivityAt"), isoTime(run.lastActivityAt)},
+            {QStringLiteral("completedAt"),
+             run.completedAt ? QJsonValue(isoTime(*run.completedAt)) : QJsonValue(QJsonValue::Null)},
+            {QStringLiteral("fence"), run.fence},
+            {QStringLiteral("lastSeq"), run.lastSeq},
+            {QStringLiteral("reason"), run.reason},
         };
     }
 
     HttpApi::HttpApi(HttpContext context, QObject *parent)
         : QAbstractHttpServer(parent)
         , m_context(std::move(context))
-    {
-    }
+    {}
 
     HttpApi::Reply HttpApi::error(const int status, const QString &error, const QString &message)
     {
-        return Reply {.status = status, .body = QJsonObject {{u"error"_qs, error}, {u"message"_qs, message}}};
+        return Reply{.status = status,
+                     .body = QJsonObject{{QStringLiteral("error"), error}, {QStringLiteral("message"), message}}};
     }
 
     HttpApi::Reply HttpApi::storeError(const Store::StoreError &failure)
@@ -94,7 +95,8 @@ namespace Lockstep::Gateway
         if (!run)
             return unexpected(storeError(run.error()));
         if (!run->has_value())
-            return unexpected(error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId)));
+            return unexpected(
+                error(404, QStringLiteral("not_found"), QStringLiteral("no workflow %1").arg(workflowId)));
         return **run;
     }
 
@@ -114,14 +116,13 @@ namespace Lockstep::Gateway
 
     void HttpApi::send(QTcpSocket *socket, const Reply &reply)
     {
-        const QJsonDocument document = reply.body.isArray() ? QJsonDocument(reply.body.toArray())
-                                                            : QJsonDocument(reply.body.toObject());
+        const QJsonDocument document =
+            reply.body.isArray() ? QJsonDocument(reply.body.toArray()) : QJsonDocument(reply.body.toObject());
         const QByteArray body = document.toJson(QJsonDocument::Compact);
-        QByteArray response = "HTTP/1.1 " + QByteArray::number(reply.status) + ' ' + FrontDoor::reasonPhrase(reply.status) + "\r\n"
-            + "Content-Type: application/json\r\n"
-            + "Content-Length: " + QByteArray::number(body.size()) + "\r\n"
-            + "Cache-Control: no-store\r\n"
-            + "Connection: close\r\n";
+        QByteArray response = "HTTP/1.1 " + QByteArray::number(reply.status) + ' ' +
+                              FrontDoor::reasonPhrase(reply.status) + "\r\n" + "Content-Type: application/json\r\n" +
+                              "Content-Length: " + QByteArray::number(body.size()) + "\r\n" +
+                              "Cache-Control: no-store\r\n" + "Connection: close\r\n";
         for (const auto &[name, value] : reply.headers)
             response += name + ": " + value + "\r\n";
         response += "\r\n" + body;
@@ -137,7 +138,7 @@ namespace Lockstep::Gateway
         const std::optional<Reply> reply = dispatch(request);
         m_socket = nullptr;
         if (!reply)
-            return true;   // answered later (a lock store call)
+            return true;  // answered later (a lock store call)
         if (reply->status >= 400)
         {
             qCInfo(lcGateway).noquote() << "refused" << peerOf(request) << methodName(request.method())
@@ -162,18 +163,19 @@ namespace Lockstep::Gateway
         if (!segments.isEmpty() && segments.constFirst().isEmpty())
             segments.removeFirst();
         if ((segments.size() > 1) && segments.constLast().isEmpty())
-            segments.removeLast();   // a trailing slash
+            segments.removeLast();  // a trailing slash
 
         auto onlyMethod = [&](QHttpServerRequest::Method allowed, const char *allowHeader) -> std::optional<Reply> {
             if (method == allowed)
                 return std::nullopt;
             Reply reply = error(405, QStringLiteral("method_not_allowed"),
-                                QStringLiteral("%1 is not allowed here; use %2").arg(methodName(method), QString::fromLatin1(allowHeader)));
+                                QStringLiteral("%1 is not allowed here; use %2")
+                                    .arg(methodName(method), QString::fromLatin1(allowHeader)));
             reply.headers.append(qMakePair(QByteArray("Allow"), QByteArray(allowHeader)));
             return reply;
         };
 
-        if (segments == QStringList {u"healthz"_qs})
+        if (segments == QStringList{QStringLiteral("healthz")})
         {
             if (auto refused = onlyMethod(QHttpServerRequest::Method::Get, "GET"))
                 return *refused;
@@ -197,7 +199,8 @@ namespace Lockstep::Gateway
             return error(403, QStringLiteral("origin_refused"), QStringLiteral("this origin is not on the allowlist"));
 
         if (segments.at(2) == u"ws")
-            return error(426, QStringLiteral("upgrade_required"), QStringLiteral("/api/v1/ws is the websocket endpoint"));
+            return error(426, QStringLiteral("upgrade_required"),
+                         QStringLiteral("/api/v1/ws is the websocket endpoint"));
         if (segments.at(2) == u"workspaces")
             return workspaceAgent(request, segments);
         if (segments.at(2) == u"flows" && segments.size() == 3)
@@ -256,7 +259,8 @@ namespace Lockstep::Gateway
         return error(404, QStringLiteral("not_found"), QStringLiteral("no such endpoint: %1").arg(path));
     }
 
-    std::optional<HttpApi::Reply> HttpApi::workspaceAgent(const QHttpServerRequest &request, const QStringList &segments)
+    std::optional<HttpApi::Reply> HttpApi::workspaceAgent(const QHttpServerRequest &request,
+                                                          const QStringList &segments)
     {
         // /api/v1/workspaces/{workspaceID}/agent; the routes check the ID and the body.
         if ((segments.size() != 5) || (segments.at(4) != u"agent"))
@@ -283,7 +287,10 @@ namespace Lockstep::Gateway
             };
             auto storeIt = [this, store, accepted, answer] {
                 store->call(
-                    this, [accepted](Store::RunStore &runStore) { return Workspace::Routes::storeRegistration(runStore, accepted); },
+                    this,
+                    [accepted](Store::RunStore &runStore) {
+                        return Workspace::Routes::storeRegistration(runStore, accepted);
+                    },
                     answer);
             };
             store->call(
@@ -306,10 +313,12 @@ namespace Lockstep::Gateway
             return std::nullopt;
         }
         case QHttpServerRequest::Method::Delete:
-            return answerFromStore([workspaceId, agentId = QUrlQuery(request.url()).queryItemValue(u"agentID"_qs)](Store::RunStore &store) {
-                const auto answer = Workspace::Routes::stopWorkspace(store, workspaceId, agentId);
-                return Reply{.status = answer.status, .body = answer.body};
-            });
+            return answerFromStore(
+                [workspaceId,
+                 agentId = QUrlQuery(request.url()).queryItemValue(QStringLiteral("agentID"))](Store::RunStore &store) {
+                    const auto answer = Workspace::Routes::stopWorkspace(store, workspaceId, agentId);
+                    return Reply{.status = answer.status, .body = answer.body};
+                });
         case QHttpServerRequest::Method::Get:
             return answerFromStore([workspaceId, expiry = m_context.config->agentExpiry](Store::RunStore &store) {
                 const auto answer = Workspace::Routes::currentAgent(store, workspaceId, expiry);
@@ -317,13 +326,14 @@ namespace Lockstep::Gateway
             });
         default:
         {
-            Reply reply = error(405, QStringLiteral("method_not_allowed"),
-                                QStringLiteral("%1 is not allowed here; use GET, POST or DELETE").arg(methodName(request.method())));
+            Reply reply = error(
+                405, QStringLiteral("method_not_allowed"),
+                QStringLiteral("%1 is not allowed here; use GET, POST or DELETE").arg(methodName(request.method())));
             reply.headers.append(qMakePair(QByteArray("Allow"), QByteArray("GET, POST, DELETE")));
             return reply;
         }
         }
-        return Reply {.status = routed.status, .body = routed.body};
+        return Reply{.status = routed.status, .body = routed.body};
     }
 
     std::optional<HttpApi::Reply> HttpApi::createWorkflow(const QHttpServerRequest &request)
@@ -340,17 +350,20 @@ namespace Lockstep::Gateway
         if (goal.trimmed().isEmpty())
             return error(400, QStringLiteral("invalid_request"), QStringLiteral("body.goal: must not be empty"));
         if (goal.size() > MaxGoalLength)
-            return error(400, QStringLiteral("invalid_request"), QStringLiteral("body.goal: longer than 64 Ki characters"));
+            return error(400, QStringLiteral("invalid_request"),
+                         QStringLiteral("body.goal: longer than 64 Ki characters"));
         if (flow.isEmpty())
             flow = QStringLiteral("hello");
         if (!m_context.flows->contains(flow))
             return error(400, QStringLiteral("unknown_flow"),
                          QStringLiteral("body.flow: no flow named '%1' (known: %2)")
-                             .arg(Flows::Flow::isValidName(flow) ? flow : QStringLiteral("?"), m_context.flows->names().join(u", ")));
+                             .arg(Flows::Flow::isValidName(flow) ? flow : QStringLiteral("?"),
+                                  m_context.flows->names().join(u", ")));
         if (workflowId.isEmpty())
             workflowId = QUuid::createUuid().toString(QUuid::WithoutBraces);
         else if (const QString problem = Protocol::workflowIdProblem(workflowId); !problem.isEmpty())
-            return error(400, QStringLiteral("invalid_workflow_id"), QStringLiteral("body.workflowID: %1").arg(problem));
+            return error(400, QStringLiteral("invalid_workflow_id"),
+                         QStringLiteral("body.workflowID: %1").arg(problem));
 
         return answerFromStore([workflowId, goal, flow](Store::RunStore &store) {
             const auto existing = store.getRun(workflowId);
@@ -368,8 +381,9 @@ namespace Lockstep::Gateway
                 return storeError(created.error());
             }
             qCInfo(lcGateway).noquote() << "created workflow" << workflowId << "flow" << flow << "over HTTP";
-            return Reply {.status = 201,
-                          .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"status"_qs, toString(created->status)}}};
+            return Reply{.status = 201,
+                         .body = QJsonObject{{QStringLiteral("workflowID"), workflowId},
+                                             {QStringLiteral("status"), toString(created->status)}}};
         });
     }
 
@@ -380,19 +394,20 @@ namespace Lockstep::Gateway
         for (const QString &name : m_context.flows->names())
         {
             const std::optional<Flows::Flow> flow = m_context.flows->find(name);
-            list.append(QJsonObject{{u"name"_qs, name}, {u"description"_qs, flow ? flow->description : QString()}});
+            list.append(QJsonObject{{QStringLiteral("name"), name},
+                                    {QStringLiteral("description"), flow ? flow->description : QString()}});
         }
         // SPEC: a bare array of {"name","description"}.
-        return Reply {.status = 200, .body = list};
+        return Reply{.status = 200, .body = list};
     }
 
     std::optional<HttpApi::Reply> HttpApi::listWorkflows(const QHttpServerRequest &request)
     {
         const QUrlQuery query = request.query();
         std::optional<RunStatus> status;
-        if (query.hasQueryItem(u"status"_qs))
+        if (query.hasQueryItem(QStringLiteral("status")))
         {
-            const QString text = query.queryItemValue(u"status"_qs, QUrl::FullyDecoded);
+            const QString text = query.queryItemValue(QStringLiteral("status"), QUrl::FullyDecoded);
             if (!text.isEmpty())
             {
                 status = runStatusFromString(text);
@@ -401,12 +416,13 @@ namespace Lockstep::Gateway
             }
         }
         int limit = DefaultListLimit;
-        if (query.hasQueryItem(u"limit"_qs))
+        if (query.hasQueryItem(QStringLiteral("limit")))
         {
             bool ok = false;
-            limit = query.queryItemValue(u"limit"_qs).toInt(&ok);
+            limit = query.queryItemValue(QStringLiteral("limit")).toInt(&ok);
             if (!ok || (limit < 1) || (limit > 1000))
-                return error(400, QStringLiteral("invalid_request"), QStringLiteral("limit: a whole number from 1 to 1000"));
+                return error(400, QStringLiteral("invalid_request"),
+                             QStringLiteral("limit: a whole number from 1 to 1000"));
         }
         return answerFromStore([status, limit](Store::RunStore &store) {
             const auto runs = store.listRuns(status, limit);
@@ -415,7 +431,7 @@ namespace Lockstep::Gateway
             QJsonArray list;
             for (const Store::Run &run : *runs)
                 list.append(runToJson(run));
-            return Reply {.status = 200, .body = QJsonObject {{u"workflows"_qs, list}}};
+            return Reply{.status = 200, .body = QJsonObject{{QStringLiteral("workflows"), list}}};
         });
     }
 
@@ -423,7 +439,7 @@ namespace Lockstep::Gateway
     {
         return answerFromStore([workflowId](Store::RunStore &store) {
             const auto run = findRun(store, workflowId);
-            return run ? Reply {.status = 200, .body = runToJson(*run)} : run.error();
+            return run ? Reply{.status = 200, .body = runToJson(*run)} : run.error();
         });
     }
 
@@ -442,8 +458,10 @@ namespace Lockstep::Gateway
                 log.append(entry.entry);
                 seq = qMax(seq, entry.seq);
             }
-            return Reply {.status = 200,
-                          .body = QJsonObject {{u"workflowID"_qs, workflowId}, {u"ui_chat_log"_qs, log}, {u"seq"_qs, seq}}};
+            return Reply{.status = 200,
+                         .body = QJsonObject{{QStringLiteral("workflowID"), workflowId},
+                                             {QStringLiteral("ui_chat_log"), log},
+                                             {QStringLiteral("seq"), seq}}};
         });
     }
 
@@ -453,7 +471,7 @@ namespace Lockstep::Gateway
         // 200 even when degraded: the body names the failing part.
         m_context.health([socket](const QJsonObject &health) {
             if (socket && (socket->state() == QAbstractSocket::ConnectedState))
-                send(socket, Reply {.status = 200, .body = health});
+                send(socket, Reply{.status = 200, .body = health});
         });
         return std::nullopt;
     }
@@ -466,11 +484,12 @@ namespace Lockstep::Gateway
                 return;
             if (!problem.isEmpty())
             {
-                qCInfo(lcGateway).noquote() << "refused" << socket->peerAddress().toString() << "GET lock 503" << problem;
+                qCInfo(lcGateway).noquote()
+                    << "refused" << socket->peerAddress().toString() << "GET lock 503" << problem;
                 send(socket, error(503, QStringLiteral("lock_store_unavailable"), problem));
                 return;
             }
-            send(socket, Reply {.status = 200, .body = info});
+            send(socket, Reply{.status = 200, .body = info});
         });
         return std::nullopt;
     }
@@ -488,7 +507,8 @@ namespace Lockstep::Gateway
             if (!reader.ok())
                 return error(400, QStringLiteral("invalid_request"), reader.error().reason);
             if (given.size() > MaxReasonLength)
-                return error(400, QStringLiteral("invalid_request"), QStringLiteral("body.reason: longer than 1024 characters"));
+                return error(400, QStringLiteral("invalid_request"),
+                             QStringLiteral("body.reason: longer than 1024 characters"));
             if (!given.isEmpty())
                 reason = given;
         }
@@ -508,26 +528,29 @@ namespace Lockstep::Gateway
         return std::nullopt;
     }
 
-    HttpApi::Reply HttpApi::cancelReply(const QString &workflowId, const Store::StoreResult<Store::CancelResult> &result)
+    HttpApi::Reply HttpApi::cancelReply(const QString &workflowId,
+                                        const Store::StoreResult<Store::CancelResult> &result)
     {
         if (!result)
             return storeError(result.error());
         switch (result->outcome)
         {
         case Store::CancelOutcome::NotFound:
-            return Reply {.status = 404,
-                          .body = QJsonObject {{u"outcome"_qs, u"not_found"_qs},
-                                               {u"error"_qs, u"not_found"_qs},
-                                               {u"message"_qs, QStringLiteral("no workflow %1").arg(workflowId)}}};
+            return Reply{
+                .status = 404,
+                .body = QJsonObject{{QStringLiteral("outcome"), QStringLiteral("not_found")},
+                                    {QStringLiteral("error"), QStringLiteral("not_found")},
+                                    {QStringLiteral("message"), QStringLiteral("no workflow %1").arg(workflowId)}}};
         case Store::CancelOutcome::Cancelled:
-            return Reply {.status = 200,
-                          .body = QJsonObject {{u"outcome"_qs, u"cancelled"_qs},
-                                               {u"status"_qs, toString(result->status.value_or(RunStatus::Stopped))}}};
-        case Store::CancelOutcome::Noop:
-            break;
+            return Reply{
+                .status = 200,
+                .body = QJsonObject{{QStringLiteral("outcome"), QStringLiteral("cancelled")},
+                                    {QStringLiteral("status"), toString(result->status.value_or(RunStatus::Stopped))}}};
+        case Store::CancelOutcome::Noop: break;
         }
-        return Reply {.status = 200,
-                      .body = QJsonObject {{u"outcome"_qs, u"noop"_qs},
-                                           {u"status"_qs, result->status ? toString(*result->status) : QString()}}};
+        return Reply{
+            .status = 200,
+            .body = QJsonObject{{QStringLiteral("outcome"), QStringLiteral("noop")},
+                                {QStringLiteral("status"), result->status ? toString(*result->status) : QString()}}};
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

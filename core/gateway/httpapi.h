@@ -78,7 +78,7 @@ namespace Lockstep::Gateway
         struct Reply
         {
             int status = 200;
-            QJsonValue body;   // an object, or an array (GET /api/v1/flows)
+            QJsonValue body;  // an object, or an array (GET /api/v1/flows)
             QList<QPair<QByteArray, QByteArray>> headers;
         };
 
@@ -107,6 +107,6 @@ namespace Lockstep::Gateway
         static Reply cancelReply(const QString &workflowId, const Store::StoreResult<Store::CancelResult> &result);
 
         HttpContext m_context;
-        QTcpSocket *m_socket = nullptr;   // of the request being dispatched
+        QTcpSocket *m_socket = nullptr;  // of the request being dispatched
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

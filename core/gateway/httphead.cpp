@@ -36,9 +36,9 @@ namespace Lockstep::Gateway
 
         HeadError error(int status, const char *reason)
         {
-            return HeadError {.httpStatus = status, .reason = QByteArray(reason)};
+            return HeadError{.httpStatus = status, .reason = QByteArray(reason)};
         }
-    } // namespace
+    }  // namespace
 
     QByteArray RequestHead::value(const QByteArrayView lowerName) const
     {
@@ -83,7 +83,7 @@ namespace Lockstep::Gateway
         {
             if (buffer.size() > MaxHeadBytes)
                 return error(431, "request head larger than 16 KiB");
-            return HeadIncomplete {};
+            return HeadIncomplete{};
         }
         if (end + 4 > MaxHeadBytes)
             return error(431, "request head larger than 16 KiB");
@@ -135,4 +135,4 @@ namespace Lockstep::Gateway
         }
         return head;
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

@@ -28,10 +28,11 @@ namespace Lockstep::Gateway
         bool isWebSocketUpgrade() const;
     };
 
-    struct HeadIncomplete {};
+    struct HeadIncomplete
+    {};
     struct HeadError
     {
-        int httpStatus = 400;     // 400 bad request, 431 head too large, 505 version
+        int httpStatus = 400;  // 400 bad request, 431 head too large, 505 version
         QByteArray reason;
     };
     using HeadParse = std::variant<HeadIncomplete, HeadError, RequestHead>;
@@ -41,4 +42,4 @@ namespace Lockstep::Gateway
 
     // Parses the head at the start of `buffer` (which may hold more: a body).
     HeadParse parseRequestHead(QByteArrayView buffer);
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

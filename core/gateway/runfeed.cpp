@@ -113,7 +113,7 @@ namespace Lockstep::Gateway
             seq = qMax(seq, entry.seq);
         // Read after everything the feed read before (one worker, in order).
         m_run = run;
-        m_listeners.insert(listener, ListenerState {.seq = seq, .status = std::nullopt});
+        m_listeners.insert(listener, ListenerState{.seq = seq, .status = std::nullopt});
         listener->sendFrame(listener->wantsIncremental() ? checkpointFrame(*reading.entries, seq)
                                                          : legacyFrame(*reading.entries));
         if (m_listeners.contains(listener))
@@ -189,7 +189,8 @@ namespace Lockstep::Gateway
         {
             // Once per outage, not at every poll.
             if (!m_storeFailing)
-                qCWarning(lcGateway).noquote() << "cannot read workflow" << m_workflowId << ":" << reading.run.error().message;
+                qCWarning(lcGateway).noquote()
+                    << "cannot read workflow" << m_workflowId << ":" << reading.run.error().message;
             m_storeFailing = true;
             return;
         }
@@ -202,7 +203,8 @@ namespace Lockstep::Gateway
         m_run = current;
         if (!reading.entries)
         {
-            qCWarning(lcGateway).noquote() << "cannot read the chat log of" << m_workflowId << ":" << reading.entries.error().message;
+            qCWarning(lcGateway).noquote()
+                << "cannot read the chat log of" << m_workflowId << ":" << reading.entries.error().message;
             return;
         }
         for (const Store::StoredEntry &entry : *reading.entries)
@@ -212,10 +214,11 @@ namespace Lockstep::Gateway
         deliverStatus(current.status, current.reason);
     }
 
-    void RunFeed::deliverEntries(const QList<Store::StoredEntry> &entries, const std::optional<QList<Store::StoredEntry>> &fullLog)
+    void RunFeed::deliverEntries(const QList<Store::StoredEntry> &entries,
+                                 const std::optional<QList<Store::StoredEntry>> &fullLog)
     {
         const qint64 newest = entries.constLast().seq;
-        QHash<qint64, QByteArray> incrementalFrames;   // by the listener's previous seq
+        QHash<qint64, QByteArray> incrementalFrames;  // by the listener's previous seq
         QByteArray legacy;
         const QList<FeedListener *> listeners = m_listeners.keys();
         for (FeedListener *listener : listeners)
@@ -261,7 +264,7 @@ namespace Lockstep::Gateway
         const auto found = m_listeners.find(listener);
         if (found == m_listeners.end())
             return;
-        const std::pair<RunStatus, QString> now {status, reason};
+        const std::pair<RunStatus, QString> now{status, reason};
         if (found->status == now)
             return;
         found->status = now;
@@ -273,8 +276,8 @@ namespace Lockstep::Gateway
         QJsonArray log;
         for (const Store::StoredEntry &entry : entries)
             log.append(entry.entry);
-        const QJsonObject payload {
-            {QString(Names::ChannelValues), QJsonObject {{QString(Names::UiChatLog), log}}},
+        const QJsonObject payload{
+            {QString(Names::ChannelValues), QJsonObject{{QString(Names::UiChatLog), log}}},
             {QString(Names::Seq), seq},
         };
         Protocol::NewCheckpoint message;
@@ -327,4 +330,4 @@ namespace Lockstep::Gateway
         message.reason = reason;
         return Protocol::serialize(Protocol::ServerMessage(message));
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

@@ -93,7 +93,7 @@ namespace Lockstep::Gateway
         struct ListenerState
         {
             qint64 seq = 0;
-            std::optional<std::pair<RunStatus, QString>> status;   // last sent
+            std::optional<std::pair<RunStatus, QString>> status;  // last sent
         };
         // What one store round trip read.
         struct Reading
@@ -107,7 +107,8 @@ namespace Lockstep::Gateway
         void applyRefresh(const Reading &reading);
         void applySnapshot(FeedListener *listener, qint64 afterSeq, const Reading &reading, const AddDone &done);
         bool needsStoredLog() const;
-        void deliverEntries(const QList<Store::StoredEntry> &entries, const std::optional<QList<Store::StoredEntry>> &fullLog);
+        void deliverEntries(const QList<Store::StoredEntry> &entries,
+                            const std::optional<QList<Store::StoredEntry>> &fullLog);
         void deliverStatus(RunStatus status, const QString &reason);
         void sendStatus(FeedListener *listener, RunStatus status, const QString &reason);
         QByteArray checkpointFrame(const QList<Store::StoredEntry> &entries, qint64 seq) const;
@@ -119,14 +120,14 @@ namespace Lockstep::Gateway
         Store::StoreWorker &m_store;
         const Flows::FlowLibrary &m_flows;
         QHash<FeedListener *, ListenerState> m_listeners;
-        QHash<FeedListener *, quint64> m_pending;   // snapshot being read, by attempt
+        QHash<FeedListener *, quint64> m_pending;  // snapshot being read, by attempt
         quint64 m_attempts = 0;
         QList<QPointer<Flows::Execution>> m_executions;
-        std::optional<Store::Run> m_run;       // as last read
-        qint64 m_seq = 0;                      // highest seq read from the store
-        bool m_refreshing = false;                  // a refresh is out
+        std::optional<Store::Run> m_run;  // as last read
+        qint64 m_seq = 0;                 // highest seq read from the store
+        bool m_refreshing = false;        // a refresh is out
         bool m_refreshAgain = false;
         bool m_storeFailing = false;
         QTimer m_poll;
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

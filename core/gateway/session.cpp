@@ -33,7 +33,7 @@ namespace Lockstep::Gateway
                 return unexpected(reader.error());
             return afterSeq;
         }
-    } // namespace
+    }  // namespace
 
     quint64 Session::s_nextId = 0;
 
@@ -49,7 +49,8 @@ namespace Lockstep::Gateway
         if (m_guard)
         {
             connect(m_guard, &FrameGuard::controlFrame, this, &Session::onControlFrame);
-            connect(m_guard, &FrameGuard::refused, this, [this](quint16 code, const QString &reason) { closeWith(code, reason); });
+            connect(m_guard, &FrameGuard::refused, this,
+                    [this](quint16 code, const QString &reason) { closeWith(code, reason); });
             m_guard->startFrames();
         }
         // Larger messages: the guard closes with 1009 as soon as their header is
@@ -63,15 +64,18 @@ namespace Lockstep::Gateway
         m_firstMessageTimer.setSingleShot(true);
         m_firstMessageTimer.setInterval(m_limits.firstMessageTimeout);
         connect(&m_firstMessageTimer, &QTimer::timeout, this, [this] {
-            closeWith(quint16(CloseCode::InvalidRequest),
-                      QStringLiteral("no startRequest or subscribe within %1 s").arg(m_limits.firstMessageTimeout.count() / 1000));
+            closeWith(quint16(CloseCode::InvalidRequest), QStringLiteral("no startRequest or subscribe within %1 s")
+                                                              .arg(m_limits.firstMessageTimeout.count() / 1000));
         });
         m_firstMessageTimer.start();
 
         // A peer that never answers our close frame is cut off.
         m_closeTimer.setSingleShot(true);
         m_closeTimer.setInterval(5000);
-        connect(&m_closeTimer, &QTimer::timeout, this, [this] { m_socket->abort(); onDisconnected(); });
+        connect(&m_closeTimer, &QTimer::timeout, this, [this] {
+            m_socket->abort();
+            onDisconnected();
+        });
         m_window.start();
 
         if (m_socket->state() != QAbstractSocket::ConnectedState)
@@ -182,7 +186,8 @@ namespace Lockstep::Gateway
         if (!withinRate())
         {
             closeWith(quint16(CloseCode::PolicyViolation),
-                      QStringLiteral("rate limit: more than %1 messages a second (pings count)").arg(m_limits.maxMessagesPerSecond));
+                      QStringLiteral("rate limit: more than %1 messages a second (pings count)")
+                          .arg(m_limits.maxMessagesPerSecond));
             return;
         }
         refuseIfBacklogged();
@@ -208,7 +213,8 @@ namespace Lockstep::Gateway
                       QStringLiteral("rate limit: more than %1 messages a second").arg(m_limits.maxMessagesPerSecond));
             return;
         }
-        closeWith(quint16(CloseCode::InvalidRequest), QStringLiteral("frame: binary frames are not accepted; send JSON text"));
+        closeWith(quint16(CloseCode::InvalidRequest),
+                  QStringLiteral("frame: binary frames are not accepted; send JSON text"));
     }
 
     void Session::onText(const QString &text)
@@ -229,15 +235,16 @@ namespace Lockstep::Gateway
             return;
         }
         const Protocol::ClientMessage &message = *parsed;
-        const bool opens = std::holds_alternative<Protocol::StartRequest>(message)
-            || std::holds_alternative<Protocol::Subscribe>(message);
+        const bool opens = std::holds_alternative<Protocol::StartRequest>(message) ||
+                           std::holds_alternative<Protocol::Subscribe>(message);
 
         if (!m_opened)
         {
             if (!opens)
             {
                 closeWith(quint16(CloseCode::InvalidRequest),
-                          QStringLiteral("%1: the first message must be startRequest or subscribe").arg(Protocol::messageKind(message)));
+                          QStringLiteral("%1: the first message must be startRequest or subscribe")
+                              .arg(Protocol::messageKind(message)));
                 return;
             }
             const auto afterSeq = readAfterSeq(frame, Protocol::messageKind(message));
@@ -254,7 +261,8 @@ namespace Lockstep::Gateway
         if (opens)
         {
             closeWith(quint16(CloseCode::InvalidRequest),
-                      QStringLiteral("%1: only the first message may start or subscribe").arg(Protocol::messageKind(message)));
+                      QStringLiteral("%1: only the first message may start or subscribe")
+                          .arg(Protocol::messageKind(message)));
             return;
         }
         emit this->message(this, message);
@@ -269,4 +277,4 @@ namespace Lockstep::Gateway
         m_closeTimer.stop();
         emit ended(this);
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

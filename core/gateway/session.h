@@ -34,9 +34,9 @@ namespace Lockstep::Gateway
     public:
         enum class Role
         {
-            Undecided,   // waiting for the first message
-            Driver,      // sent startRequest: drives an execution
-            Observer,    // sent subscribe
+            Undecided,  // waiting for the first message
+            Driver,     // sent startRequest: drives an execution
+            Observer,   // sent subscribe
         };
 
         struct Limits
@@ -53,7 +53,8 @@ namespace Lockstep::Gateway
         // `transport` is the TCP socket under `socket`: QWebSocket does not own
         // it, so the session deletes it after the websocket. Its FrameGuard (if
         // it has one) starts following frames now.
-        Session(std::unique_ptr<QWebSocket> socket, QPointer<QTcpSocket> transport, Limits limits, QObject *parent = nullptr);
+        Session(std::unique_ptr<QWebSocket> socket, QPointer<QTcpSocket> transport, Limits limits,
+                QObject *parent = nullptr);
         ~Session() override;
 
         quint64 id() const;
@@ -76,7 +77,8 @@ namespace Lockstep::Gateway
         // The first message, parsed: startRequest or subscribe (anything else
         // was refused with 4400). `afterSeq` is the optional extension field
         // "afterSeq" of either: the last seq the client already has.
-        void opening(Lockstep::Gateway::Session *session, const Lockstep::Protocol::ClientMessage &message, qint64 afterSeq);
+        void opening(Lockstep::Gateway::Session *session, const Lockstep::Protocol::ClientMessage &message,
+                     qint64 afterSeq);
         // Later messages: heartbeat, stopWorkflow, actionResponse.
         void message(Lockstep::Gateway::Session *session, const Lockstep::Protocol::ClientMessage &message);
         // The connection is gone (emitted once, also after closeWith()).
@@ -108,4 +110,4 @@ namespace Lockstep::Gateway
         QTimer m_firstMessageTimer;
         QTimer m_closeTimer;
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

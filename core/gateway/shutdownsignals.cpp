@@ -31,7 +31,7 @@ namespace Lockstep::Gateway
             action.sa_flags = SA_RESTART;
             return ::sigaction(number, &action, nullptr) == 0;
         }
-    } // namespace
+    }  // namespace
 
     ShutdownSignals::ShutdownSignals(QObject *parent)
         : QObject(parent)
@@ -54,7 +54,7 @@ namespace Lockstep::Gateway
     ShutdownSignals::~ShutdownSignals()
     {
         if (!m_notifier)
-            return;   // another instance owns the pipe
+            return;  // another instance owns the pipe
         install(SIGTERM, SIG_DFL);
         install(SIGINT, SIG_DFL);
         delete m_notifier;
@@ -74,4 +74,4 @@ namespace Lockstep::Gateway
         while (::read(g_pipe[0], &byte, 1) == 1)
             emit received(int(byte));
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

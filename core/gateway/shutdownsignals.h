@@ -31,4 +31,4 @@ namespace Lockstep::Gateway
         QSocketNotifier *m_notifier = nullptr;
         bool m_active = false;
     };
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

@@ -25,8 +25,8 @@ namespace Lockstep::Gateway
 
         bool isTokenCharacter(const char c)
         {
-            return ((c >= 'a') && (c <= 'z')) || ((c >= 'A') && (c <= 'Z')) || ((c >= '0') && (c <= '9'))
-                || (c == '-') || (c == '.') || (c == '_') || (c == '~') || (c == '+') || (c == '/') || (c == '=');
+            return ((c >= 'a') && (c <= 'z')) || ((c >= 'A') && (c <= 'Z')) || ((c >= '0') && (c <= '9')) ||
+                   (c == '-') || (c == '.') || (c == '_') || (c == '~') || (c == '+') || (c == '/') || (c == '=');
         }
 
         QByteArray randomToken()
@@ -39,7 +39,7 @@ namespace Lockstep::Gateway
             }
             return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
         }
-    } // namespace
+    }  // namespace
 
     Result<QList<QByteArray>, QString> readTokenFile(const QString &path)
     {
@@ -58,8 +58,10 @@ namespace Lockstep::Gateway
             if (line.isEmpty() || line.startsWith('#'))
                 continue;
             if (!TokenSet::isValidToken(line))
-                return unexpected(QStringLiteral("token file %1, line %2: a token is 8 to 4096 characters of [A-Za-z0-9-._~+/=]")
-                                      .arg(path).arg(lineNumber));
+                return unexpected(
+                    QStringLiteral("token file %1, line %2: a token is 8 to 4096 characters of [A-Za-z0-9-._~+/=]")
+                        .arg(path)
+                        .arg(lineNumber));
             tokens << line;
         }
         if (tokens.isEmpty())
@@ -107,7 +109,8 @@ namespace Lockstep::Gateway
         if (existing.exists())
         {
             // Group or world bits set: someone may have read it, make a new one.
-            const bool isPrivate = (existing.permissions() & ~(OwnerOnly | QFileDevice::ReadUser | QFileDevice::WriteUser)) == 0;
+            const bool isPrivate =
+                (existing.permissions() & ~(OwnerOnly | QFileDevice::ReadUser | QFileDevice::WriteUser)) == 0;
             if (isPrivate && existing.isFile())
             {
                 if (auto tokens = readTokenFile(filePath); tokens && (tokens->size() == 1))
@@ -156,8 +159,8 @@ namespace Lockstep::Gateway
     {
         const QByteArray authorization = authorizationHeader.trimmed().toByteArray();
         constexpr QByteArrayView scheme{"bearer "};
-        if ((authorization.size() > scheme.size())
-            && (authorization.left(scheme.size()).toLower() == scheme.toByteArray()))
+        if ((authorization.size() > scheme.size()) &&
+            (authorization.left(scheme.size()).toLower() == scheme.toByteArray()))
             return authorization.mid(scheme.size()).trimmed();
 
         for (const QByteArray &entry : subprotocolHeader.toByteArray().split(','))
@@ -168,4 +171,4 @@ namespace Lockstep::Gateway
         }
         return {};
     }
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

@@ -49,4 +49,4 @@ namespace Lockstep::Gateway
     // The token a client presented: "Authorization: Bearer <token>" first, else
     // the "bearer.<token>" entry of Sec-WebSocket-Protocol. Empty when none.
     QByteArray presentedToken(QByteArrayView authorizationHeader, QByteArrayView subprotocolHeader);
-} // namespace Lockstep::Gateway
+}  // namespace Lockstep::Gateway

@@ -21,7 +21,9 @@ namespace Lockstep::Lock
         // A reply of a blocking command, freed on scope exit.
         struct Reply
         {
-            explicit Reply(void *raw) : reply(static_cast<redisReply *>(raw)) {}
+            explicit Reply(void *raw)
+                : reply(static_cast<redisReply *>(raw))
+            {}
             ~Reply()
             {
                 if (reply)
@@ -31,14 +33,13 @@ namespace Lockstep::Lock
             Reply &operator=(const Reply &) = delete;
             redisReply *reply;
         };
-    } // namespace
+    }  // namespace
 
     LockKeeper::LockKeeper(RedisEndpoint endpoint, const std::chrono::milliseconds callTimeout)
         : m_endpoint(std::move(endpoint))
         , m_callTimeout(callTimeout)
         , m_thread([this] { run(); })
-    {
-    }
+    {}
 
     LockKeeper::~LockKeeper()
     {
@@ -57,7 +58,11 @@ namespace Lockstep::Lock
         {
             const std::lock_guard<std::mutex> lock(m_mutex);
             Entry &entry = m_entries[key];
-            entry = Entry{.value = value, .ttl = ttl, .nextDue = acquiredAt + ttl / 3, .status = {}, .paused = false,
+            entry = Entry{.value = value,
+                          .ttl = ttl,
+                          .nextDue = acquiredAt + ttl / 3,
+                          .status = {},
+                          .paused = false,
                           .generation = entry.generation + 1};
             entry.status.lastRefreshSent = acquiredAt;
         }
@@ -111,7 +116,8 @@ namespace Lockstep::Lock
             auto due = m_entries.end();
             for (auto it = m_entries.begin(); it != m_entries.end(); ++it)
             {
-                if (!it->second.paused && !it->second.status.lost && (due == m_entries.end() || it->second.nextDue < due->second.nextDue))
+                if (!it->second.paused && !it->second.status.lost &&
+                    (due == m_entries.end() || it->second.nextDue < due->second.nextDue))
                     due = it;
             }
             if (due == m_entries.end())
@@ -138,7 +144,7 @@ namespace Lockstep::Lock
 
             const auto it = m_entries.find(key);
             if (it == m_entries.end() || it->second.generation != generation)
-                continue;   // dropped, re-kept or its value changed meanwhile: this answer is about the past
+                continue;  // dropped, re-kept or its value changed meanwhile: this answer is about the past
             Status &status = it->second.status;
             if (!answer)
             {
@@ -166,8 +172,12 @@ namespace Lockstep::Lock
         const QByteArray &script = redisRefreshScript();
         const QByteArray ttlText = QByteArray::number(static_cast<qint64>(ttl.count()));
         const char *argv[] = {"EVAL", script.constData(), "1", key.constData(), value.constData(), ttlText.constData()};
-        const size_t lengths[] = {4, static_cast<size_t>(script.size()), 1, static_cast<size_t>(key.size()),
-                                  static_cast<size_t>(value.size()), static_cast<size_t>(ttlText.size())};
+        const size_t lengths[] = {4,
+                                  static_cast<size_t>(script.size()),
+                                  1,
+                                  static_cast<size_t>(key.size()),
+                                  static_cast<size_t>(value.size()),
+                                  static_cast<size_t>(ttlText.size())};
         const Reply reply(redisCommandArgv(m_context, 6, argv, lengths));
         if (!reply.reply)
         {
@@ -192,7 +202,8 @@ namespace Lockstep::Lock
         if (!m_context || m_context->err)
         {
             *problem = QStringLiteral("lock keeper: cannot connect to %1: %2")
-                           .arg(m_endpoint.redacted(), m_context ? QString::fromLocal8Bit(m_context->errstr) : QStringLiteral("out of memory"));
+                           .arg(m_endpoint.redacted(), m_context ? QString::fromLocal8Bit(m_context->errstr)
+                                                                 : QStringLiteral("out of memory"));
             disconnect();
             return false;
         }
@@ -223,7 +234,8 @@ namespace Lockstep::Lock
                 return false;
             }
         }
-        if ((m_endpoint.database != 0) && !setup({"SELECT", QByteArray::number(m_endpoint.database)}, QStringLiteral("SELECT")))
+        if ((m_endpoint.database != 0) &&
+            !setup({"SELECT", QByteArray::number(m_endpoint.database)}, QStringLiteral("SELECT")))
         {
             disconnect();
             return false;
@@ -237,4 +249,4 @@ namespace Lockstep::Lock
             redisFree(m_context);
         m_context = nullptr;
     }
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

@@ -36,13 +36,14 @@ namespace Lockstep::Lock
         };
 
         LockKeeper(RedisEndpoint endpoint, std::chrono::milliseconds callTimeout);
-        ~LockKeeper();   // stops and joins the thread
+        ~LockKeeper();  // stops and joins the thread
 
         LockKeeper(const LockKeeper &) = delete;
         LockKeeper &operator=(const LockKeeper &) = delete;
 
         // Keep `key` (holding `value`) alive; `acquiredAt` counts as its first refresh.
-        void keep(const QByteArray &key, const QByteArray &value, std::chrono::milliseconds ttl, Clock::time_point acquiredAt);
+        void keep(const QByteArray &key, const QByteArray &value, std::chrono::milliseconds ttl,
+                  Clock::time_point acquiredAt);
         // The stored value is about to change (a fence raise): no refresh until setValue().
         void pause(const QByteArray &key);
         void setValue(const QByteArray &key, const QByteArray &value);
@@ -57,7 +58,7 @@ namespace Lockstep::Lock
             Clock::time_point nextDue;
             Status status;
             bool paused = false;
-            quint64 generation = 0;    // bumped by pause/setValue: answers to older sends are ignored
+            quint64 generation = 0;  // bumped by pause/setValue: answers to older sends are ignored
         };
 
         void run();
@@ -73,7 +74,7 @@ namespace Lockstep::Lock
         std::condition_variable m_wake;
         std::map<QByteArray, Entry> m_entries;
         bool m_stop = false;
-        redisContext *m_context = nullptr;   // the keeper thread's only
-        std::thread m_thread;                // last: started once everything above exists
+        redisContext *m_context = nullptr;  // the keeper thread's only
+        std::thread m_thread;               // last: started once everything above exists
     };
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

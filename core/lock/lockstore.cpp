@@ -45,20 +45,16 @@ namespace Lockstep::Lock
         {
             return {.kind = LockError::Kind::InvalidArgument, .message = message};
         }
-    } // namespace
+    }  // namespace
 
     QString errorKindName(LockError::Kind kind)
     {
         switch (kind)
         {
-        case LockError::Kind::Unavailable:
-            return QStringLiteral("unavailable");
-        case LockError::Kind::Timeout:
-            return QStringLiteral("timeout");
-        case LockError::Kind::InvalidArgument:
-            return QStringLiteral("invalid argument");
-        case LockError::Kind::StoreError:
-            return QStringLiteral("store error");
+        case LockError::Kind::Unavailable: return QStringLiteral("unavailable");
+        case LockError::Kind::Timeout: return QStringLiteral("timeout");
+        case LockError::Kind::InvalidArgument: return QStringLiteral("invalid argument");
+        case LockError::Kind::StoreError: return QStringLiteral("store error");
         }
         return QStringLiteral("unknown");
     }
@@ -112,9 +108,9 @@ namespace Lockstep::Lock
     }
 
     LockStore::LockStore(LockOptions options, QObject *parent)
-        : QObject(parent), m_options(withDefaults(std::move(options)))
-    {
-    }
+        : QObject(parent)
+        , m_options(withDefaults(std::move(options)))
+    {}
 
     LockStore::~LockStore() = default;
 
@@ -172,8 +168,8 @@ namespace Lockstep::Lock
         doPeek(workflowId, std::move(completion));
     }
 
-    void LockStore::raiseFence(const QString &workflowId, const QByteArray &value, const qint64 floor,
-                               QObject *context, LockCallback<std::optional<LockHolder>> done)
+    void LockStore::raiseFence(const QString &workflowId, const QByteArray &value, const qint64 floor, QObject *context,
+                               LockCallback<std::optional<LockHolder>> done)
     {
         Completion<std::optional<LockHolder>> completion(context, std::move(done));
         QString problem = checkWorkflowId(workflowId);
@@ -219,4 +215,4 @@ namespace Lockstep::Lock
             return unexpected(std::move(endpoint).error());
         return std::unique_ptr<LockStore>(std::make_unique<RedisLockStore>(std::move(endpoint).value(), options));
     }
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

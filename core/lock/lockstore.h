@@ -38,11 +38,14 @@ namespace Lockstep::Lock
         };
 
         Kind kind = Kind::Unavailable;
-        QString message;      // readable, never holds a password
+        QString message;  // readable, never holds a password
 
         // The store could not be used at all: SPEC "lock store unavailable"
         // (close 1011 when fail-closed, go on without a lock when fail-open).
-        bool isUnavailable() const { return kind != Kind::InvalidArgument; }
+        bool isUnavailable() const
+        {
+            return kind != Kind::InvalidArgument;
+        }
     };
 
     QString errorKindName(LockError::Kind kind);
@@ -59,7 +62,7 @@ namespace Lockstep::Lock
         QString replica;
         QString session;
         qint64 fence = 0;
-        QByteArray value;     // the exact stored value; release/refresh compare against it
+        QByteArray value;  // the exact stored value; release/refresh compare against it
         // False when the value is not in Lockstep's format (someone else wrote the key):
         // then only `value` is set.
         bool parsed = false;
@@ -76,8 +79,8 @@ namespace Lockstep::Lock
     struct LockSnapshot
     {
         bool held = false;
-        LockHolder holder;      // set when held
-        qint64 ttlMs = 0;       // PTTL left when held; -1 when the key has no expiry
+        LockHolder holder;  // set when held
+        qint64 ttlMs = 0;   // PTTL left when held; -1 when the key has no expiry
     };
 
     // The stored value for a holder; both stores use it.
@@ -110,8 +113,7 @@ namespace Lockstep::Lock
         void refresh(const QString &workflowId, const QByteArray &value, std::chrono::milliseconds ttl,
                      QObject *context, LockCallback<bool> done);
         // Deletes the lock only if `value` still holds it: true when deleted, else false.
-        void release(const QString &workflowId, const QByteArray &value,
-                     QObject *context, LockCallback<bool> done);
+        void release(const QString &workflowId, const QByteArray &value, QObject *context, LockCallback<bool> done);
         // Who holds the lock and for how long still.
         void peek(const QString &workflowId, QObject *context, LockCallback<LockSnapshot> done);
         // Only while `value` still holds the lock: moves the workflow's fence
@@ -120,8 +122,8 @@ namespace Lockstep::Lock
         // longer holds the lock. For a run store that carries a fence from
         // another source (an HTTP create, a reset lock store, a fail-open run):
         // fences of a run only ever grow.
-        void raiseFence(const QString &workflowId, const QByteArray &value, qint64 floor,
-                        QObject *context, LockCallback<std::optional<LockHolder>> done);
+        void raiseFence(const QString &workflowId, const QByteArray &value, qint64 floor, QObject *context,
+                        LockCallback<std::optional<LockHolder>> done);
         // A cheap round trip (/healthz): Ok when the store answers.
         void ping(QObject *context, LockCallback<Ok> done);
 
@@ -143,9 +145,10 @@ namespace Lockstep::Lock
         public:
             Completion() = default;
             Completion(QObject *context, LockCallback<T> done)
-                : m_context(context), m_guarded(context != nullptr), m_done(std::move(done))
-            {
-            }
+                : m_context(context)
+                , m_guarded(context != nullptr)
+                , m_done(std::move(done))
+            {}
 
             void operator()(LockResult<T> result) const
             {
@@ -166,7 +169,8 @@ namespace Lockstep::Lock
         void answerLater(Completion<T> completion, LockResult<T> result)
         {
             QMetaObject::invokeMethod(
-                this, [completion = std::move(completion), result = std::move(result)]() mutable {
+                this,
+                [completion = std::move(completion), result = std::move(result)]() mutable {
                     completion(std::move(result));
                 },
                 Qt::QueuedConnection);
@@ -197,7 +201,7 @@ namespace Lockstep::Lock
 
     // The --redis URL or, when empty, the in-process memory store (one replica only).
     Result<std::unique_ptr<LockStore>, LockError> createLockStore(const QString &redisUrl, const LockOptions &options);
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock
 
 Q_DECLARE_METATYPE(Lockstep::Lock::LockError)
 Q_DECLARE_METATYPE(Lockstep::Lock::LockHolder)

@@ -4,8 +4,7 @@ namespace Lockstep::Lock
 {
     MemoryLockStore::MemoryLockStore(LockOptions options, QObject *parent)
         : LockStore(std::move(options), parent)
-    {
-    }
+    {}
 
     MemoryLockStore::~MemoryLockStore() = default;
 
@@ -26,27 +25,27 @@ namespace Lockstep::Lock
         return m_locks.remove(lockKey(workflowId));
     }
 
-    void MemoryLockStore::doAcquire(const QString &workflowId, const QString &sessionId,
-                                    std::chrono::milliseconds ttl, Completion<AcquireResult> done)
+    void MemoryLockStore::doAcquire(const QString &workflowId, const QString &sessionId, std::chrono::milliseconds ttl,
+                                    Completion<AcquireResult> done)
     {
         const auto now = Clock::now();
         sweepSometimes(now);
         const QByteArray key = lockKey(workflowId);
         if (const Entry *current = liveEntry(key, now))
         {
-            return answerLater<AcquireResult>(
-                std::move(done),
-                AcquireResult{.acquired = false, .holder = decodeLockValue(current->value), .ttlMs = msLeft(*current, now)});
+            return answerLater<AcquireResult>(std::move(done), AcquireResult{.acquired = false,
+                                                                             .holder = decodeLockValue(current->value),
+                                                                             .ttlMs = msLeft(*current, now)});
         }
         const qint64 fence = ++m_fences[fenceKey(workflowId)];
         const QByteArray value = encodeLockValue(options().replicaId, sessionId, fence);
         m_locks.insert(key, Entry{.value = value, .expiresAt = now + ttl});
-        answerLater<AcquireResult>(std::move(done),
-                                   AcquireResult{.acquired = true, .holder = decodeLockValue(value), .ttlMs = ttl.count()});
+        answerLater<AcquireResult>(
+            std::move(done), AcquireResult{.acquired = true, .holder = decodeLockValue(value), .ttlMs = ttl.count()});
     }
 
-    void MemoryLockStore::doRefresh(const QString &workflowId, const QByteArray &value,
-                                    std::chrono::milliseconds ttl, Completion<bool> done)
+    void MemoryLockStore::doRefresh(const QString &workflowId, const QByteArray &value, std::chrono::milliseconds ttl,
+                                    Completion<bool> done)
     {
         const auto now = Clock::now();
         Entry *current = liveEntry(lockKey(workflowId), now);
@@ -88,7 +87,8 @@ namespace Lockstep::Lock
         counter = std::max(counter, floor) + 1;
         const LockHolder previous = decodeLockValue(current->value);
         current->value = encodeLockValue(previous.replica, previous.session, counter);
-        answerLater<std::optional<LockHolder>>(std::move(done), std::optional<LockHolder>(decodeLockValue(current->value)));
+        answerLater<std::optional<LockHolder>>(std::move(done),
+                                               std::optional<LockHolder>(decodeLockValue(current->value)));
     }
 
     void MemoryLockStore::doPing(Completion<Ok> done)
@@ -126,4 +126,4 @@ namespace Lockstep::Lock
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(entry.expiresAt - now);
         return std::max<qint64>(left.count(), 1);
     }
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

@@ -53,7 +53,7 @@ namespace Lockstep::Lock
         static qint64 msLeft(const Entry &entry, Clock::time_point now);
 
         QHash<QByteArray, Entry> m_locks;
-        QHash<QByteArray, qint64> m_fences;   // never shrinks: fences only grow
+        QHash<QByteArray, qint64> m_fences;  // never shrinks: fences only grow
         qsizetype m_opsSinceSweep = 0;
     };
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

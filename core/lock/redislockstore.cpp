@@ -98,8 +98,14 @@ return value
         class CallbackScope
         {
         public:
-            CallbackScope() { ++t_callbackDepth; }
-            ~CallbackScope() { --t_callbackDepth; }
+            CallbackScope()
+            {
+                ++t_callbackDepth;
+            }
+            ~CallbackScope()
+            {
+                --t_callbackDepth;
+            }
             Q_DISABLE_COPY_MOVE(CallbackScope)
         };
 
@@ -142,10 +148,12 @@ return value
         {
             static std::once_flag once;
             std::call_once(once, [] {
-                struct sigaction current{};
+                struct sigaction current
+                {};
                 if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
                 {
-                    struct sigaction ignore{};
+                    struct sigaction ignore
+                    {};
                     ignore.sa_handler = SIG_IGN;
                     sigemptyset(&ignore.sa_mask);
                     sigaction(SIGPIPE, &ignore, nullptr);
@@ -171,9 +179,9 @@ return value
 
         LockResult<AcquireResult> parseAcquire(const redisReply &reply)
         {
-            if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3
-                || reply.element[0]->type != REDIS_REPLY_INTEGER || reply.element[1]->type != REDIS_REPLY_STRING
-                || reply.element[2]->type != REDIS_REPLY_INTEGER)
+            if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
+                reply.element[0]->type != REDIS_REPLY_INTEGER || reply.element[1]->type != REDIS_REPLY_STRING ||
+                reply.element[2]->type != REDIS_REPLY_INTEGER)
                 return unexpected(unexpectedReply("acquire"));
             AcquireResult result{.acquired = reply.element[0]->integer == 1,
                                  .holder = decodeLockValue(replyBytes(*reply.element[1])),
@@ -194,8 +202,8 @@ return value
         {
             if (reply.type == REDIS_REPLY_NIL)
                 return LockSnapshot{};
-            if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2
-                || reply.element[0]->type != REDIS_REPLY_STRING || reply.element[1]->type != REDIS_REPLY_INTEGER)
+            if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+                reply.element[0]->type != REDIS_REPLY_STRING || reply.element[1]->type != REDIS_REPLY_INTEGER)
                 return unexpected(unexpectedReply("peek"));
             return LockSnapshot{.held = true,
                                 .holder = decodeLockValue(replyBytes(*reply.element[0])),
@@ -225,7 +233,7 @@ return value
         {
             return {.kind = LockError::Kind::InvalidArgument, .message = QStringLiteral("--redis: ") + message};
         }
-    } // namespace
+    }  // namespace
 
     const QByteArray &redisRefreshScript()
     {
@@ -279,7 +287,8 @@ return value
     }
 
     RedisLockStore::RedisLockStore(RedisEndpoint endpoint, LockOptions options, QObject *parent)
-        : LockStore(std::move(options), parent), m_endpoint(std::move(endpoint))
+        : LockStore(std::move(options), parent)
+        , m_endpoint(std::move(endpoint))
     {
         ignoreSigpipe();
         m_timer.setSingleShot(true);
@@ -327,8 +336,8 @@ return value
         return static_cast<qsizetype>(m_pending.size());
     }
 
-    void RedisLockStore::doAcquire(const QString &workflowId, const QString &sessionId,
-                                   std::chrono::milliseconds ttl, Completion<AcquireResult> done)
+    void RedisLockStore::doAcquire(const QString &workflowId, const QString &sessionId, std::chrono::milliseconds ttl,
+                                   Completion<AcquireResult> done)
     {
         runScript(Script::Acquire,
                   {"2", lockKey(workflowId), fenceKey(workflowId), options().replicaId.toUtf8(), sessionId.toUtf8(),
@@ -336,11 +345,11 @@ return value
                   std::move(done), parseAcquire);
     }
 
-    void RedisLockStore::doRefresh(const QString &workflowId, const QByteArray &value,
-                                   std::chrono::milliseconds ttl, Completion<bool> done)
+    void RedisLockStore::doRefresh(const QString &workflowId, const QByteArray &value, std::chrono::milliseconds ttl,
+                                   Completion<bool> done)
     {
-        runScript(Script::Refresh, {"1", lockKey(workflowId), value, QByteArray::number(ttl.count())},
-                  std::move(done), parseFlag);
+        runScript(Script::Refresh, {"1", lockKey(workflowId), value, QByteArray::number(ttl.count())}, std::move(done),
+                  parseFlag);
     }
 
     void RedisLockStore::doRelease(const QString &workflowId, const QByteArray &value, Completion<bool> done)
@@ -356,8 +365,9 @@ return value
     void RedisLockStore::doRaiseFence(const QString &workflowId, const QByteArray &value, const qint64 floor,
                                       Completion<std::optional<LockHolder>> done)
     {
-        runScript(Script::RaiseFence, {"2", lockKey(workflowId), fenceKey(workflowId), value, QByteArray::number(floor)},
-                  std::move(done), parseRaisedFence);
+        runScript(Script::RaiseFence,
+                  {"2", lockKey(workflowId), fenceKey(workflowId), value, QByteArray::number(floor)}, std::move(done),
+                  parseRaisedFence);
     }
 
     void RedisLockStore::doPing(Completion<Ok> done)
@@ -398,12 +408,9 @@ return value
             QMetaObject::invokeMethod(this, &RedisLockStore::connectNow, Qt::QueuedConnection);
             break;
         case Link::Scheduled:
-        case Link::Resolving:
-            break;  // sent once the context exists
+        case Link::Resolving: break;  // sent once the context exists
         case Link::Connecting:
-        case Link::Up:
-            send(id, stored);
-            break;
+        case Link::Up: send(id, stored); break;
         }
     }
 
@@ -436,14 +443,14 @@ return value
         for (const QByteArray &arg : std::as_const(call.args))
             push(arg);
         call.sent = true;
-        if (redisAsyncCommandArgv(m_context, &RedisLockStore::replyThunk, idToPrivdata(id), static_cast<int>(argv.size()),
-                                  argv.data(), lengths.data())
-            != REDIS_OK)
+        if (redisAsyncCommandArgv(m_context, &RedisLockStore::replyThunk, idToPrivdata(id),
+                                  static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK)
         {
             // Only when hiredis is tearing the context down; answer from the event loop.
             const LockError error{.kind = LockError::Kind::Unavailable,
                                   .message = QStringLiteral("lock store connection is closing")};
-            QMetaObject::invokeMethod(this, [this, id, error] { failCall(id, error); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [this, id, error] { failCall(id, error); }, Qt::QueuedConnection);
         }
     }
 
@@ -494,10 +501,10 @@ return value
             const QString reason = context ? contextError(context) : QStringLiteral("out of memory");
             if (context)
                 redisAsyncFree(context);
-            return dropConnection({.kind = LockError::Kind::Unavailable,
-                                   .message = QStringLiteral("cannot connect to lock store %1: %2")
-                                                  .arg(m_endpoint.redacted(), reason)},
-                                  false);
+            return dropConnection(
+                {.kind = LockError::Kind::Unavailable,
+                 .message = QStringLiteral("cannot connect to lock store %1: %2").arg(m_endpoint.redacted(), reason)},
+                false);
         }
         m_adapter = new RedisQtAdapter();
         m_adapter->setContext(context);
@@ -544,8 +551,8 @@ return value
         if (it == m_pending.end())
             return;
         Call &call = it->second;
-        if (call.script != Script::None && !call.useEval && reply->type == REDIS_REPLY_ERROR
-            && replyText(*reply).startsWith(QLatin1String("NOSCRIPT")))
+        if (call.script != Script::None && !call.useEval && reply->type == REDIS_REPLY_ERROR &&
+            replyText(*reply).startsWith(QLatin1String("NOSCRIPT")))
         {
             // A fresh server (or SCRIPT FLUSH): send the body once; it is cached from then on.
             call.useEval = true;
@@ -600,7 +607,8 @@ return value
             return m_timer.stop();
         if (m_timer.isActive() && !restart)
             return;
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(m_pending.begin()->second.deadline - Clock::now());
+        const auto left =
+            std::chrono::ceil<std::chrono::milliseconds>(m_pending.begin()->second.deadline - Clock::now());
         m_timer.start(std::max(left, std::chrono::milliseconds(0)));
     }
 
@@ -664,4 +672,4 @@ return value
                                              .arg(self->m_endpoint.redacted(), contextError(context))},
                              true);
     }
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

@@ -19,10 +19,10 @@ namespace Lockstep::Lock
     // A parsed --redis value: redis://[[user]:password@]host[:port][/db]
     struct RedisEndpoint
     {
-        QString host;             // name or address literal ([::1] in a URL)
+        QString host;  // name or address literal ([::1] in a URL)
         quint16 port = 6379;
-        QString username;         // Redis 6 ACL user; empty: AUTH <password>
-        QString password;         // never printed; see redacted()
+        QString username;  // Redis 6 ACL user; empty: AUTH <password>
+        QString password;  // never printed; see redacted()
         int database = 0;
 
         // The URL without the password, safe for logs and errors.
@@ -96,11 +96,11 @@ namespace Lockstep::Lock
         struct Call
         {
             Script script = Script::None;
-            QByteArrayList args;     // after EVALSHA <sha>: numkeys, keys, argv; or the whole plain command
+            QByteArrayList args;  // after EVALSHA <sha>: numkeys, keys, argv; or the whole plain command
             ReplyHandler finish;
             Clock::time_point deadline;
             bool sent = false;
-            bool useEval = false;    // the server did not know the script (NOSCRIPT)
+            bool useEval = false;  // the server did not know the script (NOSCRIPT)
         };
 
         template <typename T, typename Parse>
@@ -123,11 +123,11 @@ namespace Lockstep::Lock
         redisAsyncContext *m_context = nullptr;
         RedisQtAdapter *m_adapter = nullptr;
         Link m_link = Link::Down;
-        quint64 m_generation = 0;    // bumped on every drop: late host lookups are ignored
+        quint64 m_generation = 0;  // bumped on every drop: late host lookups are ignored
         quint64 m_nextId = 0;
         std::map<quint64, Call> m_pending;  // by id, which is also by deadline
         QTimer m_timer;
         bool m_reportedDown = false;
-        std::unique_ptr<LockKeeper> m_keeper;   // started by the first keeper() call
+        std::unique_ptr<LockKeeper> m_keeper;  // started by the first keeper() call
     };
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

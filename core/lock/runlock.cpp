@@ -10,10 +10,12 @@ namespace Lockstep::Lock
     namespace
     {
         std::atomic<int> s_liveHeartbeats{0};
-    } // namespace
+    }  // namespace
 
     RunLock::RunLock(LockStore *store, QObject *parent)
-        : QObject(parent), m_store(store), m_ttl(store ? store->options().ttl : LockOptions{}.ttl)
+        : QObject(parent)
+        , m_store(store)
+        , m_ttl(store ? store->options().ttl : LockOptions{}.ttl)
     {
         m_heartbeat.setTimerType(Qt::PreciseTimer);
         connect(&m_heartbeat, &QTimer::timeout, this, &RunLock::beat);
@@ -124,7 +126,8 @@ namespace Lockstep::Lock
             m_keeper = keeper;
             m_keeper->keep(m_store->lockKey(m_workflowId), m_holder.value, m_ttl, sentAt);
         }
-        qCDebug(lcLock).noquote() << QStringLiteral("acquired the lock of %1, fence %2").arg(m_workflowId).arg(m_holder.fence);
+        qCDebug(lcLock).noquote()
+            << QStringLiteral("acquired the lock of %1, fence %2").arg(m_workflowId).arg(m_holder.fence);
         startHeartbeat();
         emit acquired(m_holder.fence, result->ttlMs);
     }
@@ -136,16 +139,13 @@ namespace Lockstep::Lock
         case State::Acquiring:
             m_releaseRequested = true;  // finished when the acquire answer arrives
             return;
-        case State::Holding:
-            releaseNow();
-            return;
+        case State::Holding: releaseNow(); return;
         case State::Idle:
         case State::Releasing:
         case State::Released:
         case State::Lost:
         case State::HeldElsewhere:
-        case State::Failed:
-            return;
+        case State::Failed: return;
         }
     }
 
@@ -159,34 +159,35 @@ namespace Lockstep::Lock
         }
         m_raiseInFlight = true;
         if (m_keeper)
-            m_keeper->pause(m_store->lockKey(m_workflowId));   // its refreshes carry the old value
-        m_store->raiseFence(m_workflowId, m_holder.value, floor, this,
-                            [this, done = std::move(done)](LockResult<std::optional<LockHolder>> result) {
-                                m_raiseInFlight = false;
-                                if (result && result->has_value())
-                                    m_holder = **result;
-                                if (m_keeper && m_store)
-                                    m_keeper->setValue(m_store->lockKey(m_workflowId), m_holder.value);
-                                if (result && result->has_value())
-                                {
-                                    qCInfo(lcLock).noquote() << QStringLiteral("the lock of %1 now carries fence %2")
-                                                                    .arg(m_workflowId).arg(m_holder.fence);
-                                }
-                                if (m_state == State::Releasing)
-                                {
-                                    sendRelease();
-                                    return done(std::optional<qint64>());
-                                }
-                                if (!result)
-                                    return done(unexpected(result.error()));
-                                if (!result->has_value())
-                                {
-                                    if (m_state == State::Holding)
-                                        loseLock(QStringLiteral("lock expired or was taken over"));
-                                    return done(std::optional<qint64>());
-                                }
-                                done(std::optional<qint64>(m_holder.fence));
-                            });
+            m_keeper->pause(m_store->lockKey(m_workflowId));  // its refreshes carry the old value
+        m_store->raiseFence(
+            m_workflowId, m_holder.value, floor, this,
+            [this, done = std::move(done)](LockResult<std::optional<LockHolder>> result) {
+                m_raiseInFlight = false;
+                if (result && result->has_value())
+                    m_holder = **result;
+                if (m_keeper && m_store)
+                    m_keeper->setValue(m_store->lockKey(m_workflowId), m_holder.value);
+                if (result && result->has_value())
+                {
+                    qCInfo(lcLock).noquote()
+                        << QStringLiteral("the lock of %1 now carries fence %2").arg(m_workflowId).arg(m_holder.fence);
+                }
+                if (m_state == State::Releasing)
+                {
+                    sendRelease();
+                    return done(std::optional<qint64>());
+                }
+                if (!result)
+                    return done(unexpected(result.error()));
+                if (!result->has_value())
+                {
+                    if (m_state == State::Holding)
+                        loseLock(QStringLiteral("lock expired or was taken over"));
+                    return done(std::optional<qint64>());
+                }
+                done(std::optional<qint64>(m_holder.fence));
+            });
     }
 
     void RunLock::releaseNow()
@@ -213,19 +214,22 @@ namespace Lockstep::Lock
                 Qt::QueuedConnection);
             return;
         }
-        m_store->release(m_workflowId, m_holder.value, this, [this](LockResult<bool> result) {
-            m_state = State::Released;
-            if (!result)
-            {
-                qCWarning(lcLock).noquote() << QStringLiteral("releasing the lock of %1 failed, it expires within the TTL: %2")
-                                                   .arg(m_workflowId, result.error().message);
-            }
-            else if (!result.value())
-            {
-                qCInfo(lcLock).noquote() << QStringLiteral("the lock of %1 had already expired or moved on").arg(m_workflowId);
-            }
-            emit released(result && result.value());
-        });
+        m_store->release(
+            m_workflowId, m_holder.value, this, [this](LockResult<bool> result) {
+                m_state = State::Released;
+                if (!result)
+                {
+                    qCWarning(lcLock).noquote()
+                        << QStringLiteral("releasing the lock of %1 failed, it expires within the TTL: %2")
+                               .arg(m_workflowId, result.error().message);
+                }
+                else if (!result.value())
+                {
+                    qCInfo(lcLock).noquote()
+                        << QStringLiteral("the lock of %1 had already expired or moved on").arg(m_workflowId);
+                }
+                emit released(result && result.value());
+            });
     }
 
     void RunLock::retain(const QString &party)
@@ -359,4 +363,4 @@ namespace Lockstep::Lock
             << QStringLiteral("lost the lock of %1 (fence %2): %3").arg(m_workflowId).arg(m_holder.fence).arg(reason);
         emit lost(reason);
     }
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

@@ -39,10 +39,10 @@ namespace Lockstep::Lock
     public:
         enum class State
         {
-            Idle,           // before acquire()
+            Idle,  // before acquire()
             Acquiring,
-            Holding,        // heartbeat running
-            Releasing,      // heartbeat stopped, compare-and-delete running
+            Holding,    // heartbeat running
+            Releasing,  // heartbeat stopped, compare-and-delete running
             Released,
             Lost,           // a refresh answered 0 or failed
             HeldElsewhere,  // acquire found another holder
@@ -127,8 +127,8 @@ namespace Lockstep::Lock
         bool m_refreshInFlight = false;
         bool m_releaseRequested = false;
         bool m_raiseInFlight = false;
-        LockKeeper *m_keeper = nullptr;   // the store's, while holding (Redis); null: refresh here
+        LockKeeper *m_keeper = nullptr;  // the store's, while holding (Redis); null: refresh here
         Clock::time_point m_validUntil;  // sent time of the last successful acquire/refresh + TTL
         QSet<QString> m_parties;
     };
-} // namespace Lockstep::Lock
+}  // namespace Lockstep::Lock

@@ -10,11 +10,12 @@ namespace Lockstep::Protocol
     namespace
     {
         constexpr MessageType AllMessageTypes[] = {
-            MessageType::User, MessageType::Agent, MessageType::Tool,
-            MessageType::Request, MessageType::WorkflowEnd,
+            MessageType::User, MessageType::Agent, MessageType::Tool, MessageType::Request, MessageType::WorkflowEnd,
         };
         constexpr MessageStatus AllMessageStatuses[] = {
-            MessageStatus::Pending, MessageStatus::Success, MessageStatus::Failure,
+            MessageStatus::Pending,
+            MessageStatus::Success,
+            MessageStatus::Failure,
         };
 
         QString toIsoWithOffset(const QDateTime &timestamp)
@@ -25,7 +26,7 @@ namespace Lockstep::Protocol
                 return timestamp.toString(Qt::ISODateWithMs);
             return timestamp.toOffsetFromUtc(timestamp.offsetFromUtc()).toString(Qt::ISODateWithMs);
         }
-    } // namespace
+    }  // namespace
 
     QString toWireString(const MessageType type)
     {
@@ -132,8 +133,8 @@ namespace Lockstep::Protocol
     Result<ChatLogEntry, ProtocolError> chatLogEntryFromJson(const QJsonValue &value, const QString &path)
     {
         if (!value.isObject())
-            return unexpected(makeError(ProtocolErrorKind::WrongType, path,
-                                        u"expected object, got " + jsonTypeName(value)));
+            return unexpected(
+                makeError(ProtocolErrorKind::WrongType, path, u"expected object, got " + jsonTypeName(value)));
         FieldReader reader(value.toObject(), path);
         ChatLogEntry entry;
 
@@ -235,7 +236,7 @@ namespace Lockstep::Protocol
 
     QString buildIncrementalCheckpoint(const QList<ChatLogEntry> &entries, const qint64 seq)
     {
-        return buildIncrementalCheckpoint(IncrementalCheckpoint {.uiChatLog = entries, .seq = seq});
+        return buildIncrementalCheckpoint(IncrementalCheckpoint{.uiChatLog = entries, .seq = seq});
     }
 
     Result<IncrementalCheckpoint, ProtocolError> parseCheckpointPayload(const QStringView checkpoint)
@@ -269,4 +270,4 @@ namespace Lockstep::Protocol
         checkpoint.uiChatLog = std::move(entries).value();
         return checkpoint;
     }
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

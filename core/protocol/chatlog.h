@@ -33,9 +33,9 @@ namespace Lockstep::Protocol
         Failure,
     };
 
-    QString toWireString(MessageType type);            // "workflow_end"
+    QString toWireString(MessageType type);                                  // "workflow_end"
     std::optional<MessageType> messageTypeFromString(QStringView text);      // exact spelling only
-    QString toWireString(MessageStatus status);        // "pending"
+    QString toWireString(MessageStatus status);                              // "pending"
     std::optional<MessageStatus> messageStatusFromString(QStringView text);  // exact spelling only
 
     // tool_response is cut to 4 KiB of UTF-8 on the wire.
@@ -52,26 +52,26 @@ namespace Lockstep::Protocol
 
     struct ToolInfo
     {
-        QString name;                        // required
+        QString name;  // required
         QJsonObject args;
-        std::optional<QString> toolResponse; // cut by cutToolResponse() on both ends
+        std::optional<QString> toolResponse;  // cut by cutToolResponse() on both ends
 
         bool operator==(const ToolInfo &) const = default;
     };
 
     struct ChatLogEntry
     {
-        QString messageId;                   // required, non-empty
+        QString messageId;  // required, non-empty
         MessageType messageType = MessageType::Agent;
-        QString messageSubType;              // empty: not written
+        QString messageSubType;  // empty: not written
         QString content;
         // Required; serialized as ISO 8601 with milliseconds and an offset
         // ("...Z" for UTC). A local-time value is written with its current offset.
         QDateTime timestamp;
         std::optional<MessageStatus> status;
-        QString correlationId;               // empty: not written
+        QString correlationId;  // empty: not written
         std::optional<ToolInfo> toolInfo;
-        QJsonValue additionalContext = QJsonValue::Undefined; // undefined/null: not written
+        QJsonValue additionalContext = QJsonValue::Undefined;  // undefined/null: not written
 
         // Compact-ready object; the tool_response is cut to 4 KiB.
         QJsonObject toJson() const;
@@ -96,7 +96,7 @@ namespace Lockstep::Protocol
     struct IncrementalCheckpoint
     {
         QList<ChatLogEntry> uiChatLog;
-        std::optional<qint64> seq;           // 0 .. 2^53-1; absent in a legacy checkpoint
+        std::optional<qint64> seq;  // 0 .. 2^53-1; absent in a legacy checkpoint
 
         bool operator==(const IncrementalCheckpoint &) const = default;
     };
@@ -109,4 +109,4 @@ namespace Lockstep::Protocol
     // other fields of a legacy checkpoint are ignored. Reasons start with "checkpoint".
     Result<IncrementalCheckpoint, ProtocolError> parseCheckpointPayload(QStringView checkpoint);
     Result<IncrementalCheckpoint, ProtocolError> parseCheckpointPayload(QByteArrayView utf8);
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

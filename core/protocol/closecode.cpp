@@ -34,8 +34,8 @@ namespace Lockstep
     {
         if (!reason.startsWith(NotResumablePrefix) || !reason.endsWith(u')'))
             return std::nullopt;
-        const QStringView status = reason.sliced(NotResumablePrefix.size(),
-                                                 reason.size() - NotResumablePrefix.size() - 1);
+        const QStringView status =
+            reason.sliced(NotResumablePrefix.size(), reason.size() - NotResumablePrefix.size() - 1);
         return runStatusFromString(status);
     }
 
@@ -52,8 +52,7 @@ namespace Lockstep
             if (!reason.isEmpty())
                 return meaning + u": " + reason;
             return meaning;
-        default:
-            return meaning;
+        default: return meaning;
         }
     }
-} // namespace Lockstep
+}  // namespace Lockstep

@@ -15,15 +15,15 @@ namespace Lockstep
     enum class CloseCode : std::uint16_t
     {
         Normal = 1000,
-        GoingAway = 1001,          // gateway shutting down
-        PolicyViolation = 1008,    // auth failed, origin refused, rate limited
+        GoingAway = 1001,        // gateway shutting down
+        PolicyViolation = 1008,  // auth failed, origin refused, rate limited
         MessageTooBig = 1009,
-        InternalError = 1011,      // includes lock store unavailable (fail-closed)
+        InternalError = 1011,  // includes lock store unavailable (fail-closed)
         ServiceRestart = 1012,
-        TryAgainLater = 1013,      // lock held by another session
+        TryAgainLater = 1013,  // lock held by another session
         InvalidRequest = 4400,
         NotFound = 4404,
-        NotResumable = 4409,       // CAS miss on resume
+        NotResumable = 4409,  // CAS miss on resume
     };
 
     inline const QString LockHeldReason = QStringLiteral("Failed to acquire lock on workflow");
@@ -41,4 +41,4 @@ namespace Lockstep
     // 4409 "not resumable (status: input required)", 4400 "invalid request: <reason>",
     // otherwise closeCodeMeaning(code).
     QString describeClose(std::uint16_t code, QStringView reason);
-} // namespace Lockstep
+}  // namespace Lockstep

@@ -36,15 +36,14 @@ namespace Lockstep::Protocol
                     else if (c == '"')
                         inString = false;
                     else if (c < 0x20)
-                        return makeError(ProtocolErrorKind::InvalidJson, what,
-                                         QStringLiteral("invalid JSON (raw control character in a string at offset %1)").arg(i));
+                        return makeError(
+                            ProtocolErrorKind::InvalidJson, what,
+                            QStringLiteral("invalid JSON (raw control character in a string at offset %1)").arg(i));
                     continue;
                 }
                 switch (c)
                 {
-                case '"':
-                    inString = true;
-                    break;
+                case '"': inString = true; break;
                 case '{':
                 case '[':
                     if (++depth > MaxNestingDepth)
@@ -56,17 +55,16 @@ namespace Lockstep::Protocol
                     if (depth > 0)
                         --depth;
                     break;
-                default:
-                    break;
+                default: break;
                 }
             }
             return std::nullopt;
         }
-    } // namespace
+    }  // namespace
 
     ProtocolError makeError(const ProtocolErrorKind kind, const QString &field, const QString &detail)
     {
-        return ProtocolError {.kind = kind, .reason = field + u": " + detail};
+        return ProtocolError{.kind = kind, .reason = field + u": " + detail};
     }
 
     Result<QJsonObject, ProtocolError> parseJsonObject(const QByteArrayView utf8, const QString &what)
@@ -91,8 +89,8 @@ namespace Lockstep::Protocol
         {
             if (document.isObject())
                 return document.object();
-            return unexpected(makeError(ProtocolErrorKind::NotAnObject, what,
-                                        QStringLiteral("a JSON array, not an object")));
+            return unexpected(
+                makeError(ProtocolErrorKind::NotAnObject, what, QStringLiteral("a JSON array, not an object")));
         }
         if (parseError.error == QJsonParseError::DeepNesting)
             return unexpected(makeError(ProtocolErrorKind::TooDeep, what, QStringLiteral("nested too deeply")));
@@ -109,9 +107,9 @@ namespace Lockstep::Protocol
                 return unexpected(makeError(ProtocolErrorKind::NotAnObject, what,
                                             u"a JSON " + jsonTypeName(scalar.array().at(0)) + u", not an object"));
         }
-        return unexpected(makeError(ProtocolErrorKind::InvalidJson, what,
-                                    QStringLiteral("invalid JSON (%1 at offset %2)")
-                                        .arg(parseError.errorString()).arg(parseError.offset)));
+        return unexpected(makeError(
+            ProtocolErrorKind::InvalidJson, what,
+            QStringLiteral("invalid JSON (%1 at offset %2)").arg(parseError.errorString()).arg(parseError.offset)));
     }
 
     QString jsonTypeName(const QJsonValue &value)
@@ -145,8 +143,7 @@ namespace Lockstep::Protocol
     FieldReader::FieldReader(QJsonObject object, QString path)
         : m_object(std::move(object))
         , m_path(std::move(path))
-    {
-    }
+    {}
 
     QString FieldReader::fieldPath(const QLatin1StringView name) const
     {
@@ -172,7 +169,7 @@ namespace Lockstep::Protocol
 
     const ProtocolError &FieldReader::error() const
     {
-        static const ProtocolError none {};
+        static const ProtocolError none{};
         return m_error ? *m_error : none;
     }
 
@@ -278,4 +275,4 @@ namespace Lockstep::Protocol
         const QJsonValue value = m_object.value(name);
         return value.isNull() ? QJsonValue(QJsonValue::Undefined) : value;
     }
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -52,7 +52,7 @@ namespace Lockstep::Protocol
     class FieldReader
     {
     public:
-        // `path` prefixes reasons: FieldReader(o, u"heartbeat"_qs) reports
+        // `path` prefixes reasons: FieldReader(o, QStringLiteral("heartbeat")) reports
         // "heartbeat.timestamp: missing".
         FieldReader(QJsonObject object, QString path);
 
@@ -60,8 +60,8 @@ namespace Lockstep::Protocol
         // A required string checked by isValidWorkflowId().
         QString workflowId(QLatin1StringView name);
         // An integer in [min, max]; `fallback` when optional and absent.
-        qint64 integer(QLatin1StringView name, Presence presence, qint64 fallback = 0,
-                       qint64 min = 0, qint64 max = MaxSafeInteger);
+        qint64 integer(QLatin1StringView name, Presence presence, qint64 fallback = 0, qint64 min = 0,
+                       qint64 max = MaxSafeInteger);
         // An array whose every element is a string.
         QStringList stringList(QLatin1StringView name, Presence presence = Presence::Optional);
         std::optional<QJsonObject> object(QLatin1StringView name, Presence presence = Presence::Optional);
@@ -86,4 +86,4 @@ namespace Lockstep::Protocol
         QString m_path;
         std::optional<ProtocolError> m_error;
     };
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -11,8 +11,7 @@ namespace Lockstep::Protocol
     namespace
     {
         constexpr LockState AllLockStates[] = {
-            LockState::Acquired, LockState::Refreshed, LockState::Lost,
-            LockState::Released, LockState::Unavailable,
+            LockState::Acquired, LockState::Refreshed, LockState::Lost, LockState::Released, LockState::Unavailable,
         };
 
         const QString FrameWhat = QStringLiteral("frame");
@@ -44,7 +43,7 @@ namespace Lockstep::Protocol
             auto parsed = parseJsonObject(bytes, FrameWhat);
             if (!parsed)
                 return unexpected(std::move(parsed).error());
-            Envelope envelope {.frame = std::move(parsed).value()};
+            Envelope envelope{.frame = std::move(parsed).value()};
 
             QStringList keys;
             for (auto it = envelope.frame.constBegin(); it != envelope.frame.constEnd(); ++it)
@@ -64,8 +63,8 @@ namespace Lockstep::Protocol
             envelope.kind = keys.first();
             if (!expected.contains(envelope.kind))
                 return unexpected(makeError(ProtocolErrorKind::UnknownMessageKind, FrameWhat,
-                                            u"unknown message kind" + quotedIfPlain(envelope.kind)
-                                                + u" (expected one of " + expected.join(u", ") + u')'));
+                                            u"unknown message kind" + quotedIfPlain(envelope.kind) +
+                                                u" (expected one of " + expected.join(u", ") + u')'));
             const QJsonValue body = envelope.frame.value(envelope.kind);
             if (!body.isObject())
                 return unexpected(makeError(ProtocolErrorKind::WrongType, envelope.kind,
@@ -222,7 +221,7 @@ namespace Lockstep::Protocol
         };
         template <class... Ts>
         Overloaded(Ts...) -> Overloaded<Ts...>;
-    } // namespace
+    }  // namespace
 
     bool StartRequest::hasCapability(const QStringView capability) const
     {
@@ -271,28 +270,30 @@ namespace Lockstep::Protocol
 
     QString messageKind(const ClientMessage &message)
     {
-        return std::visit(Overloaded {
-            [](const StartRequest &) { return QString(Names::StartRequest); },
-            [](const Subscribe &) { return QString(Names::Subscribe); },
-            [](const Heartbeat &) { return QString(Names::Heartbeat); },
-            [](const StopWorkflow &) { return QString(Names::StopWorkflow); },
-            [](const ActionResponse &) { return QString(Names::ActionResponse); },
-        }, message);
+        return std::visit(Overloaded{
+                              [](const StartRequest &) { return QString(Names::StartRequest); },
+                              [](const Subscribe &) { return QString(Names::Subscribe); },
+                              [](const Heartbeat &) { return QString(Names::Heartbeat); },
+                              [](const StopWorkflow &) { return QString(Names::StopWorkflow); },
+                              [](const ActionResponse &) { return QString(Names::ActionResponse); },
+                          },
+                          message);
     }
 
     QString messageKind(const ServerMessage &message)
     {
-        return std::visit(Overloaded {
-            [](const NewCheckpoint &) { return QString(Names::NewCheckpoint); },
-            [](const LockStatus &) { return QString(Names::LockStatus); },
-            [](const RunStatusMessage &) { return QString(Names::RunStatus); },
-        }, message);
+        return std::visit(Overloaded{
+                              [](const NewCheckpoint &) { return QString(Names::NewCheckpoint); },
+                              [](const LockStatus &) { return QString(Names::LockStatus); },
+                              [](const RunStatusMessage &) { return QString(Names::RunStatus); },
+                          },
+                          message);
     }
 
     Result<ClientMessage, ProtocolError> parseClientMessage(const QByteArrayView frame)
     {
-        auto opened = openEnvelope(frame, {Names::StartRequest, Names::Subscribe, Names::Heartbeat,
-                                           Names::StopWorkflow, Names::ActionResponse});
+        auto opened = openEnvelope(frame, {Names::StartRequest, Names::Subscribe, Names::Heartbeat, Names::StopWorkflow,
+                                           Names::ActionResponse});
         if (!opened)
             return unexpected(std::move(opened).error());
         const Envelope &envelope = opened.value();
@@ -304,7 +305,7 @@ namespace Lockstep::Protocol
             return widen<ClientMessage>(readHeartbeat(envelope.body));
         if (envelope.kind == Names::StopWorkflow)
             return widen<ClientMessage>(readStopWorkflow(envelope.body));
-        return ClientMessage(ActionResponse {.payload = envelope.body});
+        return ClientMessage(ActionResponse{.payload = envelope.body});
     }
 
     Result<ServerMessage, ProtocolError> parseServerMessage(const QByteArrayView frame)
@@ -328,70 +329,71 @@ namespace Lockstep::Protocol
 
     QByteArray serialize(const ClientMessage &message)
     {
-        return compact(std::visit(Overloaded {
-            [](const StartRequest &m) {
-                QJsonObject body;
-                body.insert(Names::WorkflowId, m.workflowID);
-                body.insert(Names::Goal, m.goal);
-                if (!m.clientVersion.isEmpty())
-                    body.insert(Names::ClientVersion, m.clientVersion);
-                if (!m.clientCapabilities.isEmpty())
-                    body.insert(Names::ClientCapabilities, QJsonArray::fromStringList(m.clientCapabilities));
-                if (!m.workflowMetadata.isEmpty())
-                    body.insert(Names::WorkflowMetadata, QString::fromUtf8(compact(m.workflowMetadata)));
-                if (m.approval)
-                    body.insert(Names::Approval, *m.approval);
-                return envelope(Names::StartRequest, body);
+        return compact(std::visit(
+            Overloaded{
+                [](const StartRequest &m) {
+                    QJsonObject body;
+                    body.insert(Names::WorkflowId, m.workflowID);
+                    body.insert(Names::Goal, m.goal);
+                    if (!m.clientVersion.isEmpty())
+                        body.insert(Names::ClientVersion, m.clientVersion);
+                    if (!m.clientCapabilities.isEmpty())
+                        body.insert(Names::ClientCapabilities, QJsonArray::fromStringList(m.clientCapabilities));
+                    if (!m.workflowMetadata.isEmpty())
+                        body.insert(Names::WorkflowMetadata, QString::fromUtf8(compact(m.workflowMetadata)));
+                    if (m.approval)
+                        body.insert(Names::Approval, *m.approval);
+                    return envelope(Names::StartRequest, body);
+                },
+                [](const Subscribe &m) {
+                    QJsonObject body;
+                    body.insert(Names::WorkflowId, m.workflowID);
+                    return envelope(Names::Subscribe, body);
+                },
+                [](const Heartbeat &m) {
+                    QJsonObject body;
+                    body.insert(Names::Timestamp, m.timestamp);
+                    return envelope(Names::Heartbeat, body);
+                },
+                [](const StopWorkflow &m) {
+                    QJsonObject body;
+                    body.insert(Names::Reason, m.reason);
+                    return envelope(Names::StopWorkflow, body);
+                },
+                [](const ActionResponse &m) { return envelope(Names::ActionResponse, m.payload); },
             },
-            [](const Subscribe &m) {
-                QJsonObject body;
-                body.insert(Names::WorkflowId, m.workflowID);
-                return envelope(Names::Subscribe, body);
-            },
-            [](const Heartbeat &m) {
-                QJsonObject body;
-                body.insert(Names::Timestamp, m.timestamp);
-                return envelope(Names::Heartbeat, body);
-            },
-            [](const StopWorkflow &m) {
-                QJsonObject body;
-                body.insert(Names::Reason, m.reason);
-                return envelope(Names::StopWorkflow, body);
-            },
-            [](const ActionResponse &m) {
-                return envelope(Names::ActionResponse, m.payload);
-            },
-        }, message));
+            message));
     }
 
     QByteArray serialize(const ServerMessage &message)
     {
-        return compact(std::visit(Overloaded {
-            [](const NewCheckpoint &m) {
-                QJsonObject body;
-                body.insert(Names::Status, toWireString(m.status));
-                body.insert(Names::Goal, m.goal);
-                body.insert(Names::Errors, QJsonArray::fromStringList(m.errors));
-                body.insert(Names::Checkpoint, m.checkpoint);
-                return envelope(Names::NewCheckpoint, body, m.requestID);
-            },
-            [](const LockStatus &m) {
-                QJsonObject body;
-                body.insert(Names::WorkflowId, m.workflowID);
-                body.insert(Names::State, toWireString(m.state));
-                body.insert(Names::Holder, m.holder);
-                body.insert(Names::Fence, m.fence);
-                body.insert(Names::TtlMs, m.ttlMs);
-                body.insert(Names::At, m.at);
-                return envelope(Names::LockStatus, body, m.requestID);
-            },
-            [](const RunStatusMessage &m) {
-                QJsonObject body;
-                body.insert(Names::WorkflowId, m.workflowID);
-                body.insert(Names::Status, toString(m.status));
-                body.insert(Names::Reason, m.reason);
-                return envelope(Names::RunStatus, body, m.requestID);
-            },
-        }, message));
+        return compact(std::visit(Overloaded{
+                                      [](const NewCheckpoint &m) {
+                                          QJsonObject body;
+                                          body.insert(Names::Status, toWireString(m.status));
+                                          body.insert(Names::Goal, m.goal);
+                                          body.insert(Names::Errors, QJsonArray::fromStringList(m.errors));
+                                          body.insert(Names::Checkpoint, m.checkpoint);
+                                          return envelope(Names::NewCheckpoint, body, m.requestID);
+                                      },
+                                      [](const LockStatus &m) {
+                                          QJsonObject body;
+                                          body.insert(Names::WorkflowId, m.workflowID);
+                                          body.insert(Names::State, toWireString(m.state));
+                                          body.insert(Names::Holder, m.holder);
+                                          body.insert(Names::Fence, m.fence);
+                                          body.insert(Names::TtlMs, m.ttlMs);
+                                          body.insert(Names::At, m.at);
+                                          return envelope(Names::LockStatus, body, m.requestID);
+                                      },
+                                      [](const RunStatusMessage &m) {
+                                          QJsonObject body;
+                                          body.insert(Names::WorkflowId, m.workflowID);
+                                          body.insert(Names::Status, toString(m.status));
+                                          body.insert(Names::Reason, m.reason);
+                                          return envelope(Names::RunStatus, body, m.requestID);
+                                      },
+                                  },
+                                  message));
     }
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -41,28 +41,28 @@ namespace Lockstep::Protocol
 
     struct Subscribe
     {
-        QString workflowID;              // required
+        QString workflowID;  // required
 
         bool operator==(const Subscribe &) const = default;
     };
 
     struct Heartbeat
     {
-        qint64 timestamp = 0;            // required, epoch ms, 0 .. 2^53-1
+        qint64 timestamp = 0;  // required, epoch ms, 0 .. 2^53-1
 
         bool operator==(const Heartbeat &) const = default;
     };
 
     struct StopWorkflow
     {
-        QString reason;                  // optional; written always
+        QString reason;  // optional; written always
 
         bool operator==(const StopWorkflow &) const = default;
     };
 
     struct ActionResponse
     {
-        QJsonObject payload;             // the message body, any object
+        QJsonObject payload;  // the message body, any object
 
         bool operator==(const ActionResponse &) const = default;
     };
@@ -91,22 +91,22 @@ namespace Lockstep::Protocol
         Refreshed,
         Lost,
         Released,
-        Unavailable,     // the lock store could not be reached
+        Unavailable,  // the lock store could not be reached
     };
 
-    QString toWireString(LockState state);                              // "acquired"
-    std::optional<LockState> lockStateFromString(QStringView text);     // exact spelling only
+    QString toWireString(LockState state);                           // "acquired"
+    std::optional<LockState> lockStateFromString(QStringView text);  // exact spelling only
     // For the console: "acquired", ..., "lock store unavailable".
     QString humanName(LockState state);
 
     struct LockStatus
     {
-        QString workflowID;              // required
+        QString workflowID;                     // required
         LockState state = LockState::Acquired;  // required
-        QString holder;                  // session/replica that holds it; optional
-        qint64 fence = 0;                // fencing token, 0 .. 2^53-1; optional (0)
-        qint64 ttlMs = 0;                // 0 .. 2^53-1; optional (0)
-        qint64 at = 0;                   // when, epoch ms, 0 .. 2^53-1; optional (0)
+        QString holder;                         // session/replica that holds it; optional
+        qint64 fence = 0;                       // fencing token, 0 .. 2^53-1; optional (0)
+        qint64 ttlMs = 0;                       // 0 .. 2^53-1; optional (0)
+        qint64 at = 0;                          // when, epoch ms, 0 .. 2^53-1; optional (0)
         QString requestID;
 
         bool operator==(const LockStatus &) const = default;
@@ -114,9 +114,9 @@ namespace Lockstep::Protocol
 
     struct RunStatusMessage
     {
-        QString workflowID;              // required
+        QString workflowID;                     // required
         RunStatus status = RunStatus::Created;  // required; lower case on the wire
-        QString reason;                  // optional; written always
+        QString reason;                         // optional; written always
         QString requestID;
 
         bool operator==(const RunStatusMessage &) const = default;
@@ -136,4 +136,4 @@ namespace Lockstep::Protocol
     // Compact JSON, UTF-8, ready for sendTextMessage(QString::fromUtf8(...)).
     QByteArray serialize(const ClientMessage &message);
     QByteArray serialize(const ServerMessage &message);
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -57,4 +57,4 @@ namespace Lockstep::Protocol::Names
     inline constexpr QLatin1StringView ToolArgs{"args"};
     inline constexpr QLatin1StringView ToolResponse{"tool_response"};
     inline constexpr QLatin1StringView AdditionalContext{"additional_context"};
-} // namespace Lockstep::Protocol::Names
+}  // namespace Lockstep::Protocol::Names

@@ -41,4 +41,4 @@ namespace Lockstep::Protocol
         const QByteArray utf8 = reason.toUtf8();
         return QString::fromUtf8(cutUtf8(utf8, MaxCloseReasonBytes));
     }
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -42,4 +42,4 @@ namespace Lockstep::Protocol
         // `reason` cut on a UTF-8 boundary to the 123 bytes a close frame can carry.
         QString closeReason() const;
     };
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -48,12 +48,10 @@ namespace Lockstep
         case RunStatus::Failed:
         case RunStatus::InputRequired:
         case RunStatus::PlanApprovalRequired:
-        case RunStatus::ToolCallApprovalRequired:
-            return true;
+        case RunStatus::ToolCallApprovalRequired: return true;
         case RunStatus::Running:
         case RunStatus::Finished:
-        case RunStatus::Stopped:
-            return false;
+        case RunStatus::Stopped: return false;
         }
         return false;
     }
@@ -67,4 +65,4 @@ namespace Lockstep
     {
         return toString(status).replace(u'_', u' ');
     }
-} // namespace Lockstep
+}  // namespace Lockstep

@@ -23,14 +23,19 @@ namespace Lockstep
     };
 
     inline constexpr RunStatus AllRunStatuses[] = {
-        RunStatus::Created, RunStatus::Running, RunStatus::Paused,
-        RunStatus::Finished, RunStatus::Failed, RunStatus::Stopped,
-        RunStatus::InputRequired, RunStatus::PlanApprovalRequired,
+        RunStatus::Created,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Stopped,
+        RunStatus::InputRequired,
+        RunStatus::PlanApprovalRequired,
         RunStatus::ToolCallApprovalRequired,
     };
 
-    QString toString(RunStatus status);          // "input_required"
-    QString toWireString(RunStatus status);      // "INPUT_REQUIRED"
+    QString toString(RunStatus status);      // "input_required"
+    QString toWireString(RunStatus status);  // "INPUT_REQUIRED"
     // Accepts either spelling; nullopt for anything else.
     std::optional<RunStatus> runStatusFromString(QStringView text);
 
@@ -43,4 +48,4 @@ namespace Lockstep
     bool isCancellable(RunStatus status);
     // A human word for the console ("input required").
     QString humanName(RunStatus status);
-} // namespace Lockstep
+}  // namespace Lockstep

@@ -7,9 +7,8 @@ namespace Lockstep::Protocol
         bool isIdCharacter(const QChar c)
         {
             const char16_t u = c.unicode();
-            return ((u >= u'a') && (u <= u'z')) || ((u >= u'A') && (u <= u'Z'))
-                || ((u >= u'0') && (u <= u'9'))
-                || (u == u'.') || (u == u'_') || (u == u':') || (u == u'-');
+            return ((u >= u'a') && (u <= u'z')) || ((u >= u'A') && (u <= u'Z')) || ((u >= u'0') && (u <= u'9')) ||
+                   (u == u'.') || (u == u'_') || (u == u':') || (u == u'-');
         }
     }
 
@@ -35,4 +34,4 @@ namespace Lockstep::Protocol
             return QStringLiteral("is made only of dots; it needs at least one character of [A-Za-z0-9_:-]");
         return {};
     }
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

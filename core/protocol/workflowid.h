@@ -18,4 +18,4 @@ namespace Lockstep::Protocol
     // Why `id` is refused ("empty", "longer than 128 characters", ...);
     // an empty string when it is valid.
     QString workflowIdProblem(QStringView id);
-} // namespace Lockstep::Protocol
+}  // namespace Lockstep::Protocol

@@ -19,4 +19,4 @@ namespace Lockstep::Store
     // Ordered by version, starting at 1, no gaps. Never edit a released step:
     // append a new one.
     const QList<Migration> &migrations();
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

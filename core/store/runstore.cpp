@@ -49,4 +49,4 @@ namespace Lockstep::Store
     {
         return migrations().isEmpty() ? 0 : migrations().constLast().version;
     }
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

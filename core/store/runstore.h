@@ -20,14 +20,14 @@ namespace Lockstep::Store
     {
         QString workflowId;
         RunStatus status = RunStatus::Created;
-        QString goal;                 // the latest user message
-        QString flow;                 // flow name (file name in the flows folder)
-        QDateTime createdAt;          // UTC
-        QDateTime lastActivityAt;     // UTC; the executor touches it at every heartbeat/step
+        QString goal;              // the latest user message
+        QString flow;              // flow name (file name in the flows folder)
+        QDateTime createdAt;       // UTC
+        QDateTime lastActivityAt;  // UTC; the executor touches it at every heartbeat/step
         std::optional<QDateTime> completedAt;
-        qint64 fence = 0;             // fencing token of the latest writer
-        qint64 lastSeq = 0;           // highest chat-log sequence number of the run
-        QString reason;               // why the run is in its status (failure text, cancel reason)
+        qint64 fence = 0;    // fencing token of the latest writer
+        qint64 lastSeq = 0;  // highest chat-log sequence number of the run
+        QString reason;      // why the run is in its status (failure text, cancel reason)
     };
 
     // One ui_chat_log entry as stored. `entry` is the SPEC's JSON object
@@ -43,9 +43,9 @@ namespace Lockstep::Store
     {
         enum class Kind
         {
-            Failed,                   // the database failed or is unreachable (HTTP 503, close 1011)
-            InvalidInput,             // the caller's values cannot be stored (HTTP 400, close 4400)
-            Exists,                   // createRun: the workflow ID is taken
+            Failed,        // the database failed or is unreachable (HTTP 503, close 1011)
+            InvalidInput,  // the caller's values cannot be stored (HTTP 400, close 4400)
+            Exists,        // createRun: the workflow ID is taken
         };
 
         // Readable, safe to show a client: no SQL text, no secrets. The
@@ -56,7 +56,10 @@ namespace Lockstep::Store
         // ("the database is unreachable"); empty: use `message`.
         QString cause;
 
-        QString shortText() const { return cause.isEmpty() ? message : cause; }
+        QString shortText() const
+        {
+            return cause.isEmpty() ? message : cause;
+        }
     };
 
     template <typename T>
@@ -64,8 +67,8 @@ namespace Lockstep::Store
 
     enum class ResumeOutcome
     {
-        Resumed,                      // the CAS matched: the run is now `running` with our fence
-        NotResumable,                 // the run exists but is not resumable: see `status`
+        Resumed,       // the CAS matched: the run is now `running` with our fence
+        NotResumable,  // the run exists but is not resumable: see `status`
         NotFound,
     };
     struct ResumeResult
@@ -78,8 +81,8 @@ namespace Lockstep::Store
 
     enum class CancelOutcome
     {
-        Cancelled,                    // was not final, now `stopped`
-        Noop,                         // already final: nothing changed (idempotent)
+        Cancelled,  // was not final, now `stopped`
+        Noop,       // already final: nothing changed (idempotent)
         NotFound,
     };
     struct CancelResult
@@ -94,12 +97,12 @@ namespace Lockstep::Store
     struct WorkspaceAgent
     {
         QString workspaceId;
-        qint64 build = 0;             // grows with every new agent and every stop
+        qint64 build = 0;  // grows with every new agent and every stop
         QString agentId;
-        QString host;                 // IP address the agent listens on
+        QString host;  // IP address the agent listens on
         int port = 0;
-        QDateTime updatedAt;          // UTC
-        QByteArray secret;            // the agent's secret (empty: none registered)
+        QDateTime updatedAt;  // UTC
+        QByteArray secret;    // the agent's secret (empty: none registered)
     };
 
     // The workspace binding a run remembers (runs.workspace_id,
@@ -149,7 +152,7 @@ namespace Lockstep::Store
         // The newest schema version this build knows (the migrations list).
         static int latestSchemaVersion();
 
-        virtual QString kind() const = 0;   // "sqlite" | "postgresql" (for /healthz)
+        virtual QString kind() const = 0;  // "sqlite" | "postgresql" (for /healthz)
         // A cheap round trip (SELECT 1); reconnects first if a previous call lost the connection.
         virtual StoreResult<Ok> ping() = 0;
         // The schema version recorded in schema_version.
@@ -161,8 +164,8 @@ namespace Lockstep::Store
 
         // New run in `created` status with the given fence (0: no writer has
         // held it yet). Fails with Kind::Exists if the ID is taken.
-        virtual StoreResult<Run> createRun(const QString &workflowId, const QString &goal,
-                                           const QString &flow, qint64 fence) = 0;
+        virtual StoreResult<Run> createRun(const QString &workflowId, const QString &goal, const QString &flow,
+                                           qint64 fence) = 0;
         virtual StoreResult<std::optional<Run>> getRun(const QString &workflowId) = 0;
         // Newest activity first; limit 1..1000.
         virtual StoreResult<QList<Run>> listRuns(std::optional<RunStatus> status, int limit) = 0;
@@ -180,8 +183,8 @@ namespace Lockstep::Store
         // AND fence <= :fence. Used for finish, fail, pause and the waits
         // (input_required, ...). false: the guard missed (cancelled elsewhere,
         // or a newer fence took over) and the caller must stop writing.
-        virtual StoreResult<bool> transition(const QString &workflowId, qint64 fence,
-                                             RunStatus to, const QString &reason) = 0;
+        virtual StoreResult<bool> transition(const QString &workflowId, qint64 fence, RunStatus to,
+                                             const QString &reason) = 0;
         // Touch last_activity_at of a running run (guarded like transition).
         virtual StoreResult<bool> touch(const QString &workflowId, qint64 fence) = 0;
         // Insert or replace (by message_id) a chat-log entry of a running run,
@@ -218,4 +221,4 @@ namespace Lockstep::Store
         // the next turn (the dial validates it), not run state. false: no such run.
         virtual StoreResult<bool> setRunWorkspace(const QString &workflowId, const RunWorkspace &binding);
     };
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

@@ -38,7 +38,7 @@ namespace Lockstep::Store
         std::mutex &sqliteWriterLock(const QString &path)
         {
             static std::mutex registryLock;
-            static std::unordered_map<QString, std::unique_ptr<std::mutex>> locks;   // one per file, kept
+            static std::unordered_map<QString, std::unique_ptr<std::mutex>> locks;  // one per file, kept
             const std::lock_guard<std::mutex> guard(registryLock);
             std::unique_ptr<std::mutex> &lock = locks[QFileInfo(path).absoluteFilePath()];
             if (!lock)
@@ -91,7 +91,7 @@ namespace Lockstep::Store
                 out.binds.append({name, statusValue(status)});
             }
             out.sql = QStringLiteral("status IN (%1) OR (status = :stale_status AND last_activity_at < :stale_before)")
-                      .arg(names.join(QStringLiteral(", ")));
+                          .arg(names.join(QStringLiteral(", ")));
             out.binds.append({QStringLiteral("stale_status"), statusValue(RunStatus::Running)});
             out.binds.append({QStringLiteral("stale_before"), staleBeforeMs});
             return out;
@@ -124,7 +124,8 @@ namespace Lockstep::Store
             if (workflowId.isEmpty())
                 return invalidInput(QStringLiteral("the workflow ID is empty"));
             if (workflowId.size() > MaxWorkflowIdLength)
-                return invalidInput(QStringLiteral("the workflow ID is longer than %1 characters").arg(MaxWorkflowIdLength));
+                return invalidInput(
+                    QStringLiteral("the workflow ID is longer than %1 characters").arg(MaxWorkflowIdLength));
             for (const QChar ch : workflowId)
             {
                 if ((ch.unicode() < 0x20) || (ch.unicode() == 0x7f))
@@ -162,10 +163,12 @@ namespace Lockstep::Store
                 {
                     switch (primary)
                     {
-                    case 5: case 6: return failed(QStringLiteral("the database is busy"));
+                    case 5:
+                    case 6: return failed(QStringLiteral("the database is busy"));
                     case 8: return failed(QStringLiteral("the database is read-only"));
                     case 10: return failed(QStringLiteral("the database had an I/O error"));
-                    case 11: case 26: return failed(QStringLiteral("the database file is damaged or not a database"));
+                    case 11:
+                    case 26: return failed(QStringLiteral("the database file is damaged or not a database"));
                     case 13: return failed(QStringLiteral("the disk is full"));
                     case 14: return failed(QStringLiteral("the database file cannot be opened"));
                     default: break;
@@ -193,11 +196,12 @@ namespace Lockstep::Store
             }
             // libpq reports a lost or refused connection without a SQLSTATE.
             static const QRegularExpression connectionLost(
-                QStringLiteral("server closed the connection|connection to server|could not connect|no connection to the server"
-                               "|terminating connection|Connection refused|could not send data|could not receive data"),
+                QStringLiteral(
+                    "server closed the connection|connection to server|could not connect|no connection to the server"
+                    "|terminating connection|Connection refused|could not send data|could not receive data"),
                 QRegularExpression::CaseInsensitiveOption);
-            if ((error.type() == QSqlError::ConnectionError) || connectionLost.match(error.databaseText()).hasMatch()
-                || connectionLost.match(error.driverText()).hasMatch())
+            if ((error.type() == QSqlError::ConnectionError) || connectionLost.match(error.databaseText()).hasMatch() ||
+                connectionLost.match(error.driverText()).hasMatch())
                 return failed(QStringLiteral("the database is unreachable"));
             return failed(QStringLiteral("database error (the gateway log has the details)"));
         }
@@ -240,14 +244,16 @@ namespace Lockstep::Store
         std::atomic<quint64> g_connectionCounter{0};
 
         // ---- workspace agents ----
-        const QString WorkspaceColumns = QStringLiteral("workspace_id, build, agent_id, host, port, updated_at, agent_secret");
+        const QString WorkspaceColumns =
+            QStringLiteral("workspace_id, build, agent_id, host, port, updated_at, agent_secret");
 
         std::optional<StoreError> checkKey(const QString &value, const QString &name)
         {
             if (value.isEmpty())
                 return invalidInput(QStringLiteral("the %1 is empty").arg(name));
             if (value.size() > MaxWorkflowIdLength)
-                return invalidInput(QStringLiteral("the %1 is longer than %2 characters").arg(name).arg(MaxWorkflowIdLength));
+                return invalidInput(
+                    QStringLiteral("the %1 is longer than %2 characters").arg(name).arg(MaxWorkflowIdLength));
             for (const QChar ch : value)
             {
                 if ((ch.unicode() < 0x20) || (ch.unicode() == 0x7f))
@@ -269,7 +275,7 @@ namespace Lockstep::Store
                 .secret = record.value(6).toString().toUtf8(),
             };
         }
-    } // namespace
+    }  // namespace
 
     // The write transaction of one call. SQLite: BEGIN IMMEDIATE, so the write
     // lock is taken (or waited for, up to the busy timeout) before anything is
@@ -282,8 +288,7 @@ namespace Lockstep::Store
         WriteScope(SqlRunStore &store, const bool always)
             : m_store(store)
             , m_needed(always || store.isSqlite())
-        {
-        }
+        {}
 
         ~WriteScope()
         {
@@ -300,8 +305,8 @@ namespace Lockstep::Store
                 return Ok{};
             if (m_store.isSqlite())
                 m_writer = std::unique_lock<std::mutex>(sqliteWriterLock(m_store.m_spec.sqlitePath));
-            const auto result = m_store.execDirect(m_store.isSqlite() ? QStringLiteral("BEGIN IMMEDIATE")
-                                                                      : QStringLiteral("BEGIN"), what);
+            const auto result = m_store.execDirect(
+                m_store.isSqlite() ? QStringLiteral("BEGIN IMMEDIATE") : QStringLiteral("BEGIN"), what);
             if (!result)
             {
                 releaseWriter();
@@ -345,7 +350,7 @@ namespace Lockstep::Store
         SqlRunStore &m_store;
         const bool m_needed;
         bool m_open = false;
-        std::unique_lock<std::mutex> m_writer;   // SQLite: this process's writers, one at a time
+        std::unique_lock<std::mutex> m_writer;  // SQLite: this process's writers, one at a time
     };
 
     SqlRunStore::SqlRunStore(StoreSpec spec, StoreOptions options)
@@ -420,13 +425,14 @@ namespace Lockstep::Store
         if (options.staleAfter.count() <= 0)
             return unexpected(StoreError{QStringLiteral("the stale-after duration must be positive")});
 
-        const QString driver = (spec.kind == StoreSpec::Kind::Sqlite) ? QStringLiteral("QSQLITE") : QStringLiteral("QPSQL");
+        const QString driver =
+            (spec.kind == StoreSpec::Kind::Sqlite) ? QStringLiteral("QSQLITE") : QStringLiteral("QPSQL");
         if (!QSqlDatabase::isDriverAvailable(driver))
         {
             return unexpected(StoreError{QStringLiteral("the Qt SQL driver %1 is not installed (Debian: %2)")
-                                         .arg(driver, (driver == QStringLiteral("QSQLITE"))
-                                                      ? QStringLiteral("libqt6sql6-sqlite")
-                                                      : QStringLiteral("libqt6sql6-psql"))});
+                                             .arg(driver, (driver == QStringLiteral("QSQLITE"))
+                                                              ? QStringLiteral("libqt6sql6-sqlite")
+                                                              : QStringLiteral("libqt6sql6-psql"))});
         }
 
         if (spec.kind == StoreSpec::Kind::Sqlite)
@@ -435,12 +441,13 @@ namespace Lockstep::Store
             const QFileInfo file(spec.sqlitePath);
             if (!file.absoluteDir().exists() && !PrivateFiles::makePath(file.absolutePath()))
             {
-                return unexpected(StoreError{QStringLiteral("cannot create the directory \"%1\" for the store")
-                                             .arg(file.absolutePath())});
+                return unexpected(StoreError{
+                    QStringLiteral("cannot create the directory \"%1\" for the store").arg(file.absolutePath())});
             }
             // Owner only (0600); SQLite gives its -wal and -shm files the mode of this one.
             if (!PrivateFiles::ensureFile(spec.sqlitePath))
-                return unexpected(StoreError{QStringLiteral("cannot create the store file \"%1\"").arg(spec.sqlitePath)});
+                return unexpected(
+                    StoreError{QStringLiteral("cannot create the store file \"%1\"").arg(spec.sqlitePath)});
         }
 
         std::unique_ptr<SqlRunStore> store(new SqlRunStore(spec, options));
@@ -468,8 +475,8 @@ namespace Lockstep::Store
     {
         if (!m_db.open())
         {
-            return unexpected(sqlError(QStringLiteral("cannot open the store %1").arg(m_spec.redacted()),
-                                       m_db.lastError()));
+            return unexpected(
+                sqlError(QStringLiteral("cannot open the store %1").arg(m_spec.redacted()), m_db.lastError()));
         }
 
         QStringList setup;
@@ -479,8 +486,8 @@ namespace Lockstep::Store
             // at once (without its busy handler) when several processes open a fresh
             // file together; retry within the busy timeout.
             auto mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
-            for (int waitedMs = 0; !mode && (waitedMs < SqliteBusyTimeoutMs)
-                 && mode.error().message.contains(u"busy"); waitedMs += 20)
+            for (int waitedMs = 0; !mode && (waitedMs < SqliteBusyTimeoutMs) && mode.error().message.contains(u"busy");
+                 waitedMs += 20)
             {
                 QThread::msleep(20);
                 mode = execDirect(QStringLiteral("PRAGMA journal_mode=WAL"), QStringLiteral("enabling WAL"));
@@ -602,11 +609,11 @@ namespace Lockstep::Store
             if (!locked)
                 return unexpected(locked.error());
         }
-        const auto created = execDirect(QStringLiteral(
-            "CREATE TABLE IF NOT EXISTS schema_version ("
-            " version INTEGER PRIMARY KEY,"
-            " description TEXT NOT NULL,"
-            " applied_at BIGINT NOT NULL)"), what);
+        const auto created = execDirect(QStringLiteral("CREATE TABLE IF NOT EXISTS schema_version ("
+                                                       " version INTEGER PRIMARY KEY,"
+                                                       " description TEXT NOT NULL,"
+                                                       " applied_at BIGINT NOT NULL)"),
+                                        what);
         if (!created)
             return unexpected(created.error());
 
@@ -616,8 +623,10 @@ namespace Lockstep::Store
         const int version = current->isEmpty() ? 0 : current->first().value(0).toInt();
         if (version > latestSchemaVersion())
         {
-            return unexpected(plainError(QStringLiteral("the store's schema version %1 is newer than this build knows (%2)")
-                                         .arg(version).arg(latestSchemaVersion())));
+            return unexpected(
+                plainError(QStringLiteral("the store's schema version %1 is newer than this build knows (%2)")
+                               .arg(version)
+                               .arg(latestSchemaVersion())));
         }
 
         for (const Migration &migration : migrations())
@@ -633,7 +642,8 @@ namespace Lockstep::Store
                                                       " VALUES (:version, :description, :applied_at)"),
                                        {{QStringLiteral("version"), migration.version},
                                         {QStringLiteral("description"), text(migration.description)},
-                                        {QStringLiteral("applied_at"), now()}}, what);
+                                        {QStringLiteral("applied_at"), now()}},
+                                       what);
             if (!recorded)
                 return unexpected(recorded.error());
             qCInfo(lcStore).noquote() << "store schema migrated to version" << migration.version
@@ -787,9 +797,11 @@ namespace Lockstep::Store
             return unexpected(begun.error());
         // SQLite's two-argument MAX is PostgreSQL's GREATEST.
         const QString larger = isSqlite() ? QStringLiteral("MAX") : QStringLiteral("GREATEST");
-        const auto rows = exec(QStringLiteral("UPDATE fence_counter SET value = %1(value, :above) + 1"
-                                              " WHERE id = :counter_id RETURNING value").arg(larger),
-                               {{QStringLiteral("above"), std::max<qint64>(above, 0)}, {QStringLiteral("counter_id"), 1}}, what);
+        const auto rows =
+            exec(QStringLiteral("UPDATE fence_counter SET value = %1(value, :above) + 1"
+                                " WHERE id = :counter_id RETURNING value")
+                     .arg(larger),
+                 {{QStringLiteral("above"), std::max<qint64>(above, 0)}, {QStringLiteral("counter_id"), 1}}, what);
         if (!rows)
             return unexpected(rows.error());
         if (rows->isEmpty())
@@ -800,8 +812,8 @@ namespace Lockstep::Store
         return fence;
     }
 
-    StoreResult<Run> SqlRunStore::createRun(const QString &workflowId, const QString &goal,
-                                            const QString &flow, const qint64 fence)
+    StoreResult<Run> SqlRunStore::createRun(const QString &workflowId, const QString &goal, const QString &flow,
+                                            const qint64 fence)
     {
         if (const auto bad = checkWorkflowId(workflowId))
             return unexpected(*bad);
@@ -813,24 +825,27 @@ namespace Lockstep::Store
         WriteScope scope(*this, false);
         if (const auto begun = scope.begin(what); !begun)
             return unexpected(begun.error());
-        const auto rows = exec(
-            QStringLiteral("INSERT INTO runs (id, status, goal, flow, created_at, last_activity_at, completed_at,"
-                           " fence, last_seq, reason)"
-                           " VALUES (:id, :status, :goal, :flow, :created_at, :last_activity_at, NULL, :fence, 0, :reason)"
-                           " ON CONFLICT (id) DO NOTHING RETURNING ") + RunColumns,
-            {{QStringLiteral("id"), workflowId},
-             {QStringLiteral("status"), statusValue(RunStatus::Created)},
-             {QStringLiteral("goal"), text(goal)},
-             {QStringLiteral("flow"), text(flow)},
-             {QStringLiteral("created_at"), t},
-             {QStringLiteral("last_activity_at"), t},
-             {QStringLiteral("fence"), fence},
-             {QStringLiteral("reason"), text(QString())}},
-            what);
+        const auto rows =
+            exec(QStringLiteral(
+                     "INSERT INTO runs (id, status, goal, flow, created_at, last_activity_at, completed_at,"
+                     " fence, last_seq, reason)"
+                     " VALUES (:id, :status, :goal, :flow, :created_at, :last_activity_at, NULL, :fence, 0, :reason)"
+                     " ON CONFLICT (id) DO NOTHING RETURNING ") +
+                     RunColumns,
+                 {{QStringLiteral("id"), workflowId},
+                  {QStringLiteral("status"), statusValue(RunStatus::Created)},
+                  {QStringLiteral("goal"), text(goal)},
+                  {QStringLiteral("flow"), text(flow)},
+                  {QStringLiteral("created_at"), t},
+                  {QStringLiteral("last_activity_at"), t},
+                  {QStringLiteral("fence"), fence},
+                  {QStringLiteral("reason"), text(QString())}},
+                 what);
         if (!rows)
             return unexpected(rows.error());
         if (rows->isEmpty())
-            return unexpected(StoreError{QStringLiteral("%1 failed: the workflow already exists").arg(what), StoreError::Kind::Exists});
+            return unexpected(StoreError{QStringLiteral("%1 failed: the workflow already exists").arg(what),
+                                         StoreError::Kind::Exists});
         StoreResult<Run> run = runFrom(rows->first());
         if (!run)
             return run;
@@ -847,9 +862,9 @@ namespace Lockstep::Store
         if (const auto connected = ensureConnected(); !connected)
             return unexpected(connected.error());
 
-        const auto rows = exec(QStringLiteral("SELECT ") + RunColumns + QStringLiteral(" FROM runs WHERE id = :id"),
-                               {{QStringLiteral("id"), workflowId}},
-                               QStringLiteral("reading workflow \"%1\"").arg(workflowId));
+        const auto rows =
+            exec(QStringLiteral("SELECT ") + RunColumns + QStringLiteral(" FROM runs WHERE id = :id"),
+                 {{QStringLiteral("id"), workflowId}}, QStringLiteral("reading workflow \"%1\"").arg(workflowId));
         if (!rows)
             return unexpected(rows.error());
         if (rows->isEmpty())
@@ -874,8 +889,8 @@ namespace Lockstep::Store
             where = QStringLiteral(" WHERE status = :status");
             binds.append({QStringLiteral("status"), statusValue(*status)});
         }
-        const auto rows = exec(QStringLiteral("SELECT ") + RunColumns + QStringLiteral(" FROM runs") + where
-                                   + QStringLiteral(" ORDER BY last_activity_at DESC, id LIMIT :limit"),
+        const auto rows = exec(QStringLiteral("SELECT ") + RunColumns + QStringLiteral(" FROM runs") + where +
+                                   QStringLiteral(" ORDER BY last_activity_at DESC, id LIMIT :limit"),
                                binds, QStringLiteral("listing workflows"));
         if (!rows)
             return unexpected(rows.error());
@@ -901,8 +916,8 @@ namespace Lockstep::Store
 
         const QString what = QStringLiteral("resuming workflow \"%1\"").arg(workflowId);
         const qint64 t = now();
-        const SqlFragment guard = guarded(allOf({resumablePredicate(t - m_options.staleAfter.count()),
-                                                 fenceAtMost(fence)}));
+        const SqlFragment guard =
+            guarded(allOf({resumablePredicate(t - m_options.staleAfter.count()), fenceAtMost(fence)}));
         QString set = QStringLiteral("status = :to_status, last_activity_at = :now, fence = :new_fence,"
                                      " completed_at = NULL, reason = :reason");
         SqlBinds binds = {{QStringLiteral("to_status"), statusValue(RunStatus::Running)},
@@ -923,9 +938,8 @@ namespace Lockstep::Store
         // The CAS: one conditional UPDATE; under READ COMMITTED a concurrent
         // resumer waits for the row lock and re-checks the predicate on the
         // winner's row, so exactly one matches.
-        const auto rows = exec(QStringLiteral("UPDATE runs SET ") + set
-                                   + QStringLiteral(" WHERE id = :id AND (") + guard.sql
-                                   + QStringLiteral(") RETURNING ") + RunColumns,
+        const auto rows = exec(QStringLiteral("UPDATE runs SET ") + set + QStringLiteral(" WHERE id = :id AND (") +
+                                   guard.sql + QStringLiteral(") RETURNING ") + RunColumns,
                                binds, what);
         if (!rows)
             return unexpected(rows.error());
@@ -989,7 +1003,8 @@ namespace Lockstep::Store
             return unexpected(begun.error());
         const auto rows = exec(QStringLiteral("UPDATE runs SET status = :to_status, reason = :reason,"
                                               " completed_at = :completed_at, last_activity_at = :now"
-                                              " WHERE id = :id AND (") + guard.sql + QStringLiteral(") RETURNING status"),
+                                              " WHERE id = :id AND (") +
+                                   guard.sql + QStringLiteral(") RETURNING status"),
                                binds, what);
         if (!rows)
             return unexpected(rows.error());
@@ -998,7 +1013,8 @@ namespace Lockstep::Store
         const bool cancelled = !rows->isEmpty();
         auto statusRows = rows;
         if (!cancelled)
-            statusRows = exec(QStringLiteral("SELECT status FROM runs WHERE id = :id"), {{QStringLiteral("id"), workflowId}}, what);
+            statusRows = exec(QStringLiteral("SELECT status FROM runs WHERE id = :id"),
+                              {{QStringLiteral("id"), workflowId}}, what);
         if (!statusRows)
             return unexpected(statusRows.error());
 
@@ -1018,15 +1034,15 @@ namespace Lockstep::Store
         return result;
     }
 
-    StoreResult<bool> SqlRunStore::transition(const QString &workflowId, const qint64 fence,
-                                              const RunStatus to, const QString &reason)
+    StoreResult<bool> SqlRunStore::transition(const QString &workflowId, const qint64 fence, const RunStatus to,
+                                              const QString &reason)
     {
         if (const auto bad = checkWorkflowId(workflowId))
             return unexpected(*bad);
         if ((to == RunStatus::Created) || (to == RunStatus::Running))
         {
-            return unexpected(StoreError{QStringLiteral("a run cannot transition to \"%1\" (use createRun/resume)")
-                                         .arg(toString(to))});
+            return unexpected(StoreError{
+                QStringLiteral("a run cannot transition to \"%1\" (use createRun/resume)").arg(toString(to))});
         }
         if (const auto connected = ensureConnected(); !connected)
             return unexpected(connected.error());
@@ -1050,11 +1066,11 @@ namespace Lockstep::Store
         WriteScope scope(*this, false);
         if (const auto begun = scope.begin(what); !begun)
             return unexpected(begun.error());
-        const auto rows = exec(QStringLiteral("UPDATE runs SET status = :to_status, reason = :reason,"
-                                              " last_activity_at = :now, fence = :new_fence, completed_at = ")
-                                   + completed + QStringLiteral(" WHERE id = :id AND (") + guard.sql
-                                   + QStringLiteral(") RETURNING id"),
-                               binds, what);
+        const auto rows =
+            exec(QStringLiteral("UPDATE runs SET status = :to_status, reason = :reason,"
+                                " last_activity_at = :now, fence = :new_fence, completed_at = ") +
+                     completed + QStringLiteral(" WHERE id = :id AND (") + guard.sql + QStringLiteral(") RETURNING id"),
+                 binds, what);
         if (!rows)
             return unexpected(rows.error());
         if (!rows->isEmpty())
@@ -1073,16 +1089,16 @@ namespace Lockstep::Store
 
         const QString what = QStringLiteral("touching workflow \"%1\"").arg(workflowId);
         const SqlFragment guard = guarded(executingPredicate(fence));
-        SqlBinds binds = {{QStringLiteral("now"), now()},
-                          {QStringLiteral("new_fence"), fence},
-                          {QStringLiteral("id"), workflowId}};
+        SqlBinds binds = {
+            {QStringLiteral("now"), now()}, {QStringLiteral("new_fence"), fence}, {QStringLiteral("id"), workflowId}};
         binds += guard.binds;
 
         WriteScope scope(*this, false);
         if (const auto begun = scope.begin(what); !begun)
             return unexpected(begun.error());
         const auto rows = exec(QStringLiteral("UPDATE runs SET last_activity_at = :now, fence = :new_fence"
-                                              " WHERE id = :id AND (") + guard.sql + QStringLiteral(") RETURNING id"),
+                                              " WHERE id = :id AND (") +
+                                   guard.sql + QStringLiteral(") RETURNING id"),
                                binds, what);
         if (!rows)
             return unexpected(rows.error());
@@ -1108,9 +1124,8 @@ namespace Lockstep::Store
         const QString what = QStringLiteral("appending to the chat log of workflow \"%1\"").arg(workflowId);
         const qint64 t = now();
         const SqlFragment guard = guarded(executingPredicate(fence));
-        SqlBinds binds = {{QStringLiteral("now"), t},
-                          {QStringLiteral("new_fence"), fence},
-                          {QStringLiteral("id"), workflowId}};
+        SqlBinds binds = {
+            {QStringLiteral("now"), t}, {QStringLiteral("new_fence"), fence}, {QStringLiteral("id"), workflowId}};
         binds += guard.binds;
 
         // The guard check and the seq bump are one statement, and the entry
@@ -1119,8 +1134,8 @@ namespace Lockstep::Store
         if (const auto begun = scope.begin(what); !begun)
             return unexpected(begun.error());
         const auto bumped = exec(QStringLiteral("UPDATE runs SET last_seq = last_seq + 1, last_activity_at = :now,"
-                                                " fence = :new_fence WHERE id = :id AND (")
-                                     + guard.sql + QStringLiteral(") RETURNING last_seq"),
+                                                " fence = :new_fence WHERE id = :id AND (") +
+                                     guard.sql + QStringLiteral(") RETURNING last_seq"),
                                  binds, what);
         if (!bumped)
             return unexpected(bumped.error());
@@ -1171,7 +1186,9 @@ namespace Lockstep::Store
             if (!document.isObject())
             {
                 return unexpected(plainError(QStringLiteral("%1 failed: entry %2 is not a JSON object (%3)")
-                                             .arg(what).arg(record.value(0).toLongLong()).arg(parseError.errorString())));
+                                                 .arg(what)
+                                                 .arg(record.value(0).toLongLong())
+                                                 .arg(parseError.errorString())));
             }
             entries.append({.seq = record.value(0).toLongLong(), .entry = document.object()});
         }
@@ -1200,13 +1217,15 @@ namespace Lockstep::Store
         // One statement: a new agent (or one after a stop, agent_id NULL) is a
         // new build; the same agent again only refreshes its row.
         const auto rows = exec(
-            QStringLiteral("INSERT INTO workspace_agents (workspace_id, build, agent_id, host, port, updated_at, agent_secret)"
-                           " VALUES (:workspace_id, 1, :agent_id, :host, :port, :now, :secret)"
-                           " ON CONFLICT (workspace_id) DO UPDATE SET"
-                           " build = CASE WHEN workspace_agents.agent_id = excluded.agent_id"
-                           "  THEN workspace_agents.build ELSE workspace_agents.build + 1 END,"
-                           " agent_id = excluded.agent_id, host = excluded.host, port = excluded.port,"
-                           " updated_at = excluded.updated_at, agent_secret = excluded.agent_secret RETURNING ") + WorkspaceColumns,
+            QStringLiteral(
+                "INSERT INTO workspace_agents (workspace_id, build, agent_id, host, port, updated_at, agent_secret)"
+                " VALUES (:workspace_id, 1, :agent_id, :host, :port, :now, :secret)"
+                " ON CONFLICT (workspace_id) DO UPDATE SET"
+                " build = CASE WHEN workspace_agents.agent_id = excluded.agent_id"
+                "  THEN workspace_agents.build ELSE workspace_agents.build + 1 END,"
+                " agent_id = excluded.agent_id, host = excluded.host, port = excluded.port,"
+                " updated_at = excluded.updated_at, agent_secret = excluded.agent_secret RETURNING ") +
+                WorkspaceColumns,
             {{QStringLiteral("workspace_id"), workspaceId},
              {QStringLiteral("agent_id"), agentId},
              {QStringLiteral("host"), text(host)},
@@ -1239,9 +1258,10 @@ namespace Lockstep::Store
 
         const QString what = QStringLiteral("stopping workspace \"%1\"").arg(workspaceId);
         SqlBinds binds = {{QStringLiteral("now"), now()}, {QStringLiteral("workspace_id"), workspaceId}};
-        QString sql = QStringLiteral("UPDATE workspace_agents SET agent_id = NULL, host = '', port = 0, agent_secret = '',"
-                                     " build = build + 1, updated_at = :now"
-                                     " WHERE workspace_id = :workspace_id AND agent_id IS NOT NULL");
+        QString sql =
+            QStringLiteral("UPDATE workspace_agents SET agent_id = NULL, host = '', port = 0, agent_secret = '',"
+                           " build = build + 1, updated_at = :now"
+                           " WHERE workspace_id = :workspace_id AND agent_id IS NOT NULL");
         if (agentId)
         {
             sql += QStringLiteral(" AND agent_id = :agent_id");
@@ -1279,8 +1299,8 @@ namespace Lockstep::Store
             return unexpected(*bad);
         if (const auto connected = ensureConnected(); !connected)
             return unexpected(connected.error());
-        const auto rows = exec(QStringLiteral("SELECT ") + WorkspaceColumns
-                                   + QStringLiteral(" FROM workspace_agents WHERE workspace_id = :workspace_id"),
+        const auto rows = exec(QStringLiteral("SELECT ") + WorkspaceColumns +
+                                   QStringLiteral(" FROM workspace_agents WHERE workspace_id = :workspace_id"),
                                {{QStringLiteral("workspace_id"), workspaceId}},
                                QStringLiteral("reading workspace \"%1\"").arg(workspaceId));
         if (!rows)
@@ -1324,16 +1344,17 @@ namespace Lockstep::Store
         WriteScope scope(*this, false);
         if (const auto begun = scope.begin(what); !begun)
             return unexpected(begun.error());
-        const auto rows = exec(QStringLiteral("UPDATE runs SET workspace_id = :workspace_id, workspace_agent_id = :agent_id"
-                                              " WHERE id = :id RETURNING id"),
-                               {{QStringLiteral("workspace_id"), binding.workspaceId},
-                                {QStringLiteral("agent_id"), binding.agentId.isEmpty() ? QVariant() : QVariant(binding.agentId)},
-                                {QStringLiteral("id"), workflowId}},
-                               what);
+        const auto rows =
+            exec(QStringLiteral("UPDATE runs SET workspace_id = :workspace_id, workspace_agent_id = :agent_id"
+                                " WHERE id = :id RETURNING id"),
+                 {{QStringLiteral("workspace_id"), binding.workspaceId},
+                  {QStringLiteral("agent_id"), binding.agentId.isEmpty() ? QVariant() : QVariant(binding.agentId)},
+                  {QStringLiteral("id"), workflowId}},
+                 what);
         if (!rows)
             return unexpected(rows.error());
         if (const auto committed = scope.commit(what); !committed)
             return unexpected(committed.error());
         return !rows->isEmpty();
     }
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

@@ -45,8 +45,8 @@ namespace Lockstep::Store
         StoreResult<int> schemaVersion() override;
         StoreResult<qint64> nextFence(qint64 above) override;
 
-        StoreResult<Run> createRun(const QString &workflowId, const QString &goal,
-                                   const QString &flow, qint64 fence) override;
+        StoreResult<Run> createRun(const QString &workflowId, const QString &goal, const QString &flow,
+                                   qint64 fence) override;
         StoreResult<std::optional<Run>> getRun(const QString &workflowId) override;
         StoreResult<QList<Run>> listRuns(std::optional<RunStatus> status, int limit) override;
 
@@ -54,8 +54,8 @@ namespace Lockstep::Store
                                          const std::optional<QString> &newGoal) override;
         StoreResult<CancelResult> cancel(const QString &workflowId, const QString &reason) override;
 
-        StoreResult<bool> transition(const QString &workflowId, qint64 fence,
-                                     RunStatus to, const QString &reason) override;
+        StoreResult<bool> transition(const QString &workflowId, qint64 fence, RunStatus to,
+                                     const QString &reason) override;
         StoreResult<bool> touch(const QString &workflowId, qint64 fence) override;
         StoreResult<std::optional<qint64>> appendEntry(const QString &workflowId, qint64 fence,
                                                        const QJsonObject &entry) override;
@@ -93,7 +93,6 @@ namespace Lockstep::Store
         // Runs a statement that cannot be prepared (BEGIN, COMMIT, SET, PRAGMA).
         StoreResult<QList<QSqlRecord>> execDirect(const QString &sql, const QString &what);
 
-
         // The CAS guards: `fragment` when guards are on, "1=1" otherwise
         // (--no-cas-guards keeps the same queries, minus the predicates).
         SqlFragment guarded(const SqlFragment &fragment) const;
@@ -117,9 +116,9 @@ namespace Lockstep::Store
         StoreOptions m_options;
         QString m_connectionName;
         QSqlDatabase m_db;
-        std::unordered_map<QString, std::unique_ptr<QSqlQuery>> m_prepared;   // by SQL text; cleared on reconnect
-        bool m_suspect = false;                 // a call failed: check the connection first
-        bool m_lost = false;                    // reported lost, not yet back
-        std::function<void(const QString &)> m_changed;   // watchChanges()
+        std::unordered_map<QString, std::unique_ptr<QSqlQuery>> m_prepared;  // by SQL text; cleared on reconnect
+        bool m_suspect = false;                          // a call failed: check the connection first
+        bool m_lost = false;                             // reported lost, not yet back
+        std::function<void(const QString &)> m_changed;  // watchChanges()
     };
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

@@ -70,7 +70,7 @@ namespace Lockstep::Store
                 if (!known.contains(key))
                 {
                     return fail(QStringLiteral("unknown parameter \"%1\" (known: %2)")
-                                .arg(key, known.join(QStringLiteral(", "))));
+                                    .arg(key, known.join(QStringLiteral(", "))));
                 }
                 if (!isPlainValue(value))
                     return fail(QStringLiteral("bad value for parameter \"%1\"").arg(key));
@@ -78,7 +78,7 @@ namespace Lockstep::Store
             }
             return spec;
         }
-    } // namespace
+    }  // namespace
 
     QString StoreSpec::redacted() const
     {
@@ -98,10 +98,16 @@ namespace Lockstep::Store
 
     QStringList pgQueryKeys()
     {
-        return {QStringLiteral("sslmode"), QStringLiteral("sslrootcert"), QStringLiteral("sslcert"),
-                QStringLiteral("sslkey"), QStringLiteral("connect_timeout"), QStringLiteral("application_name"),
-                QStringLiteral("keepalives"), QStringLiteral("keepalives_idle"),
-                QStringLiteral("keepalives_interval"), QStringLiteral("keepalives_count"),
+        return {QStringLiteral("sslmode"),
+                QStringLiteral("sslrootcert"),
+                QStringLiteral("sslcert"),
+                QStringLiteral("sslkey"),
+                QStringLiteral("connect_timeout"),
+                QStringLiteral("application_name"),
+                QStringLiteral("keepalives"),
+                QStringLiteral("keepalives_idle"),
+                QStringLiteral("keepalives_interval"),
+                QStringLiteral("keepalives_count"),
                 QStringLiteral("tcp_user_timeout")};
     }
 
@@ -116,7 +122,8 @@ namespace Lockstep::Store
             if (spec.sqlitePath.startsWith(QStringLiteral("//")))
                 spec.sqlitePath.remove(0, 2);  // tolerate sqlite://PATH
             if (spec.sqlitePath.isEmpty())
-                return unexpected(QStringLiteral("invalid store spec \"%1\": missing file path (sqlite:PATH)").arg(trimmed));
+                return unexpected(
+                    QStringLiteral("invalid store spec \"%1\": missing file path (sqlite:PATH)").arg(trimmed));
             // Every RunStore instance owns its own connection, so a private
             // in-memory database would not be shared between them.
             if (spec.sqlitePath == QStringLiteral(":memory:") || spec.sqlitePath.startsWith(QStringLiteral("file:")))
@@ -126,7 +133,8 @@ namespace Lockstep::Store
         if (trimmed.startsWith(QStringLiteral("postgresql://")) || trimmed.startsWith(QStringLiteral("postgres://")))
             return parsePostgres(trimmed);
 
-        return unexpected(QStringLiteral("invalid store spec \"%1\": expected sqlite:PATH or postgresql://user@host:port/dbname")
-                          .arg(redactText(trimmed)));
+        return unexpected(
+            QStringLiteral("invalid store spec \"%1\": expected sqlite:PATH or postgresql://user@host:port/dbname")
+                .arg(redactText(trimmed)));
     }
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

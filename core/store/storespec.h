@@ -21,13 +21,13 @@ namespace Lockstep::Store
         };
 
         Kind kind = Kind::Sqlite;
-        QString sqlitePath;                       // Sqlite
-        QString host;                             // PostgreSql
+        QString sqlitePath;  // Sqlite
+        QString host;        // PostgreSql
         int port = 5432;
         QString user;
-        QString password;                         // never printed; see redacted()
+        QString password;  // never printed; see redacted()
         QString databaseName;
-        QList<QPair<QString, QString>> options;   // libpq keywords from the query string, in order
+        QList<QPair<QString, QString>> options;  // libpq keywords from the query string, in order
 
         // The spec as a string without the password, safe for logs and errors.
         QString redacted() const;
@@ -38,4 +38,4 @@ namespace Lockstep::Store
 
     // Parses a --store value; the error message never contains the password.
     Result<StoreSpec, QString> parseStoreSpec(const QString &text);
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

@@ -13,7 +13,7 @@ namespace Lockstep::Store
             // Never 0, which means idle.
             return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count() + 1;
         }
-    } // namespace
+    }  // namespace
 
     StoreWorker::StoreWorker() = default;
 
@@ -27,7 +27,7 @@ namespace Lockstep::Store
         QObject::connect(worker->m_thread, &QThread::finished, worker->m_host, &QObject::deleteLater);
         worker->m_thread->start();
 
-        StoreResult<Ok> opened = Ok {};
+        StoreResult<Ok> opened = Ok{};
         StoreWorker *raw = worker.get();
         QMetaObject::invokeMethod(
             worker->m_host,
@@ -44,7 +44,7 @@ namespace Lockstep::Store
             },
             Qt::BlockingQueuedConnection);
         if (!opened)
-            return unexpected(opened.error());   // the destructor stops the thread
+            return unexpected(opened.error());  // the destructor stops the thread
         return worker;
     }
 
@@ -122,7 +122,8 @@ namespace Lockstep::Store
             host, [this, guard, job = std::move(job)] { runJob(guard, job); }, Qt::QueuedConnection);
     }
 
-    void StoreWorker::runJob(const QPointer<QObject> &context, const std::function<std::function<void()>(RunStore &store)> &job)
+    void StoreWorker::runJob(const QPointer<QObject> &context,
+                             const std::function<std::function<void()>(RunStore &store)> &job)
     {
         if (!m_store)
             return;
@@ -145,4 +146,4 @@ namespace Lockstep::Store
             },
             Qt::QueuedConnection);
     }
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

@@ -64,19 +64,20 @@ namespace Lockstep::Store
         void submit(QObject *context, std::function<std::function<void()>(RunStore &store)> job);
         void runJob(const QPointer<QObject> &context, const std::function<std::function<void()>(RunStore &store)> &job);
 
-        QThread *m_thread = nullptr;          // null: in place
-        QObject *m_host = nullptr;            // lives on m_thread, receives the calls
-        std::unique_ptr<RunStore> m_owned;    // opened on m_thread
+        QThread *m_thread = nullptr;        // null: in place
+        QObject *m_host = nullptr;          // lives on m_thread, receives the calls
+        std::unique_ptr<RunStore> m_owned;  // opened on m_thread
         RunStore *m_store = nullptr;
         QString m_kind;
-        std::atomic<qint64> m_busySinceMs {0};   // steady clock, 0: idle
+        std::atomic<qint64> m_busySinceMs{0};  // steady clock, 0: idle
     };
 
     template <typename Job, typename Done>
     void StoreWorker::call(QObject *context, Job job, Done done)
     {
-        submit(context, [job = std::move(job), done = std::move(done)](RunStore &store) mutable -> std::function<void()> {
-            return [result = job(store), done]() mutable { done(std::move(result)); };
-        });
+        submit(context,
+               [job = std::move(job), done = std::move(done)](RunStore &store) mutable -> std::function<void()> {
+                   return [result = job(store), done]() mutable { done(std::move(result)); };
+               });
     }
-} // namespace Lockstep::Store
+}  // namespace Lockstep::Store

@@ -5,12 +5,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <functional>
 #include <future>
 #include <iterator>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -61,8 +61,8 @@ namespace Lockstep::Transport
         using Executor = net::io_context::executor_type;
         using Socket = net::basic_stream_socket<tcp, Executor>;
         using Resolver = net::ip::basic_resolver<tcp, Executor>;
-        using Timer = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>,
-                                                Executor>;
+        using Timer =
+            net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor>;
         // Frame masks (RFC 6455 5.3: unpredictable) from OpenSSL's CSPRNG, fetched
         // in blocks so a message costs no call into OpenSSL.
         class MaskSource
@@ -91,7 +91,7 @@ namespace Lockstep::Transport
                     byte = static_cast<unsigned char>(device());
             }
 
-            std::array<unsigned char, 1024> m_pool {};
+            std::array<unsigned char, 1024> m_pool{};
             std::size_t m_used = 1024;
         };
 
@@ -107,24 +107,35 @@ namespace Lockstep::Transport
         // itself (sendFromOtherThread), sparing a wakeup of the worker per
         // message batch; the mutex keeps frames whole and in order, and the
         // worker marks the socket closed (markClosed) before it closes it.
-        template<typename Next>
+        template <typename Next>
         class BufferedStream
         {
         public:
             using executor_type = typename Next::executor_type;
             using next_layer_type = Next;
 
-            template<typename... Args>
+            template <typename... Args>
             explicit BufferedStream(Args &&...args)
                 : m_next(std::forward<Args>(args)...)
+            {}
+
+            executor_type get_executor() noexcept
             {
+                return m_next.get_executor();
+            }
+            Next &next_layer() noexcept
+            {
+                return m_next;
+            }
+            const Next &next_layer() const noexcept
+            {
+                return m_next;
             }
 
-            executor_type get_executor() noexcept { return m_next.get_executor(); }
-            Next &next_layer() noexcept { return m_next; }
-            const Next &next_layer() const noexcept { return m_next; }
-
-            void setBeforeWait(std::function<void()> hook) { m_beforeWait = std::move(hook); }
+            void setBeforeWait(std::function<void()> hook)
+            {
+                m_beforeWait = std::move(hook);
+            }
 
             // Worker thread: frames the messages and starts sending them.
             void appendTextFrames(const std::vector<QByteArray> &messages, MaskSource &masks)
@@ -189,14 +200,14 @@ namespace Lockstep::Transport
                 m_closed = true;
             }
 
-            template<typename MutableBufferSequence, typename ReadHandler>
+            template <typename MutableBufferSequence, typename ReadHandler>
             auto async_read_some(const MutableBufferSequence &buffers, ReadHandler &&handler)
             {
                 return net::async_initiate<ReadHandler, void(error_code, std::size_t)>(
                     [this](auto h, const MutableBufferSequence &b) { startRead(std::move(h), b); }, handler, buffers);
             }
 
-            template<typename ConstBufferSequence, typename WriteHandler>
+            template <typename ConstBufferSequence, typename WriteHandler>
             auto async_write_some(const ConstBufferSequence &buffers, WriteHandler &&handler)
             {
                 return net::async_initiate<WriteHandler, void(error_code, std::size_t)>(
@@ -219,7 +230,10 @@ namespace Lockstep::Transport
         private:
             static constexpr std::size_t ReadChunk = 64 * 1024;
 
-            bool acceptsDataLocked() const { return !m_closeQueued && !m_closed && !m_writeError; }
+            bool acceptsDataLocked() const
+            {
+                return !m_closeQueued && !m_closed && !m_writeError;
+            }
 
             // A complete, masked client text frame (RFC 6455 5.2).
             void appendTextFrameLocked(const QByteArray &payload, const std::array<unsigned char, 4> &mask)
@@ -273,14 +287,14 @@ namespace Lockstep::Transport
                 m_writeBuffer.commit(total);
             }
 
-            template<typename Handler, typename MutableBufferSequence>
+            template <typename Handler, typename MutableBufferSequence>
             void startRead(Handler handler, const MutableBufferSequence &buffers)
             {
                 if (m_readBuffer.size() > 0)
                 {
                     const std::size_t n = net::buffer_copy(buffers, m_readBuffer.data());
                     m_readBuffer.consume(n);
-                    net::post(m_next.get_executor(), beast::bind_front_handler(std::move(handler), error_code {}, n));
+                    net::post(m_next.get_executor(), beast::bind_front_handler(std::move(handler), error_code{}, n));
                     return;
                 }
                 if (m_beforeWait)
@@ -290,30 +304,31 @@ namespace Lockstep::Transport
                     m_next.async_read_some(buffers, std::move(handler));  // large: straight in
                     return;
                 }
-                m_next.async_read_some(m_readBuffer.prepare(ReadChunk),
-                                       [this, buffers, handler = std::move(handler)](const error_code &ec,
-                                                                                    const std::size_t n) mutable {
-                                           m_readBuffer.commit(n);
-                                           if (n == 0)
-                                           {
-                                               handler(ec, 0);
-                                               return;
-                                           }
-                                           // Data first; an error, if any, comes again with the next read.
-                                           const std::size_t copied = net::buffer_copy(buffers, m_readBuffer.data());
-                                           m_readBuffer.consume(copied);
-                                           handler(error_code {}, copied);
-                                       });
+                m_next.async_read_some(
+                    m_readBuffer.prepare(ReadChunk),
+                    [this, buffers, handler = std::move(handler)](const error_code &ec, const std::size_t n) mutable {
+                        m_readBuffer.commit(n);
+                        if (n == 0)
+                        {
+                            handler(ec, 0);
+                            return;
+                        }
+                        // Data first; an error, if any, comes again with the next read.
+                        const std::size_t copied = net::buffer_copy(buffers, m_readBuffer.data());
+                        m_readBuffer.consume(copied);
+                        handler(error_code{}, copied);
+                    });
             }
 
             // Beast's writes: the upgrade request, then whole control frames.
-            template<typename Handler, typename ConstBufferSequence>
+            template <typename Handler, typename ConstBufferSequence>
             void startWrite(Handler handler, const ConstBufferSequence &buffers)
             {
                 std::unique_lock lock(m_writeMutex);
                 if (m_writeError || m_closed)
                 {
-                    const error_code ec = m_writeError ? m_writeError : net::error::make_error_code(net::error::shut_down);
+                    const error_code ec =
+                        m_writeError ? m_writeError : net::error::make_error_code(net::error::shut_down);
                     lock.unlock();
                     net::post(m_next.get_executor(), beast::bind_front_handler(std::move(handler), ec, 0));
                     return;
@@ -326,7 +341,7 @@ namespace Lockstep::Transport
                 m_handshakeDone = true;    // the first write is the HTTP upgrade request
                 maybeFlushLocked();
                 lock.unlock();
-                net::post(m_next.get_executor(), beast::bind_front_handler(std::move(handler), error_code {}, n));
+                net::post(m_next.get_executor(), beast::bind_front_handler(std::move(handler), error_code{}, n));
             }
 
             void maybeFlushLocked()
@@ -373,7 +388,7 @@ namespace Lockstep::Transport
 
         // Beast finds these by argument-dependent lookup when it closes the stream:
         // let the buffered close frame leave first, then tear down the layer below.
-        template<typename Next, typename TeardownHandler>
+        template <typename Next, typename TeardownHandler>
         void async_teardown(const beast::role_type role, BufferedStream<Next> &stream, TeardownHandler &&handler)
         {
             auto shared = std::make_shared<std::decay_t<TeardownHandler>>(std::forward<TeardownHandler>(handler));
@@ -384,7 +399,7 @@ namespace Lockstep::Transport
             });
         }
 
-        template<typename Next>
+        template <typename Next>
         void teardown(const beast::role_type role, BufferedStream<Next> &stream, error_code &ec)
         {
             using beast::websocket::teardown;
@@ -421,7 +436,7 @@ namespace Lockstep::Transport
         struct Target
         {
             bool tls = false;
-            std::string host;        // for DNS, SNI and certificate checks (no brackets)
+            std::string host;  // for DNS, SNI and certificate checks (no brackets)
             std::string port;
             std::string hostHeader;  // Host: value
             std::string path;        // request target
@@ -448,17 +463,16 @@ namespace Lockstep::Transport
             static const QString specials = QStringLiteral("!#$%&'*+-.^_`|~");
             return std::all_of(text.cbegin(), text.cend(), [](const QChar c) {
                 const char16_t u = c.unicode();
-                return (u >= u'a' && u <= u'z') || (u >= u'A' && u <= u'Z') || (u >= u'0' && u <= u'9')
-                    || (u < 128 && specials.contains(c));
+                return (u >= u'a' && u <= u'z') || (u >= u'A' && u <= u'Z') || (u >= u'0' && u <= u'9') ||
+                       (u < 128 && specials.contains(c));
             });
         }
 
         // A header value must not be able to end the header (no CR/LF, no controls).
         bool isSafeHeaderValue(const QString &text)
         {
-            return std::all_of(text.cbegin(), text.cend(), [](const QChar c) {
-                return c.unicode() > 0x20 && c.unicode() < 0x7f;
-            });
+            return std::all_of(text.cbegin(), text.cend(),
+                               [](const QChar c) { return c.unicode() > 0x20 && c.unicode() < 0x7f; });
         }
 
         bool isSendableCloseCode(const quint16 code)
@@ -492,7 +506,7 @@ namespace Lockstep::Transport
         std::optional<ConnectFailure> checkOptions(const ClientOptions &options, Target &target)
         {
             const auto bad = [](const ConnectError kind, const QString &message) {
-                return std::optional<ConnectFailure>(ConnectFailure {.kind = kind, .message = message});
+                return std::optional<ConnectFailure>(ConnectFailure{.kind = kind, .message = message});
             };
             const QUrl &url = options.url;
             if (url.isEmpty())
@@ -549,8 +563,8 @@ namespace Lockstep::Transport
             target.hostIsAddress = !QHostAddress(host).isNull();
             target.port = std::to_string(port);
             const QString hostPart = isV6 ? QStringLiteral("[%1]").arg(host) : host;
-            target.hostHeader = (port == defaultPort ? hostPart : QStringLiteral("%1:%2").arg(hostPart).arg(port))
-                                    .toStdString();
+            target.hostHeader =
+                (port == defaultPort ? hostPart : QStringLiteral("%1:%2").arg(hostPart).arg(port)).toStdString();
             QString path = url.path(QUrl::FullyEncoded);
             if (path.isEmpty())
                 path = QStringLiteral("/");
@@ -566,7 +580,7 @@ namespace Lockstep::Transport
             target.subprotocolHeader = protocols.join(QStringLiteral(", ")).toStdString();
             return std::nullopt;
         }
-    } // namespace
+    }  // namespace
 
     QString connectErrorName(const ConnectError error)
     {
@@ -592,22 +606,22 @@ namespace Lockstep::Transport
     {
         std::mutex mutex;
         // All guarded by mutex.
-        WebSocketClient *owner = nullptr;   // null once the client is gone
-        std::vector<Event> events;          // worker -> GUI thread
+        WebSocketClient *owner = nullptr;  // null once the client is gone
+        std::vector<Event> events;         // worker -> GUI thread
         bool deliveryQueued = false;
-        std::vector<QByteArray> outbox;     // GUI thread -> worker
+        std::vector<QByteArray> outbox;  // GUI thread -> worker
         bool flushQueued = false;
-        Session *session = nullptr;         // null once the worker tore down its io_context
+        Session *session = nullptr;  // null once the worker tore down its io_context
 
         // GUI thread only.
-        std::vector<Event> spare;           // a drained batch, kept for its capacity
+        std::vector<Event> spare;  // a drained batch, kept for its capacity
         // Set while the signals of a batch are emitted: what slots send meanwhile
         // is staged without locking and handed to the worker once, after the batch.
         bool delivering = false;
         std::vector<QByteArray> staged;
-        bool flushEventQueued = false;      // the nested-event-loop safety net is pending
+        bool flushEventQueued = false;  // the nested-event-loop safety net is pending
 
-        MaskSource guiMasks;                // for direct sends, under mutex
+        MaskSource guiMasks;  // for direct sends, under mutex
 
         // GUI thread: sends what is staged (see sendLocked).
         void handOverStaged();
@@ -625,7 +639,7 @@ namespace Lockstep::Transport
         // Moves all of `batch` over (leaving it empty, maybe with spare capacity).
         void pushAll(std::vector<Event> &batch);
         // Runs f(Session &) on the worker thread; false if the worker is gone.
-        template<typename F>
+        template <typename F>
         bool post(F &&f);
     };
 
@@ -644,10 +658,12 @@ namespace Lockstep::Transport
             , m_pingTimer(m_ioc)
             , m_pongTimer(m_ioc)
             , m_closeTimer(m_ioc)
-        {
-        }
+        {}
 
-        net::io_context &ioc() { return m_ioc; }
+        net::io_context &ioc()
+        {
+            return m_ioc;
+        }
 
         void run()
         {
@@ -664,7 +680,7 @@ namespace Lockstep::Transport
                 {
                     const QString why = QStringLiteral("internal error: %1").arg(QString::fromUtf8(e.what()));
                     if (m_phase == Phase::Open)
-                        emitClosed(CloseInfo {.code = ConnectionLostCode, .reason = why});
+                        emitClosed(CloseInfo{.code = ConnectionLostCode, .reason = why});
                     else
                         emitFailure(ConnectError::Other, why);
                 }
@@ -739,7 +755,10 @@ namespace Lockstep::Transport
         }
 
         // Ends everything at once (last resort of the destructor).
-        void stop() { m_ioc.stop(); }
+        void stop()
+        {
+            m_ioc.stop();
+        }
 
     private:
         enum class Phase
@@ -751,7 +770,7 @@ namespace Lockstep::Transport
             Open,
         };
 
-        template<typename F>
+        template <typename F>
         void withWs(F &&f)
         {
             if (m_tls)
@@ -804,10 +823,9 @@ namespace Lockstep::Transport
                             QStringLiteral("DNS failure: cannot resolve %1: .invalid names never resolve").arg(host));
                 return;
             }
-            m_resolver.async_resolve(m_target.host, m_target.port,
-                                     [this](const error_code &ec, const Resolver::results_type &results) {
-                                         onResolved(ec, results);
-                                     });
+            m_resolver.async_resolve(
+                m_target.host, m_target.port,
+                [this](const error_code &ec, const Resolver::results_type &results) { onResolved(ec, results); });
         }
 
         bool setUpTls()
@@ -853,8 +871,8 @@ namespace Lockstep::Transport
                 X509_VERIFY_PARAM *param = SSL_get0_param(handle);
                 X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
                 const int ok = m_target.hostIsAddress
-                    ? X509_VERIFY_PARAM_set1_ip_asc(param, m_target.host.c_str())
-                    : X509_VERIFY_PARAM_set1_host(param, m_target.host.c_str(), m_target.host.size());
+                                   ? X509_VERIFY_PARAM_set1_ip_asc(param, m_target.host.c_str())
+                                   : X509_VERIFY_PARAM_set1_host(param, m_target.host.c_str(), m_target.host.size());
                 if (ok != 1)
                 {
                     emitFailure(ConnectError::TlsFailure,
@@ -871,10 +889,9 @@ namespace Lockstep::Transport
                 return;
             static const char *const phaseNames[] = {"resolving the host", "connecting", "in the TLS handshake",
                                                      "in the websocket handshake", ""};
-            emitFailure(ConnectError::Timeout,
-                        QStringLiteral("timed out after %1 ms %2")
-                            .arg(m_options.connectTimeout.count())
-                            .arg(QLatin1String(phaseNames[static_cast<int>(m_phase)])));
+            emitFailure(ConnectError::Timeout, QStringLiteral("timed out after %1 ms %2")
+                                                   .arg(m_options.connectTimeout.count())
+                                                   .arg(QLatin1String(phaseNames[static_cast<int>(m_phase)])));
         }
 
         void onResolved(const error_code &ec, const Resolver::results_type &results)
@@ -883,15 +900,13 @@ namespace Lockstep::Transport
                 return;
             if (ec)
             {
-                emitFailure(ConnectError::DnsFailure,
-                            QStringLiteral("DNS failure: cannot resolve %1: %2")
-                                .arg(fromStd(m_target.host), fromStd(ec.message())));
+                emitFailure(ConnectError::DnsFailure, QStringLiteral("DNS failure: cannot resolve %1: %2")
+                                                          .arg(fromStd(m_target.host), fromStd(ec.message())));
                 return;
             }
             m_phase = Phase::Connecting;
-            net::async_connect(socket(), results, [this](const error_code &error, const tcp::endpoint &) {
-                onConnected(error);
-            });
+            net::async_connect(socket(), results,
+                               [this](const error_code &error, const tcp::endpoint &) { onConnected(error); });
         }
 
         void onConnected(const error_code &ec)
@@ -905,9 +920,8 @@ namespace Lockstep::Transport
                                 QStringLiteral("connection refused by %1:%2")
                                     .arg(fromStd(m_target.host), fromStd(m_target.port)));
                 else if (ec == net::error::timed_out)
-                    emitFailure(ConnectError::Timeout,
-                                QStringLiteral("timed out connecting to %1:%2")
-                                    .arg(fromStd(m_target.host), fromStd(m_target.port)));
+                    emitFailure(ConnectError::Timeout, QStringLiteral("timed out connecting to %1:%2")
+                                                           .arg(fromStd(m_target.host), fromStd(m_target.port)));
                 else
                     emitFailure(ConnectError::Other,
                                 QStringLiteral("cannot connect to %1:%2: %3")
@@ -949,7 +963,7 @@ namespace Lockstep::Transport
         {
             m_phase = Phase::WsHandshake;
             withWs([this](auto &ws) {
-                ws.set_option(websocket::stream_base::timeout {
+                ws.set_option(websocket::stream_base::timeout{
                     .handshake_timeout = websocket::stream_base::none(),
                     .idle_timeout = websocket::stream_base::none(),
                     .keep_alive_pings = false,
@@ -988,10 +1002,10 @@ namespace Lockstep::Transport
                 }
                 else if (ec.category() == websocket::make_error_code(websocket::error::closed).category())
                 {
-                    emitFailure(ConnectError::HandshakeRejected,
-                                QStringLiteral("handshake rejected: invalid upgrade response: %1")
-                                    .arg(fromStd(ec.message())),
-                                status);
+                    emitFailure(
+                        ConnectError::HandshakeRejected,
+                        QStringLiteral("handshake rejected: invalid upgrade response: %1").arg(fromStd(ec.message())),
+                        status);
                 }
                 else
                 {
@@ -1015,7 +1029,7 @@ namespace Lockstep::Transport
                 if (m_plain && !m_closeRequested)
                     m_directSends.store(true, std::memory_order_release);
             }
-            queueEvent(Event {.kind = Event::Kind::Connected, .text = chosen});
+            queueEvent(Event{.kind = Event::Kind::Connected, .text = chosen});
             publishEvents();
             startRead();
             armPingTimer();
@@ -1044,9 +1058,9 @@ namespace Lockstep::Transport
             if (text)
             {
                 const auto data = m_readBuffer.cdata();
-                queueEvent(Event {.kind = Event::Kind::Text,
-                                     .text = QString::fromUtf8(static_cast<const char *>(data.data()),
-                                                               static_cast<qsizetype>(data.size()))});
+                queueEvent(Event{.kind = Event::Kind::Text,
+                                 .text = QString::fromUtf8(static_cast<const char *>(data.data()),
+                                                           static_cast<qsizetype>(data.size()))});
             }
             else
             {
@@ -1071,16 +1085,16 @@ namespace Lockstep::Transport
             if (ec == websocket::error::closed)
             {
                 // A close frame without a code: 1005, "no status received".
-                emitClosed(CloseInfo {.receivedCloseFrame = true, .initiatedByClient = m_closeRequested, .code = 1005});
+                emitClosed(CloseInfo{.receivedCloseFrame = true, .initiatedByClient = m_closeRequested, .code = 1005});
                 return;
             }
             if (ec == websocket::error::message_too_big)
             {
                 // Beast has already sent the close frame with 1009.
-                emitClosed(CloseInfo {.initiatedByClient = true,
-                                      .code = 1009,
-                                      .reason = QStringLiteral("message too big (limit %1 bytes)")
-                                                    .arg(m_options.maxMessageSize)});
+                emitClosed(CloseInfo{
+                    .initiatedByClient = true,
+                    .code = 1009,
+                    .reason = QStringLiteral("message too big (limit %1 bytes)").arg(m_options.maxMessageSize)});
                 return;
             }
             if (ec.category() == websocket::make_error_code(websocket::error::closed).category())
@@ -1088,16 +1102,16 @@ namespace Lockstep::Transport
                 // Any other websocket error is a protocol error of the peer; Beast
                 // has failed the connection with 1007 (bad UTF-8) or 1002.
                 const quint16 code = (ec == websocket::error::bad_frame_payload) ? 1007 : 1002;
-                emitClosed(CloseInfo {.initiatedByClient = true,
-                                      .code = code,
-                                      .reason = QStringLiteral("protocol error of the server: %1")
-                                                    .arg(fromStd(ec.message()))});
+                emitClosed(
+                    CloseInfo{.initiatedByClient = true,
+                              .code = code,
+                              .reason = QStringLiteral("protocol error of the server: %1").arg(fromStd(ec.message()))});
                 return;
             }
             if (m_closeRequested && ec == net::error::operation_aborted)
                 return;  // the close operation reports
-            emitClosed(CloseInfo {.code = ConnectionLostCode,
-                                  .reason = QStringLiteral("connection lost: %1").arg(fromStd(ec.message()))});
+            emitClosed(CloseInfo{.code = ConnectionLostCode,
+                                 .reason = QStringLiteral("connection lost: %1").arg(fromStd(ec.message()))});
         }
 
         std::optional<CloseInfo> receivedClose()
@@ -1106,10 +1120,10 @@ namespace Lockstep::Transport
             withWs([&reason](auto &ws) { reason = ws.reason(); });
             if (reason.code == websocket::close_code::none)
                 return std::nullopt;
-            return CloseInfo {.receivedCloseFrame = true,
-                              .initiatedByClient = m_closeRequested,
-                              .code = static_cast<quint16>(reason.code),
-                              .reason = fromStd(std::string(reason.reason.data(), reason.reason.size()))};
+            return CloseInfo{.receivedCloseFrame = true,
+                             .initiatedByClient = m_closeRequested,
+                             .code = static_cast<quint16>(reason.code),
+                             .reason = fromStd(std::string(reason.reason.data(), reason.reason.size()))};
         }
 
         // Frames what is queued straight into the buffered layer and sends it in
@@ -1136,9 +1150,8 @@ namespace Lockstep::Transport
             const websocket::close_reason frame(
                 static_cast<websocket::close_code>(m_closeCode),
                 beast::string_view(reason.constData(), static_cast<std::size_t>(reason.size())));
-            withWs([this, &frame](auto &ws) {
-                ws.async_close(frame, [this](const error_code &ec) { onCloseDone(ec); });
-            });
+            withWs(
+                [this, &frame](auto &ws) { ws.async_close(frame, [this](const error_code &ec) { onCloseDone(ec); }); });
         }
 
         void onCloseDone(const error_code &ec)
@@ -1152,7 +1165,7 @@ namespace Lockstep::Transport
             }
             if (ec == net::error::operation_aborted)
                 return;
-            emitClosed(CloseInfo {.initiatedByClient = true, .code = m_closeCode, .reason = m_closeReason});
+            emitClosed(CloseInfo{.initiatedByClient = true, .code = m_closeCode, .reason = m_closeReason});
         }
 
         void armCloseTimer(const std::chrono::milliseconds timeout)
@@ -1162,7 +1175,7 @@ namespace Lockstep::Transport
                 if (ec || m_done)
                     return;
                 qCDebug(lcTransport, "the server did not answer the close frame in time");
-                emitClosed(CloseInfo {.initiatedByClient = true, .code = m_closeCode, .reason = m_closeReason});
+                emitClosed(CloseInfo{.initiatedByClient = true, .code = m_closeCode, .reason = m_closeReason});
             });
         }
 
@@ -1188,9 +1201,7 @@ namespace Lockstep::Transport
             if (!m_pingInFlight)
             {
                 m_pingInFlight = true;
-                withWs([this](auto &ws) {
-                    ws.async_ping({}, [this](const error_code &) { m_pingInFlight = false; });
-                });
+                withWs([this](auto &ws) { ws.async_ping({}, [this](const error_code &) { m_pingInFlight = false; }); });
             }
             if (m_options.pongTimeout > 0ms && !m_awaitingPong)
             {
@@ -1202,9 +1213,9 @@ namespace Lockstep::Transport
                         return;
                     qCInfo(lcTransport, "no pong within %lld ms, dropping the connection",
                            static_cast<long long>(m_options.pongTimeout.count()));
-                    emitClosed(CloseInfo {.code = ConnectionLostCode,
-                                          .reason = QStringLiteral("connection lost: pong timeout (no pong for %1 ms)")
-                                                        .arg(m_options.pongTimeout.count())});
+                    emitClosed(CloseInfo{.code = ConnectionLostCode,
+                                         .reason = QStringLiteral("connection lost: pong timeout (no pong for %1 ms)")
+                                                       .arg(m_options.pongTimeout.count())});
                 });
             }
         }
@@ -1220,7 +1231,10 @@ namespace Lockstep::Transport
 
         // ---- events for the GUI thread, handed over in batches
 
-        void queueEvent(Event &&event) { m_pendingEvents.push_back(std::move(event)); }
+        void queueEvent(Event &&event)
+        {
+            m_pendingEvents.push_back(std::move(event));
+        }
 
         void publishEvents()
         {
@@ -1237,8 +1251,8 @@ namespace Lockstep::Transport
             m_done = true;
             qCInfo(lcTransport) << "websocket connection to" << describe(m_options.url) << "failed:" << message;
             tearDown();
-            queueEvent(Event {.kind = Event::Kind::Failed,
-                              .failure = ConnectFailure {.kind = kind, .httpStatus = httpStatus, .message = message}});
+            queueEvent(Event{.kind = Event::Kind::Failed,
+                             .failure = ConnectFailure{.kind = kind, .httpStatus = httpStatus, .message = message}});
             publishEvents();
         }
 
@@ -1250,7 +1264,7 @@ namespace Lockstep::Transport
             qCInfo(lcTransport) << "websocket to" << describe(m_options.url) << "closed:" << info.code << info.reason
                                 << (info.receivedCloseFrame ? "(close frame received)" : "(no close frame)");
             tearDown();
-            queueEvent(Event {.kind = Event::Kind::Closed, .close = info});
+            queueEvent(Event{.kind = Event::Kind::Closed, .close = info});
             publishEvents();
         }
 
@@ -1278,7 +1292,7 @@ namespace Lockstep::Transport
         const ClientOptions m_options;
         const Target m_target;
 
-        net::io_context m_ioc {1};
+        net::io_context m_ioc{1};
         std::optional<ssl::context> m_ssl;
         Resolver m_resolver;
         std::optional<PlainWs> m_plain;
@@ -1293,7 +1307,7 @@ namespace Lockstep::Transport
         std::vector<Event> m_pendingEvents;
         std::vector<QByteArray> m_writeQueue;  // until the connection is open, then one batch
         MaskSource m_masks;
-        std::atomic<bool> m_directSends {false};  // the GUI thread may send on the socket itself
+        std::atomic<bool> m_directSends{false};  // the GUI thread may send on the socket itself
         Phase m_phase = Phase::Resolving;
         bool m_done = false;
         bool m_closeRequested = false;
@@ -1370,7 +1384,7 @@ namespace Lockstep::Transport
         sendLocked(staged);
     }
 
-    template<typename F>
+    template <typename F>
     bool WebSocketClient::Shared::post(F &&f)
     {
         std::lock_guard lock(mutex);
@@ -1435,7 +1449,7 @@ namespace Lockstep::Transport
         if (const auto failure = checkOptions(options, target))
         {
             qCWarning(lcTransport) << "not connecting:" << failure->message;
-            m_shared->push(Event {.kind = Event::Kind::Failed, .failure = *failure});
+            m_shared->push(Event{.kind = Event::Kind::Failed, .failure = *failure});
             return true;
         }
         qCDebug(lcTransport) << "connecting to" << describe(options.url);
@@ -1444,8 +1458,8 @@ namespace Lockstep::Transport
         m_shared->session = session.get();
         std::promise<void> finished;
         m_shared->finished = finished.get_future();
-        m_shared->thread = std::thread(
-            [shared = m_shared, finished = std::move(finished), session = std::move(session)]() mutable {
+        m_shared->thread =
+            std::thread([shared = m_shared, finished = std::move(finished), session = std::move(session)]() mutable {
                 pthread_setname_np(pthread_self(), "ws-client");  // for top, perf and gdb
                 session->run();
                 {
@@ -1537,9 +1551,7 @@ namespace Lockstep::Transport
                 m_subprotocol = event.text;
                 emit connected(m_subprotocol);
                 break;
-            case Event::Kind::Text:
-                emit textMessageReceived(event.text);
-                break;
+            case Event::Kind::Text: emit textMessageReceived(event.text); break;
             case Event::Kind::Failed:
                 m_state = State::Closed;
                 emit failed(event.failure);
@@ -1560,4 +1572,4 @@ namespace Lockstep::Transport
         batch.clear();
         m_shared->spare = std::move(batch);
     }
-} // namespace Lockstep::Transport
+}  // namespace Lockstep::Transport

@@ -17,23 +17,23 @@ namespace Lockstep::Transport
 {
     struct ClientOptions
     {
-        QUrl url;                       // ws://HOST:PORT/path or wss://...
-        QString bearerToken;            // sent as "Authorization: Bearer <token>"; never logged
-        bool tokenAsSubprotocol = false; // also offer the subprotocol "bearer.<token>"
-        QString caFile;                 // extra trusted CA (PEM), e.g. a self-signed gateway
-        bool verifyPeer = true;         // TLS certificate and host name verification
-        std::chrono::milliseconds connectTimeout {10000}; // DNS + TCP + TLS + upgrade, all together
-        std::chrono::milliseconds pingInterval {20000};   // 0 disables pings
-        std::chrono::milliseconds pongTimeout {30000};    // after an unanswered ping; 0 disables
-        std::chrono::milliseconds closeTimeout {2000};    // how long close() waits for the reply
+        QUrl url;                                         // ws://HOST:PORT/path or wss://...
+        QString bearerToken;                              // sent as "Authorization: Bearer <token>"; never logged
+        bool tokenAsSubprotocol = false;                  // also offer the subprotocol "bearer.<token>"
+        QString caFile;                                   // extra trusted CA (PEM), e.g. a self-signed gateway
+        bool verifyPeer = true;                           // TLS certificate and host name verification
+        std::chrono::milliseconds connectTimeout{10000};  // DNS + TCP + TLS + upgrade, all together
+        std::chrono::milliseconds pingInterval{20000};    // 0 disables pings
+        std::chrono::milliseconds pongTimeout{30000};     // after an unanswered ping; 0 disables
+        std::chrono::milliseconds closeTimeout{2000};     // how long close() waits for the reply
         qint64 maxMessageSize = 16 * 1024 * 1024;         // incoming; larger closes with 1009
-        QStringList subprotocols {QStringLiteral("lockstep.v1")};  // offered; connected() says which one won
+        QStringList subprotocols{QStringLiteral("lockstep.v1")};  // offered; connected() says which one won
     };
 
     enum class ConnectError
     {
-        InvalidUrl,         // not ws:// or wss://, no host, credentials in the URL
-        InvalidOptions,     // token or subprotocol characters, sizes, timeouts
+        InvalidUrl,      // not ws:// or wss://, no host, credentials in the URL
+        InvalidOptions,  // token or subprotocol characters, sizes, timeouts
         DnsFailure,
         ConnectionRefused,
         Timeout,
@@ -69,7 +69,10 @@ namespace Lockstep::Transport
 
         // The peer vanished without a close frame (TCP reset, pong timeout, ...);
         // code is ConnectionLostCode and reason says what happened.
-        bool connectionLost() const { return !receivedCloseFrame && !initiatedByClient; }
+        bool connectionLost() const
+        {
+            return !receivedCloseFrame && !initiatedByClient;
+        }
     };
 
     // One connection attempt per object: open() once, then throw the object
@@ -89,11 +92,11 @@ namespace Lockstep::Transport
     public:
         enum class State
         {
-            Idle,        // before open()
+            Idle,  // before open()
             Connecting,
             Connected,
-            Closing,     // close() called, waiting for the server's reply
-            Closed,      // failed() or closed() was emitted (or is queued)
+            Closing,  // close() called, waiting for the server's reply
+            Closed,   // failed() or closed() was emitted (or is queued)
         };
         Q_ENUM(State)
 
@@ -134,7 +137,7 @@ namespace Lockstep::Transport
         State m_state = State::Idle;
         QString m_subprotocol;
     };
-} // namespace Lockstep::Transport
+}  // namespace Lockstep::Transport
 
 Q_DECLARE_METATYPE(Lockstep::Transport::ConnectFailure)
 Q_DECLARE_METATYPE(Lockstep::Transport::CloseInfo)

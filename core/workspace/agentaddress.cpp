@@ -26,7 +26,7 @@ namespace Lockstep::Workspace
             }
             return true;
         }
-    } // namespace
+    }  // namespace
 
     bool isValidWorkspaceId(const QStringView id)
     {
@@ -45,9 +45,8 @@ namespace Lockstep::Workspace
 
     QString AgentAddress::toString() const
     {
-        const QString hostText = host.protocol() == QAbstractSocket::IPv6Protocol
-                                     ? u'[' + host.toString() + u']'
-                                     : host.toString();
+        const QString hostText =
+            host.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + host.toString() + u']' : host.toString();
         return QStringLiteral("%1 at %2:%3").arg(agentId, hostText).arg(port);
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -36,6 +36,6 @@ namespace Lockstep::Workspace
     struct WorkspaceBinding
     {
         QString workspaceId;
-        std::optional<AgentAddress> agent;   // none: look the current agent up first
+        std::optional<AgentAddress> agent;  // none: look the current agent up first
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -44,7 +44,8 @@ namespace Lockstep::Workspace
         m_socket = new QTcpSocket(this);
         connect(m_socket, &QTcpSocket::connected, this, &AgentConnection::onConnected);
         connect(m_socket, &QTcpSocket::readyRead, this, &AgentConnection::onReadyRead);
-        connect(m_socket, &QTcpSocket::disconnected, this, [this] { onSocketGone(u"the agent closed the connection"_qs); });
+        connect(m_socket, &QTcpSocket::disconnected, this,
+                [this] { onSocketGone(QStringLiteral("the agent closed the connection")); });
         connect(m_socket, &QTcpSocket::errorOccurred, this, [this](const QAbstractSocket::SocketError error) {
             // A remote close is reported as an error too; disconnected() follows for it.
             if (error != QAbstractSocket::RemoteHostClosedError)
@@ -76,10 +77,11 @@ namespace Lockstep::Workspace
     void AgentConnection::onConnected()
     {
         m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-        m_challenge = QByteArray::number(QRandomGenerator::system()->generate64(), 16)
-                      + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
-        m_socket->write(Wire::encode(QJsonObject{{u"hello"_qs, QJsonObject{{u"token"_qs, QString::fromUtf8(m_token)},
-                                                                            {u"challenge"_qs, QString::fromLatin1(m_challenge)}}}}));
+        m_challenge = QByteArray::number(QRandomGenerator::system()->generate64(), 16) +
+                      QByteArray::number(QRandomGenerator::system()->generate64(), 16);
+        m_socket->write(Wire::encode(QJsonObject{
+            {QStringLiteral("hello"), QJsonObject{{QStringLiteral("token"), QString::fromUtf8(m_token)},
+                                                  {QStringLiteral("challenge"), QString::fromLatin1(m_challenge)}}}}));
     }
 
     void AgentConnection::onReadyRead()
@@ -88,7 +90,8 @@ namespace Lockstep::Workspace
             return;
         if (!m_buffer.append(m_socket->readAll()))
         {
-            const AgentError error{.kind = AgentError::Kind::Protocol, .message = u"the agent sent a line longer than the limit"_qs};
+            const AgentError error{.kind = AgentError::Kind::Protocol,
+                                   .message = QStringLiteral("the agent sent a line longer than the limit")};
             closeSocket();
             if (m_ready)
                 failAll(error);
@@ -107,7 +110,8 @@ namespace Lockstep::Workspace
             auto message = Wire::decode(*line);
             if (!message)
             {
-                const AgentError error{.kind = AgentError::Kind::Protocol, .message = u"the agent sent "_qs + message.error()};
+                const AgentError error{.kind = AgentError::Kind::Protocol,
+                                       .message = QStringLiteral("the agent sent ") + message.error()};
                 closeSocket();
                 if (m_ready)
                     failAll(error);
@@ -128,9 +132,11 @@ namespace Lockstep::Workspace
                 const QJsonObject error = message.value(u"error").toObject();
                 const QString code = error.value(u"code").toString();
                 closeSocket();
-                failOpen(AgentError{.kind = code == Wire::Codes::Unauthorized ? AgentError::Kind::Unauthorized : AgentError::Kind::Protocol,
+                failOpen(AgentError{.kind = code == Wire::Codes::Unauthorized ? AgentError::Kind::Unauthorized
+                                                                              : AgentError::Kind::Protocol,
                                     .code = code,
-                                    .message = u"the agent refused the hello: "_qs + error.value(u"message").toString()});
+                                    .message = QStringLiteral("the agent refused the hello: ") +
+                                               error.value(u"message").toString()});
                 return;
             }
             const QJsonObject hello = message.value(u"hello").toObject();
@@ -138,7 +144,8 @@ namespace Lockstep::Workspace
             if (!message.value(u"hello").isObject() || !isValidAgentId(agentId))
             {
                 closeSocket();
-                failOpen(AgentError{.kind = AgentError::Kind::Protocol, .message = u"the agent's hello is malformed"_qs});
+                failOpen(AgentError{.kind = AgentError::Kind::Protocol,
+                                    .message = QStringLiteral("the agent's hello is malformed")});
                 return;
             }
             if (!m_address.agentId.isEmpty() && agentId != m_address.agentId)
@@ -173,8 +180,9 @@ namespace Lockstep::Workspace
         if (!idValue.isDouble())
         {
             // An error without id answers a request the agent could not read.
-            qCWarning(lcWorkspace).noquote() << "workspace agent" << m_address.toString() << "sent a message without id:"
-                                             << message.value(u"error").toObject().value(u"message").toString();
+            qCWarning(lcWorkspace).noquote()
+                << "workspace agent" << m_address.toString()
+                << "sent a message without id:" << message.value(u"error").toObject().value(u"message").toString();
             return;
         }
         const qint64 id = static_cast<qint64>(idValue.toDouble());
@@ -189,7 +197,7 @@ namespace Lockstep::Workspace
         }
         if (message.value(u"tools").isArray())
         {
-            answer(id, QJsonObject{{u"tools"_qs, message.value(u"tools")}});
+            answer(id, QJsonObject{{QStringLiteral("tools"), message.value(u"tools")}});
             return;
         }
         if (message.value(u"result").isObject())
@@ -197,39 +205,47 @@ namespace Lockstep::Workspace
             answer(id, message.value(u"result").toObject());
             return;
         }
-        answer(id, unexpected(AgentError{.kind = AgentError::Kind::Protocol, .message = u"the agent's answer holds no result"_qs}));
+        answer(id, unexpected(AgentError{.kind = AgentError::Kind::Protocol,
+                                         .message = QStringLiteral("the agent's answer holds no result")}));
     }
 
     void AgentConnection::listTools(const std::chrono::milliseconds timeout, QObject *context, Reply reply)
     {
-        send(QJsonObject{{u"listTools"_qs, QJsonObject{}}}, timeout, context, std::move(reply));
+        send(QJsonObject{{QStringLiteral("listTools"), QJsonObject{}}}, timeout, context, std::move(reply));
     }
 
     void AgentConnection::call(const QString &tool, const QJsonObject &args, const std::chrono::milliseconds timeout,
                                QObject *context, Reply reply)
     {
-        send(QJsonObject{{u"call"_qs, QJsonObject{{u"tool"_qs, tool}, {u"args"_qs, args}}}}, timeout, context, std::move(reply));
+        send(QJsonObject{{QStringLiteral("call"),
+                          QJsonObject{{QStringLiteral("tool"), tool}, {QStringLiteral("args"), args}}}},
+             timeout, context, std::move(reply));
     }
 
-    void AgentConnection::send(QJsonObject message, const std::chrono::milliseconds timeout, QObject *context, Reply reply)
+    void AgentConnection::send(QJsonObject message, const std::chrono::milliseconds timeout, QObject *context,
+                               Reply reply)
     {
         const qint64 id = m_nextId++;
         if (!isReady())
         {
             // Answer on the event loop, never from inside the caller.
             QTimer::singleShot(0, context ? context : this, [reply = std::move(reply)] {
-                reply(unexpected(AgentError{.kind = AgentError::Kind::Closed, .message = u"the connection is not open"_qs}));
+                reply(unexpected(AgentError{.kind = AgentError::Kind::Closed,
+                                            .message = QStringLiteral("the connection is not open")}));
             });
             return;
         }
-        message.insert(u"id"_qs, id);
+        message.insert(QStringLiteral("id"), id);
         auto *timer = new QTimer(this);
         timer->setSingleShot(true);
         connect(timer, &QTimer::timeout, this, [this, id, timeout] {
-            answer(id, unexpected(AgentError{.kind = AgentError::Kind::Timeout,
-                                             .message = QStringLiteral("no answer within %1 ms").arg(timeout.count())}));
+            answer(id,
+                   unexpected(AgentError{.kind = AgentError::Kind::Timeout,
+                                         .message = QStringLiteral("no answer within %1 ms").arg(timeout.count())}));
         });
-        m_pending.emplace(id, Pending{.context = context, .hasContext = context != nullptr, .reply = std::move(reply), .timer = timer});
+        m_pending.emplace(
+            id,
+            Pending{.context = context, .hasContext = context != nullptr, .reply = std::move(reply), .timer = timer});
         timer->start(timeout);
         m_socket->write(Wire::encode(message));
     }
@@ -238,7 +254,7 @@ namespace Lockstep::Workspace
     {
         const auto it = m_pending.find(id);
         if (it == m_pending.end())
-            return;   // timed out already: a late answer is dropped
+            return;  // timed out already: a late answer is dropped
         Pending pending = std::move(it->second);
         m_pending.erase(it);
         pending.timer->deleteLater();
@@ -253,12 +269,15 @@ namespace Lockstep::Workspace
             return;
         if (!m_ready)
         {
-            failOpen(AgentError{.kind = m_socket->error() == QAbstractSocket::RemoteHostClosedError ? AgentError::Kind::Closed
-                                                                                                    : AgentError::Kind::Connect,
-                                .message = QStringLiteral("cannot reach workspace agent %1: %2").arg(m_address.toString(), why)});
+            failOpen(AgentError{
+                .kind = m_socket->error() == QAbstractSocket::RemoteHostClosedError ? AgentError::Kind::Closed
+                                                                                    : AgentError::Kind::Connect,
+                .message = QStringLiteral("cannot reach workspace agent %1: %2").arg(m_address.toString(), why)});
             return;
         }
-        failAll(AgentError{.kind = AgentError::Kind::Closed, .message = QStringLiteral("workspace agent %1 closed the connection").arg(m_address.toString())});
+        failAll(AgentError{.kind = AgentError::Kind::Closed,
+                           .message =
+                               QStringLiteral("workspace agent %1 closed the connection").arg(m_address.toString())});
     }
 
     void AgentConnection::failOpen(AgentError error)
@@ -307,4 +326,4 @@ namespace Lockstep::Workspace
         m_socket->disconnect(this);
         m_socket->abort();
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -23,18 +23,18 @@ namespace Lockstep::Workspace
     {
         enum class Kind
         {
-            Connect,        // TCP connect failed (refused, unreachable)
-            Unauthorized,   // the agent refused our token
-            WrongAgent,     // another agent answers at that address
-            Protocol,       // the agent broke the protocol
-            Closed,         // the connection closed (or was aborted) before the answer
-            Timeout,        // no answer within the request's time limit
-            Remote,         // the agent answered with an error (see code)
+            Connect,       // TCP connect failed (refused, unreachable)
+            Unauthorized,  // the agent refused our token
+            WrongAgent,    // another agent answers at that address
+            Protocol,      // the agent broke the protocol
+            Closed,        // the connection closed (or was aborted) before the answer
+            Timeout,       // no answer within the request's time limit
+            Remote,        // the agent answered with an error (see code)
         };
         Kind kind = Kind::Connect;
-        QString code;       // Remote: the agent's error code (path_escape, timed_out, ...)
+        QString code;  // Remote: the agent's error code (path_escape, timed_out, ...)
         QString message;
-        QString output;     // Remote timed_out: the partial output
+        QString output;  // Remote timed_out: the partial output
     };
 
     // The client side of one connection to a workspace agent. open() connects
@@ -65,8 +65,8 @@ namespace Lockstep::Workspace
 
         // The answer to listTools is {"tools": [...]}; to a call, the tool's result object.
         void listTools(std::chrono::milliseconds timeout, QObject *context, Reply reply);
-        void call(const QString &tool, const QJsonObject &args, std::chrono::milliseconds timeout,
-                  QObject *context, Reply reply);
+        void call(const QString &tool, const QJsonObject &args, std::chrono::milliseconds timeout, QObject *context,
+                  Reply reply);
 
         // Closes the socket at once (a connect in progress is cancelled, an
         // established connection reset); no signal and no reply follow.
@@ -103,13 +103,13 @@ namespace Lockstep::Workspace
         QTcpSocket *m_socket = nullptr;
         AgentAddress m_address;
         QByteArray m_token;
-        QByteArray m_challenge;   // sent in the hello; the answer must carry its proof
+        QByteArray m_challenge;  // sent in the hello; the answer must carry its proof
         Wire::LineBuffer m_buffer;
         QString m_agentId;
         QString m_workspaceId;
         bool m_ready = false;
-        bool m_done = false;       // failed, closed or aborted
+        bool m_done = false;  // failed, closed or aborted
         qint64 m_nextId = 1;
         std::map<qint64, Pending> m_pending;
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

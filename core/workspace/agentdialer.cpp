@@ -11,11 +11,11 @@ namespace Lockstep::Workspace
     {
         switch (failure)
         {
-        case DialFailure::NoRunningAgent: return u"no_running_agent"_qs;
-        case DialFailure::Timeout: return u"timeout"_qs;
-        case DialFailure::Unauthorized: return u"unauthorized"_qs;
-        case DialFailure::TooManySwitches: return u"too_many_switches"_qs;
-        case DialFailure::InvalidBinding: return u"invalid_binding"_qs;
+        case DialFailure::NoRunningAgent: return QStringLiteral("no_running_agent");
+        case DialFailure::Timeout: return QStringLiteral("timeout");
+        case DialFailure::Unauthorized: return QStringLiteral("unauthorized");
+        case DialFailure::TooManySwitches: return QStringLiteral("too_many_switches");
+        case DialFailure::InvalidBinding: return QStringLiteral("invalid_binding");
         }
         return {};
     }
@@ -24,20 +24,20 @@ namespace Lockstep::Workspace
     {
         switch (event)
         {
-        case DialEvent::Dial: return u"dial"_qs;
-        case DialEvent::QuickFailure: return u"quick_failure"_qs;
-        case DialEvent::DelayElapsed: return u"delay_elapsed"_qs;
-        case DialEvent::Lookup: return u"lookup"_qs;
-        case DialEvent::LookupFailed: return u"lookup_failed"_qs;
-        case DialEvent::SameAgent: return u"same_agent"_qs;
-        case DialEvent::NoAgent: return u"no_agent"_qs;
-        case DialEvent::OtherAgent: return u"other_agent"_qs;
-        case DialEvent::AttemptCancelled: return u"attempt_cancelled"_qs;
-        case DialEvent::Retry: return u"retry"_qs;
-        case DialEvent::Connected: return u"connected"_qs;
-        case DialEvent::TimedOut: return u"timed_out"_qs;
-        case DialEvent::Failed: return u"failed"_qs;
-        case DialEvent::Cancelled: return u"cancelled"_qs;
+        case DialEvent::Dial: return QStringLiteral("dial");
+        case DialEvent::QuickFailure: return QStringLiteral("quick_failure");
+        case DialEvent::DelayElapsed: return QStringLiteral("delay_elapsed");
+        case DialEvent::Lookup: return QStringLiteral("lookup");
+        case DialEvent::LookupFailed: return QStringLiteral("lookup_failed");
+        case DialEvent::SameAgent: return QStringLiteral("same_agent");
+        case DialEvent::NoAgent: return QStringLiteral("no_agent");
+        case DialEvent::OtherAgent: return QStringLiteral("other_agent");
+        case DialEvent::AttemptCancelled: return QStringLiteral("attempt_cancelled");
+        case DialEvent::Retry: return QStringLiteral("retry");
+        case DialEvent::Connected: return QStringLiteral("connected");
+        case DialEvent::TimedOut: return QStringLiteral("timed_out");
+        case DialEvent::Failed: return QStringLiteral("failed");
+        case DialEvent::Cancelled: return QStringLiteral("cancelled");
         }
         return {};
     }
@@ -79,8 +79,8 @@ namespace Lockstep::Workspace
                 return;
             if (!isValidWorkspaceId(m_workspaceId))
             {
-                fail(DialFailure::InvalidBinding,
-                     QStringLiteral("'%1' is not a valid workspace ID").arg(m_workspaceId), true);
+                fail(DialFailure::InvalidBinding, QStringLiteral("'%1' is not a valid workspace ID").arg(m_workspaceId),
+                     true);
                 return;
             }
             if (agent)
@@ -198,8 +198,9 @@ namespace Lockstep::Workspace
         if (m_finished || !m_attempt)
             return;
         record(DialEvent::DelayElapsed);
-        qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << ":" << m_current->toString() << "has not answered in"
-                                      << m_options.dialDelay.count() << "ms; checking the workspace's current agent";
+        qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << ":" << m_current->toString()
+                                      << "has not answered in" << m_options.dialDelay.count()
+                                      << "ms; checking the workspace's current agent";
         validate(Trigger::DelayElapsed);
     }
 
@@ -209,9 +210,12 @@ namespace Lockstep::Workspace
             return;
         record(DialEvent::TimedOut);
         cancelAttempt();
-        QString message = m_current
-                              ? QStringLiteral("workspace agent %1 did not answer within %2 ms").arg(m_current->agentId).arg(m_options.dialTimeout.count())
-                              : QStringLiteral("could not find the agent of workspace %1 within %2 ms").arg(m_workspaceId).arg(m_options.dialTimeout.count());
+        QString message = m_current ? QStringLiteral("workspace agent %1 did not answer within %2 ms")
+                                          .arg(m_current->agentId)
+                                          .arg(m_options.dialTimeout.count())
+                                    : QStringLiteral("could not find the agent of workspace %1 within %2 ms")
+                                          .arg(m_workspaceId)
+                                          .arg(m_options.dialTimeout.count());
         if (!m_lastProblem.isEmpty())
             message += u" (" + m_lastProblem + u')';
         fail(DialFailure::Timeout, message, false);
@@ -244,7 +248,8 @@ namespace Lockstep::Workspace
         {
             // Proves nothing about the agent: keep waiting within dialTimeout.
             record(DialEvent::LookupFailed);
-            m_lastProblem = u"the workspace's current agent could not be checked: "_qs + lookup.error().message;
+            m_lastProblem =
+                QStringLiteral("the workspace's current agent could not be checked: ") + lookup.error().message;
             qCWarning(lcWorkspace).noquote() << "workspace" << m_workspaceId << ":" << m_lastProblem;
             keepWaiting();
             return;
@@ -256,7 +261,8 @@ namespace Lockstep::Workspace
             qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << "has no running agent"
                                           << (trigger == Trigger::DelayElapsed ? "(found after the dial delay)" : "");
             fail(DialFailure::NoRunningAgent,
-                 QStringLiteral("workspace has no running agent (workspace %1): start the workspace and try again").arg(m_workspaceId),
+                 QStringLiteral("workspace has no running agent (workspace %1): start the workspace and try again")
+                     .arg(m_workspaceId),
                  true);
             return;
         }
@@ -275,13 +281,15 @@ namespace Lockstep::Workspace
             if (m_switches >= m_options.maxSwitches)
             {
                 fail(DialFailure::TooManySwitches,
-                     QStringLiteral("workspace %1 changed its agent more than %2 times while dialing").arg(m_workspaceId).arg(m_options.maxSwitches),
+                     QStringLiteral("workspace %1 changed its agent more than %2 times while dialing")
+                         .arg(m_workspaceId)
+                         .arg(m_options.maxSwitches),
                      true);
                 return;
             }
             ++m_switches;
-            qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << "was rebuilt: switching from" << from->toString()
-                                          << "to" << now.toString();
+            qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << "was rebuilt: switching from"
+                                          << from->toString() << "to" << now.toString();
         }
         const QPointer<AgentDialer> self(this);
         emit switched(from, now);
@@ -325,7 +333,8 @@ namespace Lockstep::Workspace
         stopTimers();
         m_finished = true;
         record(DialEvent::Failed);
-        qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << ": dial failed (" << toString(failure) << "):" << message;
+        qCInfo(lcWorkspace).noquote() << "workspace" << m_workspaceId << ": dial failed (" << toString(failure)
+                                      << "):" << message;
         emit failed(DialError{.failure = failure, .message = message, .terminal = terminal});
     }
 
@@ -341,4 +350,4 @@ namespace Lockstep::Workspace
         m_deadlineTimer.stop();
         m_retryTimer.stop();
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

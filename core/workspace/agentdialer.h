@@ -46,28 +46,28 @@ namespace Lockstep::Workspace
         TooManySwitches,  // the workspace kept being rebuilt: terminal
         InvalidBinding,   // empty or malformed workspace ID: terminal
     };
-    QString toString(DialFailure failure);   // "no_running_agent", ...
+    QString toString(DialFailure failure);  // "no_running_agent", ...
 
     struct DialError
     {
         DialFailure failure = DialFailure::Timeout;
-        QString message;          // for the chat log; no secrets
-        bool terminal = false;    // waiting longer cannot help
+        QString message;        // for the chat log; no secrets
+        bool terminal = false;  // waiting longer cannot help
     };
 
     // What happened during a dial, in order (tests and logs read it).
     enum class DialEvent
     {
-        Dial,               // a connection attempt to an agent started
-        QuickFailure,       // the attempt failed before the dial delay
-        DelayElapsed,       // the dial delay passed with the attempt still pending
-        Lookup,             // the directory was asked for the current agent
-        LookupFailed,       // ...and could not answer (keep waiting)
-        SameAgent,          // ...and named the agent being dialed (keep waiting)
-        NoAgent,            // ...and said the workspace has no running agent
-        OtherAgent,         // ...and named another agent (a rebuild)
-        AttemptCancelled,   // a pending attempt was closed (stale agent, failure, cancel)
-        Retry,              // dialing the same agent again after a quick failure
+        Dial,              // a connection attempt to an agent started
+        QuickFailure,      // the attempt failed before the dial delay
+        DelayElapsed,      // the dial delay passed with the attempt still pending
+        Lookup,            // the directory was asked for the current agent
+        LookupFailed,      // ...and could not answer (keep waiting)
+        SameAgent,         // ...and named the agent being dialed (keep waiting)
+        NoAgent,           // ...and said the workspace has no running agent
+        OtherAgent,        // ...and named another agent (a rebuild)
+        AttemptCancelled,  // a pending attempt was closed (stale agent, failure, cancel)
+        Retry,             // dialing the same agent again after a quick failure
         Connected,
         TimedOut,
         Failed,
@@ -122,7 +122,8 @@ namespace Lockstep::Workspace
         void failed(const Lockstep::Workspace::DialError &error);
         // The binding was stale: the workspace now runs `to` (from is empty when
         // the run had no agent bound yet).
-        void switched(const std::optional<Lockstep::Workspace::AgentAddress> &from, const Lockstep::Workspace::AgentAddress &to);
+        void switched(const std::optional<Lockstep::Workspace::AgentAddress> &from,
+                      const Lockstep::Workspace::AgentAddress &to);
 
     private:
         enum class Trigger
@@ -151,8 +152,8 @@ namespace Lockstep::Workspace
         DialOptions m_options;
         QString m_workspaceId;
         std::optional<AgentAddress> m_current;
-        AgentConnection *m_attempt = nullptr;    // pending attempt (child)
-        AgentConnection *m_ready = nullptr;      // connected, not yet taken (child)
+        AgentConnection *m_attempt = nullptr;  // pending attempt (child)
+        AgentConnection *m_ready = nullptr;    // connected, not yet taken (child)
         QTimer m_delayTimer;
         QTimer m_deadlineTimer;
         QTimer m_retryTimer;
@@ -161,6 +162,6 @@ namespace Lockstep::Workspace
         int m_switches = 0;
         bool m_started = false;
         bool m_finished = false;
-        QString m_lastProblem;                   // the last attempt or lookup failure, for the timeout message
+        QString m_lastProblem;  // the last attempt or lookup failure, for the timeout message
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

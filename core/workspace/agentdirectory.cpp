@@ -14,21 +14,22 @@ namespace Lockstep::Workspace
     StoreAgentDirectory::StoreAgentDirectory(Store::StoreWorker &store, const std::chrono::milliseconds expiry)
         : m_store(store)
         , m_expiry(expiry)
-    {
-    }
+    {}
 
     void StoreAgentDirectory::lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done)
     {
         m_store.call(
             context, [workspaceId](Store::RunStore &store) { return store.workspaceState(workspaceId); },
-            [workspaceId, expiry = m_expiry, done = std::move(done)](const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state) {
+            [workspaceId, expiry = m_expiry,
+             done = std::move(done)](const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state) {
                 done(currentAgent(workspaceId, state, expiry));
             });
     }
 
-    AgentDirectory::Lookup StoreAgentDirectory::currentAgent(const QString &workspaceId,
-                                                            const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state,
-                                                            const std::chrono::milliseconds expiry)
+    AgentDirectory::Lookup
+    StoreAgentDirectory::currentAgent(const QString &workspaceId,
+                                      const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state,
+                                      const std::chrono::milliseconds expiry)
     {
         if (!state)
             return unexpected(DirectoryError{state.error().message});
@@ -38,15 +39,18 @@ namespace Lockstep::Workspace
         const Store::WorkspaceAgent &agent = *state.value();
         if (registrationExpired(agent.updatedAt, expiry, QDateTime::currentDateTimeUtc()))
         {
-            qCInfo(lcWorkspace).noquote() << "the registration of agent" << agent.agentId << "of workspace" << workspaceId
-                                          << "has expired (last renewed" << agent.updatedAt.toString(Qt::ISODateWithMs) << ')';
+            qCInfo(lcWorkspace).noquote()
+                << "the registration of agent" << agent.agentId << "of workspace" << workspaceId
+                << "has expired (last renewed" << agent.updatedAt.toString(Qt::ISODateWithMs) << ')';
             return std::optional<AgentAddress>{};
         }
-        AgentAddress address{.agentId = agent.agentId, .host = QHostAddress(agent.host), .port = 0, .secret = agent.secret};
+        AgentAddress address{
+            .agentId = agent.agentId, .host = QHostAddress(agent.host), .port = 0, .secret = agent.secret};
         if (address.host.isNull() || (agent.port <= 0) || (agent.port > 65535))
-            return unexpected(DirectoryError{QStringLiteral("the store holds an unusable address for agent %1 of workspace %2")
-                                                 .arg(agent.agentId, workspaceId)});
+            return unexpected(
+                DirectoryError{QStringLiteral("the store holds an unusable address for agent %1 of workspace %2")
+                                   .arg(agent.agentId, workspaceId)});
         address.port = static_cast<std::uint16_t>(agent.port);
         return std::optional<AgentAddress>(address);
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

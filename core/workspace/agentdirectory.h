@@ -57,7 +57,8 @@ namespace Lockstep::Workspace
     {
     public:
         // `store` must outlive the directory.
-        explicit StoreAgentDirectory(Store::StoreWorker &store, std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
+        explicit StoreAgentDirectory(Store::StoreWorker &store,
+                                     std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
 
         void lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done) override;
 
@@ -69,4 +70,4 @@ namespace Lockstep::Workspace
         Store::StoreWorker &m_store;
         std::chrono::milliseconds m_expiry;
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

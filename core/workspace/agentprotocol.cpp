@@ -2,8 +2,8 @@
 
 #include <QCryptographicHash>
 #include <QJsonDocument>
-#include <QMessageAuthenticationCode>
 #include <QJsonParseError>
+#include <QMessageAuthenticationCode>
 
 #include "protocol/chatlog.h"
 
@@ -13,9 +13,11 @@ namespace Lockstep::Workspace::Wire
     {
         QJsonObject tool(const QString &name, const QString &description, const QJsonObject &args)
         {
-            return QJsonObject{{u"name"_qs, name}, {u"description"_qs, description}, {u"args"_qs, args}};
+            return QJsonObject{{QStringLiteral("name"), name},
+                               {QStringLiteral("description"), description},
+                               {QStringLiteral("args"), args}};
         }
-    } // namespace
+    }  // namespace
 
     QByteArray helloProof(const QByteArray &secret, const QByteArray &challenge)
     {
@@ -36,17 +38,20 @@ namespace Lockstep::Workspace::Wire
     QJsonArray toolDescriptions()
     {
         return QJsonArray{
-            tool(Tools::ReadFile, u"Read a text file of the workspace (at most 64 KiB are returned)."_qs,
-                 {{u"path"_qs, u"string"_qs}}),
-            tool(Tools::WriteFile, u"Write a text file in the workspace (at most 1 MiB); the folder must exist."_qs,
-                 {{u"path"_qs, u"string"_qs}, {u"content"_qs, u"string"_qs}}),
-            tool(Tools::ListDir, u"List a folder of the workspace (at most 1000 entries)."_qs,
-                 {{u"path"_qs, u"string, default \".\""_qs}}),
+            tool(Tools::ReadFile, QStringLiteral("Read a text file of the workspace (at most 64 KiB are returned)."),
+                 {{QStringLiteral("path"), QStringLiteral("string")}}),
+            tool(Tools::WriteFile,
+                 QStringLiteral("Write a text file in the workspace (at most 1 MiB); the folder must exist."),
+                 {{QStringLiteral("path"), QStringLiteral("string")},
+                  {QStringLiteral("content"), QStringLiteral("string")}}),
+            tool(Tools::ListDir, QStringLiteral("List a folder of the workspace (at most 1000 entries)."),
+                 {{QStringLiteral("path"), QStringLiteral("string, default \".\"")}}),
             tool(Tools::RunCommand,
-                 u"Run a program in the workspace folder; it is killed with its process group at the time limit."_qs,
-                 {{u"argv"_qs, u"array of strings (or program + arguments)"_qs},
-                  {u"timeoutMs"_qs, u"integer, optional"_qs},
-                  {u"cwd"_qs, u"string, optional"_qs}}),
+                 QStringLiteral(
+                     "Run a program in the workspace folder; it is killed with its process group at the time limit."),
+                 {{QStringLiteral("argv"), QStringLiteral("array of strings (or program + arguments)")},
+                  {QStringLiteral("timeoutMs"), QStringLiteral("integer, optional")},
+                  {QStringLiteral("cwd"), QStringLiteral("string, optional")}}),
         };
     }
 
@@ -70,12 +75,12 @@ namespace Lockstep::Workspace::Wire
 
     QJsonObject errorMessage(const ErrorBody &error, const std::optional<qint64> id)
     {
-        QJsonObject body{{u"code"_qs, error.code}, {u"message"_qs, error.message}};
+        QJsonObject body{{QStringLiteral("code"), error.code}, {QStringLiteral("message"), error.message}};
         if (!error.output.isEmpty())
-            body.insert(u"output"_qs, error.output);
-        QJsonObject message{{u"error"_qs, body}};
+            body.insert(QStringLiteral("output"), error.output);
+        QJsonObject message{{QStringLiteral("error"), body}};
         if (id)
-            message.insert(u"id"_qs, *id);
+            message.insert(QStringLiteral("id"), *id);
         return message;
     }
 
@@ -95,8 +100,7 @@ namespace Lockstep::Workspace::Wire
 
     LineBuffer::LineBuffer(const qsizetype maxLineBytes)
         : m_maxLineBytes(maxLineBytes)
-    {
-    }
+    {}
 
     bool LineBuffer::append(const QByteArray &data)
     {
@@ -125,4 +129,4 @@ namespace Lockstep::Workspace::Wire
             line.chop(1);
         return line;
     }
-} // namespace Lockstep::Workspace::Wire
+}  // namespace Lockstep::Workspace::Wire

@@ -75,7 +75,7 @@ namespace Lockstep::Workspace::Wire
         inline const QString TimedOut = QStringLiteral("timed_out");
         inline const QString StartFailed = QStringLiteral("start_failed");
         inline const QString Busy = QStringLiteral("busy");
-    } // namespace Codes
+    }  // namespace Codes
 
     namespace Tools
     {
@@ -83,7 +83,7 @@ namespace Lockstep::Workspace::Wire
         inline const QString WriteFile = QStringLiteral("write_file");
         inline const QString ListDir = QStringLiteral("list_dir");
         inline const QString RunCommand = QStringLiteral("run_command");
-    } // namespace Tools
+    }  // namespace Tools
 
     // The hello's proof: base64url(HMAC-SHA256(secret, "lockstep-agent-hello:" + challenge)).
     QByteArray helloProof(const QByteArray &secret, const QByteArray &challenge);
@@ -104,7 +104,7 @@ namespace Lockstep::Workspace::Wire
     {
         QString code;
         QString message;
-        QString output;   // partial output of a killed command, else empty
+        QString output;  // partial output of a killed command, else empty
     };
     QJsonObject errorMessage(const ErrorBody &error, std::optional<qint64> id = std::nullopt);
 
@@ -128,4 +128,4 @@ namespace Lockstep::Workspace::Wire
         QByteArray m_buffer;
         qsizetype m_maxLineBytes;
     };
-} // namespace Lockstep::Workspace::Wire
+}  // namespace Lockstep::Workspace::Wire

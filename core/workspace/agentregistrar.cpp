@@ -14,7 +14,7 @@ namespace Lockstep::Workspace
     QUrl agentRoute(const QUrl &gateway, const QString &workspaceId)
     {
         QUrl url = gateway;
-        url.setPath(u"/api/v1/workspaces/"_qs + workspaceId + u"/agent"_qs);
+        url.setPath(QStringLiteral("/api/v1/workspaces/") + workspaceId + QStringLiteral("/agent"));
         url.setQuery(QString());
         url.setFragment(QString());
         return url;
@@ -66,10 +66,10 @@ namespace Lockstep::Workspace
         request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
         request.setRawHeader("Authorization", "Bearer " + m_options.token);
         request.setTransferTimeout(static_cast<int>(m_options.requestTimeout.count()));
-        const QJsonObject body{{u"agentID"_qs, m_options.self.agentId},
-                               {u"host"_qs, m_options.self.host.toString()},
-                               {u"port"_qs, m_options.self.port},
-                               {u"secret"_qs, QString::fromLatin1(m_options.secret)}};
+        const QJsonObject body{{QStringLiteral("agentID"), m_options.self.agentId},
+                               {QStringLiteral("host"), m_options.self.host.toString()},
+                               {QStringLiteral("port"), m_options.self.port},
+                               {QStringLiteral("secret"), QString::fromLatin1(m_options.secret)}};
         QNetworkReply *reply = m_network->post(request, QJsonDocument(body).toJson(QJsonDocument::Compact));
         connect(reply, &QNetworkReply::finished, this, [this, reply] { onRegisterReply(reply); });
     }
@@ -96,12 +96,18 @@ namespace Lockstep::Workspace
         const QString url = agentRoute(m_options.gateway, m_options.workspaceId).toString();
         if (status == 0)
             report(0, QStringLiteral("cannot register with the gateway at %1: %2; serving anyway, retrying every %3 s")
-                          .arg(url, reply->errorString()).arg(m_options.interval.count() / 1000));
+                          .arg(url, reply->errorString())
+                          .arg(m_options.interval.count() / 1000));
         else if (status == 404 || status == 405)
-            report(status, QStringLiteral("the gateway at %1 has no workspace registration route (HTTP %2); serving without registration")
-                               .arg(url).arg(status));
+            report(status,
+                   QStringLiteral(
+                       "the gateway at %1 has no workspace registration route (HTTP %2); serving without registration")
+                       .arg(url)
+                       .arg(status));
         else if (status == 401 || status == 403)
-            report(status, QStringLiteral("the gateway refused the agent's token (HTTP %1); check --token-file; serving anyway").arg(status));
+            report(status,
+                   QStringLiteral("the gateway refused the agent's token (HTTP %1); check --token-file; serving anyway")
+                       .arg(status));
         else
             report(status, QStringLiteral("the gateway refused the registration (HTTP %1: %2); serving anyway")
                                .arg(status)
@@ -122,7 +128,7 @@ namespace Lockstep::Workspace
         m_timer.stop();
         QUrl url = agentRoute(m_options.gateway, m_options.workspaceId);
         QUrlQuery query;
-        query.addQueryItem(u"agentID"_qs, m_options.self.agentId);
+        query.addQueryItem(QStringLiteral("agentID"), m_options.self.agentId);
         url.setQuery(query);
         QNetworkRequest request(url);
         request.setRawHeader("Authorization", "Bearer " + m_options.token);
@@ -139,4 +145,4 @@ namespace Lockstep::Workspace
             emit deregistered(ok);
         });
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -17,7 +17,8 @@ class QNetworkReply;
 namespace Lockstep::Workspace
 {
     // The gateway's workspace routes, relative to its base URL:
-    //   POST   /api/v1/workspaces/{workspaceID}/agent  {"agentID","host","port","secret"}  -> 200 {"workspaceID","agentID","build"}
+    //   POST   /api/v1/workspaces/{workspaceID}/agent  {"agentID","host","port","secret"}  -> 200
+    //   {"workspaceID","agentID","build"}
     //          (the gateway dials host:port and checks the agent's hello proof before it accepts)
     //   DELETE /api/v1/workspaces/{workspaceID}/agent?agentID=ID                   -> 200 {"outcome":"stopped|noop"}
     QUrl agentRoute(const QUrl &gateway, const QString &workspaceId);
@@ -30,9 +31,9 @@ namespace Lockstep::Workspace
         QUrl gateway;
         QString workspaceId;
         AgentAddress self;
-        QByteArray token;                              // Authorization: Bearer (a gateway token)
-        QByteArray secret;                             // the agent's own secret, for the gateway to present
-        std::chrono::milliseconds interval{30000};     // re-register (the gateway may have restarted)
+        QByteArray token;                           // Authorization: Bearer (a gateway token)
+        QByteArray secret;                          // the agent's own secret, for the gateway to present
+        std::chrono::milliseconds interval{30000};  // re-register (the gateway may have restarted)
         std::chrono::milliseconds requestTimeout{10000};
     };
 
@@ -72,6 +73,6 @@ namespace Lockstep::Workspace
         QTimer m_timer;
         bool m_registered = false;
         bool m_stopping = false;
-        QString m_lastProblem;   // the same problem is logged once
+        QString m_lastProblem;  // the same problem is logged once
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -8,8 +8,8 @@
 #include <QTcpSocket>
 #include <QTimer>
 
-#include "workspace/workspacelog.h"
 #include "workspace/agentprotocol.h"
+#include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace
 {
@@ -26,7 +26,8 @@ namespace Lockstep::Workspace
             m_socket->setParent(this);
             m_helloTimer.setSingleShot(true);
             connect(&m_helloTimer, &QTimer::timeout, this, [this] {
-                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"no hello in time"_qs});
+                closeWith(
+                    Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = QStringLiteral("no hello in time")});
             });
             m_helloTimer.start(m_server.m_options.helloTimeout);
             // Until the hello is accepted Qt reads at most MaxHelloBytes from the
@@ -59,7 +60,8 @@ namespace Lockstep::Workspace
                 return;
             if (!m_buffer.append(m_socket->readAll()))
             {
-                closeWith(Wire::ErrorBody{.code = Wire::Codes::TooLarge, .message = u"a line is longer than the limit"_qs});
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::TooLarge,
+                                          .message = QStringLiteral("a line is longer than the limit")});
                 return;
             }
             while (!m_closing)
@@ -82,8 +84,9 @@ namespace Lockstep::Workspace
                 if (!m_socket->canReadLine())
                 {
                     if (m_socket->bytesAvailable() >= Wire::MaxHelloBytes)
-                        closeWith(Wire::ErrorBody{.code = Wire::Codes::TooLarge,
-                                                  .message = QStringLiteral("no hello within the first %1 bytes").arg(Wire::MaxHelloBytes)});
+                        closeWith(Wire::ErrorBody{
+                            .code = Wire::Codes::TooLarge,
+                            .message = QStringLiteral("no hello within the first %1 bytes").arg(Wire::MaxHelloBytes)});
                     return false;
                 }
                 QByteArray line = m_socket->readLine(Wire::MaxHelloBytes + 1);
@@ -96,7 +99,7 @@ namespace Lockstep::Workspace
             }
             if (m_closing)
                 return false;
-            m_socket->setReadBufferSize(0);   // authenticated: lines up to MaxLineBytes
+            m_socket->setReadBufferSize(0);  // authenticated: lines up to MaxLineBytes
             return true;
         }
 
@@ -108,7 +111,8 @@ namespace Lockstep::Workspace
                 if (!m_authenticated)
                     closeWith(Wire::ErrorBody{.code = Wire::Codes::BadRequest, .message = message.error()});
                 else
-                    send(Wire::errorMessage(Wire::ErrorBody{.code = Wire::Codes::BadRequest, .message = message.error()}));
+                    send(Wire::errorMessage(
+                        Wire::ErrorBody{.code = Wire::Codes::BadRequest, .message = message.error()}));
                 return;
             }
             if (!m_authenticated)
@@ -122,43 +126,50 @@ namespace Lockstep::Workspace
             const QJsonValue hello = message.value(u"hello");
             if (!hello.isObject())
             {
-                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"the first message must be a hello"_qs});
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized,
+                                          .message = QStringLiteral("the first message must be a hello")});
                 return;
             }
             const QByteArray token = hello.toObject().value(u"token").toString().toUtf8();
             const QJsonValue challenge = hello.toObject().value(u"challenge");
-            if (!challenge.isUndefined() && (!challenge.isString() || challenge.toString().size() > Wire::MaxChallengeBytes))
+            if (!challenge.isUndefined() &&
+                (!challenge.isString() || challenge.toString().size() > Wire::MaxChallengeBytes))
             {
-                closeWith(Wire::ErrorBody{.code = Wire::Codes::BadRequest,
-                                          .message = QStringLiteral("hello.challenge must be a string of at most %1 characters").arg(Wire::MaxChallengeBytes)});
+                closeWith(Wire::ErrorBody{
+                    .code = Wire::Codes::BadRequest,
+                    .message = QStringLiteral("hello.challenge must be a string of at most %1 characters")
+                                   .arg(Wire::MaxChallengeBytes)});
                 return;
             }
             if (!m_server.m_options.tokens.accepts(token))
             {
-                qCWarning(lcWorkspace).noquote() << "refused a connection from" << m_socket->peerAddress().toString()
-                                           << ": wrong or missing token";
-                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized, .message = u"wrong or missing token"_qs});
+                qCWarning(lcWorkspace).noquote()
+                    << "refused a connection from" << m_socket->peerAddress().toString() << ": wrong or missing token";
+                closeWith(Wire::ErrorBody{.code = Wire::Codes::Unauthorized,
+                                          .message = QStringLiteral("wrong or missing token")});
                 return;
             }
             m_authenticated = true;
             m_helloTimer.stop();
-            QJsonObject answer{{u"agentID"_qs, m_server.m_options.agentId},
-                               {u"workspaceID"_qs, m_server.m_options.workspaceId},
-                               {u"protocol"_qs, Wire::ProtocolVersion}};
+            QJsonObject answer{{QStringLiteral("agentID"), m_server.m_options.agentId},
+                               {QStringLiteral("workspaceID"), m_server.m_options.workspaceId},
+                               {QStringLiteral("protocol"), Wire::ProtocolVersion}};
             if (challenge.isString())
-                answer.insert(u"proof"_qs, QString::fromLatin1(Wire::helloProof(token, challenge.toString().toUtf8())));
-            send(QJsonObject{{u"hello"_qs, answer}});
+                answer.insert(QStringLiteral("proof"),
+                              QString::fromLatin1(Wire::helloProof(token, challenge.toString().toUtf8())));
+            send(QJsonObject{{QStringLiteral("hello"), answer}});
         }
 
         void handleRequest(const QJsonObject &message)
         {
             const QJsonValue idValue = message.value(u"id");
             const double rawId = idValue.toDouble(-1);
-            if (!idValue.isDouble() || rawId < 1 || rawId > static_cast<double>(Wire::MaxRequestId)
-                || rawId != static_cast<double>(static_cast<qint64>(rawId)))
+            if (!idValue.isDouble() || rawId < 1 || rawId > static_cast<double>(Wire::MaxRequestId) ||
+                rawId != static_cast<double>(static_cast<qint64>(rawId)))
             {
-                send(Wire::errorMessage(Wire::ErrorBody{.code = Wire::Codes::BadRequest,
-                                                        .message = u"'id' must be an integer from 1 to 2^53-1"_qs}));
+                send(Wire::errorMessage(
+                    Wire::ErrorBody{.code = Wire::Codes::BadRequest,
+                                    .message = QStringLiteral("'id' must be an integer from 1 to 2^53-1")}));
                 return;
             }
             const qint64 id = static_cast<qint64>(rawId);
@@ -166,18 +177,19 @@ namespace Lockstep::Workspace
             const bool call = message.contains(u"call");
             if (list == call)
             {
-                replyError(id, Wire::Codes::BadRequest, u"a request holds exactly one of 'listTools' or 'call'"_qs);
+                replyError(id, Wire::Codes::BadRequest,
+                           QStringLiteral("a request holds exactly one of 'listTools' or 'call'"));
                 return;
             }
             if (list)
             {
-                send(QJsonObject{{u"id"_qs, id}, {u"tools"_qs, Wire::toolDescriptions()}});
+                send(QJsonObject{{QStringLiteral("id"), id}, {QStringLiteral("tools"), Wire::toolDescriptions()}});
                 return;
             }
             const QJsonValue callValue = message.value(u"call");
             if (!callValue.isObject())
             {
-                replyError(id, Wire::Codes::BadRequest, u"'call' must be an object"_qs);
+                replyError(id, Wire::Codes::BadRequest, QStringLiteral("'call' must be an object"));
                 return;
             }
             const QJsonObject body = callValue.toObject();
@@ -185,12 +197,12 @@ namespace Lockstep::Workspace
             const QJsonValue argsValue = body.value(u"args");
             if (!toolValue.isString())
             {
-                replyError(id, Wire::Codes::BadRequest, u"'call.tool' must be a string"_qs);
+                replyError(id, Wire::Codes::BadRequest, QStringLiteral("'call.tool' must be a string"));
                 return;
             }
             if (!argsValue.isUndefined() && !argsValue.isNull() && !argsValue.isObject())
             {
-                replyError(id, Wire::Codes::BadRequest, u"'call.args' must be an object"_qs);
+                replyError(id, Wire::Codes::BadRequest, QStringLiteral("'call.args' must be an object"));
                 return;
             }
             const QString tool = toolValue.toString();
@@ -214,8 +226,9 @@ namespace Lockstep::Workspace
             }
             if (m_commands >= m_server.m_options.maxCommandsPerConnection)
             {
-                replyError(id, Wire::Codes::Busy, QStringLiteral("at most %1 commands run at once on one connection")
-                                                      .arg(m_server.m_options.maxCommandsPerConnection));
+                replyError(id, Wire::Codes::Busy,
+                           QStringLiteral("at most %1 commands run at once on one connection")
+                               .arg(m_server.m_options.maxCommandsPerConnection));
                 return;
             }
             ++m_commands;
@@ -235,7 +248,7 @@ namespace Lockstep::Workspace
                 send(Wire::errorMessage(result.error(), id));
                 return;
             }
-            send(QJsonObject{{u"id"_qs, id}, {u"result"_qs, result.value()}});
+            send(QJsonObject{{QStringLiteral("id"), id}, {QStringLiteral("result"), result.value()}});
         }
 
         void replyError(const qint64 id, const QString &code, const QString &text)
@@ -266,8 +279,8 @@ namespace Lockstep::Workspace
             // writing them, as before.
             m_socket->flush();
             m_socket->setReadBufferSize(0);
-            if (m_socket->bytesToWrite() > 0 || m_socket->socketDescriptor() < 0
-                || ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR) != 0)
+            if (m_socket->bytesToWrite() > 0 || m_socket->socketDescriptor() < 0 ||
+                ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR) != 0)
                 m_socket->disconnectFromHost();
             QTimer::singleShot(5000, this, [this] { m_socket->abort(); });
         }
@@ -305,7 +318,10 @@ namespace Lockstep::Workspace
     Result<Ok, QString> AgentServer::listen(const QHostAddress &address, const std::uint16_t port)
     {
         if (!m_server->listen(address, port))
-            return unexpected(QStringLiteral("cannot listen on %1:%2: %3").arg(address.toString()).arg(port).arg(m_server->errorString()));
+            return unexpected(QStringLiteral("cannot listen on %1:%2: %3")
+                                  .arg(address.toString())
+                                  .arg(port)
+                                  .arg(m_server->errorString()));
         return Ok{};
     }
 
@@ -348,4 +364,4 @@ namespace Lockstep::Workspace
             new Session(*this, socket);
         }
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -21,11 +21,11 @@ namespace Lockstep::Workspace
     {
         QString agentId;
         QString workspaceId;
-        AgentTokens tokens;                          // accepted in the hello: the agent's secret
+        AgentTokens tokens;  // accepted in the hello: the agent's secret
         ToolLimits limits;
-        int maxConnections = 64;                     // more are closed at once
-        int maxCommandsPerConnection = 4;            // more concurrent run_command: "busy"
-        std::chrono::milliseconds helloTimeout{5000};   // no valid hello by then: closed
+        int maxConnections = 64;                       // more are closed at once
+        int maxCommandsPerConnection = 4;              // more concurrent run_command: "busy"
+        std::chrono::milliseconds helloTimeout{5000};  // no valid hello by then: closed
     };
 
     // The tool server of lockstep-agent (protocol in agentprotocol.h): one
@@ -57,7 +57,7 @@ namespace Lockstep::Workspace
         WorkspaceFolder m_folder;
         AgentServerOptions m_options;
         QTcpServer *m_server = nullptr;
-        QTimer m_reaper;   // reaps processes adopted as subreaper (agenttools.h)
+        QTimer m_reaper;  // reaps processes adopted as subreaper (agenttools.h)
         int m_sessions = 0;
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -48,4 +48,4 @@ namespace Lockstep::Workspace
     {
         return m_first;
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -39,4 +39,4 @@ namespace Lockstep::Workspace
         QByteArray m_first;
         Gateway::TokenSet m_accepted;
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -48,7 +48,8 @@ namespace Lockstep::Workspace
             for (auto it = args.constBegin(); it != args.constEnd(); ++it)
             {
                 if (!allowed.contains(it.key()))
-                    return badRequest(QStringLiteral("unknown argument '%1' (expected: %2)").arg(it.key(), allowed.join(u", ")));
+                    return badRequest(
+                        QStringLiteral("unknown argument '%1' (expected: %2)").arg(it.key(), allowed.join(u", ")));
             }
             return std::nullopt;
         }
@@ -69,24 +70,27 @@ namespace Lockstep::Workspace
 
         Wire::ErrorBody ioError(const QString &what, const QString &path, const int error)
         {
-            return Wire::ErrorBody{.code = Wire::Codes::IoError,
-                                   .message = QStringLiteral("cannot %1 '%2': %3").arg(what, path, QString::fromLocal8Bit(std::strerror(error)))};
+            return Wire::ErrorBody{
+                .code = Wire::Codes::IoError,
+                .message =
+                    QStringLiteral("cannot %1 '%2': %3").arg(what, path, QString::fromLocal8Bit(std::strerror(error)))};
         }
 
         ToolResult readFile(const WorkspaceFolder &folder, const QJsonObject &args)
         {
-            if (auto bad = checkKeys(args, {u"path"_qs}))
+            if (auto bad = checkKeys(args, {QStringLiteral("path")}))
                 return unexpected(*bad);
-            auto path = stringArg(args, u"path"_qs, true);
+            auto path = stringArg(args, QStringLiteral("path"), true);
             if (!path)
                 return unexpected(path.error());
             // O_NONBLOCK: opening a FIFO must not hang the agent (and it is refused below).
             auto opened = folder.openBeneath(*path, O_RDONLY | O_NONBLOCK);
             if (!opened)
                 return unexpected(fromPathError(opened.error()));
-            struct stat info{};
+            struct stat info
+            {};
             if (::fstat(opened->get(), &info) != 0)
-                return unexpected(ioError(u"read"_qs, *path, errno));
+                return unexpected(ioError(QStringLiteral("read"), *path, errno));
             if (S_ISDIR(info.st_mode))
                 return unexpected(badRequest(QStringLiteral("'%1' is a folder (use list_dir)").arg(*path)));
             if (!S_ISREG(info.st_mode))
@@ -95,20 +99,22 @@ namespace Lockstep::Workspace
             if (info.st_nlink > 1)
                 return unexpected(Wire::ErrorBody{
                     .code = Wire::Codes::PathEscape,
-                    .message = QStringLiteral("'%1' has %2 hard links (it may be a file from outside the workspace); not read")
-                                   .arg(*path)
-                                   .arg(info.st_nlink)});
+                    .message =
+                        QStringLiteral("'%1' has %2 hard links (it may be a file from outside the workspace); not read")
+                            .arg(*path)
+                            .arg(info.st_nlink)});
             QFile file;
             if (!file.open(opened->release(), QIODevice::ReadOnly, QFileDevice::AutoCloseHandle))
-                return unexpected(Wire::ErrorBody{.code = Wire::Codes::IoError,
-                                                  .message = QStringLiteral("cannot read '%1': %2").arg(*path, file.errorString())});
+                return unexpected(
+                    Wire::ErrorBody{.code = Wire::Codes::IoError,
+                                    .message = QStringLiteral("cannot read '%1': %2").arg(*path, file.errorString())});
             const QByteArray bytes = file.read(Wire::MaxOutputBytes + 1);
             bool cut = false;
             const QString content = Wire::capOutput(bytes, &cut);
-            return QJsonObject{{u"path"_qs, folder.relativePath(*path).value()},
-                               {u"content"_qs, content},
-                               {u"size"_qs, static_cast<qint64>(info.st_size)},
-                               {u"truncated"_qs, cut}};
+            return QJsonObject{{QStringLiteral("path"), folder.relativePath(*path).value()},
+                               {QStringLiteral("content"), content},
+                               {QStringLiteral("size"), static_cast<qint64>(info.st_size)},
+                               {QStringLiteral("truncated"), cut}};
         }
 
         // Writes `bytes` to a new file next to the target and renames it over
@@ -118,11 +124,15 @@ namespace Lockstep::Workspace
         Result<Ok, int> replaceFile(const WorkspaceFolder::WriteTarget &target, const QByteArray &bytes)
         {
             const int folder = target.folder.get();
-            mode_t mode = 0666;   // minus the umask, for a new file
-            struct stat existing{};
-            const bool exists = ::fstatat(folder, target.name.constData(), &existing, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(existing.st_mode);
-            const QByteArray temporary = ".lockstep-write-" + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
-            UniqueFd fd(::openat(folder, temporary.constData(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+            mode_t mode = 0666;  // minus the umask, for a new file
+            struct stat existing
+            {};
+            const bool exists = ::fstatat(folder, target.name.constData(), &existing, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                S_ISREG(existing.st_mode);
+            const QByteArray temporary =
+                ".lockstep-write-" + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
+            UniqueFd fd(
+                ::openat(folder, temporary.constData(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
             if (!fd.isValid())
                 return unexpected(errno);
             const auto fail = [&](const int error) -> Result<Ok, int> {
@@ -134,7 +144,8 @@ namespace Lockstep::Workspace
             qsizetype written = 0;
             while (written < bytes.size())
             {
-                const ssize_t n = ::write(fd.get(), bytes.constData() + written, static_cast<size_t>(bytes.size() - written));
+                const ssize_t n =
+                    ::write(fd.get(), bytes.constData() + written, static_cast<size_t>(bytes.size() - written));
                 if (n < 0 && errno == EINTR)
                     continue;
                 if (n <= 0)
@@ -150,12 +161,12 @@ namespace Lockstep::Workspace
 
         ToolResult writeFile(const WorkspaceFolder &folder, const QJsonObject &args)
         {
-            if (auto bad = checkKeys(args, {u"path"_qs, u"content"_qs}))
+            if (auto bad = checkKeys(args, {QStringLiteral("path"), QStringLiteral("content")}))
                 return unexpected(*bad);
-            auto path = stringArg(args, u"path"_qs, true);
+            auto path = stringArg(args, QStringLiteral("path"), true);
             if (!path)
                 return unexpected(path.error());
-            auto content = stringArg(args, u"content"_qs, true);
+            auto content = stringArg(args, QStringLiteral("content"), true);
             if (!content)
                 return unexpected(content.error());
             const QByteArray bytes = content->toUtf8();
@@ -166,15 +177,16 @@ namespace Lockstep::Workspace
             if (!target)
                 return unexpected(fromPathError(target.error()));
             if (auto written = replaceFile(*target, bytes); !written)
-                return unexpected(ioError(u"write"_qs, *path, written.error()));
-            return QJsonObject{{u"path"_qs, target->relative}, {u"bytesWritten"_qs, bytes.size()}};
+                return unexpected(ioError(QStringLiteral("write"), *path, written.error()));
+            return QJsonObject{{QStringLiteral("path"), target->relative},
+                               {QStringLiteral("bytesWritten"), bytes.size()}};
         }
 
         ToolResult listDir(const WorkspaceFolder &folder, const QJsonObject &args)
         {
-            if (auto bad = checkKeys(args, {u"path"_qs}))
+            if (auto bad = checkKeys(args, {QStringLiteral("path")}))
                 return unexpected(*bad);
-            auto path = stringArg(args, u"path"_qs, false);
+            auto path = stringArg(args, QStringLiteral("path"), false);
             if (!path)
                 return unexpected(path.error());
             auto opened = folder.openBeneath(*path, O_RDONLY | O_DIRECTORY);
@@ -188,8 +200,8 @@ namespace Lockstep::Workspace
             // following it (a symlink is listed as one).
             DIR *directory = ::fdopendir(opened->get());
             if (!directory)
-                return unexpected(ioError(u"list"_qs, *path, errno));
-            opened->release();   // the DIR owns it now
+                return unexpected(ioError(QStringLiteral("list"), *path, errno));
+            opened->release();  // the DIR owns it now
             const int fd = ::dirfd(directory);
             struct Entry
             {
@@ -203,17 +215,18 @@ namespace Lockstep::Workspace
                 const QByteArray name(item->d_name);
                 if (name == "." || name == "..")
                     continue;
-                Entry entry{.name = QFile::decodeName(name), .type = u"other"_qs};
-                struct stat info{};
+                Entry entry{.name = QFile::decodeName(name), .type = QStringLiteral("other")};
+                struct stat info
+                {};
                 if (::fstatat(fd, item->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0)
                 {
                     if (S_ISLNK(info.st_mode))
-                        entry.type = u"symlink"_qs;
+                        entry.type = QStringLiteral("symlink");
                     else if (S_ISDIR(info.st_mode))
-                        entry.type = u"dir"_qs;
+                        entry.type = QStringLiteral("dir");
                     else if (S_ISREG(info.st_mode))
                     {
-                        entry.type = u"file"_qs;
+                        entry.type = QStringLiteral("file");
                         entry.size = info.st_size;
                     }
                 }
@@ -226,14 +239,14 @@ namespace Lockstep::Workspace
             {
                 if (list.size() >= Wire::MaxDirEntries)
                     break;
-                QJsonObject item{{u"name"_qs, entry.name}, {u"type"_qs, entry.type}};
+                QJsonObject item{{QStringLiteral("name"), entry.name}, {QStringLiteral("type"), entry.type}};
                 if (entry.size >= 0)
-                    item.insert(u"size"_qs, entry.size);
+                    item.insert(QStringLiteral("size"), entry.size);
                 list.append(item);
             }
-            return QJsonObject{{u"path"_qs, folder.relativePath(*path).value()},
-                               {u"entries"_qs, list},
-                               {u"truncated"_qs, entries.size() > Wire::MaxDirEntries}};
+            return QJsonObject{{QStringLiteral("path"), folder.relativePath(*path).value()},
+                               {QStringLiteral("entries"), list},
+                               {QStringLiteral("truncated"), entries.size() > Wire::MaxDirEntries}};
         }
 
         Result<QStringList, Wire::ErrorBody> stringList(const QJsonValue &value, const QString &name)
@@ -242,12 +255,14 @@ namespace Lockstep::Workspace
                 return unexpected(badRequest(QStringLiteral("argument '%1' must be an array of strings").arg(name)));
             const QJsonArray array = value.toArray();
             if (array.size() > MaxArgvItems)
-                return unexpected(badRequest(QStringLiteral("argument '%1' has more than %2 items").arg(name).arg(MaxArgvItems)));
+                return unexpected(
+                    badRequest(QStringLiteral("argument '%1' has more than %2 items").arg(name).arg(MaxArgvItems)));
             QStringList list;
             for (const QJsonValue &item : array)
             {
                 if (!item.isString())
-                    return unexpected(badRequest(QStringLiteral("argument '%1' must be an array of strings").arg(name)));
+                    return unexpected(
+                        badRequest(QStringLiteral("argument '%1' must be an array of strings").arg(name)));
                 list.append(item.toString());
             }
             return list;
@@ -272,16 +287,16 @@ namespace Lockstep::Workspace
         QList<ProcessEntry> processTable()
         {
             QList<ProcessEntry> table;
-            const QStringList names = QDir(u"/proc"_qs).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            const QStringList names = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
             for (const QString &name : names)
             {
                 bool numeric = false;
                 const pid_t pid = static_cast<pid_t>(name.toInt(&numeric));
                 if (!numeric || pid <= 0)
                     continue;
-                QFile stat(u"/proc/"_qs + name + u"/stat"_qs);
+                QFile stat(QStringLiteral("/proc/") + name + QStringLiteral("/stat"));
                 if (!stat.open(QIODevice::ReadOnly))
-                    continue;   // gone meanwhile
+                    continue;  // gone meanwhile
                 // "pid (comm) S ppid ...": comm may hold spaces and parentheses.
                 const QByteArray line = stat.readAll();
                 const qsizetype close = line.lastIndexOf(')');
@@ -290,7 +305,8 @@ namespace Lockstep::Workspace
                 const QList<QByteArray> fields = line.mid(close + 2).split(' ');
                 if (fields.size() < 2 || fields.at(0).isEmpty())
                     continue;
-                table.append(ProcessEntry{.pid = pid, .parent = static_cast<pid_t>(fields.at(1).toInt()), .state = fields.at(0).at(0)});
+                table.append(ProcessEntry{
+                    .pid = pid, .parent = static_cast<pid_t>(fields.at(1).toInt()), .state = fields.at(0).at(0)});
             }
             return table;
         }
@@ -305,7 +321,7 @@ namespace Lockstep::Workspace
             const QByteArray inner = QByteArray(1, '\0') + entry;
             return all.startsWith(entry) || all.contains(inner);
         }
-    } // namespace
+    }  // namespace
 
     bool becomeSubreaper()
     {
@@ -330,33 +346,36 @@ namespace Lockstep::Workspace
             return writeFile(folder, args);
         if (tool == Wire::Tools::ListDir)
             return listDir(folder, args);
-        return unexpected(Wire::ErrorBody{.code = Wire::Codes::UnknownTool, .message = QStringLiteral("no tool '%1'").arg(tool)});
+        return unexpected(
+            Wire::ErrorBody{.code = Wire::Codes::UnknownTool, .message = QStringLiteral("no tool '%1'").arg(tool)});
     }
 
     Result<CommandSpec, Wire::ErrorBody> parseCommand(const WorkspaceFolder &folder, const QJsonObject &args,
                                                       const ToolLimits &limits)
     {
-        if (auto bad = checkKeys(args, {u"argv"_qs, u"program"_qs, u"arguments"_qs, u"timeoutMs"_qs, u"cwd"_qs}))
+        if (auto bad = checkKeys(args, {QStringLiteral("argv"), QStringLiteral("program"), QStringLiteral("arguments"),
+                                        QStringLiteral("timeoutMs"), QStringLiteral("cwd")}))
             return unexpected(*bad);
         CommandSpec spec;
         if (args.contains(u"argv"))
         {
             if (args.contains(u"program") || args.contains(u"arguments"))
-                return unexpected(badRequest(QStringLiteral("give either 'argv' or 'program' (+ 'arguments'), not both")));
-            auto argv = stringList(args.value(u"argv"), u"argv"_qs);
+                return unexpected(
+                    badRequest(QStringLiteral("give either 'argv' or 'program' (+ 'arguments'), not both")));
+            auto argv = stringList(args.value(u"argv"), QStringLiteral("argv"));
             if (!argv)
                 return unexpected(argv.error());
             spec.argv = *argv;
         }
         else
         {
-            auto program = stringArg(args, u"program"_qs, true);
+            auto program = stringArg(args, QStringLiteral("program"), true);
             if (!program)
                 return unexpected(badRequest(QStringLiteral("argument 'argv' (or 'program') is required")));
             spec.argv.append(*program);
             if (args.contains(u"arguments"))
             {
-                auto rest = stringList(args.value(u"arguments"), u"arguments"_qs);
+                auto rest = stringList(args.value(u"arguments"), QStringLiteral("arguments"));
                 if (!rest)
                     return unexpected(rest.error());
                 spec.argv += *rest;
@@ -380,12 +399,14 @@ namespace Lockstep::Workspace
             const QJsonValue value = args.value(u"timeoutMs");
             const double ms = value.toDouble(-1);
             const qint64 max = limits.maxCommandTimeout.count();
-            if (!value.isDouble() || ms != static_cast<double>(static_cast<qint64>(ms)) || ms < 1 || ms > static_cast<double>(max))
-                return unexpected(badRequest(QStringLiteral("argument 'timeoutMs' must be an integer from 1 to %1").arg(max)));
+            if (!value.isDouble() || ms != static_cast<double>(static_cast<qint64>(ms)) || ms < 1 ||
+                ms > static_cast<double>(max))
+                return unexpected(
+                    badRequest(QStringLiteral("argument 'timeoutMs' must be an integer from 1 to %1").arg(max)));
             spec.timeout = std::chrono::milliseconds{static_cast<qint64>(ms)};
         }
 
-        auto cwd = stringArg(args, u"cwd"_qs, false);
+        auto cwd = stringArg(args, QStringLiteral("cwd"), false);
         if (!cwd)
             return unexpected(cwd.error());
         // Opened beneath the root like every path; the command changes into
@@ -432,10 +453,11 @@ namespace Lockstep::Workspace
         m_process.setArguments(m_spec.argv.mid(1));
         m_process.setProcessChannelMode(QProcess::MergedChannels);
         m_process.setStandardInputFile(QProcess::nullDevice());
-        m_marker = QByteArray(CommandMarkerVariable) + '=' + QByteArray::number(::getpid()) + '-'
-                   + QByteArray::number(++commandCounter);
+        m_marker = QByteArray(CommandMarkerVariable) + '=' + QByteArray::number(::getpid()) + '-' +
+                   QByteArray::number(++commandCounter);
         QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-        environment.insert(QString::fromLatin1(CommandMarkerVariable), QString::fromLatin1(m_marker.mid(m_marker.indexOf('=') + 1)));
+        environment.insert(QString::fromLatin1(CommandMarkerVariable),
+                           QString::fromLatin1(m_marker.mid(m_marker.indexOf('=') + 1)));
         m_process.setProcessEnvironment(environment);
         // Between fork and exec: async-signal-safe calls only. Its own process
         // group, so the limit can kill everything it starts; and it dies with us.
@@ -483,7 +505,7 @@ namespace Lockstep::Workspace
     void CommandRun::onFinished(const int exitCode, const QProcess::ExitStatus status)
     {
         onOutput();
-        killGroup();   // background children of the command
+        killGroup();  // background children of the command
         m_timer.stop();
         bool cut = false;
         const QString output = Wire::capOutput(m_output, &cut);
@@ -495,11 +517,11 @@ namespace Lockstep::Workspace
                 .output = output}));
             return;
         }
-        QJsonObject result{{u"exitCode"_qs, status == QProcess::NormalExit ? exitCode : -1},
-                           {u"output"_qs, output},
-                           {u"truncated"_qs, cut || m_cut}};
+        QJsonObject result{{QStringLiteral("exitCode"), status == QProcess::NormalExit ? exitCode : -1},
+                           {QStringLiteral("output"), output},
+                           {QStringLiteral("truncated"), cut || m_cut}};
         if (status == QProcess::CrashExit)
-            result.insert(u"crashed"_qs, true);
+            result.insert(QStringLiteral("crashed"), true);
         complete(result);
     }
 
@@ -511,13 +533,14 @@ namespace Lockstep::Workspace
         m_timer.stop();
         complete(unexpected(Wire::ErrorBody{
             .code = Wire::Codes::StartFailed,
-            .message = QStringLiteral("cannot start '%1': %2").arg(m_spec.argv.constFirst(), m_process.errorString())}));
+            .message =
+                QStringLiteral("cannot start '%1': %2").arg(m_spec.argv.constFirst(), m_process.errorString())}));
     }
 
     void CommandRun::onTimeout()
     {
         qCInfo(lcWorkspace).noquote() << "command" << m_spec.argv.constFirst() << "passed its limit of"
-                                << m_spec.timeout.count() << "ms; killing its process group";
+                                      << m_spec.timeout.count() << "ms; killing its process group";
         m_timedOut = true;
         killGroup();
         m_process.kill();
@@ -564,8 +587,8 @@ namespace Lockstep::Workspace
             {
                 if (entry.pid == self || entry.state == 'Z')
                     continue;
-                if ((leader > 0 && entry.pid != leader && descends(entry.pid, leader))
-                    || (descends(entry.pid, self) && carriesMarker(entry.pid, m_marker)))
+                if ((leader > 0 && entry.pid != leader && descends(entry.pid, leader)) ||
+                    (descends(entry.pid, self) && carriesMarker(entry.pid, m_marker)))
                     victims.append(entry.pid);
             }
             if (victims.isEmpty())
@@ -573,7 +596,8 @@ namespace Lockstep::Workspace
             for (const pid_t pid : std::as_const(victims))
                 ::kill(pid, SIGKILL);
         }
-        qCWarning(lcWorkspace).noquote() << "command" << m_spec.argv.constFirst() << "keeps starting processes; gave up killing them";
+        qCWarning(lcWorkspace).noquote() << "command" << m_spec.argv.constFirst()
+                                         << "keeps starting processes; gave up killing them";
     }
 
     void CommandRun::complete(ToolResult result)
@@ -583,4 +607,4 @@ namespace Lockstep::Workspace
         m_outcome = std::move(result);
         emit done();
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -33,9 +33,9 @@ namespace Lockstep::Workspace
     // The checked arguments of run_command.
     struct CommandSpec
     {
-        QStringList argv;                    // program first
-        QString workingDirectory;            // relative to the workspace root, for messages
-        std::shared_ptr<UniqueFd> directory; // the working folder, opened beneath the root
+        QStringList argv;                     // program first
+        QString workingDirectory;             // relative to the workspace root, for messages
+        std::shared_ptr<UniqueFd> directory;  // the working folder, opened beneath the root
         std::chrono::milliseconds timeout{0};
     };
     Result<CommandSpec, Wire::ErrorBody> parseCommand(const WorkspaceFolder &folder, const QJsonObject &args,
@@ -101,7 +101,7 @@ namespace Lockstep::Workspace
         bool m_cut = false;
         bool m_timedOut = false;
         qint64 m_pid = 0;
-        QByteArray m_marker;   // "LOCKSTEP_COMMAND_ID=<agent pid>-<n>"
+        QByteArray m_marker;  // "LOCKSTEP_COMMAND_ID=<agent pid>-<n>"
         std::optional<ToolResult> m_outcome;
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -15,18 +15,18 @@ namespace Lockstep::Workspace
     {
         switch (failure)
         {
-        case ToolFailure::None: return u"none"_qs;
-        case ToolFailure::NoRunningAgent: return u"no_running_agent"_qs;
-        case ToolFailure::AgentUnreachable: return u"agent_unreachable"_qs;
-        case ToolFailure::Unauthorized: return u"unauthorized"_qs;
-        case ToolFailure::WorkspaceUnstable: return u"workspace_unstable"_qs;
-        case ToolFailure::InvalidBinding: return u"invalid_binding"_qs;
-        case ToolFailure::DiscoveryFailed: return u"discovery_failed"_qs;
-        case ToolFailure::UnknownTool: return u"unknown_tool"_qs;
-        case ToolFailure::ToolError: return u"tool_error"_qs;
-        case ToolFailure::CommandFailed: return u"command_failed"_qs;
-        case ToolFailure::ConnectionLost: return u"connection_lost"_qs;
-        case ToolFailure::CallTimeout: return u"call_timeout"_qs;
+        case ToolFailure::None: return QStringLiteral("none");
+        case ToolFailure::NoRunningAgent: return QStringLiteral("no_running_agent");
+        case ToolFailure::AgentUnreachable: return QStringLiteral("agent_unreachable");
+        case ToolFailure::Unauthorized: return QStringLiteral("unauthorized");
+        case ToolFailure::WorkspaceUnstable: return QStringLiteral("workspace_unstable");
+        case ToolFailure::InvalidBinding: return QStringLiteral("invalid_binding");
+        case ToolFailure::DiscoveryFailed: return QStringLiteral("discovery_failed");
+        case ToolFailure::UnknownTool: return QStringLiteral("unknown_tool");
+        case ToolFailure::ToolError: return QStringLiteral("tool_error");
+        case ToolFailure::CommandFailed: return QStringLiteral("command_failed");
+        case ToolFailure::ConnectionLost: return QStringLiteral("connection_lost");
+        case ToolFailure::CallTimeout: return QStringLiteral("call_timeout");
         }
         return {};
     }
@@ -35,8 +35,7 @@ namespace Lockstep::Workspace
 
     ToolCatalog::ToolCatalog(const std::chrono::milliseconds ttl)
         : m_ttl(ttl)
-    {
-    }
+    {}
 
     std::optional<QStringList> ToolCatalog::tools(const QString &agentId) const
     {
@@ -66,7 +65,8 @@ namespace Lockstep::Workspace
 
     // ---- ToolCall ----------------------------------------------------------------
 
-    ToolCall::ToolCall(WorkspaceToolRunner &runner, WorkspaceBinding binding, QString tool, QJsonObject args, QObject *parent)
+    ToolCall::ToolCall(WorkspaceToolRunner &runner, WorkspaceBinding binding, QString tool, QJsonObject args,
+                       QObject *parent)
         : QObject(parent)
         , m_runner(runner)
         , m_binding(std::move(binding))
@@ -159,7 +159,7 @@ namespace Lockstep::Workspace
         {
             ToolOutcome outcome = base();
             outcome.failure = ToolFailure::ConnectionLost;
-            outcome.response = u"the connection to the workspace agent was lost"_qs;
+            outcome.response = QStringLiteral("the connection to the workspace agent was lost");
             finish(std::move(outcome));
             return;
         }
@@ -179,7 +179,8 @@ namespace Lockstep::Workspace
                 outcome.failure = ToolFailure::DiscoveryFailed;
                 outcome.response = reply.error().kind == AgentError::Kind::Timeout
                                        ? QStringLiteral("tool discovery on workspace agent %1 timed out after %2 ms")
-                                             .arg(m_agent->agentId).arg(timeout.count())
+                                             .arg(m_agent->agentId)
+                                             .arg(timeout.count())
                                        : QStringLiteral("tool discovery on workspace agent %1 failed: %2")
                                              .arg(m_agent->agentId, reply.error().message);
                 finish(std::move(outcome));
@@ -219,7 +220,8 @@ namespace Lockstep::Workspace
         const ToolRunnerOptions &options = m_runner.options();
         std::chrono::milliseconds timeout = options.callTimeout;
         if (m_tool == Wire::Tools::RunCommand && m_args.value(u"timeoutMs").isDouble())
-            timeout = std::chrono::milliseconds{static_cast<qint64>(m_args.value(u"timeoutMs").toDouble())} + options.callMargin;
+            timeout = std::chrono::milliseconds{static_cast<qint64>(m_args.value(u"timeoutMs").toDouble())} +
+                      options.callMargin;
         m_connection->call(m_tool, m_args, timeout, this, [this](const Result<QJsonObject, AgentError> &reply) {
             if (m_done)
                 return;
@@ -253,7 +255,7 @@ namespace Lockstep::Workspace
                 break;
             case AgentError::Kind::Timeout:
                 outcome.failure = ToolFailure::CallTimeout;
-                outcome.response = u"the workspace agent did not answer the call: "_qs + error.message;
+                outcome.response = QStringLiteral("the workspace agent did not answer the call: ") + error.message;
                 break;
             default:
                 outcome.failure = ToolFailure::ConnectionLost;
@@ -275,7 +277,7 @@ namespace Lockstep::Workspace
             m_connection.release()->deleteLater();
         }
         qCInfo(lcWorkspace).noquote() << "workspace" << m_binding.workspaceId << "tool" << m_tool << ":"
-                                      << (outcome.success ? u"success"_qs : toString(outcome.failure));
+                                      << (outcome.success ? QStringLiteral("success") : toString(outcome.failure));
         m_outcome = outcome;
         emit finished(*m_outcome);
     }
@@ -287,8 +289,7 @@ namespace Lockstep::Workspace
         , m_directory(directory)
         , m_options(std::move(options))
         , m_catalog(m_options.catalogTtl)
-    {
-    }
+    {}
 
     WorkspaceToolRunner::~WorkspaceToolRunner() = default;
 
@@ -320,7 +321,7 @@ namespace Lockstep::Workspace
         if (tool == Wire::Tools::RunCommand)
         {
             const QString output = result.value(u"output").toString();
-            return output.isEmpty() ? u"(no output)"_qs : output;
+            return output.isEmpty() ? QStringLiteral("(no output)") : output;
         }
         if (tool == Wire::Tools::ReadFile)
             return result.value(u"content").toString();
@@ -339,8 +340,8 @@ namespace Lockstep::Workspace
                 lines.append(entry.value(u"type").toString() == u"dir" ? name + u'/' : name);
             }
             if (result.value(u"truncated").toBool())
-                lines.append(u"… (more entries not listed)"_qs);
-            return lines.isEmpty() ? u"(empty folder)"_qs : lines.join(u'\n');
+                lines.append(QStringLiteral("… (more entries not listed)"));
+            return lines.isEmpty() ? QStringLiteral("(empty folder)") : lines.join(u'\n');
         }
         return QString::fromUtf8(QJsonDocument(result).toJson(QJsonDocument::Compact));
     }
@@ -360,4 +361,4 @@ namespace Lockstep::Workspace
             m_knownAgents.clear();
         m_knownAgents.insert(agent.agentId, agent);
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

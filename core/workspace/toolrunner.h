@@ -36,19 +36,19 @@ namespace Lockstep::Workspace
     enum class ToolFailure
     {
         None,
-        NoRunningAgent,    // the workspace is stopped: start it (terminal)
-        AgentUnreachable,  // the dial timed out
-        Unauthorized,      // the agent refused the gateway's token (terminal)
-        WorkspaceUnstable, // rebuilt again and again while dialing (terminal)
-        InvalidBinding,    // no or a malformed workspace ID (terminal)
-        DiscoveryFailed,   // listTools failed or timed out (retried next time: nothing is cached)
-        UnknownTool,       // the agent does not offer the tool (terminal)
-        ToolError,         // the agent refused or failed the call (see errorCode)
-        CommandFailed,     // run_command ended with a non-zero exit code
-        ConnectionLost,    // the agent went away during the call
-        CallTimeout,       // no answer to the call in time
+        NoRunningAgent,     // the workspace is stopped: start it (terminal)
+        AgentUnreachable,   // the dial timed out
+        Unauthorized,       // the agent refused the gateway's token (terminal)
+        WorkspaceUnstable,  // rebuilt again and again while dialing (terminal)
+        InvalidBinding,     // no or a malformed workspace ID (terminal)
+        DiscoveryFailed,    // listTools failed or timed out (retried next time: nothing is cached)
+        UnknownTool,        // the agent does not offer the tool (terminal)
+        ToolError,          // the agent refused or failed the call (see errorCode)
+        CommandFailed,      // run_command ended with a non-zero exit code
+        ConnectionLost,     // the agent went away during the call
+        CallTimeout,        // no answer to the call in time
     };
-    QString toString(ToolFailure failure);   // "no_running_agent", ...
+    QString toString(ToolFailure failure);  // "no_running_agent", ...
 
     struct ToolOutcome
     {
@@ -57,12 +57,12 @@ namespace Lockstep::Workspace
         // The chat log's tool_response: the tool's output on success, on
         // failure the reason (and any output), e.g. "workspace has no running agent ...".
         QString response;
-        QString errorCode;                          // ToolError: the agent's code (path_escape, timed_out, ...)
-        bool terminal = false;                      // waiting or retrying at once cannot help
-        std::optional<AgentAddress> agent;          // the agent that served the call (or was dialed last)
-        std::optional<AgentAddress> switchedFrom;   // the stale agent, when the dial switched
+        QString errorCode;                         // ToolError: the agent's code (path_escape, timed_out, ...)
+        bool terminal = false;                     // waiting or retrying at once cannot help
+        std::optional<AgentAddress> agent;         // the agent that served the call (or was dialed last)
+        std::optional<AgentAddress> switchedFrom;  // the stale agent, when the dial switched
         QList<DialEvent> dialEvents;
-        bool discoveryCached = false;               // the tool list came from the catalog
+        bool discoveryCached = false;  // the tool list came from the catalog
     };
 
     // The tools each agent offers, by agent ID. Only successful discoveries
@@ -115,7 +115,8 @@ namespace Lockstep::Workspace
 
     private:
         friend class WorkspaceToolRunner;
-        ToolCall(WorkspaceToolRunner &runner, WorkspaceBinding binding, QString tool, QJsonObject args, QObject *parent);
+        ToolCall(WorkspaceToolRunner &runner, WorkspaceBinding binding, QString tool, QJsonObject args,
+                 QObject *parent);
 
         void start();
         void onConnected(const AgentAddress &agent);
@@ -170,6 +171,6 @@ namespace Lockstep::Workspace
         AgentDirectory &m_directory;
         ToolRunnerOptions m_options;
         ToolCatalog m_catalog;
-        QHash<QString, AgentAddress> m_knownAgents;   // by agent ID
+        QHash<QString, AgentAddress> m_knownAgents;  // by agent ID
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

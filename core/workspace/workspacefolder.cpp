@@ -33,19 +33,18 @@ namespace Lockstep::Workspace
         {
             switch (error)
             {
-            case ELOOP:
-                return escape(path, QStringLiteral("passes through a symlink (symlinks are not followed)"));
-            case EXDEV:
-                return escape(path, QStringLiteral("leads outside the workspace"));
-            case ENOENT:
-                return PathError{Wire::Codes::NotFound, QStringLiteral("'%1' does not exist").arg(path)};
+            case ELOOP: return escape(path, QStringLiteral("passes through a symlink (symlinks are not followed)"));
+            case EXDEV: return escape(path, QStringLiteral("leads outside the workspace"));
+            case ENOENT: return PathError{Wire::Codes::NotFound, QStringLiteral("'%1' does not exist").arg(path)};
             case ENOTDIR:
-                return PathError{Wire::Codes::BadRequest, QStringLiteral("'%1': a component is not a folder").arg(path)};
+                return PathError{Wire::Codes::BadRequest,
+                                 QStringLiteral("'%1': a component is not a folder").arg(path)};
             case ENAMETOOLONG:
                 return PathError{Wire::Codes::BadRequest, QStringLiteral("'%1': a name is too long").arg(path)};
             default:
-                return PathError{Wire::Codes::IoError,
-                                 QStringLiteral("cannot open '%1': %2").arg(path, QString::fromLocal8Bit(std::strerror(error)))};
+                return PathError{
+                    Wire::Codes::IoError,
+                    QStringLiteral("cannot open '%1': %2").arg(path, QString::fromLocal8Bit(std::strerror(error)))};
             }
         }
 
@@ -100,7 +99,8 @@ namespace Lockstep::Workspace
                 if (!current.isValid())
                     return ENOTDIR;
                 UniqueFd next(::openat(current.get(), part.constData(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-                struct stat info{};
+                struct stat info
+                {};
                 if (!next.isValid() || ::fstat(next.get(), &info) != 0)
                     return ENOTDIR;
                 if (S_ISLNK(info.st_mode))
@@ -111,14 +111,13 @@ namespace Lockstep::Workspace
             }
             return ENOTDIR;
         }
-    } // namespace
+    }  // namespace
 
     // ---- UniqueFd ----
 
     UniqueFd::UniqueFd(const int fd)
         : m_fd(fd)
-    {
-    }
+    {}
 
     UniqueFd::~UniqueFd()
     {
@@ -128,8 +127,7 @@ namespace Lockstep::Workspace
 
     UniqueFd::UniqueFd(UniqueFd &&other) noexcept
         : m_fd(other.release())
-    {
-    }
+    {}
 
     UniqueFd &UniqueFd::operator=(UniqueFd &&other) noexcept
     {
@@ -173,17 +171,18 @@ namespace Lockstep::Workspace
         const QString root = info.canonicalFilePath();
         if (root.isEmpty())
             return unexpected(QStringLiteral("'%1' cannot be resolved").arg(directory));
-        auto fd = std::make_shared<UniqueFd>(::open(QFile::encodeName(root).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        auto fd =
+            std::make_shared<UniqueFd>(::open(QFile::encodeName(root).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!fd->isValid())
-            return unexpected(QStringLiteral("cannot open '%1': %2").arg(root, QString::fromLocal8Bit(std::strerror(errno))));
+            return unexpected(
+                QStringLiteral("cannot open '%1': %2").arg(root, QString::fromLocal8Bit(std::strerror(errno))));
         return WorkspaceFolder(root, std::move(fd));
     }
 
     WorkspaceFolder::WorkspaceFolder(QString root, std::shared_ptr<UniqueFd> rootFd)
         : m_root(std::move(root))
         , m_rootFd(std::move(rootFd))
-    {
-    }
+    {}
 
     QString WorkspaceFolder::root() const
     {
@@ -214,7 +213,8 @@ namespace Lockstep::Workspace
     Result<QString, PathError> WorkspaceFolder::relativePath(const QString &path) const
     {
         if (path.size() > MaxPathLength)
-            return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("path is longer than %1 characters").arg(MaxPathLength)});
+            return unexpected(PathError{Wire::Codes::BadRequest,
+                                        QStringLiteral("path is longer than %1 characters").arg(MaxPathLength)});
         if (path.contains(QChar(u'\0')))
             return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("path contains a NUL character")});
         const QStringList parts = path.split(u'/');
@@ -245,7 +245,8 @@ namespace Lockstep::Workspace
         return relative;
     }
 
-    Result<UniqueFd, PathError> WorkspaceFolder::openRelative(const QString &shown, const QString &relative, int flags) const
+    Result<UniqueFd, PathError> WorkspaceFolder::openRelative(const QString &shown, const QString &relative,
+                                                              int flags) const
     {
         flags |= O_CLOEXEC | O_NOFOLLOW;
         const QByteArray encoded = QFile::encodeName(relative);
@@ -276,7 +277,8 @@ namespace Lockstep::Workspace
         if (!relative)
             return unexpected(relative.error());
         if (*relative == u".")
-            return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("'%1' is the workspace folder, not a file").arg(path)});
+            return unexpected(PathError{Wire::Codes::BadRequest,
+                                        QStringLiteral("'%1' is the workspace folder, not a file").arg(path)});
         const qsizetype slash = relative->lastIndexOf(u'/');
         const QString parent = slash < 0 ? QStringLiteral(".") : relative->left(slash);
         const QByteArray name = QFile::encodeName(relative->mid(slash + 1));
@@ -284,12 +286,15 @@ namespace Lockstep::Workspace
         if (!folder)
         {
             if (folder.error().code == Wire::Codes::NotFound)
-                return unexpected(PathError{Wire::Codes::NotFound, QStringLiteral("the folder of '%1' does not exist").arg(path)});
+                return unexpected(
+                    PathError{Wire::Codes::NotFound, QStringLiteral("the folder of '%1' does not exist").arg(path)});
             if (folder.error().code == Wire::Codes::BadRequest)
-                return unexpected(PathError{Wire::Codes::BadRequest, QStringLiteral("the parent of '%1' is not a folder").arg(path)});
+                return unexpected(
+                    PathError{Wire::Codes::BadRequest, QStringLiteral("the parent of '%1' is not a folder").arg(path)});
             return unexpected(folder.error());
         }
-        struct stat info{};
+        struct stat info
+        {};
         if (::fstatat(folder->get(), name.constData(), &info, AT_SYMLINK_NOFOLLOW) == 0)
         {
             if (S_ISLNK(info.st_mode))
@@ -299,4 +304,4 @@ namespace Lockstep::Workspace
         }
         return WriteTarget{.folder = std::move(*folder), .name = name, .relative = *relative};
     }
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -60,7 +60,7 @@ namespace Lockstep::Workspace
         // `directory` must exist and be a folder.
         static Result<WorkspaceFolder, QString> open(const QString &directory);
 
-        QString root() const;   // canonical, for messages
+        QString root() const;  // canonical, for messages
         int rootFd() const;
 
         // The path cleaned and relative to the root ("." for the root), after
@@ -93,4 +93,4 @@ namespace Lockstep::Workspace
         QString m_root;
         std::shared_ptr<UniqueFd> m_rootFd;
     };
-} // namespace Lockstep::Workspace
+}  // namespace Lockstep::Workspace

@@ -11,9 +11,9 @@
 
 #include "workspace/agentaddress.h"
 #include "workspace/agentconnection.h"
+#include "workspace/agentdirectory.h"
 #include "workspace/agentprotocol.h"
 #include "workspace/agenttoken.h"
-#include "workspace/agentdirectory.h"
 #include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace::Routes
@@ -22,12 +22,16 @@ namespace Lockstep::Workspace::Routes
     {
         Reply invalid(const QString &message)
         {
-            return Reply{.status = 400, .body = {{u"error"_qs, u"invalid_request"_qs}, {u"message"_qs, message}}};
+            return Reply{.status = 400,
+                         .body = {{QStringLiteral("error"), QStringLiteral("invalid_request")},
+                                  {QStringLiteral("message"), message}}};
         }
 
         Reply unavailable(const Store::StoreError &error)
         {
-            return Reply{.status = 503, .body = {{u"error"_qs, u"store_unavailable"_qs}, {u"message"_qs, error.message}}};
+            return Reply{.status = 503,
+                         .body = {{QStringLiteral("error"), QStringLiteral("store_unavailable")},
+                                  {QStringLiteral("message"), error.message}}};
         }
 
         std::optional<Reply> checkWorkspaceId(const QString &workspaceId)
@@ -37,26 +41,27 @@ namespace Lockstep::Workspace::Routes
             return std::nullopt;
         }
 
-        QJsonObject describe(const Store::WorkspaceAgent &workspace, const std::optional<std::chrono::milliseconds> expiry = std::nullopt)
+        QJsonObject describe(const Store::WorkspaceAgent &workspace,
+                             const std::optional<std::chrono::milliseconds> expiry = std::nullopt)
         {
-            QString state = workspace.agentId.isEmpty() ? u"stopped"_qs : u"running"_qs;
-            if (!workspace.agentId.isEmpty() && expiry
-                && registrationExpired(workspace.updatedAt, *expiry, QDateTime::currentDateTimeUtc()))
-                state = u"expired"_qs;
-            QJsonObject body{{u"workspaceID"_qs, workspace.workspaceId},
-                             {u"state"_qs, state},
-                             {u"build"_qs, workspace.build}};
+            QString state = workspace.agentId.isEmpty() ? QStringLiteral("stopped") : QStringLiteral("running");
+            if (!workspace.agentId.isEmpty() && expiry &&
+                registrationExpired(workspace.updatedAt, *expiry, QDateTime::currentDateTimeUtc()))
+                state = QStringLiteral("expired");
+            QJsonObject body{{QStringLiteral("workspaceID"), workspace.workspaceId},
+                             {QStringLiteral("state"), state},
+                             {QStringLiteral("build"), workspace.build}};
             if (workspace.updatedAt.isValid())
-                body.insert(u"updatedAt"_qs, workspace.updatedAt.toString(Qt::ISODateWithMs));
+                body.insert(QStringLiteral("updatedAt"), workspace.updatedAt.toString(Qt::ISODateWithMs));
             if (!workspace.agentId.isEmpty())
             {
-                body.insert(u"agentID"_qs, workspace.agentId);
-                body.insert(u"host"_qs, workspace.host);
-                body.insert(u"port"_qs, workspace.port);
+                body.insert(QStringLiteral("agentID"), workspace.agentId);
+                body.insert(QStringLiteral("host"), workspace.host);
+                body.insert(QStringLiteral("port"), workspace.port);
             }
             return body;
         }
-    } // namespace
+    }  // namespace
 
     Result<Registration, Reply> parseRegistration(const QString &workspaceId, const QByteArray &body)
     {
@@ -65,7 +70,8 @@ namespace Lockstep::Workspace::Routes
         QJsonParseError parseError{};
         const QJsonDocument document = QJsonDocument::fromJson(body, &parseError);
         if (parseError.error != QJsonParseError::NoError || !document.isObject())
-            return unexpected(invalid(QStringLiteral("the body must be a JSON object {\"agentID\", \"host\", \"port\", \"secret\"}")));
+            return unexpected(invalid(
+                QStringLiteral("the body must be a JSON object {\"agentID\", \"host\", \"port\", \"secret\"}")));
         const QJsonObject object = document.object();
         const QString agentId = object.value(u"agentID").toString();
         if (!isValidAgentId(agentId))
@@ -75,26 +81,34 @@ namespace Lockstep::Workspace::Routes
         // Agents speak plain TCP: loopback only (the agent refuses to listen
         // anywhere else), so the gateway never dials out.
         if (host.isNull() || !host.isLoopback())
-            return unexpected(invalid(QStringLiteral("host must be the loopback IP address the agent listens on (e.g. 127.0.0.1)")));
+            return unexpected(
+                invalid(QStringLiteral("host must be the loopback IP address the agent listens on (e.g. 127.0.0.1)")));
         const QJsonValue portValue = object.value(u"port");
         const double port = portValue.toDouble(-1);
         if (!portValue.isDouble() || port < 1 || port > 65535 || port != static_cast<double>(static_cast<int>(port)))
             return unexpected(invalid(QStringLiteral("port must be an integer from 1 to 65535")));
         const QByteArray secret = object.value(u"secret").toString().toUtf8();
         if (!AgentTokens::isValidToken(secret))
-            return unexpected(invalid(QStringLiteral("secret must be the agent's own secret: 8 to 4096 characters of [A-Za-z0-9-._~+/=] "
-                                                     "(an agent older than this gateway sends none: upgrade it)")));
-        return Registration{.workspaceId = workspaceId, .agentId = agentId, .host = host, .port = static_cast<int>(port), .secret = secret};
+            return unexpected(invalid(
+                QStringLiteral("secret must be the agent's own secret: 8 to 4096 characters of [A-Za-z0-9-._~+/=] "
+                               "(an agent older than this gateway sends none: upgrade it)")));
+        return Registration{.workspaceId = workspaceId,
+                            .agentId = agentId,
+                            .host = host,
+                            .port = static_cast<int>(port),
+                            .secret = secret};
     }
 
     Reply storeRegistration(Store::RunStore &store, const Registration &registration)
     {
-        auto written = store.registerWorkspaceAgent(registration.workspaceId, registration.agentId, registration.host.toString(),
-                                                    registration.port, registration.secret);
+        auto written =
+            store.registerWorkspaceAgent(registration.workspaceId, registration.agentId, registration.host.toString(),
+                                         registration.port, registration.secret);
         if (!written)
             return unavailable(written.error());
-        qCInfo(lcWorkspace).noquote() << "workspace" << registration.workspaceId << "build" << written->build << "runs agent"
-                                      << registration.agentId << "at" << registration.host.toString() << registration.port;
+        qCInfo(lcWorkspace).noquote() << "workspace" << registration.workspaceId << "build" << written->build
+                                      << "runs agent" << registration.agentId << "at" << registration.host.toString()
+                                      << registration.port;
         return Reply{.status = 200, .body = describe(written.value())};
     }
 
@@ -112,10 +126,10 @@ namespace Lockstep::Workspace::Routes
         if (!state || !state.value())
             return false;
         const Store::WorkspaceAgent &current = *state.value();
-        return current.agentId == registration.agentId && QHostAddress(current.host) == registration.host
-               && current.port == registration.port && !current.secret.isEmpty()
-               && Wire::sameBytes(current.secret, registration.secret)
-               && !registrationExpired(current.updatedAt, expiry, QDateTime::currentDateTimeUtc());
+        return current.agentId == registration.agentId && QHostAddress(current.host) == registration.host &&
+               current.port == registration.port && !current.secret.isEmpty() &&
+               Wire::sameBytes(current.secret, registration.secret) &&
+               !registrationExpired(current.updatedAt, expiry, QDateTime::currentDateTimeUtc());
     }
 
     void verifyAgent(const Registration &registration, const std::chrono::milliseconds timeout, QObject *context,
@@ -143,22 +157,25 @@ namespace Lockstep::Workspace::Routes
         QTimer::singleShot(timeout, connection, [finish, timeout] {
             finish(QStringLiteral("no agent hello within %1 ms").arg(timeout.count()));
         });
-        connection->open(AgentAddress{.agentId = registration.agentId, .host = registration.host,
-                                      .port = static_cast<std::uint16_t>(registration.port), .secret = registration.secret},
+        connection->open(AgentAddress{.agentId = registration.agentId,
+                                      .host = registration.host,
+                                      .port = static_cast<std::uint16_t>(registration.port),
+                                      .secret = registration.secret},
                          registration.secret);
     }
 
     Reply unverified(const Registration &registration, const QString &problem)
     {
-        qCWarning(lcWorkspace).noquote() << "refused the registration of agent" << registration.agentId << "of workspace"
-                                         << registration.workspaceId << "at" << registration.host.toString() << registration.port
-                                         << ':' << problem;
+        qCWarning(lcWorkspace).noquote() << "refused the registration of agent" << registration.agentId
+                                         << "of workspace" << registration.workspaceId << "at"
+                                         << registration.host.toString() << registration.port << ':' << problem;
         return Reply{.status = 409,
-                     .body = {{u"error"_qs, u"agent_unverified"_qs},
-                              {u"message"_qs, QStringLiteral("no agent %1 of workspace %2 answers at %3:%4 (%5)")
-                                                  .arg(registration.agentId, registration.workspaceId, registration.host.toString())
-                                                  .arg(registration.port)
-                                                  .arg(problem)}}};
+                     .body = {{QStringLiteral("error"), QStringLiteral("agent_unverified")},
+                              {QStringLiteral("message"),
+                               QStringLiteral("no agent %1 of workspace %2 answers at %3:%4 (%5)")
+                                   .arg(registration.agentId, registration.workspaceId, registration.host.toString())
+                                   .arg(registration.port)
+                                   .arg(problem)}}};
     }
 
     Reply stopWorkspace(Store::RunStore &store, const QString &workspaceId, const QString &agentId)
@@ -167,14 +184,17 @@ namespace Lockstep::Workspace::Routes
             return *bad;
         if (!agentId.isEmpty() && !isValidAgentId(agentId))
             return invalid(QStringLiteral("agentID must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"));
-        auto stopped = store.stopWorkspace(workspaceId, agentId.isEmpty() ? std::nullopt : std::optional<QString>(agentId));
+        auto stopped =
+            store.stopWorkspace(workspaceId, agentId.isEmpty() ? std::nullopt : std::optional<QString>(agentId));
         if (!stopped)
             return unavailable(stopped.error());
-        QJsonObject reply{{u"outcome"_qs, stopped->stopped ? u"stopped"_qs : u"noop"_qs}};
+        QJsonObject reply{
+            {QStringLiteral("outcome"), stopped->stopped ? QStringLiteral("stopped") : QStringLiteral("noop")}};
         if (stopped->workspace)
-            reply.insert(u"build"_qs, stopped->workspace->build);
+            reply.insert(QStringLiteral("build"), stopped->workspace->build);
         if (stopped->stopped)
-            qCInfo(lcWorkspace).noquote() << "workspace" << workspaceId << "stopped (build" << stopped->workspace->build << ')';
+            qCInfo(lcWorkspace).noquote()
+                << "workspace" << workspaceId << "stopped (build" << stopped->workspace->build << ')';
         return Reply{.status = 200, .body = reply};
     }
 
@@ -186,8 +206,10 @@ namespace Lockstep::Workspace::Routes
         if (!state)
             return unavailable(state.error());
         if (!state.value())
-            return Reply{.status = 404, .body = {{u"error"_qs, u"not_found"_qs},
-                                                 {u"message"_qs, QStringLiteral("workspace %1 has never registered an agent").arg(workspaceId)}}};
+            return Reply{.status = 404,
+                         .body = {{QStringLiteral("error"), QStringLiteral("not_found")},
+                                  {QStringLiteral("message"),
+                                   QStringLiteral("workspace %1 has never registered an agent").arg(workspaceId)}}};
         return Reply{.status = 200, .body = describe(*state.value(), expiry)};
     }
-} // namespace Lockstep::Workspace::Routes
+}  // namespace Lockstep::Workspace::Routes

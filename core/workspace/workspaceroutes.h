@@ -38,8 +38,8 @@ namespace Lockstep::Store
 //          only if that agent is still the current one (a late deregistration
 //          of a replaced agent must not stop the rebuilt workspace).
 //   GET    /api/v1/workspaces/{workspaceID}/agent
-//          -> 200 {"workspaceID", "state": "running"|"stopped"|"expired", "agentID", "host", "port", "build", "updatedAt"}
-//          "expired": the agent has not renewed its registration in time.
+//          -> 200 {"workspaceID", "state": "running"|"stopped"|"expired", "agentID", "host", "port", "build",
+//          "updatedAt"} "expired": the agent has not renewed its registration in time.
 //          -> 404 {"error": "not_found"} for a workspace never registered
 // Errors: 400 {"error": "invalid_request", "message"}; 503 {"error": "store_unavailable", "message"}.
 namespace Lockstep::Workspace::Routes
@@ -80,4 +80,4 @@ namespace Lockstep::Workspace::Routes
     // (the agent crashed or hangs; dials treat it as no running agent).
     Reply currentAgent(Store::RunStore &store, const QString &workspaceId,
                        std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
-} // namespace Lockstep::Workspace::Routes
+}  // namespace Lockstep::Workspace::Routes

@@ -38,8 +38,8 @@ namespace
         int clients = 0;
         int rounds = 0;
         qint64 attempts = 0;
-        double raceSeconds = 0;      // sum of the rounds' release-to-last-answer times
-        double wallSeconds = 0;      // including the winner's reset between rounds
+        double raceSeconds = 0;  // sum of the rounds' release-to-last-answer times
+        double wallSeconds = 0;  // including the winner's reset between rounds
         double p50Ms = 0;
         double p99Ms = 0;
         double maxMs = 0;
@@ -73,10 +73,11 @@ namespace
         // The run starts in input_required: a chat turn that ended.
         const qint64 setupFence = nextFence++;
         const auto created = owner->createRun(id, QStringLiteral("race"), QStringLiteral("hello"), setupFence);
-        const auto resumed = created ? owner->resume(id, setupFence, std::nullopt) : StoreResult<ResumeResult>(ResumeResult{});
+        const auto resumed =
+            created ? owner->resume(id, setupFence, std::nullopt) : StoreResult<ResumeResult>(ResumeResult{});
         const auto moved = (resumed && (resumed->outcome == ResumeOutcome::Resumed))
-                           ? owner->transition(id, setupFence, RunStatus::InputRequired, QString())
-                           : StoreResult<bool>(false);
+                               ? owner->transition(id, setupFence, RunStatus::InputRequired, QString())
+                               : StoreResult<bool>(false);
         const bool ready = moved && *moved;
         if (!ready)
         {
@@ -186,7 +187,7 @@ namespace
         figures.maxMs = all.empty() ? 0 : all.back();
         return figures;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv)
 {
@@ -196,8 +197,8 @@ int main(int argc, char **argv)
     parser.addHelpOption();
     parser.addOption({QStringLiteral("clients"), QStringLiteral("Concurrent clients (threads, connections)."),
                       QStringLiteral("n"), QStringLiteral("64")});
-    parser.addOption({QStringLiteral("rounds"), QStringLiteral("Races per backend."), QStringLiteral("n"),
-                      QStringLiteral("200")});
+    parser.addOption(
+        {QStringLiteral("rounds"), QStringLiteral("Races per backend."), QStringLiteral("n"), QStringLiteral("200")});
     parser.addOption({QStringLiteral("backend"), QStringLiteral("both, sqlite or postgresql."), QStringLiteral("name"),
                       QStringLiteral("both")});
     parser.process(app);
@@ -207,8 +208,8 @@ int main(int argc, char **argv)
     const int clients = parser.value(QStringLiteral("clients")).toInt(&clientsOk);
     const int rounds = parser.value(QStringLiteral("rounds")).toInt(&roundsOk);
     const QString backend = parser.value(QStringLiteral("backend"));
-    if (!clientsOk || !roundsOk || (clients < 1) || (clients > 250) || (rounds < 1)
-        || !QStringList{QStringLiteral("both"), QStringLiteral("sqlite"), QStringLiteral("postgresql")}.contains(backend))
+    if (!clientsOk || !roundsOk || (clients < 1) || (clients > 250) || (rounds < 1) ||
+        !QStringList{QStringLiteral("both"), QStringLiteral("sqlite"), QStringLiteral("postgresql")}.contains(backend))
     {
         std::fprintf(stderr, "bench_casrace: bad arguments (see --help)\n");
         return 2;
@@ -220,8 +221,9 @@ int main(int argc, char **argv)
     if (backend != u"postgresql")
     {
         QTemporaryDir dir;
-        const auto figures = race(QStringLiteral("sqlite"),
-                                  QStringLiteral("sqlite:") + dir.filePath(QStringLiteral("casrace.db")), clients, rounds);
+        const auto figures =
+            race(QStringLiteral("sqlite"), QStringLiteral("sqlite:") + dir.filePath(QStringLiteral("casrace.db")),
+                 clients, rounds);
         failed |= !figures;
         if (figures)
             results.push_back(*figures);
@@ -248,22 +250,23 @@ int main(int argc, char **argv)
     }
 
     std::printf("\nCAS race: %d concurrent clients (one connection each), %d rounds, one run\n\n", clients, rounds);
-    std::printf("%-11s %9s %10s %11s %8s %8s %8s %12s %7s\n", "backend", "attempts", "race s", "attempts/s",
-                "p50 ms", "p99 ms", "max ms", "wins/round", "errors");
+    std::printf("%-11s %9s %10s %11s %8s %8s %8s %12s %7s\n", "backend", "attempts", "race s", "attempts/s", "p50 ms",
+                "p99 ms", "max ms", "wins/round", "errors");
     for (const Figures &f : results)
     {
         const QString wins = (f.minWins == f.maxWins) ? QString::number(f.minWins)
                                                       : QStringLiteral("%1..%2").arg(f.minWins).arg(f.maxWins);
         std::printf("%-11s %9lld %10.2f %11.0f %8.2f %8.2f %8.2f %12s %7d\n", qPrintable(f.backend),
                     static_cast<long long>(f.attempts), f.raceSeconds,
-                    (f.raceSeconds > 0) ? static_cast<double>(f.attempts) / f.raceSeconds : 0.0,
-                    f.p50Ms, f.p99Ms, f.maxMs, qPrintable(wins), f.errors);
+                    (f.raceSeconds > 0) ? static_cast<double>(f.attempts) / f.raceSeconds : 0.0, f.p50Ms, f.p99Ms,
+                    f.maxMs, qPrintable(wins), f.errors);
         if (!f.firstError.isEmpty())
             std::printf("  first error: %s\n", qPrintable(f.firstError));
         if ((f.minWins != 1) || (f.maxWins != 1) || (f.errors != 0))
             failed = true;
     }
     std::printf("\nrace s: sum over rounds of release-to-last-answer; attempts/s = attempts / race s.\n"
-                "Every round must have exactly 1 winner.%s\n", failed ? " FAILED" : " OK");
+                "Every round must have exactly 1 winner.%s\n",
+                failed ? " FAILED" : " OK");
     return failed ? 1 : 0;
 }

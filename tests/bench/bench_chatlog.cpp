@@ -58,7 +58,8 @@ namespace
             {
                 e.messageType = MessageType::Agent;
                 e.content = QStringLiteral("I'll update `src/file%1.cpp` next. **Plan:**\n\n- %2\n- %3\n\n%4")
-                                .arg(n).arg(sentence(8), sentence(10), sentence(20 + static_cast<int>(m_random.bounded(40))));
+                                .arg(n)
+                                .arg(sentence(8), sentence(10), sentence(20 + static_cast<int>(m_random.bounded(40))));
             }
             else if (kind < 95)
             {
@@ -67,8 +68,8 @@ namespace
                 e.status = MessageStatus::Success;
                 ToolInfo tool;
                 tool.name = QStringLiteral("run_command");
-                tool.args = QJsonObject {{QStringLiteral("command"), QStringLiteral("ctest -R module_%1").arg(n % 97)},
-                                         {QStringLiteral("timeout"), 120}};
+                tool.args = QJsonObject{{QStringLiteral("command"), QStringLiteral("ctest -R module_%1").arg(n % 97)},
+                                        {QStringLiteral("timeout"), 120}};
                 tool.toolResponse = sentence(30 + static_cast<int>(m_random.bounded(60)));
                 e.toolInfo = tool;
             }
@@ -83,9 +84,11 @@ namespace
     private:
         QString sentence(const int words)
         {
-            static const QStringList vocabulary = QStringLiteral(
-                "the agent reads file writes patch test passes build lock fence gateway replica session workflow "
-                "resume cancel status heartbeat deadline compiles quickly carefully then again output error").split(u' ');
+            static const QStringList vocabulary =
+                QStringLiteral(
+                    "the agent reads file writes patch test passes build lock fence gateway replica session workflow "
+                    "resume cancel status heartbeat deadline compiles quickly carefully then again output error")
+                    .split(u' ');
             QString text;
             for (int i = 0; i < words; ++i)
             {
@@ -96,14 +99,14 @@ namespace
             return text + u'.';
         }
 
-        QRandomGenerator m_random {42};
+        QRandomGenerator m_random{42};
         QDateTime m_start = QDateTime::fromString(QStringLiteral("2024-05-01T10:00:00Z"), Qt::ISODate);
     };
 
     QString naiveHtml(const ChatLogEntry &e)
     {
-        return QStringLiteral("<b>%1</b> %2").arg(Lockstep::Ui::ChatLogModel::senderLabel(e).toHtmlEscaped(),
-                                                 e.content.toHtmlEscaped());
+        return QStringLiteral("<b>%1</b> %2")
+            .arg(Lockstep::Ui::ChatLogModel::senderLabel(e).toHtmlEscaped(), e.content.toHtmlEscaped());
     }
 
     qint64 procStatusKb(const char *field)
@@ -144,9 +147,18 @@ namespace
             m_longest = 0;
             m_timer.start();
         }
-        void stop() { m_timer.stop(); }
-        double longestMs() const { return static_cast<double>(m_longest) / 1e6; }
-        int over50() const { return m_over50; }
+        void stop()
+        {
+            m_timer.stop();
+        }
+        double longestMs() const
+        {
+            return static_cast<double>(m_longest) / 1e6;
+        }
+        int over50() const
+        {
+            return m_over50;
+        }
 
     private:
         QTimer m_timer;
@@ -256,7 +268,8 @@ namespace
         int batches = 0;
         if (delegateView)
         {
-            QObject::connect(&model, &QAbstractItemModel::rowsAboutToBeInserted, &producer, [&] { batchClock.start(); });
+            QObject::connect(&model, &QAbstractItemModel::rowsAboutToBeInserted, &producer,
+                             [&] { batchClock.start(); });
             QObject::connect(&model, &Lockstep::Ui::ChatLogModel::batchApplied, &producer, [&](const int inserted) {
                 if (inserted > 0)
                 {
@@ -277,7 +290,7 @@ namespace
         const double streamSeconds = static_cast<double>(streamClock.elapsed()) / 1000.0;
 
         const int shown = delegateView ? model.rowCount() : edit->document()->blockCount();
-        QJsonObject result {
+        QJsonObject result{
             {QStringLiteral("variant"), variant},
             {QStringLiteral("loadSeconds"), loadSeconds},
             {QStringLiteral("loaded"), loaded},
@@ -298,7 +311,7 @@ namespace
         std::fflush(stdout);
         return 0;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -308,11 +321,18 @@ int main(int argc, char *argv[])
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Chat-log rendering benchmark"));
     parser.addHelpOption();
-    const QCommandLineOption entriesOption(QStringLiteral("entries"), QStringLiteral("Entries loaded first."), QStringLiteral("N"), QStringLiteral("100000"));
-    const QCommandLineOption rateOption(QStringLiteral("rate"), QStringLiteral("Entries per second streamed."), QStringLiteral("N"), QStringLiteral("5000"));
-    const QCommandLineOption secondsOption(QStringLiteral("seconds"), QStringLiteral("Streaming time."), QStringLiteral("S"), QStringLiteral("10"));
-    const QCommandLineOption budgetOption(QStringLiteral("baseline-budget"), QStringLiteral("Seconds the baseline may spend loading before it is cut."), QStringLiteral("S"), QStringLiteral("60"));
-    const QCommandLineOption variantOption(QStringLiteral("variant"), QStringLiteral("Run one variant (delegate|textedit) and print JSON."), QStringLiteral("NAME"));
+    const QCommandLineOption entriesOption(QStringLiteral("entries"), QStringLiteral("Entries loaded first."),
+                                           QStringLiteral("N"), QStringLiteral("100000"));
+    const QCommandLineOption rateOption(QStringLiteral("rate"), QStringLiteral("Entries per second streamed."),
+                                        QStringLiteral("N"), QStringLiteral("5000"));
+    const QCommandLineOption secondsOption(QStringLiteral("seconds"), QStringLiteral("Streaming time."),
+                                           QStringLiteral("S"), QStringLiteral("10"));
+    const QCommandLineOption budgetOption(QStringLiteral("baseline-budget"),
+                                          QStringLiteral("Seconds the baseline may spend loading before it is cut."),
+                                          QStringLiteral("S"), QStringLiteral("60"));
+    const QCommandLineOption variantOption(QStringLiteral("variant"),
+                                           QStringLiteral("Run one variant (delegate|textedit) and print JSON."),
+                                           QStringLiteral("NAME"));
     parser.addOptions({entriesOption, rateOption, secondsOption, budgetOption, variantOption});
     parser.process(app);
 
@@ -352,33 +372,41 @@ int main(int argc, char *argv[])
         results.append(result);
     }
 
-    std::printf("%-22s %14s %18s %16s %14s %12s\n", "variant", "load", "longest stall", "stalls > 50 ms", "peak memory", "shown");
+    std::printf("%-22s %14s %18s %16s %14s %12s\n", "variant", "load", "longest stall", "stalls > 50 ms", "peak memory",
+                "shown");
     for (const QJsonObject &r : std::as_const(results))
     {
         const QString name = (r.value(QStringLiteral("variant")).toString() == u"delegate")
-            ? QStringLiteral("model + delegate") : QStringLiteral("QTextEdit::append");
+                                 ? QStringLiteral("model + delegate")
+                                 : QStringLiteral("QTextEdit::append");
         if (!r.contains(QStringLiteral("loadSeconds")))
         {
             std::printf("%-22s  (did not finish)\n", qPrintable(name));
             continue;
         }
-        QString load = QString::number(r.value(QStringLiteral("loadSeconds")).toDouble(), 'f', 2) + QStringLiteral(" s");
+        QString load =
+            QString::number(r.value(QStringLiteral("loadSeconds")).toDouble(), 'f', 2) + QStringLiteral(" s");
         if (r.value(QStringLiteral("loadCut")).toBool())
-            load = QStringLiteral(">%1 s (%2 done)").arg(settings.baselineBudget).arg(r.value(QStringLiteral("loaded")).toInt());
+            load = QStringLiteral(">%1 s (%2 done)")
+                       .arg(settings.baselineBudget)
+                       .arg(r.value(QStringLiteral("loaded")).toInt());
         std::printf("%-22s %14s %15.1f ms %16d %11.0f MB %12d\n", qPrintable(name), qPrintable(load),
-                    r.value(QStringLiteral("longestStallMs")).toDouble(), r.value(QStringLiteral("stallsOver50")).toInt(),
+                    r.value(QStringLiteral("longestStallMs")).toDouble(),
+                    r.value(QStringLiteral("stallsOver50")).toInt(),
                     r.value(QStringLiteral("vmHwmKb")).toDouble() / 1024.0, r.value(QStringLiteral("shown")).toInt());
     }
     std::printf("%-22s %14s %18s %16s %14s\n", "goal", "<= 1 s", "<= 50 ms", "", "<= 300 MB");
     for (const QJsonObject &r : std::as_const(results))
     {
         if (r.value(QStringLiteral("variant")).toString() == u"delegate")
-            std::printf("\nmodel + delegate: streamed %d entries in %.1f s; %.0f row sizes computed; "
-                        "the entries alone took %.0f MB of RSS before the view existed; "
-                        "%d batches, the longest took %.1f ms (insert + layout)\n",
-                        r.value(QStringLiteral("streamed")).toInt(), r.value(QStringLiteral("streamSeconds")).toDouble(),
-                        r.value(QStringLiteral("sizesComputed")).toDouble(), r.value(QStringLiteral("entriesRssKb")).toDouble() / 1024.0,
-                        r.value(QStringLiteral("batches")).toInt(), r.value(QStringLiteral("longestBatchMs")).toDouble());
+            std::printf(
+                "\nmodel + delegate: streamed %d entries in %.1f s; %.0f row sizes computed; "
+                "the entries alone took %.0f MB of RSS before the view existed; "
+                "%d batches, the longest took %.1f ms (insert + layout)\n",
+                r.value(QStringLiteral("streamed")).toInt(), r.value(QStringLiteral("streamSeconds")).toDouble(),
+                r.value(QStringLiteral("sizesComputed")).toDouble(),
+                r.value(QStringLiteral("entriesRssKb")).toDouble() / 1024.0, r.value(QStringLiteral("batches")).toInt(),
+                r.value(QStringLiteral("longestBatchMs")).toDouble());
     }
     return 0;
 }

@@ -47,7 +47,8 @@ namespace
     Figures runFlow(Store::RunStore &store, const Flow &flow, const QString &goal, bool measureBytes)
     {
         Figures figures;
-        const QString id = u"bench-"_qs + flow.name + (measureBytes ? u"-bytes"_qs : u"-time"_qs);
+        const QString id =
+            QStringLiteral("bench-") + flow.name + (measureBytes ? QStringLiteral("-bytes") : QStringLiteral("-time"));
         int entries = 0;
         qint64 fence = 1;
         if (!store.createRun(id, goal, flow.name, fence))
@@ -61,30 +62,32 @@ namespace
                 break;
             const auto worker = Store::StoreWorker::inPlace(store);
             Execution execution(*worker, *resumed->run, flow, fence, ExecutionOptions{.delayScale = 0.0});
-            QObject::connect(&execution, &Execution::entryPersisted, &execution,
-                             [&](const QString &, const Store::StoredEntry &entry) {
-                ++entries;
-                if (!measureBytes)
-                    return;
-                const auto parsed = Protocol::ChatLogEntry::fromJson(entry.entry);
-                if (!parsed)
-                    qFatal("entry does not parse");
-                const QByteArray legacy = frame(goal, RunStatus::Running,
-                    QString::fromUtf8(QJsonDocument(execution.legacyCheckpoint()).toJson(QJsonDocument::Compact)));
-                const QByteArray incremental = frame(goal, RunStatus::Running,
-                    Protocol::buildIncrementalCheckpoint({parsed.value()}, entry.seq));
-                ++figures.frames;
-                figures.legacyBytes += legacy.size();
-                figures.largestLegacyFrame = std::max<qint64>(figures.largestLegacyFrame, legacy.size());
-                figures.incrementalBytes += incremental.size();
-            });
+            QObject::connect(
+                &execution, &Execution::entryPersisted, &execution,
+                [&](const QString &, const Store::StoredEntry &entry) {
+                    ++entries;
+                    if (!measureBytes)
+                        return;
+                    const auto parsed = Protocol::ChatLogEntry::fromJson(entry.entry);
+                    if (!parsed)
+                        qFatal("entry does not parse");
+                    const QByteArray legacy = frame(
+                        goal, RunStatus::Running,
+                        QString::fromUtf8(QJsonDocument(execution.legacyCheckpoint()).toJson(QJsonDocument::Compact)));
+                    const QByteArray incremental = frame(
+                        goal, RunStatus::Running, Protocol::buildIncrementalCheckpoint({parsed.value()}, entry.seq));
+                    ++figures.frames;
+                    figures.legacyBytes += legacy.size();
+                    figures.largestLegacyFrame = std::max<qint64>(figures.largestLegacyFrame, legacy.size());
+                    figures.incrementalBytes += incremental.size();
+                });
             bool done = false;
             RunStatus status = RunStatus::Running;
             QObject::connect(&execution, &Execution::finished, &execution,
                              [&](const QString &, StopCause, RunStatus finalStatus) {
-                done = true;
-                status = finalStatus;
-            });
+                                 done = true;
+                                 status = finalStatus;
+                             });
             execution.start();
             while (!done)
                 QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
@@ -96,36 +99,37 @@ namespace
         figures.msPerEntry = entries ? static_cast<double>(timer.nsecsElapsed()) / 1e6 / entries : 0;
         return figures;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv)
 {
     QCoreApplication app(argc, argv);
     QString folder;
     const QStringList args = app.arguments();
-    if (const qsizetype i = args.indexOf(u"--flows"_qs); i >= 0 && i + 1 < args.size())
+    if (const qsizetype i = args.indexOf(QStringLiteral("--flows")); i >= 0 && i + 1 < args.size())
         folder = args.at(i + 1);
     const FlowLibrary library = FlowLibrary::load(folder);
 
     QTemporaryDir dir;
-    auto store = Store::RunStore::open(u"sqlite:"_qs + dir.filePath(u"bench.db"_qs));
+    auto store = Store::RunStore::open(QStringLiteral("sqlite:") + dir.filePath(QStringLiteral("bench.db")));
     if (!store)
     {
         std::fprintf(stderr, "cannot open the store: %s\n", qPrintable(store.error().message));
         return 1;
     }
 
-    std::printf("%-10s %6s %14s %14s %8s %16s %10s  %s\n", "flow", "frames", "legacy bytes", "incr. bytes",
-                "ratio", "largest legacy", "ms/entry*", "final status");
+    std::printf("%-10s %6s %14s %14s %8s %16s %10s  %s\n", "flow", "frames", "legacy bytes", "incr. bytes", "ratio",
+                "largest legacy", "ms/entry*", "final status");
     for (const QString &name : library.names())
     {
         const Flow flow = *library.find(name);
-        const QString goal = u"Create a file called hello.sh that prints hello"_qs;
+        const QString goal = QStringLiteral("Create a file called hello.sh that prints hello");
         Figures f = runFlow(**store, flow, goal, true);
         f.msPerEntry = runFlow(**store, flow, goal, false).msPerEntry;
         std::printf("%-10s %6d %14lld %14lld %7.1fx %16lld %10.3f  %s\n", qPrintable(name), f.frames,
                     static_cast<long long>(f.legacyBytes), static_cast<long long>(f.incrementalBytes),
-                    f.incrementalBytes ? static_cast<double>(f.legacyBytes) / static_cast<double>(f.incrementalBytes) : 0.0,
+                    f.incrementalBytes ? static_cast<double>(f.legacyBytes) / static_cast<double>(f.incrementalBytes)
+                                       : 0.0,
                     static_cast<long long>(f.largestLegacyFrame), f.msPerEntry, qPrintable(f.finalStatus));
     }
     std::printf("* one persisted entry incl. its step-boundary re-read, SQLite in a temporary folder, no delays\n");

@@ -56,27 +56,33 @@ namespace
         subscriber.socket = std::make_unique<QWebSocket>();
         Subscriber *s = &subscriber;
         QObject::connect(s->socket.get(), &QWebSocket::connected, s->socket.get(), [s, workflowId] {
-            s->socket->sendTextMessage(QString::fromUtf8(QJsonDocument(QJsonObject {
-                {u"subscribe"_qs, QJsonObject {{u"workflowID"_qs, workflowId}}}}).toJson(QJsonDocument::Compact)));
+            s->socket->sendTextMessage(QString::fromUtf8(
+                QJsonDocument(
+                    QJsonObject{{QStringLiteral("subscribe"), QJsonObject{{QStringLiteral("workflowID"), workflowId}}}})
+                    .toJson(QJsonDocument::Compact)));
         });
-        QObject::connect(s->socket.get(), &QWebSocket::textMessageReceived, s->socket.get(), [s, onEntry](const QString &text) {
-            const QJsonObject message = QJsonDocument::fromJson(text.toUtf8()).object();
-            if (message.contains(u"newCheckpoint"))
-            {
-                const QJsonObject payload = QJsonDocument::fromJson(
-                    message.value(u"newCheckpoint").toObject().value(u"checkpoint").toString().toUtf8()).object();
-                if (s->snapshot && onEntry)
+        QObject::connect(
+            s->socket.get(), &QWebSocket::textMessageReceived, s->socket.get(), [s, onEntry](const QString &text) {
+                const QJsonObject message = QJsonDocument::fromJson(text.toUtf8()).object();
+                if (message.contains(u"newCheckpoint"))
                 {
-                    for (const QJsonValue &entry : payload.value(u"channel_values").toObject().value(u"ui_chat_log").toArray())
-                        onEntry(entry.toObject());
+                    const QJsonObject payload =
+                        QJsonDocument::fromJson(
+                            message.value(u"newCheckpoint").toObject().value(u"checkpoint").toString().toUtf8())
+                            .object();
+                    if (s->snapshot && onEntry)
+                    {
+                        for (const QJsonValue &entry :
+                             payload.value(u"channel_values").toObject().value(u"ui_chat_log").toArray())
+                            onEntry(entry.toObject());
+                    }
+                    s->snapshot = true;
                 }
-                s->snapshot = true;
-            }
-            else if (message.value(u"runStatus").toObject().value(u"status").toString() == u"input_required")
-            {
-                s->ended = true;
-            }
-        });
+                else if (message.value(u"runStatus").toObject().value(u"status").toString() == u"input_required")
+                {
+                    s->ended = true;
+                }
+            });
         QNetworkRequest request(gateway.webSocketUrl());
         request.setRawHeader("Authorization", "Bearer " + gateway.token().toUtf8());
         s->socket->open(request);
@@ -89,7 +95,7 @@ namespace
             return -1;
         return file.readAll().count("duration: ");
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -97,13 +103,15 @@ int main(int argc, char *argv[])
     Bench::useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addOptions({
-        {u"subscribers"_qs, u"subscribers on B"_qs, u"N"_qs, u"200"_qs},
-        {u"scale"_qs, u"--step-delay-scale of the gateways"_qs, u"F"_qs, u"0.01"_qs},
-        {u"rest-seconds"_qs, u"length of the quiet window"_qs, u"S"_qs, u"10"_qs},
+        {QStringLiteral("subscribers"), QStringLiteral("subscribers on B"), QStringLiteral("N"), QStringLiteral("200")},
+        {QStringLiteral("scale"), QStringLiteral("--step-delay-scale of the gateways"), QStringLiteral("F"),
+         QStringLiteral("0.01")},
+        {QStringLiteral("rest-seconds"), QStringLiteral("length of the quiet window"), QStringLiteral("S"),
+         QStringLiteral("10")},
     });
     parser.process(app);
-    const int count = qBound(1, parser.value(u"subscribers"_qs).toInt(), 2000);
-    const int restSeconds = qBound(1, parser.value(u"rest-seconds"_qs).toInt(), 600);
+    const int count = qBound(1, parser.value(QStringLiteral("subscribers")).toInt(), 2000);
+    const int restSeconds = qBound(1, parser.value(QStringLiteral("rest-seconds")).toInt(), 600);
 
     TempPostgres postgres;
     if (!postgres.start())
@@ -111,41 +119,52 @@ int main(int argc, char *argv[])
     const auto spec = postgres.createDatabase();
     if (!spec)
         qFatal("cannot create a database");
-    const QStringList common {u"--store"_qs, *spec, u"--step-delay-scale"_qs, parser.value(u"scale"_qs),
-                              u"--max-connections"_qs, QString::number(2 * count + 64)};
+    const QStringList common{QStringLiteral("--store"),
+                             *spec,
+                             QStringLiteral("--step-delay-scale"),
+                             parser.value(QStringLiteral("scale")),
+                             QStringLiteral("--max-connections"),
+                             QString::number(2 * count + 64)};
     GatewayProcess a;
     GatewayProcess b;
-    if (!a.start(common + QStringList {u"--replica-id"_qs, u"a"_qs})
-        || !b.start(common + QStringList {u"--replica-id"_qs, u"b"_qs}))
+    if (!a.start(common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("a")}) ||
+        !b.start(common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("b")}))
         qFatal("%s %s", qPrintable(a.errorString()), qPrintable(b.errorString()));
-    const QString feedUpdates = httpRequest("GET", b.baseUrl() + u"/healthz"_qs).json.value(u"feedUpdates").toString();
+    const QString feedUpdates =
+        httpRequest("GET", b.baseUrl() + QStringLiteral("/healthz")).json.value(u"feedUpdates").toString();
 
     // ---- 1. latency: A writes, B delivers ----
-    if (httpRequest("POST", a.baseUrl() + u"/api/v1/workflows"_qs, a.token(),
-                    R"({"goal":"a long one","flow":"long","workflowID":"crossed"})").status != 201)
+    if (httpRequest("POST", a.baseUrl() + QStringLiteral("/api/v1/workflows"), a.token(),
+                    R"({"goal":"a long one","flow":"long","workflowID":"crossed"})")
+            .status != 201)
         qFatal("cannot create the workflow");
     std::vector<qint64> latenciesNs;
     std::vector<Subscriber> watchers(count);
     for (Subscriber &watcher : watchers)
     {
-        subscribe(watcher, b, u"crossed"_qs, [&latenciesNs](const QJsonObject &entry) {
+        subscribe(watcher, b, QStringLiteral("crossed"), [&latenciesNs](const QJsonObject &entry) {
             const QDateTime written = QDateTime::fromString(entry.value(u"timestamp").toString(), Qt::ISODateWithMs);
             if (written.isValid())
                 latenciesNs.push_back((QDateTime::currentMSecsSinceEpoch() - written.toMSecsSinceEpoch()) * 1000000);
         });
     }
-    if (!spinUntil([&] { return std::all_of(watchers.cbegin(), watchers.cend(), [](const Subscriber &s) { return s.snapshot; }); },
-                   120000))
+    if (!spinUntil(
+            [&] {
+                return std::all_of(watchers.cbegin(), watchers.cend(), [](const Subscriber &s) { return s.snapshot; });
+            },
+            120000))
         qFatal("not every subscriber got its snapshot");
     WsProbe driver;
     driver.open(a.webSocketUrl(), a.token());
-    driver.sendJson(WsProbe::startRequest(u"crossed"_qs, QString()));
+    driver.sendJson(WsProbe::startRequest(QStringLiteral("crossed"), QString()));
     QElapsedTimer runClock;
     runClock.start();
-    if (!spinUntil([&] {
-            return driver.isClosed()
-                && std::all_of(watchers.cbegin(), watchers.cend(), [](const Subscriber &s) { return s.ended; });
-        }, 600000))
+    if (!spinUntil(
+            [&] {
+                return driver.isClosed() &&
+                       std::all_of(watchers.cbegin(), watchers.cend(), [](const Subscriber &s) { return s.ended; });
+            },
+            600000))
         qFatal("the run did not reach every subscriber on B");
     const qint64 runMs = runClock.elapsed();
     const qint64 deliveries = static_cast<qint64>(latenciesNs.size());
@@ -158,18 +177,22 @@ int main(int argc, char *argv[])
     for (int i = 0; i < count; ++i)
     {
         const QString id = QStringLiteral("idle-%1").arg(i);
-        if (httpRequest("POST", a.baseUrl() + u"/api/v1/workflows"_qs, a.token(),
-                        QJsonDocument(QJsonObject {{u"goal"_qs, u"wait"_qs}, {u"workflowID"_qs, id}}).toJson()).status != 201)
+        if (httpRequest("POST", a.baseUrl() + QStringLiteral("/api/v1/workflows"), a.token(),
+                        QJsonDocument(QJsonObject{{QStringLiteral("goal"), QStringLiteral("wait")},
+                                                  {QStringLiteral("workflowID"), id}})
+                            .toJson())
+                .status != 201)
             qFatal("cannot create %s", qPrintable(id));
         subscribe(idle[i], b, id, {});
     }
-    if (!spinUntil([&] { return std::all_of(idle.cbegin(), idle.cend(), [](const Subscriber &s) { return s.snapshot; }); },
-                   120000))
+    if (!spinUntil(
+            [&] { return std::all_of(idle.cbegin(), idle.cend(), [](const Subscriber &s) { return s.snapshot; }); },
+            120000))
         qFatal("not every idle subscriber got its snapshot");
 
     // Every statement the server runs from now on is logged with its duration.
     {
-        QSqlDatabase admin = QSqlDatabase::addDatabase(u"QPSQL"_qs, u"admin"_qs);
+        QSqlDatabase admin = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("admin"));
         const QUrl url(*spec);
         admin.setHostName(url.host());
         admin.setPort(url.port());
@@ -178,24 +201,27 @@ int main(int argc, char *argv[])
         if (!admin.open())
             qFatal("admin connection: %s", qPrintable(admin.lastError().text()));
         QSqlQuery query(admin);
-        if (!query.exec(u"ALTER SYSTEM SET log_min_duration_statement = 0"_qs) || !query.exec(u"SELECT pg_reload_conf()"_qs))
+        if (!query.exec(QStringLiteral("ALTER SYSTEM SET log_min_duration_statement = 0")) ||
+            !query.exec(QStringLiteral("SELECT pg_reload_conf()")))
             qFatal("cannot turn statement logging on");
         admin.close();
     }
-    QSqlDatabase::removeDatabase(u"admin"_qs);
-    spinUntil([] { return false; }, 2000);   // settle: the reload reaches every backend
-    const QString logPath = postgres.directory() + u"/server.log"_qs;
+    QSqlDatabase::removeDatabase(QStringLiteral("admin"));
+    spinUntil([] { return false; }, 2000);  // settle: the reload reaches every backend
+    const QString logPath = postgres.directory() + QStringLiteral("/server.log");
     const qint64 before = statementsLogged(logPath);
     spinUntil([] { return false; }, restSeconds * 1000);
     const qint64 after = statementsLogged(logPath);
 
     printf("bench_crossreplica: gateways A and B on one PostgreSQL (--step-delay-scale %s); B's feeds: %s\n",
-           qPrintable(parser.value(u"scale"_qs)), qPrintable(feedUpdates.isEmpty() ? u"poll (older gateway)"_qs : feedUpdates));
-    printf("  1. %d subscribers on B, one `long` run on A (%lld ms): %lld entry deliveries\n", count, runMs, deliveries);
+           qPrintable(parser.value(QStringLiteral("scale"))),
+           qPrintable(feedUpdates.isEmpty() ? QStringLiteral("poll (older gateway)") : feedUpdates));
+    printf("  1. %d subscribers on B, one `long` run on A (%lld ms): %lld entry deliveries\n", count, runMs,
+           deliveries);
     printf("     entry written on A -> delivered on B: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", latency.p50Us / 1000.0,
            latency.p99Us / 1000.0, latency.maxUs / 1000.0);
-    printf("  2. %d idle workflows with one subscriber each on B, %d s quiet: %lld statements, %.1f per second\n", count,
-           restSeconds, after - before, double(after - before) / restSeconds);
+    printf("  2. %d idle workflows with one subscriber each on B, %d s quiet: %lld statements, %.1f per second\n",
+           count, restSeconds, after - before, double(after - before) / restSeconds);
     for (Subscriber &s : idle)
         s.socket->close();
     a.terminate();

@@ -26,16 +26,17 @@ namespace
         qint64 bytes = 0;            // every frame
         qint64 checkpointBytes = 0;  // newCheckpoint frames only
         qint64 checkpoints = 0;
-        qint64 payloadBytes = 0;     // the `checkpoint` strings alone (UTF-8)
+        qint64 payloadBytes = 0;  // the `checkpoint` strings alone (UTF-8)
         quint16 closeCode = 0;
     };
 
-    Received runOnce(const GatewayProcess &gateway, const QString &workflowId, const QString &flow, const bool incremental)
+    Received runOnce(const GatewayProcess &gateway, const QString &workflowId, const QString &flow,
+                     const bool incremental)
     {
         WsProbe probe;
         probe.open(gateway.webSocketUrl(), gateway.token());
-        probe.sendJson(WsProbe::startRequest(workflowId, u"Create a file called hello.sh that prints hello"_qs, flow,
-                                             incremental));
+        probe.sendJson(WsProbe::startRequest(
+            workflowId, QStringLiteral("Create a file called hello.sh that prints hello"), flow, incremental));
         if (!spinUntil([&] { return probe.isClosed() || probe.hasFailed(); }, 60000))
             qFatal("the run did not end");
         Received received;
@@ -55,7 +56,7 @@ namespace
             received.payloadBytes += checkpoint.checkpoint.toUtf8().size();
         return received;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -63,20 +64,21 @@ int main(int argc, char *argv[])
     Bench::useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addOptions({
-        {u"store"_qs, u"sqlite or postgresql"_qs, u"KIND"_qs, u"sqlite"_qs},
-        {u"runs"_qs, u"runs of each mode"_qs, u"N"_qs, u"3"_qs},
-        {u"long"_qs, u"also measure the `long` flow (48 steps)"_qs},
+        {QStringLiteral("store"), QStringLiteral("sqlite or postgresql"), QStringLiteral("KIND"),
+         QStringLiteral("sqlite")},
+        {QStringLiteral("runs"), QStringLiteral("runs of each mode"), QStringLiteral("N"), QStringLiteral("3")},
+        {QStringLiteral("long"), QStringLiteral("also measure the `long` flow (48 steps)")},
     });
     parser.process(app);
-    const int runs = qMax(1, parser.value(u"runs"_qs).toInt());
+    const int runs = qMax(1, parser.value(QStringLiteral("runs")).toInt());
 
     StoreBackends stores;
     QString error;
-    const QString store = stores.newStore(parser.value(u"store"_qs), &error);
+    const QString store = stores.newStore(parser.value(QStringLiteral("store")), &error);
     if (store.isEmpty())
         qFatal("%s", qPrintable(error));
     GatewayProcess gateway;
-    if (!gateway.start({u"--store"_qs, store, u"--step-delay-scale"_qs, u"0"_qs}))
+    if (!gateway.start({QStringLiteral("--store"), store, QStringLiteral("--step-delay-scale"), QStringLiteral("0")}))
         qFatal("%s", qPrintable(gateway.errorString()));
 
     auto report = [&](const QString &flow) {
@@ -88,15 +90,16 @@ int main(int argc, char *argv[])
             const Received leg = runOnce(gateway, QStringLiteral("events-%1-leg-%2").arg(flow).arg(i), flow, false);
             if ((inc.closeCode != 1000) || (leg.closeCode != 1000))
                 qFatal("a run did not end normally (%d, %d)", inc.closeCode, leg.closeCode);
-            incremental = inc;   // every run of a flow is the same: report the last one
+            incremental = inc;  // every run of a flow is the same: report the last one
             legacy = leg;
         }
         printf("bench_events: one run of the `%s` flow (%s store), bytes to the client\n", qPrintable(flow),
-               qPrintable(parser.value(u"store"_qs)));
-        printf("  %-12s %8s %12s %12s %14s %14s\n", "mode", "frames", "all bytes", "checkpoints", "ckpt frames B", "ckpt payload B");
-        for (const auto &[name, r] : {std::pair {"incremental", incremental}, std::pair {"legacy", legacy}})
-            printf("  %-12s %8lld %12lld %12lld %14lld %14lld\n", name, r.frames, r.bytes, r.checkpoints, r.checkpointBytes,
-                   r.payloadBytes);
+               qPrintable(parser.value(QStringLiteral("store"))));
+        printf("  %-12s %8s %12s %12s %14s %14s\n", "mode", "frames", "all bytes", "checkpoints", "ckpt frames B",
+               "ckpt payload B");
+        for (const auto &[name, r] : {std::pair{"incremental", incremental}, std::pair{"legacy", legacy}})
+            printf("  %-12s %8lld %12lld %12lld %14lld %14lld\n", name, r.frames, r.bytes, r.checkpoints,
+                   r.checkpointBytes, r.payloadBytes);
         auto percent = [](qint64 a, qint64 b) { return 100.0 * double(a) / double(qMax<qint64>(1, b)); };
         const double ratio = percent(incremental.bytes, legacy.bytes);
         printf("  incremental / legacy: %.2f %% of all bytes (goal <= 2 %%: %s), %.2f %% of newCheckpoint frames, "
@@ -104,9 +107,9 @@ int main(int argc, char *argv[])
                ratio, (ratio <= 2.0) ? "met" : "NOT met", percent(incremental.checkpointBytes, legacy.checkpointBytes),
                percent(incremental.payloadBytes, legacy.payloadBytes));
     };
-    report(u"hello"_qs);
-    if (parser.isSet(u"long"_qs))
-        report(u"long"_qs);
+    report(QStringLiteral("hello"));
+    if (parser.isSet(QStringLiteral("long")))
+        report(QStringLiteral("long"));
     gateway.terminate();
     return 0;
 }

@@ -30,10 +30,10 @@
 #include <QLoggingCategory>
 #include <QTimer>
 
+#include "benchutil.h"
 #include "lock/memorylockstore.h"
 #include "lock/redislockstore.h"
 #include "lock/runlock.h"
-#include "benchutil.h"
 #include "tempredis.h"
 
 using namespace std::chrono_literals;
@@ -259,7 +259,7 @@ namespace
             ++row.errors;
         return row;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -298,12 +298,18 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "bench_lock: could not take the contended lock\n");
         return 1;
     }
-    contention.push_back({QStringLiteral("Redis: LockStore::acquire -> held"), contendStore(replicaB, contended, tries)});
-    contention.push_back({QStringLiteral("Redis: RunLock::acquire -> held()"), contendRunLock(replicaB, contended, tries)});
-    contention.push_back({QStringLiteral("floor: hiredis sync SET NX PX"), floorSync(redis.port(), contendedKey, tries)});
-    contention.push_back({QStringLiteral("floor: hiredis async (Qt) SET NX PX"), floorAsync(redis.port(), contendedKey, tries)});
-    contention.push_back({QStringLiteral("memory: LockStore::acquire -> held"), contendStore(memory, contended, tries)});
-    contention.push_back({QStringLiteral("memory: RunLock::acquire -> held()"), contendRunLock(memory, contended, tries)});
+    contention.push_back(
+        {QStringLiteral("Redis: LockStore::acquire -> held"), contendStore(replicaB, contended, tries)});
+    contention.push_back(
+        {QStringLiteral("Redis: RunLock::acquire -> held()"), contendRunLock(replicaB, contended, tries)});
+    contention.push_back(
+        {QStringLiteral("floor: hiredis sync SET NX PX"), floorSync(redis.port(), contendedKey, tries)});
+    contention.push_back(
+        {QStringLiteral("floor: hiredis async (Qt) SET NX PX"), floorAsync(redis.port(), contendedKey, tries)});
+    contention.push_back(
+        {QStringLiteral("memory: LockStore::acquire -> held"), contendStore(memory, contended, tries)});
+    contention.push_back(
+        {QStringLiteral("memory: RunLock::acquire -> held()"), contendRunLock(memory, contended, tries)});
     letGo(replicaA, contended, redisHolder);
     letGo(memory, contended, memoryHolder);
 
@@ -313,7 +319,8 @@ int main(int argc, char *argv[])
     const double floorP99 = contention[2].latency.p99Us;
     for (const ContentionRow &row : contention)
     {
-        const bool onRedis = row.what.startsWith(QStringLiteral("Redis")) || row.what.startsWith(QStringLiteral("floor"));
+        const bool onRedis =
+            row.what.startsWith(QStringLiteral("Redis")) || row.what.startsWith(QStringLiteral("floor"));
         char ratio[32] = "-";
         if (onRedis && floorP50 > 0)
             std::snprintf(ratio, sizeof ratio, "%.2f", row.latency.p50Us / floorP50);
@@ -329,12 +336,17 @@ int main(int argc, char *argv[])
 
     // ---- (2) churn ----
     std::vector<ChurnRow> churn;
-    churn.push_back(churnStore(QStringLiteral("memory: store acquire+release"), memory, QStringLiteral("churn-m1"), cycles));
-    churn.push_back(churnRunLock(QStringLiteral("memory: RunLock acquire+release"), memory, QStringLiteral("churn-m2"), cycles));
-    churn.push_back(churnStore(QStringLiteral("Redis: store acquire+release"), replicaA, QStringLiteral("churn-r1"), cycles));
-    churn.push_back(churnRunLock(QStringLiteral("Redis: RunLock acquire+release"), replicaA, QStringLiteral("churn-r2"), cycles));
+    churn.push_back(
+        churnStore(QStringLiteral("memory: store acquire+release"), memory, QStringLiteral("churn-m1"), cycles));
+    churn.push_back(
+        churnRunLock(QStringLiteral("memory: RunLock acquire+release"), memory, QStringLiteral("churn-m2"), cycles));
+    churn.push_back(
+        churnStore(QStringLiteral("Redis: store acquire+release"), replicaA, QStringLiteral("churn-r1"), cycles));
+    churn.push_back(
+        churnRunLock(QStringLiteral("Redis: RunLock acquire+release"), replicaA, QStringLiteral("churn-r2"), cycles));
 
-    std::printf("\nChurn: %d acquire/release cycles each (after %d warm-up cycles), one at a time\n\n", cycles, cycles / 10);
+    std::printf("\nChurn: %d acquire/release cycles each (after %d warm-up cycles), one at a time\n\n", cycles,
+                cycles / 10);
     std::printf("%-40s %12s %12s %12s %10s %8s\n", "path", "cycles/s", "RSS before", "RSS after", "delta kB", "errors");
     for (const ChurnRow &row : churn)
     {

@@ -60,8 +60,11 @@ namespace
         for (const qint64 value : ms)
             ns.push_back(value * 1000000);
         const Lockstep::Bench::Latency latency = Lockstep::Bench::summarise(ns, errors);
-        return Figures {.p50 = latency.p50Us / 1000.0, .p99 = latency.p99Us / 1000.0, .max = latency.maxUs / 1000.0,
-                        .samples = static_cast<int>(ms.size()), .errors = errors};
+        return Figures{.p50 = latency.p50Us / 1000.0,
+                       .p99 = latency.p99Us / 1000.0,
+                       .max = latency.maxUs / 1000.0,
+                       .samples = static_cast<int>(ms.size()),
+                       .errors = errors};
     }
 
     void print(const char *what, const int tabs, const Figures &f)
@@ -124,21 +127,26 @@ namespace
         {
             if (!m_dir.isValid() || !m_gateway.start())
                 return false;
-            ConsoleOptions options = m_gateway.consoleOptions(m_dir.filePath(QStringLiteral("console.ini")), BackoffOptions {});
+            ConsoleOptions options =
+                m_gateway.consoleOptions(m_dir.filePath(QStringLiteral("console.ini")), BackoffOptions{});
             // The console as a user runs it: its own poll interval and backoff.
-            options.pollInterval = ConsoleOptions {}.pollInterval;
+            options.pollInterval = ConsoleOptions{}.pollInterval;
             options.dataDir = m_dir.filePath(QStringLiteral("console-data"));
             options.restoreTabs = false;
             m_window = std::make_unique<MainWindow>(options);
             if (!Test::showConsole(*m_window))
                 return false;
             m_endpoint = m_window->api()->endpoint();
-            m_window->createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
+            m_window->createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"),
+                                     QStringLiteral("hello"));
             if (!Lockstep::Bench::spinUntil([this] { return m_window->tabs().size() == 1; }, 10000))
                 return false;
             m_workflowId = m_window->tabs().constFirst()->workflowId();
             return Lockstep::Bench::spinUntil(
-                [this] { return m_window->tabs().constFirst()->runStatus() == RunStatus::InputRequired && allFree(m_window->tabs()); },
+                [this] {
+                    return m_window->tabs().constFirst()->runStatus() == RunStatus::InputRequired &&
+                           allFree(m_window->tabs());
+                },
                 20000);
         }
 
@@ -173,7 +181,8 @@ namespace
             {
                 feeds.push_back(QObject::connect(tab->liveConnection(), &LiveConnection::lockStatusReceived, tab,
                                                  [&releasedAt](const Protocol::LockStatus &status) {
-                                                     if ((status.state == Protocol::LockState::Released) && (releasedAt == 0))
+                                                     if ((status.state == Protocol::LockState::Released) &&
+                                                         (releasedAt == 0))
                                                          releasedAt = status.at;
                                                  }));
             }
@@ -221,11 +230,13 @@ namespace
             if (answeredAt == 0)
                 return std::nullopt;
             qint64 liveAt = 0;
-            if (!Lockstep::Bench::spinUntil([&] {
-                    if (allLive(tabs))
-                        liveAt = QDateTime::currentMSecsSinceEpoch();
-                    return liveAt != 0;
-                }, 20000))
+            if (!Lockstep::Bench::spinUntil(
+                    [&] {
+                        if (allLive(tabs))
+                            liveAt = QDateTime::currentMSecsSinceEpoch();
+                        return liveAt != 0;
+                    },
+                    20000))
                 return std::nullopt;
             return liveAt - answeredAt;
         }
@@ -249,7 +260,7 @@ namespace
         QString m_workflowId;
         QNetworkAccessManager m_network;
     };
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv)
 {
@@ -264,7 +275,8 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "bench_lockfree: the gateway or the console did not come up\n");
         return 1;
     }
-    std::printf("lock release -> every tab shows \"free\" (gateway lockStatus.at -> all panels free), %d turns\n", ReleaseRuns);
+    std::printf("lock release -> every tab shows \"free\" (gateway lockStatus.at -> all panels free), %d turns\n",
+                ReleaseRuns);
     for (const int tabs : {1, 10})
     {
         bench.openTabs(tabs);
@@ -280,7 +292,8 @@ int main(int argc, char **argv)
         print("release", tabs, figuresOf(samples, errors));
     }
     bench.closeTabs();
-    std::printf("gateway killed and restarted -> every tab live again (after /healthz answers), %d rounds\n", ReconnectRounds);
+    std::printf("gateway killed and restarted -> every tab live again (after /healthz answers), %d rounds\n",
+                ReconnectRounds);
     for (const int tabs : {1, 10})
     {
         bench.closeTabs();

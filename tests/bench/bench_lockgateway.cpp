@@ -53,7 +53,7 @@ namespace
     {
         auto gateway = std::make_unique<GatewayProcess>();
         if (!gateway->start(arguments))
-            die(u"gateway: "_qs + gateway->errorString());
+            die(QStringLiteral("gateway: ") + gateway->errorString());
         return gateway;
     }
 
@@ -61,10 +61,10 @@ namespace
     std::unique_ptr<RawWsClient> holdWorkflow(const GatewayProcess &gateway, const QString &workflowId)
     {
         auto holder = std::make_unique<RawWsClient>();
-        if (!holder->open(gateway.port(), gateway.token())
-            || !holder->sendJson(WsProbe::startRequest(workflowId, u"hold it"_qs, u"long"_qs))
-            || holder->waitForCloseOr("\"acquired\"", 30000) != 0)
-            die(u"the holder could not take the lock of "_qs + workflowId);
+        if (!holder->open(gateway.port(), gateway.token()) ||
+            !holder->sendJson(WsProbe::startRequest(workflowId, QStringLiteral("hold it"), QStringLiteral("long"))) ||
+            holder->waitForCloseOr("\"acquired\"", 30000) != 0)
+            die(QStringLiteral("the holder could not take the lock of ") + workflowId);
         return holder;
     }
 
@@ -85,7 +85,7 @@ namespace
                 ++errors;
                 continue;
             }
-            const QJsonObject start = WsProbe::startRequest(workflowId, u"second tab"_qs);
+            const QJsonObject start = WsProbe::startRequest(workflowId, QStringLiteral("second tab"));
             timer.start();
             client.sendJson(start);
             const int code = client.waitForCloseOr({}, 5000);
@@ -99,7 +99,7 @@ namespace
 
     long long countLockKeys(const quint16 port)
     {
-        const timeval timeout {.tv_sec = 2, .tv_usec = 0};
+        const timeval timeout{.tv_sec = 2, .tv_usec = 0};
         redisContext *context = redisConnectWithTimeout("127.0.0.1", port, timeout);
         if (!context || context->err)
             return -1;
@@ -107,8 +107,9 @@ namespace
         QByteArray cursor = "0";
         do
         {
-            auto *reply = static_cast<redisReply *>(redisCommand(context, "SCAN %b MATCH lockstep:lock:* COUNT 1000",
-                                                                 cursor.constData(), static_cast<size_t>(cursor.size())));
+            auto *reply =
+                static_cast<redisReply *>(redisCommand(context, "SCAN %b MATCH lockstep:lock:* COUNT 1000",
+                                                       cursor.constData(), static_cast<size_t>(cursor.size())));
             if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
             {
                 if (reply)
@@ -123,7 +124,7 @@ namespace
         redisFree(context);
         return count;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -131,30 +132,33 @@ int main(int argc, char *argv[])
     Bench::useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addOptions({
-        {u"tries"_qs, u"refused starts to time"_qs, u"N"_qs, u"1000"_qs},
-        {u"failovers"_qs, u"SIGKILL failovers to time"_qs, u"N"_qs, u"3"_qs},
-        {u"cycles"_qs, u"start/close cycles"_qs, u"N"_qs, u"10000"_qs},
+        {QStringLiteral("tries"), QStringLiteral("refused starts to time"), QStringLiteral("N"),
+         QStringLiteral("1000")},
+        {QStringLiteral("failovers"), QStringLiteral("SIGKILL failovers to time"), QStringLiteral("N"),
+         QStringLiteral("3")},
+        {QStringLiteral("cycles"), QStringLiteral("start/close cycles"), QStringLiteral("N"), QStringLiteral("10000")},
     });
     parser.addHelpOption();
     parser.process(app);
-    const int tries = std::max(1, parser.value(u"tries"_qs).toInt());
-    const int failovers = std::max(0, parser.value(u"failovers"_qs).toInt());
-    const int cycles = std::max(0, parser.value(u"cycles"_qs).toInt());
+    const int tries = std::max(1, parser.value(QStringLiteral("tries")).toInt());
+    const int failovers = std::max(0, parser.value(QStringLiteral("failovers")).toInt());
+    const int cycles = std::max(0, parser.value(QStringLiteral("cycles")).toInt());
 
     TempRedis redis;
     if (!redis.start())
-        die(u"redis: "_qs + redis.errorString());
+        die(QStringLiteral("redis: ") + redis.errorString());
     StoreBackends stores;
     QString error;
 
     // ---- (a) contention ----
-    const QString sqlite = stores.newStore(u"sqlite"_qs, &error);
+    const QString sqlite = stores.newStore(QStringLiteral("sqlite"), &error);
     if (sqlite.isEmpty())
         die(error);
-    auto gateway = startGateway({u"--store"_qs, sqlite, u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"bench"_qs});
-    auto holder = holdWorkflow(*gateway, u"contended"_qs);
-    contention(*gateway, u"contended"_qs, std::min(tries, 50));   // warm-up
-    const Latency refused = contention(*gateway, u"contended"_qs, tries);
+    auto gateway = startGateway({QStringLiteral("--store"), sqlite, QStringLiteral("--redis"), redis.url(),
+                                 QStringLiteral("--replica-id"), QStringLiteral("bench")});
+    auto holder = holdWorkflow(*gateway, QStringLiteral("contended"));
+    contention(*gateway, QStringLiteral("contended"), std::min(tries, 50));  // warm-up
+    const Latency refused = contention(*gateway, QStringLiteral("contended"), tries);
     const Latency floor = floorSync(redis.port(), "lockstep:lock:contended", tries);
     holder->close();
 
@@ -173,7 +177,8 @@ int main(int argc, char *argv[])
             ++churnErrors;
             continue;
         }
-        client.sendJson(WsProbe::startRequest(QStringLiteral("churn-%1").arg(i), u"go"_qs, u"long"_qs));
+        client.sendJson(
+            WsProbe::startRequest(QStringLiteral("churn-%1").arg(i), QStringLiteral("go"), QStringLiteral("long")));
         if (i % 3 == 2)
         {
             client.reset();
@@ -196,10 +201,10 @@ int main(int argc, char *argv[])
     {
         QCoreApplication::processEvents();
         QThread::msleep(100);
-        health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json;
-    } while ((health.value(u"sessions").toInteger() != 0 || health.value(u"drives").toInteger() != 0
-              || health.value(u"liveLocks").toInteger() != 0)
-             && settle.elapsed() < 30000);
+        health = httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json;
+    } while ((health.value(u"sessions").toInteger() != 0 || health.value(u"drives").toInteger() != 0 ||
+              health.value(u"liveLocks").toInteger() != 0) &&
+             settle.elapsed() < 30000);
     const qint64 rssAfter = rssKb(gateway->pid());
     const long long keysLeft = countLockKeys(redis.port());
     gateway->terminate();
@@ -208,15 +213,19 @@ int main(int argc, char *argv[])
     constexpr double ttlS = 3.0;
     std::vector<double> failoverMs;
     std::vector<int> failoverRefused;
-    const QString postgres = failovers > 0 ? stores.newStore(u"postgresql"_qs, &error) : QString();
+    const QString postgres = failovers > 0 ? stores.newStore(QStringLiteral("postgresql"), &error) : QString();
     if (failovers > 0 && postgres.isEmpty())
         die(error);
-    const QStringList replicaArgs {u"--store"_qs, postgres, u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"3s"_qs,
-                                   u"--stale-after"_qs, u"2s"_qs};
+    const QStringList replicaArgs{QStringLiteral("--store"),       postgres,
+                                  QStringLiteral("--redis"),       redis.url(),
+                                  QStringLiteral("--lock-ttl"),    QStringLiteral("3s"),
+                                  QStringLiteral("--stale-after"), QStringLiteral("2s")};
     for (int round = 0; round < failovers; ++round)
     {
-        auto doomed = startGateway(replicaArgs + QStringList {u"--replica-id"_qs, QStringLiteral("doomed-%1").arg(round)});
-        auto survivor = startGateway(replicaArgs + QStringList {u"--replica-id"_qs, QStringLiteral("survivor-%1").arg(round)});
+        auto doomed = startGateway(replicaArgs +
+                                   QStringList{QStringLiteral("--replica-id"), QStringLiteral("doomed-%1").arg(round)});
+        auto survivor = startGateway(
+            replicaArgs + QStringList{QStringLiteral("--replica-id"), QStringLiteral("survivor-%1").arg(round)});
         const QString workflowId = QStringLiteral("failover-%1").arg(round);
         auto driving = holdWorkflow(*doomed, workflowId);
         // Kill at a random point of the heartbeat cycle.
@@ -230,8 +239,8 @@ int main(int argc, char *argv[])
         {
             QCoreApplication::processEvents();
             RawWsClient client;
-            if (client.open(survivor->port(), survivor->token())
-                && client.sendJson(WsProbe::startRequest(workflowId, QString())))
+            if (client.open(survivor->port(), survivor->token()) &&
+                client.sendJson(WsProbe::startRequest(workflowId, QString())))
             {
                 const int code = client.waitForCloseOr("\"acquired\"", 5000);
                 if (code == 0)
@@ -269,7 +278,8 @@ int main(int argc, char *argv[])
     const double goalMs = (ttlS + ttlS / 3 + 0.5) * 1000;
     for (size_t i = 0; i < failoverMs.size(); ++i)
         printf("  round %zu: %8.0f ms to the first successful start (%d refused before); goal <= %.0f ms: %s\n", i + 1,
-               failoverMs[i], failoverRefused[i], goalMs, (failoverMs[i] >= 0 && failoverMs[i] <= goalMs) ? "met" : "MISSED");
+               failoverMs[i], failoverRefused[i], goalMs,
+               (failoverMs[i] >= 0 && failoverMs[i] <= goalMs) ? "met" : "MISSED");
 
     printf("\n(c) churn: %d start/close cycles (1/3 close, 1/3 reset after acquired, 1/3 reset before)\n", cycles);
     printf("  %-42s %10.0f\n", "cycles per second", churnSeconds > 0 ? cycles / churnSeconds : 0);

@@ -18,7 +18,7 @@ using namespace Lockstep::Protocol;
 
 namespace
 {
-    volatile qsizetype g_sink = 0;   // keeps the work observable
+    volatile qsizetype g_sink = 0;  // keeps the work observable
 
     template <typename Work>
     void row(const char *name, const qsizetype bytes, const double seconds, Work work)
@@ -46,12 +46,12 @@ namespace
         entry.timestamp = QDateTime(QDate(2024, 5, 1), QTime(12, 0), Qt::UTC).addMSecs(i);
         entry.status = MessageStatus::Success;
         if (entry.messageType == MessageType::Tool)
-            entry.toolInfo = ToolInfo {.name = QStringLiteral("run_command"),
-                                       .args = QJsonObject {{QStringLiteral("program"), QStringLiteral("sh")}},
-                                       .toolResponse = QString(600, u'x')};
+            entry.toolInfo = ToolInfo{.name = QStringLiteral("run_command"),
+                                      .args = QJsonObject{{QStringLiteral("program"), QStringLiteral("sh")}},
+                                      .toolResponse = QString(600, u'x')};
         return entry;
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv)
 {
@@ -69,29 +69,37 @@ int main(int argc, char **argv)
     start.goal = QStringLiteral("Create a file called hello.sh that prints hello");
     start.clientVersion = QStringLiteral("1.0.0");
     start.clientCapabilities = {QStringLiteral("incremental_streaming")};
-    start.workflowMetadata = QJsonObject {{QStringLiteral("extended_logging"), true}};
+    start.workflowMetadata = QJsonObject{{QStringLiteral("extended_logging"), true}};
     const QByteArray startFrame = serialize(start);
-    const QByteArray heartbeatFrame = serialize(Heartbeat {.timestamp = 1714557600123});
-    const QByteArray lockFrame = serialize(LockStatus {.workflowID = QStringLiteral("hello-1"), .state = LockState::Refreshed,
-                                                       .holder = QStringLiteral("replica-a"), .fence = 17,
-                                                       .ttlMs = 30000, .at = 1714557600123});
+    const QByteArray heartbeatFrame = serialize(Heartbeat{.timestamp = 1714557600123});
+    const QByteArray lockFrame = serialize(LockStatus{.workflowID = QStringLiteral("hello-1"),
+                                                      .state = LockState::Refreshed,
+                                                      .holder = QStringLiteral("replica-a"),
+                                                      .fence = 17,
+                                                      .ttlMs = 30000,
+                                                      .at = 1714557600123});
     QList<ChatLogEntry> entries;
     for (int i = 0; i < 50; ++i)
         entries.append(sampleEntry(i));
     const QString checkpoint = buildIncrementalCheckpoint(entries, 50);
-    const QByteArray checkpointFrame = serialize(NewCheckpoint {.status = RunStatus::Running, .checkpoint = checkpoint});
+    const QByteArray checkpointFrame = serialize(NewCheckpoint{.status = RunStatus::Running, .checkpoint = checkpoint});
     const QByteArray checkpointUtf8 = checkpoint.toUtf8();
 
-    QByteArray invalidUtf8 = "{\"startRequest\":{\"workflowID\":\"w\",\"goal\":\"" + QByteArray(10 * 1024 * 1024, 'x') + "\"}}";
+    QByteArray invalidUtf8 =
+        "{\"startRequest\":{\"workflowID\":\"w\",\"goal\":\"" + QByteArray(10 * 1024 * 1024, 'x') + "\"}}";
     invalidUtf8[invalidUtf8.size() - 10] = '\xff';
     const QByteArray deep = QByteArray(10 * 1024 * 1024, '[');
-    const QByteArray bigValid = "{\"startRequest\":{\"workflowID\":\"w\",\"goal\":\"" + QByteArray(10 * 1024 * 1024, 'x') + "\"}}";
+    const QByteArray bigValid =
+        "{\"startRequest\":{\"workflowID\":\"w\",\"goal\":\"" + QByteArray(10 * 1024 * 1024, 'x') + "\"}}";
 
     std::printf("%-44s %12s %17s %15s %18s\n", "row", "frame", "rate", "throughput", "latency");
-    row("parse startRequest", startFrame.size(), seconds, [&] { g_sink = g_sink + parseClientMessage(startFrame).hasValue(); });
+    row("parse startRequest", startFrame.size(), seconds,
+        [&] { g_sink = g_sink + parseClientMessage(startFrame).hasValue(); });
     row("serialize startRequest", startFrame.size(), seconds, [&] { g_sink = g_sink + serialize(start).size(); });
-    row("parse heartbeat", heartbeatFrame.size(), seconds, [&] { g_sink = g_sink + parseClientMessage(heartbeatFrame).hasValue(); });
-    row("parse lockStatus", lockFrame.size(), seconds, [&] { g_sink = g_sink + parseServerMessage(lockFrame).hasValue(); });
+    row("parse heartbeat", heartbeatFrame.size(), seconds,
+        [&] { g_sink = g_sink + parseClientMessage(heartbeatFrame).hasValue(); });
+    row("parse lockStatus", lockFrame.size(), seconds,
+        [&] { g_sink = g_sink + parseServerMessage(lockFrame).hasValue(); });
     row("parse newCheckpoint (50 entries, frame only)", checkpointFrame.size(), seconds,
         [&] { g_sink = g_sink + parseServerMessage(checkpointFrame).hasValue(); });
     row("parse checkpoint payload (50 entries)", checkpointUtf8.size(), seconds,

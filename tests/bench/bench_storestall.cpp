@@ -44,12 +44,14 @@ namespace
     {
         const Latency ping = summarise(phase.pingNs, phase.pingsUnanswered);
         const Latency health = summarise(phase.healthNs, 0);
-        std::printf("  %-7s ping rtt  p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  (%zu pongs, %d out at the end)\n", phase.name,
-                    ping.p50Us / 1000, ping.p99Us / 1000, ping.maxUs / 1000, phase.pingNs.size(), phase.pingsUnanswered);
+        std::printf("  %-7s ping rtt  p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  (%zu pongs, %d out at the end)\n",
+                    phase.name, ping.p50Us / 1000, ping.p99Us / 1000, ping.maxUs / 1000, phase.pingNs.size(),
+                    phase.pingsUnanswered);
         std::printf("  %-7s /healthz  p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  (%zu answers, %d degraded)\n", "",
-                    health.p50Us / 1000, health.p99Us / 1000, health.maxUs / 1000, phase.healthNs.size(), phase.healthDegraded);
+                    health.p50Us / 1000, health.p99Us / 1000, health.maxUs / 1000, phase.healthNs.size(),
+                    phase.healthDegraded);
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv)
 {
@@ -57,11 +59,15 @@ int main(int argc, char **argv)
     useGatewayBinary(LOCKSTEP_GATEWAY_BIN_DEFAULT);
     QCommandLineParser parser;
     parser.addHelpOption();
-    parser.addOption({u"ttl-ms"_qs, u"Lock TTL (ms)."_qs, u"ms"_qs, u"10000"_qs});
-    parser.addOption({u"hang-ms"_qs, u"How long PostgreSQL is stopped (ms; default twice the TTL)."_qs, u"ms"_qs});
+    parser.addOption(
+        {QStringLiteral("ttl-ms"), QStringLiteral("Lock TTL (ms)."), QStringLiteral("ms"), QStringLiteral("10000")});
+    parser.addOption({QStringLiteral("hang-ms"),
+                      QStringLiteral("How long PostgreSQL is stopped (ms; default twice the TTL)."),
+                      QStringLiteral("ms")});
     parser.process(app);
-    const int ttlMs = parser.value(u"ttl-ms"_qs).toInt();
-    const int hangMs = parser.isSet(u"hang-ms"_qs) ? parser.value(u"hang-ms"_qs).toInt() : 2 * ttlMs;
+    const int ttlMs = parser.value(QStringLiteral("ttl-ms")).toInt();
+    const int hangMs =
+        parser.isSet(QStringLiteral("hang-ms")) ? parser.value(QStringLiteral("hang-ms")).toInt() : 2 * ttlMs;
     if (ttlMs < 300 || hangMs < 100)
     {
         std::fprintf(stderr, "bench_storestall: --ttl-ms >= 300 and --hang-ms >= 100\n");
@@ -78,20 +84,22 @@ int main(int argc, char **argv)
     QTemporaryDir flows;
     // A step every 40 ms for longer than the whole measurement.
     const int steps = (3000 + hangMs + 6000) / 40;
-    if (!writeFlowFile(flows.path(), u"steady"_qs, agentSteps(steps, 4000)))
+    if (!writeFlowFile(flows.path(), QStringLiteral("steady"), agentSteps(steps, 4000)))
         qFatal("cannot write the flow");
-    auto gateway = startGatewayOn(*spec, fastFlowArguments(flows.path())
-                                             + QStringList {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs,
-                                                            QStringLiteral("%1ms").arg(ttlMs)});
+    auto gateway =
+        startGatewayOn(*spec, fastFlowArguments(flows.path()) + QStringList{QStringLiteral("--redis"), redis.url(),
+                                                                            QStringLiteral("--lock-ttl"),
+                                                                            QStringLiteral("%1ms").arg(ttlMs)});
     if (!gateway)
         qFatal("cannot start the gateway");
-    std::printf("gateway %s, lock TTL %d ms, PostgreSQL stopped for %d ms\n", qPrintable(GatewayProcess::binary()), ttlMs,
-                hangMs);
+    std::printf("gateway %s, lock TTL %d ms, PostgreSQL stopped for %d ms\n", qPrintable(GatewayProcess::binary()),
+                ttlMs, hangMs);
 
     WsProbe driver;
     driver.open(gateway->webSocketUrl(), gateway->token());
-    if (!driver.sendJson(WsProbe::startRequest(u"stall"_qs, u"go"_qs, u"steady"_qs))
-        || !spinUntil([&] { return driver.seqs().size() >= 3; }, 30000))
+    if (!driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("stall"), QStringLiteral("go"), QStringLiteral("steady"))) ||
+        !spinUntil([&] { return driver.seqs().size() >= 3; }, 30000))
         qFatal("the run did not start");
 
     Phase phases[] = {{"before", {}, {}, 0, 0}, {"hang", {}, {}, 0, 0}, {"after", {}, {}, 0, 0}};
@@ -112,7 +120,7 @@ int main(int argc, char **argv)
     QTimer pingTimer;
     QObject::connect(&pingTimer, &QTimer::timeout, &pinger, [&] {
         if (pingOut)
-            return;   // the last one is still out: it counts until its pong
+            return;  // the last one is still out: it counts until its pong
         pingOut = true;
         pingClock.start();
         pinger.ping();
@@ -122,7 +130,7 @@ int main(int argc, char **argv)
     QObject::connect(&healthTimer, &QTimer::timeout, &pinger, [&] {
         QElapsedTimer clock;
         clock.start();
-        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz"));
         phase->healthNs.push_back(clock.nsecsElapsed());
         if (health.json.value(u"status").toString() == u"degraded")
             ++phase->healthDegraded;
@@ -168,9 +176,13 @@ int main(int argc, char **argv)
     std::printf("lock heartbeats seen during the hang: %d (one every %d ms expected: about %d)\n", refreshedDuring,
                 ttlMs / 3, hangMs / (ttlMs / 3));
     std::printf("lock lost: %s\n", sawLockState(driver, Protocol::LockState::Lost) ? "YES" : "no");
-    driver.sendJson(QJsonObject {{u"stopWorkflow"_qs, QJsonObject {{u"reason"_qs, u"bench over"_qs}}}});
+    driver.sendJson(QJsonObject{
+        {QStringLiteral("stopWorkflow"), QJsonObject{{QStringLiteral("reason"), QStringLiteral("bench over")}}}});
     spinUntil([&] { return driver.isClosed(); }, 30000);
-    std::printf("run: %s\n", driver.isClosed() ? qPrintable(QStringLiteral("closed %1 %2").arg(driver.closeInfo().code).arg(driver.closeInfo().reason))
-                                               : "still open");
+    std::printf(
+        "run: %s\n",
+        driver.isClosed()
+            ? qPrintable(QStringLiteral("closed %1 %2").arg(driver.closeInfo().code).arg(driver.closeInfo().reason))
+            : "still open");
     return 0;
 }

@@ -37,7 +37,9 @@ namespace
     class CountingDirectory final : public Workspace::AgentDirectory
     {
     public:
-        explicit CountingDirectory(Workspace::AgentDirectory &inner) : m_inner(inner) {}
+        explicit CountingDirectory(Workspace::AgentDirectory &inner)
+            : m_inner(inner)
+        {}
         void lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done) override
         {
             ++lookups;
@@ -51,8 +53,8 @@ namespace
 
     struct Sample
     {
-        double ms = -1;           // start -> the step's final entry; -1: none
-        QString status;           // the tool entry's final status
+        double ms = -1;  // start -> the step's final entry; -1: none
+        QString status;  // the tool entry's final status
         QString response;
     };
 
@@ -61,7 +63,7 @@ namespace
         QTemporaryDir dir;
         QString tokenFile;
         std::unique_ptr<Store::RunStore> store;
-        std::unique_ptr<Store::StoreWorker> worker;   // in place, over store
+        std::unique_ptr<Store::StoreWorker> worker;  // in place, over store
         std::unique_ptr<Workspace::StoreAgentDirectory> directory;
         std::unique_ptr<CountingDirectory> counting;
         int counter = 0;
@@ -73,7 +75,8 @@ namespace
         auto parsed = Flows::Flow::parse(R"({"steps": [
             {"type": "workspace", "tool": "run_command", "args": {"argv": ["sh", "-c", "echo hello"]}},
             {"type": "agent", "content": "done"}
-        ]})", u"bench.json"_qs);
+        ]})",
+                                         QStringLiteral("bench.json"));
         if (!parsed)
             qFatal("%s", qPrintable(parsed.error().toString()));
         return std::move(parsed).value();
@@ -81,7 +84,7 @@ namespace
 
     Workspace::ToolRunnerOptions runnerOptions(const bool lazy, const std::chrono::milliseconds dialTimeout)
     {
-        Workspace::ToolRunnerOptions options;   // defaults: dial delay 5 s, discovery 5 s
+        Workspace::ToolRunnerOptions options;  // defaults: dial delay 5 s, discovery 5 s
         options.dial.token = Test::AgentTestToken;
         options.dial.lazyValidation = lazy;
         options.dial.dialTimeout = dialTimeout;
@@ -94,7 +97,7 @@ namespace
     {
         const QString workflowId = QStringLiteral("bench-%1").arg(++bench.counter);
         const qint64 fence = ++bench.fence;
-        if (!bench.store->createRun(workflowId, u"bench"_qs, u"bench"_qs, fence))
+        if (!bench.store->createRun(workflowId, QStringLiteral("bench"), QStringLiteral("bench"), fence))
             qFatal("createRun failed");
         const auto resumed = bench.store->resume(workflowId, fence, std::nullopt);
         if (!resumed || !resumed->run)
@@ -106,16 +109,17 @@ namespace
         Sample sample;
         QElapsedTimer clock;
         bool done = false;
-        QObject::connect(&execution, &Flows::Execution::entryPersisted, &execution,
-                         [&](const QString &, const Store::StoredEntry &entry) {
-                             const QString status = entry.entry.value(u"status").toString();
-                             if (entry.entry.value(u"message_id").toString() == u"t1-s0" && status != u"pending" && sample.ms < 0)
-                             {
-                                 sample.ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
-                                 sample.status = status;
-                                 sample.response = entry.entry.value(u"tool_info").toObject().value(u"tool_response").toString();
-                             }
-                         });
+        QObject::connect(
+            &execution, &Flows::Execution::entryPersisted, &execution,
+            [&](const QString &, const Store::StoredEntry &entry) {
+                const QString status = entry.entry.value(u"status").toString();
+                if (entry.entry.value(u"message_id").toString() == u"t1-s0" && status != u"pending" && sample.ms < 0)
+                {
+                    sample.ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+                    sample.status = status;
+                    sample.response = entry.entry.value(u"tool_info").toObject().value(u"tool_response").toString();
+                }
+            });
         QObject::connect(&execution, &Flows::Execution::finished, &execution, [&] { done = true; });
         clock.start();
         execution.start();
@@ -127,11 +131,17 @@ namespace
     QString describe(QList<double> values)
     {
         if (values.isEmpty())
-            return u"n/a"_qs;
+            return QStringLiteral("n/a");
         std::sort(values.begin(), values.end());
-        const auto at = [&](const double q) { return values.at(std::min<qsizetype>(values.size() - 1, static_cast<qsizetype>(q * static_cast<double>(values.size())))); };
+        const auto at = [&](const double q) {
+            return values.at(
+                std::min<qsizetype>(values.size() - 1, static_cast<qsizetype>(q * static_cast<double>(values.size()))));
+        };
         return QStringLiteral("median %1 ms, p95 %2 ms, max %3 ms (n=%4)")
-            .arg(at(0.5), 0, 'f', 2).arg(at(0.95), 0, 'f', 2).arg(values.constLast(), 0, 'f', 2).arg(values.size());
+            .arg(at(0.5), 0, 'f', 2)
+            .arg(at(0.95), 0, 'f', 2)
+            .arg(values.constLast(), 0, 'f', 2)
+            .arg(values.size());
     }
 
     // Every setup write must succeed, or the figures mean nothing.
@@ -147,7 +157,7 @@ namespace
         printf("%s\n", qPrintable(text));
         fflush(stdout);
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -164,12 +174,12 @@ int main(int argc, char *argv[])
     }
     if (qEnvironmentVariableIsEmpty("LOCKSTEP_AGENT_BIN"))
         qputenv("LOCKSTEP_AGENT_BIN", LOCKSTEP_AGENT_BIN_DEFAULT);
-    QLoggingCategory::setFilterRules(u"lockstep.*.debug=false\nlockstep.*.info=false"_qs);
+    QLoggingCategory::setFilterRules(QStringLiteral("lockstep.*.debug=false\nlockstep.*.info=false"));
 
     Bench bench;
-    bench.tokenFile = bench.dir.filePath(u"tokens"_qs);
+    bench.tokenFile = bench.dir.filePath(QStringLiteral("tokens"));
     Test::writeTokenFile(bench.tokenFile, Test::AgentTestToken);
-    auto store = Store::RunStore::open(u"sqlite:"_qs + bench.dir.filePath(u"runs.db"_qs));
+    auto store = Store::RunStore::open(QStringLiteral("sqlite:") + bench.dir.filePath(QStringLiteral("runs.db")));
     if (!store)
         qFatal("store: %s", qPrintable(store.error().message));
     bench.store = std::move(store).value();
@@ -177,19 +187,21 @@ int main(int argc, char *argv[])
     bench.directory = std::make_unique<Workspace::StoreAgentDirectory>(*bench.worker);
     bench.counting = std::make_unique<CountingDirectory>(*bench.directory);
 
-    const QString folder = bench.dir.filePath(u"ws"_qs);
+    const QString folder = bench.dir.filePath(QStringLiteral("ws"));
     QDir().mkpath(folder);
-    const QString wsId = u"ws-bench"_qs;
+    const QString wsId = QStringLiteral("ws-bench");
 
-    line(u"bench_workspace: a workspace step bound to an agent; time from Execution::start() to the step's final chat-log entry"_qs);
-    line(QStringLiteral("dial delay 5000 ms (default), baseline deadline %1 ms (production default 300000 ms)").arg(deadline.count()));
+    line(QStringLiteral(
+        "bench_workspace: a workspace step bound to an agent; time from Execution::start() to the step's final chat-log entry"));
+    line(QStringLiteral("dial delay 5000 ms (default), baseline deadline %1 ms (production default 300000 ms)")
+             .arg(deadline.count()));
 
     // ---- healthy agent: the happy path makes no directory lookup ----
     {
         Test::AgentProcess agent;
-        if (!agent.start(folder, wsId, u"agent-healthy"_qs, bench.tokenFile))
+        if (!agent.start(folder, wsId, QStringLiteral("agent-healthy"), bench.tokenFile))
             qFatal("%s", qPrintable(agent.errorString()));
-        must(bench.store->registerWorkspaceAgent(wsId, agent.agentId(), u"127.0.0.1"_qs, agent.port()));
+        must(bench.store->registerWorkspaceAgent(wsId, agent.agentId(), QStringLiteral("127.0.0.1"), agent.port()));
         Workspace::WorkspaceToolRunner runner(*bench.counting, runnerOptions(true, std::chrono::seconds(30)));
         QList<double> times;
         bench.counting->lookups = 0;
@@ -200,16 +212,16 @@ int main(int argc, char *argv[])
                 qFatal("healthy run failed: %s", qPrintable(sample.response));
             times.append(sample.ms);
         }
-        line(u"healthy agent, lazy validation:            "_qs + describe(times)
-             + QStringLiteral("; directory lookups: %1").arg(bench.counting->lookups));
+        line(QStringLiteral("healthy agent, lazy validation:            ") + describe(times) +
+             QStringLiteral("; directory lookups: %1").arg(bench.counting->lookups));
         agent.terminate();
     }
 
     // ---- stopped workspace: the agent exited and the store knows ----
     Test::AgentProcess stopped;
-    if (!stopped.start(folder, wsId, u"agent-stopped"_qs, bench.tokenFile))
+    if (!stopped.start(folder, wsId, QStringLiteral("agent-stopped"), bench.tokenFile))
         qFatal("%s", qPrintable(stopped.errorString()));
-    must(bench.store->registerWorkspaceAgent(wsId, stopped.agentId(), u"127.0.0.1"_qs, stopped.port()));
+    must(bench.store->registerWorkspaceAgent(wsId, stopped.agentId(), QStringLiteral("127.0.0.1"), stopped.port()));
     const Workspace::AgentAddress stoppedAddress = stopped.address();
     stopped.terminate();
     must(bench.store->stopWorkspace(wsId, stoppedAddress.agentId));
@@ -225,33 +237,38 @@ int main(int argc, char *argv[])
             times.append(sample.ms);
             response = sample.response;
         }
-        line(u"stopped workspace, lazy validation:        "_qs + describe(times));
-        line(u"  failure entry: "_qs + response);
+        line(QStringLiteral("stopped workspace, lazy validation:        ") + describe(times));
+        line(QStringLiteral("  failure entry: ") + response);
     }
     {
         // The original behaviour: the dial retries until the workflow deadline.
         Workspace::WorkspaceToolRunner old(*bench.directory, runnerOptions(false, std::chrono::hours(1)));
         const Sample sample = runOnce(bench, old, {.workspaceId = wsId, .agent = stoppedAddress}, deadline);
-        line(QStringLiteral("stopped workspace, baseline (no validation): %1 ms (n=1) -> %2").arg(sample.ms, 0, 'f', 2).arg(sample.response));
+        line(QStringLiteral("stopped workspace, baseline (no validation): %1 ms (n=1) -> %2")
+                 .arg(sample.ms, 0, 'f', 2)
+                 .arg(sample.response));
     }
 
     // ---- stopped workspace whose old agent hangs (frozen: the dial never completes) ----
     Test::AgentProcess frozen;
-    if (!frozen.start(folder, wsId, u"agent-frozen"_qs, bench.tokenFile))
+    if (!frozen.start(folder, wsId, QStringLiteral("agent-frozen"), bench.tokenFile))
         qFatal("%s", qPrintable(frozen.errorString()));
-    must(bench.store->registerWorkspaceAgent(wsId, frozen.agentId(), u"127.0.0.1"_qs, frozen.port()));
+    must(bench.store->registerWorkspaceAgent(wsId, frozen.agentId(), QStringLiteral("127.0.0.1"), frozen.port()));
     must(bench.store->stopWorkspace(wsId, frozen.agentId()));
     frozen.freeze();
     {
         Workspace::WorkspaceToolRunner lazy(*bench.directory, runnerOptions(true, std::chrono::seconds(30)));
         const Sample sample = runOnce(bench, lazy, {.workspaceId = wsId, .agent = frozen.address()}, deadline);
         line(QStringLiteral("hanging agent, lazy validation:            %1 ms (n=1; the dial delay is 5000 ms) -> %2")
-                 .arg(sample.ms, 0, 'f', 2).arg(sample.response));
+                 .arg(sample.ms, 0, 'f', 2)
+                 .arg(sample.response));
     }
     {
         Workspace::WorkspaceToolRunner old(*bench.directory, runnerOptions(false, std::chrono::hours(1)));
         const Sample sample = runOnce(bench, old, {.workspaceId = wsId, .agent = frozen.address()}, deadline);
-        line(QStringLiteral("hanging agent, baseline (no validation):   %1 ms (n=1) -> %2").arg(sample.ms, 0, 'f', 2).arg(sample.response));
+        line(QStringLiteral("hanging agent, baseline (no validation):   %1 ms (n=1) -> %2")
+                 .arg(sample.ms, 0, 'f', 2)
+                 .arg(sample.response));
     }
     frozen.thaw();
     frozen.terminate();

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include <QCommandLineParser>
-#include <QDir>
-#include <QFile>
 #include <QCoreApplication>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
+#include <QFile>
 #include <QLoggingCategory>
 #include <QThread>
 #include <QTimer>
@@ -56,7 +56,10 @@ namespace
     class OurClient final : public EchoClient
     {
     public:
-        QString name() const override { return QStringLiteral("WebSocketClient (Beast)"); }
+        QString name() const override
+        {
+            return QStringLiteral("WebSocketClient (Beast)");
+        }
 
         bool connectTo(const QUrl &url) override
         {
@@ -70,7 +73,10 @@ namespace
             return waitFor([&up] { return up; }, 10000);
         }
 
-        void send(const QString &message) override { m_client.sendText(message); }
+        void send(const QString &message) override
+        {
+            m_client.sendText(message);
+        }
 
     private:
         Transport::WebSocketClient m_client;
@@ -79,7 +85,10 @@ namespace
     class QtClient final : public EchoClient
     {
     public:
-        QString name() const override { return QStringLiteral("QWebSocket (baseline)"); }
+        QString name() const override
+        {
+            return QStringLiteral("QWebSocket (baseline)");
+        }
 
         bool connectTo(const QUrl &url) override
         {
@@ -89,7 +98,10 @@ namespace
             return waitFor([this] { return m_socket.state() == QAbstractSocket::ConnectedState; }, 10000);
         }
 
-        void send(const QString &message) override { m_socket.sendTextMessage(message); }
+        void send(const QString &message) override
+        {
+            m_socket.sendTextMessage(message);
+        }
 
     private:
         QWebSocket m_socket;
@@ -206,7 +218,7 @@ namespace
     {
         return percentile(std::move(values), 0.5);
     }
-} // namespace
+}  // namespace
 
 int main(int argc, char *argv[])
 {
@@ -294,10 +306,10 @@ int main(int argc, char *argv[])
             switches[k].push_back((after.clientSwitches - before.clientSwitches) / messages);
             const std::vector<double> samples = latencies(*clients[k], payload, roundTrips);
             if (tails)
-                std::printf( "%s: p90 %.1f p95 %.1f p98 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-                             qPrintable(clients[k]->name()), percentile(samples, 0.90), percentile(samples, 0.95),
-                             percentile(samples, 0.98), percentile(samples, 0.99), percentile(samples, 0.999),
-                             percentile(samples, 1.0));
+                std::printf("%s: p90 %.1f p95 %.1f p98 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+                            qPrintable(clients[k]->name()), percentile(samples, 0.90), percentile(samples, 0.95),
+                            percentile(samples, 0.98), percentile(samples, 0.99), percentile(samples, 0.999),
+                            percentile(samples, 1.0));
             p50s[k].push_back(percentile(samples, 0.50));
             p99s[k].push_back(percentile(samples, 0.99));
         }

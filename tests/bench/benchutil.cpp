@@ -65,8 +65,8 @@ namespace Lockstep::Bench
         for (int i = 0; i < tries; ++i)
         {
             timer.start();
-            auto *reply = static_cast<redisReply *>(redisCommand(context, "SET %b contender NX PX 30000", key.constData(),
-                                                                 static_cast<size_t>(key.size())));
+            auto *reply = static_cast<redisReply *>(redisCommand(context, "SET %b contender NX PX 30000",
+                                                                 key.constData(), static_cast<size_t>(key.size())));
             ns.push_back(timer.nsecsElapsed());
             if (!reply || reply->type != REDIS_REPLY_NIL)
                 ++errors;
@@ -93,4 +93,4 @@ namespace Lockstep::Bench
         }
         return true;
     }
-} // namespace Lockstep::Bench
+}  // namespace Lockstep::Bench

@@ -35,4 +35,4 @@ namespace Lockstep::Bench
 
     // LOCKSTEP_GATEWAY_BIN, unless set already, names `fallback` (the build's gateway).
     void useGatewayBinary(const char *fallback);
-} // namespace Lockstep::Bench
+}  // namespace Lockstep::Bench

@@ -13,18 +13,18 @@ private slots:
     void durations_data()
     {
         QTest::addColumn<QString>("text");
-        QTest::addColumn<qint64>("expectedMs");   // -1: must be rejected
-        QTest::newRow("ms") << u"250ms"_qs << qint64(250);
-        QTest::newRow("seconds") << u"30s"_qs << qint64(30000);
-        QTest::newRow("bare seconds") << u"3"_qs << qint64(3000);
-        QTest::newRow("minutes") << u"5m"_qs << qint64(300000);
-        QTest::newRow("hours") << u"2h"_qs << qint64(7200000);
-        QTest::newRow("zero") << u"0s"_qs << qint64(-1);
-        QTest::newRow("negative") << u"-5s"_qs << qint64(-1);
-        QTest::newRow("unit only") << u"s"_qs << qint64(-1);
-        QTest::newRow("unknown unit") << u"5d"_qs << qint64(-1);
-        QTest::newRow("over 30 days") << u"721h"_qs << qint64(-1);
-        QTest::newRow("huge") << u"999999999999h"_qs << qint64(-1);
+        QTest::addColumn<qint64>("expectedMs");  // -1: must be rejected
+        QTest::newRow("ms") << QStringLiteral("250ms") << qint64(250);
+        QTest::newRow("seconds") << QStringLiteral("30s") << qint64(30000);
+        QTest::newRow("bare seconds") << QStringLiteral("3") << qint64(3000);
+        QTest::newRow("minutes") << QStringLiteral("5m") << qint64(300000);
+        QTest::newRow("hours") << QStringLiteral("2h") << qint64(7200000);
+        QTest::newRow("zero") << QStringLiteral("0s") << qint64(-1);
+        QTest::newRow("negative") << QStringLiteral("-5s") << qint64(-1);
+        QTest::newRow("unit only") << QStringLiteral("s") << qint64(-1);
+        QTest::newRow("unknown unit") << QStringLiteral("5d") << qint64(-1);
+        QTest::newRow("over 30 days") << QStringLiteral("721h") << qint64(-1);
+        QTest::newRow("huge") << QStringLiteral("999999999999h") << qint64(-1);
         QTest::newRow("empty") << QString() << qint64(-1);
     }
     void durations()
@@ -49,14 +49,14 @@ private slots:
         QTest::addColumn<QString>("text");
         QTest::addColumn<bool>("valid");
         QTest::addColumn<int>("port");
-        QTest::newRow("ipv4") << u"127.0.0.1:8080"_qs << true << 8080;
-        QTest::newRow("any port") << u"127.0.0.1:0"_qs << true << 0;
-        QTest::newRow("ipv6") << u"[::1]:9000"_qs << true << 9000;
-        QTest::newRow("localhost") << u"localhost:1"_qs << true << 1;
-        QTest::newRow("no port") << u"127.0.0.1"_qs << false << 0;
-        QTest::newRow("port too big") << u"127.0.0.1:65536"_qs << false << 0;
-        QTest::newRow("port text") << u"127.0.0.1:http"_qs << false << 0;
-        QTest::newRow("host name") << u"example.com:80"_qs << false << 0;
+        QTest::newRow("ipv4") << QStringLiteral("127.0.0.1:8080") << true << 8080;
+        QTest::newRow("any port") << QStringLiteral("127.0.0.1:0") << true << 0;
+        QTest::newRow("ipv6") << QStringLiteral("[::1]:9000") << true << 9000;
+        QTest::newRow("localhost") << QStringLiteral("localhost:1") << true << 1;
+        QTest::newRow("no port") << QStringLiteral("127.0.0.1") << false << 0;
+        QTest::newRow("port too big") << QStringLiteral("127.0.0.1:65536") << false << 0;
+        QTest::newRow("port text") << QStringLiteral("127.0.0.1:http") << false << 0;
+        QTest::newRow("host name") << QStringLiteral("example.com:80") << false << 0;
     }
     void listenAddresses()
     {
@@ -73,10 +73,10 @@ private slots:
 
     void integers()
     {
-        QCOMPARE(*Cli::parseInteger(u"42"_qs, 1, 100), qint64(42));
-        QVERIFY(!Cli::parseInteger(u"0"_qs, 1, 100));
-        QVERIFY(!Cli::parseInteger(u"101"_qs, 1, 100));
-        QVERIFY(!Cli::parseInteger(u"4x"_qs, 1, 100));
+        QCOMPARE(*Cli::parseInteger(QStringLiteral("42"), 1, 100), qint64(42));
+        QVERIFY(!Cli::parseInteger(QStringLiteral("0"), 1, 100));
+        QVERIFY(!Cli::parseInteger(QStringLiteral("101"), 1, 100));
+        QVERIFY(!Cli::parseInteger(QStringLiteral("4x"), 1, 100));
     }
 };
 

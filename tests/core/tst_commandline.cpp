@@ -26,8 +26,7 @@ private:
             return {};
         }
         return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-                QString::fromUtf8(process.readAllStandardOutput()),
-                QString::fromUtf8(process.readAllStandardError())};
+                QString::fromUtf8(process.readAllStandardOutput()), QString::fromUtf8(process.readAllStandardError())};
     }
 
     // The one error line the program printed ("<name>: ..."). Qt itself may add
@@ -59,9 +58,9 @@ private slots:
     {
         QTest::addColumn<QString>("program");
         QTest::addColumn<QString>("name");
-        QTest::newRow("gateway") << binary("LOCKSTEP_GATEWAY_BIN") << u"lockstep-gateway"_qs;
-        QTest::newRow("agent") << binary("LOCKSTEP_AGENT_BIN") << u"lockstep-agent"_qs;
-        QTest::newRow("console") << binary("LOCKSTEP_CONSOLE_BIN") << u"lockstep"_qs;
+        QTest::newRow("gateway") << binary("LOCKSTEP_GATEWAY_BIN") << QStringLiteral("lockstep-gateway");
+        QTest::newRow("agent") << binary("LOCKSTEP_AGENT_BIN") << QStringLiteral("lockstep-agent");
+        QTest::newRow("console") << binary("LOCKSTEP_CONSOLE_BIN") << QStringLiteral("lockstep");
     }
 
     void answers()
@@ -69,21 +68,21 @@ private slots:
         QFETCH(QString, program);
         QFETCH(QString, name);
 
-        const Outcome help = run(program, {u"--help"_qs});
+        const Outcome help = run(program, {QStringLiteral("--help")});
         QCOMPARE(help.exitCode, 0);
         QVERIFY2(help.out.contains(u"--version"), qPrintable(help.out));
 
-        const Outcome version = run(program, {u"--version"_qs});
+        const Outcome version = run(program, {QStringLiteral("--version")});
         QCOMPARE(version.exitCode, 0);
         QCOMPARE(version.out.trimmed(), name + u' ' + QStringLiteral(LOCKSTEP_VERSION));
 
-        const Outcome unknown = run(program, {u"--no-such-flag"_qs});
+        const Outcome unknown = run(program, {QStringLiteral("--no-such-flag")});
         QCOMPARE(unknown.exitCode, 2);
         const QStringList unknownLines = errorLines(unknown, name);
         QCOMPARE(unknownLines.size(), 1);
         QVERIFY2(unknownLines.constFirst().contains(u"no-such-flag"), qPrintable(unknown.err));
 
-        const Outcome stray = run(program, {u"stray-argument"_qs});
+        const Outcome stray = run(program, {QStringLiteral("stray-argument")});
         QCOMPARE(stray.exitCode, 2);
         const QStringList strayLines = errorLines(stray, name);
         QCOMPARE(strayLines.size(), 1);
@@ -96,10 +95,12 @@ private slots:
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QString>("name");
         QTest::addColumn<QString>("mentions");
-        QTest::newRow("agent --listen") << binary("LOCKSTEP_AGENT_BIN") << QStringList{u"--listen"_qs, u"nowhere"_qs}
-                                        << u"lockstep-agent"_qs << u"--listen"_qs;
-        QTest::newRow("console --gateway") << binary("LOCKSTEP_CONSOLE_BIN") << QStringList{u"--gateway"_qs, u"http://x"_qs}
-                                           << u"lockstep"_qs << u"--gateway"_qs;
+        QTest::newRow("agent --listen") << binary("LOCKSTEP_AGENT_BIN")
+                                        << QStringList{QStringLiteral("--listen"), QStringLiteral("nowhere")}
+                                        << QStringLiteral("lockstep-agent") << QStringLiteral("--listen");
+        QTest::newRow("console --gateway")
+            << binary("LOCKSTEP_CONSOLE_BIN") << QStringList{QStringLiteral("--gateway"), QStringLiteral("http://x")}
+            << QStringLiteral("lockstep") << QStringLiteral("--gateway");
     }
 
     void badValues()

@@ -13,7 +13,8 @@ class TestLogging : public QObject
 private slots:
     void redactsBearerTokens()
     {
-        const QString line = Logging::redactSecrets(u"Authorization: Bearer s3cr3t-XYZ and bearer.abc123 token=hunter2"_qs);
+        const QString line =
+            Logging::redactSecrets(QStringLiteral("Authorization: Bearer s3cr3t-XYZ and bearer.abc123 token=hunter2"));
         QVERIFY(!line.contains(u"s3cr3t"));
         QVERIFY(!line.contains(u"abc123"));
         QVERIFY(!line.contains(u"hunter2"));
@@ -25,15 +26,18 @@ private slots:
     {
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        Logging::install({.appName = u"tst"_qs, .logDirectory = dir.path(), .toStderr = false,
-                          .toFile = true, .debug = false});
-        QCOMPARE(Logging::logFilePath(), dir.filePath(u"tst.log"_qs));
+        Logging::install({.appName = QStringLiteral("tst"),
+                          .logDirectory = dir.path(),
+                          .toStderr = false,
+                          .toFile = true,
+                          .debug = false});
+        QCOMPARE(Logging::logFilePath(), dir.filePath(QStringLiteral("tst.log")));
         qCWarning(lcTransport) << "handshake with Bearer topsecret failed";
         qCInfo(lcGateway) << "listening";
         qCDebug(lcGateway) << "debug is filtered out by default";
         Logging::shutdown();
 
-        QFile file(dir.filePath(u"tst.log"_qs));
+        QFile file(dir.filePath(QStringLiteral("tst.log")));
         QVERIFY(file.open(QIODevice::ReadOnly));
         const QString text = QString::fromUtf8(file.readAll());
         QVERIFY2(text.contains(u"[lockstep.transport]"), qPrintable(text));

@@ -18,8 +18,8 @@ private slots:
             QVERIFY(runStatusFromString(toWireString(status)) == status);
             QCOMPARE(toWireString(status), toString(status).toUpper());
         }
-        QCOMPARE(toString(RunStatus::ToolCallApprovalRequired), u"tool_call_approval_required"_qs);
-        QVERIFY(!runStatusFromString(u"runnin"_qs));
+        QCOMPARE(toString(RunStatus::ToolCallApprovalRequired), QStringLiteral("tool_call_approval_required"));
+        QVERIFY(!runStatusFromString(QStringLiteral("runnin")));
         QVERIFY(!runStatusFromString(QString()));
     }
 
@@ -28,8 +28,11 @@ private slots:
         // SPEC.md: final = finished, stopped; resumable without the clock =
         // created, paused, failed and the three waits; cancellable = not final.
         QSet<RunStatus> final{RunStatus::Finished, RunStatus::Stopped};
-        QSet<RunStatus> resumable{RunStatus::Created, RunStatus::Paused, RunStatus::Failed,
-                                  RunStatus::InputRequired, RunStatus::PlanApprovalRequired,
+        QSet<RunStatus> resumable{RunStatus::Created,
+                                  RunStatus::Paused,
+                                  RunStatus::Failed,
+                                  RunStatus::InputRequired,
+                                  RunStatus::PlanApprovalRequired,
                                   RunStatus::ToolCallApprovalRequired};
         for (const RunStatus status : AllRunStatuses)
         {
@@ -41,12 +44,12 @@ private slots:
 
     void closeCodeWording()
     {
-        QCOMPARE(closeCodeMeaning(1013), u"already running"_qs);
-        QCOMPARE(closeCodeMeaning(1001), u"gateway restarting — reconnect"_qs);
-        QCOMPARE(closeCodeMeaning(1008), u"not allowed"_qs);
-        QCOMPARE(closeCodeMeaning(4409), u"not resumable"_qs);
-        QCOMPARE(closeCodeMeaning(4404), u"not found"_qs);
-        QCOMPARE(closeCodeMeaning(4400), u"invalid request"_qs);
+        QCOMPARE(closeCodeMeaning(1013), QStringLiteral("already running"));
+        QCOMPARE(closeCodeMeaning(1001), QStringLiteral("gateway restarting — reconnect"));
+        QCOMPARE(closeCodeMeaning(1008), QStringLiteral("not allowed"));
+        QCOMPARE(closeCodeMeaning(4409), QStringLiteral("not resumable"));
+        QCOMPARE(closeCodeMeaning(4404), QStringLiteral("not found"));
+        QCOMPARE(closeCodeMeaning(4400), QStringLiteral("invalid request"));
         QVERIFY(closeCodeMeaning(4999).contains(u"4999"));
     }
 };

@@ -5,8 +5,8 @@
 #include <QJsonDocument>
 #include <QSet>
 #include <QTemporaryDir>
-#include <QThread>
 #include <QTest>
+#include <QThread>
 
 #include "flows/execution.h"
 #include "flows/flowlibrary.h"
@@ -21,7 +21,7 @@ using Lockstep::Store::StoredEntry;
 
 namespace
 {
-    constexpr int Timeout = 20000;   // generous: behaviour, not time
+    constexpr int Timeout = 20000;  // generous: behaviour, not time
 
     // What one execution signalled, and whether every entry was already in
     // the store when its signal arrived.
@@ -32,46 +32,48 @@ namespace
         int finishedCount = 0;
         std::optional<StopCause> cause;
         std::optional<RunStatus> finalStatus;
-        QStringList problems;   // checks that failed inside slots
+        QStringList problems;  // checks that failed inside slots
         bool signalAfterFinished = false;
 
         void attach(Execution &execution, RunStore &store)
         {
             QObject::connect(&execution, &Execution::entryPersisted, &execution,
                              [this, &store, &execution](const QString &id, const StoredEntry &entry) {
-                if (id != execution.workflowId())
-                    problems.append(u"entryPersisted for another workflow"_qs);
-                if (finishedCount > 0)
-                    signalAfterFinished = true;
-                // Persisted before signalled: the store already holds this seq with this content.
-                const auto stored = store.entriesSince(id, entry.seq - 1);
-                if (!stored || stored->isEmpty() || stored->first().seq != entry.seq
-                    || stored->first().entry != entry.entry)
-                    problems.append(u"entry seq "_qs + QString::number(entry.seq) + u" signalled before it was stored"_qs);
-                entries.append(entry);
-            });
+                                 if (id != execution.workflowId())
+                                     problems.append(QStringLiteral("entryPersisted for another workflow"));
+                                 if (finishedCount > 0)
+                                     signalAfterFinished = true;
+                                 // Persisted before signalled: the store already holds this seq with this content.
+                                 const auto stored = store.entriesSince(id, entry.seq - 1);
+                                 if (!stored || stored->isEmpty() || stored->first().seq != entry.seq ||
+                                     stored->first().entry != entry.entry)
+                                     problems.append(QStringLiteral("entry seq ") + QString::number(entry.seq) +
+                                                     QStringLiteral(" signalled before it was stored"));
+                                 entries.append(entry);
+                             });
             QObject::connect(&execution, &Execution::statusChanged, &execution,
                              [this, &store](const QString &id, RunStatus status, const QString &reason) {
-                if (finishedCount > 0)
-                    signalAfterFinished = true;
-                const auto run = store.getRun(id);
-                if (!run || !run.value() || run.value()->status != status)
-                    problems.append(u"status "_qs + toString(status) + u" signalled before it was stored"_qs);
-                statuses.append({status, reason});
-            });
+                                 if (finishedCount > 0)
+                                     signalAfterFinished = true;
+                                 const auto run = store.getRun(id);
+                                 if (!run || !run.value() || run.value()->status != status)
+                                     problems.append(QStringLiteral("status ") + toString(status) +
+                                                     QStringLiteral(" signalled before it was stored"));
+                                 statuses.append({status, reason});
+                             });
             QObject::connect(&execution, &Execution::finished, &execution,
                              [this](const QString &, StopCause stopCause, RunStatus status) {
-                ++finishedCount;
-                cause = stopCause;
-                finalStatus = status;
-            });
+                                 ++finishedCount;
+                                 cause = stopCause;
+                                 finalStatus = status;
+                             });
         }
 
         QStringList ids() const
         {
             QStringList list;
             for (const StoredEntry &entry : entries)
-                list.append(entry.entry.value(u"message_id"_qs).toString());
+                list.append(entry.entry.value(QStringLiteral("message_id")).toString());
             return list;
         }
     };
@@ -83,7 +85,10 @@ namespace
 
     QString toolResponse(const StoredEntry &entry)
     {
-        return entry.entry.value(u"tool_info"_qs).toObject().value(u"tool_response"_qs).toString();
+        return entry.entry.value(QStringLiteral("tool_info"))
+            .toObject()
+            .value(QStringLiteral("tool_response"))
+            .toString();
     }
 
     // Wraps the real SQLite store and makes one kind of call fail from some
@@ -91,21 +96,38 @@ namespace
     class FaultInjectingStore final : public RunStore
     {
     public:
-        explicit FaultInjectingStore(RunStore &real) : m_real(real) {}
+        explicit FaultInjectingStore(RunStore &real)
+            : m_real(real)
+        {}
 
-        int failAppendAfter = -1;   // appendEntry calls that succeed before the failures start; -1: never fail
+        int failAppendAfter = -1;  // appendEntry calls that succeed before the failures start; -1: never fail
         int appendCalls = 0;
 
-        QString kind() const override { return m_real.kind(); }
-        Store::StoreResult<Ok> ping() override { return m_real.ping(); }
-        Store::StoreResult<int> schemaVersion() override { return m_real.schemaVersion(); }
-        Store::StoreResult<qint64> nextFence(qint64 above) override { return m_real.nextFence(above); }
+        QString kind() const override
+        {
+            return m_real.kind();
+        }
+        Store::StoreResult<Ok> ping() override
+        {
+            return m_real.ping();
+        }
+        Store::StoreResult<int> schemaVersion() override
+        {
+            return m_real.schemaVersion();
+        }
+        Store::StoreResult<qint64> nextFence(qint64 above) override
+        {
+            return m_real.nextFence(above);
+        }
         Store::StoreResult<Store::Run> createRun(const QString &id, const QString &goal, const QString &flow,
                                                  qint64 fence) override
         {
             return m_real.createRun(id, goal, flow, fence);
         }
-        Store::StoreResult<std::optional<Store::Run>> getRun(const QString &id) override { return m_real.getRun(id); }
+        Store::StoreResult<std::optional<Store::Run>> getRun(const QString &id) override
+        {
+            return m_real.getRun(id);
+        }
         Store::StoreResult<QList<Store::Run>> listRuns(std::optional<RunStatus> status, int limit) override
         {
             return m_real.listRuns(status, limit);
@@ -119,16 +141,20 @@ namespace
         {
             return m_real.cancel(id, reason);
         }
-        Store::StoreResult<bool> transition(const QString &id, qint64 fence, RunStatus to, const QString &reason) override
+        Store::StoreResult<bool> transition(const QString &id, qint64 fence, RunStatus to,
+                                            const QString &reason) override
         {
             return m_real.transition(id, fence, to, reason);
         }
-        Store::StoreResult<bool> touch(const QString &id, qint64 fence) override { return m_real.touch(id, fence); }
+        Store::StoreResult<bool> touch(const QString &id, qint64 fence) override
+        {
+            return m_real.touch(id, fence);
+        }
         Store::StoreResult<std::optional<qint64>> appendEntry(const QString &id, qint64 fence,
                                                               const QJsonObject &entry) override
         {
             if (failAppendAfter >= 0 && appendCalls++ >= failAppendAfter)
-                return unexpected(Store::StoreError{u"disk I/O error (injected)"_qs});
+                return unexpected(Store::StoreError{QStringLiteral("disk I/O error (injected)")});
             return m_real.appendEntry(id, fence, entry);
         }
         Store::StoreResult<QList<StoredEntry>> entriesSince(const QString &id, qint64 afterSeq) override
@@ -139,7 +165,7 @@ namespace
     private:
         RunStore &m_real;
     };
-} // namespace
+}  // namespace
 
 class TestExecution : public QObject
 {
@@ -148,13 +174,13 @@ class TestExecution : public QObject
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<RunStore> m_store;
-    std::unique_ptr<Lockstep::Store::StoreWorker> m_worker;   // in place, over m_store
+    std::unique_ptr<Lockstep::Store::StoreWorker> m_worker;  // in place, over m_store
     FlowLibrary m_library;
-    std::atomic<qint64> m_clockMs{0};   // 0: system clock
+    std::atomic<qint64> m_clockMs{0};  // 0: system clock
 
     QString dbSpec() const
     {
-        return u"sqlite:"_qs + m_dir->filePath(u"runs.db"_qs);
+        return QStringLiteral("sqlite:") + m_dir->filePath(QStringLiteral("runs.db"));
     }
 
     // A second connection to the same database: "another replica".
@@ -176,7 +202,7 @@ private:
 
     static Flow flowFrom(const QString &name, const QByteArray &json)
     {
-        auto parsed = Flow::parse(json, name + u".json"_qs);
+        auto parsed = Flow::parse(json, name + QStringLiteral(".json"));
         if (!parsed)
             qFatal("bad test flow: %s", qPrintable(parsed.error().toString()));
         return std::move(parsed).value();
@@ -219,8 +245,8 @@ private:
     // resumed with fence 2: the run as the approving drive gets it.
     Store::Run untilApproval(const QString &id)
     {
-        const Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
-        Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
+        const Store::Run run = startRun(id, QStringLiteral("approval"), QStringLiteral("make a greeting script"), 1);
+        Execution first(*m_worker, run, flow(QStringLiteral("approval")), 1, fast());
         Recorder recorder;
         runToEnd(first, recorder);
         if (recorder.finalStatus != RunStatus::PlanApprovalRequired)
@@ -255,9 +281,9 @@ private slots:
         QVERIFY(m_dir->isValid());
         m_clockMs = 0;
         auto store = RunStore::open(dbSpec(), Store::StoreOptions{.nowMs = [this] {
-            const qint64 fixed = m_clockMs.load();
-            return fixed != 0 ? fixed : QDateTime::currentMSecsSinceEpoch();
-        }});
+                                        const qint64 fixed = m_clockMs.load();
+                                        return fixed != 0 ? fixed : QDateTime::currentMSecsSinceEpoch();
+                                    }});
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
         m_worker = Lockstep::Store::StoreWorker::inPlace(*m_store);
@@ -272,10 +298,10 @@ private slots:
 
     void helloRunsToInputRequired()
     {
-        const QString id = u"wf-hello"_qs;
-        const QString goal = u"Create a file called hello.sh that prints hello"_qs;
-        const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
-        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
+        const QString id = QStringLiteral("wf-hello");
+        const QString goal = QStringLiteral("Create a file called hello.sh that prints hello");
+        const Store::Run run = startRun(id, QStringLiteral("hello"), goal, 1);
+        Execution execution(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -287,36 +313,46 @@ private slots:
         QVERIFY(execution.isFinished());
 
         // Signalled: user, agent, tool pending, tool success (same id), agent.
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QCOMPARE(recorder.ids(),
+                 (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1"),
+                              QStringLiteral("t1-s1"), QStringLiteral("t1-s2")}));
         const QList<StoredEntry> &got = recorder.entries;
         for (qsizetype i = 1; i < got.size(); ++i)
             QVERIFY(got[i].seq > got[i - 1].seq);
-        QCOMPARE(field(got[0], u"message_type"_qs), u"user"_qs);
-        QCOMPARE(field(got[0], u"content"_qs), goal);
-        QCOMPARE(field(got[1], u"message_type"_qs), u"agent"_qs);
-        QCOMPARE(field(got[2], u"message_type"_qs), u"tool"_qs);
-        QCOMPARE(field(got[2], u"status"_qs), u"pending"_qs);
-        QCOMPARE(field(got[3], u"status"_qs), u"success"_qs);
-        QCOMPARE(got[3].entry.value(u"tool_info"_qs).toObject().value(u"name"_qs).toString(), u"create_file"_qs);
-        QCOMPARE(got[3].entry.value(u"tool_info"_qs).toObject().value(u"args"_qs).toObject().value(u"file_path"_qs).toString(),
-                 u"hello.sh"_qs);
-        QCOMPARE(toolResponse(got[3]), flow(u"hello"_qs).steps[1].response);
-        QCOMPARE(field(got[4], u"message_type"_qs), u"agent"_qs);
+        QCOMPARE(field(got[0], QStringLiteral("message_type")), QStringLiteral("user"));
+        QCOMPARE(field(got[0], QStringLiteral("content")), goal);
+        QCOMPARE(field(got[1], QStringLiteral("message_type")), QStringLiteral("agent"));
+        QCOMPARE(field(got[2], QStringLiteral("message_type")), QStringLiteral("tool"));
+        QCOMPARE(field(got[2], QStringLiteral("status")), QStringLiteral("pending"));
+        QCOMPARE(field(got[3], QStringLiteral("status")), QStringLiteral("success"));
+        QCOMPARE(got[3].entry.value(QStringLiteral("tool_info")).toObject().value(QStringLiteral("name")).toString(),
+                 QStringLiteral("create_file"));
+        QCOMPARE(got[3]
+                     .entry.value(QStringLiteral("tool_info"))
+                     .toObject()
+                     .value(QStringLiteral("args"))
+                     .toObject()
+                     .value(QStringLiteral("file_path"))
+                     .toString(),
+                 QStringLiteral("hello.sh"));
+        QCOMPARE(toolResponse(got[3]), flow(QStringLiteral("hello")).steps[1].response);
+        QCOMPARE(field(got[4], QStringLiteral("message_type")), QStringLiteral("agent"));
         for (const StoredEntry &entry : got)
         {
             // Every entry is a valid SPEC ui_chat_log entry.
             const auto parsed = Protocol::ChatLogEntry::fromJson(entry.entry);
             QVERIFY2(parsed, parsed ? "" : qPrintable(parsed.error().reason));
-            QCOMPARE(field(entry, u"correlation_id"_qs), u"t1-user"_qs);
+            QCOMPARE(field(entry, QStringLiteral("correlation_id")), QStringLiteral("t1-user"));
         }
 
         // Stored: the latest version of each message, in seq order.
         const QList<StoredEntry> stored = storedEntries(id);
         QStringList storedIds;
         for (const StoredEntry &entry : stored)
-            storedIds.append(field(entry, u"message_id"_qs));
-        QCOMPARE(storedIds, (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
-        QCOMPARE(field(stored[2], u"status"_qs), u"success"_qs);
+            storedIds.append(field(entry, QStringLiteral("message_id")));
+        QCOMPARE(storedIds, (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1"),
+                                         QStringLiteral("t1-s2")}));
+        QCOMPARE(field(stored[2], QStringLiteral("status")), QStringLiteral("success"));
 
         QCOMPARE(recorder.statuses.size(), 1);
         QCOMPARE(toString(recorder.statuses[0].first), toString(RunStatus::InputRequired));
@@ -328,12 +364,14 @@ private slots:
 
     void toolResponseIsCutTo4KiB()
     {
-        const QString id = u"wf-big"_qs;
-        const QString big = QString(3000, u'é') + QString(5000, u'x');   // 11000 UTF-8 bytes
-        QJsonObject step{{u"type"_qs, u"tool"_qs}, {u"name"_qs, u"read_file"_qs}, {u"response"_qs, big}};
-        const QByteArray json = QJsonDocument(QJsonObject{{u"steps"_qs, QJsonArray{step}}}).toJson();
-        const Store::Run run = startRun(id, u"big"_qs, u"read it"_qs, 1);
-        Execution execution(*m_worker, run, flowFrom(u"big"_qs, json), 1, fast());
+        const QString id = QStringLiteral("wf-big");
+        const QString big = QString(3000, u'é') + QString(5000, u'x');  // 11000 UTF-8 bytes
+        QJsonObject step{{QStringLiteral("type"), QStringLiteral("tool")},
+                         {QStringLiteral("name"), QStringLiteral("read_file")},
+                         {QStringLiteral("response"), big}};
+        const QByteArray json = QJsonDocument(QJsonObject{{QStringLiteral("steps"), QJsonArray{step}}}).toJson();
+        const Store::Run run = startRun(id, QStringLiteral("big"), QStringLiteral("read it"), 1);
+        Execution execution(*m_worker, run, flowFrom(QStringLiteral("big"), json), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -347,25 +385,25 @@ private slots:
 
         // The legacy checkpoint kept the whole output.
         const QJsonObject legacy = execution.legacyCheckpoint();
-        const QJsonArray outputs = legacy[u"channel_values"_qs][u"tool_outputs"_qs].toArray();
+        const QJsonArray outputs = legacy[QStringLiteral("channel_values")][QStringLiteral("tool_outputs")].toArray();
         QCOMPARE(outputs.size(), 1);
-        QCOMPARE(outputs[0][u"output"_qs].toString(), big);
+        QCOMPARE(outputs[0][QStringLiteral("output")].toString(), big);
     }
 
     void cancelBetweenStepsStopsWithoutWrites()
     {
-        const QString id = u"wf-cancel"_qs;
-        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-cancel");
+        const Store::Run run = startRun(id, QStringLiteral("long"), QStringLiteral("go"), 1);
         auto other = openOther();
-        Execution execution(*m_worker, run, flow(u"long"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(QStringLiteral("long")), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         qsizetype storedAtCancel = -1;
         // Cancel from "another replica" right after the second step was persisted.
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
-            if (field(entry, u"message_id"_qs) == u"t1-s0" && storedAtCancel < 0)
+            if (field(entry, QStringLiteral("message_id")) == u"t1-s0" && storedAtCancel < 0)
             {
-                const auto cancelled = other->cancel(id, u"user pressed stop"_qs);
+                const auto cancelled = other->cancel(id, QStringLiteral("user pressed stop"));
                 QVERIFY(cancelled && cancelled->outcome == Store::CancelOutcome::Cancelled);
                 storedAtCancel = storedEntries(id).size();
             }
@@ -380,7 +418,7 @@ private slots:
         QCOMPARE(recorder.entries.size(), 2);
         QVERIFY(recorder.statuses.isEmpty());
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Stopped));
-        QCOMPARE(storedRun(id).reason, u"user pressed stop"_qs);
+        QCOMPARE(storedRun(id).reason, QStringLiteral("user pressed stop"));
         QVERIFY(!recorder.signalAfterFinished);
     }
 
@@ -388,39 +426,39 @@ private slots:
     {
         // Cancelled while the tool "runs": the result write misses the guard,
         // the execution stops and the pending entry stays as it was.
-        const QString id = u"wf-cancel-tool"_qs;
-        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-cancel-tool");
+        const Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
         auto other = openOther();
-        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
-            if (field(entry, u"status"_qs) == u"pending")
-                QVERIFY(other->cancel(id, u"stop"_qs));
+            if (field(entry, QStringLiteral("status")) == u"pending")
+                QVERIFY(other->cancel(id, QStringLiteral("stop")));
         });
         execution.start();
         QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
         const QList<StoredEntry> stored = storedEntries(id);
         QCOMPARE(stored.size(), 3);
-        QCOMPARE(field(stored.last(), u"status"_qs), u"pending"_qs);
+        QCOMPARE(field(stored.last(), QStringLiteral("status")), QStringLiteral("pending"));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Stopped));
     }
 
     void supersededByNewerFence()
     {
-        const QString id = u"wf-takeover"_qs;
-        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-takeover");
+        const Store::Run run = startRun(id, QStringLiteral("long"), QStringLiteral("go"), 1);
         // The other replica sees the run as stale at once and takes it over with fence 2.
         auto other = openOther(std::chrono::milliseconds{1});
-        Execution execution(*m_worker, run, flow(u"long"_qs), 1, fast());
+        Execution execution(*m_worker, run, flow(QStringLiteral("long")), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         qsizetype storedAtTakeover = -1;
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
-            if (field(entry, u"message_id"_qs) == u"t1-s0" && storedAtTakeover < 0)
+            if (field(entry, QStringLiteral("message_id")) == u"t1-s0" && storedAtTakeover < 0)
             {
-                QThread::msleep(5);   // make the run stale for the other replica (no event processing here)
+                QThread::msleep(5);  // make the run stale for the other replica (no event processing here)
                 const auto resumed = other->resume(id, 2, std::nullopt);
                 QVERIFY(resumed && resumed->outcome == Store::ResumeOutcome::Resumed);
                 storedAtTakeover = storedEntries(id).size();
@@ -439,24 +477,24 @@ private slots:
     {
         QTest::addColumn<StopCause>("cause");
         QTest::addColumn<QString>("reason");
-        QTest::newRow("client gone") << StopCause::ClientGone << u"client disconnected"_qs;
-        QTest::newRow("shutdown") << StopCause::Shutdown << u"gateway shutting down"_qs;
+        QTest::newRow("client gone") << StopCause::ClientGone << QStringLiteral("client disconnected");
+        QTest::newRow("shutdown") << StopCause::Shutdown << QStringLiteral("gateway shutting down");
     }
 
     void stopRequestLeavesRunPaused()
     {
         QFETCH(StopCause, cause);
         QFETCH(QString, reason);
-        const QString id = u"wf-stop"_qs;
-        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-stop");
+        const Store::Run run = startRun(id, QStringLiteral("long"), QStringLiteral("go"), 1);
         // Real step delays (5 s): the stop must cut the pending delay short.
-        Execution execution(*m_worker, run, flow(u"long"_qs), 1, ExecutionOptions{});
+        Execution execution(*m_worker, run, flow(QStringLiteral("long")), 1, ExecutionOptions{});
         Recorder recorder;
         recorder.attach(execution, *m_store);
         execution.start();
-        QTRY_COMPARE_WITH_TIMEOUT(recorder.entries.size(), 1, Timeout);   // the user entry
+        QTRY_COMPARE_WITH_TIMEOUT(recorder.entries.size(), 1, Timeout);  // the user entry
         QVERIFY(execution.requestStop(cause));
-        QVERIFY(!execution.requestStop(StopCause::Deadline));   // not a stop request
+        QVERIFY(!execution.requestStop(StopCause::Deadline));  // not a stop request
         QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
 
         QCOMPARE(toString(*recorder.cause), toString(cause));
@@ -484,15 +522,15 @@ private slots:
     {
         QFETCH(bool, midToolCall);
         QFETCH(bool, afterClientGone);
-        const QString id = u"wf-lost-lock"_qs;
-        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-lost-lock");
+        const Store::Run run = startRun(id, QStringLiteral("long"), QStringLiteral("go"), 1);
         ExecutionOptions options;
         options.delayScale = midToolCall ? 0.01 : 1.0;
         options.activityInterval = std::chrono::milliseconds(20);
-        Execution execution(*m_worker, run, flow(u"long"_qs), 1, options);
+        Execution execution(*m_worker, run, flow(QStringLiteral("long")), 1, options);
         Recorder recorder;
         recorder.attach(execution, *m_store);
-        const int stopAt = midToolCall ? 3 : 1;   // the user entry; or user, agent step, pending tool call
+        const int stopAt = midToolCall ? 3 : 1;  // the user entry; or user, agent step, pending tool call
         QObject::connect(&execution, &Execution::entryPersisted, &execution, [&] {
             if (recorder.entries.size() != stopAt)
                 return;
@@ -510,7 +548,7 @@ private slots:
         QCOMPARE(recorder.entries.size(), stopAt);
         QCOMPARE(storedEntries(id).size(), stopAt);
         if (midToolCall)
-            QCOMPARE(storedEntries(id).constLast().entry.value(u"status").toString(), u"pending"_qs);
+            QCOMPARE(storedEntries(id).constLast().entry.value(u"status").toString(), QStringLiteral("pending"));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
         // Nothing later either: no touch of last_activity_at (every 20 ms
         // before; a touch now would store this clock).
@@ -524,15 +562,15 @@ private slots:
     void stopRequestCancelledWritesNothing()
     {
         // The caller already changed the run (e.g. stopWorkflow): stop, write nothing.
-        const QString id = u"wf-stop-cancelled"_qs;
-        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
-        Execution execution(*m_worker, run, flow(u"long"_qs), 1, ExecutionOptions{});
+        const QString id = QStringLiteral("wf-stop-cancelled");
+        const Store::Run run = startRun(id, QStringLiteral("long"), QStringLiteral("go"), 1);
+        Execution execution(*m_worker, run, flow(QStringLiteral("long")), 1, ExecutionOptions{});
         Recorder recorder;
         recorder.attach(execution, *m_store);
         execution.start();
         QTRY_COMPARE_WITH_TIMEOUT(recorder.entries.size(), 1, Timeout);
-        QVERIFY(execution.requestStop(StopCause::Cancelled, u"stopWorkflow"_qs));
-        QVERIFY(execution.requestStop(StopCause::ClientGone));   // accepted, but the first request wins
+        QVERIFY(execution.requestStop(StopCause::Cancelled, QStringLiteral("stopWorkflow")));
+        QVERIFY(execution.requestStop(StopCause::ClientGone));  // accepted, but the first request wins
         QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
         QVERIFY(recorder.statuses.isEmpty());
@@ -549,13 +587,13 @@ private slots:
         QVERIFY(unguarded);
         m_store = std::move(unguarded).value();
         m_worker = Lockstep::Store::StoreWorker::inPlace(*m_store);
-        const QString id = u"wf-noguards"_qs;
-        const Flow chatty = flowFrom(u"chatty"_qs, R"({"steps": [
+        const QString id = QStringLiteral("wf-noguards");
+        const Flow chatty = flowFrom(QStringLiteral("chatty"), R"({"steps": [
             {"type": "agent", "content": "one", "delayMs": 2000},
             {"type": "agent", "content": "two", "delayMs": 2000},
             {"type": "agent", "content": "three", "delayMs": 2000},
             {"type": "agent", "content": "four", "delayMs": 2000}]})");
-        const Store::Run run = startRun(id, u"chatty"_qs, u"first tab"_qs, 1);
+        const Store::Run run = startRun(id, QStringLiteral("chatty"), QStringLiteral("first tab"), 1);
         ExecutionOptions options{.userMessage = {}, .delayScale = 0.02, .guards = false};
         Execution first(*m_worker, run, chatty, 1, options);
         Recorder firstRecorder;
@@ -564,10 +602,10 @@ private slots:
         std::unique_ptr<Execution> second;
         Recorder secondRecorder;
         connect(&first, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
-            if (field(entry, u"message_id"_qs) != u"t1-s0" || second)
+            if (field(entry, QStringLiteral("message_id")) != u"t1-s0" || second)
                 return;
-            const Store::Run again = resumeRun(id, 2, u"second tab"_qs);
-            options.userMessage = u"second tab"_qs;
+            const Store::Run again = resumeRun(id, 2, QStringLiteral("second tab"));
+            options.userMessage = QStringLiteral("second tab");
             second = std::make_unique<Execution>(*m_worker, again, chatty, 2, options);
             secondRecorder.attach(*second, *m_store);
             second->start();
@@ -578,26 +616,27 @@ private slots:
         QCOMPARE(toString(*secondRecorder.cause), toString(StopCause::TurnEnded));
         QCOMPARE(firstRecorder.entries.size(), 5);
         QCOMPARE(secondRecorder.entries.size(), 5);
-        QCOMPARE(storedEntries(id).size(), 10);   // two turns written at once: the bug
+        QCOMPARE(storedEntries(id).size(), 10);  // two turns written at once: the bug
         QVERIFY(firstRecorder.entries.last().seq > secondRecorder.entries.first().seq);
     }
 
     void stopDuringToolCallCompletesTheTool()
     {
-        const QString id = u"wf-stop-tool"_qs;
-        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
-        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
+        const QString id = QStringLiteral("wf-stop-tool");
+        const Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
+        Execution execution(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
-            if (field(entry, u"status"_qs) == u"pending")
+            if (field(entry, QStringLiteral("status")) == u"pending")
                 execution.requestStop(StopCause::ClientGone);
         });
         execution.start();
         QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::ClientGone));
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1"_qs}));
-        QCOMPARE(field(recorder.entries.last(), u"status"_qs), u"success"_qs);
+        QCOMPARE(recorder.ids(), (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"),
+                                              QStringLiteral("t1-s1"), QStringLiteral("t1-s1")}));
+        QCOMPARE(field(recorder.entries.last(), QStringLiteral("status")), QStringLiteral("success"));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Paused));
     }
 
@@ -605,28 +644,29 @@ private slots:
     {
         // Paused after the first step; a resume without a message finishes the
         // same turn without repeating the user entry or the first step.
-        const QString id = u"wf-resume"_qs;
-        Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-resume");
+        Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
         {
-            Execution first(*m_worker, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
             Recorder recorder;
             recorder.attach(first, *m_store);
             connect(&first, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
-                if (field(entry, u"message_id"_qs) == u"t1-s0")
+                if (field(entry, QStringLiteral("message_id")) == u"t1-s0")
                     first.requestStop(StopCause::ClientGone);
             });
             first.start();
             QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
-            QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs}));
+            QCOMPARE(recorder.ids(), (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0")}));
         }
         const qint64 lastSeq = storedRun(id).lastSeq;
         run = resumeRun(id, 2, std::nullopt);
-        Execution second(*m_worker, run, flow(u"hello"_qs), 2, fast());
+        Execution second(*m_worker, run, flow(QStringLiteral("hello")), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(second.turn(), 1);
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QCOMPARE(recorder.ids(),
+                 (QStringList{QStringLiteral("t1-s1"), QStringLiteral("t1-s1"), QStringLiteral("t1-s2")}));
         QVERIFY(recorder.entries.first().seq > lastSeq);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
         QCOMPARE(storedEntries(id).size(), 4);
@@ -636,18 +676,18 @@ private slots:
     {
         // A pending tool entry (the writer died mid-call) is not a completed
         // step: the resume runs it again under the same message_id.
-        const QString id = u"wf-pending"_qs;
-        Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-pending");
+        Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
         {
             FaultInjectingStore faulty(*m_store);
-            faulty.failAppendAfter = 3;   // user, s0, s1 pending; the result write fails
+            faulty.failAppendAfter = 3;  // user, s0, s1 pending; the result write fails
             const auto faultyWorker = Lockstep::Store::StoreWorker::inPlace(faulty);
-            Execution first(*faultyWorker, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*faultyWorker, run, flow(QStringLiteral("hello")), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.cause), toString(StopCause::StoreError));
-            QCOMPARE(field(storedEntries(id).last(), u"status"_qs), u"pending"_qs);
+            QCOMPARE(field(storedEntries(id).last(), QStringLiteral("status")), QStringLiteral("pending"));
         }
         // Fail safe: the run was left running; it is resumable once stale.
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
@@ -655,67 +695,70 @@ private slots:
         QThread::msleep(5);
         const auto resumed = other->resume(id, 2, std::nullopt);
         QVERIFY(resumed && resumed->outcome == Store::ResumeOutcome::Resumed);
-        Execution second(*m_worker, *resumed->run, flow(u"hello"_qs), 2, fast());
+        Execution second(*m_worker, *resumed->run, flow(QStringLiteral("hello")), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+        QCOMPARE(recorder.ids(),
+                 (QStringList{QStringLiteral("t1-s1"), QStringLiteral("t1-s1"), QStringLiteral("t1-s2")}));
         QStringList storedIds;
         for (const StoredEntry &entry : storedEntries(id))
-            storedIds.append(field(entry, u"message_id"_qs));
-        QCOMPARE(storedIds, (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
+            storedIds.append(field(entry, QStringLiteral("message_id")));
+        QCOMPARE(storedIds, (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1"),
+                                         QStringLiteral("t1-s2")}));
     }
 
     void storeErrorFailsSafe()
     {
-        const QString id = u"wf-storeerror"_qs;
-        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-storeerror");
+        const Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
         FaultInjectingStore faulty(*m_store);
         faulty.failAppendAfter = 1;
         const auto faultyWorker = Lockstep::Store::StoreWorker::inPlace(faulty);
-        Execution execution(*faultyWorker, run, flow(u"hello"_qs), 1, fast());
+        Execution execution(*faultyWorker, run, flow(QStringLiteral("hello")), 1, fast());
         Recorder recorder;
         recorder.attach(execution, *m_store);
-        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(u"store error.*disk I/O error \\(injected\\)"_qs));
+        QTest::ignoreMessage(QtWarningMsg,
+                             QRegularExpression(QStringLiteral("store error.*disk I/O error \\(injected\\)")));
         execution.start();
         QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::StoreError));
         QCOMPARE(recorder.entries.size(), 1);
-        QCOMPARE(faulty.appendCalls, 2);   // nothing was tried after the failure
+        QCOMPARE(faulty.appendCalls, 2);  // nothing was tried after the failure
         QVERIFY(recorder.statuses.isEmpty());
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Running));
     }
 
     void deadlineFailsTheRun()
     {
-        const QString id = u"wf-deadline"_qs;
-        const Store::Run run = startRun(id, u"long"_qs, u"go"_qs, 1);
-        ExecutionOptions options;   // real 5 s steps, a short deadline
+        const QString id = QStringLiteral("wf-deadline");
+        const Store::Run run = startRun(id, QStringLiteral("long"), QStringLiteral("go"), 1);
+        ExecutionOptions options;  // real 5 s steps, a short deadline
         options.deadline = std::chrono::milliseconds{300};
-        Execution execution(*m_worker, run, flow(u"long"_qs), 1, options);
+        Execution execution(*m_worker, run, flow(QStringLiteral("long")), 1, options);
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::Deadline));
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Failed));
-        QCOMPARE(storedRun(id).reason, u"workflow deadline exceeded"_qs);
+        QCOMPARE(storedRun(id).reason, QStringLiteral("workflow deadline exceeded"));
         const QList<StoredEntry> stored = storedEntries(id);
-        QCOMPARE(field(stored.last(), u"message_id"_qs), u"t1-deadline"_qs);
-        QCOMPARE(field(stored.last(), u"status"_qs), u"failure"_qs);
-        QCOMPARE(field(stored.last(), u"content"_qs), u"workflow deadline exceeded"_qs);
+        QCOMPARE(field(stored.last(), QStringLiteral("message_id")), QStringLiteral("t1-deadline"));
+        QCOMPARE(field(stored.last(), QStringLiteral("status")), QStringLiteral("failure"));
+        QCOMPARE(field(stored.last(), QStringLiteral("content")), QStringLiteral("workflow deadline exceeded"));
         QCOMPARE(recorder.statuses.size(), 1);
         QCOMPARE(toString(recorder.statuses[0].first), toString(RunStatus::Failed));
-        QCOMPARE(recorder.statuses[0].second, u"workflow deadline exceeded"_qs);
+        QCOMPARE(recorder.statuses[0].second, QStringLiteral("workflow deadline exceeded"));
     }
 
     void deadlineBeforeTheFirstStep()
     {
-        const QString id = u"wf-deadline0"_qs;
-        const Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-deadline0");
+        const Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
         ExecutionOptions options = fast();
         options.deadline = std::chrono::milliseconds{0};
-        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, options);
+        Execution execution(*m_worker, run, flow(QStringLiteral("hello")), 1, options);
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -723,15 +766,15 @@ private slots:
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Failed));
         const QList<StoredEntry> stored = storedEntries(id);
         QVERIFY(!stored.isEmpty());
-        QCOMPARE(field(stored.last(), u"message_id"_qs), u"t1-deadline"_qs);
-        QCOMPARE(field(stored.last(), u"correlation_id"_qs), u"t1-user"_qs);
+        QCOMPARE(field(stored.last(), QStringLiteral("message_id")), QStringLiteral("t1-deadline"));
+        QCOMPARE(field(stored.last(), QStringLiteral("correlation_id")), QStringLiteral("t1-user"));
     }
 
     void failureFlowFailsWithReason()
     {
-        const QString id = u"wf-failure"_qs;
-        const Store::Run run = startRun(id, u"failure"_qs, u"run the tests"_qs, 1);
-        Execution execution(*m_worker, run, flow(u"failure"_qs), 1, fast());
+        const QString id = QStringLiteral("wf-failure");
+        const Store::Run run = startRun(id, QStringLiteral("failure"), QStringLiteral("run the tests"), 1);
+        Execution execution(*m_worker, run, flow(QStringLiteral("failure")), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -740,58 +783,66 @@ private slots:
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
         const Store::Run stored = storedRun(id);
         QCOMPARE(toString(stored.status), toString(RunStatus::Failed));
-        QVERIFY2(stored.reason.contains(u"`make test` failed with exit status 2"_qs), qPrintable(stored.reason));
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1"_qs, u"t1-s2"_qs}));
-        QCOMPARE(field(recorder.entries[3], u"status"_qs), u"failure"_qs);
-        QVERIFY(toolResponse(recorder.entries[3]).contains(u"Error 2"_qs));
-        QCOMPARE(field(recorder.entries[4], u"status"_qs), u"failure"_qs);
-        QCOMPARE(field(recorder.entries[4], u"content"_qs), stored.reason);
+        QVERIFY2(stored.reason.contains(QStringLiteral("`make test` failed with exit status 2")),
+                 qPrintable(stored.reason));
+        QCOMPARE(recorder.ids(),
+                 (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1"),
+                              QStringLiteral("t1-s1"), QStringLiteral("t1-s2")}));
+        QCOMPARE(field(recorder.entries[3], QStringLiteral("status")), QStringLiteral("failure"));
+        QVERIFY(toolResponse(recorder.entries[3]).contains(QStringLiteral("Error 2")));
+        QCOMPARE(field(recorder.entries[4], QStringLiteral("status")), QStringLiteral("failure"));
+        QCOMPARE(field(recorder.entries[4], QStringLiteral("content")), stored.reason);
         QCOMPARE(recorder.statuses.last().second, stored.reason);
     }
 
     void workspaceStepFailsHonestly()
     {
-        const QString id = u"wf-workspace"_qs;
-        const Store::Run run = startRun(id, u"workspace"_qs, u"list my files"_qs, 1);
-        Execution execution(*m_worker, run, flow(u"workspace"_qs), 1, fast());
+        const QString id = QStringLiteral("wf-workspace");
+        const Store::Run run = startRun(id, QStringLiteral("workspace"), QStringLiteral("list my files"), 1);
+        Execution execution(*m_worker, run, flow(QStringLiteral("workspace")), 1, fast());
         Recorder recorder;
         runToEnd(execution, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Failed));
-        const QString reason = u"workspace tools are not available in this gateway yet"_qs;
+        const QString reason = QStringLiteral("workspace tools are not available in this gateway yet");
         QCOMPARE(storedRun(id).reason, reason);
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs}));
+        QCOMPARE(recorder.ids(),
+                 (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1")}));
         const StoredEntry &failed = recorder.entries.last();
-        QCOMPARE(field(failed, u"message_type"_qs), u"tool"_qs);
-        QCOMPARE(field(failed, u"status"_qs), u"failure"_qs);
+        QCOMPARE(field(failed, QStringLiteral("message_type")), QStringLiteral("tool"));
+        QCOMPARE(field(failed, QStringLiteral("status")), QStringLiteral("failure"));
         QCOMPARE(toolResponse(failed), reason);
-        QCOMPARE(failed.entry.value(u"tool_info"_qs).toObject().value(u"name"_qs).toString(), u"run_command"_qs);
+        QCOMPARE(failed.entry.value(QStringLiteral("tool_info")).toObject().value(QStringLiteral("name")).toString(),
+                 QStringLiteral("run_command"));
     }
 
     void approvalWaitsThenContinues()
     {
-        const QString id = u"wf-approval"_qs;
-        Store::Run run = startRun(id, u"approval"_qs, u"make a greeting script"_qs, 1);
+        const QString id = QStringLiteral("wf-approval");
+        Store::Run run = startRun(id, QStringLiteral("approval"), QStringLiteral("make a greeting script"), 1);
         {
-            Execution first(*m_worker, run, flow(u"approval"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(QStringLiteral("approval")), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::PlanApprovalRequired));
             QCOMPARE(toString(storedRun(id).status), toString(RunStatus::PlanApprovalRequired));
-            QCOMPARE(recorder.ids(), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs}));
-            QCOMPARE(field(recorder.entries.last(), u"message_type"_qs), u"request"_qs);
-            QCOMPARE(field(recorder.entries.last(), u"message_sub_type"_qs), u"plan_approval"_qs);
+            QCOMPARE(recorder.ids(),
+                     (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1")}));
+            QCOMPARE(field(recorder.entries.last(), QStringLiteral("message_type")), QStringLiteral("request"));
+            QCOMPARE(field(recorder.entries.last(), QStringLiteral("message_sub_type")),
+                     QStringLiteral("plan_approval"));
         }
         run = resumeRun(id, 2, std::nullopt);
-        Execution second(*m_worker, run, flow(u"approval"_qs), 2, fast());
+        Execution second(*m_worker, run, flow(QStringLiteral("approval")), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Finished));
-        QCOMPARE(recorder.ids(), (QStringList{u"t1-s2"_qs, u"t1-s2"_qs, u"t1-s3"_qs, u"t1-s3"_qs, u"t1-s4"_qs,
-                                              u"t1-s4"_qs, u"t1-s5"_qs}));
-        QCOMPARE(field(recorder.entries.last(), u"message_type"_qs), u"workflow_end"_qs);
+        QCOMPARE(recorder.ids(), (QStringList{QStringLiteral("t1-s2"), QStringLiteral("t1-s2"), QStringLiteral("t1-s3"),
+                                              QStringLiteral("t1-s3"), QStringLiteral("t1-s4"), QStringLiteral("t1-s4"),
+                                              QStringLiteral("t1-s5")}));
+        QCOMPARE(field(recorder.entries.last(), QStringLiteral("message_type")), QStringLiteral("workflow_end"));
         const Store::Run stored = storedRun(id);
         QCOMPARE(toString(stored.status), toString(RunStatus::Finished));
         QVERIFY(stored.completedAt.has_value());
@@ -800,110 +851,117 @@ private slots:
 
     void approvedRequestContinuesTheTurn()
     {
-        const QString id = u"wf-approve"_qs;
+        const QString id = QStringLiteral("wf-approve");
         Store::Run run = untilApproval(id);
         QCOMPARE(toString(run.status), toString(RunStatus::Running));
         ExecutionOptions options = fast();
-        options.approval = ApprovalDecision{.approved = true, .requestId = u"t1-s1"_qs};
-        Execution second(*m_worker, run, flow(u"approval"_qs), 2, options);
+        options.approval = ApprovalDecision{.approved = true, .requestId = QStringLiteral("t1-s1")};
+        Execution second(*m_worker, run, flow(QStringLiteral("approval")), 2, options);
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QVERIFY2(recorder.problems.isEmpty(), qPrintable(recorder.problems.join(u'\n')));
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::Finished));
         // The decision first, then the rest of the plan.
-        QCOMPARE(recorder.ids().first(), u"t1-s1-decision"_qs);
-        QCOMPARE(recorder.ids().mid(1), (QStringList{u"t1-s2"_qs, u"t1-s2"_qs, u"t1-s3"_qs, u"t1-s3"_qs, u"t1-s4"_qs,
-                                                      u"t1-s4"_qs, u"t1-s5"_qs}));
+        QCOMPARE(recorder.ids().first(), QStringLiteral("t1-s1-decision"));
+        QCOMPARE(recorder.ids().mid(1),
+                 (QStringList{QStringLiteral("t1-s2"), QStringLiteral("t1-s2"), QStringLiteral("t1-s3"),
+                              QStringLiteral("t1-s3"), QStringLiteral("t1-s4"), QStringLiteral("t1-s4"),
+                              QStringLiteral("t1-s5")}));
         const StoredEntry &decision = recorder.entries.first();
-        QCOMPARE(field(decision, u"message_type"_qs), u"user"_qs);
-        QCOMPARE(field(decision, u"message_sub_type"_qs), u"approval"_qs);
-        QCOMPARE(field(decision, u"correlation_id"_qs), u"t1-s1"_qs);
-        const QJsonObject approval = decision.entry.value(u"additional_context"_qs).toObject().value(u"approval"_qs).toObject();
-        QCOMPARE(approval.value(u"decision"_qs).toString(), u"approved"_qs);
-        QCOMPARE(approval.value(u"requestID"_qs).toString(), u"t1-s1"_qs);
+        QCOMPARE(field(decision, QStringLiteral("message_type")), QStringLiteral("user"));
+        QCOMPARE(field(decision, QStringLiteral("message_sub_type")), QStringLiteral("approval"));
+        QCOMPARE(field(decision, QStringLiteral("correlation_id")), QStringLiteral("t1-s1"));
+        const QJsonObject approval = decision.entry.value(QStringLiteral("additional_context"))
+                                         .toObject()
+                                         .value(QStringLiteral("approval"))
+                                         .toObject();
+        QCOMPARE(approval.value(QStringLiteral("decision")).toString(), QStringLiteral("approved"));
+        QCOMPARE(approval.value(QStringLiteral("requestID")).toString(), QStringLiteral("t1-s1"));
         QVERIFY(Protocol::ChatLogEntry::fromJson(decision.entry));
         QCOMPARE(toString(storedRun(id).status), toString(RunStatus::Finished));
     }
 
     void rejectedRequestEndsTheTurn()
     {
-        const QString id = u"wf-reject"_qs;
+        const QString id = QStringLiteral("wf-reject");
         Store::Run run = untilApproval(id);
         QCOMPARE(toString(run.status), toString(RunStatus::Running));
         ExecutionOptions options = fast();
-        options.approval = ApprovalDecision{.approved = false, .requestId = u"t1-s1"_qs};
+        options.approval = ApprovalDecision{.approved = false, .requestId = QStringLiteral("t1-s1")};
         {
-            Execution second(*m_worker, run, flow(u"approval"_qs), 2, options);
+            Execution second(*m_worker, run, flow(QStringLiteral("approval")), 2, options);
             Recorder recorder;
             runToEnd(second, recorder);
             QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
-            QCOMPARE(recorder.ids(), (QStringList{u"t1-s1-decision"_qs}));
-            QCOMPARE(field(recorder.entries.first(), u"message_sub_type"_qs), u"rejection"_qs);
+            QCOMPARE(recorder.ids(), (QStringList{QStringLiteral("t1-s1-decision")}));
+            QCOMPARE(field(recorder.entries.first(), QStringLiteral("message_sub_type")), QStringLiteral("rejection"));
             QCOMPARE(recorder.statuses.size(), 1);
-            QCOMPARE(recorder.statuses.first().second, u"request rejected"_qs);
+            QCOMPARE(recorder.statuses.first().second, QStringLiteral("request rejected"));
         }
         // A plain resume afterwards does not carry the rejected plan out.
         run = resumeRun(id, 3, std::nullopt);
-        Execution third(*m_worker, run, flow(u"approval"_qs), 3, fast());
+        Execution third(*m_worker, run, flow(QStringLiteral("approval")), 3, fast());
         Recorder recorder;
         runToEnd(third, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QVERIFY(recorder.ids().isEmpty());
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
-        QCOMPARE(storedEntries(id).size(), 4);   // user, plan, request, decision
+        QCOMPARE(storedEntries(id).size(), 4);  // user, plan, request, decision
     }
 
     void secondTurnAppendsWithoutDuplicates()
     {
-        const QString id = u"wf-turns"_qs;
-        Store::Run run = startRun(id, u"hello"_qs, u"Create a file called hello.sh that prints hello"_qs, 1);
+        const QString id = QStringLiteral("wf-turns");
+        Store::Run run =
+            startRun(id, QStringLiteral("hello"), QStringLiteral("Create a file called hello.sh that prints hello"), 1);
         {
-            Execution first(*m_worker, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
             QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
         }
         const qint64 firstTurnSeq = storedRun(id).lastSeq;
-        const QString next = u"Now make it print goodbye too"_qs;
+        const QString next = QStringLiteral("Now make it print goodbye too");
         run = resumeRun(id, 2, next);
         QCOMPARE(run.goal, next);
-        Execution second(*m_worker, run, flow(u"hello"_qs), 2, fast(next));
+        Execution second(*m_worker, run, flow(QStringLiteral("hello")), 2, fast(next));
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
         QCOMPARE(second.turn(), 2);
         QCOMPARE(toString(*recorder.finalStatus), toString(RunStatus::InputRequired));
-        QCOMPARE(field(recorder.entries.first(), u"message_id"_qs), u"t2-user"_qs);
-        QCOMPARE(field(recorder.entries.first(), u"content"_qs), next);
+        QCOMPARE(field(recorder.entries.first(), QStringLiteral("message_id")), QStringLiteral("t2-user"));
+        QCOMPARE(field(recorder.entries.first(), QStringLiteral("content")), next);
         QVERIFY(recorder.entries.first().seq > firstTurnSeq);
 
         const QList<StoredEntry> stored = storedEntries(id);
         QStringList ids;
         for (const StoredEntry &entry : stored)
-            ids.append(field(entry, u"message_id"_qs));
-        QCOMPARE(ids, (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s2"_qs,
-                                   u"t2-user"_qs, u"t2-s0"_qs, u"t2-s1"_qs, u"t2-s2"_qs}));
+            ids.append(field(entry, QStringLiteral("message_id")));
+        QCOMPARE(ids, (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1"),
+                                   QStringLiteral("t1-s2"), QStringLiteral("t2-user"), QStringLiteral("t2-s0"),
+                                   QStringLiteral("t2-s1"), QStringLiteral("t2-s2")}));
         QCOMPARE(QSet<QString>(ids.cbegin(), ids.cend()).size(), ids.size());
         for (const StoredEntry &entry : stored.mid(4))
-            QCOMPARE(field(entry, u"correlation_id"_qs), u"t2-user"_qs);
+            QCOMPARE(field(entry, QStringLiteral("correlation_id")), QStringLiteral("t2-user"));
     }
 
     void resumeOfACompletedTurnWritesNothing()
     {
-        const QString id = u"wf-idle"_qs;
-        Store::Run run = startRun(id, u"hello"_qs, u"go"_qs, 1);
+        const QString id = QStringLiteral("wf-idle");
+        Store::Run run = startRun(id, QStringLiteral("hello"), QStringLiteral("go"), 1);
         {
-            Execution first(*m_worker, run, flow(u"hello"_qs), 1, fast());
+            Execution first(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
             Recorder recorder;
             runToEnd(first, recorder);
             QCOMPARE(recorder.finishedCount, 1);
         }
         const qsizetype before = storedEntries(id).size();
         run = resumeRun(id, 2, std::nullopt);
-        Execution second(*m_worker, run, flow(u"hello"_qs), 2, fast());
+        Execution second(*m_worker, run, flow(QStringLiteral("hello")), 2, fast());
         Recorder recorder;
         runToEnd(second, recorder);
         QCOMPARE(recorder.finishedCount, 1);
@@ -914,11 +972,11 @@ private slots:
 
     void lastActivityAdvancesWhileRunning()
     {
-        const QString id = u"wf-activity"_qs;
+        const QString id = QStringLiteral("wf-activity");
         m_clockMs = 1'700'000'000'000;
-        const Store::Run run = startRun(id, u"waiting"_qs, u"go"_qs, 1);
+        const Store::Run run = startRun(id, QStringLiteral("waiting"), QStringLiteral("go"), 1);
         // One long wait: nothing is written while it runs, only the touches.
-        const Flow waiting = flowFrom(u"waiting"_qs, R"({"steps": [{"type": "wait", "ms": 600000}]})");
+        const Flow waiting = flowFrom(QStringLiteral("waiting"), R"({"steps": [{"type": "wait", "ms": 600000}]})");
         ExecutionOptions options;
         options.activityInterval = std::chrono::milliseconds{20};
         Execution execution(*m_worker, run, waiting, 1, options);
@@ -935,7 +993,7 @@ private slots:
         QCOMPARE(storedEntries(id).size(), 1);
 
         // A touch that misses the guard (the run was cancelled) stops it too.
-        QVERIFY(m_store->cancel(id, u"stop"_qs));
+        QVERIFY(m_store->cancel(id, QStringLiteral("stop")));
         QTRY_COMPARE_WITH_TIMEOUT(recorder.finishedCount, 1, Timeout);
         QCOMPARE(toString(*recorder.cause), toString(StopCause::Cancelled));
         QCOMPARE(storedEntries(id).size(), 1);
@@ -943,10 +1001,10 @@ private slots:
 
     void legacyCheckpointCarriesTheWholeState()
     {
-        const QString id = u"wf-legacy"_qs;
-        const QString goal = u"Create a file called hello.sh that prints hello"_qs;
-        const Store::Run run = startRun(id, u"hello"_qs, goal, 1);
-        Execution execution(*m_worker, run, flow(u"hello"_qs), 1, fast());
+        const QString id = QStringLiteral("wf-legacy");
+        const QString goal = QStringLiteral("Create a file called hello.sh that prints hello");
+        const Store::Run run = startRun(id, QStringLiteral("hello"), goal, 1);
+        Execution execution(*m_worker, run, flow(QStringLiteral("hello")), 1, fast());
         QList<qsizetype> legacySizes;
         qsizetype incrementalBytes = 0;
         connect(&execution, &Execution::entryPersisted, this, [&](const QString &, const StoredEntry &entry) {
@@ -959,24 +1017,26 @@ private slots:
 
         QCOMPARE(legacySizes.size(), 5);
         for (qsizetype i = 1; i < legacySizes.size(); ++i)
-            QVERIFY(legacySizes[i] > legacySizes[i - 1]);   // the whole accumulated state, every time
+            QVERIFY(legacySizes[i] > legacySizes[i - 1]);  // the whole accumulated state, every time
         qsizetype legacyTotal = 0;
         for (const qsizetype size : legacySizes)
             legacyTotal += size;
         QVERIFY(legacyTotal > 10 * incrementalBytes);
 
         const QJsonObject checkpoint = execution.legacyCheckpoint();
-        const QJsonObject values = checkpoint[u"channel_values"_qs].toObject();
-        QCOMPARE(values[u"goal"_qs].toString(), goal);
-        QCOMPARE(values[u"ui_chat_log"_qs].toArray().size(), 4);
-        QCOMPARE(values[u"plan"_qs][u"steps"_qs].toArray().size(), 3);
-        QCOMPARE(values[u"plan"_qs][u"steps"_qs][2][u"status"_qs].toString(), u"Completed"_qs);
-        const QJsonArray executor = values[u"conversation_history"_qs][u"executor"_qs].toArray();
+        const QJsonObject values = checkpoint[QStringLiteral("channel_values")].toObject();
+        QCOMPARE(values[QStringLiteral("goal")].toString(), goal);
+        QCOMPARE(values[QStringLiteral("ui_chat_log")].toArray().size(), 4);
+        QCOMPARE(values[QStringLiteral("plan")][QStringLiteral("steps")].toArray().size(), 3);
+        QCOMPARE(values[QStringLiteral("plan")][QStringLiteral("steps")][2][QStringLiteral("status")].toString(),
+                 QStringLiteral("Completed"));
+        const QJsonArray executor =
+            values[QStringLiteral("conversation_history")][QStringLiteral("executor")].toArray();
         QVERIFY(executor.size() >= 6);
         const QString history = QString::fromUtf8(QJsonDocument(executor).toJson(QJsonDocument::Compact));
         QVERIFY(history.contains(goal));
-        QVERIFY(history.contains(flow(u"hello"_qs).steps[1].response));
-        QCOMPARE(checkpoint[u"metadata"_qs][u"thread_id"_qs].toString(), id);
+        QVERIFY(history.contains(flow(QStringLiteral("hello")).steps[1].response));
+        QCOMPARE(checkpoint[QStringLiteral("metadata")][QStringLiteral("thread_id")].toString(), id);
     }
 };
 

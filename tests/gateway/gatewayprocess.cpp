@@ -44,7 +44,7 @@ namespace Lockstep::Test
             }
             return true;
         }
-    } // namespace
+    }  // namespace
 
     // ---- GatewayProcess ----
 
@@ -89,9 +89,9 @@ namespace Lockstep::Test
             m_stderr.clear();
             m_process = std::make_unique<QProcess>();
             prepareChild(*m_process, std::nullopt);
-            QStringList all {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(m_port),
-                             QStringLiteral("--token-file"), m_dir->filePath(QStringLiteral("tokens")),
-                             QStringLiteral("--data-dir"), m_dir->filePath(QStringLiteral("data"))};
+            QStringList all{QStringLiteral("--listen"),     QStringLiteral("127.0.0.1:%1").arg(m_port),
+                            QStringLiteral("--token-file"), m_dir->filePath(QStringLiteral("tokens")),
+                            QStringLiteral("--data-dir"),   m_dir->filePath(QStringLiteral("data"))};
             all << arguments;
             m_process->start(binary(), all);
             if (!m_process->waitForStarted(10000))
@@ -100,17 +100,20 @@ namespace Lockstep::Test
                 return false;
             }
             QByteArray out;
-            const bool listening = spinUntil([&] {
-                out += m_process->readAllStandardOutput();
-                m_stderr += m_process->readAllStandardError();
-                return out.contains("listening on") || (m_process->state() == QProcess::NotRunning);
-            }, 30000);
+            const bool listening = spinUntil(
+                [&] {
+                    out += m_process->readAllStandardOutput();
+                    m_stderr += m_process->readAllStandardError();
+                    return out.contains("listening on") || (m_process->state() == QProcess::NotRunning);
+                },
+                30000);
             if (listening && out.contains("listening on"))
                 return true;
             m_process->waitForFinished(2000);
             m_stderr += m_process->readAllStandardError();
             m_error = QStringLiteral("the gateway did not start (exit %1): %2")
-                          .arg(m_process->exitCode()).arg(QString::fromUtf8(m_stderr.right(2000)));
+                          .arg(m_process->exitCode())
+                          .arg(QString::fromUtf8(m_stderr.right(2000)));
             if (!m_stderr.contains("Address already in use") && !m_stderr.contains("address is already in use"))
                 return false;
         }
@@ -122,10 +125,12 @@ namespace Lockstep::Test
         if (!m_process || (m_process->state() == QProcess::NotRunning))
             return m_process ? m_process->exitCode() : -1;
         ::kill(pid_t(m_process->processId()), SIGTERM);
-        const bool ended = spinUntil([&] {
-            m_stderr += m_process->readAllStandardError();
-            return m_process->state() == QProcess::NotRunning;
-        }, timeoutMs);
+        const bool ended = spinUntil(
+            [&] {
+                m_stderr += m_process->readAllStandardError();
+                return m_process->state() == QProcess::NotRunning;
+            },
+            timeoutMs);
         if (!ended)
         {
             kill();
@@ -197,7 +202,7 @@ namespace Lockstep::Test
                           const QList<QPair<QByteArray, QByteArray>> &headers)
     {
         QNetworkAccessManager manager;
-        QNetworkRequest request {QUrl(url)};
+        QNetworkRequest request{QUrl(url)};
         request.setTransferTimeout(30000);
         if (!token.isEmpty())
             request.setRawHeader("Authorization", "Bearer " + token.toUtf8());
@@ -263,12 +268,9 @@ namespace Lockstep::Test
 
     QByteArray upgradeRequest(const std::uint16_t port, const QByteArray &path, const QList<QByteArray> &headerLines)
     {
-        QByteArray request = "GET " + path + " HTTP/1.1\r\n"
-            + "Host: 127.0.0.1:" + QByteArray::number(port) + "\r\n"
-            + "Upgrade: websocket\r\n"
-            + "Connection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            + "Sec-WebSocket-Version: 13\r\n";
+        QByteArray request = "GET " + path + " HTTP/1.1\r\n" + "Host: 127.0.0.1:" + QByteArray::number(port) + "\r\n" +
+                             "Upgrade: websocket\r\n" + "Connection: Upgrade\r\n" +
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + "Sec-WebSocket-Version: 13\r\n";
         for (const QByteArray &line : headerLines)
             request += line + "\r\n";
         return request + "\r\n";
@@ -278,8 +280,7 @@ namespace Lockstep::Test
 
     WsProbe::WsProbe(QObject *parent)
         : QObject(parent)
-    {
-    }
+    {}
 
     WsProbe::~WsProbe()
     {
@@ -334,13 +335,34 @@ namespace Lockstep::Test
             m_client->close(code);
     }
 
-    bool WsProbe::isConnected() const { return m_connected; }
-    bool WsProbe::hasFailed() const { return m_failed; }
-    bool WsProbe::isClosed() const { return m_closed; }
-    const Transport::CloseInfo &WsProbe::closeInfo() const { return m_closeInfo; }
-    const Transport::ConnectFailure &WsProbe::failure() const { return m_failure; }
-    QString WsProbe::subprotocol() const { return m_subprotocol; }
-    const QStringList &WsProbe::frames() const { return m_frames; }
+    bool WsProbe::isConnected() const
+    {
+        return m_connected;
+    }
+    bool WsProbe::hasFailed() const
+    {
+        return m_failed;
+    }
+    bool WsProbe::isClosed() const
+    {
+        return m_closed;
+    }
+    const Transport::CloseInfo &WsProbe::closeInfo() const
+    {
+        return m_closeInfo;
+    }
+    const Transport::ConnectFailure &WsProbe::failure() const
+    {
+        return m_failure;
+    }
+    QString WsProbe::subprotocol() const
+    {
+        return m_subprotocol;
+    }
+    const QStringList &WsProbe::frames() const
+    {
+        return m_frames;
+    }
 
     QList<Protocol::NewCheckpoint> WsProbe::checkpoints() const
     {
@@ -442,29 +464,31 @@ namespace Lockstep::Test
     QJsonObject WsProbe::startRequest(const QString &workflowId, const QString &goal, const QString &flow,
                                       const bool incremental)
     {
-        QJsonObject body {{u"workflowID"_qs, workflowId}, {u"goal"_qs, goal}, {u"clientVersion"_qs, u"test"_qs}};
+        QJsonObject body{{QStringLiteral("workflowID"), workflowId},
+                         {QStringLiteral("goal"), goal},
+                         {QStringLiteral("clientVersion"), QStringLiteral("test")}};
         if (incremental)
-            body.insert(u"clientCapabilities"_qs, QJsonArray {u"incremental_streaming"_qs});
+            body.insert(QStringLiteral("clientCapabilities"), QJsonArray{QStringLiteral("incremental_streaming")});
         if (!flow.isEmpty())
-            body.insert(u"workflowMetadata"_qs,
-                        QString::fromUtf8(QJsonDocument(QJsonObject {{u"flow"_qs, flow}}).toJson(QJsonDocument::Compact)));
-        return QJsonObject {{u"startRequest"_qs, body}};
+            body.insert(QStringLiteral("workflowMetadata"),
+                        QString::fromUtf8(
+                            QJsonDocument(QJsonObject{{QStringLiteral("flow"), flow}}).toJson(QJsonDocument::Compact)));
+        return QJsonObject{{QStringLiteral("startRequest"), body}};
     }
 
     QJsonObject WsProbe::subscribe(const QString &workflowId, const std::optional<qint64> afterSeq)
     {
-        QJsonObject body {{u"workflowID"_qs, workflowId}};
+        QJsonObject body{{QStringLiteral("workflowID"), workflowId}};
         if (afterSeq)
-            body.insert(u"afterSeq"_qs, *afterSeq);
-        return QJsonObject {{u"subscribe"_qs, body}};
+            body.insert(QStringLiteral("afterSeq"), *afterSeq);
+        return QJsonObject{{QStringLiteral("subscribe"), body}};
     }
 
     // ---- StoreBackends ----
 
     StoreBackends::StoreBackends()
         : m_dir(std::make_unique<QTemporaryDir>())
-    {
-    }
+    {}
 
     StoreBackends::~StoreBackends() = default;
 
@@ -526,7 +550,8 @@ namespace Lockstep::Test
         qsizetype end = -1;
         while ((end = m_buffer.indexOf("\r\n\r\n")) < 0)
         {
-            if (deadline.hasExpired() || !m_socket->waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
+            if (deadline.hasExpired() ||
+                !m_socket->waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
                 return false;
             m_buffer += m_socket->readAll();
         }
@@ -585,7 +610,7 @@ namespace Lockstep::Test
         {
             return RawWsClient::clientFrame(opcode, payload, true);
         }
-    } // namespace
+    }  // namespace
 
     bool RawWsClient::sendFrame(const int opcode, const QByteArray &payload, const bool masked)
     {
@@ -626,8 +651,8 @@ namespace Lockstep::Test
         {
             if (!m_socket || deadline.hasExpired())
                 return false;
-            if (m_socket->bytesAvailable() == 0
-                && !m_socket->waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
+            if (m_socket->bytesAvailable() == 0 &&
+                !m_socket->waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
                 return false;
             m_buffer += m_socket->readAll();
         }
@@ -661,7 +686,7 @@ namespace Lockstep::Test
         }
         if (!fill(header + qsizetype(size), left()))
             return {};
-        Frame frame {.opcode = opcode, .payload = m_buffer.mid(header, qsizetype(size))};
+        Frame frame{.opcode = opcode, .payload = m_buffer.mid(header, qsizetype(size))};
         m_buffer.remove(0, header + qsizetype(size));
         return frame;
     }
@@ -712,7 +737,7 @@ namespace Lockstep::Test
         const qintptr fd = m_socket->socketDescriptor();
         if (fd >= 0)
         {
-            const linger off {.l_onoff = 1, .l_linger = 0};
+            const linger off{.l_onoff = 1, .l_linger = 0};
             ::setsockopt(int(fd), SOL_SOCKET, SO_LINGER, &off, sizeof(off));
         }
         m_socket->abort();
@@ -724,8 +749,8 @@ namespace Lockstep::Test
     void addStoreRows()
     {
         QTest::addColumn<QString>("store");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
+        QTest::newRow("sqlite") << QStringLiteral("sqlite");
+        QTest::newRow("postgresql") << QStringLiteral("postgresql");
     }
 
     QString newStoreOrWarn(StoreBackends &stores, const QString &kind)
@@ -739,7 +764,8 @@ namespace Lockstep::Test
 
     QStringList fastFlowArguments(const QString &flowsDir)
     {
-        return {u"--step-delay-scale"_qs, u"0.01"_qs, u"--flows"_qs, flowsDir, u"--poll-interval"_qs, u"100ms"_qs};
+        return {QStringLiteral("--step-delay-scale"), QStringLiteral("0.01"), QStringLiteral("--flows"), flowsDir,
+                QStringLiteral("--poll-interval"),    QStringLiteral("100ms")};
     }
 
     std::unique_ptr<GatewayProcess> startGatewayOn(const QString &storeSpec, const QStringList &arguments)
@@ -747,7 +773,7 @@ namespace Lockstep::Test
         if (storeSpec.isEmpty())
             return nullptr;
         auto gateway = std::make_unique<GatewayProcess>();
-        if (!gateway->start(QStringList {u"--store"_qs, storeSpec} + arguments))
+        if (!gateway->start(QStringList{QStringLiteral("--store"), storeSpec} + arguments))
         {
             qWarning("%s", qPrintable(gateway->errorString()));
             return nullptr;
@@ -775,8 +801,9 @@ namespace Lockstep::Test
     {
         QJsonArray steps;
         for (int i = 0; i < count; ++i)
-            steps.append(QJsonObject {{u"type"_qs, u"agent"_qs}, {u"content"_qs, QStringLiteral("step %1").arg(i)},
-                                      {u"delayMs"_qs, delayMs}});
+            steps.append(QJsonObject{{QStringLiteral("type"), QStringLiteral("agent")},
+                                     {QStringLiteral("content"), QStringLiteral("step %1").arg(i)},
+                                     {QStringLiteral("delayMs"), delayMs}});
         return steps;
     }
 
@@ -785,7 +812,7 @@ namespace Lockstep::Test
         QFile file(QDir(dir).filePath(name + u".json"));
         if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
             return false;
-        file.write(QJsonDocument(QJsonObject {{u"steps"_qs, steps}}).toJson());
+        file.write(QJsonDocument(QJsonObject{{QStringLiteral("steps"), steps}}).toJson());
         return true;
     }
     QByteArray redisCommand(const std::uint16_t port, const QList<QByteArray> &words)
@@ -804,4 +831,4 @@ namespace Lockstep::Test
             reply += socket.readAll();
         return reply;
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -36,7 +36,7 @@ namespace Lockstep::Test
     {
     public:
         GatewayProcess();
-        ~GatewayProcess();   // kills the process if it still runs
+        ~GatewayProcess();  // kills the process if it still runs
 
         GatewayProcess(const GatewayProcess &) = delete;
         GatewayProcess &operator=(const GatewayProcess &) = delete;
@@ -54,8 +54,8 @@ namespace Lockstep::Test
         QString errorString() const;
         std::uint16_t port() const;
         qint64 pid() const;
-        QString baseUrl() const;             // "http://127.0.0.1:PORT"
-        QUrl webSocketUrl() const;           // ws://127.0.0.1:PORT/api/v1/ws
+        QString baseUrl() const;    // "http://127.0.0.1:PORT"
+        QUrl webSocketUrl() const;  // ws://127.0.0.1:PORT/api/v1/ws
         QString token() const;
         QString dataDir() const;
         // Everything the process wrote to stderr so far (its log).
@@ -74,9 +74,9 @@ namespace Lockstep::Test
 
     struct HttpReply
     {
-        int status = 0;            // 0: no answer
+        int status = 0;  // 0: no answer
         QByteArray body;
-        QJsonObject json;          // the body when it is a JSON object
+        QJsonObject json;  // the body when it is a JSON object
         QJsonArray jsonArray;
         QList<QPair<QByteArray, QByteArray>> headers;
         QString error;
@@ -106,7 +106,7 @@ namespace Lockstep::Test
     public:
         struct Frame
         {
-            int opcode = -1;        // 1 text, 8 close, ...; -1: nothing within the timeout / connection gone
+            int opcode = -1;  // 1 text, 8 close, ...; -1: nothing within the timeout / connection gone
             QByteArray payload;
         };
 
@@ -245,4 +245,4 @@ namespace Lockstep::Test
     QByteArray redisCommand(std::uint16_t port, const QList<QByteArray> &words);
     // Writes <dir>/<name>.json as {"steps": steps}; false if it cannot be opened.
     bool writeFlowFile(const QString &dir, const QString &name, const QJsonArray &steps);
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

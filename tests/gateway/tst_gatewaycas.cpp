@@ -48,21 +48,22 @@ private:
 
     // Puts a new run of `flow` into `status` through the store API, as an
     // executor (or a cancel) would have left it.
-    static bool makeRun(Store::RunStore &store, const QString &id, const RunStatus status, const QString &flow = u"hello"_qs)
+    static bool makeRun(Store::RunStore &store, const QString &id, const RunStatus status,
+                        const QString &flow = QStringLiteral("hello"))
     {
         const qint64 fence = *store.nextFence(0);
-        if (!store.createRun(id, u"make a file"_qs, flow, fence))
+        if (!store.createRun(id, QStringLiteral("make a file"), flow, fence))
             return false;
         if (status == RunStatus::Created)
             return true;
         if (status == RunStatus::Stopped)
-            return store.cancel(id, u"test"_qs).hasValue();
+            return store.cancel(id, QStringLiteral("test")).hasValue();
         const auto resumed = store.resume(id, fence, std::nullopt);
         if (!resumed || (resumed->outcome != Store::ResumeOutcome::Resumed))
             return false;
         if (status == RunStatus::Running)
             return true;
-        const auto moved = store.transition(id, fence, status, u"test"_qs);
+        const auto moved = store.transition(id, fence, status, QStringLiteral("test"));
         return moved && *moved;
     }
 
@@ -82,9 +83,9 @@ private slots:
         QVERIFY2(!GatewayProcess::binary().isEmpty(), "LOCKSTEP_GATEWAY_BIN");
         QVERIFY(m_flowsDir.isValid());
         // 100 steps of 2 s, scaled by 0.01: about 2 s of `running`.
-        writeFlow(u"slow"_qs, agentSteps(100, 2000));
+        writeFlow(QStringLiteral("slow"), agentSteps(100, 2000));
         // About 30 s of `running`: for tests that interrupt a run and must not see it end.
-        writeFlow(u"glacial"_qs, agentSteps(100, 30000));
+        writeFlow(QStringLiteral("glacial"), agentSteps(100, 30000));
     }
 
     void cleanupTestCase()
@@ -98,7 +99,7 @@ private slots:
         QTest::addColumn<RunStatus>("status");
         QTest::addColumn<bool>("resumable");
         QTest::addColumn<bool>("cancellable");
-        for (const QString &store : {u"sqlite"_qs, u"postgresql"_qs})
+        for (const QString &store : {QStringLiteral("sqlite"), QStringLiteral("postgresql")})
         {
             for (const RunStatus status : AllRunStatuses)
             {
@@ -128,7 +129,7 @@ private slots:
         QVERIFY(direct);
 
         // Over the websocket: resume (empty goal).
-        const QString wsId = u"ws-"_qs + toString(status);
+        const QString wsId = QStringLiteral("ws-") + toString(status);
         QVERIFY(makeRun(*direct, wsId, status));
         WsProbe resumer;
         resumer.open(gateway->webSocketUrl(), gateway->token());
@@ -138,7 +139,7 @@ private slots:
             QTRY_VERIFY_WITH_TIMEOUT(resumer.isClosed(), Timeout);
             QCOMPARE(resumer.closeInfo().code, quint16(1000));
             QVERIFY(resumer.sawRunStatus(RunStatus::Running));
-            QCOMPARE(statusOf(*gateway, wsId), u"input_required"_qs);
+            QCOMPARE(statusOf(*gateway, wsId), QStringLiteral("input_required"));
         }
         else
         {
@@ -149,40 +150,44 @@ private slots:
         }
 
         // Over HTTP: cancel, twice.
-        const QString httpId = u"http-"_qs + toString(status);
+        const QString httpId = QStringLiteral("http-") + toString(status);
         QVERIFY(makeRun(*direct, httpId, status));
-        const HttpReply cancel = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows/"_qs + httpId + u"/cancel"_qs,
-                                             gateway->token());
+        const HttpReply cancel = httpRequest(
+            "POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows/") + httpId + QStringLiteral("/cancel"),
+            gateway->token());
         QCOMPARE(cancel.status, 200);
-        QCOMPARE(cancel.json.value(u"outcome").toString(), cancellable ? u"cancelled"_qs : u"noop"_qs);
-        QCOMPARE(cancel.json.value(u"status").toString(), cancellable ? u"stopped"_qs : toString(status));
-        const HttpReply again = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows/"_qs + httpId + u"/cancel"_qs,
-                                            gateway->token());
-        QCOMPARE(again.json.value(u"outcome").toString(), u"noop"_qs);
+        QCOMPARE(cancel.json.value(u"outcome").toString(),
+                 cancellable ? QStringLiteral("cancelled") : QStringLiteral("noop"));
+        QCOMPARE(cancel.json.value(u"status").toString(), cancellable ? QStringLiteral("stopped") : toString(status));
+        const HttpReply again = httpRequest(
+            "POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows/") + httpId + QStringLiteral("/cancel"),
+            gateway->token());
+        QCOMPARE(again.json.value(u"outcome").toString(), QStringLiteral("noop"));
 
         // Over the websocket: stopWorkflow from a subscriber is the same CAS.
-        const QString stopId = u"stop-"_qs + toString(status);
+        const QString stopId = QStringLiteral("stop-") + toString(status);
         QVERIFY(makeRun(*direct, stopId, status));
         WsProbe stopper;
         stopper.open(gateway->webSocketUrl(), gateway->token());
         QVERIFY(stopper.sendJson(WsProbe::subscribe(stopId)));
         QTRY_VERIFY_WITH_TIMEOUT(!stopper.runStatuses().isEmpty(), Timeout);
-        QVERIFY(stopper.sendJson(QJsonObject {{u"stopWorkflow"_qs, QJsonObject {{u"reason"_qs, u"stop it"_qs}}}}));
+        QVERIFY(stopper.sendJson(QJsonObject{
+            {QStringLiteral("stopWorkflow"), QJsonObject{{QStringLiteral("reason"), QStringLiteral("stop it")}}}}));
         if (cancellable)
             QTRY_VERIFY_WITH_TIMEOUT(stopper.lastRunStatus() == RunStatus::Stopped, Timeout);
         else
             QTRY_VERIFY_WITH_TIMEOUT(stopper.runStatuses().constLast().reason.contains(u"nothing to do"), Timeout);
-        QCOMPARE(statusOf(*gateway, stopId), cancellable ? u"stopped"_qs : toString(status));
+        QCOMPARE(statusOf(*gateway, stopId), cancellable ? QStringLiteral("stopped") : toString(status));
     }
 
     void concurrentResumersOneWins_data()
     {
         QTest::addColumn<QString>("store");
         QTest::addColumn<bool>("lock");
-        QTest::newRow("sqlite, lock off") << u"sqlite"_qs << false;
-        QTest::newRow("postgresql, lock off") << u"postgresql"_qs << false;
-        QTest::newRow("sqlite, lock on") << u"sqlite"_qs << true;
-        QTest::newRow("postgresql, lock on") << u"postgresql"_qs << true;
+        QTest::newRow("sqlite, lock off") << QStringLiteral("sqlite") << false;
+        QTest::newRow("postgresql, lock off") << QStringLiteral("postgresql") << false;
+        QTest::newRow("sqlite, lock on") << QStringLiteral("sqlite") << true;
+        QTest::newRow("postgresql, lock on") << QStringLiteral("postgresql") << true;
     }
     void concurrentResumersOneWins()
     {
@@ -190,11 +195,13 @@ private slots:
         QFETCH(bool, lock);
         QStringList extra;
         if (!lock)
-            extra << u"--no-lock-concurrent-flows"_qs;
+            extra << QStringLiteral("--no-lock-concurrent-flows");
         auto gateway = startGateway(newStoreOrWarn(m_stores, store), extra);
         QVERIFY(gateway);
-        QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
-                             R"({"goal":"race","flow":"glacial","workflowID":"raced"})").status, 201);
+        QCOMPARE(httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(),
+                             R"({"goal":"race","flow":"glacial","workflowID":"raced"})")
+                     .status,
+                 201);
 
         constexpr int Resumers = 50;
         std::vector<std::unique_ptr<WsProbe>> probes;
@@ -203,18 +210,19 @@ private slots:
             probes.push_back(std::make_unique<WsProbe>());
             probes.back()->open(gateway->webSocketUrl(), gateway->token());
         }
-        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(probes.cbegin(), probes.cend(), [](const auto &p) { return p->isConnected(); }), Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            std::all_of(probes.cbegin(), probes.cend(), [](const auto &p) { return p->isConnected(); }), Timeout);
         // All at once, each on its own connection.
         for (const auto &probe : probes)
-            QVERIFY(probe->sendJson(WsProbe::startRequest(u"raced"_qs, QString())));
+            QVERIFY(probe->sendJson(WsProbe::startRequest(QStringLiteral("raced"), QString())));
 
         // The losers are refused at once; the winner runs its turn to the end.
         // Wait until every session has its answer: a close, or `running` (the
         // winner's runStatus may arrive after the losers' closes).
-        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(probes.cbegin(), probes.cend(), [](const auto &p) {
-                                     return p->isClosed() || p->sawRunStatus(RunStatus::Running);
-                                 }),
-                                 Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            std::all_of(probes.cbegin(), probes.cend(),
+                        [](const auto &p) { return p->isClosed() || p->sawRunStatus(RunStatus::Running); }),
+            Timeout);
         int ran = 0;
         int notResumable = 0;
         int lockHeld = 0;
@@ -229,12 +237,12 @@ private slots:
             const auto &info = probe->closeInfo();
             if (info.code == 4409)
             {
-                QCOMPARE(info.reason, u"not resumable (status: running)"_qs);
+                QCOMPARE(info.reason, QStringLiteral("not resumable (status: running)"));
                 ++notResumable;
             }
             else if (info.code == 1013)
             {
-                QCOMPARE(info.reason, u"Failed to acquire lock on workflow"_qs);
+                QCOMPARE(info.reason, QStringLiteral("Failed to acquire lock on workflow"));
                 ++lockHeld;
             }
             else
@@ -245,52 +253,56 @@ private slots:
         QCOMPARE(ran, 1);
         QCOMPARE(ran + notResumable + lockHeld, Resumers);
         if (lock)
-            QVERIFY2(lockHeld >= Resumers / 2, qPrintable(QStringLiteral("%1 lock-held, %2 not resumable").arg(lockHeld).arg(notResumable)));
+            QVERIFY2(lockHeld >= Resumers / 2,
+                     qPrintable(QStringLiteral("%1 lock-held, %2 not resumable").arg(lockHeld).arg(notResumable)));
         else
             QCOMPARE(notResumable, Resumers - 1);
-        QCOMPARE(statusOf(*gateway, u"raced"_qs), u"running"_qs);
+        QCOMPARE(statusOf(*gateway, QStringLiteral("raced")), QStringLiteral("running"));
     }
 
-    void orphanResumableOnlyWhenStale_data() { addStoreRows(); }
+    void orphanResumableOnlyWhenStale_data()
+    {
+        addStoreRows();
+    }
     void orphanResumableOnlyWhenStale()
     {
         QFETCH(QString, store);
         const QString spec = newStoreOrWarn(m_stores, store);
-        auto gateway = startGateway(spec, {u"--stale-after"_qs, u"10s"_qs});
+        auto gateway = startGateway(spec, {QStringLiteral("--stale-after"), QStringLiteral("10s")});
         QVERIFY(gateway);
 
         // A `running` run whose executor vanished a moment ago: not yet an orphan.
         auto direct = openStore(spec);
         QVERIFY(direct);
-        QVERIFY(makeRun(*direct, u"fresh-orphan"_qs, RunStatus::Running));
+        QVERIFY(makeRun(*direct, QStringLiteral("fresh-orphan"), RunStatus::Running));
         WsProbe early;
         early.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(early.sendJson(WsProbe::startRequest(u"fresh-orphan"_qs, QString())));
+        QVERIFY(early.sendJson(WsProbe::startRequest(QStringLiteral("fresh-orphan"), QString())));
         QTRY_VERIFY_WITH_TIMEOUT(early.isClosed(), Timeout);
         QCOMPARE(early.closeInfo().code, quint16(4409));
-        QCOMPARE(early.closeInfo().reason, u"not resumable (status: running)"_qs);
+        QCOMPARE(early.closeInfo().reason, QStringLiteral("not resumable (status: running)"));
 
         // One whose executor's last activity was a minute ago: an orphan, resumable.
         auto pastStore = openStore(spec, [] { return QDateTime::currentMSecsSinceEpoch() - 60000; });
         QVERIFY(pastStore);
-        QVERIFY(makeRun(*pastStore, u"stale-orphan"_qs, RunStatus::Running));
+        QVERIFY(makeRun(*pastStore, QStringLiteral("stale-orphan"), RunStatus::Running));
         WsProbe late;
         late.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(late.sendJson(WsProbe::startRequest(u"stale-orphan"_qs, QString())));
+        QVERIFY(late.sendJson(WsProbe::startRequest(QStringLiteral("stale-orphan"), QString())));
         QTRY_VERIFY_WITH_TIMEOUT(late.isClosed(), Timeout);
         QCOMPARE(late.closeInfo().code, quint16(1000));
         QVERIFY(late.sawRunStatus(RunStatus::Running));
-        QCOMPARE(statusOf(*gateway, u"stale-orphan"_qs), u"input_required"_qs);
+        QCOMPARE(statusOf(*gateway, QStringLiteral("stale-orphan")), QStringLiteral("input_required"));
 
         // A finished run stays finished.
-        QVERIFY(makeRun(*direct, u"done"_qs, RunStatus::Finished));
+        QVERIFY(makeRun(*direct, QStringLiteral("done"), RunStatus::Finished));
         WsProbe finished;
         finished.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(finished.sendJson(WsProbe::startRequest(u"done"_qs, u"one more thing"_qs)));
+        QVERIFY(finished.sendJson(WsProbe::startRequest(QStringLiteral("done"), QStringLiteral("one more thing"))));
         QTRY_VERIFY_WITH_TIMEOUT(finished.isClosed(), Timeout);
         QCOMPARE(finished.closeInfo().code, quint16(4409));
-        QCOMPARE(finished.closeInfo().reason, u"not resumable (status: finished)"_qs);
-        QCOMPARE(runOf(*gateway, u"done"_qs).value(u"goal").toString(), u"make a file"_qs);
+        QCOMPARE(finished.closeInfo().reason, QStringLiteral("not resumable (status: finished)"));
+        QCOMPARE(runOf(*gateway, QStringLiteral("done")).value(u"goal").toString(), QStringLiteral("make a file"));
     }
 
     void noCasGuardsLetsTwoExecutionsRun_data()
@@ -302,24 +314,26 @@ private slots:
     void noCasGuardsLetsTwoExecutionsRun()
     {
         QFETCH(bool, guards);
-        QStringList extra {u"--no-lock-concurrent-flows"_qs};
+        QStringList extra{QStringLiteral("--no-lock-concurrent-flows")};
         if (!guards)
-            extra << u"--no-cas-guards"_qs;
-        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), extra);
+            extra << QStringLiteral("--no-cas-guards");
+        auto gateway = startGateway(newStoreOrWarn(m_stores, QStringLiteral("sqlite")), extra);
         QVERIFY(gateway);
         // Guards on: the first turn must outlast the second tab's attempt. Off: both turns run to their end.
         const QByteArray body = guards ? R"({"goal":"two tabs","flow":"glacial","workflowID":"tabs"})"
                                        : R"({"goal":"two tabs","flow":"slow","workflowID":"tabs"})";
-        QCOMPARE(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(), body).status, 201);
+        QCOMPARE(httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(), body)
+                     .status,
+                 201);
 
         WsProbe tabA;
         tabA.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(tabA.sendJson(WsProbe::startRequest(u"tabs"_qs, QString())));
+        QVERIFY(tabA.sendJson(WsProbe::startRequest(QStringLiteral("tabs"), QString())));
         QTRY_VERIFY_WITH_TIMEOUT(tabA.seqs().size() >= 2, Timeout);
         // The second tab sends the next message while the first turn still runs.
         WsProbe tabB;
         tabB.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(tabB.sendJson(WsProbe::startRequest(u"tabs"_qs, u"and also this"_qs)));
+        QVERIFY(tabB.sendJson(WsProbe::startRequest(QStringLiteral("tabs"), QStringLiteral("and also this"))));
         if (guards)
         {
             QTRY_VERIFY_WITH_TIMEOUT(tabB.isClosed(), Timeout);
@@ -332,41 +346,44 @@ private slots:
             QTRY_VERIFY_WITH_TIMEOUT(tabA.isClosed() && tabB.isClosed(), Timeout);
             QCOMPARE(tabA.closeInfo().code, quint16(1000));
             QCOMPARE(tabB.closeInfo().code, quint16(1000));
-            QCOMPARE(gateway->log().count(u"drives workflow tabs"_qs), 2);
+            QCOMPARE(gateway->log().count(QStringLiteral("drives workflow tabs")), 2);
         }
     }
 
     void cancelOnOneReplicaStopsTheOther()
     {
-        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
-        auto replicaA = startGateway(spec, {u"--replica-id"_qs, u"replica-a"_qs});
-        auto replicaB = startGateway(spec, {u"--replica-id"_qs, u"replica-b"_qs});
+        const QString spec = newStoreOrWarn(m_stores, QStringLiteral("postgresql"));
+        auto replicaA = startGateway(spec, {QStringLiteral("--replica-id"), QStringLiteral("replica-a")});
+        auto replicaB = startGateway(spec, {QStringLiteral("--replica-id"), QStringLiteral("replica-b")});
         QVERIFY(replicaA && replicaB);
 
         WsProbe driver;
         driver.open(replicaB->webSocketUrl(), replicaB->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"shared"_qs, u"go slowly"_qs, u"glacial"_qs)));
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("shared"), QStringLiteral("go slowly"), QStringLiteral("glacial"))));
         QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 2, Timeout);
         // Replica A, which does not execute it, sees its events by polling the store.
         WsProbe remoteWatcher;
         remoteWatcher.open(replicaA->webSocketUrl(), replicaA->token());
-        QVERIFY(remoteWatcher.sendJson(WsProbe::subscribe(u"shared"_qs)));
+        QVERIFY(remoteWatcher.sendJson(WsProbe::subscribe(QStringLiteral("shared"))));
         QTRY_VERIFY_WITH_TIMEOUT(remoteWatcher.seqs().size() >= 3, Timeout);
 
-        const HttpReply cancel = httpRequest("POST", replicaA->baseUrl() + u"/api/v1/workflows/shared/cancel"_qs, replicaA->token());
-        QCOMPARE(cancel.json.value(u"outcome").toString(), u"cancelled"_qs);
+        const HttpReply cancel = httpRequest(
+            "POST", replicaA->baseUrl() + QStringLiteral("/api/v1/workflows/shared/cancel"), replicaA->token());
+        QCOMPARE(cancel.json.value(u"outcome").toString(), QStringLiteral("cancelled"));
         // B's execution sees the stored status at its next step and stops.
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
         QCOMPARE(driver.closeInfo().code, quint16(1000));
-        QCOMPARE(driver.closeInfo().reason, u"stopped"_qs);
+        QCOMPARE(driver.closeInfo().reason, QStringLiteral("stopped"));
         QTRY_VERIFY_WITH_TIMEOUT(remoteWatcher.lastRunStatus() == RunStatus::Stopped, Timeout);
-        const qint64 seq = runOf(*replicaB, u"shared"_qs).value(u"lastSeq").toInteger();
+        const qint64 seq = runOf(*replicaB, QStringLiteral("shared")).value(u"lastSeq").toInteger();
         QTest::qWait(500);
-        QCOMPARE(runOf(*replicaB, u"shared"_qs).value(u"lastSeq").toInteger(), seq);
-        QCOMPARE(statusOf(*replicaB, u"shared"_qs), u"stopped"_qs);
+        QCOMPARE(runOf(*replicaB, QStringLiteral("shared")).value(u"lastSeq").toInteger(), seq);
+        QCOMPARE(statusOf(*replicaB, QStringLiteral("shared")), QStringLiteral("stopped"));
         // The remote watcher rebuilt the log from polled deltas.
         QList<QJsonObject> stored;
-        const HttpReply chat = httpRequest("GET", replicaA->baseUrl() + u"/api/v1/workflows/shared/chat"_qs, replicaA->token());
+        const HttpReply chat = httpRequest("GET", replicaA->baseUrl() + QStringLiteral("/api/v1/workflows/shared/chat"),
+                                           replicaA->token());
         for (const QJsonValue &entry : chat.json.value(u"ui_chat_log").toArray())
             stored << entry.toObject();
         QCOMPARE(remoteWatcher.reconstructedLog(), stored);

@@ -28,19 +28,24 @@ private:
 
     static std::unique_ptr<GatewayProcess> startGateway(const QString &storeSpec, const QStringList &extra)
     {
-        return startGatewayOn(storeSpec, QStringList {u"--poll-interval"_qs, u"100ms"_qs} + extra);
+        return startGatewayOn(storeSpec,
+                              QStringList{QStringLiteral("--poll-interval"), QStringLiteral("100ms")} + extra);
     }
 
     static QJsonObject healthOf(const GatewayProcess &gateway)
     {
-        return httpRequest("GET", gateway.baseUrl() + u"/healthz"_qs).json;
+        return httpRequest("GET", gateway.baseUrl() + QStringLiteral("/healthz")).json;
     }
 
     // The fence of the lockStatus in the client's latest text frame.
     static qint64 lastLockFence(const RawWsClient &client)
     {
-        return QJsonDocument::fromJson(client.texts().constLast()).object()
-            .value(u"lockStatus").toObject().value(u"fence").toInteger();
+        return QJsonDocument::fromJson(client.texts().constLast())
+            .object()
+            .value(u"lockStatus")
+            .toObject()
+            .value(u"fence")
+            .toInteger();
     }
 
     // Every key matching `pattern`, by SCAN (the raw RESP reply: empty list is "*0\r\n").
@@ -53,9 +58,9 @@ private:
     static bool idle(const GatewayProcess &gateway)
     {
         const QJsonObject health = healthOf(gateway);
-        return health.value(u"sessions").toInteger(-1) == 0 && health.value(u"drives").toInteger(-1) == 0
-            && health.value(u"feeds").toInteger(-1) == 0 && health.value(u"liveLocks").toInteger(-1) == 0
-            && health.value(u"heldLocks").toInteger(0) == 0;
+        return health.value(u"sessions").toInteger(-1) == 0 && health.value(u"drives").toInteger(-1) == 0 &&
+               health.value(u"feeds").toInteger(-1) == 0 && health.value(u"liveLocks").toInteger(-1) == 0 &&
+               health.value(u"heldLocks").toInteger(0) == 0;
     }
 
 private slots:
@@ -70,16 +75,24 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
-        const QStringList common {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1s"_qs, u"--stale-after"_qs, u"1s"_qs,
-                                  u"--step-delay-scale"_qs, u"0.05"_qs};
-        auto holder = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"holder"_qs});
-        auto other = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"other"_qs});
+        const QString spec = newStoreOrWarn(m_stores, QStringLiteral("postgresql"));
+        const QStringList common{QStringLiteral("--redis"),
+                                 redis.url(),
+                                 QStringLiteral("--lock-ttl"),
+                                 QStringLiteral("1s"),
+                                 QStringLiteral("--stale-after"),
+                                 QStringLiteral("1s"),
+                                 QStringLiteral("--step-delay-scale"),
+                                 QStringLiteral("0.05")};
+        auto holder =
+            startGateway(spec, common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("holder")});
+        auto other = startGateway(spec, common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("other")});
         QVERIFY(holder && other);
 
         WsProbe driver;
         driver.open(holder->webSocketUrl(), holder->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"marathon"_qs, u"take your time"_qs, u"long"_qs)));
+        QVERIFY(driver.sendJson(WsProbe::startRequest(QStringLiteral("marathon"), QStringLiteral("take your time"),
+                                                      QStringLiteral("long"))));
         QTRY_VERIFY_WITH_TIMEOUT(sawLockState(driver, Protocol::LockState::Acquired), Timeout);
         const Protocol::LockStatus acquired = driver.lockStatuses().constFirst();
         QElapsedTimer held;
@@ -99,13 +112,13 @@ private slots:
             QCOMPARE(status.fence, acquired.fence);
 
         // The other replica reads the same holder and fence from Redis.
-        const QJsonObject lock = lockOf(*other, u"marathon"_qs);
-        QCOMPARE(lock.value(u"state").toString(), u"held"_qs);
+        const QJsonObject lock = lockOf(*other, QStringLiteral("marathon"));
+        QCOMPARE(lock.value(u"state").toString(), QStringLiteral("held"));
         QCOMPARE(lock.value(u"holder").toString(), acquired.holder);
-        QCOMPARE(lock.value(u"replica").toString(), u"holder"_qs);
+        QCOMPARE(lock.value(u"replica").toString(), QStringLiteral("holder"));
         QCOMPARE(lock.value(u"fence").toInteger(), acquired.fence);
-        const QJsonObject run = runOf(*other, u"marathon"_qs);
-        QCOMPARE(run.value(u"status").toString(), u"running"_qs);
+        const QJsonObject run = runOf(*other, QStringLiteral("marathon"));
+        QCOMPARE(run.value(u"status").toString(), QStringLiteral("running"));
         QCOMPARE(run.value(u"fence").toInteger(), acquired.fence);
         qInfo("held %lld ms, %lld refreshes, fence %lld unchanged", qint64(held.elapsed()), qint64(refreshes()),
               acquired.fence);
@@ -117,17 +130,26 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
+        const QString spec = newStoreOrWarn(m_stores, QStringLiteral("postgresql"));
         // stale-after below the TTL: the orphaned run is resumable by the time the key expires.
-        const QStringList common {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1500ms"_qs, u"--stale-after"_qs,
-                                  u"500ms"_qs, u"--step-delay-scale"_qs, u"0.05"_qs};
-        auto holder = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"doomed"_qs});
-        auto survivor = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"survivor"_qs});
+        const QStringList common{QStringLiteral("--redis"),
+                                 redis.url(),
+                                 QStringLiteral("--lock-ttl"),
+                                 QStringLiteral("1500ms"),
+                                 QStringLiteral("--stale-after"),
+                                 QStringLiteral("500ms"),
+                                 QStringLiteral("--step-delay-scale"),
+                                 QStringLiteral("0.05")};
+        auto holder =
+            startGateway(spec, common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("doomed")});
+        auto survivor =
+            startGateway(spec, common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("survivor")});
         QVERIFY(holder && survivor);
 
         WsProbe driver;
         driver.open(holder->webSocketUrl(), holder->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"crash"_qs, u"go"_qs, u"long"_qs)));
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("crash"), QStringLiteral("go"), QStringLiteral("long"))));
         QTRY_VERIFY_WITH_TIMEOUT(sawLockState(driver, Protocol::LockState::Refreshed), Timeout);
         const qint64 oldFence = driver.lockStatuses().constFirst().fence;
 
@@ -143,7 +165,7 @@ private slots:
         {
             RawWsClient client;
             QVERIFY(client.open(survivor->port(), survivor->token()));
-            QVERIFY(client.sendJson(WsProbe::startRequest(u"crash"_qs, QString())));
+            QVERIFY(client.sendJson(WsProbe::startRequest(QStringLiteral("crash"), QString())));
             const int code = client.waitForCloseOr("\"acquired\"", 10000);
             if (code == 0)
             {
@@ -154,11 +176,11 @@ private slots:
             }
             if (code == 1013)
             {
-                QCOMPARE(client.closeReason(), u"Failed to acquire lock on workflow"_qs);
+                QCOMPARE(client.closeReason(), QStringLiteral("Failed to acquire lock on workflow"));
                 ++refused;
             }
             else if (code == 4409)
-                ++notYetStale;   // the key expired a moment before the run looked stale
+                ++notYetStale;  // the key expired a moment before the run looked stale
             else
                 QFAIL(qPrintable(QStringLiteral("unexpected close %1 %2").arg(code).arg(client.closeReason())));
             QTest::qWait(50);
@@ -178,16 +200,23 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
-        const QStringList common {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1s"_qs, u"--stale-after"_qs,
-                                  u"500ms"_qs, u"--step-delay-scale"_qs, u"0.02"_qs};
-        auto old = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"frozen"_qs});
-        auto fresh = startGateway(spec, common + QStringList {u"--replica-id"_qs, u"fresh"_qs});
+        const QString spec = newStoreOrWarn(m_stores, QStringLiteral("postgresql"));
+        const QStringList common{QStringLiteral("--redis"),
+                                 redis.url(),
+                                 QStringLiteral("--lock-ttl"),
+                                 QStringLiteral("1s"),
+                                 QStringLiteral("--stale-after"),
+                                 QStringLiteral("500ms"),
+                                 QStringLiteral("--step-delay-scale"),
+                                 QStringLiteral("0.02")};
+        auto old = startGateway(spec, common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("frozen")});
+        auto fresh = startGateway(spec, common + QStringList{QStringLiteral("--replica-id"), QStringLiteral("fresh")});
         QVERIFY(old && fresh);
 
         WsProbe oldDriver;
         oldDriver.open(old->webSocketUrl(), old->token());
-        QVERIFY(oldDriver.sendJson(WsProbe::startRequest(u"frozen-run"_qs, u"go"_qs, u"long"_qs)));
+        QVERIFY(oldDriver.sendJson(
+            WsProbe::startRequest(QStringLiteral("frozen-run"), QStringLiteral("go"), QStringLiteral("long"))));
         QTRY_VERIFY_WITH_TIMEOUT(sawLockState(oldDriver, Protocol::LockState::Refreshed), Timeout);
         const qint64 oldFence = oldDriver.lockStatuses().constFirst().fence;
 
@@ -202,7 +231,8 @@ private slots:
         while (newFence == 0 && frozen.elapsed() < Timeout)
         {
             QVERIFY(takeover.open(fresh->port(), fresh->token()));
-            QVERIFY(takeover.sendJson(WsProbe::startRequest(u"frozen-run"_qs, u"the other tab"_qs)));
+            QVERIFY(takeover.sendJson(
+                WsProbe::startRequest(QStringLiteral("frozen-run"), QStringLiteral("the other tab"))));
             const int code = takeover.waitForCloseOr("\"acquired\"", 10000);
             if (code == 0)
             {
@@ -215,8 +245,10 @@ private slots:
         QVERIFY(newFence > oldFence);
 
         auto chat = [&] {
-            return httpRequest("GET", fresh->baseUrl() + u"/api/v1/workflows/frozen-run/chat"_qs, fresh->token())
-                .json.value(u"ui_chat_log").toArray();
+            return httpRequest("GET", fresh->baseUrl() + QStringLiteral("/api/v1/workflows/frozen-run/chat"),
+                               fresh->token())
+                .json.value(u"ui_chat_log")
+                .toArray();
         };
         auto turn = [](const QJsonArray &log, const QString &prefix) {
             QList<QJsonObject> entries;
@@ -227,26 +259,26 @@ private slots:
             }
             return entries;
         };
-        QTRY_VERIFY_WITH_TIMEOUT(turn(chat(), u"t2-"_qs).size() >= 2, Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(turn(chat(), QStringLiteral("t2-")).size() >= 2, Timeout);
         // The old holder's turn as it stood when it froze.
-        const QList<QJsonObject> oldTurn = turn(chat(), u"t1-"_qs);
+        const QList<QJsonObject> oldTurn = turn(chat(), QStringLiteral("t1-"));
         QVERIFY(!oldTurn.isEmpty());
 
         QCOMPARE(::kill(pid_t(old->pid()), SIGCONT), 0);
         QTRY_VERIFY_WITH_TIMEOUT(oldDriver.isClosed(), Timeout);
         QVERIFY(sawLockState(oldDriver, Protocol::LockState::Lost));
         QCOMPARE(oldDriver.closeInfo().code, quint16(1011));
-        QCOMPARE(oldDriver.closeInfo().reason, u"lost lock"_qs);
+        QCOMPARE(oldDriver.closeInfo().reason, QStringLiteral("lost lock"));
 
         // The new holder writes on; the old one's entries never came back.
-        const qsizetype newSoFar = turn(chat(), u"t2-"_qs).size();
-        QTRY_VERIFY_WITH_TIMEOUT(turn(chat(), u"t2-"_qs).size() >= newSoFar + 3, Timeout);
-        QVERIFY(turn(chat(), u"t1-"_qs) == oldTurn);
-        const QJsonObject run = runOf(*fresh, u"frozen-run"_qs);
+        const qsizetype newSoFar = turn(chat(), QStringLiteral("t2-")).size();
+        QTRY_VERIFY_WITH_TIMEOUT(turn(chat(), QStringLiteral("t2-")).size() >= newSoFar + 3, Timeout);
+        QVERIFY(turn(chat(), QStringLiteral("t1-")) == oldTurn);
+        const QJsonObject run = runOf(*fresh, QStringLiteral("frozen-run"));
         QCOMPARE(run.value(u"fence").toInteger(), newFence);
-        QCOMPARE(run.value(u"status").toString(), u"running"_qs);
-        QCOMPARE(lockOf(*fresh, u"frozen-run"_qs).value(u"replica").toString(), u"fresh"_qs);
-        QCOMPARE(lockOf(*fresh, u"frozen-run"_qs).value(u"fence").toInteger(), newFence);
+        QCOMPARE(run.value(u"status").toString(), QStringLiteral("running"));
+        QCOMPARE(lockOf(*fresh, QStringLiteral("frozen-run")).value(u"replica").toString(), QStringLiteral("fresh"));
+        QCOMPARE(lockOf(*fresh, QStringLiteral("frozen-run")).value(u"fence").toInteger(), newFence);
         // The old gateway let go: no heartbeat, no drive.
         QTRY_VERIFY_WITH_TIMEOUT(idle(*old), Timeout);
         takeover.close();
@@ -267,13 +299,14 @@ private slots:
         QFETCH(bool, useRedis);
         QFETCH(int, cycles);
         TempRedis redis;
-        QStringList arguments {u"--step-delay-scale"_qs, u"0.01"_qs, u"--lock-ttl"_qs, u"3s"_qs};
+        QStringList arguments{QStringLiteral("--step-delay-scale"), QStringLiteral("0.01"),
+                              QStringLiteral("--lock-ttl"), QStringLiteral("3s")};
         if (useRedis)
         {
             QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-            arguments << u"--redis"_qs << redis.url();
+            arguments << QStringLiteral("--redis") << redis.url();
         }
-        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), arguments);
+        auto gateway = startGateway(newStoreOrWarn(m_stores, QStringLiteral("sqlite")), arguments);
         QVERIFY(gateway);
 
         int acquired = 0;
@@ -284,16 +317,18 @@ private slots:
             QCoreApplication::processEvents();
             RawWsClient client;
             auto fail = [&](const char *what) -> QByteArray {
-                return "cycle " + QByteArray::number(i) + ": " + what + "; gateway log: " + gateway->log().right(2000).toUtf8();
+                return "cycle " + QByteArray::number(i) + ": " + what +
+                       "; gateway log: " + gateway->log().right(2000).toUtf8();
             };
             if (!client.open(gateway->port(), gateway->token()))
                 QFAIL(fail("no upgrade").constData());
-            QVERIFY(client.sendJson(WsProbe::startRequest(QStringLiteral("cycle-%1").arg(i), u"go"_qs, u"long"_qs)));
+            QVERIFY(client.sendJson(WsProbe::startRequest(QStringLiteral("cycle-%1").arg(i), QStringLiteral("go"),
+                                                          QStringLiteral("long"))));
             const bool reset = i % 3 == 1;
             switch (i % 3)
             {
-            case 0:   // the lock answered, the run is going: polite close
-            case 1:   // the lock answered: TCP reset, no close frame
+            case 0:  // the lock answered, the run is going: polite close
+            case 1:  // the lock answered: TCP reset, no close frame
                 if (client.waitForCloseOr("\"acquired\"", 10000) != 0)
                     QFAIL(fail("no lockStatus acquired").constData());
                 ++acquired;

@@ -36,7 +36,7 @@ private:
     {
         quint16 code = 0;
         QString reason;
-        qint64 fence = 0;        // the fence of the last lockStatus `acquired` (0: none)
+        qint64 fence = 0;  // the fence of the last lockStatus `acquired` (0: none)
     };
 
     // One startRequest on its own websocket, waited for until the gateway closes it.
@@ -71,10 +71,10 @@ private:
     {
         QTest::addColumn<QString>("store");
         QTest::addColumn<bool>("redis");
-        QTest::newRow("sqlite, memory lock") << u"sqlite"_qs << false;
-        QTest::newRow("sqlite, redis") << u"sqlite"_qs << true;
-        QTest::newRow("postgresql, memory lock") << u"postgresql"_qs << false;
-        QTest::newRow("postgresql, redis") << u"postgresql"_qs << true;
+        QTest::newRow("sqlite, memory lock") << QStringLiteral("sqlite") << false;
+        QTest::newRow("sqlite, redis") << QStringLiteral("sqlite") << true;
+        QTest::newRow("postgresql, memory lock") << QStringLiteral("postgresql") << false;
+        QTest::newRow("postgresql, redis") << QStringLiteral("postgresql") << true;
     }
 
 private slots:
@@ -86,7 +86,10 @@ private slots:
 
     // The bug as reported: with Redis, every HTTP-created run but the first was
     // refused 4409 "not resumable (status: created)".
-    void httpCreatedRunsStart_data() { addStoreAndLockRows(); }
+    void httpCreatedRunsStart_data()
+    {
+        addStoreAndLockRows();
+    }
     void httpCreatedRunsStart()
     {
         QFETCH(QString, store);
@@ -96,7 +99,7 @@ private slots:
         if (redis)
         {
             QVERIFY2(redisServer.start(), qPrintable(redisServer.errorString()));
-            extra << u"--redis"_qs << redisServer.url();
+            extra << QStringLiteral("--redis") << redisServer.url();
         }
         auto gateway = startGateway(newStoreOrWarn(m_stores, store), extra);
         QVERIFY(gateway);
@@ -105,8 +108,9 @@ private slots:
         QStringList ids;
         for (int i = 0; i < Runs; ++i)
         {
-            const HttpReply created = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
-                                                  QJsonDocument(QJsonObject {{u"goal"_qs, u"say hello"_qs}}).toJson());
+            const HttpReply created =
+                httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(),
+                            QJsonDocument(QJsonObject{{QStringLiteral("goal"), QStringLiteral("say hello")}}).toJson());
             QCOMPARE(created.status, 201);
             ids.append(created.json.value(u"workflowID").toString());
         }
@@ -117,13 +121,13 @@ private slots:
             QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
             QVERIFY(turn.fence > 0);
             QCOMPARE(storedFence(*gateway, *it), turn.fence);
-            QCOMPARE(runOf(*gateway, *it).value(u"status").toString(), u"input_required"_qs);
+            QCOMPARE(runOf(*gateway, *it).value(u"status").toString(), QStringLiteral("input_required"));
         }
         // The next message of each chat runs too, with a larger fence.
         for (const QString &id : std::as_const(ids))
         {
             const qint64 before = storedFence(*gateway, id);
-            const Turn turn = runTurn(*gateway, id, u"and again"_qs);
+            const Turn turn = runTurn(*gateway, id, QStringLiteral("and again"));
             QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
             QVERIFY2(turn.fence > before, qPrintable(describe(turn)));
         }
@@ -131,7 +135,10 @@ private slots:
 
     // The in-process lock store counts from 1 in every process: a restarted
     // gateway takes fences above the stored ones.
-    void restartedGatewayKeepsFencesGrowing_data() { addStoreRows(); }
+    void restartedGatewayKeepsFencesGrowing_data()
+    {
+        addStoreRows();
+    }
     void restartedGatewayKeepsFencesGrowing()
     {
         QFETCH(QString, store);
@@ -139,19 +146,20 @@ private slots:
         auto gateway = startGateway(spec);
         QVERIFY(gateway);
         for (int i = 0; i < 3; ++i)
-            QCOMPARE(runTurn(*gateway, u"kept"_qs, u"turn"_qs).reason, u"input_required"_qs);
-        const qint64 before = storedFence(*gateway, u"kept"_qs);
+            QCOMPARE(runTurn(*gateway, QStringLiteral("kept"), QStringLiteral("turn")).reason,
+                     QStringLiteral("input_required"));
+        const qint64 before = storedFence(*gateway, QStringLiteral("kept"));
         QVERIFY(before >= 3);
         QCOMPARE(gateway->terminate(), 0);
 
         auto again = startGateway(spec);
         QVERIFY(again);
-        const Turn turn = runTurn(*again, u"kept"_qs, u"after the restart"_qs);
+        const Turn turn = runTurn(*again, QStringLiteral("kept"), QStringLiteral("after the restart"));
         QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
         QVERIFY2(turn.fence > before, qPrintable(describe(turn)));
-        QCOMPARE(storedFence(*again, u"kept"_qs), turn.fence);
+        QCOMPARE(storedFence(*again, QStringLiteral("kept")), turn.fence);
         // The lock panel's fence is the one the writes carry.
-        const Turn next = runTurn(*again, u"kept"_qs, u"once more"_qs);
+        const Turn next = runTurn(*again, QStringLiteral("kept"), QStringLiteral("once more"));
         QVERIFY2(next.fence > turn.fence, qPrintable(describe(next)));
     }
 
@@ -161,10 +169,10 @@ private slots:
     {
         QTest::addColumn<QString>("store");
         QTest::addColumn<bool>("restart");
-        QTest::newRow("sqlite, FLUSHALL") << u"sqlite"_qs << false;
-        QTest::newRow("sqlite, restart") << u"sqlite"_qs << true;
-        QTest::newRow("postgresql, FLUSHALL") << u"postgresql"_qs << false;
-        QTest::newRow("postgresql, restart") << u"postgresql"_qs << true;
+        QTest::newRow("sqlite, FLUSHALL") << QStringLiteral("sqlite") << false;
+        QTest::newRow("sqlite, restart") << QStringLiteral("sqlite") << true;
+        QTest::newRow("postgresql, FLUSHALL") << QStringLiteral("postgresql") << false;
+        QTest::newRow("postgresql, restart") << QStringLiteral("postgresql") << true;
     }
     void redisResetMidLife()
     {
@@ -172,12 +180,13 @@ private slots:
         QFETCH(bool, restart);
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        auto gateway = startGateway(newStoreOrWarn(m_stores, store), {u"--redis"_qs, redis.url()});
+        auto gateway = startGateway(newStoreOrWarn(m_stores, store), {QStringLiteral("--redis"), redis.url()});
         QVERIFY(gateway);
 
         for (int i = 0; i < 4; ++i)
-            QCOMPARE(runTurn(*gateway, u"long-lived"_qs, u"turn"_qs).reason, u"input_required"_qs);
-        const qint64 before = storedFence(*gateway, u"long-lived"_qs);
+            QCOMPARE(runTurn(*gateway, QStringLiteral("long-lived"), QStringLiteral("turn")).reason,
+                     QStringLiteral("input_required"));
+        const qint64 before = storedFence(*gateway, QStringLiteral("long-lived"));
         QCOMPARE(before, 4);
 
         if (restart)
@@ -191,43 +200,50 @@ private slots:
         }
 
         // The gateway reconnects on the next call (the first may find the old connection dead).
-        Turn turn = runTurn(*gateway, u"long-lived"_qs, u"after the reset"_qs);
+        Turn turn = runTurn(*gateway, QStringLiteral("long-lived"), QStringLiteral("after the reset"));
         if (restart && turn.code == 1011 && turn.reason == u"lock store unavailable")
-            turn = runTurn(*gateway, u"long-lived"_qs, u"after the reset"_qs);
+            turn = runTurn(*gateway, QStringLiteral("long-lived"), QStringLiteral("after the reset"));
         QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
         QVERIFY2(turn.fence > before, qPrintable(describe(turn)));
-        QCOMPARE(storedFence(*gateway, u"long-lived"_qs), turn.fence);
+        QCOMPARE(storedFence(*gateway, QStringLiteral("long-lived")), turn.fence);
         // Redis's counter now starts above the store's: no second raise is needed.
-        QVERIFY(redisCommand(redis.port(), {"GET", "lockstep:fence:long-lived"}).contains(QByteArray::number(turn.fence)));
+        QVERIFY(
+            redisCommand(redis.port(), {"GET", "lockstep:fence:long-lived"}).contains(QByteArray::number(turn.fence)));
     }
 
     // Fail-open runs take fences from the store's counter; when Redis is back
     // its per-workflow counter is far below them, and the run must still start.
-    void failOpenThenRedisBack_data() { addStoreRows(); }
+    void failOpenThenRedisBack_data()
+    {
+        addStoreRows();
+    }
     void failOpenThenRedisBack()
     {
         QFETCH(QString, store);
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
         auto gateway = startGateway(newStoreOrWarn(m_stores, store),
-                                    {u"--redis"_qs, redis.url(), u"--lock-unavailable"_qs, u"fail-open"_qs});
+                                    {QStringLiteral("--redis"), redis.url(), QStringLiteral("--lock-unavailable"),
+                                     QStringLiteral("fail-open")});
         QVERIFY(gateway);
-        QCOMPARE(runTurn(*gateway, u"open-run"_qs, u"with redis"_qs).reason, u"input_required"_qs);
+        QCOMPARE(runTurn(*gateway, QStringLiteral("open-run"), QStringLiteral("with redis")).reason,
+                 QStringLiteral("input_required"));
 
         redis.kill();
         // Other workflows push the store's counter up meanwhile.
         for (int i = 0; i < 5; ++i)
-            QCOMPARE(runTurn(*gateway, QStringLiteral("other-%1").arg(i), u"without redis"_qs).reason, u"input_required"_qs);
-        const Turn unlocked = runTurn(*gateway, u"open-run"_qs, u"without redis"_qs);
+            QCOMPARE(runTurn(*gateway, QStringLiteral("other-%1").arg(i), QStringLiteral("without redis")).reason,
+                     QStringLiteral("input_required"));
+        const Turn unlocked = runTurn(*gateway, QStringLiteral("open-run"), QStringLiteral("without redis"));
         QVERIFY2(unlocked.code == 1000 && unlocked.reason == u"input_required", qPrintable(describe(unlocked)));
-        const qint64 before = storedFence(*gateway, u"open-run"_qs);
+        const qint64 before = storedFence(*gateway, QStringLiteral("open-run"));
         QVERIFY2(before > 2, qPrintable(QString::number(before)));
 
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const Turn locked = runTurn(*gateway, u"open-run"_qs, u"redis is back"_qs);
+        const Turn locked = runTurn(*gateway, QStringLiteral("open-run"), QStringLiteral("redis is back"));
         QVERIFY2(locked.code == 1000 && locked.reason == u"input_required", qPrintable(describe(locked)));
         QVERIFY2(locked.fence > before, qPrintable(describe(locked)));
-        QCOMPARE(storedFence(*gateway, u"open-run"_qs), locked.fence);
+        QCOMPARE(storedFence(*gateway, QStringLiteral("open-run")), locked.fence);
     }
 
     // Two replicas on one Redis and one store: HTTP-created runs start on either.
@@ -235,9 +251,11 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QString spec = newStoreOrWarn(m_stores, u"postgresql"_qs);
-        auto a = startGateway(spec, {u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"a"_qs});
-        auto b = startGateway(spec, {u"--redis"_qs, redis.url(), u"--replica-id"_qs, u"b"_qs});
+        const QString spec = newStoreOrWarn(m_stores, QStringLiteral("postgresql"));
+        auto a = startGateway(
+            spec, {QStringLiteral("--redis"), redis.url(), QStringLiteral("--replica-id"), QStringLiteral("a")});
+        auto b = startGateway(
+            spec, {QStringLiteral("--redis"), redis.url(), QStringLiteral("--replica-id"), QStringLiteral("b")});
         QVERIFY(a && b);
         qint64 last = 0;
         for (int i = 0; i < 4; ++i)
@@ -245,17 +263,18 @@ private slots:
             GatewayProcess &creator = (i % 2) ? *a : *b;
             GatewayProcess &driver = (i % 2) ? *b : *a;
             const QString id = QStringLiteral("shared%1").arg(i);
-            const HttpReply created = httpRequest("POST", creator.baseUrl() + u"/api/v1/workflows"_qs, creator.token(),
-                                                  QJsonDocument(QJsonObject {{u"goal"_qs, u"hi"_qs},
-                                                                             {u"workflowID"_qs, id}})
-                                                      .toJson());
+            const HttpReply created =
+                httpRequest("POST", creator.baseUrl() + QStringLiteral("/api/v1/workflows"), creator.token(),
+                            QJsonDocument(QJsonObject{{QStringLiteral("goal"), QStringLiteral("hi")},
+                                                      {QStringLiteral("workflowID"), id}})
+                                .toJson());
             QCOMPARE(created.status, 201);
             const Turn turn = runTurn(driver, id, {});
             QVERIFY2(turn.code == 1000 && turn.reason == u"input_required", qPrintable(describe(turn)));
         }
         for (int i = 0; i < 4; ++i)
         {
-            const Turn turn = runTurn((i % 2) ? *a : *b, u"shared0"_qs, u"next"_qs);
+            const Turn turn = runTurn((i % 2) ? *a : *b, QStringLiteral("shared0"), QStringLiteral("next"));
             QVERIFY2(turn.code == 1000 && turn.fence > last, qPrintable(describe(turn)));
             last = turn.fence;
         }
@@ -270,47 +289,56 @@ private slots:
         QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
         const auto spec = postgres.createDatabase();
         QVERIFY(spec);
-        const QStringList slowPoll {u"--step-delay-scale"_qs, u"0.01"_qs, u"--flows"_qs, m_flowsDir.path(),
-                                    u"--poll-interval"_qs, u"60s"_qs};
-        auto a = startGatewayOn(*spec, slowPoll + QStringList {u"--replica-id"_qs, u"a"_qs});
-        auto b = startGatewayOn(*spec, slowPoll + QStringList {u"--replica-id"_qs, u"b"_qs});
+        const QStringList slowPoll{
+            QStringLiteral("--step-delay-scale"), QStringLiteral("0.01"), QStringLiteral("--flows"), m_flowsDir.path(),
+            QStringLiteral("--poll-interval"),    QStringLiteral("60s")};
+        auto a = startGatewayOn(*spec, slowPoll + QStringList{QStringLiteral("--replica-id"), QStringLiteral("a")});
+        auto b = startGatewayOn(*spec, slowPoll + QStringList{QStringLiteral("--replica-id"), QStringLiteral("b")});
         QVERIFY(a && b);
-        QCOMPARE(httpRequest("GET", b->baseUrl() + u"/healthz"_qs).json.value(u"feedUpdates").toString(), u"notify"_qs);
-        const HttpReply created = httpRequest("POST", a->baseUrl() + u"/api/v1/workflows"_qs, a->token(),
+        QCOMPARE(httpRequest("GET", b->baseUrl() + QStringLiteral("/healthz")).json.value(u"feedUpdates").toString(),
+                 QStringLiteral("notify"));
+        const HttpReply created = httpRequest("POST", a->baseUrl() + QStringLiteral("/api/v1/workflows"), a->token(),
                                               R"({"goal":"hello","workflowID":"watched"})");
         QCOMPARE(created.status, 201);
 
         WsProbe watcher;
         watcher.open(b->webSocketUrl(), b->token());
-        QVERIFY(watcher.sendJson(WsProbe::subscribe(u"watched"_qs)));
+        QVERIFY(watcher.sendJson(WsProbe::subscribe(QStringLiteral("watched"))));
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Created), Timeout);
 
-        const Turn turn = runTurn(*a, u"watched"_qs, {});
-        QCOMPARE(turn.reason, u"input_required"_qs);
+        const Turn turn = runTurn(*a, QStringLiteral("watched"), {});
+        QCOMPARE(turn.reason, QStringLiteral("input_required"));
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::InputRequired), Timeout);
-        const QJsonArray log = httpRequest("GET", a->baseUrl() + u"/api/v1/workflows/watched/chat"_qs, a->token())
-                                   .json.value(u"ui_chat_log").toArray();
+        const QJsonArray log =
+            httpRequest("GET", a->baseUrl() + QStringLiteral("/api/v1/workflows/watched/chat"), a->token())
+                .json.value(u"ui_chat_log")
+                .toArray();
         QVERIFY(log.size() >= 3);
         QTRY_COMPARE_WITH_TIMEOUT(watcher.reconstructedLog().size(), log.size(), Timeout);
 
         // A cancel on A reaches B the same way.
-        QCOMPARE(runTurn(*a, u"watched"_qs, u"more"_qs).reason, u"input_required"_qs);
-        QCOMPARE(httpRequest("POST", a->baseUrl() + u"/api/v1/workflows/watched/cancel"_qs, a->token()).status, 200);
+        QCOMPARE(runTurn(*a, QStringLiteral("watched"), QStringLiteral("more")).reason,
+                 QStringLiteral("input_required"));
+        QCOMPARE(
+            httpRequest("POST", a->baseUrl() + QStringLiteral("/api/v1/workflows/watched/cancel"), a->token()).status,
+            200);
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Stopped), Timeout);
 
         // The database restarts under both: B listens again and catches up.
-        QCOMPARE(httpRequest("POST", a->baseUrl() + u"/api/v1/workflows"_qs, a->token(),
-                             R"({"goal":"hello","workflowID":"after-restart"})").status, 201);
+        QCOMPARE(httpRequest("POST", a->baseUrl() + QStringLiteral("/api/v1/workflows"), a->token(),
+                             R"({"goal":"hello","workflowID":"after-restart"})")
+                     .status,
+                 201);
         WsProbe second;
         second.open(b->webSocketUrl(), b->token());
-        QVERIFY(second.sendJson(WsProbe::subscribe(u"after-restart"_qs)));
+        QVERIFY(second.sendJson(WsProbe::subscribe(QStringLiteral("after-restart"))));
         QTRY_VERIFY_WITH_TIMEOUT(second.sawRunStatus(RunStatus::Created), Timeout);
         QVERIFY(postgres.stop());
         QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
-        Turn afterRestart = runTurn(*a, u"after-restart"_qs, {});
-        if (afterRestart.code == 1011)   // A's first call found its old connection dead
-            afterRestart = runTurn(*a, u"after-restart"_qs, {});
-        QCOMPARE(afterRestart.reason, u"input_required"_qs);
+        Turn afterRestart = runTurn(*a, QStringLiteral("after-restart"), {});
+        if (afterRestart.code == 1011)  // A's first call found its old connection dead
+            afterRestart = runTurn(*a, QStringLiteral("after-restart"), {});
+        QCOMPARE(afterRestart.reason, QStringLiteral("input_required"));
         QTRY_VERIFY_WITH_TIMEOUT(second.sawRunStatus(RunStatus::InputRequired), Timeout);
     }
 
@@ -327,14 +355,17 @@ private slots:
         QVERIFY(spec);
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        QVERIFY(writeFlowFile(m_flowsDir.path(), u"steady"_qs, agentSteps(150, 3000)));   // ~4.5 s at scale 0.01
-        auto gateway = startGatewayOn(*spec, fastFlowArguments(m_flowsDir.path())
-                                                 + QStringList {u"--redis"_qs, redis.url(), u"--lock-ttl"_qs, u"1500ms"_qs});
+        QVERIFY(
+            writeFlowFile(m_flowsDir.path(), QStringLiteral("steady"), agentSteps(150, 3000)));  // ~4.5 s at scale 0.01
+        auto gateway = startGatewayOn(*spec, fastFlowArguments(m_flowsDir.path()) +
+                                                 QStringList{QStringLiteral("--redis"), redis.url(),
+                                                             QStringLiteral("--lock-ttl"), QStringLiteral("1500ms")});
         QVERIFY(gateway);
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"hung-db"_qs, u"go"_qs, u"steady"_qs)));
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("hung-db"), QStringLiteral("go"), QStringLiteral("steady"))));
         QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 5, Timeout);
 
         RawWsClient pinger;
@@ -348,12 +379,12 @@ private slots:
 
         // Every process of the cluster stops, as a stuck disk or a paused VM would.
         QVERIFY(postgres.freeze());
-        QTest::qWait(300);   // the execution's next store call is out and waits
+        QTest::qWait(300);  // the execution's next store call is out and waits
         const int refreshedBefore = refreshes();
         QVERIFY(pinger.sendFrame(0x9, "are you there"));
         const RawWsClient::Frame pong = pinger.readFrame(2000);
-        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
-        QTest::qWait(3700);   // over twice the TTL in all
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz"));
+        QTest::qWait(3700);  // over twice the TTL in all
         const int refreshedDuring = refreshes() - refreshedBefore;
         const QByteArray held = redisCommand(redis.port(), {"GET", "lockstep:lock:hung-db"});
         postgres.thaw();
@@ -361,7 +392,7 @@ private slots:
         QCOMPARE(pong.opcode, 0xA);
         QCOMPARE(pong.payload, QByteArray("are you there"));
         QCOMPARE(health.status, 200);
-        QCOMPARE(health.json.value(u"status").toString(), u"degraded"_qs);
+        QCOMPARE(health.json.value(u"status").toString(), QStringLiteral("degraded"));
         QVERIFY2(health.json.value(u"degraded").toObject().value(u"store").toString().contains(u"no answer"),
                  health.body.constData());
         // TTL 1.5 s: a heartbeat every 0.5 s, about seven in 3.7 s.
@@ -369,7 +400,7 @@ private slots:
 
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
         QCOMPARE(driver.closeInfo().code, quint16(1000));
-        QCOMPARE(driver.closeInfo().reason, u"input_required"_qs);
+        QCOMPARE(driver.closeInfo().reason, QStringLiteral("input_required"));
         QVERIFY(!sawLockState(driver, Protocol::LockState::Lost));
     }
 
@@ -377,52 +408,66 @@ private slots:
     // fence predicates are off: tst_runstore fencingOffKeepsStatusGuards).
     void noFencingIsReported()
     {
-        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--no-fencing"_qs});
+        auto gateway =
+            startGateway(newStoreOrWarn(m_stores, QStringLiteral("sqlite")), {QStringLiteral("--no-fencing")});
         QVERIFY(gateway);
-        const QJsonObject health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json;
+        const QJsonObject health = httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json;
         QCOMPARE(health.value(u"fencing").toBool(true), false);
         QCOMPARE(health.value(u"casGuards").toBool(false), true);
-        QCOMPARE(runTurn(*gateway, u"unfenced"_qs, u"hi"_qs).reason, u"input_required"_qs);
-        auto fenced = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs));
+        QCOMPARE(runTurn(*gateway, QStringLiteral("unfenced"), QStringLiteral("hi")).reason,
+                 QStringLiteral("input_required"));
+        auto fenced = startGateway(newStoreOrWarn(m_stores, QStringLiteral("sqlite")));
         QVERIFY(fenced);
-        QCOMPARE(httpRequest("GET", fenced->baseUrl() + u"/healthz"_qs).json.value(u"fencing").toBool(false), true);
+        QCOMPARE(
+            httpRequest("GET", fenced->baseUrl() + QStringLiteral("/healthz")).json.value(u"fencing").toBool(false),
+            true);
     }
 
     // SQLite has no notifications: feeds poll.
     void sqliteFeedsPoll()
     {
-        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs));
+        auto gateway = startGateway(newStoreOrWarn(m_stores, QStringLiteral("sqlite")));
         QVERIFY(gateway);
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"feedUpdates").toString(), u"poll"_qs);
+        QCOMPARE(
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"feedUpdates").toString(),
+            QStringLiteral("poll"));
     }
 
     // A NUL in text is bad input on every store: 4400 / 400, never a 503 quoting SQL.
-    void nulInTextIsBadInput_data() { addStoreRows(); }
+    void nulInTextIsBadInput_data()
+    {
+        addStoreRows();
+    }
     void nulInTextIsBadInput()
     {
         QFETCH(QString, store);
         auto gateway = startGateway(newStoreOrWarn(m_stores, store));
         QVERIFY(gateway);
-        const QString nulGoal = u"before"_qs + QChar(u'\0') + u"after"_qs;
+        const QString nulGoal = QStringLiteral("before") + QChar(u'\0') + QStringLiteral("after");
 
-        const Turn turn = runTurn(*gateway, u"nul-goal"_qs, nulGoal);
+        const Turn turn = runTurn(*gateway, QStringLiteral("nul-goal"), nulGoal);
         QCOMPARE(turn.code, quint16(4400));
         QVERIFY2(turn.reason.contains(u"NUL"), qPrintable(turn.reason));
 
-        const HttpReply created = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
-                                              QJsonDocument(QJsonObject {{u"goal"_qs, nulGoal}}).toJson());
+        const HttpReply created =
+            httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(),
+                        QJsonDocument(QJsonObject{{QStringLiteral("goal"), nulGoal}}).toJson());
         QCOMPARE(created.status, 400);
-        QCOMPARE(created.json.value(u"error").toString(), u"invalid_request"_qs);
+        QCOMPARE(created.json.value(u"error").toString(), QStringLiteral("invalid_request"));
         QVERIFY2(created.json.value(u"message").toString().contains(u"NUL"), created.body.constData());
 
-        QCOMPARE(runTurn(*gateway, u"nul-cancel"_qs, u"fine"_qs).reason, u"input_required"_qs);
-        const HttpReply cancelled = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows/nul-cancel/cancel"_qs,
-                                                gateway->token(),
-                                                QJsonDocument(QJsonObject {{u"reason"_qs, nulGoal}}).toJson());
+        QCOMPARE(runTurn(*gateway, QStringLiteral("nul-cancel"), QStringLiteral("fine")).reason,
+                 QStringLiteral("input_required"));
+        const HttpReply cancelled =
+            httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows/nul-cancel/cancel"),
+                        gateway->token(), QJsonDocument(QJsonObject{{QStringLiteral("reason"), nulGoal}}).toJson());
         QCOMPARE(cancelled.status, 400);
-        QCOMPARE(runOf(*gateway, u"nul-cancel"_qs).value(u"status").toString(), u"input_required"_qs);
+        QCOMPARE(runOf(*gateway, QStringLiteral("nul-cancel")).value(u"status").toString(),
+                 QStringLiteral("input_required"));
         // Nothing was created by the refused requests.
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/nul-goal"_qs, gateway->token()).status, 404);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + QStringLiteral("/api/v1/workflows/nul-goal"), gateway->token())
+                     .status,
+                 404);
     }
 
     // The database goes away: every answer is a store error with a readable
@@ -442,11 +487,13 @@ private slots:
         QVERIFY(database);
         QStringList extra;
         if (!lockOn)
-            extra << u"--no-lock-concurrent-flows"_qs;
-        auto gateway = startGateway(*database + u"?connect_timeout=2"_qs, extra);
+            extra << QStringLiteral("--no-lock-concurrent-flows");
+        auto gateway = startGateway(*database + QStringLiteral("?connect_timeout=2"), extra);
         QVERIFY(gateway);
-        QCOMPARE(runTurn(*gateway, u"before-down"_qs, u"hello"_qs).reason, u"input_required"_qs);
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(), u"ok"_qs);
+        QCOMPARE(runTurn(*gateway, QStringLiteral("before-down"), QStringLiteral("hello")).reason,
+                 QStringLiteral("input_required"));
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"status").toString(),
+                 QStringLiteral("ok"));
 
         QVERIFY(postgres.stop());
         auto noSql = [](const QString &text) {
@@ -457,34 +504,37 @@ private slots:
             }
             return true;
         };
-        for (const QString &id : {u"before-down"_qs, u"brand-new"_qs})
+        for (const QString &id : {QStringLiteral("before-down"), QStringLiteral("brand-new")})
         {
-            const Turn turn = runTurn(*gateway, id, u"while the database is down"_qs);
+            const Turn turn = runTurn(*gateway, id, QStringLiteral("while the database is down"));
             QCOMPARE(turn.code, quint16(1011));
             QVERIFY2(turn.reason.startsWith(u"store unavailable: "), qPrintable(turn.reason));
             QVERIFY2(noSql(turn.reason), qPrintable(turn.reason));
         }
-        const HttpReply run = httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/before-down"_qs, gateway->token());
+        const HttpReply run =
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/api/v1/workflows/before-down"), gateway->token());
         QCOMPARE(run.status, 503);
-        QCOMPARE(run.json.value(u"error").toString(), u"store_unavailable"_qs);
+        QCOMPARE(run.json.value(u"error").toString(), QStringLiteral("store_unavailable"));
         QVERIFY2(noSql(run.json.value(u"message").toString()), run.body.constData());
-        const HttpReply created = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
-                                              QJsonDocument(QJsonObject {{u"goal"_qs, u"x"_qs}}).toJson());
+        const HttpReply created =
+            httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(),
+                        QJsonDocument(QJsonObject{{QStringLiteral("goal"), QStringLiteral("x")}}).toJson());
         QCOMPARE(created.status, 503);
         QVERIFY2(noSql(created.json.value(u"message").toString()), created.body.constData());
 
-        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz"));
         QCOMPARE(health.status, 200);
-        QCOMPARE(health.json.value(u"status").toString(), u"degraded"_qs);
+        QCOMPARE(health.json.value(u"status").toString(), QStringLiteral("degraded"));
         const QJsonObject degraded = health.json.value(u"degraded").toObject();
         QVERIFY2(degraded.contains(u"store"), health.body.constData());
         QVERIFY(!degraded.contains(u"lockStore"));
         QVERIFY2(noSql(degraded.value(u"store").toString()), health.body.constData());
 
         QVERIFY2(postgres.start(), qPrintable(postgres.errorString()));
-        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(),
-                                  u"ok"_qs, Timeout);
-        const Turn back = runTurn(*gateway, u"before-down"_qs, u"the database is back"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"status").toString(),
+            QStringLiteral("ok"), Timeout);
+        const Turn back = runTurn(*gateway, QStringLiteral("before-down"), QStringLiteral("the database is back"));
         QVERIFY2(back.code == 1000 && back.reason == u"input_required", qPrintable(describe(back)));
     }
 
@@ -492,18 +542,21 @@ private slots:
     {
         TempRedis redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        auto gateway = startGateway(newStoreOrWarn(m_stores, u"sqlite"_qs), {u"--redis"_qs, redis.url()});
+        auto gateway =
+            startGateway(newStoreOrWarn(m_stores, QStringLiteral("sqlite")), {QStringLiteral("--redis"), redis.url()});
         QVERIFY(gateway);
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(), u"ok"_qs);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"status").toString(),
+                 QStringLiteral("ok"));
         redis.kill();
-        const HttpReply health = httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs);
+        const HttpReply health = httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz"));
         QCOMPARE(health.status, 200);
-        QCOMPARE(health.json.value(u"status").toString(), u"degraded"_qs);
+        QCOMPARE(health.json.value(u"status").toString(), QStringLiteral("degraded"));
         QVERIFY2(health.json.value(u"degraded").toObject().contains(u"lockStore"), health.body.constData());
         QVERIFY(!health.json.value(u"degraded").toObject().contains(u"store"));
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"status").toString(),
-                                  u"ok"_qs, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"status").toString(),
+            QStringLiteral("ok"), Timeout);
     }
 };
 

@@ -22,7 +22,7 @@ private:
     {
         QCommandLineParser parser;
         addCommandLineOptions(parser);
-        if (!parser.parse(QStringList {u"lockstep-gateway"_qs} + arguments))
+        if (!parser.parse(QStringList{QStringLiteral("lockstep-gateway")} + arguments))
             return unexpected(parser.errorText());
         return configFromCommandLine(parser);
     }
@@ -82,7 +82,7 @@ private slots:
     void tokensFromAFile()
     {
         QTemporaryDir dir;
-        QFile file(dir.filePath(u"tokens"_qs));
+        QFile file(dir.filePath(QStringLiteral("tokens")));
         QVERIFY(file.open(QIODevice::WriteOnly));
         file.write("# comment\n\n  first-token-1234  \nsecond-token-5678\n");
         file.close();
@@ -105,7 +105,7 @@ private slots:
         const auto bad = TokenSet::loadFile(file.fileName());
         QVERIFY(!bad);
         QVERIFY2(!bad.error().contains(u"spaces"), "the error must not echo the token");
-        QVERIFY(!TokenSet::loadFile(dir.filePath(u"missing"_qs)));
+        QVERIFY(!TokenSet::loadFile(dir.filePath(QStringLiteral("missing"))));
     }
 
     void generatedTokenIsPrivateAndReused()
@@ -114,9 +114,10 @@ private slots:
         QString path;
         const auto first = TokenSet::ensureGenerated(dir.path(), &path);
         QVERIFY(first);
-        QCOMPARE(path, dir.filePath(u"gateway.token"_qs));
+        QCOMPARE(path, dir.filePath(QStringLiteral("gateway.token")));
         QFile file(path);
-        QCOMPARE(file.permissions() & ~(QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadUser | QFileDevice::WriteUser),
+        QCOMPARE(file.permissions() & ~(QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadUser |
+                                        QFileDevice::WriteUser),
                  QFileDevice::Permissions());
         QVERIFY(file.open(QIODevice::ReadOnly));
         const QByteArray token = file.readAll().trimmed();
@@ -143,13 +144,14 @@ private slots:
 
     void origins()
     {
-        QCOMPARE(normalizeOrigin(u"https://Console.Example:443"_qs), u"https://console.example"_qs);
-        QCOMPARE(normalizeOrigin(u"http://localhost:8080/"_qs), u"http://localhost:8080"_qs);
-        QCOMPARE(normalizeOrigin(u"http://[::1]:3000"_qs), u"http://[::1]:3000"_qs);
-        QCOMPARE(normalizeOrigin(u"https://a.example/path"_qs), QString());
-        QCOMPARE(normalizeOrigin(u"ftp://a.example"_qs), QString());
-        QCOMPARE(normalizeOrigin(u"null"_qs), QString());
-        QCOMPARE(normalizeOrigin(u"https://user:pw@a.example"_qs), QString());
+        QCOMPARE(normalizeOrigin(QStringLiteral("https://Console.Example:443")),
+                 QStringLiteral("https://console.example"));
+        QCOMPARE(normalizeOrigin(QStringLiteral("http://localhost:8080/")), QStringLiteral("http://localhost:8080"));
+        QCOMPARE(normalizeOrigin(QStringLiteral("http://[::1]:3000")), QStringLiteral("http://[::1]:3000"));
+        QCOMPARE(normalizeOrigin(QStringLiteral("https://a.example/path")), QString());
+        QCOMPARE(normalizeOrigin(QStringLiteral("ftp://a.example")), QString());
+        QCOMPARE(normalizeOrigin(QStringLiteral("null")), QString());
+        QCOMPARE(normalizeOrigin(QStringLiteral("https://user:pw@a.example")), QString());
     }
 
     void commandLineDefaults()
@@ -171,19 +173,35 @@ private slots:
 
     void commandLineValues()
     {
-        const auto config = parse({u"--listen"_qs, u"[::1]:0"_qs, u"--lock-ttl"_qs, u"3s"_qs, u"--no-cas-guards"_qs,
-                                   u"--no-lock-concurrent-flows"_qs, u"--lock-unavailable"_qs, u"fail-open"_qs,
-                                   u"--allowed-origin"_qs, u"https://a.example"_qs, u"--allowed-origin"_qs, u"http://b.example:81"_qs,
-                                   u"--replica-id"_qs, u"r-1"_qs, u"--redis"_qs, u"redis://127.0.0.1:6379/2"_qs,
-                                   u"--store"_qs, u"postgresql://u@127.0.0.1:5432/db"_qs, u"--step-delay-scale"_qs, u"0.5"_qs});
+        const auto config = parse({QStringLiteral("--listen"),
+                                   QStringLiteral("[::1]:0"),
+                                   QStringLiteral("--lock-ttl"),
+                                   QStringLiteral("3s"),
+                                   QStringLiteral("--no-cas-guards"),
+                                   QStringLiteral("--no-lock-concurrent-flows"),
+                                   QStringLiteral("--lock-unavailable"),
+                                   QStringLiteral("fail-open"),
+                                   QStringLiteral("--allowed-origin"),
+                                   QStringLiteral("https://a.example"),
+                                   QStringLiteral("--allowed-origin"),
+                                   QStringLiteral("http://b.example:81"),
+                                   QStringLiteral("--replica-id"),
+                                   QStringLiteral("r-1"),
+                                   QStringLiteral("--redis"),
+                                   QStringLiteral("redis://127.0.0.1:6379/2"),
+                                   QStringLiteral("--store"),
+                                   QStringLiteral("postgresql://u@127.0.0.1:5432/db"),
+                                   QStringLiteral("--step-delay-scale"),
+                                   QStringLiteral("0.5")});
         QVERIFY2(config, qPrintable(config ? QString() : config.error()));
         QCOMPARE(config->listenPort, quint16(0));
         QCOMPARE(config->lockTtl, std::chrono::milliseconds(3000));
         QVERIFY(!config->casGuards);
         QVERIFY(!config->lockConcurrentFlows);
         QVERIFY(config->lockUnavailable == LockUnavailablePolicy::FailOpen);
-        QCOMPARE(config->allowedOrigins, (QStringList {u"https://a.example"_qs, u"http://b.example:81"_qs}));
-        QCOMPARE(config->replicaId, u"r-1"_qs);
+        QCOMPARE(config->allowedOrigins,
+                 (QStringList{QStringLiteral("https://a.example"), QStringLiteral("http://b.example:81")}));
+        QCOMPARE(config->replicaId, QStringLiteral("r-1"));
         QCOMPARE(config->stepDelayScale, 0.5);
     }
 
@@ -191,24 +209,42 @@ private slots:
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QString>("mentions");
-        QTest::newRow("listen") << QStringList {u"--listen"_qs, u"nowhere"_qs} << u"--listen"_qs;
-        QTest::newRow("ttl") << QStringList {u"--lock-ttl"_qs, u"0s"_qs} << u"--lock-ttl"_qs;
-        QTest::newRow("ttl too short") << QStringList {u"--lock-ttl"_qs, u"100ms"_qs} << u"--lock-ttl"_qs;
-        QTest::newRow("deadline") << QStringList {u"--workflow-deadline"_qs, u"later"_qs} << u"--workflow-deadline"_qs;
-        QTest::newRow("stale") << QStringList {u"--stale-after"_qs, u"-1"_qs} << u"--stale-after"_qs;
-        QTest::newRow("policy") << QStringList {u"--lock-unavailable"_qs, u"fail-maybe"_qs} << u"--lock-unavailable"_qs;
-        QTest::newRow("store") << QStringList {u"--store"_qs, u"oracle://x"_qs} << u"--store"_qs;
-        QTest::newRow("redis") << QStringList {u"--redis"_qs, u"redis://"_qs} << u"--redis"_qs;
-        QTest::newRow("origin") << QStringList {u"--allowed-origin"_qs, u"*"_qs} << u"--allowed-origin"_qs;
-        QTest::newRow("replica") << QStringList {u"--replica-id"_qs, u"has space"_qs} << u"--replica-id"_qs;
-        QTest::newRow("tls half") << QStringList {u"--tls-cert"_qs, u"a.pem"_qs} << u"--tls-"_qs;
-        QTest::newRow("message bytes") << QStringList {u"--max-message-bytes"_qs, u"10"_qs} << u"--max-message-bytes"_qs;
-        QTest::newRow("rate") << QStringList {u"--max-messages-per-second"_qs, u"0"_qs} << u"--max-messages-per-second"_qs;
-        QTest::newRow("connections") << QStringList {u"--max-connections"_qs, u"x"_qs} << u"--max-connections"_qs;
-        QTest::newRow("scale") << QStringList {u"--step-delay-scale"_qs, u"nan"_qs} << u"--step-delay-scale"_qs;
-        QTest::newRow("poll") << QStringList {u"--poll-interval"_qs, u"2h"_qs} << u"--poll-interval"_qs;
-        QTest::newRow("agent expiry") << QStringList {u"--agent-expiry"_qs, u"100ms"_qs} << u"--agent-expiry"_qs;
-        QTest::newRow("agent expiry word") << QStringList {u"--agent-expiry"_qs, u"soon"_qs} << u"--agent-expiry"_qs;
+        QTest::newRow("listen") << QStringList{QStringLiteral("--listen"), QStringLiteral("nowhere")}
+                                << QStringLiteral("--listen");
+        QTest::newRow("ttl") << QStringList{QStringLiteral("--lock-ttl"), QStringLiteral("0s")}
+                             << QStringLiteral("--lock-ttl");
+        QTest::newRow("ttl too short") << QStringList{QStringLiteral("--lock-ttl"), QStringLiteral("100ms")}
+                                       << QStringLiteral("--lock-ttl");
+        QTest::newRow("deadline") << QStringList{QStringLiteral("--workflow-deadline"), QStringLiteral("later")}
+                                  << QStringLiteral("--workflow-deadline");
+        QTest::newRow("stale") << QStringList{QStringLiteral("--stale-after"), QStringLiteral("-1")}
+                               << QStringLiteral("--stale-after");
+        QTest::newRow("policy") << QStringList{QStringLiteral("--lock-unavailable"), QStringLiteral("fail-maybe")}
+                                << QStringLiteral("--lock-unavailable");
+        QTest::newRow("store") << QStringList{QStringLiteral("--store"), QStringLiteral("oracle://x")}
+                               << QStringLiteral("--store");
+        QTest::newRow("redis") << QStringList{QStringLiteral("--redis"), QStringLiteral("redis://")}
+                               << QStringLiteral("--redis");
+        QTest::newRow("origin") << QStringList{QStringLiteral("--allowed-origin"), QStringLiteral("*")}
+                                << QStringLiteral("--allowed-origin");
+        QTest::newRow("replica") << QStringList{QStringLiteral("--replica-id"), QStringLiteral("has space")}
+                                 << QStringLiteral("--replica-id");
+        QTest::newRow("tls half") << QStringList{QStringLiteral("--tls-cert"), QStringLiteral("a.pem")}
+                                  << QStringLiteral("--tls-");
+        QTest::newRow("message bytes") << QStringList{QStringLiteral("--max-message-bytes"), QStringLiteral("10")}
+                                       << QStringLiteral("--max-message-bytes");
+        QTest::newRow("rate") << QStringList{QStringLiteral("--max-messages-per-second"), QStringLiteral("0")}
+                              << QStringLiteral("--max-messages-per-second");
+        QTest::newRow("connections") << QStringList{QStringLiteral("--max-connections"), QStringLiteral("x")}
+                                     << QStringLiteral("--max-connections");
+        QTest::newRow("scale") << QStringList{QStringLiteral("--step-delay-scale"), QStringLiteral("nan")}
+                               << QStringLiteral("--step-delay-scale");
+        QTest::newRow("poll") << QStringList{QStringLiteral("--poll-interval"), QStringLiteral("2h")}
+                              << QStringLiteral("--poll-interval");
+        QTest::newRow("agent expiry") << QStringList{QStringLiteral("--agent-expiry"), QStringLiteral("100ms")}
+                                      << QStringLiteral("--agent-expiry");
+        QTest::newRow("agent expiry word") << QStringList{QStringLiteral("--agent-expiry"), QStringLiteral("soon")}
+                                           << QStringLiteral("--agent-expiry");
     }
     void commandLineRefusals()
     {

@@ -8,19 +8,19 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
-#include <QSslConfiguration>
-#include <QSslCertificate>
 #include <QSignalSpy>
+#include <QSslCertificate>
+#include <QSslConfiguration>
 #include <QTcpSocket>
 #include <QTest>
 #include <QWebSocket>
 #include <QWebSocketHandshakeOptions>
 
 #include "gatewayprocess.h"
-#include "tlscert.h"
 #include "protocol/closecode.h"
 #include "protocol/runstatus.h"
 #include "store/runstore.h"
+#include "tlscert.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
@@ -33,7 +33,7 @@ class TestGatewaySessions : public QObject
 
 private:
     StoreBackends m_stores;
-    std::unique_ptr<GatewayProcess> m_shared;   // for the rows of one data-driven test
+    std::unique_ptr<GatewayProcess> m_shared;  // for the rows of one data-driven test
     QTemporaryDir m_flowsDir;
 
     static constexpr int Timeout = 30000;
@@ -50,7 +50,8 @@ private:
 
     static QList<QJsonObject> getChat(const GatewayProcess &gateway, const QString &id)
     {
-        const HttpReply reply = httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id + u"/chat", gateway.token());
+        const HttpReply reply =
+            httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + id + u"/chat", gateway.token());
         QList<QJsonObject> log;
         for (const QJsonValue &entry : reply.json.value(u"ui_chat_log").toArray())
             log << entry.toObject();
@@ -84,12 +85,15 @@ private slots:
         QVERIFY(m_flowsDir.isValid());
         // "slow": many short waits between agent messages, so a run stays
         // `running` long enough to be interrupted (100 x 2 s, scaled by 0.01: 2 s).
-        writeFlow(u"slow"_qs, agentSteps(100, 2000));
+        writeFlow(QStringLiteral("slow"), agentSteps(100, 2000));
         // About 30 s of `running`: for tests that interrupt a run and must not see it end.
-        writeFlow(u"glacial"_qs, agentSteps(100, 30000));
+        writeFlow(QStringLiteral("glacial"), agentSteps(100, 30000));
     }
 
-    void helloTurnStreamsDeltas_data() { addStoreRows(); }
+    void helloTurnStreamsDeltas_data()
+    {
+        addStoreRows();
+    }
     void helloTurnStreamsDeltas()
     {
         QFETCH(QString, store);
@@ -98,11 +102,13 @@ private slots:
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"hello-1"_qs, u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs)));
+        QVERIFY(driver.sendJson(WsProbe::startRequest(QStringLiteral("hello-1"),
+                                                      QStringLiteral("Create a file called hello.sh that prints hello"),
+                                                      QStringLiteral("hello"))));
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
         QVERIFY(driver.closeInfo().receivedCloseFrame);
         QCOMPARE(driver.closeInfo().code, quint16(1000));
-        QCOMPARE(driver.closeInfo().reason, u"input_required"_qs);
+        QCOMPARE(driver.closeInfo().reason, QStringLiteral("input_required"));
 
         QVERIFY(driver.sawRunStatus(RunStatus::Running));
         QVERIFY(driver.lastRunStatus() == RunStatus::InputRequired);
@@ -110,18 +116,22 @@ private slots:
         QVERIFY(!seqs.isEmpty());
         QVERIFY2(strictlyIncreasing(seqs), "seq values must strictly increase");
         // The deltas rebuild exactly the stored chat log.
-        const QList<QJsonObject> stored = getChat(*gateway, u"hello-1"_qs);
-        QVERIFY(stored.size() >= 4);   // user message, agent, tool, agent
+        const QList<QJsonObject> stored = getChat(*gateway, QStringLiteral("hello-1"));
+        QVERIFY(stored.size() >= 4);  // user message, agent, tool, agent
         QCOMPARE(driver.reconstructedLog(), stored);
         // Each delta only carries new or changed entries: never the same version twice.
         const QList<QJsonObject> delivered = driver.deliveredEntries();
         for (qsizetype i = 0; i < delivered.size(); ++i)
             for (qsizetype j = i + 1; j < delivered.size(); ++j)
                 QVERIFY2(delivered.at(i) != delivered.at(j), "an entry version was delivered twice");
-        QCOMPARE(runOf(*gateway, u"hello-1"_qs).value(u"status").toString(), u"input_required"_qs);
+        QCOMPARE(runOf(*gateway, QStringLiteral("hello-1")).value(u"status").toString(),
+                 QStringLiteral("input_required"));
     }
 
-    void subscriberReconnectsWithoutGapsOrDuplicates_data() { addStoreRows(); }
+    void subscriberReconnectsWithoutGapsOrDuplicates_data()
+    {
+        addStoreRows();
+    }
     void subscriberReconnectsWithoutGapsOrDuplicates()
     {
         QFETCH(QString, store);
@@ -130,23 +140,25 @@ private slots:
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"slow-sub"_qs, u"go slowly"_qs, u"slow"_qs)));
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("slow-sub"), QStringLiteral("go slowly"), QStringLiteral("slow"))));
         QTRY_VERIFY_WITH_TIMEOUT(driver.sawRunStatus(RunStatus::Running), Timeout);
 
         // First subscription: take a few deltas, then drop it.
         auto first = std::make_unique<WsProbe>();
         first->open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(first->sendJson(WsProbe::subscribe(u"slow-sub"_qs)));
+        QVERIFY(first->sendJson(WsProbe::subscribe(QStringLiteral("slow-sub"))));
         QTRY_VERIFY_WITH_TIMEOUT(first->seqs().size() >= 3, Timeout);
         first->close();
         QTRY_VERIFY_WITH_TIMEOUT(first->isClosed(), Timeout);
         const qint64 lastSeen = first->seqs().constLast();
 
         // Meanwhile the run goes on; the second subscription resumes after lastSeen.
-        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, u"slow-sub"_qs).value(u"lastSeq").toInteger() > lastSeen + 3, Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            runOf(*gateway, QStringLiteral("slow-sub")).value(u"lastSeq").toInteger() > lastSeen + 3, Timeout);
         WsProbe second;
         second.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(second.sendJson(WsProbe::subscribe(u"slow-sub"_qs, lastSeen)));
+        QVERIFY(second.sendJson(WsProbe::subscribe(QStringLiteral("slow-sub"), lastSeen)));
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
         QTRY_VERIFY_WITH_TIMEOUT(second.lastRunStatus() == RunStatus::InputRequired, Timeout);
 
@@ -163,13 +175,16 @@ private slots:
         QHash<QString, QJsonObject> latest;
         for (const QJsonObject &entry : all)
             latest.insert(entry.value(u"message_id").toString(), entry);
-        const QList<QJsonObject> stored = getChat(*gateway, u"slow-sub"_qs);
+        const QList<QJsonObject> stored = getChat(*gateway, QStringLiteral("slow-sub"));
         QCOMPARE(latest.size(), stored.size());
         for (const QJsonObject &entry : stored)
             QCOMPARE(latest.value(entry.value(u"message_id").toString()), entry);
     }
 
-    void unknownWorkflowIs4404_data() { addStoreRows(); }
+    void unknownWorkflowIs4404_data()
+    {
+        addStoreRows();
+    }
     void unknownWorkflowIs4404()
     {
         QFETCH(QString, store);
@@ -178,46 +193,58 @@ private slots:
 
         WsProbe subscriber;
         subscriber.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(subscriber.sendJson(WsProbe::subscribe(u"no-such-run"_qs)));
+        QVERIFY(subscriber.sendJson(WsProbe::subscribe(QStringLiteral("no-such-run"))));
         QTRY_VERIFY_WITH_TIMEOUT(subscriber.isClosed(), Timeout);
         QCOMPARE(subscriber.closeInfo().code, quint16(4404));
 
         // An empty goal means "resume": there is nothing to resume.
         WsProbe resumer;
         resumer.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(resumer.sendJson(WsProbe::startRequest(u"no-such-run"_qs, QString())));
+        QVERIFY(resumer.sendJson(WsProbe::startRequest(QStringLiteral("no-such-run"), QString())));
         QTRY_VERIFY_WITH_TIMEOUT(resumer.isClosed(), Timeout);
         QCOMPARE(resumer.closeInfo().code, quint16(4404));
-        QCOMPARE(runOf(*gateway, u"no-such-run"_qs).value(u"error").toString(), u"not_found"_qs);
+        QCOMPARE(runOf(*gateway, QStringLiteral("no-such-run")).value(u"error").toString(),
+                 QStringLiteral("not_found"));
     }
 
     void protocolErrorsClose4400_data()
     {
         QTest::addColumn<QString>("frame");
         QTest::addColumn<QString>("mentions");
-        QTest::newRow("not json") << u"hello there"_qs << u"invalid JSON"_qs;
-        QTest::newRow("array") << u"[1,2]"_qs << u"not an object"_qs;
-        QTest::newRow("empty object") << u"{}"_qs << u""_qs;
-        QTest::newRow("unknown kind") << u"{\"launchMissiles\":{}}"_qs << u"launchMissiles"_qs;
-        QTest::newRow("missing workflowID") << u"{\"startRequest\":{\"goal\":\"x\"}}"_qs << u"workflowID"_qs;
-        QTest::newRow("wrong type") << u"{\"subscribe\":{\"workflowID\":42}}"_qs << u"workflowID"_qs;
-        QTest::newRow("sql in id") << u"{\"subscribe\":{\"workflowID\":\"'; DROP TABLE runs; --\"}}"_qs << u"workflowID"_qs;
-        QTest::newRow("heartbeat first") << u"{\"heartbeat\":{\"timestamp\":1}}"_qs << u"first message"_qs;
-        QTest::newRow("bad afterSeq") << u"{\"subscribe\":{\"workflowID\":\"a\",\"afterSeq\":\"x\"}}"_qs << u"afterSeq"_qs;
+        QTest::newRow("not json") << QStringLiteral("hello there") << QStringLiteral("invalid JSON");
+        QTest::newRow("array") << QStringLiteral("[1,2]") << QStringLiteral("not an object");
+        QTest::newRow("empty object") << QStringLiteral("{}") << QStringLiteral("");
+        QTest::newRow("unknown kind") << QStringLiteral("{\"launchMissiles\":{}}") << QStringLiteral("launchMissiles");
+        QTest::newRow("missing workflowID")
+            << QStringLiteral("{\"startRequest\":{\"goal\":\"x\"}}") << QStringLiteral("workflowID");
+        QTest::newRow("wrong type") << QStringLiteral("{\"subscribe\":{\"workflowID\":42}}")
+                                    << QStringLiteral("workflowID");
+        QTest::newRow("sql in id") << QStringLiteral("{\"subscribe\":{\"workflowID\":\"'; DROP TABLE runs; --\"}}")
+                                   << QStringLiteral("workflowID");
+        QTest::newRow("heartbeat first") << QStringLiteral("{\"heartbeat\":{\"timestamp\":1}}")
+                                         << QStringLiteral("first message");
+        QTest::newRow("bad afterSeq") << QStringLiteral("{\"subscribe\":{\"workflowID\":\"a\",\"afterSeq\":\"x\"}}")
+                                      << QStringLiteral("afterSeq");
         QTest::newRow("flow not a string")
-            << u"{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":5}\"}}"_qs << u"flow"_qs;
+            << QStringLiteral(
+                   "{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":5}\"}}")
+            << QStringLiteral("flow");
         QTest::newRow("unknown flow")
-            << u"{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":\\\"nope\\\"}\"}}"_qs << u"nope"_qs;
+            << QStringLiteral(
+                   "{\"startRequest\":{\"workflowID\":\"a\",\"goal\":\"x\",\"workflowMetadata\":\"{\\\"flow\\\":\\\"nope\\\"}\"}}")
+            << QStringLiteral("nope");
         // "." and ".." name no run by URL: refused (the rule is in the reason).
-        QTest::newRow("dot id") << u"{\"startRequest\":{\"workflowID\":\".\",\"goal\":\"x\"}}"_qs << u"only of dots"_qs;
-        QTest::newRow("dots id") << u"{\"subscribe\":{\"workflowID\":\"..\"}}"_qs << u"only of dots"_qs;
+        QTest::newRow("dot id") << QStringLiteral("{\"startRequest\":{\"workflowID\":\".\",\"goal\":\"x\"}}")
+                                << QStringLiteral("only of dots");
+        QTest::newRow("dots id") << QStringLiteral("{\"subscribe\":{\"workflowID\":\"..\"}}")
+                                 << QStringLiteral("only of dots");
     }
     void protocolErrorsClose4400()
     {
         QFETCH(QString, frame);
         QFETCH(QString, mentions);
         if (!m_shared)
-            m_shared = startGateway(u"sqlite"_qs);
+            m_shared = startGateway(QStringLiteral("sqlite"));
         GatewayProcess *gateway = m_shared.get();
         QVERIFY(gateway);
 
@@ -230,7 +257,8 @@ private slots:
         QVERIFY2(!probe.closeInfo().reason.isEmpty(), "a readable reason");
         QVERIFY2(probe.closeInfo().reason.contains(mentions), qPrintable(probe.closeInfo().reason));
         // Nothing was created by a refused request, and the tables are intact.
-        const HttpReply list = httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token());
+        const HttpReply list =
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token());
         QCOMPARE(list.status, 200);
         QVERIFY(list.json.value(u"workflows").toArray().isEmpty());
     }
@@ -240,8 +268,9 @@ private slots:
     {
         QJsonObject message = WsProbe::startRequest(workflowId, QString());
         QJsonObject body = message.value(u"startRequest").toObject();
-        body.insert(u"approval"_qs, QJsonObject{{u"decision"_qs, decision}, {u"requestID"_qs, requestId}});
-        return QJsonObject{{u"startRequest"_qs, body}};
+        body.insert(QStringLiteral("approval"),
+                    QJsonObject{{QStringLiteral("decision"), decision}, {QStringLiteral("requestID"), requestId}});
+        return QJsonObject{{QStringLiteral("startRequest"), body}};
     }
 
     // Drives `message` on a fresh session until it closes; the close code and reason.
@@ -250,7 +279,7 @@ private slots:
         WsProbe driver;
         driver.open(gateway.webSocketUrl(), gateway.token());
         if (!driver.sendJson(message) || !QTest::qWaitFor([&driver] { return driver.isClosed(); }, Timeout))
-            return {0, u"no close"_qs};
+            return {0, QStringLiteral("no close")};
         return {driver.closeInfo().code, driver.closeInfo().reason};
     }
 
@@ -262,7 +291,10 @@ private slots:
         return ids;
     }
 
-    void approvalContinuesOrEndsTheTurn_data() { addStoreRows(); }
+    void approvalContinuesOrEndsTheTurn_data()
+    {
+        addStoreRows();
+    }
     void approvalContinuesOrEndsTheTurn()
     {
         QFETCH(QString, store);
@@ -271,55 +303,70 @@ private slots:
         using Reply = std::pair<quint16, QString>;
 
         // The approval flow stops at its request: the entry every client shows buttons for.
-        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(u"appr-yes"_qs, u"greet"_qs, u"approval"_qs)),
-                 Reply(1000, u"plan_approval_required"_qs));
-        QList<QJsonObject> log = getChat(*gateway, u"appr-yes"_qs);
+        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(QStringLiteral("appr-yes"), QStringLiteral("greet"),
+                                                           QStringLiteral("approval"))),
+                 Reply(1000, QStringLiteral("plan_approval_required")));
+        QList<QJsonObject> log = getChat(*gateway, QStringLiteral("appr-yes"));
         QVERIFY(!log.isEmpty());
-        QCOMPARE(log.last().value(u"message_type").toString(), u"request"_qs);
+        QCOMPARE(log.last().value(u"message_type").toString(), QStringLiteral("request"));
         const QString requestId = log.last().value(u"message_id").toString();
-        QCOMPARE(requestId, u"t1-s1"_qs);
+        QCOMPARE(requestId, QStringLiteral("t1-s1"));
 
         // Not the pending request: refused, nothing written.
-        const Reply wrong = driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"approved"_qs, u"t1-s0"_qs));
+        const Reply wrong = driveOnce(
+            *gateway, approvalRequest(QStringLiteral("appr-yes"), QStringLiteral("approved"), QStringLiteral("t1-s0")));
         QCOMPARE(wrong.first, quint16(4400));
         QVERIFY2(wrong.second.contains(u"pending request is t1-s1"), qPrintable(wrong.second));
-        QCOMPARE(getChat(*gateway, u"appr-yes"_qs).size(), log.size());
+        QCOMPARE(getChat(*gateway, QStringLiteral("appr-yes")).size(), log.size());
         // Malformed: refused before any lock.
-        const Reply malformed = driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"maybe"_qs, requestId));
+        const Reply malformed =
+            driveOnce(*gateway, approvalRequest(QStringLiteral("appr-yes"), QStringLiteral("maybe"), requestId));
         QCOMPARE(malformed.first, quint16(4400));
         QVERIFY2(malformed.second.contains(u"decision"), qPrintable(malformed.second));
 
         // Approved: the decision is in the log, then the rest of the plan runs.
-        QCOMPARE(driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"approved"_qs, requestId)), Reply(1000, u"finished"_qs));
-        log = getChat(*gateway, u"appr-yes"_qs);
+        QCOMPARE(
+            driveOnce(*gateway, approvalRequest(QStringLiteral("appr-yes"), QStringLiteral("approved"), requestId)),
+            Reply(1000, QStringLiteral("finished")));
+        log = getChat(*gateway, QStringLiteral("appr-yes"));
         const QStringList ids = idsOf(log);
-        const qsizetype decision = ids.indexOf(u"t1-s1-decision"_qs);
-        QVERIFY2(decision > ids.indexOf(requestId) && decision < ids.indexOf(u"t1-s2"_qs), qPrintable(ids.join(u' ')));
-        QCOMPARE(log.at(decision).value(u"message_type").toString(), u"user"_qs);
-        QCOMPARE(log.at(decision).value(u"message_sub_type").toString(), u"approval"_qs);
+        const qsizetype decision = ids.indexOf(QStringLiteral("t1-s1-decision"));
+        QVERIFY2(decision > ids.indexOf(requestId) && decision < ids.indexOf(QStringLiteral("t1-s2")),
+                 qPrintable(ids.join(u' ')));
+        QCOMPARE(log.at(decision).value(u"message_type").toString(), QStringLiteral("user"));
+        QCOMPARE(log.at(decision).value(u"message_sub_type").toString(), QStringLiteral("approval"));
         QCOMPARE(log.at(decision).value(u"correlation_id").toString(), requestId);
-        QCOMPARE(log.last().value(u"message_type").toString(), u"workflow_end"_qs);
+        QCOMPARE(log.last().value(u"message_type").toString(), QStringLiteral("workflow_end"));
 
         // The run waits for nothing now: a second approval is refused with the status.
-        const Reply again = driveOnce(*gateway, approvalRequest(u"appr-yes"_qs, u"approved"_qs, requestId));
+        const Reply again =
+            driveOnce(*gateway, approvalRequest(QStringLiteral("appr-yes"), QStringLiteral("approved"), requestId));
         QCOMPARE(again.first, quint16(4400));
         QVERIFY2(again.second.contains(u"not waiting for approval (status: finished)"), qPrintable(again.second));
 
         // Rejected: the decision is in the log and the turn ends waiting for input.
-        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(u"appr-no"_qs, u"greet"_qs, u"approval"_qs)),
-                 Reply(1000, u"plan_approval_required"_qs));
-        QCOMPARE(driveOnce(*gateway, approvalRequest(u"appr-no"_qs, u"rejected"_qs, u"t1-s1"_qs)),
-                 Reply(1000, u"input_required"_qs));
-        log = getChat(*gateway, u"appr-no"_qs);
-        QCOMPARE(idsOf(log), (QStringList{u"t1-user"_qs, u"t1-s0"_qs, u"t1-s1"_qs, u"t1-s1-decision"_qs}));
-        QCOMPARE(log.last().value(u"message_sub_type").toString(), u"rejection"_qs);
-        QCOMPARE(runOf(*gateway, u"appr-no"_qs).value(u"status").toString(), u"input_required"_qs);
+        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(QStringLiteral("appr-no"), QStringLiteral("greet"),
+                                                           QStringLiteral("approval"))),
+                 Reply(1000, QStringLiteral("plan_approval_required")));
+        QCOMPARE(driveOnce(*gateway, approvalRequest(QStringLiteral("appr-no"), QStringLiteral("rejected"),
+                                                     QStringLiteral("t1-s1"))),
+                 Reply(1000, QStringLiteral("input_required")));
+        log = getChat(*gateway, QStringLiteral("appr-no"));
+        QCOMPARE(idsOf(log), (QStringList{QStringLiteral("t1-user"), QStringLiteral("t1-s0"), QStringLiteral("t1-s1"),
+                                          QStringLiteral("t1-s1-decision")}));
+        QCOMPARE(log.last().value(u"message_sub_type").toString(), QStringLiteral("rejection"));
+        QCOMPARE(runOf(*gateway, QStringLiteral("appr-no")).value(u"status").toString(),
+                 QStringLiteral("input_required"));
         // A plain resume after a rejection does not carry the plan out.
-        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(u"appr-no"_qs, QString())), Reply(1000, u"input_required"_qs));
-        QCOMPARE(getChat(*gateway, u"appr-no"_qs).size(), log.size());
+        QCOMPARE(driveOnce(*gateway, WsProbe::startRequest(QStringLiteral("appr-no"), QString())),
+                 Reply(1000, QStringLiteral("input_required")));
+        QCOMPARE(getChat(*gateway, QStringLiteral("appr-no")).size(), log.size());
     }
 
-    void driverLeavingPausesTheRun_data() { addStoreRows(); }
+    void driverLeavingPausesTheRun_data()
+    {
+        addStoreRows();
+    }
     void driverLeavingPausesTheRun()
     {
         QFETCH(QString, store);
@@ -328,22 +375,28 @@ private slots:
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"leaver"_qs, u"go slowly"_qs, u"glacial"_qs)));
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("leaver"), QStringLiteral("go slowly"), QStringLiteral("glacial"))));
         QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 2, Timeout);
         driver.close();
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
-        QTRY_COMPARE_WITH_TIMEOUT(runOf(*gateway, u"leaver"_qs).value(u"status").toString(), u"paused"_qs, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(runOf(*gateway, QStringLiteral("leaver")).value(u"status").toString(),
+                                  QStringLiteral("paused"), Timeout);
 
         // A paused run resumes (empty goal) and carries on where it stopped.
-        const qint64 seqBefore = runOf(*gateway, u"leaver"_qs).value(u"lastSeq").toInteger();
+        const qint64 seqBefore = runOf(*gateway, QStringLiteral("leaver")).value(u"lastSeq").toInteger();
         WsProbe again;
         again.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(again.sendJson(WsProbe::startRequest(u"leaver"_qs, QString())));
+        QVERIFY(again.sendJson(WsProbe::startRequest(QStringLiteral("leaver"), QString())));
         QTRY_VERIFY_WITH_TIMEOUT(again.sawRunStatus(RunStatus::Running), Timeout);
-        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, u"leaver"_qs).value(u"lastSeq").toInteger() > seqBefore, Timeout);
+        QTRY_VERIFY_WITH_TIMEOUT(runOf(*gateway, QStringLiteral("leaver")).value(u"lastSeq").toInteger() > seqBefore,
+                                 Timeout);
     }
 
-    void stopWorkflowCancels_data() { addStoreRows(); }
+    void stopWorkflowCancels_data()
+    {
+        addStoreRows();
+    }
     void stopWorkflowCancels()
     {
         QFETCH(QString, store);
@@ -352,41 +405,45 @@ private slots:
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"stopper"_qs, u"go slowly"_qs, u"glacial"_qs)));
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("stopper"), QStringLiteral("go slowly"), QStringLiteral("glacial"))));
         WsProbe watcher;
         QTRY_VERIFY_WITH_TIMEOUT(driver.sawRunStatus(RunStatus::Running), Timeout);
         watcher.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(watcher.sendJson(WsProbe::subscribe(u"stopper"_qs)));
+        QVERIFY(watcher.sendJson(WsProbe::subscribe(QStringLiteral("stopper"))));
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Running), Timeout);
 
-        QVERIFY(driver.sendJson(QJsonObject {{u"stopWorkflow"_qs, QJsonObject {{u"reason"_qs, u"user pressed stop"_qs}}}}));
+        QVERIFY(driver.sendJson(
+            QJsonObject{{QStringLiteral("stopWorkflow"),
+                         QJsonObject{{QStringLiteral("reason"), QStringLiteral("user pressed stop")}}}}));
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed(), Timeout);
         QCOMPARE(driver.closeInfo().code, quint16(1000));
-        QCOMPARE(driver.closeInfo().reason, u"stopped"_qs);
+        QCOMPARE(driver.closeInfo().reason, QStringLiteral("stopped"));
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Stopped), Timeout);
-        const QJsonObject run = runOf(*gateway, u"stopper"_qs);
-        QCOMPARE(run.value(u"status").toString(), u"stopped"_qs);
-        QCOMPARE(run.value(u"reason").toString(), u"user pressed stop"_qs);
+        const QJsonObject run = runOf(*gateway, QStringLiteral("stopper"));
+        QCOMPARE(run.value(u"status").toString(), QStringLiteral("stopped"));
+        QCOMPARE(run.value(u"reason").toString(), QStringLiteral("user pressed stop"));
         // Nothing is written after the cancel.
         const qint64 seq = run.value(u"lastSeq").toInteger();
         QTest::qWait(300);
-        QCOMPARE(runOf(*gateway, u"stopper"_qs).value(u"lastSeq").toInteger(), seq);
+        QCOMPARE(runOf(*gateway, QStringLiteral("stopper")).value(u"lastSeq").toInteger(), seq);
 
         // A second stop from a subscriber is an idempotent no-op.
-        QVERIFY(watcher.sendJson(QJsonObject {{u"stopWorkflow"_qs, QJsonObject {}}}));
+        QVERIFY(watcher.sendJson(QJsonObject{{QStringLiteral("stopWorkflow"), QJsonObject{}}}));
         QTRY_VERIFY_WITH_TIMEOUT(watcher.runStatuses().constLast().reason.contains(u"nothing to do"), Timeout);
         QVERIFY(watcher.runStatuses().constLast().status == RunStatus::Stopped);
     }
 
     void legacyClientsGetWholeCheckpoints()
     {
-        auto gateway = startGateway(u"sqlite"_qs);
+        auto gateway = startGateway(QStringLiteral("sqlite"));
         QVERIFY(gateway);
 
         WsProbe legacy;
         legacy.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(legacy.sendJson(WsProbe::startRequest(u"legacy-1"_qs, u"Create a file called hello.sh that prints hello"_qs,
-                                                      u"hello"_qs, false)));
+        QVERIFY(legacy.sendJson(WsProbe::startRequest(QStringLiteral("legacy-1"),
+                                                      QStringLiteral("Create a file called hello.sh that prints hello"),
+                                                      QStringLiteral("hello"), false)));
         QTRY_VERIFY_WITH_TIMEOUT(legacy.isClosed(), Timeout);
         QCOMPARE(legacy.closeInfo().code, quint16(1000));
         const auto checkpoints = legacy.checkpoints();
@@ -395,28 +452,39 @@ private slots:
         QVERIFY(legacy.seqs().isEmpty());
         const QJsonObject last = QJsonDocument::fromJson(checkpoints.constLast().checkpoint.toUtf8()).object();
         const QJsonArray log = last.value(u"channel_values").toObject().value(u"ui_chat_log").toArray();
-        QCOMPARE(log.size(), getChat(*gateway, u"legacy-1"_qs).size());
+        QCOMPARE(log.size(), getChat(*gateway, QStringLiteral("legacy-1")).size());
     }
 
     void authIsCheckedAtTheHandshake()
     {
-        auto gateway = startGateway(u"sqlite"_qs);
+        auto gateway = startGateway(QStringLiteral("sqlite"));
         QVERIFY(gateway);
         const QByteArray path = "/api/v1/ws";
 
         // No token, a wrong token: 401 before any upgrade.
         QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), path, {})).status, 401);
-        QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), path, {"Authorization: Bearer wrong-token-123"})).status, 401);
-        QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), path, {"Sec-WebSocket-Protocol: lockstep.v1, bearer.wrong-token-123"})).status, 401);
+        QCOMPARE(rawRequest(gateway->port(),
+                            upgradeRequest(gateway->port(), path, {"Authorization: Bearer wrong-token-123"}))
+                     .status,
+                 401);
+        QCOMPARE(
+            rawRequest(gateway->port(), upgradeRequest(gateway->port(), path,
+                                                       {"Sec-WebSocket-Protocol: lockstep.v1, bearer.wrong-token-123"}))
+                .status,
+            401);
         // The right token: 101.
         QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), path,
-                                                            {"Authorization: Bearer " + gateway->token().toUtf8()})).status, 101);
+                                                            {"Authorization: Bearer " + gateway->token().toUtf8()}))
+                     .status,
+                 101);
         // Another path: 404.
         QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), "/ws",
-                                                            {"Authorization: Bearer " + gateway->token().toUtf8()})).status, 404);
+                                                            {"Authorization: Bearer " + gateway->token().toUtf8()}))
+                     .status,
+                 404);
 
         WsProbe wrong;
-        wrong.open(gateway->webSocketUrl(), u"not-the-token-42"_qs);
+        wrong.open(gateway->webSocketUrl(), QStringLiteral("not-the-token-42"));
         QTRY_VERIFY_WITH_TIMEOUT(wrong.hasFailed(), Timeout);
         QCOMPARE(wrong.failure().kind, Transport::ConnectError::HandshakeRejected);
         QCOMPARE(wrong.failure().httpStatus, 401);
@@ -426,29 +494,41 @@ private slots:
 
     void bearerSubprotocolEchoesLockstepV1()
     {
-        auto gateway = startGateway(u"sqlite"_qs);
+        auto gateway = startGateway(QStringLiteral("sqlite"));
         QVERIFY(gateway);
         // A browser cannot set headers: token as a subprotocol, and only that.
         QWebSocket socket;
         QWebSocketHandshakeOptions options;
-        options.setSubprotocols({u"lockstep.v1"_qs, u"bearer."_qs + gateway->token()});
+        options.setSubprotocols({QStringLiteral("lockstep.v1"), QStringLiteral("bearer.") + gateway->token()});
         QSignalSpy connected(&socket, &QWebSocket::connected);
         socket.open(QNetworkRequest(gateway->webSocketUrl()), options);
         QTRY_COMPARE_WITH_TIMEOUT(connected.size(), 1, Timeout);
-        QCOMPARE(socket.subprotocol(), u"lockstep.v1"_qs);
+        QCOMPARE(socket.subprotocol(), QStringLiteral("lockstep.v1"));
         socket.close();
     }
 
     void originMustBeAllowed()
     {
-        auto gateway = startGateway(u"sqlite"_qs, {u"--allowed-origin"_qs, u"https://console.example"_qs});
+        auto gateway = startGateway(QStringLiteral("sqlite"),
+                                    {QStringLiteral("--allowed-origin"), QStringLiteral("https://console.example")});
         QVERIFY(gateway);
         const QByteArray auth = "Authorization: Bearer " + gateway->token().toUtf8();
-        QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), "/api/v1/ws", {auth, "Origin: https://evil.example"})).status, 403);
-        QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), "/api/v1/ws", {auth, "Origin: https://console.example"})).status, 101);
-        QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), "/api/v1/ws", {auth, "Origin: https://console.example:443"})).status, 101);
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(), {},
-                             {{"Origin", "http://console.example"}}).status, 403);
+        QCOMPARE(rawRequest(gateway->port(),
+                            upgradeRequest(gateway->port(), "/api/v1/ws", {auth, "Origin: https://evil.example"}))
+                     .status,
+                 403);
+        QCOMPARE(rawRequest(gateway->port(),
+                            upgradeRequest(gateway->port(), "/api/v1/ws", {auth, "Origin: https://console.example"}))
+                     .status,
+                 101);
+        QCOMPARE(rawRequest(gateway->port(), upgradeRequest(gateway->port(), "/api/v1/ws",
+                                                            {auth, "Origin: https://console.example:443"}))
+                     .status,
+                 101);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(), {},
+                             {{"Origin", "http://console.example"}})
+                     .status,
+                 403);
     }
 
     void tlsServesHttpsAndWss()
@@ -456,11 +536,12 @@ private slots:
         const TlsCert cert = makeSelfSignedCert();
         QVERIFY(!cert.certificatePem.isEmpty());
         QTemporaryDir dir;
-        const QString certFile = dir.filePath(u"cert.pem"_qs);
-        const QString keyFile = dir.filePath(u"key.pem"_qs);
+        const QString certFile = dir.filePath(QStringLiteral("cert.pem"));
+        const QString keyFile = dir.filePath(QStringLiteral("key.pem"));
         QVERIFY(writePemFile(certFile, cert.certificatePem));
         QVERIFY(writePemFile(keyFile, cert.privateKeyPem));
-        auto gateway = startGateway(u"sqlite"_qs, {u"--tls-cert"_qs, certFile, u"--tls-key"_qs, keyFile});
+        auto gateway = startGateway(QStringLiteral("sqlite"),
+                                    {QStringLiteral("--tls-cert"), certFile, QStringLiteral("--tls-key"), keyFile});
         QVERIFY(gateway);
 
         // https, trusting only our certificate.
@@ -477,12 +558,14 @@ private slots:
 
         // wss: a whole turn over TLS.
         WsProbe driver;
-        driver.open(QUrl(QStringLiteral("wss://localhost:%1/api/v1/ws").arg(gateway->port())), gateway->token(), false, certFile);
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"over-tls"_qs, u"hello"_qs, u"hello"_qs)));
+        driver.open(QUrl(QStringLiteral("wss://localhost:%1/api/v1/ws").arg(gateway->port())), gateway->token(), false,
+                    certFile);
+        QVERIFY(driver.sendJson(
+            WsProbe::startRequest(QStringLiteral("over-tls"), QStringLiteral("hello"), QStringLiteral("hello"))));
         QTRY_VERIFY_WITH_TIMEOUT(driver.isClosed() || driver.hasFailed(), Timeout);
         QVERIFY2(!driver.hasFailed(), qPrintable(driver.failure().message));
         QCOMPARE(driver.closeInfo().code, quint16(1000));
-        QCOMPARE(driver.closeInfo().reason, u"input_required"_qs);
+        QCOMPARE(driver.closeInfo().reason, QStringLiteral("input_required"));
 
         // Plain HTTP on the TLS port is not served.
         QCOMPARE(rawRequest(gateway->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 0);
@@ -491,28 +574,32 @@ private slots:
 
     void oversizeMessageCloses1009()
     {
-        auto gateway = startGateway(u"sqlite"_qs, {u"--max-message-bytes"_qs, u"4096"_qs});
+        auto gateway =
+            startGateway(QStringLiteral("sqlite"), {QStringLiteral("--max-message-bytes"), QStringLiteral("4096")});
         QVERIFY(gateway);
         WsProbe probe;
         probe.open(gateway->webSocketUrl(), gateway->token());
         QTRY_VERIFY_WITH_TIMEOUT(probe.isConnected(), Timeout);
-        QVERIFY(probe.sendJson(WsProbe::startRequest(u"big"_qs, QString(8000, u'x'))));
+        QVERIFY(probe.sendJson(WsProbe::startRequest(QStringLiteral("big"), QString(8000, u'x'))));
         QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed(), Timeout);
         QCOMPARE(probe.closeInfo().code, quint16(1009));
-        QCOMPARE(runOf(*gateway, u"big"_qs).value(u"error").toString(), u"not_found"_qs);
+        QCOMPARE(runOf(*gateway, QStringLiteral("big")).value(u"error").toString(), QStringLiteral("not_found"));
     }
 
     void rateLimitCloses1008()
     {
-        auto gateway = startGateway(u"sqlite"_qs, {u"--max-messages-per-second"_qs, u"5"_qs});
+        auto gateway =
+            startGateway(QStringLiteral("sqlite"), {QStringLiteral("--max-messages-per-second"), QStringLiteral("5")});
         QVERIFY(gateway);
-        QVERIFY(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
-                            R"({"goal":"x","workflowID":"rated"})").status == 201);
+        QVERIFY(httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(),
+                            R"({"goal":"x","workflowID":"rated"})")
+                    .status == 201);
         WsProbe probe;
         probe.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(probe.sendJson(WsProbe::subscribe(u"rated"_qs)));
+        QVERIFY(probe.sendJson(WsProbe::subscribe(QStringLiteral("rated"))));
         for (int i = 0; i < 50; ++i)
-            probe.sendJson(QJsonObject {{u"heartbeat"_qs, QJsonObject {{u"timestamp"_qs, 1000 + i}}}});
+            probe.sendJson(
+                QJsonObject{{QStringLiteral("heartbeat"), QJsonObject{{QStringLiteral("timestamp"), 1000 + i}}}});
         QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed(), Timeout);
         QCOMPARE(probe.closeInfo().code, quint16(1008));
         QVERIFY(probe.closeInfo().reason.contains(u"rate"));
@@ -522,11 +609,12 @@ private slots:
     void unmaskedFrameCloses1002()
     {
         if (!m_shared)
-            m_shared = startGateway(u"sqlite"_qs);
+            m_shared = startGateway(QStringLiteral("sqlite"));
         GatewayProcess *gateway = m_shared.get();
         QVERIFY(gateway);
-        QVERIFY(httpRequest("POST", gateway->baseUrl() + u"/api/v1/workflows"_qs, gateway->token(),
-                            R"({"goal":"x","workflowID":"unmasked"})").status == 201);
+        QVERIFY(httpRequest("POST", gateway->baseUrl() + QStringLiteral("/api/v1/workflows"), gateway->token(),
+                            R"({"goal":"x","workflowID":"unmasked"})")
+                    .status == 201);
         RawWsClient client;
         QVERIFY(client.open(gateway->port(), gateway->token()));
         QVERIFY(client.sendFrame(0x1, R"({"subscribe":{"workflowID":"unmasked"}})", false));
@@ -540,11 +628,13 @@ private slots:
     void framesBeforeThe101AreRefused()
     {
         if (!m_shared)
-            m_shared = startGateway(u"sqlite"_qs);
+            m_shared = startGateway(QStringLiteral("sqlite"));
         GatewayProcess *gateway = m_shared.get();
         QVERIFY(gateway);
-        const QByteArray upgrade = upgradeRequest(gateway->port(), "/api/v1/ws", {"Authorization: Bearer " + gateway->token().toUtf8()});
-        const RawReply reply = rawRequest(gateway->port(), upgrade + RawWsClient::clientFrame(0x1, R"({"subscribe":{"workflowID":"x"}})"));
+        const QByteArray upgrade =
+            upgradeRequest(gateway->port(), "/api/v1/ws", {"Authorization: Bearer " + gateway->token().toUtf8()});
+        const RawReply reply =
+            rawRequest(gateway->port(), upgrade + RawWsClient::clientFrame(0x1, R"({"subscribe":{"workflowID":"x"}})"));
         QCOMPARE(reply.status, 400);
         QVERIFY2(reply.raw.contains("101"), reply.raw.constData());
     }
@@ -554,7 +644,7 @@ private slots:
     // gateway's memory stays bounded (it was 25 MB -> 224 MB in 2 s).
     void pingFloodIsCutOff()
     {
-        auto gateway = startGateway(u"sqlite"_qs);
+        auto gateway = startGateway(QStringLiteral("sqlite"));
         QVERIFY(gateway);
         auto residentMiB = [&] {
             QFile status(QStringLiteral("/proc/%1/status").arg(gateway->pid()));
@@ -588,8 +678,11 @@ private slots:
         }
         QVERIFY2(!client.isOpen(), qPrintable(QStringLiteral("still open after %1 MB of pings").arg(sent >> 20)));
         QVERIFY2(peak - before < 100, qPrintable(QStringLiteral("RSS %1 -> %2 MiB").arg(before).arg(peak)));
-        QTRY_VERIFY2_WITH_TIMEOUT(gateway->log().contains(u"closed with 1008"), qPrintable(gateway->log().right(3000)), Timeout);
-        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"sessions").toInt(-1), 0, Timeout);
+        QTRY_VERIFY2_WITH_TIMEOUT(gateway->log().contains(u"closed with 1008"), qPrintable(gateway->log().right(3000)),
+                                  Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"sessions").toInt(-1), 0,
+            Timeout);
     }
 
     // Over --max-message-bytes: always a clean 1009, even while the client is
@@ -600,16 +693,18 @@ private slots:
     {
         QTest::addColumn<QString>("maxMessageBytes");
         QTest::addColumn<QList<qsizetype>>("sizes");
-        const QList<qsizetype> sizes {2 * 1024 * 1024, qsizetype(1.2 * 1024 * 1024)};
+        const QList<qsizetype> sizes{2 * 1024 * 1024, qsizetype(1.2 * 1024 * 1024)};
         QTest::newRow("default 1 MiB") << QString() << sizes;
-        QTest::newRow("64 KiB, 16 MiB message") << u"65536"_qs << QList<qsizetype> {16 * 1024 * 1024};
+        QTest::newRow("64 KiB, 16 MiB message") << QStringLiteral("65536") << QList<qsizetype>{16 * 1024 * 1024};
     }
     void oversizeMessageAlwaysGets1009()
     {
         QFETCH(QString, maxMessageBytes);
         QFETCH(QList<qsizetype>, sizes);
-        auto gateway = startGateway(u"sqlite"_qs, maxMessageBytes.isEmpty() ? QStringList()
-                                                                            : QStringList {u"--max-message-bytes"_qs, maxMessageBytes});
+        auto gateway = startGateway(QStringLiteral("sqlite"),
+                                    maxMessageBytes.isEmpty()
+                                        ? QStringList()
+                                        : QStringList{QStringLiteral("--max-message-bytes"), maxMessageBytes});
         QVERIFY(gateway);
         for (int round = 0; round < 3; ++round)
         {
@@ -620,22 +715,30 @@ private slots:
                 QTRY_VERIFY_WITH_TIMEOUT(probe.isConnected(), Timeout);
                 QVERIFY(probe.sendText(QString(size, u'x')));
                 QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed() || probe.hasFailed(), Timeout);
-                QVERIFY2(probe.closeInfo().receivedCloseFrame,
-                         qPrintable(QStringLiteral("%1 bytes: %2 %3").arg(size).arg(probe.closeInfo().code).arg(probe.closeInfo().reason)));
+                QVERIFY2(probe.closeInfo().receivedCloseFrame, qPrintable(QStringLiteral("%1 bytes: %2 %3")
+                                                                              .arg(size)
+                                                                              .arg(probe.closeInfo().code)
+                                                                              .arg(probe.closeInfo().reason)));
                 QCOMPARE(probe.closeInfo().code, quint16(1009));
 
                 // A client that writes the whole message before it reads anything.
                 RawWsClient raw;
                 QVERIFY(raw.open(gateway->port(), gateway->token()));
                 const bool written = raw.writeRaw(RawWsClient::clientFrame(0x1, QByteArray(size, 'x')), Timeout);
-                QVERIFY2(written, qPrintable(QStringLiteral("%1 bytes: the connection was reset while sending").arg(size)));
+                QVERIFY2(written,
+                         qPrintable(QStringLiteral("%1 bytes: the connection was reset while sending").arg(size)));
                 QCOMPARE(raw.waitForCloseOr({}, Timeout), 1009);
             }
         }
-        QTRY_COMPARE_WITH_TIMEOUT(httpRequest("GET", gateway->baseUrl() + u"/healthz"_qs).json.value(u"sessions").toInt(-1), 0, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            httpRequest("GET", gateway->baseUrl() + QStringLiteral("/healthz")).json.value(u"sessions").toInt(-1), 0,
+            Timeout);
     }
 
-    void sigtermClosesWith1001AndPausesRuns_data() { addStoreRows(); }
+    void sigtermClosesWith1001AndPausesRuns_data()
+    {
+        addStoreRows();
+    }
     void sigtermClosesWith1001AndPausesRuns()
     {
         QFETCH(QString, store);
@@ -645,11 +748,12 @@ private slots:
 
         WsProbe driver;
         driver.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(driver.sendJson(WsProbe::startRequest(u"sigterm-1"_qs, u"go slowly"_qs, u"glacial"_qs)));
+        QVERIFY(driver.sendJson(WsProbe::startRequest(QStringLiteral("sigterm-1"), QStringLiteral("go slowly"),
+                                                      QStringLiteral("glacial"))));
         WsProbe watcher;
         QTRY_VERIFY_WITH_TIMEOUT(driver.seqs().size() >= 2, Timeout);
         watcher.open(gateway->webSocketUrl(), gateway->token());
-        QVERIFY(watcher.sendJson(WsProbe::subscribe(u"sigterm-1"_qs)));
+        QVERIFY(watcher.sendJson(WsProbe::subscribe(QStringLiteral("sigterm-1"))));
         QTRY_VERIFY_WITH_TIMEOUT(watcher.sawRunStatus(RunStatus::Running), Timeout);
 
         QCOMPARE(gateway->terminate(), 0);
@@ -660,9 +764,9 @@ private slots:
         // The gateway is gone; the store says the run was paused at a step boundary.
         auto opened = Store::RunStore::open(spec);
         QVERIFY2(opened, qPrintable(opened ? QString() : opened.error().message));
-        const auto run = (*opened)->getRun(u"sigterm-1"_qs);
+        const auto run = (*opened)->getRun(QStringLiteral("sigterm-1"));
         QVERIFY(run && run->has_value());
-        QCOMPARE(toString((*run)->status), u"paused"_qs);
+        QCOMPARE(toString((*run)->status), QStringLiteral("paused"));
     }
 };
 

@@ -16,14 +16,10 @@ namespace Lockstep::Test
             switch (reply->type)
             {
             case REDIS_REPLY_STRING:
-            case REDIS_REPLY_STATUS:
-                return {reply->str, static_cast<qsizetype>(reply->len)};
-            case REDIS_REPLY_ERROR:
-                return "ERR: " + QByteArray(reply->str, static_cast<qsizetype>(reply->len));
-            case REDIS_REPLY_INTEGER:
-                return QByteArray::number(reply->integer);
-            case REDIS_REPLY_NIL:
-                return "(nil)";
+            case REDIS_REPLY_STATUS: return {reply->str, static_cast<qsizetype>(reply->len)};
+            case REDIS_REPLY_ERROR: return "ERR: " + QByteArray(reply->str, static_cast<qsizetype>(reply->len));
+            case REDIS_REPLY_INTEGER: return QByteArray::number(reply->integer);
+            case REDIS_REPLY_NIL: return "(nil)";
             case REDIS_REPLY_ARRAY:
             {
                 QByteArrayList parts;
@@ -31,11 +27,10 @@ namespace Lockstep::Test
                     parts.append(replyToText(reply->element[i]));
                 return parts.join('\n');
             }
-            default:
-                return "(unknown reply)";
+            default: return "(unknown reply)";
             }
         }
-    } // namespace
+    }  // namespace
 
     RedisAdmin::~RedisAdmin()
     {
@@ -94,9 +89,9 @@ namespace Lockstep::Test
         {
             if (!m_context)
                 return {"(no connection)"};
-            auto *reply = static_cast<redisReply *>(
-                redisCommand(m_context, "SCAN %b MATCH %b COUNT 1000", cursor.constData(),
-                             static_cast<size_t>(cursor.size()), pattern.constData(), static_cast<size_t>(pattern.size())));
+            auto *reply = static_cast<redisReply *>(redisCommand(
+                m_context, "SCAN %b MATCH %b COUNT 1000", cursor.constData(), static_cast<size_t>(cursor.size()),
+                pattern.constData(), static_cast<size_t>(pattern.size())));
             if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
             {
                 if (reply)
@@ -139,6 +134,8 @@ namespace Lockstep::Test
 
     QString LockFixture::newWorkflowId()
     {
-        return QStringLiteral("wf-%1-%2").arg(QString::fromLatin1(QTest::currentTestFunction())).arg(++m_workflowCounter);
+        return QStringLiteral("wf-%1-%2")
+            .arg(QString::fromLatin1(QTest::currentTestFunction()))
+            .arg(++m_workflowCounter);
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

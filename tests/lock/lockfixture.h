@@ -65,9 +65,9 @@ namespace Lockstep::Test
         start([answer](Lock::LockResult<T> result) { answer->emplace(std::move(result)); });
         if (!QTest::qWaitFor([&answer] { return answer->has_value(); }, timeoutMs))
         {
-            return Lockstep::unexpected(Lock::LockError{.kind = Lock::LockError::Kind::Timeout,
-                                                        .message = QStringLiteral("test: no answer within %1 ms")
-                                                                       .arg(timeoutMs)});
+            return Lockstep::unexpected(
+                Lock::LockError{.kind = Lock::LockError::Kind::Timeout,
+                                .message = QStringLiteral("test: no answer within %1 ms").arg(timeoutMs)});
         }
         return std::move(**answer);
     }
@@ -84,4 +84,4 @@ namespace Lockstep::Test
             return "ok";
         return (Lock::errorKindName(result.error().kind) + QStringLiteral(": ") + result.error().message).toUtf8();
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -10,7 +10,6 @@
 #include "tempredis.h"
 
 using namespace std::chrono_literals;
-using namespace Qt::StringLiterals;
 using namespace Lockstep;
 using namespace Lockstep::Lock;
 using Lockstep::Test::await;
@@ -55,25 +54,28 @@ private slots:
         QCOMPARE(m_admin.command({"FLUSHALL"}), QByteArray("OK"));
     }
 
-    void acquireWhenFree_data() { addBackends(); }
+    void acquireWhenFree_data()
+    {
+        addBackends();
+    }
     void acquireWhenFree()
     {
         QFETCH(QString, backend);
-        auto store = makeStore(backend, {.replicaId = u"replica-a"_s});
+        auto store = makeStore(backend, {.replicaId = QStringLiteral("replica-a")});
         const QString workflow = newWorkflowId();
 
-        const auto result = acquire(*store, workflow, u"session-1"_s, 30s);
+        const auto result = acquire(*store, workflow, QStringLiteral("session-1"), 30s);
         QVERIFY2(result, describe(result).constData());
         QVERIFY(result->acquired);
         QVERIFY(result->holder.parsed);
-        QCOMPARE(result->holder.replica, u"replica-a"_s);
-        QCOMPARE(result->holder.session, u"session-1"_s);
+        QCOMPARE(result->holder.replica, QStringLiteral("replica-a"));
+        QCOMPARE(result->holder.session, QStringLiteral("session-1"));
         QVERIFY(result->holder.fence > 0);
         QCOMPARE(result->ttlMs, qint64(30000));
         // The value names replica, session and fence, and parses back to the same holder.
         const LockHolder decoded = decodeLockValue(result->holder.value);
         QCOMPARE(decoded.fence, result->holder.fence);
-        QCOMPARE(decoded.session, u"session-1"_s);
+        QCOMPARE(decoded.session, QStringLiteral("session-1"));
         if (backend == u"redis")
         {
             QCOMPARE(m_admin.command({"GET", "lockstep:lock:" + workflow.toUtf8()}), result->holder.value);
@@ -84,35 +86,41 @@ private slots:
         }
     }
 
-    void acquireWhileHeldReportsHolder_data() { addBackends(); }
+    void acquireWhileHeldReportsHolder_data()
+    {
+        addBackends();
+    }
     void acquireWhileHeldReportsHolder()
     {
         QFETCH(QString, backend);
         auto store = makeStore(backend);
         const QString workflow = newWorkflowId();
-        const auto first = acquire(*store, workflow, u"tab-1"_s);
+        const auto first = acquire(*store, workflow, QStringLiteral("tab-1"));
         QVERIFY2(first && first->acquired, describe(first).constData());
 
-        const auto second = acquire(*store, workflow, u"tab-2"_s);
+        const auto second = acquire(*store, workflow, QStringLiteral("tab-2"));
         QVERIFY2(second, describe(second).constData());
         QVERIFY(!second->acquired);
-        QCOMPARE(second->holder.session, u"tab-1"_s);
+        QCOMPARE(second->holder.session, QStringLiteral("tab-1"));
         QCOMPARE(second->holder.fence, first->holder.fence);
         QCOMPARE(second->holder.value, first->holder.value);
         QVERIFY2(second->ttlMs > 0 && second->ttlMs <= 30000, QByteArray::number(second->ttlMs).constData());
 
         // Even the same session does not get it twice: one execution per lock.
-        const auto again = acquire(*store, workflow, u"tab-1"_s);
+        const auto again = acquire(*store, workflow, QStringLiteral("tab-1"));
         QVERIFY2(again && !again->acquired, describe(again).constData());
     }
 
-    void releaseFreesAndFenceGrows_data() { addBackends(); }
+    void releaseFreesAndFenceGrows_data()
+    {
+        addBackends();
+    }
     void releaseFreesAndFenceGrows()
     {
         QFETCH(QString, backend);
         auto store = makeStore(backend);
         const QString workflow = newWorkflowId();
-        const auto first = acquire(*store, workflow, u"s1"_s);
+        const auto first = acquire(*store, workflow, QStringLiteral("s1"));
         QVERIFY2(first && first->acquired, describe(first).constData());
 
         const auto released = release(*store, workflow, first->holder.value);
@@ -126,12 +134,15 @@ private slots:
         const auto twice = release(*store, workflow, first->holder.value);
         QVERIFY2(twice && !twice.value(), describe(twice).constData());
 
-        const auto second = acquire(*store, workflow, u"s2"_s);
+        const auto second = acquire(*store, workflow, QStringLiteral("s2"));
         QVERIFY2(second && second->acquired, describe(second).constData());
         QVERIFY(second->holder.fence > first->holder.fence);
     }
 
-    void fencesStrictlyIncrease_data() { addBackends(); }
+    void fencesStrictlyIncrease_data()
+    {
+        addBackends();
+    }
     void fencesStrictlyIncrease()
     {
         QFETCH(QString, backend);
@@ -141,31 +152,36 @@ private slots:
         qint64 previous = 0;
         for (int i = 0; i < 300; ++i)
         {
-            const auto got = acquire(*store, workflow, u"s%1"_s.arg(i));
+            const auto got = acquire(*store, workflow, QStringLiteral("s%1").arg(i));
             QVERIFY2(got && got->acquired, describe(got).constData());
-            QVERIFY2(got->holder.fence > previous, qPrintable(u"cycle %1: fence %2 after %3"_s.arg(i).arg(got->holder.fence).arg(previous)));
+            QVERIFY2(
+                got->holder.fence > previous,
+                qPrintable(QStringLiteral("cycle %1: fence %2 after %3").arg(i).arg(got->holder.fence).arg(previous)));
             previous = got->holder.fence;
             // A refused acquire in between must not disturb the sequence.
-            const auto refused = acquire(*store, workflow, u"intruder"_s);
+            const auto refused = acquire(*store, workflow, QStringLiteral("intruder"));
             QVERIFY2(refused && !refused->acquired, describe(refused).constData());
             const auto released = release(*store, workflow, got->holder.value);
             QVERIFY2(released && released.value(), describe(released).constData());
         }
         // Fences are per workflow: another workflow starts its own sequence.
-        const auto elsewhere = acquire(*store, other, u"s"_s);
+        const auto elsewhere = acquire(*store, other, QStringLiteral("s"));
         QVERIFY2(elsewhere && elsewhere->acquired, describe(elsewhere).constData());
         QCOMPARE(elsewhere->holder.fence, qint64(1));
     }
 
     // A run store that carries a fence from elsewhere: the holder takes a
     // fresh fence above it without letting go of the lock.
-    void raiseFenceMovesPastTheFloor_data() { addBackends(); }
+    void raiseFenceMovesPastTheFloor_data()
+    {
+        addBackends();
+    }
     void raiseFenceMovesPastTheFloor()
     {
         QFETCH(QString, backend);
-        auto store = makeStore(backend, {.replicaId = u"gw-r"_s});
+        auto store = makeStore(backend, {.replicaId = QStringLiteral("gw-r")});
         const QString workflow = newWorkflowId();
-        const auto got = acquire(*store, workflow, u"s1"_s, 20s);
+        const auto got = acquire(*store, workflow, QStringLiteral("s1"), 20s);
         QVERIFY2(got && got->acquired, describe(got).constData());
         QCOMPARE(got->holder.fence, qint64(1));
 
@@ -173,8 +189,8 @@ private slots:
             [&](auto done) { store->raiseFence(workflow, got->holder.value, 41, nullptr, done); });
         QVERIFY2(raised && raised->has_value(), describe(raised).constData());
         QCOMPARE((*raised)->fence, qint64(42));
-        QCOMPARE((*raised)->session, u"s1"_s);
-        QCOMPARE((*raised)->replica, u"gw-r"_s);
+        QCOMPARE((*raised)->session, QStringLiteral("s1"));
+        QCOMPARE((*raised)->replica, QStringLiteral("gw-r"));
 
         auto state = peek(*store, workflow);
         QVERIFY2(state && state->held, describe(state).constData());
@@ -204,7 +220,7 @@ private slots:
 
         // The counter keeps the raise: the next holder is above it.
         QVERIFY(release(*store, workflow, (*again)->value).value());
-        const auto next = acquire(*store, workflow, u"s2"_s);
+        const auto next = acquire(*store, workflow, QStringLiteral("s2"));
         QVERIFY2(next && next->acquired, describe(next).constData());
         QCOMPARE(next->holder.fence, qint64(44));
 
@@ -215,7 +231,10 @@ private slots:
         QVERIFY2(freeRaise && !freeRaise->has_value(), describe(freeRaise).constData());
     }
 
-    void pingAnswers_data() { addBackends(); }
+    void pingAnswers_data()
+    {
+        addBackends();
+    }
     void pingAnswers()
     {
         QFETCH(QString, backend);
@@ -232,13 +251,16 @@ private slots:
         }
     }
 
-    void staleReleaseKeepsNewerHolder_data() { addBackends(); }
+    void staleReleaseKeepsNewerHolder_data()
+    {
+        addBackends();
+    }
     void staleReleaseKeepsNewerHolder()
     {
         QFETCH(QString, backend);
         auto store = makeStore(backend);
         const QString workflow = newWorkflowId();
-        const auto a = acquire(*store, workflow, u"A"_s, 300ms);
+        const auto a = acquire(*store, workflow, QStringLiteral("A"), 300ms);
         QVERIFY2(a && a->acquired, describe(a).constData());
 
         // A pauses past its TTL; the lock frees by itself.
@@ -247,7 +269,7 @@ private slots:
                                      return state && !state->held;
                                  }()),
                                  10000);
-        const auto b = acquire(*store, workflow, u"B"_s, 30s);
+        const auto b = acquire(*store, workflow, QStringLiteral("B"), 30s);
         QVERIFY2(b && b->acquired, describe(b).constData());
         QVERIFY(b->holder.fence > a->holder.fence);
 
@@ -259,20 +281,24 @@ private slots:
         QVERIFY2(staleRefresh && !staleRefresh.value(), describe(staleRefresh).constData());
         const auto state = peek(*store, workflow);
         QVERIFY2(state && state->held, describe(state).constData());
-        QCOMPARE(state->holder.session, u"B"_s);
+        QCOMPARE(state->holder.session, QStringLiteral("B"));
         QCOMPARE(state->holder.fence, b->holder.fence);
     }
 
-    void refreshOnlyByOwner_data() { addBackends(); }
+    void refreshOnlyByOwner_data()
+    {
+        addBackends();
+    }
     void refreshOnlyByOwner()
     {
         QFETCH(QString, backend);
         auto store = makeStore(backend);
         const QString workflow = newWorkflowId();
-        const auto got = acquire(*store, workflow, u"s"_s, 1s);
+        const auto got = acquire(*store, workflow, QStringLiteral("s"), 1s);
         QVERIFY2(got && got->acquired, describe(got).constData());
 
-        const auto foreign = refresh(*store, workflow, encodeLockValue(u"other"_s, u"s"_s, got->holder.fence), 60s);
+        const auto foreign = refresh(
+            *store, workflow, encodeLockValue(QStringLiteral("other"), QStringLiteral("s"), got->holder.fence), 60s);
         QVERIFY2(foreign && !foreign.value(), describe(foreign).constData());
         auto state = peek(*store, workflow);
         QVERIFY2(state && state->held, describe(state).constData());
@@ -290,44 +316,53 @@ private slots:
         QVERIFY2(gone && !gone.value(), describe(gone).constData());
     }
 
-    void peekReportsHolderFenceTtl_data() { addBackends(); }
+    void peekReportsHolderFenceTtl_data()
+    {
+        addBackends();
+    }
     void peekReportsHolderFenceTtl()
     {
         QFETCH(QString, backend);
-        auto store = makeStore(backend, {.replicaId = u"gw-1"_s});
+        auto store = makeStore(backend, {.replicaId = QStringLiteral("gw-1")});
         const QString workflow = newWorkflowId();
         const auto free = peek(*store, workflow);
         QVERIFY2(free, describe(free).constData());
         QVERIFY(!free->held);
 
-        const auto got = acquire(*store, workflow, u"session-x"_s, 20s);
+        const auto got = acquire(*store, workflow, QStringLiteral("session-x"), 20s);
         QVERIFY2(got && got->acquired, describe(got).constData());
         const auto state = peek(*store, workflow);
         QVERIFY2(state && state->held, describe(state).constData());
         QVERIFY(state->holder.parsed);
-        QCOMPARE(state->holder.replica, u"gw-1"_s);
-        QCOMPARE(state->holder.session, u"session-x"_s);
+        QCOMPARE(state->holder.replica, QStringLiteral("gw-1"));
+        QCOMPARE(state->holder.session, QStringLiteral("session-x"));
         QCOMPARE(state->holder.fence, got->holder.fence);
         QVERIFY2(state->ttlMs > 0 && state->ttlMs <= 20000, QByteArray::number(state->ttlMs).constData());
     }
 
-    void answersNeverInsideTheCall_data() { addBackends(); }
+    void answersNeverInsideTheCall_data()
+    {
+        addBackends();
+    }
     void answersNeverInsideTheCall()
     {
         QFETCH(QString, backend);
         auto store = makeStore(backend);
         const QString workflow = newWorkflowId();
         bool answered = false;
-        store->acquire(workflow, u"s"_s, 30s, nullptr, [&answered](const auto &) { answered = true; });
+        store->acquire(workflow, QStringLiteral("s"), 30s, nullptr, [&answered](const auto &) { answered = true; });
         QVERIFY(!answered);
         QTRY_VERIFY(answered);
         answered = false;
-        store->acquire(QString(), u"s"_s, 30s, nullptr, [&answered](const auto &) { answered = true; });
+        store->acquire(QString(), QStringLiteral("s"), 30s, nullptr, [&answered](const auto &) { answered = true; });
         QVERIFY(!answered);  // even a refusal of bad input comes from the event loop
         QTRY_VERIFY(answered);
     }
 
-    void contextGuardsTheAnswer_data() { addBackends(); }
+    void contextGuardsTheAnswer_data()
+    {
+        addBackends();
+    }
     void contextGuardsTheAnswer()
     {
         QFETCH(QString, backend);
@@ -335,7 +370,7 @@ private slots:
         const QString workflow = newWorkflowId();
         int answers = 0;
         auto context = std::make_unique<QObject>();
-        store->acquire(workflow, u"s"_s, 30s, context.get(), [&answers](const auto &) { ++answers; });
+        store->acquire(workflow, QStringLiteral("s"), 30s, context.get(), [&answers](const auto &) { ++answers; });
         context.reset();
         // The call itself still ran: the lock is held, nobody heard about it.
         const auto state = peek(*store, workflow);
@@ -349,16 +384,23 @@ private slots:
         QTest::addColumn<QString>("workflow");
         QTest::addColumn<QString>("session");
         QTest::addColumn<qint64>("ttlMs");
-        for (const QString &backend : {u"memory"_s, u"redis"_s})
+        for (const QString &backend : {QStringLiteral("memory"), QStringLiteral("redis")})
         {
             const QByteArray tag = backend.toUtf8();
-            QTest::addRow("%s empty workflow", tag.constData()) << backend << QString() << u"s"_s << qint64(1000);
-            QTest::addRow("%s empty session", tag.constData()) << backend << u"wf"_s << QString() << qint64(1000);
-            QTest::addRow("%s control char", tag.constData()) << backend << u"wf\nx"_s << u"s"_s << qint64(1000);
-            QTest::addRow("%s too long", tag.constData()) << backend << QString(513, u'a') << u"s"_s << qint64(1000);
-            QTest::addRow("%s zero ttl", tag.constData()) << backend << u"wf"_s << u"s"_s << qint64(0);
-            QTest::addRow("%s negative ttl", tag.constData()) << backend << u"wf"_s << u"s"_s << qint64(-5);
-            QTest::addRow("%s ttl over a day", tag.constData()) << backend << u"wf"_s << u"s"_s << qint64(86400001);
+            QTest::addRow("%s empty workflow", tag.constData())
+                << backend << QString() << QStringLiteral("s") << qint64(1000);
+            QTest::addRow("%s empty session", tag.constData())
+                << backend << QStringLiteral("wf") << QString() << qint64(1000);
+            QTest::addRow("%s control char", tag.constData())
+                << backend << QStringLiteral("wf\nx") << QStringLiteral("s") << qint64(1000);
+            QTest::addRow("%s too long", tag.constData())
+                << backend << QString(513, u'a') << QStringLiteral("s") << qint64(1000);
+            QTest::addRow("%s zero ttl", tag.constData())
+                << backend << QStringLiteral("wf") << QStringLiteral("s") << qint64(0);
+            QTest::addRow("%s negative ttl", tag.constData())
+                << backend << QStringLiteral("wf") << QStringLiteral("s") << qint64(-5);
+            QTest::addRow("%s ttl over a day", tag.constData())
+                << backend << QStringLiteral("wf") << QStringLiteral("s") << qint64(86400001);
         }
     }
     void invalidArguments()
@@ -376,7 +418,7 @@ private slots:
         if (backend == u"redis")
             QCOMPARE(m_admin.command({"DBSIZE"}), QByteArray("0"));  // nothing reached Redis
 
-        const auto released = release(*store, u"wf"_s, QByteArray());
+        const auto released = release(*store, QStringLiteral("wf"), QByteArray());
         QVERIFY(!released);
         QCOMPARE(released.error().kind, LockError::Kind::InvalidArgument);
     }
@@ -385,21 +427,21 @@ private slots:
 
     void twoReplicasShareTheLock()
     {
-        auto replicaA = makeStore(u"redis"_s, {.replicaId = u"replica-a"_s});
-        auto replicaB = makeStore(u"redis"_s, {.replicaId = u"replica-b"_s});
+        auto replicaA = makeStore(QStringLiteral("redis"), {.replicaId = QStringLiteral("replica-a")});
+        auto replicaB = makeStore(QStringLiteral("redis"), {.replicaId = QStringLiteral("replica-b")});
         const QString workflow = newWorkflowId();
-        const auto a = acquire(*replicaA, workflow, u"tab-1"_s);
+        const auto a = acquire(*replicaA, workflow, QStringLiteral("tab-1"));
         QVERIFY2(a && a->acquired, describe(a).constData());
-        const auto b = acquire(*replicaB, workflow, u"tab-2"_s);
+        const auto b = acquire(*replicaB, workflow, QStringLiteral("tab-2"));
         QVERIFY2(b && !b->acquired, describe(b).constData());
-        QCOMPARE(b->holder.replica, u"replica-a"_s);
-        QCOMPARE(b->holder.session, u"tab-1"_s);
+        QCOMPARE(b->holder.replica, QStringLiteral("replica-a"));
+        QCOMPARE(b->holder.session, QStringLiteral("tab-1"));
         const auto seenFromB = peek(*replicaB, workflow);
         QVERIFY2(seenFromB && seenFromB->held, describe(seenFromB).constData());
         QCOMPARE(seenFromB->holder.fence, a->holder.fence);
 
         QVERIFY(release(*replicaA, workflow, a->holder.value).value());
-        const auto b2 = acquire(*replicaB, workflow, u"tab-2"_s);
+        const auto b2 = acquire(*replicaB, workflow, QStringLiteral("tab-2"));
         QVERIFY2(b2 && b2->acquired, describe(b2).constData());
         QVERIFY(b2->holder.fence > a->holder.fence);
     }
@@ -407,22 +449,23 @@ private slots:
     void acquireWhileRedisDownFailsFast()
     {
         // callTimeout is long: the answer must come from "connection refused", not the timer.
-        auto connected = makeStore(u"redis"_s, {.callTimeout = 60s});
+        auto connected = makeStore(QStringLiteral("redis"), {.callTimeout = 60s});
         const QString workflow = newWorkflowId();
-        const auto before = acquire(*connected, workflow, u"s"_s);
+        const auto before = acquire(*connected, workflow, QStringLiteral("s"));
         QVERIFY2(before && before->acquired, describe(before).constData());
 
         m_redis.kill();
-        auto fresh = makeStore(u"redis"_s, {.callTimeout = 60s});
+        auto fresh = makeStore(QStringLiteral("redis"), {.callTimeout = 60s});
         for (LockStore *store : {connected.get(), fresh.get()})
         {
             for (int attempt = 0; attempt < 3; ++attempt)
             {
-                const auto result = acquire(*store, newWorkflowId(), u"s"_s);
+                const auto result = acquire(*store, newWorkflowId(), QStringLiteral("s"));
                 QVERIFY(!result);
                 QCOMPARE(result.error().kind, LockError::Kind::Unavailable);
                 QVERIFY(result.error().isUnavailable());
-                QVERIFY2(result.error().message.contains(u"127.0.0.1"_s), qPrintable(result.error().message));
+                QVERIFY2(result.error().message.contains(QStringLiteral("127.0.0.1")),
+                         qPrintable(result.error().message));
             }
             const auto peeked = peek(*store, workflow);
             QVERIFY(!peeked);
@@ -434,7 +477,7 @@ private slots:
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
         for (LockStore *store : {connected.get(), fresh.get()})
         {
-            const auto after = acquire(*store, newWorkflowId(), u"s"_s);
+            const auto after = acquire(*store, newWorkflowId(), QStringLiteral("s"));
             QVERIFY2(after && after->acquired, describe(after).constData());
         }
         QVERIFY(static_cast<RedisLockStore *>(connected.get())->isConnected());
@@ -450,13 +493,13 @@ private slots:
                 accepted.append(socket);
         });
         QVERIFY(silent.listen(QHostAddress::LocalHost));
-        const auto endpoint = parseRedisUrl(u"redis://127.0.0.1:%1"_s.arg(silent.serverPort()));
+        const auto endpoint = parseRedisUrl(QStringLiteral("redis://127.0.0.1:%1").arg(silent.serverPort()));
         QVERIFY(endpoint);
         RedisLockStore store(endpoint.value(), {.callTimeout = 300ms});
 
         for (int attempt = 0; attempt < 2; ++attempt)
         {
-            const auto result = acquire(store, u"wf"_s, u"s"_s);
+            const auto result = acquire(store, QStringLiteral("wf"), QStringLiteral("s"));
             QVERIFY(!result);
             QCOMPARE(result.error().kind, LockError::Kind::Timeout);
             QVERIFY(result.error().isUnavailable());
@@ -471,28 +514,27 @@ private slots:
 
     void unresolvableHostFails()
     {
-        const auto endpoint = parseRedisUrl(u"redis://no-such-host.invalid:6379"_s);
+        const auto endpoint = parseRedisUrl(QStringLiteral("redis://no-such-host.invalid:6379"));
         QVERIFY(endpoint);
         RedisLockStore store(endpoint.value(), {.callTimeout = 10s});
-        const auto result = acquire(store, u"wf"_s, u"s"_s);
+        const auto result = acquire(store, QStringLiteral("wf"), QStringLiteral("s"));
         QVERIFY(!result);
-        QVERIFY2(result.error().kind == LockError::Kind::Unavailable
-                     || result.error().kind == LockError::Kind::Timeout,
+        QVERIFY2(result.error().kind == LockError::Kind::Unavailable || result.error().kind == LockError::Kind::Timeout,
                  describe(result).constData());
     }
 
     void hostNameIsResolved()
     {
-        const auto endpoint = parseRedisUrl(u"redis://localhost:%1"_s.arg(m_redis.port()));
+        const auto endpoint = parseRedisUrl(QStringLiteral("redis://localhost:%1").arg(m_redis.port()));
         QVERIFY(endpoint);
         RedisLockStore store(endpoint.value());
-        const auto got = acquire(store, newWorkflowId(), u"s"_s);
+        const auto got = acquire(store, newWorkflowId(), QStringLiteral("s"));
         QVERIFY2(got && got->acquired, describe(got).constData());
     }
 
     void foreignValueIsReportedRaw()
     {
-        auto store = makeStore(u"redis"_s);
+        auto store = makeStore(QStringLiteral("redis"));
         const QString workflow = newWorkflowId();
         QCOMPARE(m_admin.command({"SET", "lockstep:lock:" + workflow.toUtf8(), "not-lockstep", "PX", "30000"}),
                  QByteArray("OK"));
@@ -500,22 +542,22 @@ private slots:
         QVERIFY2(state && state->held, describe(state).constData());
         QVERIFY(!state->holder.parsed);
         QCOMPARE(state->holder.value, QByteArray("not-lockstep"));
-        const auto got = acquire(*store, workflow, u"s"_s);
+        const auto got = acquire(*store, workflow, QStringLiteral("s"));
         QVERIFY2(got && !got->acquired, describe(got).constData());
 
         // A key of the wrong type is a store error, not a crash or a false "free".
         QCOMPARE(m_admin.command({"DEL", "lockstep:lock:" + workflow.toUtf8()}), QByteArray("1"));
         QCOMPARE(m_admin.command({"HSET", "lockstep:fence:" + workflow.toUtf8(), "a", "b"}), QByteArray("1"));
-        const auto broken = acquire(*store, workflow, u"s"_s);
+        const auto broken = acquire(*store, workflow, QStringLiteral("s"));
         QVERIFY(!broken);
         QCOMPARE(broken.error().kind, LockError::Kind::StoreError);
     }
 
     void scriptCacheFlushIsSurvived()
     {
-        auto store = makeStore(u"redis"_s);
+        auto store = makeStore(QStringLiteral("redis"));
         const QString workflow = newWorkflowId();
-        QVERIFY(acquire(*store, workflow, u"s"_s)->acquired);
+        QVERIFY(acquire(*store, workflow, QStringLiteral("s"))->acquired);
         QCOMPARE(m_admin.command({"SCRIPT", "FLUSH"}), QByteArray("OK"));
         const auto state = peek(*store, workflow);  // NOSCRIPT, then EVAL
         QVERIFY2(state && state->held, describe(state).constData());
@@ -530,8 +572,9 @@ private slots:
         });
         const QString workflow = newWorkflowId();
         {
-            RedisLockStore store(parseRedisUrl(u"redis://:s3cret-pw@127.0.0.1:%1/3"_s.arg(m_redis.port())).value());
-            const auto got = acquire(store, workflow, u"s"_s);
+            RedisLockStore store(
+                parseRedisUrl(QStringLiteral("redis://:s3cret-pw@127.0.0.1:%1/3").arg(m_redis.port())).value());
+            const auto got = acquire(store, workflow, QStringLiteral("s"));
             QVERIFY2(got && got->acquired, describe(got).constData());
         }
         m_admin.command({"AUTH", "s3cret-pw"});
@@ -539,12 +582,13 @@ private slots:
         QCOMPARE(m_admin.command({"EXISTS", "lockstep:lock:" + workflow.toUtf8()}), QByteArray("1"));
         QCOMPARE(m_admin.command({"SELECT", "0"}), QByteArray("OK"));
 
-        RedisLockStore wrong(parseRedisUrl(u"redis://:nope@127.0.0.1:%1"_s.arg(m_redis.port())).value());
-        const auto refused = acquire(wrong, newWorkflowId(), u"s"_s);
+        RedisLockStore wrong(parseRedisUrl(QStringLiteral("redis://:nope@127.0.0.1:%1").arg(m_redis.port())).value());
+        const auto refused = acquire(wrong, newWorkflowId(), QStringLiteral("s"));
         QVERIFY(!refused);
         QCOMPARE(refused.error().kind, LockError::Kind::StoreError);
-        QVERIFY2(refused.error().message.contains(u"authentication"_s), qPrintable(refused.error().message));
-        QVERIFY(!refused.error().message.contains(u"nope"_s));
+        QVERIFY2(refused.error().message.contains(QStringLiteral("authentication")),
+                 qPrintable(refused.error().message));
+        QVERIFY(!refused.error().message.contains(QStringLiteral("nope")));
     }
 
     // ---- no backend ----
@@ -557,19 +601,26 @@ private slots:
         QTest::addColumn<int>("port");
         QTest::addColumn<int>("database");
         QTest::addColumn<QString>("redacted");
-        QTest::newRow("plain") << u"redis://127.0.0.1:6380"_s << true << u"127.0.0.1"_s << 6380 << 0 << u"redis://127.0.0.1:6380"_s;
-        QTest::newRow("default port") << u"redis://cache.internal"_s << true << u"cache.internal"_s << 6379 << 0 << u"redis://cache.internal:6379"_s;
-        QTest::newRow("ipv6") << u"redis://[::1]:7000/2"_s << true << u"::1"_s << 7000 << 2 << u"redis://[::1]:7000/2"_s;
-        QTest::newRow("password") << u"redis://:pa%40ss@h:1"_s << true << u"h"_s << 1 << 0 << u"redis://:***@h:1"_s;
-        QTest::newRow("acl user") << u"redis://app:pw@h:2/1"_s << true << u"h"_s << 2 << 1 << u"redis://app:***@h:2/1"_s;
-        QTest::newRow("tls") << u"rediss://h:1"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("http") << u"http://h:1"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("no scheme") << u"127.0.0.1:6379"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("no host") << u"redis://:6379"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("bad port") << u"redis://h:99999"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("bad db") << u"redis://h:1/x"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("user without password") << u"redis://app@h:1"_s << false << QString() << 0 << 0 << QString();
-        QTest::newRow("query") << u"redis://h:1?timeout=1"_s << false << QString() << 0 << 0 << QString();
+        QTest::newRow("plain") << QStringLiteral("redis://127.0.0.1:6380") << true << QStringLiteral("127.0.0.1")
+                               << 6380 << 0 << QStringLiteral("redis://127.0.0.1:6380");
+        QTest::newRow("default port") << QStringLiteral("redis://cache.internal") << true
+                                      << QStringLiteral("cache.internal") << 6379 << 0
+                                      << QStringLiteral("redis://cache.internal:6379");
+        QTest::newRow("ipv6") << QStringLiteral("redis://[::1]:7000/2") << true << QStringLiteral("::1") << 7000 << 2
+                              << QStringLiteral("redis://[::1]:7000/2");
+        QTest::newRow("password") << QStringLiteral("redis://:pa%40ss@h:1") << true << QStringLiteral("h") << 1 << 0
+                                  << QStringLiteral("redis://:***@h:1");
+        QTest::newRow("acl user") << QStringLiteral("redis://app:pw@h:2/1") << true << QStringLiteral("h") << 2 << 1
+                                  << QStringLiteral("redis://app:***@h:2/1");
+        QTest::newRow("tls") << QStringLiteral("rediss://h:1") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("http") << QStringLiteral("http://h:1") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("no scheme") << QStringLiteral("127.0.0.1:6379") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("no host") << QStringLiteral("redis://:6379") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("bad port") << QStringLiteral("redis://h:99999") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("bad db") << QStringLiteral("redis://h:1/x") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("user without password")
+            << QStringLiteral("redis://app@h:1") << false << QString() << 0 << 0 << QString();
+        QTest::newRow("query") << QStringLiteral("redis://h:1?timeout=1") << false << QString() << 0 << 0 << QString();
         QTest::newRow("empty") << QString() << false << QString() << 0 << 0 << QString();
     }
     void redisUrls()
@@ -581,7 +632,7 @@ private slots:
         if (!valid)
         {
             QCOMPARE(parsed.error().kind, LockError::Kind::InvalidArgument);
-            QVERIFY(parsed.error().message.startsWith(u"--redis: "_s));
+            QVERIFY(parsed.error().message.startsWith(QStringLiteral("--redis: ")));
             return;
         }
         QFETCH(QString, host);
@@ -592,35 +643,36 @@ private slots:
         QCOMPARE(int(parsed->port), port);
         QCOMPARE(parsed->database, database);
         QCOMPARE(parsed->redacted(), redacted);
-        if (url.contains(u"pa%40ss"_s))
-            QCOMPARE(parsed->password, u"pa@ss"_s);
+        if (url.contains(QStringLiteral("pa%40ss")))
+            QCOMPARE(parsed->password, QStringLiteral("pa@ss"));
     }
 
     void createLockStoreChoosesBackend()
     {
         auto memory = createLockStore(QString(), {});
         QVERIFY(memory);
-        QCOMPARE(memory.value()->kind(), u"memory"_s);
+        QCOMPARE(memory.value()->kind(), QStringLiteral("memory"));
         QVERIFY(!memory.value()->options().replicaId.isEmpty());
-        auto redis = createLockStore(m_redis.url(), {.replicaId = u"r9"_s});
+        auto redis = createLockStore(m_redis.url(), {.replicaId = QStringLiteral("r9")});
         QVERIFY(redis);
-        QCOMPARE(redis.value()->kind(), u"redis"_s);
-        QCOMPARE(redis.value()->options().replicaId, u"r9"_s);
-        QVERIFY(!createLockStore(u"memcached://x"_s, {}));
+        QCOMPARE(redis.value()->kind(), QStringLiteral("redis"));
+        QCOMPARE(redis.value()->options().replicaId, QStringLiteral("r9"));
+        QVERIFY(!createLockStore(QStringLiteral("memcached://x"), {}));
         QVERIFY(!createLockStore(QString(), {.ttl = 0ms}));
         QVERIFY(!createLockStore(QString(), {.callTimeout = 0ms}));
     }
 
     void lockValueCodec()
     {
-        const QByteArray value = encodeLockValue(u"rép\"lica"_s, u"s/1 \\ x"_s, 42);
+        const QByteArray value = encodeLockValue(QStringLiteral("rép\"lica"), QStringLiteral("s/1 \\ x"), 42);
         const LockHolder holder = decodeLockValue(value);
         QVERIFY(holder.parsed);
-        QCOMPARE(holder.replica, u"rép\"lica"_s);
-        QCOMPARE(holder.session, u"s/1 \\ x"_s);
+        QCOMPARE(holder.replica, QStringLiteral("rép\"lica"));
+        QCOMPARE(holder.session, QStringLiteral("s/1 \\ x"));
         QCOMPARE(holder.fence, qint64(42));
         QCOMPARE(holder.value, value);
-        for (const QByteArray &junk : {QByteArray(), QByteArray("x"), QByteArray("[]"), QByteArray(R"({"fence":"1","replica":"r","session":"s"})")})
+        for (const QByteArray &junk : {QByteArray(), QByteArray("x"), QByteArray("[]"),
+                                       QByteArray(R"({"fence":"1","replica":"r","session":"s"})")})
         {
             const LockHolder bad = decodeLockValue(junk);
             QVERIFY(!bad.parsed);

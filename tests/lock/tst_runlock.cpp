@@ -12,7 +12,6 @@
 #include "tempredis.h"
 
 using namespace std::chrono_literals;
-using namespace Qt::StringLiterals;
 using namespace Lockstep;
 using namespace Lockstep::Lock;
 using Lockstep::Test::await;
@@ -26,8 +25,13 @@ namespace
     class HangingRefreshStore final : public LockStore
     {
     public:
-        HangingRefreshStore() : LockStore({.replicaId = u"hang"_s}) {}
-        QString kind() const override { return u"hanging"_s; }
+        HangingRefreshStore()
+            : LockStore({.replicaId = QStringLiteral("hang")})
+        {}
+        QString kind() const override
+        {
+            return QStringLiteral("hanging");
+        }
         int refreshes = 0;
 
     protected:
@@ -35,8 +39,9 @@ namespace
                        Completion<AcquireResult> done) override
         {
             const QByteArray value = encodeLockValue(options().replicaId, session, 1);
-            answerLater<AcquireResult>(std::move(done),
-                                       AcquireResult{.acquired = true, .holder = decodeLockValue(value), .ttlMs = ttl.count()});
+            answerLater<AcquireResult>(
+                std::move(done),
+                AcquireResult{.acquired = true, .holder = decodeLockValue(value), .ttlMs = ttl.count()});
         }
         void doRefresh(const QString &, const QByteArray &, std::chrono::milliseconds, Completion<bool>) override
         {
@@ -50,7 +55,8 @@ namespace
         {
             answerLater<LockSnapshot>(std::move(done), LockSnapshot{});
         }
-        void doRaiseFence(const QString &, const QByteArray &, qint64, Completion<std::optional<LockHolder>> done) override
+        void doRaiseFence(const QString &, const QByteArray &, qint64,
+                          Completion<std::optional<LockHolder>> done) override
         {
             answerLater<std::optional<LockHolder>>(std::move(done), std::optional<LockHolder>());
         }
@@ -59,7 +65,7 @@ namespace
             answerLater<Ok>(std::move(done), Ok{});
         }
     };
-} // namespace
+}  // namespace
 
 // RunLock: acquisition, heartbeat, loss and release of one execution's lock,
 // against the memory store and a real Redis.
@@ -68,7 +74,6 @@ class TestRunLock : public QObject, private Test::LockFixture
     Q_OBJECT
 
 private:
-
     static bool isFree(LockStore &store, const QString &workflowId)
     {
         const auto state = peek(store, workflowId);
@@ -88,7 +93,7 @@ private slots:
     void initTestCase()
     {
         // One debug line per acquisition would drown the 10 000-cycle leak check.
-        QLoggingCategory::setFilterRules(u"lockstep.lock.debug=false"_s);
+        QLoggingCategory::setFilterRules(QStringLiteral("lockstep.lock.debug=false"));
         const QString redisError = ensureRedis();
         QVERIFY2(redisError.isEmpty(), qPrintable(redisError));
     }
@@ -113,18 +118,18 @@ private slots:
     // of its own, and the heartbeat reads what it saw.
     void stuckEventLoopKeepsTheRedisLock()
     {
-        auto store = makeStore(u"redis"_s, {.ttl = 300ms});
+        auto store = makeStore(QStringLiteral("redis"), {.ttl = 300ms});
         const QString workflow = newWorkflowId();
         RunLock lock(store.get());
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy refreshed(&lock, &RunLock::refreshed);
         QSignalSpy lost(&lock, &RunLock::lost);
         QSignalSpy released(&lock, &RunLock::released);
-        lock.acquire(workflow, u"stuck"_s);
+        lock.acquire(workflow, QStringLiteral("stuck"));
         QVERIFY(acquired.wait(10000));
 
-        std::this_thread::sleep_for(1500ms);   // five TTLs without an event loop
-        QTest::qWait(400);                     // the heartbeat runs again
+        std::this_thread::sleep_for(1500ms);  // five TTLs without an event loop
+        QTest::qWait(400);                    // the heartbeat runs again
         QCOMPARE(lost.size(), 0);
         QVERIFY(!refreshed.isEmpty());
         QCOMPARE(lock.state(), RunLock::State::Holding);
@@ -140,7 +145,10 @@ private slots:
 
     // A raised fence is the one the lock holds afterwards: heartbeats keep it,
     // and a release sent while the raise is still out deletes the key.
-    void raisedFenceIsKeptAndReleased_data() { addBackends(); }
+    void raisedFenceIsKeptAndReleased_data()
+    {
+        addBackends();
+    }
     void raisedFenceIsKeptAndReleased()
     {
         QFETCH(QString, backend);
@@ -150,7 +158,7 @@ private slots:
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy lost(&lock, &RunLock::lost);
         QSignalSpy released(&lock, &RunLock::released);
-        lock.acquire(workflow, u"session-r"_s);
+        lock.acquire(workflow, QStringLiteral("session-r"));
         QVERIFY(acquired.wait(10000));
         QCOMPARE(lock.fence(), qint64(1));
 
@@ -180,7 +188,10 @@ private slots:
         QCOMPARE(lost.size(), 0);
     }
 
-    void heartbeatKeepsTheLockAcrossTtls_data() { addBackends(); }
+    void heartbeatKeepsTheLockAcrossTtls_data()
+    {
+        addBackends();
+    }
     void heartbeatKeepsTheLockAcrossTtls()
     {
         QFETCH(QString, backend);
@@ -193,7 +204,7 @@ private slots:
         QSignalSpy lost(&lock, &RunLock::lost);
         QSignalSpy released(&lock, &RunLock::released);
 
-        lock.acquire(workflow, u"session-1"_s);
+        lock.acquire(workflow, QStringLiteral("session-1"));
         QCOMPARE(lock.state(), RunLock::State::Acquiring);
         QVERIFY(acquired.wait(10000));
         QCOMPARE(acquired.size(), 1);
@@ -207,7 +218,7 @@ private slots:
         QTest::qWait(3 * 300 + 150);
         const auto state = peek(*store, workflow);
         QVERIFY2(state && state->held, describe(state).constData());
-        QCOMPARE(state->holder.session, u"session-1"_s);
+        QCOMPARE(state->holder.session, QStringLiteral("session-1"));
         QCOMPARE(state->holder.fence, lock.fence());
         QVERIFY(!refreshed.isEmpty());
         QCOMPARE(refreshed.constLast().at(0).toLongLong(), qint64(300));
@@ -230,43 +241,49 @@ private slots:
         QCOMPARE(lost.size(), 0);
     }
 
-    void secondSessionIsToldWhoHolds_data() { addBackends(); }
+    void secondSessionIsToldWhoHolds_data()
+    {
+        addBackends();
+    }
     void secondSessionIsToldWhoHolds()
     {
         QFETCH(QString, backend);
-        auto store = makeStore(backend, {.replicaId = u"gw-a"_s});
+        auto store = makeStore(backend, {.replicaId = QStringLiteral("gw-a")});
         const QString workflow = newWorkflowId();
         RunLock first(store.get());
         QSignalSpy firstAcquired(&first, &RunLock::acquired);
-        first.acquire(workflow, u"tab-1"_s);
+        first.acquire(workflow, QStringLiteral("tab-1"));
         QVERIFY(firstAcquired.wait(10000));
 
         RunLock second(store.get());
         QSignalSpy held(&second, &RunLock::held);
         QSignalSpy secondAcquired(&second, &RunLock::acquired);
-        second.acquire(workflow, u"tab-2"_s);
+        second.acquire(workflow, QStringLiteral("tab-2"));
         QVERIFY(held.wait(10000));
         QCOMPARE(secondAcquired.size(), 0);
         QCOMPARE(second.state(), RunLock::State::HeldElsewhere);
         const auto holder = held.at(0).at(0).value<LockHolder>();
-        QCOMPARE(holder.session, u"tab-1"_s);
-        QCOMPARE(holder.replica, u"gw-a"_s);
+        QCOMPARE(holder.session, QStringLiteral("tab-1"));
+        QCOMPARE(holder.replica, QStringLiteral("gw-a"));
         QCOMPARE(holder.fence, first.fence());
         QVERIFY(held.at(0).at(1).toLongLong() > 0);
         QCOMPARE(RunLock::liveHeartbeats(), 1);  // only the holder's
 
         // Acquire is single use; release() of a refused lock does nothing.
-        second.acquire(workflow, u"tab-2"_s);
+        second.acquire(workflow, QStringLiteral("tab-2"));
         second.release();
         QTest::qWait(50);
         QCOMPARE(second.state(), RunLock::State::HeldElsewhere);
         const auto state = peek(*store, workflow);
-        QVERIFY2(state && state->held && state->holder.session == u"tab-1"_s, describe(state).constData());
+        QVERIFY2(state && state->held && state->holder.session == QStringLiteral("tab-1"), describe(state).constData());
         first.release();
         QTRY_COMPARE(first.state(), RunLock::State::Released);
     }
 
-    void deletedKeyIsLostOnce_data() { addBackends(); }
+    void deletedKeyIsLostOnce_data()
+    {
+        addBackends();
+    }
     void deletedKeyIsLostOnce()
     {
         QFETCH(QString, backend);
@@ -277,7 +294,7 @@ private slots:
         QSignalSpy refreshed(&lock, &RunLock::refreshed);
         QSignalSpy lost(&lock, &RunLock::lost);
         QSignalSpy released(&lock, &RunLock::released);
-        lock.acquire(workflow, u"s"_s);
+        lock.acquire(workflow, QStringLiteral("s"));
         QVERIFY(acquired.wait(10000));
 
         deleteBehindTheBack(backend, *store, workflow);
@@ -285,7 +302,7 @@ private slots:
             return;
         QVERIFY(lost.wait(10000));
         QCOMPARE(lost.size(), 1);
-        QCOMPARE(lost.at(0).at(0).toString(), u"lock expired or was taken over"_s);
+        QCOMPARE(lost.at(0).at(0).toString(), QStringLiteral("lock expired or was taken over"));
         QCOMPARE(lock.state(), RunLock::State::Lost);
         QCOMPARE(RunLock::liveHeartbeats(), 0);
 
@@ -302,7 +319,10 @@ private slots:
         QCOMPARE(lock.state(), RunLock::State::Lost);
     }
 
-    void takenOverKeyIsLost_data() { addBackends(); }
+    void takenOverKeyIsLost_data()
+    {
+        addBackends();
+    }
     void takenOverKeyIsLost()
     {
         QFETCH(QString, backend);
@@ -311,14 +331,14 @@ private slots:
         RunLock lock(store.get());
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy lost(&lock, &RunLock::lost);
-        lock.acquire(workflow, u"old"_s);
+        lock.acquire(workflow, QStringLiteral("old"));
         QVERIFY(acquired.wait(10000));
         deleteBehindTheBack(backend, *store, workflow);
         if (QTest::currentTestFailed())
             return;
         // Someone else gets in before our next refresh.
         const auto intruder = await<AcquireResult>(
-            [&](auto done) { store->acquire(workflow, u"new"_s, 30s, nullptr, done); });
+            [&](auto done) { store->acquire(workflow, QStringLiteral("new"), 30s, nullptr, done); });
         QVERIFY2(intruder && intruder->acquired, describe(intruder).constData());
         QVERIFY(lost.wait(10000));
         QCOMPARE(lost.size(), 1);
@@ -327,19 +347,19 @@ private slots:
         QTest::qWait(100);
         const auto state = peek(*store, workflow);
         QVERIFY2(state && state->held, describe(state).constData());
-        QCOMPARE(state->holder.session, u"new"_s);
+        QCOMPARE(state->holder.session, QStringLiteral("new"));
         QVERIFY(state->holder.fence > lock.fence());
     }
 
     void redisKilledMidHeartbeat()
     {
-        auto store = makeStore(u"redis"_s, {.ttl = 600ms});
+        auto store = makeStore(QStringLiteral("redis"), {.ttl = 600ms});
         const QString workflow = newWorkflowId();
         RunLock lock(store.get());
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy refreshed(&lock, &RunLock::refreshed);
         QSignalSpy lost(&lock, &RunLock::lost);
-        lock.acquire(workflow, u"s"_s);
+        lock.acquire(workflow, QStringLiteral("s"));
         QVERIFY(acquired.wait(10000));
         QVERIFY(refreshed.wait(10000));  // mid-heartbeat
 
@@ -347,7 +367,7 @@ private slots:
         QVERIFY(lost.wait(10000));
         QCOMPARE(lost.size(), 1);
         const QString reason = lost.at(0).at(0).toString();
-        QVERIFY2(reason.startsWith(u"lock store unavailable: "_s), qPrintable(reason));
+        QVERIFY2(reason.startsWith(QStringLiteral("lock store unavailable: ")), qPrintable(reason));
         QCOMPARE(lock.state(), RunLock::State::Lost);
         QCOMPARE(RunLock::liveHeartbeats(), 0);
         QTest::qWait(3 * 200);
@@ -357,7 +377,7 @@ private slots:
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
         RunLock next(store.get());
         QSignalSpy nextAcquired(&next, &RunLock::acquired);
-        next.acquire(workflow, u"s2"_s);
+        next.acquire(workflow, QStringLiteral("s2"));
         QVERIFY(nextAcquired.wait(10000));
         next.release();
         QTRY_COMPARE(next.state(), RunLock::State::Released);
@@ -365,12 +385,12 @@ private slots:
 
     void acquireWhileRedisDownFails()
     {
-        auto store = makeStore(u"redis"_s, {.callTimeout = 60s});
+        auto store = makeStore(QStringLiteral("redis"), {.callTimeout = 60s});
         m_redis.kill();
         RunLock lock(store.get());
         QSignalSpy failed(&lock, &RunLock::failed);
         QSignalSpy acquired(&lock, &RunLock::acquired);
-        lock.acquire(newWorkflowId(), u"s"_s);
+        lock.acquire(newWorkflowId(), QStringLiteral("s"));
         QVERIFY(failed.wait(10000));  // refused at once; the 60 s call timeout never matters
         const auto error = failed.at(0).at(0).value<LockError>();
         QCOMPARE(error.kind, LockError::Kind::Unavailable);
@@ -387,16 +407,19 @@ private slots:
         lock.setTtl(300ms);
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy lost(&lock, &RunLock::lost);
-        lock.acquire(u"wf"_s, u"s"_s);
+        lock.acquire(QStringLiteral("wf"), QStringLiteral("s"));
         QVERIFY(acquired.wait(10000));
         QVERIFY(lost.wait(10000));
         QCOMPARE(lost.size(), 1);
-        QVERIFY2(lost.at(0).at(0).toString().startsWith(u"no refresh succeeded within the lock TTL"_s),
+        QVERIFY2(lost.at(0).at(0).toString().startsWith(QStringLiteral("no refresh succeeded within the lock TTL")),
                  qPrintable(lost.at(0).at(0).toString()));
         QCOMPARE(store.refreshes, 1);  // one hung refresh, none stacked behind it
     }
 
-    void releaseWhileAcquiringNeverAnnounces_data() { addBackends(); }
+    void releaseWhileAcquiringNeverAnnounces_data()
+    {
+        addBackends();
+    }
     void releaseWhileAcquiringNeverAnnounces()
     {
         QFETCH(QString, backend);
@@ -405,7 +428,7 @@ private slots:
         RunLock lock(store.get());
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy released(&lock, &RunLock::released);
-        lock.acquire(workflow, u"s"_s);
+        lock.acquire(workflow, QStringLiteral("s"));
         lock.release();  // the websocket closed before the lock answered
         QVERIFY(released.wait(10000));
         QCOMPARE(released.size(), 1);
@@ -415,7 +438,10 @@ private slots:
         QVERIFY(isFree(*store, workflow));
     }
 
-    void destroyingReleases_data() { addBackends(); }
+    void destroyingReleases_data()
+    {
+        addBackends();
+    }
     void destroyingReleases()
     {
         QFETCH(QString, backend);
@@ -423,7 +449,7 @@ private slots:
         const QString workflow = newWorkflowId();
         auto lock = std::make_unique<RunLock>(store.get());
         QSignalSpy acquired(lock.get(), &RunLock::acquired);
-        lock->acquire(workflow, u"s"_s);
+        lock->acquire(workflow, QStringLiteral("s"));
         QVERIFY(acquired.wait(10000));
         QCOMPARE(RunLock::liveHeartbeats(), 1);
         lock.reset();
@@ -431,14 +457,17 @@ private slots:
         QTRY_VERIFY(isFree(*store, workflow));
     }
 
-    void destroyingWhileAcquiringGivesItBack_data() { addBackends(); }
+    void destroyingWhileAcquiringGivesItBack_data()
+    {
+        addBackends();
+    }
     void destroyingWhileAcquiringGivesItBack()
     {
         QFETCH(QString, backend);
         auto store = makeStore(backend);
         const QString workflow = newWorkflowId();
         auto lock = std::make_unique<RunLock>(store.get());
-        lock->acquire(workflow, u"s"_s);
+        lock->acquire(workflow, QStringLiteral("s"));
         lock.reset();
         // The acquire went through (the store runs calls in order)...
         const auto state = peek(*store, workflow);
@@ -447,7 +476,10 @@ private slots:
         QTRY_VERIFY(isFree(*store, workflow));
     }
 
-    void releasedWhenBothPartiesLetGo_data() { addBackends(); }
+    void releasedWhenBothPartiesLetGo_data()
+    {
+        addBackends();
+    }
     void releasedWhenBothPartiesLetGo()
     {
         QFETCH(QString, backend);
@@ -456,22 +488,22 @@ private slots:
         RunLock lock(store.get());
         QSignalSpy acquired(&lock, &RunLock::acquired);
         QSignalSpy released(&lock, &RunLock::released);
-        lock.acquire(workflow, u"s"_s);
-        lock.retain(u"websocket"_s);
-        lock.retain(u"execution"_s);
-        lock.retain(u"execution"_s);  // idempotent
+        lock.acquire(workflow, QStringLiteral("s"));
+        lock.retain(QStringLiteral("websocket"));
+        lock.retain(QStringLiteral("execution"));
+        lock.retain(QStringLiteral("execution"));  // idempotent
         QVERIFY(acquired.wait(10000));
 
-        lock.relinquish(u"websocket"_s);
-        lock.relinquish(u"websocket"_s);  // idempotent
-        lock.relinquish(u"nobody"_s);
+        lock.relinquish(QStringLiteral("websocket"));
+        lock.relinquish(QStringLiteral("websocket"));  // idempotent
+        lock.relinquish(QStringLiteral("nobody"));
         QTest::qWait(100);
         QCOMPARE(released.size(), 0);
         QCOMPARE(lock.state(), RunLock::State::Holding);
-        QCOMPARE(lock.parties(), QStringList{u"execution"_s});
+        QCOMPARE(lock.parties(), QStringList{QStringLiteral("execution")});
         QVERIFY(!isFree(*store, workflow));
 
-        lock.relinquish(u"execution"_s);
+        lock.relinquish(QStringLiteral("execution"));
         QVERIFY(released.wait(10000));
         QCOMPARE(lock.state(), RunLock::State::Released);
         QVERIFY(isFree(*store, workflow));
@@ -481,8 +513,8 @@ private slots:
     {
         QTest::addColumn<QString>("backend");
         QTest::addColumn<int>("cycles");
-        QTest::newRow("memory") << u"memory"_s << 10000;
-        QTest::newRow("redis") << u"redis"_s << 2000;
+        QTest::newRow("memory") << QStringLiteral("memory") << 10000;
+        QTest::newRow("redis") << QStringLiteral("redis") << 2000;
     }
     void noLeaksOverManyCycles()
     {
@@ -503,18 +535,21 @@ private slots:
             auto *lock = new RunLock(store.get(), &owner);
             connect(lock, &RunLock::acquired, lock, [&, lock](qint64 fence) {
                 if (fence <= lastFence)
-                    problem = u"fence %1 after %2"_s.arg(fence).arg(lastFence);
+                    problem = QStringLiteral("fence %1 after %2").arg(fence).arg(lastFence);
                 lastFence = fence;
                 lock->release();
             });
             connect(lock, &RunLock::released, lock, [&, lock](bool deleted) {
                 if (!deleted)
-                    problem = u"release did not delete the key"_s;
+                    problem = QStringLiteral("release did not delete the key");
                 ++completed;
                 lock->deleteLater();
                 next();
             });
-            connect(lock, &RunLock::held, lock, [&] { problem = u"held by someone else"_s; loop.quit(); });
+            connect(lock, &RunLock::held, lock, [&] {
+                problem = QStringLiteral("held by someone else");
+                loop.quit();
+            });
             connect(lock, &RunLock::failed, lock, [&](const LockError &error) {
                 problem = error.message;
                 loop.quit();
@@ -523,10 +558,13 @@ private slots:
                 problem = reason;
                 loop.quit();
             });
-            lock->acquire(workflow, u"s%1"_s.arg(completed));
+            lock->acquire(workflow, QStringLiteral("s%1").arg(completed));
         };
         QTimer::singleShot(0, &loop, next);
-        QTimer::singleShot(120000, &loop, [&] { problem = u"did not finish in time"_s; loop.quit(); });
+        QTimer::singleShot(120000, &loop, [&] {
+            problem = QStringLiteral("did not finish in time");
+            loop.quit();
+        });
         loop.exec();
         QVERIFY2(problem.isEmpty(), qPrintable(problem));
         QCOMPARE(completed, cycles);

@@ -16,7 +16,7 @@ namespace
     constexpr quint32 Seed = 0x10C5'7E9;
     constexpr qsizetype TenMegabytes = 10 * 1024 * 1024;
 
-    QByteArray J(const char *json)   // ' stands for ": moc cannot lex raw strings
+    QByteArray J(const char *json)  // ' stands for ": moc cannot lex raw strings
     {
         return QByteArray(json).replace('\'', '"');
     }
@@ -26,50 +26,60 @@ namespace
         ChatLogEntry e;
         e.messageId = id;
         e.messageType = type;
-        e.content = u"Wrote hello.sh — «echo hello» ✓"_qs;
+        e.content = QStringLiteral("Wrote hello.sh — «echo hello» ✓");
         e.timestamp = QDateTime(QDate(2024, 5, 1), QTime(12, 0, 0, 5), Qt::OffsetFromUTC, -5 * 3600);
         e.status = MessageStatus::Pending;
         if (type == MessageType::Tool)
-            e.toolInfo = ToolInfo {.name = u"write_file"_qs,
-                                   .args = QJsonObject {{u"path"_qs, u"hello.sh"_qs}},
-                                   .toolResponse = u"ok"_qs};
+            e.toolInfo = ToolInfo{.name = QStringLiteral("write_file"),
+                                  .args = QJsonObject{{QStringLiteral("path"), QStringLiteral("hello.sh")}},
+                                  .toolResponse = QStringLiteral("ok")};
         return e;
     }
 
     QString checkpointText()
     {
-        return buildIncrementalCheckpoint({entry(u"a"_qs, MessageType::User), entry(u"b"_qs, MessageType::Tool)}, 12);
+        return buildIncrementalCheckpoint(
+            {entry(QStringLiteral("a"), MessageType::User), entry(QStringLiteral("b"), MessageType::Tool)}, 12);
     }
 
     QList<QByteArray> clientSeeds()
     {
         StartRequest start;
-        start.workflowID = u"0b6f2c1e-8a4d-4d3e-9a53-2f1c3b7e9d10"_qs;
-        start.goal = u"Create a file called hello.sh that prints hello"_qs;
-        start.clientVersion = u"1.0.0"_qs;
-        start.clientCapabilities = {u"incremental_streaming"_qs};
-        start.workflowMetadata = QJsonObject {{u"extended_logging"_qs, true}, {u"n"_qs, 3}};
-        start.approval = QJsonObject {{u"approved"_qs, false}};
+        start.workflowID = QStringLiteral("0b6f2c1e-8a4d-4d3e-9a53-2f1c3b7e9d10");
+        start.goal = QStringLiteral("Create a file called hello.sh that prints hello");
+        start.clientVersion = QStringLiteral("1.0.0");
+        start.clientCapabilities = {QStringLiteral("incremental_streaming")};
+        start.workflowMetadata = QJsonObject{{QStringLiteral("extended_logging"), true}, {QStringLiteral("n"), 3}};
+        start.approval = QJsonObject{{QStringLiteral("approved"), false}};
         return {
             serialize(start),
-            serialize(StartRequest {.workflowID = u"hello-1"_qs}),
-            serialize(Subscribe {.workflowID = u"hello-1"_qs}),
-            serialize(Heartbeat {.timestamp = 1714557600123}),
-            serialize(StopWorkflow {.reason = u"user ✋"_qs}),
-            serialize(ActionResponse {.payload = QJsonObject {{u"decision"_qs, u"approve"_qs},
-                                                              {u"ids"_qs, QJsonArray {1, 2.5, u"x"_qs}}}}),
+            serialize(StartRequest{.workflowID = QStringLiteral("hello-1")}),
+            serialize(Subscribe{.workflowID = QStringLiteral("hello-1")}),
+            serialize(Heartbeat{.timestamp = 1714557600123}),
+            serialize(StopWorkflow{.reason = QStringLiteral("user ✋")}),
+            serialize(ActionResponse{
+                .payload = QJsonObject{{QStringLiteral("decision"), QStringLiteral("approve")},
+                                       {QStringLiteral("ids"), QJsonArray{1, 2.5, QStringLiteral("x")}}}}),
         };
     }
 
     QList<QByteArray> serverSeeds()
     {
         return {
-            serialize(NewCheckpoint {.status = RunStatus::Running, .goal = u"g"_qs, .errors = {u"e"_qs},
-                                     .checkpoint = checkpointText(), .requestID = u"r1"_qs}),
-            serialize(LockStatus {.workflowID = u"hello-1"_qs, .state = LockState::Refreshed, .holder = u"replica-a"_qs,
-                                  .fence = 17, .ttlMs = 30000, .at = 1714557600123}),
-            serialize(RunStatusMessage {.workflowID = u"hello-1"_qs, .status = RunStatus::InputRequired,
-                                        .reason = u"turn ended"_qs}),
+            serialize(NewCheckpoint{.status = RunStatus::Running,
+                                    .goal = QStringLiteral("g"),
+                                    .errors = {QStringLiteral("e")},
+                                    .checkpoint = checkpointText(),
+                                    .requestID = QStringLiteral("r1")}),
+            serialize(LockStatus{.workflowID = QStringLiteral("hello-1"),
+                                 .state = LockState::Refreshed,
+                                 .holder = QStringLiteral("replica-a"),
+                                 .fence = 17,
+                                 .ttlMs = 30000,
+                                 .at = 1714557600123}),
+            serialize(RunStatusMessage{.workflowID = QStringLiteral("hello-1"),
+                                       .status = RunStatus::InputRequired,
+                                       .reason = QStringLiteral("turn ended")}),
         };
     }
 
@@ -80,14 +90,14 @@ namespace
             return {};
         const ProtocolError &error = result.error();
         if (error.reason.isEmpty())
-            return u"error without a reason, kind "_qs + errorKindName(error.kind);
+            return QStringLiteral("error without a reason, kind ") + errorKindName(error.kind);
         if (error.closeCode() != 4400)
-            return u"close code is not 4400"_qs;
+            return QStringLiteral("close code is not 4400");
         if (error.closeReason().toUtf8().size() > 123)
-            return u"close reason longer than 123 bytes"_qs;
+            return QStringLiteral("close reason longer than 123 bytes");
         return {};
     }
-} // namespace
+}  // namespace
 
 class TestProtocolFuzz : public QObject
 {
@@ -106,13 +116,13 @@ private:
         ++m_frames;
         const auto client = parseClientMessage(frame);
         if (QString problem = problemWith(client); !problem.isEmpty())
-            return u"client: "_qs + problem;
+            return QStringLiteral("client: ") + problem;
         if (client.hasValue())
         {
             ++m_client.accepted;
             const auto again = parseClientMessage(serialize(client.value()));
             if (!again.hasValue() || !(again.value() == client.value()))
-                return u"client message changed in a round trip"_qs;
+                return QStringLiteral("client message changed in a round trip");
         }
         else
         {
@@ -121,13 +131,13 @@ private:
 
         const auto server = parseServerMessage(frame);
         if (QString problem = problemWith(server); !problem.isEmpty())
-            return u"server: "_qs + problem;
+            return QStringLiteral("server: ") + problem;
         if (server.hasValue())
         {
             ++m_server.accepted;
             const auto again = parseServerMessage(serialize(server.value()));
             if (!again.hasValue() || !(again.value() == server.value()))
-                return u"server message changed in a round trip"_qs;
+                return QStringLiteral("server message changed in a round trip");
         }
         else
         {
@@ -141,7 +151,7 @@ private:
         ++m_frames;
         const auto parsed = parseCheckpointPayload(QByteArrayView(payload));
         if (QString problem = problemWith(parsed); !problem.isEmpty())
-            return u"checkpoint: "_qs + problem;
+            return QStringLiteral("checkpoint: ") + problem;
         if (!parsed.hasValue())
         {
             ++m_checkpoint.rejected;
@@ -150,14 +160,14 @@ private:
         ++m_checkpoint.accepted;
         const auto again = parseCheckpointPayload(buildIncrementalCheckpoint(parsed.value()));
         if (!again.hasValue() || !(again.value() == parsed.value()))
-            return u"checkpoint changed in a round trip"_qs;
+            return QStringLiteral("checkpoint changed in a round trip");
         return {};
     }
 
     static QString describe(const QByteArray &frame)
     {
-        return QString::fromLatin1(frame.left(80).toPercentEncoding("{}[]\":,")) + u" (" + QString::number(frame.size())
-            + u" bytes)";
+        return QString::fromLatin1(frame.left(80).toPercentEncoding("{}[]\":,")) + u" (" +
+               QString::number(frame.size()) + u" bytes)";
     }
 
     QList<QByteArray> allSeeds() const
@@ -246,18 +256,18 @@ private slots:
     void deepNesting()
     {
         constexpr qsizetype Levels = 100000;
-        const QList<QByteArray> frames {
+        const QList<QByteArray> frames{
             QByteArray(Levels, '[') + QByteArray(Levels, ']'),
             QByteArray(Levels, '['),
             QByteArray(Levels, '{'),
             J("{'actionResponse':") + QByteArray("{\"a\":").repeated(Levels) + "1" + QByteArray(Levels, '}') + "}",
             J("{'heartbeat':") + QByteArray(Levels, '['),
-            J("{'startRequest':{'workflowID':'w','workflowMetadata':'") + QByteArray(Levels, '[') + QByteArray(Levels, ']')
-                + J("'}}"),
-            J("{'startRequest':{'workflowID':'w','approval':") + QByteArray("[{\"x\":").repeated(Levels / 2)
-                + J("null") + QByteArray("}]").repeated(Levels / 2) + "}}",
-            J("{'newCheckpoint':{'status':'RUNNING','checkpoint':'','errors':") + QByteArray(Levels, '[')
-                + QByteArray(Levels, ']') + "}}",
+            J("{'startRequest':{'workflowID':'w','workflowMetadata':'") + QByteArray(Levels, '[') +
+                QByteArray(Levels, ']') + J("'}}"),
+            J("{'startRequest':{'workflowID':'w','approval':") + QByteArray("[{\"x\":").repeated(Levels / 2) +
+                J("null") + QByteArray("}]").repeated(Levels / 2) + "}}",
+            J("{'newCheckpoint':{'status':'RUNNING','checkpoint':'','errors':") + QByteArray(Levels, '[') +
+                QByteArray(Levels, ']') + "}}",
             // At the limit (64 = 2 + 62) and one past it.
             J("{'actionResponse':{'a':") + QByteArray(62, '[') + QByteArray(62, ']') + "}}",
             J("{'actionResponse':{'a':") + QByteArray(63, '[') + QByteArray(63, ']') + "}}",
@@ -270,12 +280,12 @@ private slots:
         }
         QVERIFY(!parseClientMessage(frames.at(3)).hasValue());
         QCOMPARE(parseClientMessage(frames.at(3)).error().kind, ProtocolErrorKind::TooDeep);
-        QCOMPARE(parseClientMessage(frames.at(5)).error().kind, ProtocolErrorKind::InvalidValue);   // metadata
+        QCOMPARE(parseClientMessage(frames.at(5)).error().kind, ProtocolErrorKind::InvalidValue);  // metadata
         QVERIFY(parseClientMessage(frames.at(8)).hasValue());
         QCOMPARE(parseClientMessage(frames.at(9)).error().kind, ProtocolErrorKind::TooDeep);
 
-        const QByteArray deepCheckpoint = J("{'seq':1,'channel_values':{'ui_chat_log':") + QByteArray(Levels, '[')
-            + QByteArray(Levels, ']') + "}}";
+        const QByteArray deepCheckpoint =
+            J("{'seq':1,'channel_values':{'ui_chat_log':") + QByteArray(Levels, '[') + QByteArray(Levels, ']') + "}}";
         QVERIFY(feedCheckpoint(deepCheckpoint).isEmpty());
         QCOMPARE(parseCheckpointPayload(QByteArrayView(deepCheckpoint)).error().kind, ProtocolErrorKind::TooDeep);
     }
@@ -283,26 +293,27 @@ private slots:
     void hugeStrings()
     {
         const QByteArray ascii(TenMegabytes, 'x');
-        const QByteArray twoByte = QByteArrayLiteral("\xc3\xa9").repeated(TenMegabytes / 2);   // é
+        const QByteArray twoByte = QByteArrayLiteral("\xc3\xa9").repeated(TenMegabytes / 2);  // é
         QByteArray brokenInMiddle = ascii;
-        brokenInMiddle[TenMegabytes / 2] = '\xc3';    // lead byte followed by 'x'
+        brokenInMiddle[TenMegabytes / 2] = '\xc3';  // lead byte followed by 'x'
         QByteArray cutAtEnd = twoByte;
-        cutAtEnd.chop(1);                              // ends inside é
+        cutAtEnd.chop(1);  // ends inside é
         const QByteArray escapes = QByteArrayLiteral("\\n").repeated(TenMegabytes / 2);
 
         const auto startWithGoal = [](const QByteArray &goal) -> QByteArray {
             return J("{'startRequest':{'workflowID':'w','goal':'") + goal + J("'}}");
         };
-        const QList<QPair<QByteArray, bool>> frames {   // frame, accepted?
+        const QList<QPair<QByteArray, bool>> frames{
+            // frame, accepted?
             {startWithGoal(ascii), true},
             {startWithGoal(twoByte), true},
             {startWithGoal(escapes), true},
             {startWithGoal(brokenInMiddle), false},
             {startWithGoal(cutAtEnd), false},
             {startWithGoal(QByteArray(TenMegabytes, '\xff')), false},
-            {J("{'subscribe':{'workflowID':'") + ascii + J("'}}"), false},       // too long
-            {"{\"" + ascii + J("':{}}"), false},                                  // kind not echoed
-            {J("{'stopWorkflow':{'reason':'") + ascii, false},                    // unterminated
+            {J("{'subscribe':{'workflowID':'") + ascii + J("'}}"), false},  // too long
+            {"{\"" + ascii + J("':{}}"), false},                            // kind not echoed
+            {J("{'stopWorkflow':{'reason':'") + ascii, false},              // unterminated
             {J("{'newCheckpoint':{'status':'RUNNING','checkpoint':'") + twoByte + J("'}}"), true},
         };
         for (const auto &[frame, accepted] : frames)
@@ -314,22 +325,47 @@ private slots:
         }
         const auto unknown = parseClientMessage(frames.at(7).first);
         QCOMPARE(unknown.error().kind, ProtocolErrorKind::UnknownMessageKind);
-        QVERIFY(unknown.error().reason.size() < 200);   // the 10 MB key is not echoed
+        QVERIFY(unknown.error().reason.size() < 200);  // the 10 MB key is not echoed
         QCOMPARE(parseClientMessage(frames.at(3).first).error().kind, ProtocolErrorKind::InvalidUtf8);
     }
 
     void hugeNumbers()
     {
-        const QList<QByteArray> numbers {
-            "1e308", "-1e308", "1e309", "-1e400", "1e-400", "1.7976931348623157e308",
-            "123456789012345678901234567890", "9223372036854775807", "9223372036854775808",
-            "-9223372036854775808", "-9223372036854775809", "9007199254740991", "9007199254740992",
-            "0.0000001", "-0", "0e0", "00", "01", "+1", ".5", "5.", "1e", "--1", "0x10", "NaN", "Infinity",
-            "-Infinity", "1" + QByteArray(10000, '0'), "0." + QByteArray(10000, '1'), "1e99999999999999999999",
+        const QList<QByteArray> numbers{
+            "1e308",
+            "-1e308",
+            "1e309",
+            "-1e400",
+            "1e-400",
+            "1.7976931348623157e308",
+            "123456789012345678901234567890",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "9007199254740991",
+            "9007199254740992",
+            "0.0000001",
+            "-0",
+            "0e0",
+            "00",
+            "01",
+            "+1",
+            ".5",
+            "5.",
+            "1e",
+            "--1",
+            "0x10",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1" + QByteArray(10000, '0'),
+            "0." + QByteArray(10000, '1'),
+            "1e99999999999999999999",
         };
         for (const QByteArray &number : numbers)
         {
-            const QList<QByteArray> frames {
+            const QList<QByteArray> frames{
                 J("{'heartbeat':{'timestamp':") + number + "}}",
                 J("{'lockStatus':{'workflowID':'w','state':'lost','fence':") + number + "}}",
                 J("{'lockStatus':{'workflowID':'w','state':'lost','ttlMs':") + number + J(",'at':") + number + "}}",
@@ -354,14 +390,14 @@ private slots:
     {
         const QByteArray nul(1, '\0');
         const QByteArray beat = J("{'heartbeat':{'timestamp':1}}");
-        const QList<QByteArray> frames {
+        const QList<QByteArray> frames{
             nul,
             nul + beat,
             beat + nul,
-            beat.left(5) + nul + beat.mid(5),                                    // inside the key
-            J("{'stopWorkflow':{'reason':'a") + nul + J("b'}}"),                 // raw, inside a string
-            J("{'stopWorkflow':{'reason':'a\\u0000b'}}"),                        // escaped: allowed in text
-            J("{'subscribe':{'workflowID':'a\\u0000b'}}"),                       // escaped: not in an ID
+            beat.left(5) + nul + beat.mid(5),                     // inside the key
+            J("{'stopWorkflow':{'reason':'a") + nul + J("b'}}"),  // raw, inside a string
+            J("{'stopWorkflow':{'reason':'a\\u0000b'}}"),         // escaped: allowed in text
+            J("{'subscribe':{'workflowID':'a\\u0000b'}}"),        // escaped: not in an ID
             J("{'heart\\u0000beat':{'timestamp':1}}"),
             QByteArray(1024, '\0'),
         };
@@ -379,7 +415,7 @@ private slots:
 
     void duplicateKeys()
     {
-        const QList<QByteArray> frames {
+        const QList<QByteArray> frames{
             J("{'heartbeat':{'timestamp':1},'heartbeat':{'timestamp':2}}"),
             J("{'subscribe':{'workflowID':'a','workflowID':'b'}}"),
             J("{'subscribe':{'workflowID':'a','workflowID':7}}"),
@@ -396,7 +432,7 @@ private slots:
             QVERIFY2(problem.isEmpty(), qPrintable(problem + u": " + describe(frame)));
         }
         // Last one wins, as Qt reads objects.
-        QCOMPARE(std::get<Subscribe>(parseClientMessage(frames.at(1)).value()).workflowID, u"b"_qs);
+        QCOMPARE(std::get<Subscribe>(parseClientMessage(frames.at(1)).value()).workflowID, QStringLiteral("b"));
         QCOMPARE(parseClientMessage(frames.at(2)).error().kind, ProtocolErrorKind::WrongType);
         QVERIFY(parseClientMessage(frames.at(3)).hasValue());
         QCOMPARE(parseServerMessage(frames.at(5)).error().kind, ProtocolErrorKind::WrongType);
@@ -428,8 +464,8 @@ private slots:
             QByteArray payload = seed;
             const auto at = static_cast<qsizetype>(random.bounded(static_cast<quint32>(payload.size())));
             payload[at] = static_cast<char>(random.bounded(256));
-            const QByteArray frame = serialize(NewCheckpoint {.status = RunStatus::Running,
-                                                              .checkpoint = QString::fromUtf8(payload)});
+            const QByteArray frame =
+                serialize(NewCheckpoint{.status = RunStatus::Running, .checkpoint = QString::fromUtf8(payload)});
             ++m_mutated;
             QVERIFY(feed(frame).isEmpty());
             const auto message = parseServerMessage(frame);

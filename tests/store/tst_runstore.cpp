@@ -123,18 +123,18 @@ namespace
         QString m_name;
         QSqlDatabase m_db;
     };
-} // namespace
+}  // namespace
 
 // Opens a store or fails the test with the store's message.
-#define OPEN_STORE(var, spec, opts)                                                   \
-    auto var##Opened = RunStore::open((spec), (opts));                                \
-    QVERIFY2(var##Opened.hasValue(), describe(var##Opened).constData());              \
+#define OPEN_STORE(var, spec, opts)                                                                                    \
+    auto var##Opened = RunStore::open((spec), (opts));                                                                 \
+    QVERIFY2(var##Opened.hasValue(), describe(var##Opened).constData());                                               \
     std::unique_ptr<RunStore> var = std::move(var##Opened).value()
 
 // Evaluates a store call, fails the test on a StoreError, else binds the value.
-#define TRY_STORE(var, expr)                                                          \
-    auto var##Result = (expr);                                                        \
-    QVERIFY2(var##Result.hasValue(), describe(var##Result).constData());              \
+#define TRY_STORE(var, expr)                                                                                           \
+    auto var##Result = (expr);                                                                                         \
+    QVERIFY2(var##Result.hasValue(), describe(var##Result).constData());                                               \
     auto var = std::move(var##Result).value()
 
 // Every test function runs on SQLite and on PostgreSQL (initTestCase_data),
@@ -180,7 +180,8 @@ public:
         if (state == u"stopped")
         {
             const auto cancelled = store.cancel(id, QStringLiteral("set-up"));
-            return (cancelled && (cancelled->outcome == CancelOutcome::Cancelled)) ? QString() : QStringLiteral("cancel failed");
+            return (cancelled && (cancelled->outcome == CancelOutcome::Cancelled)) ? QString()
+                                                                                   : QStringLiteral("cancel failed");
         }
         const std::optional<RunStatus> target = runStatusFromString(state);
         if (!target)
@@ -252,12 +253,12 @@ private slots:
         };
         for (const Row &row : rows)
         {
-            QTest::addRow("%s/resume", row.state) << QString::fromLatin1(row.state) << QStringLiteral("resume")
-                                                  << QString::fromLatin1(row.resumeOutcome)
-                                                  << QString::fromLatin1(row.resumeStatus);
-            QTest::addRow("%s/cancel", row.state) << QString::fromLatin1(row.state) << QStringLiteral("cancel")
-                                                  << QString::fromLatin1(row.cancelOutcome)
-                                                  << QString::fromLatin1(row.cancelStatus);
+            QTest::addRow("%s/resume", row.state)
+                << QString::fromLatin1(row.state) << QStringLiteral("resume") << QString::fromLatin1(row.resumeOutcome)
+                << QString::fromLatin1(row.resumeStatus);
+            QTest::addRow("%s/cancel", row.state)
+                << QString::fromLatin1(row.state) << QStringLiteral("cancel") << QString::fromLatin1(row.cancelOutcome)
+                << QString::fromLatin1(row.cancelStatus);
         }
     }
 
@@ -401,7 +402,8 @@ private slots:
         QVERIFY(!unknownResume.run);
         TRY_STORE(unknownGet, store->getRun(QStringLiteral("no-such-run")));
         QVERIFY(!unknownGet);
-        TRY_STORE(unknownTransition, store->transition(QStringLiteral("no-such-run"), 5, RunStatus::Finished, QString()));
+        TRY_STORE(unknownTransition,
+                  store->transition(QStringLiteral("no-such-run"), 5, RunStatus::Finished, QString()));
         QVERIFY(!unknownTransition);
     }
 
@@ -613,7 +615,8 @@ private slots:
                 }
                 for (int i = 0; i < PerThread; ++i)
                 {
-                    const auto seq = (*store)->appendEntry(id, 2, chatEntry(QStringLiteral("t%1-m%2").arg(t).arg(i), QString()));
+                    const auto seq =
+                        (*store)->appendEntry(id, 2, chatEntry(QStringLiteral("t%1-m%2").arg(t).arg(i), QString()));
                     if (!seq || !*seq)
                     {
                         errors[t] = seq ? QStringLiteral("guard missed") : seq.error().message;
@@ -704,7 +707,8 @@ private slots:
         QVERIFY(prepareRun(*store, QStringLiteral("dup"), QStringLiteral("running")).isEmpty());
         const auto duplicate = store->createRun(QStringLiteral("dup"), QStringLiteral("other"), QString(), 9);
         QVERIFY(!duplicate);
-        QVERIFY2(duplicate.error().message.contains(QStringLiteral("already exists")), qPrintable(duplicate.error().message));
+        QVERIFY2(duplicate.error().message.contains(QStringLiteral("already exists")),
+                 qPrintable(duplicate.error().message));
         TRY_STORE(run, store->getRun(QStringLiteral("dup")));
         QCOMPARE(toString(run->status), toString(RunStatus::Running));
         QCOMPARE(run->goal, QStringLiteral("goal"));
@@ -731,7 +735,8 @@ private slots:
             starts.push_back(std::make_unique<std::latch>(Clients + 1));
             ends.push_back(std::make_unique<std::latch>(Clients + 1));
         }
-        std::vector<std::vector<std::optional<ResumeResult>>> perRound(Rounds, std::vector<std::optional<ResumeResult>>(Clients));
+        std::vector<std::vector<std::optional<ResumeResult>>> perRound(
+            Rounds, std::vector<std::optional<ResumeResult>>(Clients));
 
         std::vector<std::thread> threads;
         for (int c = 0; c < Clients; ++c)
@@ -783,8 +788,10 @@ private slots:
                 }
                 else if ((result->outcome != ResumeOutcome::NotResumable) || (result->status != RunStatus::Running))
                 {
-                    failure = QStringLiteral("round %1 client %2: %3 (%4)").arg(r).arg(c)
-                              .arg(outcomeName(result->outcome), statusName(result->status));
+                    failure = QStringLiteral("round %1 client %2: %3 (%4)")
+                                  .arg(r)
+                                  .arg(c)
+                                  .arg(outcomeName(result->outcome), statusName(result->status));
                     break;
                 }
             }
@@ -876,29 +883,30 @@ private slots:
     void nulInTextIsInvalidInput()
     {
         OPEN_STORE(store, m_spec, options());
-        const QString nul = u"a"_qs + QChar(u'\0') + u"b"_qs;
-        const auto created = store->createRun(u"wf-nul"_qs, nul, u"hello"_qs, 1);
+        const QString nul = QStringLiteral("a") + QChar(u'\0') + QStringLiteral("b");
+        const auto created = store->createRun(QStringLiteral("wf-nul"), nul, QStringLiteral("hello"), 1);
         QVERIFY(!created);
         QCOMPARE(int(created.error().kind), int(StoreError::Kind::InvalidInput));
         QVERIFY2(created.error().message.contains(u"NUL"), qPrintable(created.error().message));
         QVERIFY2(!created.error().message.contains(u"INSERT"), qPrintable(created.error().message));
-        TRY_STORE(absent, store->getRun(u"wf-nul"_qs));
+        TRY_STORE(absent, store->getRun(QStringLiteral("wf-nul")));
         QVERIFY(!absent);
 
-        QVERIFY(prepareRun(*store, u"wf-nul2"_qs, u"input_required"_qs).isEmpty());
-        const auto resumed = store->resume(u"wf-nul2"_qs, 5, nul);
+        QVERIFY(prepareRun(*store, QStringLiteral("wf-nul2"), QStringLiteral("input_required")).isEmpty());
+        const auto resumed = store->resume(QStringLiteral("wf-nul2"), 5, nul);
         QVERIFY(!resumed);
         QCOMPARE(int(resumed.error().kind), int(StoreError::Kind::InvalidInput));
-        const auto cancelled = store->cancel(u"wf-nul2"_qs, nul);
+        const auto cancelled = store->cancel(QStringLiteral("wf-nul2"), nul);
         QVERIFY(!cancelled);
         QCOMPARE(int(cancelled.error().kind), int(StoreError::Kind::InvalidInput));
-        TRY_STORE(run, store->getRun(u"wf-nul2"_qs));
+        TRY_STORE(run, store->getRun(QStringLiteral("wf-nul2")));
         QVERIFY(run);
-        QCOMPARE(toString(run->status), u"input_required"_qs);
+        QCOMPARE(toString(run->status), QStringLiteral("input_required"));
         QCOMPARE(run->fence, qint64(2));
 
         // A taken ID is its own kind, not a database failure.
-        const auto duplicate = store->createRun(u"wf-nul2"_qs, u"x"_qs, u"hello"_qs, 1);
+        const auto duplicate =
+            store->createRun(QStringLiteral("wf-nul2"), QStringLiteral("x"), QStringLiteral("hello"), 1);
         QVERIFY(!duplicate);
         QCOMPARE(int(duplicate.error().kind), int(StoreError::Kind::Exists));
     }
@@ -909,24 +917,28 @@ private slots:
         StoreOptions unfenced = options();
         unfenced.fencing = false;
         OPEN_STORE(store, m_spec, unfenced);
-        QVERIFY(prepareRun(*store, u"wf-unfenced"_qs, u"running"_qs).isEmpty());   // fence 2
-        TRY_STORE(appended, store->appendEntry(u"wf-unfenced"_qs, 1, chatEntry(u"m1"_qs, u"old writer"_qs)));
+        QVERIFY(prepareRun(*store, QStringLiteral("wf-unfenced"), QStringLiteral("running")).isEmpty());  // fence 2
+        TRY_STORE(appended, store->appendEntry(QStringLiteral("wf-unfenced"), 1,
+                                               chatEntry(QStringLiteral("m1"), QStringLiteral("old writer"))));
         QVERIFY(appended.has_value());
-        TRY_STORE(moved, store->transition(u"wf-unfenced"_qs, 1, RunStatus::InputRequired, u"turn"_qs));
+        TRY_STORE(moved, store->transition(QStringLiteral("wf-unfenced"), 1, RunStatus::InputRequired,
+                                           QStringLiteral("turn")));
         QVERIFY(moved);
         // The status guard still holds: not running any more, so no write.
-        TRY_STORE(late, store->appendEntry(u"wf-unfenced"_qs, 1, chatEntry(u"m2"_qs, u"too late"_qs)));
+        TRY_STORE(late, store->appendEntry(QStringLiteral("wf-unfenced"), 1,
+                                           chatEntry(QStringLiteral("m2"), QStringLiteral("too late"))));
         QVERIFY(!late.has_value());
         // And a resume of a running run still misses.
-        TRY_STORE(resumed, store->resume(u"wf-unfenced"_qs, 1, std::nullopt));
-        QCOMPARE(outcomeName(resumed.outcome), u"resumed"_qs);
-        TRY_STORE(again, store->resume(u"wf-unfenced"_qs, 7, std::nullopt));
-        QCOMPARE(outcomeName(again.outcome), u"not_resumable"_qs);
+        TRY_STORE(resumed, store->resume(QStringLiteral("wf-unfenced"), 1, std::nullopt));
+        QCOMPARE(outcomeName(resumed.outcome), QStringLiteral("resumed"));
+        TRY_STORE(again, store->resume(QStringLiteral("wf-unfenced"), 7, std::nullopt));
+        QCOMPARE(outcomeName(again.outcome), QStringLiteral("not_resumable"));
 
         // With fencing on, the same lower-fence write misses.
         OPEN_STORE(fenced, m_spec, options());
-        QVERIFY(prepareRun(*fenced, u"wf-fenced"_qs, u"running"_qs).isEmpty());
-        TRY_STORE(refused, fenced->appendEntry(u"wf-fenced"_qs, 1, chatEntry(u"m1"_qs, u"old writer"_qs)));
+        QVERIFY(prepareRun(*fenced, QStringLiteral("wf-fenced"), QStringLiteral("running")).isEmpty());
+        TRY_STORE(refused, fenced->appendEntry(QStringLiteral("wf-fenced"), 1,
+                                               chatEntry(QStringLiteral("m1"), QStringLiteral("old writer"))));
         QVERIFY(!refused.has_value());
     }
 
@@ -1020,9 +1032,12 @@ private slots:
             QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
             const quint16 closedPort = probe.serverPort();
             probe.close();
-            specs.append(QStringLiteral("postgresql://postgres:s3cr%3Ft@127.0.0.1:%1/x?connect_timeout=2").arg(closedPort));
-            specs.append(QStringLiteral("postgresql://postgres:s3cr%3Ft@127.0.0.1:%1/no_such_db").arg(m_postgres->port()));
-            specs.append(QStringLiteral("postgresql://postgres:s3cr%3Ft@127.0.0.1:%1/x?sslmode=require&bogus=1").arg(m_postgres->port()));
+            specs.append(
+                QStringLiteral("postgresql://postgres:s3cr%3Ft@127.0.0.1:%1/x?connect_timeout=2").arg(closedPort));
+            specs.append(
+                QStringLiteral("postgresql://postgres:s3cr%3Ft@127.0.0.1:%1/no_such_db").arg(m_postgres->port()));
+            specs.append(QStringLiteral("postgresql://postgres:s3cr%3Ft@127.0.0.1:%1/x?sslmode=require&bogus=1")
+                             .arg(m_postgres->port()));
         }
         for (const QString &spec : std::as_const(specs))
         {
@@ -1055,8 +1070,9 @@ private slots:
         // What a client may read: the class of the problem, no SQL.
         QCOMPARE(int(resumed.error().kind), int(StoreError::Kind::Failed));
         QVERIFY2(resumed.error().message.contains(u"unreachable"), qPrintable(resumed.error().message));
-        QVERIFY2(!resumed.error().message.contains(u"UPDATE", Qt::CaseInsensitive), qPrintable(resumed.error().message));
-        QCOMPARE(resumed.error().shortText(), u"the database is unreachable"_qs);
+        QVERIFY2(!resumed.error().message.contains(u"UPDATE", Qt::CaseInsensitive),
+                 qPrintable(resumed.error().message));
+        QCOMPARE(resumed.error().shortText(), QStringLiteral("the database is unreachable"));
         QVERIFY(!store->cancel(id, QString()));
         QVERIFY(!store->transition(id, 2, RunStatus::Finished, QString()));
         QVERIFY(!store->appendEntry(id, 2, chatEntry(QStringLiteral("m"), QString())));

@@ -28,8 +28,8 @@ private slots:
 
     void postgres()
     {
-        const auto spec = parseStoreSpec(
-            QStringLiteral("postgresql://lock%40step:p%40ss%3Aw0rd@db.example.org:6543/runs?sslmode=verify-full&connect_timeout=3"));
+        const auto spec = parseStoreSpec(QStringLiteral(
+            "postgresql://lock%40step:p%40ss%3Aw0rd@db.example.org:6543/runs?sslmode=verify-full&connect_timeout=3"));
         QVERIFY2(spec, spec ? "" : qPrintable(spec.error()));
         QCOMPARE(spec->kind, StoreSpec::Kind::PostgreSql);
         QCOMPARE(spec->host, QStringLiteral("db.example.org"));
@@ -56,19 +56,24 @@ private slots:
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("mentions");
         QTest::newRow("empty") << QString() << QStringLiteral("expected sqlite:PATH");
-        QTest::newRow("unknown scheme") << QStringLiteral("mysql://u:hunter2@h/db") << QStringLiteral("expected sqlite:PATH");
+        QTest::newRow("unknown scheme") << QStringLiteral("mysql://u:hunter2@h/db")
+                                        << QStringLiteral("expected sqlite:PATH");
         QTest::newRow("no user") << QStringLiteral("postgresql://h:5432/db") << QStringLiteral("missing user");
         QTest::newRow("no host") << QStringLiteral("postgresql://u:hunter2@/db") << QStringLiteral("host");
-        QTest::newRow("no database") << QStringLiteral("postgresql://u:hunter2@h:5432") << QStringLiteral("database name");
-        QTest::newRow("nested path") << QStringLiteral("postgresql://u:hunter2@h/a/b") << QStringLiteral("database name");
-        QTest::newRow("bad port") << QStringLiteral("postgresql://u:hunter2@h:99999/db") << QStringLiteral("not a valid URL");
+        QTest::newRow("no database") << QStringLiteral("postgresql://u:hunter2@h:5432")
+                                     << QStringLiteral("database name");
+        QTest::newRow("nested path") << QStringLiteral("postgresql://u:hunter2@h/a/b")
+                                     << QStringLiteral("database name");
+        QTest::newRow("bad port") << QStringLiteral("postgresql://u:hunter2@h:99999/db")
+                                  << QStringLiteral("not a valid URL");
         QTest::newRow("port zero") << QStringLiteral("postgresql://u:hunter2@h:0/db") << QStringLiteral("port 0");
         QTest::newRow("unknown parameter") << QStringLiteral("postgresql://u:hunter2@h/db?sslmod=require")
                                            << QStringLiteral("unknown parameter \"sslmod\"");
         QTest::newRow("password parameter") << QStringLiteral("postgresql://u@h/db?password=hunter2")
                                             << QStringLiteral("unknown parameter \"password\"");
-        QTest::newRow("conninfo smuggling") << QStringLiteral("postgresql://u:hunter2@h/db?application_name=x%20host%3Devil")
-                                            << QStringLiteral("bad value");
+        QTest::newRow("conninfo smuggling")
+            << QStringLiteral("postgresql://u:hunter2@h/db?application_name=x%20host%3Devil")
+            << QStringLiteral("bad value");
         QTest::newRow("fragment") << QStringLiteral("postgresql://u:hunter2@h/db#x") << QStringLiteral("fragment");
     }
 

@@ -25,12 +25,13 @@ private:
 
     QString spec() const
     {
-        return u"sqlite:"_qs + m_dir->filePath(u"runs.db"_qs);
+        return QStringLiteral("sqlite:") + m_dir->filePath(QStringLiteral("runs.db"));
     }
 
     std::unique_ptr<StoreWorker> startWorker()
     {
-        auto worker = StoreWorker::start([spec = spec()] { return RunStore::open(spec); }, u"test-store"_qs);
+        auto worker =
+            StoreWorker::start([spec = spec()] { return RunStore::open(spec); }, QStringLiteral("test-store"));
         if (!worker)
             qFatal("cannot start the worker: %s", qPrintable(worker.error().message));
         return std::move(worker).value();
@@ -46,7 +47,7 @@ private slots:
     void answersComeBackInOrderOnTheCallersThread()
     {
         auto worker = startWorker();
-        QCOMPARE(worker->kind(), u"sqlite"_qs);
+        QCOMPARE(worker->kind(), QStringLiteral("sqlite"));
         QList<int> order;
         QList<QThread *> jobThreads;
         bool allOnThisThread = true;
@@ -58,7 +59,7 @@ private slots:
                 this,
                 [id, &jobThreads](RunStore &store) {
                     jobThreads.append(QThread::currentThread());
-                    return store.createRun(id, u"goal"_qs, u"hello"_qs, 0);
+                    return store.createRun(id, QStringLiteral("goal"), QStringLiteral("hello"), 0);
                 },
                 [i, &order, &allOnThisThread, this](const StoreResult<Run> &created) {
                     allOnThisThread = allOnThisThread && (QThread::currentThread() == thread());
@@ -79,12 +80,15 @@ private slots:
         auto context = std::make_unique<QObject>();
         bool answered = false;
         worker->call(
-            context.get(), [](RunStore &store) { return store.createRun(u"wf-orphan"_qs, u"goal"_qs, u"hello"_qs, 0); },
+            context.get(),
+            [](RunStore &store) {
+                return store.createRun(QStringLiteral("wf-orphan"), QStringLiteral("goal"), QStringLiteral("hello"), 0);
+            },
             [&answered](const StoreResult<Run> &) { answered = true; });
         context.reset();
         std::optional<bool> exists;
         worker->call(
-            this, [](RunStore &store) { return store.getRun(u"wf-orphan"_qs); },
+            this, [](RunStore &store) { return store.getRun(QStringLiteral("wf-orphan")); },
             [&exists](const StoreResult<std::optional<Run>> &run) { exists = run && run->has_value(); });
         QTRY_VERIFY_WITH_TIMEOUT(exists.has_value(), 10000);
         QVERIFY(*exists);
@@ -101,7 +105,7 @@ private slots:
             this,
             [&release, &entered](RunStore &store) {
                 entered = true;
-                release.acquire();   // a database that does not answer
+                release.acquire();  // a database that does not answer
                 return store.ping();
             },
             [&answered](const StoreResult<Ok> &) { answered = true; });
@@ -123,7 +127,8 @@ private slots:
             auto worker = startWorker();
             for (int i = 0; i < 20; ++i)
                 worker->post([i](RunStore &store) {
-                    (void)store.createRun(QStringLiteral("wf-late-%1").arg(i), u"goal"_qs, u"hello"_qs, 0);
+                    (void)store.createRun(QStringLiteral("wf-late-%1").arg(i), QStringLiteral("goal"),
+                                          QStringLiteral("hello"), 0);
                 });
         }
         auto store = RunStore::open(spec());
@@ -137,7 +142,10 @@ private slots:
     {
         // Nothing listens on port 1.
         auto worker = StoreWorker::start(
-            [] { return RunStore::open(u"postgresql://lockstep@127.0.0.1:1/lockstep?connect_timeout=2"_qs); }, u"bad"_qs);
+            [] {
+                return RunStore::open(QStringLiteral("postgresql://lockstep@127.0.0.1:1/lockstep?connect_timeout=2"));
+            },
+            QStringLiteral("bad"));
         QVERIFY(!worker);
         QVERIFY(!worker.error().message.isEmpty());
     }
@@ -149,10 +157,9 @@ private slots:
         auto worker = StoreWorker::inPlace(**store);
         bool answered = false;
         worker->call(
-            this, [](RunStore &runStore) { return runStore.ping(); }, [&answered](const StoreResult<Ok> &pinged) {
-                answered = bool(pinged);
-            });
-        QVERIFY(!answered);   // never from inside call()
+            this, [](RunStore &runStore) { return runStore.ping(); },
+            [&answered](const StoreResult<Ok> &pinged) { answered = bool(pinged); });
+        QVERIFY(!answered);  // never from inside call()
         QTRY_VERIFY_WITH_TIMEOUT(answered, 10000);
     }
 };

@@ -58,7 +58,7 @@ namespace
         QSqlDatabase::removeDatabase(name);
         return error;
     }
-} // namespace
+}  // namespace
 
 class TestTempServers : public QObject
 {
@@ -120,8 +120,8 @@ private slots:
             QCOMPARE(*spec, QStringLiteral("postgresql://postgres@127.0.0.1:%1/extra_db").arg(port));
             error = queryPostgres(pg, QStringLiteral("extra_db"));
             QVERIFY2(error.isEmpty(), qPrintable(error));
-            QVERIFY(pg.createDatabase());                              // generated name
-            QVERIFY(!pg.createDatabase(QStringLiteral("extra_db")));   // exists already
+            QVERIFY(pg.createDatabase());                             // generated name
+            QVERIFY(!pg.createDatabase(QStringLiteral("extra_db")));  // exists already
             QVERIFY(!pg.createDatabase(QStringLiteral("bad name; DROP")));
 
             // stop() drops everything at once; start() brings the same data back.

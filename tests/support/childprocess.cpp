@@ -42,8 +42,8 @@ namespace Lockstep::Test
         });
     }
 
-    QString startServer(QProcess &process, const QString &program, const QStringList &arguments,
-                        const QString &workDir, const QString &logFile, const int timeoutMs)
+    QString startServer(QProcess &process, const QString &program, const QStringList &arguments, const QString &workDir,
+                        const QString &logFile, const int timeoutMs)
     {
         process.setWorkingDirectory(workDir);
         process.setStandardOutputFile(logFile, QIODevice::Append);
@@ -90,4 +90,4 @@ namespace Lockstep::Test
             log.seek(size - 3000);
         return QString::fromLocal8Bit(log.readAll()).trimmed();
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -28,8 +28,8 @@ namespace Lockstep::Test
 
     // Starts a server with stdout and stderr appended to `logFile`, in `workDir`.
     // Empty on success, else why it did not start.
-    QString startServer(QProcess &process, const QString &program, const QStringList &arguments,
-                        const QString &workDir, const QString &logFile, int timeoutMs);
+    QString startServer(QProcess &process, const QString &program, const QStringList &arguments, const QString &workDir,
+                        const QString &logFile, int timeoutMs);
 
     enum class ServerState
     {
@@ -47,4 +47,4 @@ namespace Lockstep::Test
 
     // The last few KB of a server log, for error messages.
     QString readLogTail(const QString &path);
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

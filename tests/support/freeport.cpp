@@ -11,4 +11,4 @@ namespace Lockstep::Test
             qFatal("freePort: cannot listen on loopback: %s", qPrintable(server.errorString()));
         return server.serverPort();
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

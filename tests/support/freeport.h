@@ -6,4 +6,4 @@ namespace Lockstep::Test
 {
     // A TCP port on 127.0.0.1 that was free a moment ago.
     std::uint16_t freePort();
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

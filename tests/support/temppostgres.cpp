@@ -28,14 +28,15 @@ namespace Lockstep::Test
         QString findBinDir()
         {
             const auto hasServer = [](const QString &dir) {
-                return QFileInfo(dir + QStringLiteral("/initdb")).isExecutable()
-                       && QFileInfo(dir + QStringLiteral("/postgres")).isExecutable();
+                return QFileInfo(dir + QStringLiteral("/initdb")).isExecutable() &&
+                       QFileInfo(dir + QStringLiteral("/postgres")).isExecutable();
             };
             const QString fromEnv = qEnvironmentVariable("LOCKSTEP_PG_BINDIR");
             if (!fromEnv.isEmpty())
                 return hasServer(fromEnv) ? fromEnv : QString();
 
-            QStringList versions = QDir(QStringLiteral("/usr/lib/postgresql")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+            QStringList versions =
+                QDir(QStringLiteral("/usr/lib/postgresql")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
             std::sort(versions.begin(), versions.end(), [](const QString &a, const QString &b) {
                 return QVersionNumber::fromString(a) > QVersionNumber::fromString(b);
             });
@@ -71,7 +72,7 @@ namespace Lockstep::Test
             env.remove(QStringLiteral("PGPASSWORD"));
             return env;
         }
-    } // namespace
+    }  // namespace
 
     TempPostgres::TempPostgres() = default;
 
@@ -103,8 +104,9 @@ namespace Lockstep::Test
         m_binDir = findBinDir();
         if (m_binDir.isEmpty())
         {
-            return fail(QStringLiteral("no PostgreSQL server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin,"
-                                       " on PATH or in LOCKSTEP_PG_BINDIR (Debian: apt install postgresql)"));
+            return fail(
+                QStringLiteral("no PostgreSQL server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin,"
+                               " on PATH or in LOCKSTEP_PG_BINDIR (Debian: apt install postgresql)"));
         }
         QString userError;
         const std::optional<RunAs> runAs = serverUser(&userError);
@@ -161,10 +163,11 @@ namespace Lockstep::Test
             m_server = std::make_unique<QProcess>();
             prepareChild(*m_server, runAs);
             m_server->setProcessEnvironment(toolEnvironment());
-            const QString why = startServer(*m_server, m_binDir + QStringLiteral("/postgres"),
-                                            {QStringLiteral("-D"), data, QStringLiteral("-p"), QString::number(m_port),
-                                             QStringLiteral("-h"), QStringLiteral("127.0.0.1"), QStringLiteral("-k"), m_dir->path()},
-                                            m_dir->path(), m_dir->filePath(QStringLiteral("server.log")), StartTimeoutMs);
+            const QString why =
+                startServer(*m_server, m_binDir + QStringLiteral("/postgres"),
+                            {QStringLiteral("-D"), data, QStringLiteral("-p"), QString::number(m_port),
+                             QStringLiteral("-h"), QStringLiteral("127.0.0.1"), QStringLiteral("-k"), m_dir->path()},
+                            m_dir->path(), m_dir->filePath(QStringLiteral("server.log")), StartTimeoutMs);
             if (!why.isEmpty())
             {
                 m_server.reset();
@@ -186,7 +189,9 @@ namespace Lockstep::Test
             if (state == ServerState::TimedOut)
             {
                 stop();
-                return fail(QStringLiteral("PostgreSQL was not ready within %1 s; log:\n%2").arg(StartTimeoutMs / 1000).arg(logTail()));
+                return fail(QStringLiteral("PostgreSQL was not ready within %1 s; log:\n%2")
+                                .arg(StartTimeoutMs / 1000)
+                                .arg(logTail()));
             }
             m_server.reset();
             const QString log = logTail();
@@ -228,19 +233,19 @@ namespace Lockstep::Test
 
     QList<qint64> TempPostgres::clusterPids() const
     {
-        QFile pidFile(directory() + u"/data/postmaster.pid"_qs);
+        QFile pidFile(directory() + QStringLiteral("/data/postmaster.pid"));
         if (!pidFile.open(QIODevice::ReadOnly))
             return {};
         const qint64 postmaster = pidFile.readLine().trimmed().toLongLong();
-        QList<qint64> pids {postmaster};
-        const QStringList entries = QDir(u"/proc"_qs).entryList(QDir::Dirs);
+        QList<qint64> pids{postmaster};
+        const QStringList entries = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs);
         for (const QString &entry : entries)
         {
             bool numeric = false;
             const qint64 pid = entry.toLongLong(&numeric);
             if (!numeric)
                 continue;
-            QFile stat(u"/proc/"_qs + entry + u"/stat"_qs);
+            QFile stat(QStringLiteral("/proc/") + entry + QStringLiteral("/stat"));
             if (!stat.open(QIODevice::ReadOnly))
                 continue;
             // pid (comm) state ppid ...: the fields after the last ')'.
@@ -331,8 +336,9 @@ namespace Lockstep::Test
         if ((process.exitStatus() != QProcess::NormalExit) || (process.exitCode() != 0))
         {
             return fail(QStringLiteral("%1 failed (exit %2): %3")
-                        .arg(tool).arg(process.exitCode())
-                        .arg(QString::fromLocal8Bit(process.readAllStandardError()).trimmed()));
+                            .arg(tool)
+                            .arg(process.exitCode())
+                            .arg(QString::fromLocal8Bit(process.readAllStandardError()).trimmed()));
         }
         return true;
     }
@@ -347,4 +353,4 @@ namespace Lockstep::Test
         m_error = QStringLiteral("TempPostgres: ") + message;
         return false;
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -42,7 +42,7 @@ namespace Lockstep::Test
 
         QString errorString() const;
         std::uint16_t port() const;
-        qint64 pid() const;                 // the postmaster, 0 when not running
+        qint64 pid() const;  // the postmaster, 0 when not running
         // The postmaster and its children (the backends), from postmaster.pid and /proc.
         QList<qint64> clusterPids() const;
         // SIGSTOP to every process of the cluster, as a stuck disk or a paused
@@ -50,7 +50,7 @@ namespace Lockstep::Test
         // sends SIGCONT to the same processes. false: no process was stopped.
         bool freeze();
         void thaw();
-        QString directory() const;          // the temporary directory (data/ and the socket)
+        QString directory() const;  // the temporary directory (data/ and the socket)
 
         // "postgresql://postgres@127.0.0.1:PORT/lockstep_test"
         QString connectionSpec() const;
@@ -75,4 +75,4 @@ namespace Lockstep::Test
         bool m_initialised = false;
         int m_databaseCounter = 0;
     };
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -18,7 +18,7 @@ namespace Lockstep::Test
     {
         constexpr int StartTimeoutMs = 15000;
         constexpr int StopTimeoutMs = 10000;
-    } // namespace
+    }  // namespace
 
     TempRedis::TempRedis() = default;
 
@@ -36,7 +36,8 @@ namespace Lockstep::Test
         {
             m_binary = QStandardPaths::findExecutable(QStringLiteral("redis-server"));
             if (m_binary.isEmpty())
-                m_binary = QStandardPaths::findExecutable(QStringLiteral("redis-server"), {QStringLiteral("/usr/sbin"), QStringLiteral("/usr/local/bin")});
+                m_binary = QStandardPaths::findExecutable(
+                    QStringLiteral("redis-server"), {QStringLiteral("/usr/sbin"), QStringLiteral("/usr/local/bin")});
             if (m_binary.isEmpty())
                 return fail(QStringLiteral("redis-server is not installed (Debian: apt install redis-server)"));
         }
@@ -54,15 +55,14 @@ namespace Lockstep::Test
                 m_port = freePort();
             m_server = std::make_unique<QProcess>();
             prepareChild(*m_server, std::nullopt);
-            const QString why = startServer(*m_server, m_binary,
-                                            {QStringLiteral("--port"), QString::number(m_port),
-                                             QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
-                                             QStringLiteral("--save"), QStringLiteral(""),
-                                             QStringLiteral("--appendonly"), QStringLiteral("no"),
-                                             QStringLiteral("--dir"), m_dir->path(),
-                                             QStringLiteral("--daemonize"), QStringLiteral("no"),
-                                             QStringLiteral("--protected-mode"), QStringLiteral("yes")},
-                                            m_dir->path(), m_dir->filePath(QStringLiteral("redis.log")), StartTimeoutMs);
+            const QString why =
+                startServer(*m_server, m_binary,
+                            {QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+                             QStringLiteral("127.0.0.1"), QStringLiteral("--save"), QStringLiteral(""),
+                             QStringLiteral("--appendonly"), QStringLiteral("no"), QStringLiteral("--dir"),
+                             m_dir->path(), QStringLiteral("--daemonize"), QStringLiteral("no"),
+                             QStringLiteral("--protected-mode"), QStringLiteral("yes")},
+                            m_dir->path(), m_dir->filePath(QStringLiteral("redis.log")), StartTimeoutMs);
             if (!why.isEmpty())
             {
                 m_server.reset();
@@ -76,7 +76,8 @@ namespace Lockstep::Test
             {
                 kill();
                 return fail(QStringLiteral("redis-server did not answer PING within %1 s; log:\n%2")
-                            .arg(StartTimeoutMs / 1000).arg(logTail()));
+                                .arg(StartTimeoutMs / 1000)
+                                .arg(logTail()));
             }
             m_server.reset();
             const QString log = logTail();
@@ -158,4 +159,4 @@ namespace Lockstep::Test
     {
         return m_dir ? readLogTail(m_dir->filePath(QStringLiteral("redis.log"))) : QString();
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

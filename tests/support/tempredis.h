@@ -41,8 +41,8 @@ namespace Lockstep::Test
 
         QString errorString() const;
         std::uint16_t port() const;
-        qint64 pid() const;                 // 0 when not running
-        QString url() const;                // "redis://127.0.0.1:PORT"
+        qint64 pid() const;   // 0 when not running
+        QString url() const;  // "redis://127.0.0.1:PORT"
 
     private:
         bool fail(const QString &message);
@@ -54,4 +54,4 @@ namespace Lockstep::Test
         QString m_error;
         std::uint16_t m_port = 0;
     };
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

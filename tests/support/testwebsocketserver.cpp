@@ -208,4 +208,4 @@ namespace Lockstep::Test
         if (m_echo)
             socket->sendTextMessage(message);
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -62,7 +62,7 @@ namespace Lockstep::Test
 
         QStringList receivedMessages() const;
         QList<QWebSocket *> clients() const;  // currently connected
-        int acceptedCount() const;             // connections accepted so far
+        int acceptedCount() const;            // connections accepted so far
         // Close code and reason the latest client closed with (after its disconnect).
         quint16 lastPeerCloseCode() const;
         QString lastPeerCloseReason() const;
@@ -97,4 +97,4 @@ namespace Lockstep::Test
         quint16 m_lastPeerCloseCode = 0;
         QString m_lastPeerCloseReason;
     };
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -18,11 +18,14 @@ namespace Lockstep::Test
 {
     namespace
     {
-        template<auto Free>
+        template <auto Free>
         struct Deleter
         {
-            template<typename T>
-            void operator()(T *p) const { Free(p); }
+            template <typename T>
+            void operator()(T *p) const
+            {
+                Free(p);
+            }
         };
         using PKeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
         using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -44,10 +47,10 @@ namespace Lockstep::Test
             const long size = BIO_ctrl(bio, BIO_CTRL_INFO, 0, static_cast<void *>(&data));  // BIO_get_mem_data
             return QByteArray(data, static_cast<qsizetype>(size));
         }
-    } // namespace
+    }  // namespace
 
-    TlsCert makeSelfSignedCert(const QString &commonName, const QStringList &dnsNames,
-                               const QStringList &ipAddresses, const int days)
+    TlsCert makeSelfSignedCert(const QString &commonName, const QStringList &dnsNames, const QStringList &ipAddresses,
+                               const int days)
     {
         PKeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));  // EVP_EC_gen
         X509Ptr cert(X509_new());
@@ -74,20 +77,20 @@ namespace Lockstep::Test
         for (const QString &ip : ipAddresses)
             san.append(QStringLiteral("IP:%1").arg(ip));
         // Like `openssl req -x509`: a self-signed CA that is also the server certificate.
-        const bool ok = addExtension(cert.get(), NID_basic_constraints, "critical,CA:TRUE")
-            && addExtension(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign")
-            && addExtension(cert.get(), NID_ext_key_usage, "serverAuth")
-            && addExtension(cert.get(), NID_subject_key_identifier, "hash")
-            && (san.isEmpty() || addExtension(cert.get(), NID_subject_alt_name, san.join(u',').toUtf8()));
+        const bool ok = addExtension(cert.get(), NID_basic_constraints, "critical,CA:TRUE") &&
+                        addExtension(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign") &&
+                        addExtension(cert.get(), NID_ext_key_usage, "serverAuth") &&
+                        addExtension(cert.get(), NID_subject_key_identifier, "hash") &&
+                        (san.isEmpty() || addExtension(cert.get(), NID_subject_alt_name, san.join(u',').toUtf8()));
         if (!ok || X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
             return {};
 
         BioPtr certBio(BIO_new(BIO_s_mem()));
         BioPtr keyBio(BIO_new(BIO_s_mem()));
-        if (!certBio || !keyBio || PEM_write_bio_X509(certBio.get(), cert.get()) != 1
-            || PEM_write_bio_PrivateKey(keyBio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+        if (!certBio || !keyBio || PEM_write_bio_X509(certBio.get(), cert.get()) != 1 ||
+            PEM_write_bio_PrivateKey(keyBio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
             return {};
-        return TlsCert {.certificatePem = bioContents(certBio.get()), .privateKeyPem = bioContents(keyBio.get())};
+        return TlsCert{.certificatePem = bioContents(certBio.get()), .privateKeyPem = bioContents(keyBio.get())};
     }
 
     bool writePemFile(const QString &path, const QByteArray &pem)
@@ -104,4 +107,4 @@ namespace Lockstep::Test
         config.setPeerVerifyMode(QSslSocket::VerifyNone);
         return config;
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

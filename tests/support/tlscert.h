@@ -21,12 +21,11 @@ namespace Lockstep::Test
     // (both fields empty) if OpenSSL fails.
     TlsCert makeSelfSignedCert(const QString &commonName = QStringLiteral("localhost"),
                                const QStringList &dnsNames = {QStringLiteral("localhost")},
-                               const QStringList &ipAddresses = {QStringLiteral("127.0.0.1")},
-                               int days = 2);
+                               const QStringList &ipAddresses = {QStringLiteral("127.0.0.1")}, int days = 2);
 
     // Writes the certificate (PEM) to a file, e.g. to use as a CA file.
     bool writePemFile(const QString &path, const QByteArray &pem);
 
     // A server-side configuration with the certificate and key, no peer verification.
     QSslConfiguration serverSslConfiguration(const TlsCert &cert);
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -27,7 +27,7 @@ namespace Lockstep::Transport
     {
         return qstrdup(connectErrorName(error).toUtf8().constData());
     }
-} // namespace Lockstep::Transport
+}  // namespace Lockstep::Transport
 using namespace std::chrono_literals;
 using Lockstep::Test::TestWebSocketServer;
 
@@ -44,8 +44,8 @@ namespace
         enum class Mode
         {
             Silent,
-            Reply,             // after the request headers
-            ReplyToAnything,   // to the first bytes, whatever they are
+            Reply,            // after the request headers
+            ReplyToAnything,  // to the first bytes, whatever they are
             UpgradeThenIgnore,
         };
 
@@ -69,8 +69,14 @@ namespace
             return QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/ws").arg(m_server.serverPort()));
         }
 
-        int accepted() const { return static_cast<int>(m_sockets.size()); }
-        QByteArray afterUpgrade() const { return m_afterUpgrade; }
+        int accepted() const
+        {
+            return static_cast<int>(m_sockets.size());
+        }
+        QByteArray afterUpgrade() const
+        {
+            return m_afterUpgrade;
+        }
 
     private:
         void onReadyRead(QTcpSocket *socket)
@@ -103,8 +109,8 @@ namespace
                                          QCryptographicHash::Sha1)
                     .toBase64();
             socket->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                          "Sec-WebSocket-Accept: "
-                          + accept + "\r\n\r\n");
+                          "Sec-WebSocket-Accept: " +
+                          accept + "\r\n\r\n");
             m_upgraded = true;
             m_afterUpgrade = m_request.mid(m_request.indexOf("\r\n\r\n") + 4);
         }
@@ -121,9 +127,8 @@ namespace
     // Threads of this process (Linux): a client must not leave its worker behind.
     int threadCount()
     {
-        return static_cast<int>(QDir(QStringLiteral("/proc/self/task"))
-                                    .entryList(QDir::Dirs | QDir::NoDotAndDotDot)
-                                    .size());
+        return static_cast<int>(
+            QDir(QStringLiteral("/proc/self/task")).entryList(QDir::Dirs | QDir::NoDotAndDotDot).size());
     }
 
     struct Spies
@@ -133,11 +138,16 @@ namespace
             , text(&client, &WebSocketClient::textMessageReceived)
             , failed(&client, &WebSocketClient::failed)
             , closed(&client, &WebSocketClient::closed)
-        {
-        }
+        {}
 
-        ConnectFailure failure() const { return failed.at(0).at(0).value<ConnectFailure>(); }
-        CloseInfo closeInfo() const { return closed.at(0).at(0).value<CloseInfo>(); }
+        ConnectFailure failure() const
+        {
+            return failed.at(0).at(0).value<ConnectFailure>();
+        }
+        CloseInfo closeInfo() const
+        {
+            return closed.at(0).at(0).value<CloseInfo>();
+        }
 
         QSignalSpy connected;
         QSignalSpy text;
@@ -152,7 +162,7 @@ namespace
         options.bearerToken = QStringLiteral("test-token-123");
         return options;
     }
-} // namespace
+}  // namespace
 
 Q_DECLARE_METATYPE(TestWebSocketServer::CloseWhen)
 
@@ -167,7 +177,7 @@ private slots:
         QTest::addColumn<QString>("reason");
         QTest::addColumn<TestWebSocketServer::CloseWhen>("when");
 
-        const QList<std::pair<int, QString>> cases {
+        const QList<std::pair<int, QString>> cases{
             {1000, QStringLiteral("finished")},
             {1001, QStringLiteral("gateway shutting down")},
             {1008, QStringLiteral("authentication failed")},
@@ -232,7 +242,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QCOMPARE(client.state(), WebSocketClient::State::Connected);
 
-        const QStringList messages {
+        const QStringList messages{
             QStringLiteral("hello"),
             QStringLiteral("grüße — 日本語 🚀 \u00e9\u0301"),
             QString(),
@@ -390,12 +400,12 @@ private slots:
                                  << ConnectError::InvalidUrl;
         QTest::newRow("credentials") << QStringLiteral("ws://user:pw@127.0.0.1:1/") << QString() << false
                                      << qint64(1024) << ConnectError::InvalidUrl;
-        QTest::newRow("token with newline") << ok << QStringLiteral("abc\r\nX-Evil: 1") << false << qint64(1024)
-                                            << ConnectError::InvalidOptions;
+        QTest::newRow("token with newline")
+            << ok << QStringLiteral("abc\r\nX-Evil: 1") << false << qint64(1024) << ConnectError::InvalidOptions;
         QTest::newRow("token unfit for a subprotocol")
             << ok << QStringLiteral("abc/def==") << true << qint64(1024) << ConnectError::InvalidOptions;
-        QTest::newRow("subprotocol without token") << ok << QString() << true << qint64(1024)
-                                                   << ConnectError::InvalidOptions;
+        QTest::newRow("subprotocol without token")
+            << ok << QString() << true << qint64(1024) << ConnectError::InvalidOptions;
         QTest::newRow("zero max size") << ok << QString() << false << qint64(0) << ConnectError::InvalidOptions;
     }
 
@@ -443,7 +453,7 @@ private slots:
         // Longer than a DNS name may be (255): the system resolver refuses it
         // locally, so the resolver's own error path runs without any query.
         const QString label(63, u'a');
-        QTest::newRow("name too long") << QStringList {label, label, label, label, QStringLiteral("example")}.join(u'.');
+        QTest::newRow("name too long") << QStringList{label, label, label, label, QStringLiteral("example")}.join(u'.');
     }
 
     void dnsFailure()
@@ -618,8 +628,8 @@ private slots:
     void tlsHostNameIsVerified()
     {
         // Trusted certificate, wrong name: host name verification must refuse it.
-        const Test::TlsCert cert = Test::makeSelfSignedCert(QStringLiteral("gateway.example"),
-                                                            {QStringLiteral("gateway.example")}, {});
+        const Test::TlsCert cert =
+            Test::makeSelfSignedCert(QStringLiteral("gateway.example"), {QStringLiteral("gateway.example")}, {});
         QVERIFY(!cert.certificatePem.isEmpty());
         QTemporaryDir dir;
         const QString caFile = dir.filePath(QStringLiteral("ca.pem"));
@@ -756,7 +766,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(serverSaw.size(), 1, Patience);
         QCOMPARE(int(server.lastPeerCloseCode()), code);
         QCOMPARE(server.lastPeerCloseReason(), sentReason);
-        QCOMPARE(server.receivedMessages(), QStringList {QStringLiteral("last words")});
+        QCOMPARE(server.receivedMessages(), QStringList{QStringLiteral("last words")});
         const CloseInfo info = spies.closeInfo();
         QVERIFY(info.initiatedByClient);
         QVERIFY(!info.connectionLost());
@@ -781,7 +791,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QVERIFY(client.sendText(QStringLiteral("trigger")));
         QTRY_COMPARE_WITH_TIMEOUT(serverSaw.size(), 1, Patience);
-        QCOMPARE(server.receivedMessages(), (QStringList {QStringLiteral("trigger"), QStringLiteral("last words")}));
+        QCOMPARE(server.receivedMessages(), (QStringList{QStringLiteral("trigger"), QStringLiteral("last words")}));
         QCOMPARE(server.lastPeerCloseCode(), quint16(4000));
         QCOMPARE(server.lastPeerCloseReason(), QStringLiteral("done"));
     }

@@ -40,7 +40,7 @@ namespace Lockstep::Test
         {
             m_port = freePort();
             if (launch())
-                return true;   // else the port was taken meanwhile: try another
+                return true;  // else the port was taken meanwhile: try another
         }
         return false;
     }
@@ -48,14 +48,22 @@ namespace Lockstep::Test
     bool TestGateway::launch()
     {
         m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        QStringList arguments {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(m_port),
-                               QStringLiteral("--store"), QStringLiteral("sqlite:") + m_dir.filePath(QStringLiteral("gateway.db")),
-                               QStringLiteral("--token-file"), m_dir.filePath(QStringLiteral("tokens")),
-                               QStringLiteral("--data-dir"), m_dir.filePath(QStringLiteral("data")),
-                               QStringLiteral("--replica-id"), QStringLiteral("test-replica"),
-                               QStringLiteral("--lock-ttl"), QStringLiteral("3s"),
-                               QStringLiteral("--step-delay-scale"), QStringLiteral("0.1"),
-                               QStringLiteral("--shutdown-grace"), QStringLiteral("2s")};
+        QStringList arguments{QStringLiteral("--listen"),
+                              QStringLiteral("127.0.0.1:%1").arg(m_port),
+                              QStringLiteral("--store"),
+                              QStringLiteral("sqlite:") + m_dir.filePath(QStringLiteral("gateway.db")),
+                              QStringLiteral("--token-file"),
+                              m_dir.filePath(QStringLiteral("tokens")),
+                              QStringLiteral("--data-dir"),
+                              m_dir.filePath(QStringLiteral("data")),
+                              QStringLiteral("--replica-id"),
+                              QStringLiteral("test-replica"),
+                              QStringLiteral("--lock-ttl"),
+                              QStringLiteral("3s"),
+                              QStringLiteral("--step-delay-scale"),
+                              QStringLiteral("0.1"),
+                              QStringLiteral("--shutdown-grace"),
+                              QStringLiteral("2s")};
         arguments += m_extra;
         m_process.start(qEnvironmentVariable("LOCKSTEP_GATEWAY_BIN"), arguments);
         if (!m_process.waitForStarted(10000))
@@ -146,4 +154,4 @@ namespace Lockstep::Test
             return nullptr;
         return window.tabs().constLast();
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

@@ -29,7 +29,7 @@ namespace Lockstep::Test
         bool restart();
         bool isRunning() const;
 
-        QString url() const;     // ws://127.0.0.1:PORT
+        QString url() const;  // ws://127.0.0.1:PORT
         QString token() const;
         // A console of this gateway: its URL and token, settings in
         // `settingsFile` (its history in console-data/ beside it), the run
@@ -52,4 +52,4 @@ namespace Lockstep::Test
     // Creates a workflow as File → New workflow… does and waits for its tab
     // (at most 10 s; nullptr: it did not open).
     Ui::WorkflowTab *newWorkflowTab(Ui::MainWindow &window, const QString &goal, const QString &flow);
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

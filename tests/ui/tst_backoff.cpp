@@ -20,7 +20,8 @@ private:
 private slots:
     void growsAndCapsWithoutJitter()
     {
-        Backoff backoff(BackoffOptions {.initial = 500ms, .maximum = 8000ms, .multiplier = 2.0, .jitter = 0.0}, constant(0.7));
+        Backoff backoff(BackoffOptions{.initial = 500ms, .maximum = 8000ms, .multiplier = 2.0, .jitter = 0.0},
+                        constant(0.7));
         const std::chrono::milliseconds expected[] = {500ms, 1000ms, 2000ms, 4000ms, 8000ms, 8000ms, 8000ms};
         for (const auto delay : expected)
             QCOMPARE(backoff.next(), delay);
@@ -29,7 +30,7 @@ private slots:
 
     void jitterSpreadsAroundTheBase()
     {
-        const BackoffOptions options {.initial = 1000ms, .maximum = 60000ms, .multiplier = 2.0, .jitter = 0.25};
+        const BackoffOptions options{.initial = 1000ms, .maximum = 60000ms, .multiplier = 2.0, .jitter = 0.25};
         Backoff low(options, constant(0.0));
         Backoff middle(options, constant(0.5));
         Backoff high(options, constant(0.999999));
@@ -43,7 +44,8 @@ private slots:
 
     void jitterNeverExceedsTheCap()
     {
-        Backoff backoff(BackoffOptions {.initial = 1000ms, .maximum = 4000ms, .multiplier = 2.0, .jitter = 0.5}, constant(0.999999));
+        Backoff backoff(BackoffOptions{.initial = 1000ms, .maximum = 4000ms, .multiplier = 2.0, .jitter = 0.5},
+                        constant(0.999999));
         for (int i = 0; i < 10; ++i)
             QVERIFY(backoff.next() <= 4000ms);
         QCOMPARE(backoff.next(), 4000ms);
@@ -51,9 +53,9 @@ private slots:
 
     void sequenceFollowsTheRandomSource()
     {
-        QList<double> values {0.0, 1.0 - 1e-9, 0.5, 0.25};
+        QList<double> values{0.0, 1.0 - 1e-9, 0.5, 0.25};
         qsizetype i = 0;
-        Backoff backoff(BackoffOptions {.initial = 100ms, .maximum = 10000ms, .multiplier = 3.0, .jitter = 0.5},
+        Backoff backoff(BackoffOptions{.initial = 100ms, .maximum = 10000ms, .multiplier = 3.0, .jitter = 0.5},
                         [&] { return values.at(i++ % values.size()); });
         QCOMPARE(backoff.next(), 50ms);    // 100 * 0.5
         QCOMPARE(backoff.next(), 450ms);   // 300 * 1.5
@@ -63,7 +65,7 @@ private slots:
 
     void resetStartsOver()
     {
-        Backoff backoff(BackoffOptions {.initial = 200ms, .maximum = 5000ms, .jitter = 0.0}, constant(0.3));
+        Backoff backoff(BackoffOptions{.initial = 200ms, .maximum = 5000ms, .jitter = 0.0}, constant(0.3));
         backoff.next();
         backoff.next();
         backoff.next();
@@ -74,40 +76,43 @@ private slots:
 
     void lockHeldNeverRetriesEarly()
     {
-        Backoff backoff(BackoffOptions {.initial = 500ms, .maximum = 30000ms, .multiplier = 2.0, .jitter = 0.0,
-                                        .lockHeldMinimum = 5000ms},
-                        constant(0.0));
-        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);   // floor, although the base is 500
-        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);   // 1000 -> floor
-        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);   // 2000 -> floor
-        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);   // 4000 -> floor
-        QCOMPARE(backoff.nextAfterLockHeld(), 8000ms);   // grows past the floor
+        Backoff backoff(
+            BackoffOptions{
+                .initial = 500ms, .maximum = 30000ms, .multiplier = 2.0, .jitter = 0.0, .lockHeldMinimum = 5000ms},
+            constant(0.0));
+        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);  // floor, although the base is 500
+        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);  // 1000 -> floor
+        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);  // 2000 -> floor
+        QCOMPARE(backoff.nextAfterLockHeld(), 5000ms);  // 4000 -> floor
+        QCOMPARE(backoff.nextAfterLockHeld(), 8000ms);  // grows past the floor
         for (int i = 0; i < 10; ++i)
             QVERIFY(backoff.nextAfterLockHeld() <= 30000ms);
     }
 
     void lockHeldWithJitterStaysAroundTheFloor()
     {
-        Backoff backoff(BackoffOptions {.initial = 500ms, .maximum = 30000ms, .jitter = 0.2, .lockHeldMinimum = 5000ms},
+        Backoff backoff(BackoffOptions{.initial = 500ms, .maximum = 30000ms, .jitter = 0.2, .lockHeldMinimum = 5000ms},
                         constant(0.0));
-        QCOMPARE(backoff.nextAfterLockHeld(), 4000ms);   // 5000 * 0.8
+        QCOMPARE(backoff.nextAfterLockHeld(), 4000ms);  // 5000 * 0.8
     }
 
     void badOptionsAreClamped()
     {
-        Backoff backoff(BackoffOptions {.initial = 0ms, .maximum = -5ms, .multiplier = 0.5, .jitter = 7.0}, constant(0.5));
+        Backoff backoff(BackoffOptions{.initial = 0ms, .maximum = -5ms, .multiplier = 0.5, .jitter = 7.0},
+                        constant(0.5));
         QCOMPARE(backoff.options().initial, 1ms);
         QCOMPARE(backoff.options().maximum, 1ms);
         QCOMPARE(backoff.options().multiplier, 1.0);
         QCOMPARE(backoff.options().jitter, 1.0);
         QCOMPARE(backoff.next(), 1ms);
-        Backoff wild(BackoffOptions {.initial = 10ms, .maximum = 100ms, .jitter = 0.0}, constant(42.0));
+        Backoff wild(BackoffOptions{.initial = 10ms, .maximum = 100ms, .jitter = 0.0}, constant(42.0));
         QCOMPARE(wild.next(), 10ms);
     }
 
     void manyAttemptsDoNotOverflow()
     {
-        Backoff backoff(BackoffOptions {.initial = 1000ms, .maximum = 60000ms, .multiplier = 10.0, .jitter = 0.0}, constant(0.5));
+        Backoff backoff(BackoffOptions{.initial = 1000ms, .maximum = 60000ms, .multiplier = 10.0, .jitter = 0.0},
+                        constant(0.5));
         for (int i = 0; i < 1000; ++i)
             QVERIFY(backoff.next() <= 60000ms);
         QCOMPARE(backoff.next(), 60000ms);
@@ -115,7 +120,7 @@ private slots:
 
     void defaultRandomStaysInRange()
     {
-        Backoff backoff(BackoffOptions {.initial = 1000ms, .maximum = 1000ms, .jitter = 0.5});
+        Backoff backoff(BackoffOptions{.initial = 1000ms, .maximum = 1000ms, .jitter = 0.5});
         for (int i = 0; i < 200; ++i)
         {
             const auto delay = backoff.next();

@@ -22,23 +22,25 @@ class TestChatLogModel : public QObject
     Q_OBJECT
 
 private:
-    static ChatLogEntry entry(const QString &id, MessageType type = MessageType::Agent, const QString &content = u"hello"_qs)
+    static ChatLogEntry entry(const QString &id, MessageType type = MessageType::Agent,
+                              const QString &content = QStringLiteral("hello"))
     {
         ChatLogEntry e;
         e.messageId = id;
         e.messageType = type;
         e.content = content;
-        e.timestamp = QDateTime::fromString(u"2024-05-01T10:00:00Z"_qs, Qt::ISODate);
+        e.timestamp = QDateTime::fromString(QStringLiteral("2024-05-01T10:00:00Z"), Qt::ISODate);
         return e;
     }
 
     static ChatLogEntry tool(const QString &id, MessageStatus status)
     {
-        ChatLogEntry e = entry(id, MessageType::Tool, u"Create `hello.sh`"_qs);
+        ChatLogEntry e = entry(id, MessageType::Tool, QStringLiteral("Create `hello.sh`"));
         e.status = status;
-        e.toolInfo = ToolInfo {.name = u"create_file"_qs, .args = QJsonObject {{u"file_path"_qs, u"hello.sh"_qs}}};
+        e.toolInfo = ToolInfo{.name = QStringLiteral("create_file"),
+                              .args = QJsonObject{{QStringLiteral("file_path"), QStringLiteral("hello.sh")}}};
         if (status != MessageStatus::Pending)
-            e.toolInfo->toolResponse = u"File hello.sh created."_qs;
+            e.toolInfo->toolResponse = QStringLiteral("File hello.sh created.");
         return e;
     }
 
@@ -48,8 +50,8 @@ private slots:
         ChatLogModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         model.setBatchInterval(10000ms);
-        model.enqueue(entry(u"a"_qs));
-        model.enqueue(entry(u"b"_qs));
+        model.enqueue(entry(QStringLiteral("a")));
+        model.enqueue(entry(QStringLiteral("b")));
         QCOMPARE(model.rowCount(), 0);
         QCOMPARE(model.pendingCount(), 2);
         model.flush();
@@ -78,13 +80,13 @@ private slots:
     {
         ChatLogModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Pending));
-        model.enqueue(entry(u"a1"_qs));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Pending));
+        model.enqueue(entry(QStringLiteral("a1")));
         model.flush();
         const quint32 before = model.revision(0);
         QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Success));
         model.flush();
         QCOMPARE(model.rowCount(), 2);
         QCOMPARE(inserted.size(), 0);
@@ -94,7 +96,7 @@ private slots:
         QVERIFY(model.revision(0) != before);
         QCOMPARE(model.index(0).data(ChatLogModel::StatusRole).toInt(), int(MessageStatus::Success));
         // The same entry again changes nothing.
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Success));
         model.flush();
         QCOMPARE(changed.size(), 1);
     }
@@ -102,21 +104,21 @@ private slots:
     void updatesWithinOneBatchMerge()
     {
         ChatLogModel model;
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Pending));
-        model.enqueue(entry(u"x"_qs));
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Failure));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Pending));
+        model.enqueue(entry(QStringLiteral("x")));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Failure));
         model.flush();
         QCOMPARE(model.rowCount(), 2);
-        QCOMPARE(model.entry(0).messageId, u"t1"_qs);
+        QCOMPARE(model.entry(0).messageId, QStringLiteral("t1"));
         QVERIFY(model.entry(0).status == MessageStatus::Failure);
-        QCOMPARE(model.rowOf(u"x"_qs), 1);
-        QCOMPARE(model.rowOf(u"nope"_qs), -1);
+        QCOMPARE(model.rowOf(QStringLiteral("x")), 1);
+        QCOMPARE(model.rowOf(QStringLiteral("nope")), -1);
     }
 
     void foldingBumpsTheRevision()
     {
         ChatLogModel model;
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Success));
         model.flush();
         QVERIFY(!model.isExpanded(0));
         const quint32 before = model.revision(0);
@@ -127,32 +129,32 @@ private slots:
         QCOMPARE(changed.size(), 1);
         QVERIFY(model.setData(model.index(0), false, ChatLogModel::ExpandedRole));
         QVERIFY(!model.isExpanded(0));
-        model.setExpanded(5, true);   // out of range: ignored
+        model.setExpanded(5, true);  // out of range: ignored
         QCOMPARE(changed.size(), 2);
     }
 
     void summariesNameTheSender()
     {
         ChatLogModel model;
-        model.enqueue(entry(u"u"_qs, MessageType::User, u"Make it so"_qs));
-        model.enqueue(tool(u"t"_qs, MessageStatus::Pending));
-        model.enqueue(entry(u"e"_qs, MessageType::WorkflowEnd, QString()));
+        model.enqueue(entry(QStringLiteral("u"), MessageType::User, QStringLiteral("Make it so")));
+        model.enqueue(tool(QStringLiteral("t"), MessageStatus::Pending));
+        model.enqueue(entry(QStringLiteral("e"), MessageType::WorkflowEnd, QString()));
         model.flush();
-        QCOMPARE(model.index(0).data().toString(), u"You: Make it so"_qs);
-        QCOMPARE(model.index(1).data().toString(), u"Tool · create_file (pending): Create `hello.sh`"_qs);
+        QCOMPARE(model.index(0).data().toString(), QStringLiteral("You: Make it so"));
+        QCOMPARE(model.index(1).data().toString(), QStringLiteral("Tool · create_file (pending): Create `hello.sh`"));
         QVERIFY(model.index(2).data().toString().startsWith(u"End of workflow"));
     }
 
     void clearEmptiesEverything()
     {
         ChatLogModel model;
-        model.enqueue(entry(u"a"_qs));
+        model.enqueue(entry(QStringLiteral("a")));
         model.flush();
-        model.enqueue(entry(u"b"_qs));
+        model.enqueue(entry(QStringLiteral("b")));
         model.clear();
         QCOMPARE(model.rowCount(), 0);
         QCOMPARE(model.pendingCount(), 0);
-        QCOMPARE(model.rowOf(u"a"_qs), -1);
+        QCOMPARE(model.rowOf(QStringLiteral("a")), -1);
     }
 
     void delegateCachesSizes()
@@ -162,8 +164,11 @@ private slots:
         view.resize(600, 400);
         view.show();
         QVERIFY(QTest::qWaitForWindowExposed(&view));
-        model.enqueue(tool(u"t1"_qs, MessageStatus::Success));
-        model.enqueue(entry(u"a1"_qs, MessageType::Agent, u"Some **bold** text and `code`, then a sentence long enough to wrap once the view gets narrow.\n\n- one\n- two"_qs));
+        model.enqueue(tool(QStringLiteral("t1"), MessageStatus::Success));
+        model.enqueue(entry(
+            QStringLiteral("a1"), MessageType::Agent,
+            QStringLiteral(
+                "Some **bold** text and `code`, then a sentence long enough to wrap once the view gets narrow.\n\n- one\n- two")));
         model.flush();
         ChatLogDelegate *delegate = view.chatDelegate();
         QStyleOptionViewItem option;
@@ -172,7 +177,7 @@ private slots:
         const QSize folded = delegate->sizeHint(option, model.index(0));
         const qint64 computed = delegate->computedSizes();
         QCOMPARE(delegate->sizeHint(option, model.index(0)), folded);
-        QCOMPARE(delegate->computedSizes(), computed);   // served from the cache
+        QCOMPARE(delegate->computedSizes(), computed);  // served from the cache
         model.toggleExpanded(0);
         const QSize unfolded = delegate->sizeHint(option, model.index(0));
         QCOMPARE(delegate->computedSizes(), computed + 1);
@@ -192,14 +197,17 @@ private slots:
         view.resize(700, 500);
         view.show();
         QVERIFY(QTest::qWaitForWindowExposed(&view));
-        ChatLogEntry call = tool(u"t1"_qs, MessageStatus::Success);
-        call.content = u"Create `hello.sh`"_qs;
-        call.toolInfo = ToolInfo {.name = u"create_file"_qs,
-                                  .args = QJsonObject {{u"file_path"_qs, u"hello.sh"_qs}, {u"mode"_qs, 755}},
-                                  .toolResponse = u"line one\nline two\n  indented three"_qs};
+        ChatLogEntry call = tool(QStringLiteral("t1"), MessageStatus::Success);
+        call.content = QStringLiteral("Create `hello.sh`");
+        call.toolInfo = ToolInfo{.name = QStringLiteral("create_file"),
+                                 .args = QJsonObject{{QStringLiteral("file_path"), QStringLiteral("hello.sh")},
+                                                     {QStringLiteral("mode"), 755}},
+                                 .toolResponse = QStringLiteral("line one\nline two\n  indented three")};
         model.enqueue(call);
-        model.enqueue(entry(u"a1"_qs, MessageType::Agent, u"Run `sh hello.sh`:\n\n```sh\n#!/bin/sh\necho hello\n```"_qs));
-        model.enqueue(entry(u"u1"_qs, MessageType::User, u"first line\nsecond line with `code`"_qs));
+        model.enqueue(entry(QStringLiteral("a1"), MessageType::Agent,
+                            QStringLiteral("Run `sh hello.sh`:\n\n```sh\n#!/bin/sh\necho hello\n```")));
+        model.enqueue(
+            entry(QStringLiteral("u1"), MessageType::User, QStringLiteral("first line\nsecond line with `code`")));
         model.flush();
         model.setExpanded(0, true);
         QStyleOptionViewItem option;
@@ -210,7 +218,7 @@ private slots:
         const QString agentText = delegate->renderedText(option, 1);
         const QString userText = delegate->renderedText(option, 2);
         for (const QString &text : {toolText, agentText, userText})
-            QVERIFY2(!text.contains(u'`'), qPrintable(text));   // no raw backticks anywhere
+            QVERIFY2(!text.contains(u'`'), qPrintable(text));  // no raw backticks anywhere
         // The response keeps its lines (and their indentation); the arguments are indented JSON.
         QVERIFY2(toolText.contains(u"line one\nline two\n  indented three"), qPrintable(toolText));
         QVERIFY2(toolText.contains(u"{\n    \"file_path\": \"hello.sh\",\n    \"mode\": 755\n}"), qPrintable(toolText));
@@ -227,10 +235,11 @@ private slots:
         QVERIFY(QTest::qWaitForWindowExposed(&view));
         QString big;
         for (int i = 0; big.size() < 100 * 1024; ++i)
-            big += u"Paragraph "_qs + QString::number(i) + u": the agent explains one more detail of the change.\n\n"_qs;
-        model.enqueue(entry(u"before"_qs));
-        model.enqueue(entry(u"big"_qs, MessageType::Agent, big));
-        model.enqueue(entry(u"after"_qs));
+            big += QStringLiteral("Paragraph ") + QString::number(i) +
+                   QStringLiteral(": the agent explains one more detail of the change.\n\n");
+        model.enqueue(entry(QStringLiteral("before")));
+        model.enqueue(entry(QStringLiteral("big"), MessageType::Agent, big));
+        model.enqueue(entry(QStringLiteral("after")));
         model.flush();
         QCoreApplication::processEvents();
         QCOMPARE(view.verticalScrollMode(), QAbstractItemView::ScrollPerPixel);
@@ -239,7 +248,7 @@ private slots:
         QVERIFY2(rowHeight > 100 * view.fontMetrics().height(), qPrintable(QString::number(rowHeight)));
         QScrollBar *bar = view.verticalScrollBar();
         QVERIFY(bar->maximum() > rowHeight - view.viewport()->height());
-        QVERIFY(bar->singleStep() <= 2 * view.fontMetrics().height());   // a wheel notch is a few lines
+        QVERIFY(bar->singleStep() <= 2 * view.fontMetrics().height());  // a wheel notch is a few lines
         // Scrolling by a few pixels moves the entry by those pixels.
         bar->setValue(rowHeight / 2);
         const int top = view.visualRect(model.index(1)).top();
@@ -268,7 +277,7 @@ private slots:
         for (int i = 200; i < 300; ++i)
             model.enqueue(entry(QString::number(i)));
         QTRY_COMPARE(model.rowCount(), 300);
-        QCOMPARE(bar->value(), 0);   // the reader stays where they are
+        QCOMPARE(bar->value(), 0);  // the reader stays where they are
     }
 
     void farRowsHaveNoRectangle()

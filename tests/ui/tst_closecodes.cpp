@@ -23,11 +23,11 @@ using namespace Lockstep::Ui;
 class CloseServer final : public QObject
 {
 public:
-    quint16 liveCode = 0;         // 0: keep subscribers open
+    quint16 liveCode = 0;  // 0: keep subscribers open
     QString liveReason;
-    quint16 driveCode = 0;        // 0: accept the startRequest (send a runStatus)
+    quint16 driveCode = 0;  // 0: accept the startRequest (send a runStatus)
     QString driveReason;
-    QString lockHolder;           // sent to subscribers as lockStatus "acquired"
+    QString lockHolder;  // sent to subscribers as lockStatus "acquired"
     int subscribes = 0;
     int startRequests = 0;
     QJsonObject lastStart;
@@ -39,12 +39,16 @@ public:
             while (QWebSocket *socket = m_server.nextPendingConnection())
             {
                 socket->setParent(this);
-                connect(socket, &QWebSocket::textMessageReceived, this, [this, socket](const QString &text) { onText(socket, text); });
+                connect(socket, &QWebSocket::textMessageReceived, this,
+                        [this, socket](const QString &text) { onText(socket, text); });
             }
         });
     }
 
-    QString url() const { return QStringLiteral("ws://127.0.0.1:%1").arg(m_server.serverPort()); }
+    QString url() const
+    {
+        return QStringLiteral("ws://127.0.0.1:%1").arg(m_server.serverPort());
+    }
 
 private:
     void onText(QWebSocket *socket, const QString &text)
@@ -54,7 +58,10 @@ private:
         {
             ++subscribes;
             if (!lockHolder.isEmpty())
-                socket->sendTextMessage(QStringLiteral(R"({"lockStatus":{"workflowID":"w-1","state":"acquired","holder":"%1","fence":9,"ttlMs":30000,"at":1}})").arg(lockHolder));
+                socket->sendTextMessage(
+                    QStringLiteral(
+                        R"({"lockStatus":{"workflowID":"w-1","state":"acquired","holder":"%1","fence":9,"ttlMs":30000,"at":1}})")
+                        .arg(lockHolder));
             if (liveCode != 0)
                 socket->close(QWebSocketProtocol::CloseCode(liveCode), liveReason);
             return;
@@ -66,11 +73,12 @@ private:
             if (driveCode != 0)
                 socket->close(QWebSocketProtocol::CloseCode(driveCode), driveReason);
             else
-                socket->sendTextMessage(QStringLiteral(R"({"runStatus":{"workflowID":"w-1","status":"running","reason":""}})"));
+                socket->sendTextMessage(
+                    QStringLiteral(R"({"runStatus":{"workflowID":"w-1","status":"running","reason":""}})"));
         }
     }
 
-    QWebSocketServer m_server {QStringLiteral("close-server"), QWebSocketServer::NonSecureMode};
+    QWebSocketServer m_server{QStringLiteral("close-server"), QWebSocketServer::NonSecureMode};
 };
 
 class TestCloseCodes : public QObject
@@ -82,8 +90,8 @@ private:
     {
         TabContext c;
         c.endpoint = *GatewayEndpoint::fromUrl(server.url());
-        c.endpoint.token = u"t0ken"_qs;
-        c.backoff = BackoffOptions {.initial = 200ms, .maximum = 400ms, .jitter = 0.0, .lockHeldMinimum = 300ms};
+        c.endpoint.token = QStringLiteral("t0ken");
+        c.backoff = BackoffOptions{.initial = 200ms, .maximum = 400ms, .jitter = 0.0, .lockHeldMinimum = 300ms};
         return c;
     }
 
@@ -99,17 +107,25 @@ private slots:
         QTest::addColumn<int>("code");
         QTest::addColumn<QString>("reason");
         QTest::addColumn<QString>("words");
-        QTest::newRow("1000") << 1000 << u"finished"_qs << u"closed (1000) — finished"_qs;
-        QTest::newRow("1001") << 1001 << u"gateway shutting down"_qs << u"gateway restarting — reconnect (1001) — gateway shutting down"_qs;
-        QTest::newRow("1008") << 1008 << u"rate limited"_qs << u"not allowed (1008) — rate limited"_qs;
-        QTest::newRow("1009") << 1009 << QString() << u"message too big (1009)"_qs;
-        QTest::newRow("1011") << 1011 << u"lock store unavailable"_qs << u"gateway error (1011) — lock store unavailable"_qs;
-        QTest::newRow("1012") << 1012 << QString() << u"gateway restarting — reconnect (1012)"_qs;
-        QTest::newRow("1013") << 1013 << LockHeldReason << u"already running (1013) — Failed to acquire lock on workflow"_qs;
-        QTest::newRow("4400") << 4400 << u"frame: invalid JSON"_qs << u"invalid request (4400) — frame: invalid JSON"_qs;
-        QTest::newRow("4404") << 4404 << u"workflow not found"_qs << u"not found (4404) — workflow not found"_qs;
-        QTest::newRow("4409") << 4409 << u"not resumable (status: running)"_qs << u"not resumable (4409) — not resumable (status: running)"_qs;
-        QTest::newRow("4000 unknown") << 4000 << u"odd"_qs << u"closed with code 4000 (4000) — odd"_qs;
+        QTest::newRow("1000") << 1000 << QStringLiteral("finished") << QStringLiteral("closed (1000) — finished");
+        QTest::newRow("1001") << 1001 << QStringLiteral("gateway shutting down")
+                              << QStringLiteral("gateway restarting — reconnect (1001) — gateway shutting down");
+        QTest::newRow("1008") << 1008 << QStringLiteral("rate limited")
+                              << QStringLiteral("not allowed (1008) — rate limited");
+        QTest::newRow("1009") << 1009 << QString() << QStringLiteral("message too big (1009)");
+        QTest::newRow("1011") << 1011 << QStringLiteral("lock store unavailable")
+                              << QStringLiteral("gateway error (1011) — lock store unavailable");
+        QTest::newRow("1012") << 1012 << QString() << QStringLiteral("gateway restarting — reconnect (1012)");
+        QTest::newRow("1013") << 1013 << LockHeldReason
+                              << QStringLiteral("already running (1013) — Failed to acquire lock on workflow");
+        QTest::newRow("4400") << 4400 << QStringLiteral("frame: invalid JSON")
+                              << QStringLiteral("invalid request (4400) — frame: invalid JSON");
+        QTest::newRow("4404") << 4404 << QStringLiteral("workflow not found")
+                              << QStringLiteral("not found (4404) — workflow not found");
+        QTest::newRow("4409") << 4409 << QStringLiteral("not resumable (status: running)")
+                              << QStringLiteral("not resumable (4409) — not resumable (status: running)");
+        QTest::newRow("4000 unknown") << 4000 << QStringLiteral("odd")
+                                      << QStringLiteral("closed with code 4000 (4000) — odd");
     }
 
     // The pure wording, then the same words on the live connection line of a
@@ -124,21 +140,22 @@ private slots:
         CloseServer server;
         server.liveCode = quint16(code);
         server.liveReason = reason;
-        WorkflowTab tab(context(server), u"w-1"_qs);
+        WorkflowTab tab(context(server), QStringLiteral("w-1"));
         tab.show();
         const RetryDecision decision = retryAfterClose(quint16(code));
         if (decision == RetryDecision::Stop)
         {
-            QTRY_COMPARE(label(tab, "liveConnectionLabel"), u"Live: closed: "_qs + words);
+            QTRY_COMPARE(label(tab, "liveConnectionLabel"), QStringLiteral("Live: closed: ") + words);
             QCOMPARE(tab.liveConnection()->status().state, ConnectionState::Closed);
             QTest::qWait(600);
-            QCOMPARE(server.subscribes, 1);   // no retry: waiting cannot help
+            QCOMPARE(server.subscribes, 1);  // no retry: waiting cannot help
         }
         else
         {
-            QTRY_VERIFY2(label(tab, "liveConnectionLabel").contains(u"— last: "_qs + words), qPrintable(label(tab, "liveConnectionLabel")));
+            QTRY_VERIFY2(label(tab, "liveConnectionLabel").contains(QStringLiteral("— last: ") + words),
+                         qPrintable(label(tab, "liveConnectionLabel")));
             QVERIFY(label(tab, "liveConnectionLabel").startsWith(u"Live: reconnecting in "));
-            QTRY_VERIFY(server.subscribes >= 2);   // it did reconnect, after the backoff
+            QTRY_VERIFY(server.subscribes >= 2);  // it did reconnect, after the backoff
         }
     }
 
@@ -159,31 +176,32 @@ private slots:
     void connectionLineWording()
     {
         ConnectionStatus status;
-        QCOMPARE(describeConnection(status), u"not connected"_qs);
+        QCOMPARE(describeConnection(status), QStringLiteral("not connected"));
         status.state = ConnectionState::Connecting;
         status.attempt = 1;
-        QCOMPARE(describeConnection(status), u"connecting…"_qs);
+        QCOMPARE(describeConnection(status), QStringLiteral("connecting…"));
         status.attempt = 3;
-        QCOMPARE(describeConnection(status), u"connecting… (attempt 3)"_qs);
+        QCOMPARE(describeConnection(status), QStringLiteral("connecting… (attempt 3)"));
         status.state = ConnectionState::Connected;
-        QCOMPARE(describeConnection(status), u"connected"_qs);
+        QCOMPARE(describeConnection(status), QStringLiteral("connected"));
         status.state = ConnectionState::Reconnecting;
         status.attempt = 2;
         status.retryAt = QDeadlineTimer(3500ms);
         status.closeCode = 1011;
-        status.closeReason = u"store error"_qs;
-        QCOMPARE(describeConnection(status), u"reconnecting in 4 s (attempt 3) — last: gateway error (1011) — store error"_qs);
+        status.closeReason = QStringLiteral("store error");
+        QCOMPARE(describeConnection(status),
+                 QStringLiteral("reconnecting in 4 s (attempt 3) — last: gateway error (1011) — store error"));
         status.state = ConnectionState::Closed;
         status.closeCode.reset();
-        status.failure = u"connection refused"_qs;
-        QCOMPARE(describeConnection(status), u"closed: connection refused"_qs);
+        status.failure = QStringLiteral("connection refused");
+        QCOMPARE(describeConnection(status), QStringLiteral("closed: connection refused"));
         status.failure.clear();
         status.closeCode = 1000;
-        status.closeReason = u"input_required"_qs;
-        QCOMPARE(describeConnection(status), u"closed (1000) — input_required"_qs);
+        status.closeReason = QStringLiteral("input_required");
+        QCOMPARE(describeConnection(status), QStringLiteral("closed (1000) — input_required"));
         status.closeCode = Transport::ConnectionLostCode;
-        status.closeReason = u"pong timeout"_qs;
-        QCOMPARE(describeConnection(status), u"closed: connection lost — pong timeout"_qs);
+        status.closeReason = QStringLiteral("pong timeout");
+        QCOMPARE(describeConnection(status), QStringLiteral("closed: connection lost — pong timeout"));
     }
 
     // Resume against a server that closes the startRequest with a code: the
@@ -193,13 +211,19 @@ private slots:
         QTest::addColumn<int>("code");
         QTest::addColumn<QString>("reason");
         QTest::addColumn<QString>("banner");
-        QTest::newRow("accepted") << 0 << QString() << u"Resume: resumed"_qs;
-        QTest::newRow("4409") << 4409 << u"not resumable (status: running)"_qs << u"Resume: not resumable (status: running)"_qs;
-        QTest::newRow("4409 finished") << 4409 << u"not resumable (status: finished)"_qs << u"Resume: not resumable (status: finished)"_qs;
-        QTest::newRow("4404") << 4404 << u"workflow not found"_qs << u"Resume: not found"_qs;
-        QTest::newRow("1013") << 1013 << LockHeldReason << u"Resume: already running (1013) — held by replica replica-x, session 5"_qs;
-        QTest::newRow("4400") << 4400 << u"startRequest.goal: wrong type"_qs << u"Resume: invalid request: startRequest.goal: wrong type"_qs;
-        QTest::newRow("1011") << 1011 << u"lock store unavailable"_qs << u"Resume: failed: gateway error (1011): lock store unavailable"_qs;
+        QTest::newRow("accepted") << 0 << QString() << QStringLiteral("Resume: resumed");
+        QTest::newRow("4409") << 4409 << QStringLiteral("not resumable (status: running)")
+                              << QStringLiteral("Resume: not resumable (status: running)");
+        QTest::newRow("4409 finished") << 4409 << QStringLiteral("not resumable (status: finished)")
+                                       << QStringLiteral("Resume: not resumable (status: finished)");
+        QTest::newRow("4404") << 4404 << QStringLiteral("workflow not found") << QStringLiteral("Resume: not found");
+        QTest::newRow("1013") << 1013 << LockHeldReason
+                              << QStringLiteral(
+                                     "Resume: already running (1013) — held by replica replica-x, session 5");
+        QTest::newRow("4400") << 4400 << QStringLiteral("startRequest.goal: wrong type")
+                              << QStringLiteral("Resume: invalid request: startRequest.goal: wrong type");
+        QTest::newRow("1011") << 1011 << QStringLiteral("lock store unavailable")
+                              << QStringLiteral("Resume: failed: gateway error (1011): lock store unavailable");
     }
 
     void resumeOutcomes()
@@ -210,16 +234,16 @@ private slots:
         CloseServer server;
         server.driveCode = quint16(code);
         server.driveReason = reason;
-        server.lockHolder = u"replica-x#5"_qs;
-        WorkflowTab tab(context(server), u"w-1"_qs);
+        server.lockHolder = QStringLiteral("replica-x#5");
+        WorkflowTab tab(context(server), QStringLiteral("w-1"));
         tab.show();
         QTRY_COMPARE(tab.liveConnection()->status().state, ConnectionState::Connected);
-        QTRY_COMPARE(tab.lockTracker()->holder(), u"replica-x#5"_qs);
-        tab.findChild<QPushButton *>(u"resumeButton"_qs)->click();
+        QTRY_COMPARE(tab.lockTracker()->holder(), QStringLiteral("replica-x#5"));
+        tab.findChild<QPushButton *>(QStringLiteral("resumeButton"))->click();
         QTRY_COMPARE(label(tab, "outcomeLabel"), banner);
         QCOMPARE(server.startRequests, 1);
-        QCOMPARE(server.lastStart.value(u"goal").toString(), QString());    // resume: empty goal
-        QCOMPARE(server.lastStart.value(u"workflowID").toString(), u"w-1"_qs);
+        QCOMPARE(server.lastStart.value(u"goal").toString(), QString());  // resume: empty goal
+        QCOMPARE(server.lastStart.value(u"workflowID").toString(), QStringLiteral("w-1"));
         QCOMPARE(tab.history().size(), 1);
         QCOMPARE(WorkflowTab::recordText(tab.history().constFirst()), banner);
         if (code == 1013)
@@ -236,19 +260,19 @@ private slots:
         CloseServer server;
         server.driveCode = 1013;
         server.driveReason = LockHeldReason;
-        WorkflowTab tab(context(server), u"w-1"_qs);
+        WorkflowTab tab(context(server), QStringLiteral("w-1"));
         tab.show();
-        auto *composer = tab.findChild<QPlainTextEdit *>(u"composer"_qs);
-        composer->setPlainText(u"Now add a test"_qs);
+        auto *composer = tab.findChild<QPlainTextEdit *>(QStringLiteral("composer"));
+        composer->setPlainText(QStringLiteral("Now add a test"));
         QTest::keyClick(composer, Qt::Key_Return, Qt::ControlModifier);
         QCOMPARE(composer->toPlainText(), QString());
-        QTRY_COMPARE(label(tab, "outcomeLabel"), u"Send: already running (1013) — holder unknown"_qs);
-        QCOMPARE(server.lastStart.value(u"goal").toString(), u"Now add a test"_qs);
-        QCOMPARE(composer->toPlainText(), u"Now add a test"_qs);
+        QTRY_COMPARE(label(tab, "outcomeLabel"), QStringLiteral("Send: already running (1013) — holder unknown"));
+        QCOMPARE(server.lastStart.value(u"goal").toString(), QStringLiteral("Now add a test"));
+        QCOMPARE(composer->toPlainText(), QStringLiteral("Now add a test"));
 
         server.driveCode = 0;
-        tab.findChild<QPushButton *>(u"sendButton"_qs)->click();
-        QTRY_COMPARE(label(tab, "outcomeLabel"), u"Send: message sent"_qs);
+        tab.findChild<QPushButton *>(QStringLiteral("sendButton"))->click();
+        QTRY_COMPARE(label(tab, "outcomeLabel"), QStringLiteral("Send: message sent"));
         QCOMPARE(composer->toPlainText(), QString());
         QCOMPARE(tab.history().size(), 2);
     }
@@ -256,13 +280,14 @@ private slots:
     void unreachableGatewayIsAFailure()
     {
         TabContext c;
-        c.endpoint = *GatewayEndpoint::fromUrl(u"ws://127.0.0.1:1"_qs);
-        c.backoff = BackoffOptions {.initial = 5000ms, .jitter = 0.0};
-        WorkflowTab tab(c, u"w-1"_qs);
+        c.endpoint = *GatewayEndpoint::fromUrl(QStringLiteral("ws://127.0.0.1:1"));
+        c.backoff = BackoffOptions{.initial = 5000ms, .jitter = 0.0};
+        WorkflowTab tab(c, QStringLiteral("w-1"));
         QTRY_VERIFY2(label(tab, "liveConnectionLabel").startsWith(u"Live: reconnecting in 5 s (attempt 2) — last: "),
                      qPrintable(label(tab, "liveConnectionLabel")));
         tab.resume();
-        QTRY_VERIFY2(label(tab, "outcomeLabel").startsWith(u"Resume: failed: "), qPrintable(label(tab, "outcomeLabel")));
+        QTRY_VERIFY2(label(tab, "outcomeLabel").startsWith(u"Resume: failed: "),
+                     qPrintable(label(tab, "outcomeLabel")));
     }
 };
 

@@ -3,8 +3,8 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
-#include <QToolButton>
 #include <QTest>
+#include <QToolButton>
 
 #include "mainwindow.h"
 #include "notificationbar.h"
@@ -32,8 +32,8 @@ private:
         ConsoleOptions o;
         o.gatewayUrl = m_gateway.url();
         o.token = token;
-        o.settingsFile = m_settingsDir.filePath(u"console.ini"_qs);
-        o.dataDir = m_settingsDir.filePath(u"console-data"_qs);
+        o.settingsFile = m_settingsDir.filePath(QStringLiteral("console.ini"));
+        o.dataDir = m_settingsDir.filePath(QStringLiteral("console-data"));
         o.pollInterval = 300ms;
         o.askForMissingToken = false;
         return o;
@@ -64,48 +64,49 @@ private slots:
         NotificationBar *bar = window->notificationBar();
         QVERIFY(bar->text().isEmpty());
 
-        QVERIFY(!window->openWorkflow(u"not a valid id!"_qs));
-        QVERIFY2(bar->text().startsWith(u"Cannot open 'not a valid id!': not a workflow ID — "), qPrintable(bar->text()));
+        QVERIFY(!window->openWorkflow(QStringLiteral("not a valid id!")));
+        QVERIFY2(bar->text().startsWith(u"Cannot open 'not a valid id!': not a workflow ID — "),
+                 qPrintable(bar->text()));
         QVERIFY(bar->isVisible());
-        bar->findChild<QToolButton *>(u"notificationClose"_qs)->click();   // dismissable
+        bar->findChild<QToolButton *>(QStringLiteral("notificationClose"))->click();  // dismissable
         QVERIFY(bar->text().isEmpty());
 
-        window->createWorkflow(u"Say hello"_qs, u"no-such-flow"_qs);
+        window->createWorkflow(QStringLiteral("Say hello"), QStringLiteral("no-such-flow"));
         QTRY_VERIFY_WITH_TIMEOUT(bar->text().contains(u"no flow named 'no-such-flow'"), 10000);
         QVERIFY(bar->text().startsWith(u"New workflow (no-such-flow) failed: HTTP 400"));
 
-        window->createWorkflow(u"   "_qs, u"hello"_qs);
-        QCOMPARE(bar->text(), u"New workflow: the goal is empty — say what the agent should do."_qs);
+        window->createWorkflow(QStringLiteral("   "), QStringLiteral("hello"));
+        QCOMPARE(bar->text(), QStringLiteral("New workflow: the goal is empty — say what the agent should do."));
         QVERIFY(window->tabs().isEmpty());
     }
 
     // 401 is "token refused — open Profiles" with the button, not "unreachable".
     void refusedToken()
     {
-        auto window = startWindow(options(u"wrong-token-0123456789"_qs));
+        auto window = startWindow(options(QStringLiteral("wrong-token-0123456789")));
         NotificationBar *bar = window->notificationBar();
         QTRY_VERIFY_WITH_TIMEOUT(bar->text().contains(u"token refused — open Profiles"), 10000);
         QVERIFY(!bar->actionButton()->isHidden());
-        QCOMPARE(bar->actionButton()->text(), u"&Profiles…"_qs);
+        QCOMPARE(bar->actionButton()->text(), QStringLiteral("&Profiles…"));
         QVERIFY2(window->gatewayStatusText().contains(u"token refused"), qPrintable(window->gatewayStatusText()));
         QVERIFY(!window->gatewayStatusText().contains(u"unreachable"));
         bar->actionButton()->click();
-        QTRY_VERIFY(window->findChild<QDialog *>(u"profileDialog"_qs));   // the button opens Profiles
+        QTRY_VERIFY(window->findChild<QDialog *>(QStringLiteral("profileDialog")));  // the button opens Profiles
         QVERIFY(bar->text().isEmpty());
     }
 
     void badGatewayUrlAtStart()
     {
         ConsoleOptions o = options(m_gateway.token());
-        o.gatewayUrl = u"ftp://nowhere"_qs;
+        o.gatewayUrl = QStringLiteral("ftp://nowhere");
         auto window = startWindow(o);
         QMessageBox *box = nullptr;
-        QTRY_VERIFY((box = window->findChild<QMessageBox *>(u"badGatewayDialog"_qs)) != nullptr);
+        QTRY_VERIFY((box = window->findChild<QMessageBox *>(QStringLiteral("badGatewayDialog"))) != nullptr);
         QVERIFY(box->text().contains(u"ftp://nowhere"));
-        auto *profiles = box->findChild<QPushButton *>(u"openProfilesButton"_qs);
+        auto *profiles = box->findChild<QPushButton *>(QStringLiteral("openProfilesButton"));
         QVERIFY(profiles);
         profiles->click();
-        QTRY_VERIFY(!window->findChild<QMessageBox *>(u"badGatewayDialog"_qs));
+        QTRY_VERIFY(!window->findChild<QMessageBox *>(QStringLiteral("badGatewayDialog")));
     }
 
     // No "keep it running" for a run that is not running.
@@ -114,30 +115,31 @@ private slots:
         auto window = startWindow(options(m_gateway.token()));
         QSignalSpy reachable(window.get(), &MainWindow::gatewayReachable);
         QVERIFY(reachable.wait(10000));
-        window->createWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        window->createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"),
+                               QStringLiteral("hello"));
         QTRY_COMPARE_WITH_TIMEOUT(window->tabs().size(), 1, 10000);
         WorkflowTab *tab = window->tabs().constFirst();
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
         tab->requestCancel();
         QTRY_VERIFY(tab->cancelConfirmation());
         QMessageBox *box = tab->cancelConfirmation();
-        QCOMPARE(box->button(QMessageBox::No)->text(), u"&Don't cancel"_qs);
+        QCOMPARE(box->button(QMessageBox::No)->text(), QStringLiteral("&Don't cancel"));
         QVERIFY2(box->text().contains(u"It is input required"), qPrintable(box->text()));
         box->button(QMessageBox::No)->click();
         QTRY_VERIFY(!tab->cancelConfirmation());
 
-        window->createWorkflow(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        window->createWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QTRY_COMPARE_WITH_TIMEOUT(window->tabs().size(), 2, 10000);
         WorkflowTab *running = window->tabs().constLast();
         QTRY_VERIFY_WITH_TIMEOUT(running->runStatus() == RunStatus::Running, 10000);
         running->requestCancel();
         QTRY_VERIFY(running->cancelConfirmation());
-        QCOMPARE(running->cancelConfirmation()->button(QMessageBox::No)->text(), u"&Keep it running"_qs);
+        QCOMPARE(running->cancelConfirmation()->button(QMessageBox::No)->text(), QStringLiteral("&Keep it running"));
         running->cancelConfirmation()->button(QMessageBox::Yes)->click();
-        QTRY_COMPARE_WITH_TIMEOUT(running->outcomeBannerText(), u"Cancel: cancelled"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(running->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
 
         // The banner is dismissable; the outcome stays in the tab's history.
-        auto *dismiss = running->findChild<QToolButton *>(u"dismissOutcomeButton"_qs);
+        auto *dismiss = running->findChild<QToolButton *>(QStringLiteral("dismissOutcomeButton"));
         QVERIFY(dismiss && dismiss->isVisible());
         QTest::mouseClick(dismiss, Qt::LeftButton);
         QCOMPARE(running->outcomeBannerText(), QString());

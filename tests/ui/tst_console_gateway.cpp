@@ -1,5 +1,5 @@
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 
 #include <QFileInfo>
 #include <QLabel>
@@ -34,7 +34,8 @@ namespace
         return label ? label->text() : QString();
     }
 
-    bool hasEntry(const ChatLogModel *model, Protocol::MessageType type, std::optional<Protocol::MessageStatus> status = std::nullopt)
+    bool hasEntry(const ChatLogModel *model, Protocol::MessageType type,
+                  std::optional<Protocol::MessageStatus> status = std::nullopt)
     {
         for (int row = 0; row < model->rowCount(); ++row)
         {
@@ -44,7 +45,7 @@ namespace
         }
         return false;
     }
-} // namespace
+}  // namespace
 
 // The console against a real lockstep-gateway process: connect, open, watch
 // the chat log, Resume / Cancel outcomes read from the widgets, the two-tab
@@ -60,14 +61,14 @@ private:
 
     ConsoleOptions options() const
     {
-        return m_gateway.consoleOptions(m_settingsDir.filePath(u"console.ini"_qs),
-                                        BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
+        return m_gateway.consoleOptions(m_settingsDir.filePath(QStringLiteral("console.ini")),
+                                        BackoffOptions{.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
     }
 
     // Cancels through the confirmation box, as a user does.
     static void cancelWithConfirmation(WorkflowTab *tab)
     {
-        tab->findChild<QPushButton *>(u"cancelButton"_qs)->click();
+        tab->findChild<QPushButton *>(QStringLiteral("cancelButton"))->click();
         QTRY_VERIFY(tab->cancelConfirmation());
         QMessageBox *box = tab->cancelConfirmation();
         QVERIFY(box->isVisible());
@@ -87,7 +88,7 @@ private slots:
         QVERIFY2(m_gateway.start(), "the gateway did not start");
         // For screenshots: LOCKSTEP_SCREENSHOT_THEME=light|dark|system.
         if (const QString theme = qEnvironmentVariable("LOCKSTEP_SCREENSHOT_THEME"); !theme.isEmpty())
-            QSettings(options().settingsFile, QSettings::IniFormat).setValue(u"ui/theme"_qs, theme);
+            QSettings(options().settingsFile, QSettings::IniFormat).setValue(QStringLiteral("ui/theme"), theme);
         m_window = std::make_unique<MainWindow>(options());
         QVERIFY(Test::showConsole(*m_window));
         QVERIFY2(m_window->gatewayStatusText().contains(u"connected"), qPrintable(m_window->gatewayStatusText()));
@@ -100,117 +101,131 @@ private slots:
 
     void connectOpenAndWatch()
     {
-        WorkflowTab *tab = newWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        WorkflowTab *tab =
+            newWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
         QVERIFY(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Resume: resumed"_qs, 10000);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), u"Live: connected"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Resume: resumed"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), QStringLiteral("Live: connected"), 10000);
         // The chat log arrives: the user's goal, agent text, a tool call that succeeded.
         ChatLogModel *log = tab->chatModel();
         QTRY_VERIFY_WITH_TIMEOUT(hasEntry(log, Protocol::MessageType::Agent), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(hasEntry(log, Protocol::MessageType::Tool, Protocol::MessageStatus::Success), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
-        QCOMPARE(labelText(tab, "runStatusLabel"), u"input required"_qs);
+        QCOMPARE(labelText(tab, "runStatusLabel"), QStringLiteral("input required"));
         // The run list has it, with its status, without a manual refresh.
         RunListModel *runs = m_window->runModel();
         QTRY_VERIFY_WITH_TIMEOUT(runs->rowOf(tab->workflowId()) >= 0, 10000);
-        QTRY_COMPARE_WITH_TIMEOUT(runs->index(runs->rowOf(tab->workflowId()), RunListModel::StatusColumn).data().toString(),
-                                  u"input required"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            runs->index(runs->rowOf(tab->workflowId()), RunListModel::StatusColumn).data().toString(),
+            QStringLiteral("input required"), 10000);
         QCOMPARE(runs->index(runs->rowOf(tab->workflowId()), RunListModel::GoalColumn).data().toString(),
-                 u"Create a file called hello.sh that prints hello"_qs);
+                 QStringLiteral("Create a file called hello.sh that prints hello"));
 
         // The next message of the chat goes in and runs another turn.
         const int before = log->rowCount();
-        auto *composer = tab->findChild<QPlainTextEdit *>(u"composer"_qs);
-        composer->setPlainText(u"Also print the date"_qs);
-        tab->findChild<QPushButton *>(u"sendButton"_qs)->click();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Send: message sent"_qs, 10000);
+        auto *composer = tab->findChild<QPlainTextEdit *>(QStringLiteral("composer"));
+        composer->setPlainText(QStringLiteral("Also print the date"));
+        tab->findChild<QPushButton *>(QStringLiteral("sendButton"))->click();
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Send: message sent"), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(log->rowCount() > before, 10000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
         bool sawMessage = false;
         for (int row = 0; row < log->rowCount(); ++row)
-            sawMessage |= (log->entry(row).messageType == Protocol::MessageType::User) && (log->entry(row).content == u"Also print the date");
+            sawMessage |= (log->entry(row).messageType == Protocol::MessageType::User) &&
+                          (log->entry(row).content == u"Also print the date");
         QVERIFY(sawMessage);
     }
 
     void resumeAndCancelOutcomes()
     {
-        WorkflowTab *tab = newWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        WorkflowTab *tab =
+            newWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
         QVERIFY(tab);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "driveConnectionLabel"), u"Session: closed (1000) — input_required"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "driveConnectionLabel"),
+                                  QStringLiteral("Session: closed (1000) — input_required"), 10000);
 
         cancelWithConfirmation(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Cancel: cancelled"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Cancel: cancelled"), 10000);
         QTRY_VERIFY(tab->runStatus() == RunStatus::Stopped);
 
         cancelWithConfirmation(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Cancel: nothing to cancel (status: stopped)"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  QStringLiteral("Cancel: nothing to cancel (status: stopped)"), 10000);
 
         // Resume from the keyboard.
         m_window->activateWindow();
         QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
         m_window->tabWidget()->setCurrentWidget(tab);
         QTest::keyClick(m_window.get(), Qt::Key_R, Qt::ControlModifier);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Resume: not resumable (status: stopped)"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  QStringLiteral("Resume: not resumable (status: stopped)"), 10000);
 
-        QCOMPARE(tab->history().size(), 4);   // resumed (new workflow), cancelled, nothing to cancel, not resumable
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(0)), u"Resume: resumed"_qs);
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(1)), u"Cancel: cancelled"_qs);
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(2)), u"Cancel: nothing to cancel (status: stopped)"_qs);
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(3)), u"Resume: not resumable (status: stopped)"_qs);
-        auto *history = tab->findChild<QWidget *>(u"outcomeHistory"_qs);
+        QCOMPARE(tab->history().size(), 4);  // resumed (new workflow), cancelled, nothing to cancel, not resumable
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(0)), QStringLiteral("Resume: resumed"));
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(1)), QStringLiteral("Cancel: cancelled"));
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(2)),
+                 QStringLiteral("Cancel: nothing to cancel (status: stopped)"));
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(3)),
+                 QStringLiteral("Resume: not resumable (status: stopped)"));
+        auto *history = tab->findChild<QWidget *>(QStringLiteral("outcomeHistory"));
         QVERIFY(history);
         // The run list follows the cancel.
         RunListModel *runs = m_window->runModel();
-        QTRY_COMPARE_WITH_TIMEOUT(runs->index(runs->rowOf(tab->workflowId()), RunListModel::StatusColumn).data().toString(),
-                                  u"stopped"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            runs->index(runs->rowOf(tab->workflowId()), RunListModel::StatusColumn).data().toString(),
+            QStringLiteral("stopped"), 10000);
     }
 
     void unknownWorkflowIsNotFound()
     {
-        WorkflowTab *tab = m_window->openWorkflow(u"no-such-run"_qs);
+        WorkflowTab *tab = m_window->openWorkflow(QStringLiteral("no-such-run"));
         QVERIFY(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), u"Live: closed: not found (4404) — workflow not found"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"),
+                                  QStringLiteral("Live: closed: not found (4404) — workflow not found"), 10000);
         tab->resume();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Resume: not found"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Resume: not found"), 10000);
         cancelWithConfirmation(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), u"Cancel: not found"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Cancel: not found"), 10000);
     }
 
     // The two-tab race in one action: the second tab's message is refused
     // with 1013 and the tab says who holds the run.
     void twoTabRace()
     {
-        WorkflowTab *first = newWorkflow(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        WorkflowTab *first = newWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(first);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), u"Resume: resumed"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), QStringLiteral("Resume: resumed"), 10000);
         QTRY_COMPARE_WITH_TIMEOUT(first->lockTracker()->state(), LockTracker::State::Held, 10000);
         const QString holder = first->lockTracker()->holder();
         QVERIFY(holder.startsWith(u"test-replica#"));
 
         const int tabsBefore = m_window->tabs().size();
-        first->findChild<QPushButton *>(u"newTabButton"_qs)->click();
+        first->findChild<QPushButton *>(QStringLiteral("newTabButton"))->click();
         QTRY_COMPARE(m_window->tabs().size(), tabsBefore + 1);
         WorkflowTab *second = m_window->tabs().constLast();
         QVERIFY(second != first);
         QCOMPARE(second->workflowId(), first->workflowId());
         QCOMPARE(m_window->tabWidget()->currentWidget(), second);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), u"Live: connected"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), QStringLiteral("Live: connected"), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(second->chatModel()->rowCount() > 0, 10000);
 
-        auto *composer = second->findChild<QPlainTextEdit *>(u"composer"_qs);
-        composer->setPlainText(u"Also rename the tests"_qs);
-        second->findChild<QPushButton *>(u"sendButton"_qs)->click();
-        const QString expected = u"Send: already running (1013) — held by "_qs + LockHolder::parse(holder).describe();
+        auto *composer = second->findChild<QPlainTextEdit *>(QStringLiteral("composer"));
+        composer->setPlainText(QStringLiteral("Also rename the tests"));
+        second->findChild<QPushButton *>(QStringLiteral("sendButton"))->click();
+        const QString expected =
+            QStringLiteral("Send: already running (1013) — held by ") + LockHolder::parse(holder).describe();
         QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "outcomeLabel"), expected, 10000);
         QVERIFY(labelText(second, "outcomeLabel").contains(u"held by replica test-replica, session "));
-        QCOMPARE(composer->toPlainText(), u"Also rename the tests"_qs);   // not lost
-        QVERIFY2(labelText(second, "driveConnectionLabel").contains(u"already running (1013) — Failed to acquire lock on workflow"),
+        QCOMPARE(composer->toPlainText(), QStringLiteral("Also rename the tests"));  // not lost
+        QVERIFY2(labelText(second, "driveConnectionLabel")
+                     .contains(u"already running (1013) — Failed to acquire lock on workflow"),
                  qPrintable(labelText(second, "driveConnectionLabel")));
         // The first tab keeps driving; both tabs watch the heartbeats of its lock.
-        QCOMPARE(labelText(first, "outcomeLabel"), u"Resume: resumed"_qs);
+        QCOMPARE(labelText(first, "outcomeLabel"), QStringLiteral("Resume: resumed"));
         QVERIFY(first->runStatus() == RunStatus::Running);
-        QCOMPARE(labelText(first, "driveConnectionLabel"), u"Session: connected, this tab is driving the run"_qs);
+        QCOMPARE(labelText(first, "driveConnectionLabel"),
+                 QStringLiteral("Session: connected, this tab is driving the run"));
         QTRY_VERIFY_WITH_TIMEOUT(second->lockTracker()->heartbeats() >= 1, 10000);
         QCOMPARE(second->lockTracker()->holder(), holder);
         QVERIFY(labelText(second, "lockStateLabel").startsWith(u"held by replica test-replica, session "));
@@ -221,12 +236,12 @@ private slots:
         const QString screenshot = qEnvironmentVariable("LOCKSTEP_SCREENSHOT");
         if (!screenshot.isEmpty())
         {
-            QTest::qWait(1500);   // a few more entries and a heartbeat on screen
+            QTest::qWait(1500);  // a few more entries and a heartbeat on screen
             QVERIFY(m_window->grab().save(screenshot));
         }
 
         first->cancelNow();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), u"Cancel: cancelled"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), QStringLiteral("Cancel: cancelled"), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(first->lockTracker()->state() == LockTracker::State::Free, 10000);
     }
 
@@ -237,8 +252,8 @@ private slots:
         ConsoleOptions o;
         o.embedded = true;
         o.gatewayBinary = qEnvironmentVariable("LOCKSTEP_GATEWAY_BIN");
-        o.embeddedDataDir = data.filePath(u"embedded"_qs);
-        o.settingsFile = m_settingsDir.filePath(u"embedded.ini"_qs);
+        o.embeddedDataDir = data.filePath(QStringLiteral("embedded"));
+        o.settingsFile = m_settingsDir.filePath(QStringLiteral("embedded.ini"));
         o.pollInterval = 300ms;
         o.askForMissingToken = false;
         auto window = std::make_unique<MainWindow>(o);
@@ -249,18 +264,20 @@ private slots:
         QVERIFY2(window->gatewayStatusText().contains(u"embedded"), qPrintable(window->gatewayStatusText()));
         QVERIFY(window->embeddedGateway()->isRunning());
         // The token came from the file the gateway wrote (owner-only).
-        const QFileInfo tokenFile(o.embeddedDataDir + u"/gateway.token"_qs);
+        const QFileInfo tokenFile(o.embeddedDataDir + QStringLiteral("/gateway.token"));
         QVERIFY(tokenFile.exists());
-        QCOMPARE(tokenFile.permissions() & (QFileDevice::ReadGroup | QFileDevice::ReadOther), QFileDevice::Permissions());
+        QCOMPARE(tokenFile.permissions() & (QFileDevice::ReadGroup | QFileDevice::ReadOther),
+                 QFileDevice::Permissions());
         QVERIFY(!window->embeddedGateway()->token().isEmpty());
         // It works end to end.
-        window->createWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        window->createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"),
+                               QStringLiteral("hello"));
         QTRY_COMPARE_WITH_TIMEOUT(window->tabs().size(), 1, 10000);
         QTRY_VERIFY_WITH_TIMEOUT(window->tabs().constFirst()->runStatus() == RunStatus::InputRequired, 10000);
 
         const auto pid = static_cast<pid_t>(window->embeddedGateway()->processId());
         QVERIFY(pid > 0);
-        window.reset();   // exit: the gateway is stopped
+        window.reset();  // exit: the gateway is stopped
         QCOMPARE(::kill(pid, 0), -1);
         QCOMPARE(errno, ESRCH);
     }

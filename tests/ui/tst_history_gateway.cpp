@@ -47,7 +47,7 @@ namespace
     {
         return tab ? tab->findChild<HistoryView *>(QStringLiteral("historyView")) : nullptr;
     }
-} // namespace
+}  // namespace
 
 // History that survives a restart, against a real lockstep-gateway: outcomes,
 // session closes and lock events of a workflow are written to the console's
@@ -64,9 +64,10 @@ private:
 
     ConsoleOptions options(const QString &name) const
     {
-        ConsoleOptions o = m_gateway.consoleOptions(m_dir.filePath(name + u".ini"_qs),
-                                                    BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
-        o.dataDir = m_dir.filePath(name + u"-data"_qs);
+        ConsoleOptions o =
+            m_gateway.consoleOptions(m_dir.filePath(name + QStringLiteral(".ini")),
+                                     BackoffOptions{.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
+        o.dataDir = m_dir.filePath(name + QStringLiteral("-data"));
         return o;
     }
 
@@ -83,71 +84,77 @@ private slots:
         QString id;
         QStringList before;
         {
-            MainWindow window(options(u"restart"_qs));
+            MainWindow window(options(QStringLiteral("restart")));
             QVERIFY(Test::showConsole(window));
             QVERIFY(window.history()->isPersistent());
             QVERIFY(window.notificationBar()->text().isEmpty());
-            window.createWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+            window.createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"),
+                                  QStringLiteral("hello"));
             QTRY_COMPARE_WITH_TIMEOUT(window.tabs().size(), 1, 10000);
             WorkflowTab *tab = window.tabs().constFirst();
             id = tab->workflowId();
             QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
-            QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), u"free"_qs, 3000);
+            QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), QStringLiteral("free"), 3000);
             // The two-tab race stays open across the restart too.
             QVERIFY(window.openWorkflow(id, true));
             tab->cancelNow();
-            QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), u"Cancel: cancelled"_qs, 10000);
+            QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
             tab->resume();
-            QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), u"Resume: not resumable (status: stopped)"_qs, 10000);
+            QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(),
+                                      QStringLiteral("Resume: not resumable (status: stopped)"), 10000);
 
             HistoryView *view = historyOf(tab);
             QVERIFY(view);
-            QVERIFY(!tab->findChild<QWidget *>(u"outcomeHistory"_qs)->isVisibleTo(tab));   // replaced by the stored view
+            QVERIFY(!tab->findChild<QWidget *>(QStringLiteral("outcomeHistory"))
+                         ->isVisibleTo(tab));  // replaced by the stored view
             before = view->texts();
-            QVERIFY2(hasLineEndingWith(before, u"Resume: resumed"_qs), qPrintable(before.join(u'\n')));
-            QVERIFY(hasLineEndingWith(before, u"Cancel: cancelled"_qs));
-            QVERIFY(hasLineEndingWith(before, u"Resume: not resumable (status: stopped)"_qs));
-            QVERIFY(hasLineStartingWith(before, u"Lock: acquired by replica test-replica, session "_qs));
-            QVERIFY(hasLineStartingWith(before, u"Lock: released by replica test-replica, session "_qs));
+            QVERIFY2(hasLineEndingWith(before, QStringLiteral("Resume: resumed")), qPrintable(before.join(u'\n')));
+            QVERIFY(hasLineEndingWith(before, QStringLiteral("Cancel: cancelled")));
+            QVERIFY(hasLineEndingWith(before, QStringLiteral("Resume: not resumable (status: stopped)")));
+            QVERIFY(hasLineStartingWith(before, QStringLiteral("Lock: acquired by replica test-replica, session ")));
+            QVERIFY(hasLineStartingWith(before, QStringLiteral("Lock: released by replica test-replica, session ")));
             // The close code of the driving session, with its reason.
-            QVERIFY(hasLineEndingWith(before, u"Session closed: closed (1000) — input_required"_qs));
+            QVERIFY(hasLineEndingWith(before, QStringLiteral("Session closed: closed (1000) — input_required")));
             // Newest first: the last outcome is above the first.
-            QVERIFY(before.indexOf(QRegularExpression(u".*Resume: not resumable.*"_qs))
-                    < before.indexOf(QRegularExpression(u".*Resume: resumed$"_qs)));
+            QVERIFY(before.indexOf(QRegularExpression(QStringLiteral(".*Resume: not resumable.*"))) <
+                    before.indexOf(QRegularExpression(QStringLiteral(".*Resume: resumed$"))));
             // The other tab of the workflow shows the same history.
             QTRY_COMPARE(historyOf(window.tabs().constLast())->texts().size(), before.size());
-            QCOMPARE(window.openTabIds(), (QStringList {id, id}));
+            QCOMPARE(window.openTabIds(), (QStringList{id, id}));
             window.close();
         }
 
         // The restart: a new window on the same settings and data folder.
-        MainWindow again(options(u"restart"_qs));
+        MainWindow again(options(QStringLiteral("restart")));
         QVERIFY(Test::showConsole(again));
-        QTRY_COMPARE_WITH_TIMEOUT(again.openTabIds(), (QStringList {id, id}), 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(again.openTabIds(), (QStringList{id, id}), 5000);
         HistoryView *view = historyOf(again.tabs().constFirst());
         QVERIFY(view);
         const QStringList after = view->texts();
         for (const QString &line : std::as_const(before))
-            QVERIFY2(after.contains(line), qPrintable(u"lost after the restart: "_qs + line));
+            QVERIFY2(after.contains(line), qPrintable(QStringLiteral("lost after the restart: ") + line));
         QVERIFY2(view->noteText().startsWith(u"Kept on this computer"), qPrintable(view->noteText()));
         // New events go on top of the restored ones.
         WorkflowTab *tab = again.tabs().constFirst();
         tab->cancelNow();
-        QTRY_VERIFY_WITH_TIMEOUT(view->texts().constFirst().endsWith(u"Cancel: nothing to cancel (status: stopped)"), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(view->texts().constFirst().endsWith(u"Cancel: nothing to cancel (status: stopped)"),
+                                 10000);
         QVERIFY(again.history()->rowCount(id) >= before.size() + 1);
 
         // A closed tab stays closed at the next start.
         QTabWidget *tabs = again.tabWidget();
         emit tabs->tabCloseRequested(1);
-        QTRY_COMPARE(again.openTabIds(), QStringList {id});
-        QCOMPARE(again.settings()->value(u"openTabs/127.0.0.1_"_qs + QString::number(QUrl(m_gateway.url()).port())).toStringList(),
-                 QStringList {id});
+        QTRY_COMPARE(again.openTabIds(), QStringList{id});
+        QCOMPARE(again.settings()
+                     ->value(QStringLiteral("openTabs/127.0.0.1_") + QString::number(QUrl(m_gateway.url()).port()))
+                     .toStringList(),
+                 QStringList{id});
     }
 
     // Tabs come back only when asked to (ConsoleOptions::restoreTabs).
     void restoreCanBeTurnedOff()
     {
-        ConsoleOptions o = options(u"restart"_qs);
+        ConsoleOptions o = options(QStringLiteral("restart"));
         o.restoreTabs = false;
         MainWindow window(o);
         QVERIFY(Test::showConsole(window));
@@ -159,26 +166,27 @@ private slots:
     // console works, the History tab keeps this session's lines and says so.
     void unopenableDatabase()
     {
-        ConsoleOptions o = options(u"broken"_qs);
-        QVERIFY(QDir().mkpath(QDir(o.dataDir).filePath(HistoryStore::fileName())));   // a folder where the file goes
+        ConsoleOptions o = options(QStringLiteral("broken"));
+        QVERIFY(QDir().mkpath(QDir(o.dataDir).filePath(HistoryStore::fileName())));  // a folder where the file goes
         MainWindow window(o);
         NotificationBar *bar = window.notificationBar();
         QVERIFY2(bar->text().startsWith(u"History is kept for this session only"), qPrintable(bar->text()));
         QVERIFY(!window.history()->isPersistent());
         QVERIFY(Test::showConsole(window));
         QVERIFY(window.gatewayStatusText().contains(u"connected"));
-        bar->findChild<QToolButton *>(u"notificationClose"_qs)->click();
+        bar->findChild<QToolButton *>(QStringLiteral("notificationClose"))->click();
 
-        window.createWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        window.createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"),
+                              QStringLiteral("hello"));
         QTRY_COMPARE_WITH_TIMEOUT(window.tabs().size(), 1, 10000);
         WorkflowTab *tab = window.tabs().constFirst();
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
         HistoryView *view = historyOf(tab);
         QVERIFY(view);
-        QTRY_VERIFY(hasLineEndingWith(view->texts(), u"Resume: resumed"_qs));
+        QTRY_VERIFY(hasLineEndingWith(view->texts(), QStringLiteral("Resume: resumed")));
         QVERIFY2(view->noteText().startsWith(u"Not kept after the console closes"), qPrintable(view->noteText()));
         QVERIFY(window.openWorkflow(tab->workflowId(), true));
-        QVERIFY(bar->text().isEmpty());   // once, not again for every tab
+        QVERIFY(bar->text().isEmpty());  // once, not again for every tab
     }
 };
 

@@ -25,25 +25,25 @@ private:
     static HistoryEntry entry(const QString &workflowId, const QString &text, const QDateTime &at = {},
                               HistoryEntry::Kind kind = HistoryEntry::Kind::Outcome)
     {
-        return HistoryEntry {.workflowId = workflowId, .at = at, .kind = kind, .text = text, .tone = Theme::Tone::Good};
+        return HistoryEntry{.workflowId = workflowId, .at = at, .kind = kind, .text = text, .tone = Theme::Tone::Good};
     }
 
     static int userVersion(const QString &path)
     {
         int version = -1;
         {
-            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"probe"_qs);
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("probe"));
             db.setDatabaseName(path);
             if (db.open())
             {
                 QSqlQuery query(db);
-                if (query.exec(u"PRAGMA user_version"_qs) && query.next())
+                if (query.exec(QStringLiteral("PRAGMA user_version")) && query.next())
                     version = query.value(0).toInt();
                 query.finish();
             }
             db.close();
         }
-        QSqlDatabase::removeDatabase(u"probe"_qs);
+        QSqlDatabase::removeDatabase(QStringLiteral("probe"));
         return version;
     }
 
@@ -59,27 +59,29 @@ private slots:
             QVERIFY(store.error().isEmpty());
             QCOMPARE(store.databasePath(), QDir(dir.path()).filePath(HistoryStore::fileName()));
             QSignalSpy added(&store, &HistoryStore::added);
-            store.add(entry(u"w-1"_qs, u"Resume: resumed"_qs, t0));
-            store.add(entry(u"w-1"_qs, u"acquired by replica r, session 3 (fence 4)"_qs, t0.addSecs(1), HistoryEntry::Kind::Lock));
-            store.add(entry(u"w-2"_qs, u"Cancel: cancelled"_qs, t0.addSecs(2)));
-            store.add(entry(u"w-1"_qs, u"Session closed: closed (1000) — input_required"_qs, {}, HistoryEntry::Kind::Session));
+            store.add(entry(QStringLiteral("w-1"), QStringLiteral("Resume: resumed"), t0));
+            store.add(entry(QStringLiteral("w-1"), QStringLiteral("acquired by replica r, session 3 (fence 4)"),
+                            t0.addSecs(1), HistoryEntry::Kind::Lock));
+            store.add(entry(QStringLiteral("w-2"), QStringLiteral("Cancel: cancelled"), t0.addSecs(2)));
+            store.add(entry(QStringLiteral("w-1"), QStringLiteral("Session closed: closed (1000) — input_required"), {},
+                            HistoryEntry::Kind::Session));
             QCOMPARE(added.size(), 4);
-            QVERIFY(added.constLast().at(0).value<HistoryEntry>().at.isValid());   // stamped
+            QVERIFY(added.constLast().at(0).value<HistoryEntry>().at.isValid());  // stamped
             QVERIFY(added.constLast().at(0).value<HistoryEntry>().id > 0);
         }
         HistoryStore again(dir.path());
         QVERIFY(again.isPersistent());
-        const QList<HistoryEntry> rows = again.entries(u"w-1"_qs);
+        const QList<HistoryEntry> rows = again.entries(QStringLiteral("w-1"));
         QCOMPARE(rows.size(), 3);
         // Newest first, every field back as written.
-        QCOMPARE(rows.at(0).text, u"Session closed: closed (1000) — input_required"_qs);
+        QCOMPARE(rows.at(0).text, QStringLiteral("Session closed: closed (1000) — input_required"));
         QVERIFY(rows.at(0).kind == HistoryEntry::Kind::Session);
         QVERIFY(rows.at(1).kind == HistoryEntry::Kind::Lock);
-        QCOMPARE(rows.at(2).text, u"Resume: resumed"_qs);
+        QCOMPARE(rows.at(2).text, QStringLiteral("Resume: resumed"));
         QCOMPARE(rows.at(2).at, QDateTime::fromMSecsSinceEpoch(t0.toMSecsSinceEpoch()));
         QVERIFY(rows.at(2).tone == Theme::Tone::Good);
-        QCOMPARE(again.entries(u"w-2"_qs).size(), 1);
-        QCOMPARE(again.entries(u"w-1"_qs, 2).size(), 2);
+        QCOMPARE(again.entries(QStringLiteral("w-2")).size(), 1);
+        QCOMPARE(again.entries(QStringLiteral("w-1"), 2).size(), 2);
         QCOMPARE(again.rowCount(), 4);
         QCOMPARE(userVersion(again.databasePath()), HistoryStore::SchemaVersion);
     }
@@ -90,59 +92,59 @@ private slots:
         QDateTime now = QDateTime::currentDateTime();
         HistoryStore store(dir.path(), {}, nullptr, [&now] { return now; });
         QVERIFY(store.isPersistent());
-        store.add(entry(u"w"_qs, u"old"_qs, now.addDays(-31)));
-        store.add(entry(u"w"_qs, u"recent"_qs, now.addDays(-29)));
-        store.add(entry(u"w"_qs, u"today"_qs));
+        store.add(entry(QStringLiteral("w"), QStringLiteral("old"), now.addDays(-31)));
+        store.add(entry(QStringLiteral("w"), QStringLiteral("recent"), now.addDays(-29)));
+        store.add(entry(QStringLiteral("w"), QStringLiteral("today")));
         QCOMPARE(store.prune(), 1);
         QStringList texts;
-        for (const HistoryEntry &e : store.entries(u"w"_qs))
+        for (const HistoryEntry &e : store.entries(QStringLiteral("w")))
             texts.append(e.text);
-        QCOMPARE(texts, (QStringList {u"today"_qs, u"recent"_qs}));
+        QCOMPARE(texts, (QStringList{QStringLiteral("today"), QStringLiteral("recent")}));
         // Two days later "recent" is past 30 days too; a store opened then prunes at once.
         now = now.addDays(2);
         HistoryStore later(dir.path(), {}, nullptr, [&now] { return now; });
-        QCOMPARE(later.rowCount(u"w"_qs), 1);
+        QCOMPARE(later.rowCount(QStringLiteral("w")), 1);
     }
 
     void prunedByRowsPerWorkflow()
     {
         QTemporaryDir dir;
-        HistoryStore store(dir.path(), HistoryStore::Limits {.maxRowsPerWorkflow = 10});
+        HistoryStore store(dir.path(), HistoryStore::Limits{.maxRowsPerWorkflow = 10});
         for (int i = 0; i < 25; ++i)
-            store.add(entry(u"busy"_qs, QString::number(i)));
+            store.add(entry(QStringLiteral("busy"), QString::number(i)));
         for (int i = 0; i < 5; ++i)
-            store.add(entry(u"quiet"_qs, QString::number(i)));
+            store.add(entry(QStringLiteral("quiet"), QString::number(i)));
         QCOMPARE(store.prune(), 15);
-        QCOMPARE(store.rowCount(u"busy"_qs), 10);
-        QCOMPARE(store.rowCount(u"quiet"_qs), 5);
-        const QList<HistoryEntry> kept = store.entries(u"busy"_qs);
-        QCOMPARE(kept.constFirst().text, u"24"_qs);   // the newest stay
-        QCOMPARE(kept.constLast().text, u"15"_qs);
+        QCOMPARE(store.rowCount(QStringLiteral("busy")), 10);
+        QCOMPARE(store.rowCount(QStringLiteral("quiet")), 5);
+        const QList<HistoryEntry> kept = store.entries(QStringLiteral("busy"));
+        QCOMPARE(kept.constFirst().text, QStringLiteral("24"));  // the newest stay
+        QCOMPARE(kept.constLast().text, QStringLiteral("15"));
     }
 
     void prunedBySize()
     {
         QTemporaryDir dir;
         const qint64 limit = 256 * 1024;
-        HistoryStore store(dir.path(), HistoryStore::Limits {.maxBytes = limit});
+        HistoryStore store(dir.path(), HistoryStore::Limits{.maxBytes = limit});
         const QString big(2000, u'x');
-        for (int i = 0; i < 400; ++i)   // ~800 KB of text
-            store.add(entry(u"w-%1"_qs.arg(i % 4), big + QString::number(i)));
+        for (int i = 0; i < 400; ++i)  // ~800 KB of text
+            store.add(entry(QStringLiteral("w-%1").arg(i % 4), big + QString::number(i)));
         QVERIFY(store.usedBytes() > limit);
         QVERIFY(store.prune() > 0);
         QVERIFY2(store.usedBytes() <= limit, qPrintable(QString::number(store.usedBytes())));
         QVERIFY(store.rowCount() > 0);
         // The oldest went first: the newest entry is still there.
-        QCOMPARE(store.entries(u"w-3"_qs, 1).constFirst().text, big + u"399"_qs);
+        QCOMPARE(store.entries(QStringLiteral("w-3"), 1).constFirst().text, big + QStringLiteral("399"));
     }
 
     void pruneRunsOnItsOwnAfterManyWrites()
     {
         QTemporaryDir dir;
-        HistoryStore store(dir.path(), HistoryStore::Limits {.maxRowsPerWorkflow = 3});
+        HistoryStore store(dir.path(), HistoryStore::Limits{.maxRowsPerWorkflow = 3});
         for (int i = 0; i < HistoryStore::PruneEvery; ++i)
-            store.add(entry(u"w"_qs, QString::number(i)));
-        QCOMPARE(store.rowCount(u"w"_qs), 3);
+            store.add(entry(QStringLiteral("w"), QString::number(i)));
+        QCOMPARE(store.rowCount(QStringLiteral("w")), 3);
     }
 
     void newerSchemaIsLeftAlone()
@@ -150,31 +152,31 @@ private slots:
         QTemporaryDir dir;
         {
             HistoryStore store(dir.path());
-            store.add(entry(u"w"_qs, u"kept"_qs));
+            store.add(entry(QStringLiteral("w"), QStringLiteral("kept")));
         }
         const QString path = QDir(dir.path()).filePath(HistoryStore::fileName());
         {
-            QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_qs, u"bump"_qs);
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("bump"));
             db.setDatabaseName(path);
             QVERIFY(db.open());
-            QSqlQuery(db).exec(u"PRAGMA user_version = 99"_qs);
+            QSqlQuery(db).exec(QStringLiteral("PRAGMA user_version = 99"));
             db.close();
         }
-        QSqlDatabase::removeDatabase(u"bump"_qs);
+        QSqlDatabase::removeDatabase(QStringLiteral("bump"));
         HistoryStore store(dir.path());
         QVERIFY(!store.isPersistent());
         QVERIFY2(store.error().contains(u"newer Lockstep"), qPrintable(store.error()));
-        store.add(entry(u"w"_qs, u"in memory"_qs));
-        QCOMPARE(store.entries(u"w"_qs).size(), 1);
-        QCOMPARE(userVersion(path), 99);   // not downgraded
+        store.add(entry(QStringLiteral("w"), QStringLiteral("in memory")));
+        QCOMPARE(store.entries(QStringLiteral("w")).size(), 1);
+        QCOMPARE(userVersion(path), 99);  // not downgraded
     }
 
     void unopenableDatabase_data()
     {
         QTest::addColumn<QString>("kind");
-        QTest::newRow("a folder where the file goes") << u"folder"_qs;
-        QTest::newRow("not a database") << u"garbage"_qs;
-        QTest::newRow("a file where the folder goes") << u"file-as-folder"_qs;
+        QTest::newRow("a folder where the file goes") << QStringLiteral("folder");
+        QTest::newRow("not a database") << QStringLiteral("garbage");
+        QTest::newRow("a file where the folder goes") << QStringLiteral("file-as-folder");
     }
 
     void unopenableDatabase()
@@ -193,19 +195,19 @@ private slots:
         }
         else
         {
-            QFile file(QDir(folder).filePath(u"plain-file"_qs));
+            QFile file(QDir(folder).filePath(QStringLiteral("plain-file")));
             QVERIFY(file.open(QIODevice::WriteOnly));
-            folder = file.fileName() + u"/data"_qs;
+            folder = file.fileName() + QStringLiteral("/data");
         }
         HistoryStore store(folder);
         QVERIFY(!store.isPersistent());
         QVERIFY(!store.error().isEmpty());
         // Still usable for this session.
         QSignalSpy added(&store, &HistoryStore::added);
-        store.add(entry(u"w"_qs, u"first"_qs));
-        store.add(entry(u"w"_qs, u"second"_qs));
+        store.add(entry(QStringLiteral("w"), QStringLiteral("first")));
+        store.add(entry(QStringLiteral("w"), QStringLiteral("second")));
         QCOMPARE(added.size(), 2);
-        QCOMPARE(store.entries(u"w"_qs).constFirst().text, u"second"_qs);
+        QCOMPARE(store.entries(QStringLiteral("w")).constFirst().text, QStringLiteral("second"));
         QCOMPARE(store.prune(), 0);
         QCOMPARE(store.usedBytes(), 0);
     }

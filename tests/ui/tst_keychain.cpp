@@ -42,14 +42,14 @@ private slots:
 
     void tokenRoundTripsThroughTheKeyring()
     {
-        const QString path = m_dir.filePath(u"console.ini"_qs);
+        const QString path = m_dir.filePath(QStringLiteral("console.ini"));
         {
             QSettings settings(path, QSettings::IniFormat);
-            TokenVault vault(u"lockstep-test"_qs);
+            TokenVault vault(QStringLiteral("lockstep-test"));
             ProfileManager manager(&settings, &vault);
             ProfileDialog dialog(&manager);
             dialog.nameEdit()->setText(m_profile);
-            dialog.urlEdit()->setText(u"ws://127.0.0.1:9"_qs);
+            dialog.urlEdit()->setText(QStringLiteral("ws://127.0.0.1:9"));
             dialog.tokenEdit()->setText(m_token);
             QVERIFY(dialog.keychainOption()->isChecked());
             QSignalSpy saved(&dialog, &ProfileDialog::saved);
@@ -58,7 +58,7 @@ private slots:
             const SaveResult result = saved.at(0).at(0).value<SaveResult>();
             QVERIFY2(!result.keychainUnavailable, qPrintable(dialog.statusText()));
             QVERIFY(result.storedIn == TokenStorage::Keychain);
-            QCOMPARE(dialog.statusText(), u"Saved. The token is in the system keychain."_qs);
+            QCOMPARE(dialog.statusText(), QStringLiteral("Saved. The token is in the system keychain."));
             settings.sync();
         }
         QVERIFY(fileBytes(path).contains("ws://127.0.0.1:9"));
@@ -66,7 +66,7 @@ private slots:
 
         // A new session (no memory of the token) reads it from the keyring.
         QSettings settings(path, QSettings::IniFormat);
-        TokenVault vault(u"lockstep-test"_qs);
+        TokenVault vault(QStringLiteral("lockstep-test"));
         ProfileManager manager(&settings, &vault);
         QVERIFY(manager.sessionToken(m_profile).isEmpty());
         bool done = false;
@@ -95,22 +95,22 @@ private slots:
 
     void vaultWriteReadDelete()
     {
-        TokenVault vault(u"lockstep-test"_qs);
-        const QString key = m_profile + u"-direct"_qs;
+        TokenVault vault(QStringLiteral("lockstep-test"));
+        const QString key = m_profile + QStringLiteral("-direct");
         KeychainResult result;
         bool done = false;
         const auto capture = [&](const KeychainResult &r) {
             result = r;
             done = true;
         };
-        vault.writeToken(key, u"abc-123"_qs, this, capture);
+        vault.writeToken(key, QStringLiteral("abc-123"), this, capture);
         QTRY_VERIFY_WITH_TIMEOUT(done, 30000);
         QCOMPARE(result.status, KeychainResult::Status::Ok);
         QCOMPARE(result.attempts, 1);
         done = false;
         vault.readToken(key, this, capture);
         QTRY_VERIFY_WITH_TIMEOUT(done, 30000);
-        QCOMPARE(result.token, u"abc-123"_qs);
+        QCOMPARE(result.token, QStringLiteral("abc-123"));
         done = false;
         vault.deleteToken(key, this, capture);
         QTRY_VERIFY_WITH_TIMEOUT(done, 30000);

@@ -38,7 +38,7 @@ namespace
             count += line.section(QStringLiteral("  "), 1).startsWith(prefix) ? 1 : 0;
         return count;
     }
-} // namespace
+}  // namespace
 
 // The lock panel and run state against a real lockstep-gateway: the panel is
 // free once a turn ends, the driving tab does not race itself, the other tab
@@ -58,8 +58,9 @@ private:
 
     ConsoleOptions options() const
     {
-        return m_gateway.consoleOptions(m_settingsDir.filePath(u"console.ini"_qs),
-                                        BackoffOptions {.initial = 5000ms, .maximum = 20000ms, .lockHeldMinimum = 20000ms});
+        return m_gateway.consoleOptions(
+            m_settingsDir.filePath(QStringLiteral("console.ini")),
+            BackoffOptions{.initial = 5000ms, .maximum = 20000ms, .lockHeldMinimum = 20000ms});
     }
 
     WorkflowTab *newWorkflow(const QString &goal, const QString &flow)
@@ -108,34 +109,36 @@ private slots:
     // each lock event listed once; again after the next message; and on a reopen.
     void panelFreeAfterTurnEnds()
     {
-        WorkflowTab *tab = newWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        WorkflowTab *tab =
+            newWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
         QVERIFY(tab);
         LockPanel *panel = tab->lockPanel();
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
-        QTRY_COMPARE_WITH_TIMEOUT(panel->stateText(), u"free"_qs, 1500);
-        QCOMPARE(panel->ttlText(), u"—"_qs);
-        QCOMPARE(panel->deadlineText(), u"—"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(panel->stateText(), QStringLiteral("free"), 1500);
+        QCOMPARE(panel->ttlText(), QStringLiteral("—"));
+        QCOMPARE(panel->deadlineText(), QStringLiteral("—"));
         QVERIFY(!panel->isCounting());
-        QVERIFY2(!panel->heartbeatsText().contains(u"ago"), qPrintable(panel->heartbeatsText()));   // nothing would refresh it
+        QVERIFY2(!panel->heartbeatsText().contains(u"ago"),
+                 qPrintable(panel->heartbeatsText()));  // nothing would refresh it
         QStringList events = panel->historyTexts();
-        QCOMPARE(linesStartingWith(events, u"acquired by replica test-replica, session "_qs), 1);
-        QCOMPARE(linesStartingWith(events, u"released by "_qs), 1);
+        QCOMPARE(linesStartingWith(events, QStringLiteral("acquired by replica test-replica, session ")), 1);
+        QCOMPARE(linesStartingWith(events, QStringLiteral("released by ")), 1);
         // Heartbeats counted once each (the live and the driving session both deliver them).
-        QCOMPARE(linesStartingWith(events, u"heartbeat: "_qs), tab->lockTracker()->heartbeats());
+        QCOMPARE(linesStartingWith(events, QStringLiteral("heartbeat: ")), tab->lockTracker()->heartbeats());
         // The run list agrees: no holder.
         RunListModel *runs = m_window->runModel();
         QTRY_VERIFY_WITH_TIMEOUT(runs->holderOf(tab->workflowId()).isEmpty(), 1500);
-        QVERIFY(tab->findChild<QPushButton *>(u"resumeButton"_qs)->isEnabled());
+        QVERIFY(tab->findChild<QPushButton *>(QStringLiteral("resumeButton"))->isEnabled());
 
         // The next message: another acquisition, free again when the turn ends.
-        tab->sendMessage(u"Also print the date"_qs);
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), u"Send: message sent"_qs, 10000);
+        tab->sendMessage(QStringLiteral("Also print the date"));
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Send: message sent"), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
-        QTRY_COMPARE_WITH_TIMEOUT(panel->stateText(), u"free"_qs, 1500);
+        QTRY_COMPARE_WITH_TIMEOUT(panel->stateText(), QStringLiteral("free"), 1500);
         QVERIFY(!panel->isCounting());
         events = panel->historyTexts();
-        QCOMPARE(linesStartingWith(events, u"acquired by "_qs), 2);
-        QCOMPARE(linesStartingWith(events, u"released by "_qs), 2);
+        QCOMPARE(linesStartingWith(events, QStringLiteral("acquired by ")), 2);
+        QCOMPARE(linesStartingWith(events, QStringLiteral("released by ")), 2);
 
         // Reopened later (a fresh model, from GET .../lock): free, not the last thing heard.
         const QString id = tab->workflowId();
@@ -143,7 +146,7 @@ private slots:
         QTRY_VERIFY(m_window->tabs().isEmpty());
         WorkflowTab *again = m_window->openWorkflow(id);
         QVERIFY(again);
-        QTRY_COMPARE_WITH_TIMEOUT(again->lockPanel()->stateText(), u"free"_qs, 1500);
+        QTRY_COMPARE_WITH_TIMEOUT(again->lockPanel()->stateText(), QStringLiteral("free"), 1500);
         QVERIFY(!again->lockPanel()->isCounting());
     }
 
@@ -153,12 +156,12 @@ private slots:
     // the driving tab closes that the run is free.
     void drivingTabAndTheOtherTab()
     {
-        WorkflowTab *first = newWorkflow(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        WorkflowTab *first = newWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(first);
-        QTRY_COMPARE_WITH_TIMEOUT(first->outcomeBannerText(), u"Resume: resumed"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(first->outcomeBannerText(), QStringLiteral("Resume: resumed"), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(first->isDriving(), 10000);
-        auto *resume = first->findChild<QPushButton *>(u"resumeButton"_qs);
-        auto *send = first->findChild<QPushButton *>(u"sendButton"_qs);
+        auto *resume = first->findChild<QPushButton *>(QStringLiteral("resumeButton"));
+        auto *send = first->findChild<QPushButton *>(QStringLiteral("sendButton"));
         QVERIFY(!resume->isEnabled());
         QVERIFY(!send->isEnabled());
         QVERIFY(resume->toolTip().contains(u"This tab is driving the run"));
@@ -169,24 +172,27 @@ private slots:
         const QString holder = first->lockTracker()->holder();
         QVERIFY(holder.startsWith(u"test-replica#"));
         const QString words = holderWording(holder);
-        QTRY_COMPARE_WITH_TIMEOUT(first->lockPanel()->stateText(), u"held by this tab ("_qs + words + u")"_qs, 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(first->lockPanel()->stateText(),
+                                  QStringLiteral("held by this tab (") + words + QStringLiteral(")"), 5000);
         // Resume from the keyboard path: said, not raced.
         first->resume();
-        QCOMPARE(first->outcomeBannerText(), u"Resume: this tab is driving the run"_qs);
+        QCOMPARE(first->outcomeBannerText(), QStringLiteral("Resume: this tab is driving the run"));
         QTest::qWait(300);
         QVERIFY(first->isDriving());
         QVERIFY(first->lockTracker()->state() == LockTracker::State::Held);
 
-        first->findChild<QPushButton *>(u"newTabButton"_qs)->click();
+        first->findChild<QPushButton *>(QStringLiteral("newTabButton"))->click();
         QTRY_COMPARE(m_window->tabs().size(), 2);
         WorkflowTab *second = m_window->tabs().constLast();
-        QCOMPARE(second->lockTracker(), first->lockTracker());   // one model per workflow
-        QCOMPARE(second->lockPanel()->stateText(), u"held by "_qs + words);
+        QCOMPARE(second->lockTracker(), first->lockTracker());  // one model per workflow
+        QCOMPARE(second->lockPanel()->stateText(), QStringLiteral("held by ") + words);
         QVERIFY(!tabs->tabText(tabs->indexOf(second)).startsWith(u"▶ "));
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), u"Live: connected"_qs, 10000);
-        second->sendMessage(u"Also rename the tests"_qs);
-        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(), u"Send: already running (1013) — held by "_qs + words, 10000);
-        QTRY_VERIFY_WITH_TIMEOUT(labelText(second, "driveConnectionLabel").contains(u"checking the lock again in"), 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), QStringLiteral("Live: connected"), 10000);
+        second->sendMessage(QStringLiteral("Also rename the tests"));
+        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(),
+                                  QStringLiteral("Send: already running (1013) — held by ") + words, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(labelText(second, "driveConnectionLabel").contains(u"checking the lock again in"),
+                                 5000);
 
         // The driving tab goes: the run pauses, its lock is released, and the
         // other tab says so within a second or two — not in 20 s.
@@ -194,7 +200,7 @@ private slots:
         QTRY_COMPARE(m_window->tabs().size(), 1);
         QElapsedTimer clock;
         clock.start();
-        QTRY_COMPARE_WITH_TIMEOUT(second->lockPanel()->stateText(), u"free"_qs, 8000);
+        QTRY_COMPARE_WITH_TIMEOUT(second->lockPanel()->stateText(), QStringLiteral("free"), 8000);
         QTRY_VERIFY_WITH_TIMEOUT(labelText(second, "driveConnectionLabel").contains(u"the run is free again"), 1000);
         QVERIFY2(!labelText(second, "driveConnectionLabel").contains(u"checking the lock again"),
                  qPrintable(labelText(second, "driveConnectionLabel")));
@@ -202,35 +208,35 @@ private slots:
         // The run list agrees.
         QTRY_VERIFY_WITH_TIMEOUT(m_window->runModel()->holderOf(second->workflowId()).isEmpty(), 1500);
         second->cancelNow();
-        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(), u"Cancel: cancelled"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
     }
 
     // A red "not found" goes once the next message created the run.
     void notFoundClearsOnceTheRunExists()
     {
-        WorkflowTab *tab = m_window->openWorkflow(u"made-by-a-message"_qs);
+        WorkflowTab *tab = m_window->openWorkflow(QStringLiteral("made-by-a-message"));
         QVERIFY(tab);
         QTRY_VERIFY_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel").contains(u"not found (4404)"), 10000);
         tab->resume();
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), u"Resume: not found"_qs, 10000);
-        tab->sendMessage(u"Create a file called hello.sh that prints hello"_qs);
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), u"Send: message sent"_qs, 10000);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), u"Live: connected"_qs, 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Resume: not found"), 10000);
+        tab->sendMessage(QStringLiteral("Create a file called hello.sh that prints hello"));
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Send: message sent"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), QStringLiteral("Live: connected"), 5000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
-        QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), u"free"_qs, 1500);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), QStringLiteral("free"), 1500);
     }
 
     // Gateway killed: every live value is "last known", greyed, frozen. Back:
     // every tab reconciles at once, not after its 5-20 s reconnect backoff.
     void gatewayKillAndRestart()
     {
-        WorkflowTab *first = newWorkflow(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        WorkflowTab *first = newWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(first);
         QTRY_VERIFY_WITH_TIMEOUT(first->isDriving(), 10000);
-        first->findChild<QPushButton *>(u"newTabButton"_qs)->click();
+        first->findChild<QPushButton *>(QStringLiteral("newTabButton"))->click();
         QTRY_COMPARE(m_window->tabs().size(), 2);
         WorkflowTab *second = m_window->tabs().constLast();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), u"Live: connected"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), QStringLiteral("Live: connected"), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(first->lockTracker()->heartbeats() >= 1, 10000);
         QCOMPARE(first->lockTracker()->state(), LockTracker::State::Held);
 
@@ -238,17 +244,17 @@ private slots:
         for (WorkflowTab *tab : {first, second})
         {
             LockPanel *panel = tab->lockPanel();
-            QTRY_VERIFY_WITH_TIMEOUT(!panel->findChild<QLabel *>(u"lockLiveLabel"_qs)->isHidden(), 3000);
-            QVERIFY(panel->findChild<QLabel *>(u"lockLiveLabel"_qs)->text().contains(u"last known at "));
-            QVERIFY(!panel->findChild<QLabel *>(u"lockStateLabel"_qs)->isEnabled());   // greyed
-            QVERIFY(!panel->findChild<QLabel *>(u"lockTtlLabel"_qs)->isEnabled());
+            QTRY_VERIFY_WITH_TIMEOUT(!panel->findChild<QLabel *>(QStringLiteral("lockLiveLabel"))->isHidden(), 3000);
+            QVERIFY(panel->findChild<QLabel *>(QStringLiteral("lockLiveLabel"))->text().contains(u"last known at "));
+            QVERIFY(!panel->findChild<QLabel *>(QStringLiteral("lockStateLabel"))->isEnabled());  // greyed
+            QVERIFY(!panel->findChild<QLabel *>(QStringLiteral("lockTtlLabel"))->isEnabled());
             QVERIFY(!panel->isCounting());
             QTRY_VERIFY_WITH_TIMEOUT(labelText(tab, "runStatusLabel").contains(u"— last known at "), 3000);
         }
         const QString ttl = first->lockPanel()->ttlText();
         const QString deadline = first->lockPanel()->deadlineText();
         QTest::qWait(1500);
-        QCOMPARE(first->lockPanel()->ttlText(), ttl);             // no countdown
+        QCOMPARE(first->lockPanel()->ttlText(), ttl);  // no countdown
         QCOMPARE(first->lockPanel()->deadlineText(), deadline);
         QTRY_VERIFY_WITH_TIMEOUT(m_window->gatewayStatusText().contains(u"unreachable"), 3000);
 
@@ -260,11 +266,12 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(m_window->gatewayStatusText().contains(u"connected"), 3000);
         for (WorkflowTab *tab : {first, second})
         {
-            QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), u"Live: connected"_qs, 3000);
-            QTRY_VERIFY_WITH_TIMEOUT(tab->lockPanel()->findChild<QLabel *>(u"lockLiveLabel"_qs)->isHidden(), 1000);
+            QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), QStringLiteral("Live: connected"), 3000);
+            QTRY_VERIFY_WITH_TIMEOUT(tab->lockPanel()->findChild<QLabel *>(QStringLiteral("lockLiveLabel"))->isHidden(),
+                                     1000);
             QVERIFY(!labelText(tab, "runStatusLabel").contains(u"last known"));
             // The killed gateway's lock died with it: the check says free.
-            QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), u"free"_qs, 1500);
+            QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), QStringLiteral("free"), 1500);
         }
         QVERIFY2(clock.elapsed() < 4000, qPrintable(QString::number(clock.elapsed())));
     }

@@ -2,8 +2,8 @@
 #include <QSignalSpy>
 #include <QTest>
 
-#include "locktracker.h"
 #include "lockpanel.h"
+#include "locktracker.h"
 #include "outcome.h"
 
 using namespace std::chrono_literals;
@@ -21,10 +21,16 @@ class TestLockTracker : public QObject
 
 private:
     // Each event at its own gateway time, as the gateway sends them.
-    static LockStatus event(LockState state, const QString &holder = u"replica-1#3"_qs, qint64 fence = 12, qint64 ttl = 30000)
+    static LockStatus event(LockState state, const QString &holder = QStringLiteral("replica-1#3"), qint64 fence = 12,
+                            qint64 ttl = 30000)
     {
         static qint64 at = 1000;
-        return LockStatus {.workflowID = u"w"_qs, .state = state, .holder = holder, .fence = fence, .ttlMs = ttl, .at = ++at};
+        return LockStatus{.workflowID = QStringLiteral("w"),
+                          .state = state,
+                          .holder = holder,
+                          .fence = fence,
+                          .ttlMs = ttl,
+                          .at = ++at};
     }
 
 private slots:
@@ -38,7 +44,7 @@ private slots:
         tracker.apply(event(LockState::Acquired));
         QCOMPARE(changed.size(), 1);
         QCOMPARE(tracker.state(), LockTracker::State::Held);
-        QCOMPARE(tracker.stateText(), u"held by replica replica-1, session 3"_qs);
+        QCOMPARE(tracker.stateText(), QStringLiteral("held by replica replica-1, session 3"));
         QCOMPARE(tracker.fence(), 12);
         QCOMPARE(tracker.ttlLeftMs(), 30000);
         QCOMPARE(tracker.deadlineLeftMs(), 300000);
@@ -46,7 +52,7 @@ private slots:
         QCOMPARE(tracker.ttlLeftMs(), 25500);
         QCOMPARE(tracker.deadlineLeftMs(), 295500);
         now += 60000;
-        QCOMPARE(tracker.ttlLeftMs(), 0);   // never below zero
+        QCOMPARE(tracker.ttlLeftMs(), 0);  // never below zero
     }
 
     void heartbeatsRefreshTheTtl()
@@ -55,12 +61,12 @@ private slots:
         LockTracker tracker(nullptr, [&now] { return now; });
         tracker.apply(event(LockState::Acquired));
         now = 10000;
-        tracker.apply(event(LockState::Refreshed, u"replica-1#3"_qs, 12, 30000));
+        tracker.apply(event(LockState::Refreshed, QStringLiteral("replica-1#3"), 12, 30000));
         now = 11000;
         QCOMPARE(tracker.heartbeats(), 1);
         QVERIFY(tracker.lastHeartbeat().has_value());
         QCOMPARE(tracker.ttlLeftMs(), 29000);
-        QCOMPARE(tracker.deadlineLeftMs(), (5 * 60 * 1000) - 11000);   // the deadline is not refreshed
+        QCOMPARE(tracker.deadlineLeftMs(), (5 * 60 * 1000) - 11000);  // the deadline is not refreshed
         tracker.apply(event(LockState::Refreshed));
         QCOMPARE(tracker.heartbeats(), 2);
     }
@@ -68,31 +74,31 @@ private slots:
     void joiningMidRunAdoptsTheHolder()
     {
         LockTracker tracker(nullptr, [] { return qint64(0); });
-        tracker.apply(event(LockState::Refreshed, u"other#9"_qs, 40, 20000));
+        tracker.apply(event(LockState::Refreshed, QStringLiteral("other#9"), 40, 20000));
         QCOMPARE(tracker.state(), LockTracker::State::Held);
-        QCOMPARE(tracker.holder(), u"other#9"_qs);
+        QCOMPARE(tracker.holder(), QStringLiteral("other#9"));
         QCOMPARE(tracker.fence(), 40);
-        QVERIFY(!tracker.deadlineLeftMs());   // the start was not seen
+        QVERIFY(!tracker.deadlineLeftMs());  // the start was not seen
     }
 
     void releasedLostUnavailable()
     {
         LockTracker tracker(nullptr, [] { return qint64(0); });
         tracker.apply(event(LockState::Acquired));
-        tracker.apply(event(LockState::Released, u"replica-1#3"_qs, 12, 0));
+        tracker.apply(event(LockState::Released, QStringLiteral("replica-1#3"), 12, 0));
         QCOMPARE(tracker.state(), LockTracker::State::Free);
-        QCOMPARE(tracker.stateText(), u"free"_qs);
+        QCOMPARE(tracker.stateText(), QStringLiteral("free"));
         QVERIFY(!tracker.ttlLeftMs());
-        tracker.apply(event(LockState::Acquired, u"replica-1#4"_qs, 13));
-        tracker.apply(event(LockState::Lost, u"replica-1#4"_qs, 13, 0));
-        QCOMPARE(tracker.state(), LockTracker::State::Free);   // lost is not held
-        QCOMPARE(tracker.stateText(), u"free"_qs);
+        tracker.apply(event(LockState::Acquired, QStringLiteral("replica-1#4"), 13));
+        tracker.apply(event(LockState::Lost, QStringLiteral("replica-1#4"), 13, 0));
+        QCOMPARE(tracker.state(), LockTracker::State::Free);  // lost is not held
+        QCOMPARE(tracker.stateText(), QStringLiteral("free"));
         QVERIFY(!tracker.ttlLeftMs());
         tracker.apply(event(LockState::Unavailable, {}, 0, 0));
         QCOMPARE(tracker.state(), LockTracker::State::Unavailable);
-        QCOMPARE(tracker.stateText(), u"unavailable (lock store unreachable)"_qs);
+        QCOMPARE(tracker.stateText(), QStringLiteral("unavailable (lock store unreachable)"));
         QCOMPARE(tracker.history().size(), 5);
-        QVERIFY(tracker.history().constFirst().text.contains(u"unavailable"));   // newest first
+        QVERIFY(tracker.history().constFirst().text.contains(u"unavailable"));  // newest first
         QVERIFY(tracker.history().constLast().text.startsWith(u"acquired by replica replica-1, session 3"));
         QVERIFY(tracker.history().at(1).text.startsWith(u"lost by replica replica-1, session 4"));
     }
@@ -101,20 +107,22 @@ private slots:
     {
         qint64 now = 0;
         LockTracker tracker(nullptr, [&now] { return now; });
-        tracker.applySnapshot(LockInfo {.held = true, .holder = u"r#2"_qs, .replica = u"r"_qs, .fence = 5, .ttlMs = 12000});
+        tracker.applySnapshot(LockInfo{
+            .held = true, .holder = QStringLiteral("r#2"), .replica = QStringLiteral("r"), .fence = 5, .ttlMs = 12000});
         QCOMPARE(tracker.state(), LockTracker::State::Held);
         now = 2000;
         QCOMPARE(tracker.ttlLeftMs(), 10000);
         QVERIFY(tracker.history().constFirst().text.startsWith(u"checked: held by replica r, session 2"));
         // The same answer again is no news.
         const qsizetype events = tracker.history().size();
-        tracker.applySnapshot(LockInfo {.held = true, .holder = u"r#2"_qs, .replica = u"r"_qs, .fence = 5, .ttlMs = 11000});
+        tracker.applySnapshot(LockInfo{
+            .held = true, .holder = QStringLiteral("r#2"), .replica = QStringLiteral("r"), .fence = 5, .ttlMs = 11000});
         QCOMPARE(tracker.history().size(), events);
-        QCOMPARE(tracker.ttlLeftMs(), 11000);   // but the TTL is refreshed
-        tracker.applySnapshot(LockInfo {});
+        QCOMPARE(tracker.ttlLeftMs(), 11000);  // but the TTL is refreshed
+        tracker.applySnapshot(LockInfo{});
         QCOMPARE(tracker.state(), LockTracker::State::Free);
         QCOMPARE(tracker.history().size(), events + 1);
-        tracker.applySnapshotError(u"HTTP 503: lock store unavailable"_qs);
+        tracker.applySnapshotError(QStringLiteral("HTTP 503: lock store unavailable"));
         QCOMPARE(tracker.state(), LockTracker::State::Unavailable);
     }
 
@@ -139,7 +147,7 @@ private slots:
             tracker.apply(status);
         QCOMPARE(tracker.heartbeats(), 2);
         QCOMPARE(tracker.history().size(), 3);
-        const LockStatus released = event(LockState::Released, u"replica-1#3"_qs, 12, 0);
+        const LockStatus released = event(LockState::Released, QStringLiteral("replica-1#3"), 12, 0);
         tracker.apply(released);
         tracker.apply(released);
         QCOMPARE(tracker.history().size(), 4);
@@ -152,35 +160,36 @@ private slots:
     {
         qint64 now = 0;
         LockTracker tracker(nullptr, [&now] { return now; });
-        const LockStatus acquired = event(LockState::Acquired, u"embedded#4"_qs, 7);
-        const LockStatus beat = event(LockState::Refreshed, u"embedded#4"_qs, 7);
+        const LockStatus acquired = event(LockState::Acquired, QStringLiteral("embedded#4"), 7);
+        const LockStatus beat = event(LockState::Refreshed, QStringLiteral("embedded#4"), 7);
         tracker.apply(acquired);
-        tracker.apply(event(LockState::Released, u"embedded#4"_qs, 7, 0));
+        tracker.apply(event(LockState::Released, QStringLiteral("embedded#4"), 7, 0));
         LockStatus lateCopy = acquired;
-        lateCopy.at += 1;   // even when the gateway's clock says otherwise, the fence decides
+        lateCopy.at += 1;  // even when the gateway's clock says otherwise, the fence decides
         tracker.apply(lateCopy);
         tracker.apply(beat);
         QCOMPARE(tracker.state(), LockTracker::State::Free);
-        QCOMPARE(tracker.stateText(), u"free"_qs);
+        QCOMPARE(tracker.stateText(), QStringLiteral("free"));
         QVERIFY(!tracker.ttlLeftMs());
         QVERIFY(!tracker.deadlineLeftMs());
         // A GET answered before the release and read after it is stale too.
-        tracker.applySnapshot(LockInfo {.held = true, .holder = u"embedded#4"_qs, .fence = 7, .ttlMs = 30000});
+        tracker.applySnapshot(
+            LockInfo{.held = true, .holder = QStringLiteral("embedded#4"), .fence = 7, .ttlMs = 30000});
         QCOMPARE(tracker.state(), LockTracker::State::Free);
         // The next turn is a new acquisition (new session, higher fence).
-        tracker.apply(event(LockState::Acquired, u"embedded#6"_qs, 8));
+        tracker.apply(event(LockState::Acquired, QStringLiteral("embedded#6"), 8));
         QCOMPARE(tracker.state(), LockTracker::State::Held);
-        QCOMPARE(tracker.holder(), u"embedded#6"_qs);
-        QCOMPARE(tracker.history().size(), 3);   // acquired, released, acquired
+        QCOMPARE(tracker.holder(), QStringLiteral("embedded#6"));
+        QCOMPARE(tracker.history().size(), 3);  // acquired, released, acquired
     }
 
     // Without fencing (fence 0) the gateway's time tells a late copy apart.
     void lateCopyWithoutFencing()
     {
         LockTracker tracker(nullptr, [] { return qint64(0); });
-        const LockStatus acquired = event(LockState::Acquired, u"r#2"_qs, 0);
+        const LockStatus acquired = event(LockState::Acquired, QStringLiteral("r#2"), 0);
         tracker.apply(acquired);
-        tracker.apply(event(LockState::Released, u"r#2"_qs, 0, 0));
+        tracker.apply(event(LockState::Released, QStringLiteral("r#2"), 0, 0));
         LockStatus lateBeat = acquired;
         lateBeat.state = LockState::Refreshed;
         tracker.apply(lateBeat);
@@ -191,11 +200,11 @@ private slots:
     void olderEndDoesNotFreeNewerHolder()
     {
         LockTracker tracker(nullptr, [] { return qint64(0); });
-        tracker.apply(event(LockState::Acquired, u"r#2"_qs, 5));
-        tracker.apply(event(LockState::Acquired, u"r#3"_qs, 6));
-        tracker.apply(event(LockState::Released, u"r#2"_qs, 5, 0));
+        tracker.apply(event(LockState::Acquired, QStringLiteral("r#2"), 5));
+        tracker.apply(event(LockState::Acquired, QStringLiteral("r#3"), 6));
+        tracker.apply(event(LockState::Released, QStringLiteral("r#2"), 5, 0));
         QCOMPARE(tracker.state(), LockTracker::State::Held);
-        QCOMPARE(tracker.holder(), u"r#3"_qs);
+        QCOMPARE(tracker.holder(), QStringLiteral("r#3"));
     }
 
     // A missed `released`: the GET on reconnect / after a close says free.
@@ -204,10 +213,10 @@ private slots:
         LockTracker tracker(nullptr, [] { return qint64(0); });
         tracker.apply(event(LockState::Acquired));
         tracker.apply(event(LockState::Refreshed));
-        tracker.applySnapshot(LockInfo {}, tracker.generation());
+        tracker.applySnapshot(LockInfo{}, tracker.generation());
         QCOMPARE(tracker.state(), LockTracker::State::Free);
         QVERIFY(!tracker.ttlLeftMs());
-        QCOMPARE(tracker.history().constFirst().text, u"checked: free"_qs);
+        QCOMPARE(tracker.history().constFirst().text, QStringLiteral("checked: free"));
     }
 
     // An answer asked before an event and read after it is older than the event.
@@ -216,7 +225,7 @@ private slots:
         LockTracker tracker(nullptr, [] { return qint64(0); });
         const quint64 askedAt = tracker.generation();
         tracker.apply(event(LockState::Acquired));
-        tracker.applySnapshot(LockInfo {}, askedAt);
+        tracker.applySnapshot(LockInfo{}, askedAt);
         QCOMPARE(tracker.state(), LockTracker::State::Held);
     }
 
@@ -225,7 +234,7 @@ private slots:
     {
         qint64 now = 0;
         LockTracker tracker(nullptr, [&now] { return now; });
-        tracker.apply(event(LockState::Acquired, u"replica-1#3"_qs, 12, 3000));
+        tracker.apply(event(LockState::Acquired, QStringLiteral("replica-1#3"), 12, 3000));
         const int checks = tracker.checksRequested();
         now = 2000;
         tracker.checkExpiry();
@@ -235,11 +244,12 @@ private slots:
         QCOMPARE(tracker.state(), LockTracker::State::Free);
         QVERIFY(!tracker.ttlLeftMs());
         QVERIFY(!tracker.deadlineLeftMs());
-        QVERIFY(tracker.history().constFirst().text.startsWith(u"expired: no heartbeat from replica replica-1, session 3"));
+        QVERIFY(
+            tracker.history().constFirst().text.startsWith(u"expired: no heartbeat from replica replica-1, session 3"));
         QCOMPARE(tracker.checksRequested(), checks + 1);
         // With the real clock the tracker's own timer does it.
         LockTracker live;
-        live.apply(event(LockState::Acquired, u"replica-1#3"_qs, 12, 200));
+        live.apply(event(LockState::Acquired, QStringLiteral("replica-1#3"), 12, 200));
         QTRY_COMPARE_WITH_TIMEOUT(live.state(), LockTracker::State::Free, 5000);
     }
 
@@ -260,20 +270,20 @@ private slots:
         QVERIFY(tracker.lastKnownAt().has_value());
         QCOMPARE(tracker.ttlLeftMs(), 25000);
         now = 60000;
-        QCOMPARE(tracker.ttlLeftMs(), 25000);   // frozen
+        QCOMPARE(tracker.ttlLeftMs(), 25000);  // frozen
         tracker.checkExpiry();
-        QCOMPARE(tracker.state(), LockTracker::State::Held);   // not "expired" while blind
+        QCOMPARE(tracker.state(), LockTracker::State::Held);  // not "expired" while blind
         QVERIFY(!panel.isCounting());
-        auto *live = panel.findChild<QLabel *>(u"lockLiveLabel"_qs);
+        auto *live = panel.findChild<QLabel *>(QStringLiteral("lockLiveLabel"));
         QVERIFY(live && !live->isHidden());
         QVERIFY2(live->text().contains(u"last known at "), qPrintable(live->text()));
-        auto *state = panel.findChild<QLabel *>(u"lockStateLabel"_qs);
-        QVERIFY(!state->isEnabled());   // greyed
-        QCOMPARE(panel.ttlText(), u"25 s"_qs);
+        auto *state = panel.findChild<QLabel *>(QStringLiteral("lockStateLabel"));
+        QVERIFY(!state->isEnabled());  // greyed
+        QCOMPARE(panel.ttlText(), QStringLiteral("25 s"));
 
         const int checks = tracker.checksRequested();
         tracker.setFeedConnected(&feed, true);
-        QCOMPARE(tracker.checksRequested(), checks + 1);   // reconciles at once
+        QCOMPARE(tracker.checksRequested(), checks + 1);  // reconciles at once
         QVERIFY(!tracker.lastKnownAt());
         QCOMPARE(tracker.ttlLeftMs(), 25000);
         now = 61000;
@@ -287,20 +297,24 @@ private slots:
     {
         LockTracker tracker(nullptr, [] { return qint64(0); });
         LockPanel panel(&tracker);
-        tracker.apply(event(LockState::Acquired, u"embedded#4"_qs));
-        QCOMPARE(tracker.stateText(), u"held by replica embedded, session 4"_qs);
-        QCOMPARE(tracker.stateText({u"embedded#4"_qs}), u"held by this tab (replica embedded, session 4)"_qs);
-        panel.setOwnHolders({u"embedded#4"_qs});
-        QCOMPARE(panel.stateText(), u"held by this tab (replica embedded, session 4)"_qs);
-        QCOMPARE(Lockstep::Ui::holderWording(u"embedded#4"_qs), u"replica embedded, session 4"_qs);
+        tracker.apply(event(LockState::Acquired, QStringLiteral("embedded#4")));
+        QCOMPARE(tracker.stateText(), QStringLiteral("held by replica embedded, session 4"));
+        QCOMPARE(tracker.stateText({QStringLiteral("embedded#4")}),
+                 QStringLiteral("held by this tab (replica embedded, session 4)"));
+        panel.setOwnHolders({QStringLiteral("embedded#4")});
+        QCOMPARE(panel.stateText(), QStringLiteral("held by this tab (replica embedded, session 4)"));
+        QCOMPARE(Lockstep::Ui::holderWording(QStringLiteral("embedded#4")),
+                 QStringLiteral("replica embedded, session 4"));
     }
 
     void panelWidgetsHaveAccessibleNames()
     {
         LockTracker tracker;
         LockPanel panel(&tracker);
-        for (const QString &name : {u"Lock state"_qs, u"Fencing token"_qs, u"TTL left"_qs, u"Heartbeats"_qs,
-                                    u"Deadline left"_qs, u"Lock events"_qs, u"Lock values last known"_qs})
+        for (const QString &name :
+             {QStringLiteral("Lock state"), QStringLiteral("Fencing token"), QStringLiteral("TTL left"),
+              QStringLiteral("Heartbeats"), QStringLiteral("Deadline left"), QStringLiteral("Lock events"),
+              QStringLiteral("Lock values last known")})
         {
             bool found = false;
             for (const QWidget *widget : panel.findChildren<QWidget *>())
@@ -311,11 +325,11 @@ private slots:
 
     void formatting()
     {
-        QCOMPARE(Lockstep::Ui::formatDuration(std::nullopt), u"—"_qs);
-        QCOMPARE(Lockstep::Ui::formatDuration(0), u"0 s"_qs);
-        QCOMPARE(Lockstep::Ui::formatDuration(1), u"1 s"_qs);
-        QCOMPARE(Lockstep::Ui::formatDuration(29001), u"30 s"_qs);
-        QCOMPARE(Lockstep::Ui::formatDuration(65000), u"1 min 05 s"_qs);
+        QCOMPARE(Lockstep::Ui::formatDuration(std::nullopt), QStringLiteral("—"));
+        QCOMPARE(Lockstep::Ui::formatDuration(0), QStringLiteral("0 s"));
+        QCOMPARE(Lockstep::Ui::formatDuration(1), QStringLiteral("1 s"));
+        QCOMPARE(Lockstep::Ui::formatDuration(29001), QStringLiteral("30 s"));
+        QCOMPARE(Lockstep::Ui::formatDuration(65000), QStringLiteral("1 min 05 s"));
     }
 
     void panelShowsTheTracker()
@@ -324,13 +338,13 @@ private slots:
         LockTracker tracker(nullptr, [&now] { return now; });
         LockPanel panel(&tracker);
         tracker.apply(event(LockState::Acquired));
-        QCOMPARE(panel.stateText(), u"held by replica replica-1, session 3"_qs);
-        QCOMPARE(panel.ttlText(), u"30 s"_qs);
+        QCOMPARE(panel.stateText(), QStringLiteral("held by replica replica-1, session 3"));
+        QCOMPARE(panel.ttlText(), QStringLiteral("30 s"));
         now = 7000;
-        QTRY_COMPARE(panel.ttlText(), u"23 s"_qs);   // the panel's own timer counts down
+        QTRY_COMPARE(panel.ttlText(), QStringLiteral("23 s"));  // the panel's own timer counts down
         tracker.apply(event(LockState::Released));
-        QCOMPARE(panel.stateText(), u"free"_qs);
-        QCOMPARE(panel.ttlText(), u"—"_qs);
+        QCOMPARE(panel.stateText(), QStringLiteral("free"));
+        QCOMPARE(panel.ttlText(), QStringLiteral("—"));
     }
 };
 

@@ -15,38 +15,45 @@ private slots:
     void wording_data()
     {
         QTest::addColumn<int>("kind");
-        QTest::addColumn<int>("status");   // -1: none
+        QTest::addColumn<int>("status");  // -1: none
         QTest::addColumn<QString>("holder");
         QTest::addColumn<QString>("detail");
         QTest::addColumn<QString>("expected");
         const int none = -1;
-        QTest::newRow("resumed") << int(OutcomeKind::Resumed) << none << QString() << QString() << u"resumed"_qs;
-        QTest::newRow("message sent") << int(OutcomeKind::MessageSent) << none << QString() << QString() << u"message sent"_qs;
+        QTest::newRow("resumed") << int(OutcomeKind::Resumed) << none << QString() << QString()
+                                 << QStringLiteral("resumed");
+        QTest::newRow("message sent") << int(OutcomeKind::MessageSent) << none << QString() << QString()
+                                      << QStringLiteral("message sent");
         QTest::newRow("not resumable running") << int(OutcomeKind::NotResumable) << int(RunStatus::Running) << QString()
-                                               << QString() << u"not resumable (status: running)"_qs;
+                                               << QString() << QStringLiteral("not resumable (status: running)");
         QTest::newRow("not resumable stopped") << int(OutcomeKind::NotResumable) << int(RunStatus::Stopped) << QString()
-                                               << QString() << u"not resumable (status: stopped)"_qs;
-        QTest::newRow("not resumable, no status") << int(OutcomeKind::NotResumable) << none << QString() << QString()
-                                                  << u"not resumable"_qs;
-        QTest::newRow("not found") << int(OutcomeKind::NotFound) << none << QString() << QString() << u"not found"_qs;
-        QTest::newRow("cancelled") << int(OutcomeKind::Cancelled) << none << QString() << QString() << u"cancelled"_qs;
+                                               << QString() << QStringLiteral("not resumable (status: stopped)");
+        QTest::newRow("not resumable, no status")
+            << int(OutcomeKind::NotResumable) << none << QString() << QString() << QStringLiteral("not resumable");
+        QTest::newRow("not found") << int(OutcomeKind::NotFound) << none << QString() << QString()
+                                   << QStringLiteral("not found");
+        QTest::newRow("cancelled") << int(OutcomeKind::Cancelled) << none << QString() << QString()
+                                   << QStringLiteral("cancelled");
         QTest::newRow("nothing to cancel") << int(OutcomeKind::NothingToCancel) << int(RunStatus::Finished) << QString()
-                                           << QString() << u"nothing to cancel (status: finished)"_qs;
-        QTest::newRow("already running, holder") << int(OutcomeKind::AlreadyRunning) << none << u"replica-a#7"_qs << QString()
-                                                 << u"already running (1013) — held by replica replica-a, session 7"_qs;
-        QTest::newRow("already running, slash holder") << int(OutcomeKind::AlreadyRunning) << none << u"r1/s-9"_qs << QString()
-                                                       << u"already running (1013) — held by replica r1, session s-9"_qs;
-        QTest::newRow("already running, odd holder") << int(OutcomeKind::AlreadyRunning) << none << u"someone"_qs << QString()
-                                                     << u"already running (1013) — held by someone"_qs;
+                                           << QString() << QStringLiteral("nothing to cancel (status: finished)");
+        QTest::newRow("already running, holder")
+            << int(OutcomeKind::AlreadyRunning) << none << QStringLiteral("replica-a#7") << QString()
+            << QStringLiteral("already running (1013) — held by replica replica-a, session 7");
+        QTest::newRow("already running, slash holder")
+            << int(OutcomeKind::AlreadyRunning) << none << QStringLiteral("r1/s-9") << QString()
+            << QStringLiteral("already running (1013) — held by replica r1, session s-9");
+        QTest::newRow("already running, odd holder")
+            << int(OutcomeKind::AlreadyRunning) << none << QStringLiteral("someone") << QString()
+            << QStringLiteral("already running (1013) — held by someone");
         QTest::newRow("already running, unknown") << int(OutcomeKind::AlreadyRunning) << none << QString() << QString()
-                                                  << u"already running (1013) — holder unknown"_qs;
+                                                  << QStringLiteral("already running (1013) — holder unknown");
         QTest::newRow("driving here") << int(OutcomeKind::DrivingHere) << none << QString() << QString()
-                                      << u"this tab is driving the run"_qs;
+                                      << QStringLiteral("this tab is driving the run");
         QTest::newRow("invalid request") << int(OutcomeKind::InvalidRequest) << none << QString()
-                                         << u"startRequest.workflowID: missing"_qs
-                                         << u"invalid request: startRequest.workflowID: missing"_qs;
-        QTest::newRow("failed") << int(OutcomeKind::Failed) << none << QString() << u"connection refused"_qs
-                                << u"failed: connection refused"_qs;
+                                         << QStringLiteral("startRequest.workflowID: missing")
+                                         << QStringLiteral("invalid request: startRequest.workflowID: missing");
+        QTest::newRow("failed") << int(OutcomeKind::Failed) << none << QString() << QStringLiteral("connection refused")
+                                << QStringLiteral("failed: connection refused");
     }
 
     void wording()
@@ -68,10 +75,13 @@ private slots:
     // 1013 caused by this tab's own (earlier) session says so.
     void heldByThisTab()
     {
-        ActionOutcome outcome {.kind = OutcomeKind::AlreadyRunning, .holder = u"embedded#4"_qs, .holderIsThisTab = true};
-        QCOMPARE(outcomeText(outcome), u"already running (1013) — held by this tab (replica embedded, session 4)"_qs);
-        QCOMPARE(holderWording(u"embedded#4"_qs, true), u"this tab (replica embedded, session 4)"_qs);
-        QCOMPARE(holderWording(u"embedded#4"_qs), u"replica embedded, session 4"_qs);
+        ActionOutcome outcome{
+            .kind = OutcomeKind::AlreadyRunning, .holder = QStringLiteral("embedded#4"), .holderIsThisTab = true};
+        QCOMPARE(outcomeText(outcome),
+                 QStringLiteral("already running (1013) — held by this tab (replica embedded, session 4)"));
+        QCOMPARE(holderWording(QStringLiteral("embedded#4"), true),
+                 QStringLiteral("this tab (replica embedded, session 4)"));
+        QCOMPARE(holderWording(QStringLiteral("embedded#4")), QStringLiteral("replica embedded, session 4"));
     }
 
     void tones()
@@ -88,65 +98,81 @@ private slots:
 
     void statusFromReasonReadsTheGatewayReason()
     {
-        QVERIFY(statusFromReason(u"not resumable (status: running)"_qs) == RunStatus::Running);
-        QVERIFY(statusFromReason(u"not resumable (status: input_required)"_qs) == RunStatus::InputRequired);
-        QVERIFY(statusFromReason(u"not resumable (status: STOPPED)"_qs) == RunStatus::Stopped);
-        QVERIFY(!statusFromReason(u"not resumable"_qs));
-        QVERIFY(!statusFromReason(u"not resumable (status: sleeping)"_qs));
+        QVERIFY(statusFromReason(QStringLiteral("not resumable (status: running)")) == RunStatus::Running);
+        QVERIFY(statusFromReason(QStringLiteral("not resumable (status: input_required)")) == RunStatus::InputRequired);
+        QVERIFY(statusFromReason(QStringLiteral("not resumable (status: STOPPED)")) == RunStatus::Stopped);
+        QVERIFY(!statusFromReason(QStringLiteral("not resumable")));
+        QVERIFY(!statusFromReason(QStringLiteral("not resumable (status: sleeping)")));
         QVERIFY(!statusFromReason(QString()));
     }
 
     void fromClose()
     {
-        const ActionOutcome notResumable = outcomeFromClose(4409, u"not resumable (status: running)"_qs, {});
+        const ActionOutcome notResumable =
+            outcomeFromClose(4409, QStringLiteral("not resumable (status: running)"), {});
         QCOMPARE(notResumable.kind, OutcomeKind::NotResumable);
-        QCOMPARE(outcomeText(notResumable), u"not resumable (status: running)"_qs);
+        QCOMPARE(outcomeText(notResumable), QStringLiteral("not resumable (status: running)"));
 
-        QCOMPARE(outcomeFromClose(4404, u"workflow not found"_qs, {}).kind, OutcomeKind::NotFound);
+        QCOMPARE(outcomeFromClose(4404, QStringLiteral("workflow not found"), {}).kind, OutcomeKind::NotFound);
 
-        const ActionOutcome held = outcomeFromClose(1013, LockHeldReason, u"embedded#3"_qs);
+        const ActionOutcome held = outcomeFromClose(1013, LockHeldReason, QStringLiteral("embedded#3"));
         QCOMPARE(held.kind, OutcomeKind::AlreadyRunning);
-        QCOMPARE(outcomeText(held), u"already running (1013) — held by replica embedded, session 3"_qs);
+        QCOMPARE(outcomeText(held), QStringLiteral("already running (1013) — held by replica embedded, session 3"));
 
-        const ActionOutcome invalid = outcomeFromClose(4400, u"startRequest.goal: wrong type"_qs, {});
-        QCOMPARE(outcomeText(invalid), u"invalid request: startRequest.goal: wrong type"_qs);
+        const ActionOutcome invalid = outcomeFromClose(4400, QStringLiteral("startRequest.goal: wrong type"), {});
+        QCOMPARE(outcomeText(invalid), QStringLiteral("invalid request: startRequest.goal: wrong type"));
 
-        const ActionOutcome lockStore = outcomeFromClose(1011, u"lock store unavailable"_qs, {});
-        QCOMPARE(outcomeText(lockStore), u"failed: gateway error (1011): lock store unavailable"_qs);
-        QCOMPARE(outcomeText(outcomeFromClose(1001, {}, {})), u"failed: gateway restarting — reconnect (1001)"_qs);
+        const ActionOutcome lockStore = outcomeFromClose(1011, QStringLiteral("lock store unavailable"), {});
+        QCOMPARE(outcomeText(lockStore), QStringLiteral("failed: gateway error (1011): lock store unavailable"));
+        QCOMPARE(outcomeText(outcomeFromClose(1001, {}, {})),
+                 QStringLiteral("failed: gateway restarting — reconnect (1001)"));
         QVERIFY(outcomeFromClose(1013, {}, {}).at.isValid());
     }
 
     void fromCancelReply()
     {
-        const auto cancelled = outcomeFromCancelReply(200, QJsonObject {{u"outcome"_qs, u"cancelled"_qs}, {u"status"_qs, u"stopped"_qs}}, {});
-        QCOMPARE(outcomeText(cancelled), u"cancelled"_qs);
-        const auto noop = outcomeFromCancelReply(200, QJsonObject {{u"outcome"_qs, u"noop"_qs}, {u"status"_qs, u"finished"_qs}}, {});
-        QCOMPARE(outcomeText(noop), u"nothing to cancel (status: finished)"_qs);
-        const auto missing = outcomeFromCancelReply(404, QJsonObject {{u"outcome"_qs, u"not_found"_qs}}, {});
-        QCOMPARE(outcomeText(missing), u"not found"_qs);
-        const auto refused = outcomeFromCancelReply(401, QJsonObject {{u"error"_qs, u"unauthorized"_qs}}, {});
+        const auto cancelled =
+            outcomeFromCancelReply(200,
+                                   QJsonObject{{QStringLiteral("outcome"), QStringLiteral("cancelled")},
+                                               {QStringLiteral("status"), QStringLiteral("stopped")}},
+                                   {});
+        QCOMPARE(outcomeText(cancelled), QStringLiteral("cancelled"));
+        const auto noop = outcomeFromCancelReply(200,
+                                                 QJsonObject{{QStringLiteral("outcome"), QStringLiteral("noop")},
+                                                             {QStringLiteral("status"), QStringLiteral("finished")}},
+                                                 {});
+        QCOMPARE(outcomeText(noop), QStringLiteral("nothing to cancel (status: finished)"));
+        const auto missing =
+            outcomeFromCancelReply(404, QJsonObject{{QStringLiteral("outcome"), QStringLiteral("not_found")}}, {});
+        QCOMPARE(outcomeText(missing), QStringLiteral("not found"));
+        const auto refused =
+            outcomeFromCancelReply(401, QJsonObject{{QStringLiteral("error"), QStringLiteral("unauthorized")}}, {});
         QCOMPARE(refused.kind, OutcomeKind::Failed);
         QVERIFY(outcomeText(refused).contains(u"401"));
-        const auto offline = outcomeFromCancelReply(0, {}, u"Connection refused"_qs);
-        QCOMPARE(outcomeText(offline), u"failed: Connection refused"_qs);
-        const auto odd = outcomeFromCancelReply(200, QJsonObject {{u"outcome"_qs, u"maybe"_qs}}, {});
+        const auto offline = outcomeFromCancelReply(0, {}, QStringLiteral("Connection refused"));
+        QCOMPARE(outcomeText(offline), QStringLiteral("failed: Connection refused"));
+        const auto odd =
+            outcomeFromCancelReply(200, QJsonObject{{QStringLiteral("outcome"), QStringLiteral("maybe")}}, {});
         QCOMPARE(odd.kind, OutcomeKind::Failed);
-        const auto unavailable = outcomeFromCancelReply(503, QJsonObject {{u"error"_qs, u"store_unavailable"_qs}, {u"message"_qs, u"db down"_qs}}, {});
-        QCOMPARE(outcomeText(unavailable), u"failed: HTTP 503: db down"_qs);
+        const auto unavailable =
+            outcomeFromCancelReply(503,
+                                   QJsonObject{{QStringLiteral("error"), QStringLiteral("store_unavailable")},
+                                               {QStringLiteral("message"), QStringLiteral("db down")}},
+                                   {});
+        QCOMPARE(outcomeText(unavailable), QStringLiteral("failed: HTTP 503: db down"));
     }
 
     void holderParsing()
     {
-        const LockHolder gateway = LockHolder::parse(u"replica-1#42"_qs);
-        QCOMPARE(gateway.replica, u"replica-1"_qs);
-        QCOMPARE(gateway.session, u"42"_qs);
-        const LockHolder hostPid = LockHolder::parse(u"host:123#5"_qs);
-        QCOMPARE(hostPid.replica, u"host:123"_qs);
-        QCOMPARE(hostPid.session, u"5"_qs);
-        QVERIFY(LockHolder::parse(u"  "_qs).isEmpty());
-        QCOMPARE(LockHolder::parse(u"#5"_qs).describe(), u"#5"_qs);
-        QCOMPARE(LockHolder::parse(u"r#"_qs).describe(), u"r#"_qs);
+        const LockHolder gateway = LockHolder::parse(QStringLiteral("replica-1#42"));
+        QCOMPARE(gateway.replica, QStringLiteral("replica-1"));
+        QCOMPARE(gateway.session, QStringLiteral("42"));
+        const LockHolder hostPid = LockHolder::parse(QStringLiteral("host:123#5"));
+        QCOMPARE(hostPid.replica, QStringLiteral("host:123"));
+        QCOMPARE(hostPid.session, QStringLiteral("5"));
+        QVERIFY(LockHolder::parse(QStringLiteral("  ")).isEmpty());
+        QCOMPARE(LockHolder::parse(QStringLiteral("#5")).describe(), QStringLiteral("#5"));
+        QCOMPARE(LockHolder::parse(QStringLiteral("r#")).describe(), QStringLiteral("r#"));
     }
 };
 

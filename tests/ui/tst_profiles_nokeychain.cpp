@@ -1,7 +1,7 @@
 #include <QApplication>
 #include <QFile>
-#include <QRadioButton>
 #include <QLineEdit>
+#include <QRadioButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -22,7 +22,7 @@ class TestProfilesNoKeychain : public QObject
     Q_OBJECT
 
 private:
-    const QString m_token = u"s3cr3t-token-value-42"_qs;
+    const QString m_token = QStringLiteral("s3cr3t-token-value-42");
 
     static QByteArray fileBytes(const QString &path)
     {
@@ -38,11 +38,11 @@ private slots:
 
     void vaultReportsUnavailableAfterOneRetry()
     {
-        TokenVault vault(u"lockstep-test"_qs);
+        TokenVault vault(QStringLiteral("lockstep-test"));
         vault.setRetryDelay(20ms);
         KeychainResult result;
         bool done = false;
-        vault.writeToken(u"p"_qs, m_token, this, [&](const KeychainResult &r) {
+        vault.writeToken(QStringLiteral("p"), m_token, this, [&](const KeychainResult &r) {
             result = r;
             done = true;
         });
@@ -55,32 +55,34 @@ private slots:
     void dialogSaysUnavailableAndKeepsTheFileClean()
     {
         QTemporaryDir dir;
-        const QString path = dir.filePath(u"console.ini"_qs);
+        const QString path = dir.filePath(QStringLiteral("console.ini"));
         {
             QSettings settings(path, QSettings::IniFormat);
-            TokenVault vault(u"lockstep-test"_qs);
+            TokenVault vault(QStringLiteral("lockstep-test"));
             vault.setRetryDelay(20ms);
             ProfileManager manager(&settings, &vault);
             ProfileDialog dialog(&manager);
             dialog.show();
-            dialog.nameEdit()->setText(u"work gateway"_qs);
-            dialog.urlEdit()->setText(u"ws://127.0.0.1:8080"_qs);
+            dialog.nameEdit()->setText(QStringLiteral("work gateway"));
+            dialog.urlEdit()->setText(QStringLiteral("ws://127.0.0.1:8080"));
             dialog.tokenEdit()->setText(m_token);
-            QVERIFY(dialog.keychainOption()->isChecked());   // the default
+            QVERIFY(dialog.keychainOption()->isChecked());  // the default
             QSignalSpy saved(&dialog, &ProfileDialog::saved);
             dialog.save();
             QVERIFY(saved.wait(30000));
             const SaveResult result = saved.at(0).at(0).value<SaveResult>();
             QVERIFY(result.keychainUnavailable);
             QVERIFY(result.storedIn == TokenStorage::SessionOnly);
-            QVERIFY2(dialog.statusText().contains(u"the system keychain is unavailable"), qPrintable(dialog.statusText()));
+            QVERIFY2(dialog.statusText().contains(u"the system keychain is unavailable"),
+                     qPrintable(dialog.statusText()));
             QVERIFY2(dialog.statusText().contains(u"kept for this session only"), qPrintable(dialog.statusText()));
             QVERIFY(dialog.tokenEdit()->text().isEmpty());
 
             // Usable for this session...
-            QCOMPARE(manager.sessionToken(u"work gateway"_qs), m_token);
+            QCOMPARE(manager.sessionToken(QStringLiteral("work gateway")), m_token);
             TokenLookup lookup;
-            manager.lookUpToken(*manager.store().profile(u"work gateway"_qs), [&](const TokenLookup &l) { lookup = l; });
+            manager.lookUpToken(*manager.store().profile(QStringLiteral("work gateway")),
+                                [&](const TokenLookup &l) { lookup = l; });
             QCOMPARE(lookup.token, m_token);
             QCOMPARE(lookup.source, TokenSource::Session);
             settings.sync();
@@ -92,10 +94,10 @@ private slots:
 
         // The next session has no token and says why.
         QSettings settings(path, QSettings::IniFormat);
-        TokenVault vault(u"lockstep-test"_qs);
+        TokenVault vault(QStringLiteral("lockstep-test"));
         vault.setRetryDelay(20ms);
         ProfileManager manager(&settings, &vault);
-        const auto profile = manager.store().profile(u"work gateway"_qs);
+        const auto profile = manager.store().profile(QStringLiteral("work gateway"));
         QVERIFY(profile);
         QVERIFY(profile->tokenStorage == TokenStorage::Keychain);
         bool done = false;
@@ -112,14 +114,14 @@ private slots:
     void plainTextOnlyOnExplicitOptIn()
     {
         QTemporaryDir dir;
-        const QString path = dir.filePath(u"console.ini"_qs);
+        const QString path = dir.filePath(QStringLiteral("console.ini"));
         QSettings settings(path, QSettings::IniFormat);
-        TokenVault vault(u"lockstep-test"_qs);
+        TokenVault vault(QStringLiteral("lockstep-test"));
         vault.setRetryDelay(20ms);
         ProfileManager manager(&settings, &vault);
         ProfileDialog dialog(&manager);
-        dialog.nameEdit()->setText(u"lab"_qs);
-        dialog.urlEdit()->setText(u"wss://gateway.example:8443"_qs);
+        dialog.nameEdit()->setText(QStringLiteral("lab"));
+        dialog.urlEdit()->setText(QStringLiteral("wss://gateway.example:8443"));
         dialog.tokenEdit()->setText(m_token);
         dialog.plainTextOption()->setChecked(true);
         QVERIFY(dialog.plainTextOption()->text().contains(u"not recommended"));
@@ -135,7 +137,7 @@ private slots:
             QSettings again(path, QSettings::IniFormat);
             ProfileManager fresh(&again, &vault);
             TokenLookup lookup;
-            fresh.lookUpToken(*fresh.store().profile(u"lab"_qs), [&](const TokenLookup &l) { lookup = l; });
+            fresh.lookUpToken(*fresh.store().profile(QStringLiteral("lab")), [&](const TokenLookup &l) { lookup = l; });
             QCOMPARE(lookup.source, TokenSource::PlainText);
             QCOMPARE(lookup.token, m_token);
         }
@@ -146,26 +148,29 @@ private slots:
         QVERIFY(saved.wait(10000));
         settings.sync();
         QVERIFY2(!fileBytes(path).contains(m_token.toUtf8()), fileBytes(path).constData());
-        QCOMPARE(manager.sessionToken(u"lab"_qs), m_token);
+        QCOMPARE(manager.sessionToken(QStringLiteral("lab")), m_token);
     }
 
     void profilesRoundTrip()
     {
         QTemporaryDir dir;
-        QSettings settings(dir.filePath(u"console.ini"_qs), QSettings::IniFormat);
+        QSettings settings(dir.filePath(QStringLiteral("console.ini")), QSettings::IniFormat);
         ProfileStore store(&settings);
-        const GatewayProfile odd {.name = u"a/b c=ü"_qs, .url = u"ws://h:1"_qs, .caFile = u"/tmp/ca.pem"_qs,
-                                  .verifyTls = false, .tokenStorage = TokenStorage::SessionOnly};
+        const GatewayProfile odd{.name = QStringLiteral("a/b c=ü"),
+                                 .url = QStringLiteral("ws://h:1"),
+                                 .caFile = QStringLiteral("/tmp/ca.pem"),
+                                 .verifyTls = false,
+                                 .tokenStorage = TokenStorage::SessionOnly};
         store.save(odd);
-        store.save(GatewayProfile {.name = u"alpha"_qs, .url = u"ws://a:2"_qs});
+        store.save(GatewayProfile{.name = QStringLiteral("alpha"), .url = QStringLiteral("ws://a:2")});
         QCOMPARE(store.profiles().size(), 2);
-        QCOMPARE(store.profile(u"a/b c=ü"_qs), odd);
-        store.setLastUsed(u"alpha"_qs);
-        QCOMPARE(store.lastUsed(), u"alpha"_qs);
-        store.remove(u"alpha"_qs);
+        QCOMPARE(store.profile(QStringLiteral("a/b c=ü")), odd);
+        store.setLastUsed(QStringLiteral("alpha"));
+        QCOMPARE(store.lastUsed(), QStringLiteral("alpha"));
+        store.remove(QStringLiteral("alpha"));
         QCOMPARE(store.profiles().size(), 1);
         QCOMPARE(store.lastUsed(), QString());
-        QVERIFY(!store.profile(u"missing"_qs));
+        QVERIFY(!store.profile(QStringLiteral("missing")));
     }
 };
 

@@ -76,8 +76,9 @@ private slots:
         QVERIFY(m_settingsDir.isValid());
         QVERIFY2(!qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"), "LOCKSTEP_GATEWAY_BIN");
         QVERIFY2(m_gateway.start(), "the gateway did not start");
-        m_window = std::make_unique<MainWindow>(m_gateway.consoleOptions(
-            m_settingsDir.filePath(u"console.ini"_qs), BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms}));
+        m_window = std::make_unique<MainWindow>(
+            m_gateway.consoleOptions(m_settingsDir.filePath(QStringLiteral("console.ini")),
+                                     BackoffOptions{.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms}));
         QVERIFY(Test::showConsole(*m_window));
     }
 
@@ -93,18 +94,19 @@ private slots:
 
     void flowCreatedAndDurationColumns()
     {
-        const QString id = newRun(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        const QString id = newRun(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(!id.isEmpty());
         RunListModel *runs = m_window->runModel();
         QTRY_VERIFY_WITH_TIMEOUT(runs->rowOf(id) >= 0, 10000);
-        QCOMPARE(cell(id, RunListModel::FlowColumn), u"long"_qs);
+        QCOMPARE(cell(id, RunListModel::FlowColumn), QStringLiteral("long"));
         QVERIFY(cell(id, RunListModel::CreatedColumn) != u"—");
-        QCOMPARE(m_window->runView()->model()->headerData(RunListModel::DurationColumn, Qt::Horizontal).toString(), u"Duration"_qs);
+        QCOMPARE(m_window->runView()->model()->headerData(RunListModel::DurationColumn, Qt::Horizontal).toString(),
+                 QStringLiteral("Duration"));
         // A running run's duration runs up to now: it grows while we watch.
         QTRY_VERIFY_WITH_TIMEOUT(runs->run(id)->status == RunStatus::Running, 10000);
         QVERIFY(runs->isTicking());
-        QTRY_VERIFY_WITH_TIMEOUT(cell(id, RunListModel::DurationColumn) == u"2 s"_qs, 5000);
-        QTRY_VERIFY_WITH_TIMEOUT(cell(id, RunListModel::DurationColumn) == u"3 s"_qs, 3000);
+        QTRY_VERIFY_WITH_TIMEOUT(cell(id, RunListModel::DurationColumn) == QStringLiteral("2 s"), 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(cell(id, RunListModel::DurationColumn) == QStringLiteral("3 s"), 3000);
         m_window->tabs().constFirst()->cancelNow();
         QTRY_VERIFY_WITH_TIMEOUT(runs->run(id)->status == RunStatus::Stopped, 10000);
         // Final: created -> completed, no longer moving.
@@ -115,7 +117,8 @@ private slots:
 
     void contextMenuOpenNewTabCopy()
     {
-        const QString id = newRun(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        const QString id =
+            newRun(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
         QVERIFY(!id.isEmpty());
         QTRY_VERIFY_WITH_TIMEOUT(m_window->runModel()->rowOf(id) >= 0, 10000);
         closeAllTabs();
@@ -127,38 +130,40 @@ private slots:
         QContextMenuEvent click(QContextMenuEvent::Mouse, at, view->viewport()->mapToGlobal(at));
         QApplication::sendEvent(view->viewport(), &click);
         QMenu *popped = nullptr;
-        QTRY_VERIFY((popped = m_window->findChild<QMenu *>(u"runContextMenu"_qs)) && popped->isVisible());
+        QTRY_VERIFY((popped = m_window->findChild<QMenu *>(QStringLiteral("runContextMenu"))) && popped->isVisible());
         QStringList words;
         for (QAction *a : popped->actions())
         {
             if (!a->isSeparator())
                 words.append(a->text());
         }
-        QCOMPARE(words, (QStringList {u"&Open"_qs, u"Open in &new tab"_qs, u"&Copy ID"_qs, u"C&ancel run…"_qs}));
+        QCOMPARE(words, (QStringList{QStringLiteral("&Open"), QStringLiteral("Open in &new tab"),
+                                     QStringLiteral("&Copy ID"), QStringLiteral("C&ancel run…")}));
         popped->close();
-        QTRY_VERIFY(!m_window->findChild<QMenu *>(u"runContextMenu"_qs));   // deleted once closed
+        QTRY_VERIFY(!m_window->findChild<QMenu *>(QStringLiteral("runContextMenu")));  // deleted once closed
 
         std::unique_ptr<QMenu> menu(m_window->makeRunContextMenu(viewIndex(id)));
         menuAction(menu.get(), "runMenuOpen")->trigger();
-        QCOMPARE(m_window->openTabIds(), QStringList {id});
-        menuAction(menu.get(), "runMenuOpen")->trigger();   // Open focuses the tab it has
+        QCOMPARE(m_window->openTabIds(), QStringList{id});
+        menuAction(menu.get(), "runMenuOpen")->trigger();  // Open focuses the tab it has
         QCOMPARE(m_window->tabs().size(), 1);
         menuAction(menu.get(), "runMenuOpenNewTab")->trigger();
-        QCOMPARE(m_window->openTabIds(), (QStringList {id, id}));
+        QCOMPARE(m_window->openTabIds(), (QStringList{id, id}));
         QCOMPARE(m_window->tabWidget()->currentIndex(), 1);
 
         QGuiApplication::clipboard()->clear();
         menuAction(menu.get(), "runMenuCopyId")->trigger();
         QCOMPARE(QGuiApplication::clipboard()->text(), id);
 
-        QVERIFY(!m_window->makeRunContextMenu(QModelIndex()));   // no row, no menu
+        QVERIFY(!m_window->makeRunContextMenu(QModelIndex()));  // no row, no menu
     }
 
     // Cancel from the list for a run with no tab: the tab's question (it
     // matches the run), then the cancel; the outcome goes to the history.
     void contextMenuCancelWithoutATab()
     {
-        const QString id = newRun(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        const QString id =
+            newRun(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
         QVERIFY(!id.isEmpty());
         QTRY_VERIFY_WITH_TIMEOUT(m_window->tabs().constLast()->runStatus() == RunStatus::InputRequired, 15000);
         RunListModel *runs = m_window->runModel();
@@ -171,34 +176,36 @@ private slots:
         // "Don't cancel" leaves it alone.
         cancel->trigger();
         QMessageBox *box = nullptr;
-        QTRY_VERIFY((box = m_window->findChild<QMessageBox *>(u"cancelConfirmation"_qs)) && box->isVisible());
+        QTRY_VERIFY((box = m_window->findChild<QMessageBox *>(QStringLiteral("cancelConfirmation"))) &&
+                    box->isVisible());
         QVERIFY2(box->text().contains(u"It is input required"), qPrintable(box->text()));
-        QCOMPARE(box->button(QMessageBox::No)->text(), u"&Don't cancel"_qs);
+        QCOMPARE(box->button(QMessageBox::No)->text(), QStringLiteral("&Don't cancel"));
         QCOMPARE(box->defaultButton(), box->button(QMessageBox::No));
         box->button(QMessageBox::No)->click();
-        QTRY_VERIFY(!m_window->findChild<QMessageBox *>(u"cancelConfirmation"_qs));
+        QTRY_VERIFY(!m_window->findChild<QMessageBox *>(QStringLiteral("cancelConfirmation")));
         QTest::qWait(500);
         QVERIFY(runs->run(id)->status == RunStatus::InputRequired);
 
         cancel->trigger();
-        QTRY_VERIFY((box = m_window->findChild<QMessageBox *>(u"cancelConfirmation"_qs)) && box->isVisible());
+        QTRY_VERIFY((box = m_window->findChild<QMessageBox *>(QStringLiteral("cancelConfirmation"))) &&
+                    box->isVisible());
         box->button(QMessageBox::Yes)->click();
         QTRY_VERIFY_WITH_TIMEOUT(runs->run(id)->status == RunStatus::Stopped, 10000);
-        QVERIFY(m_window->tabs().isEmpty());   // no tab was opened for it
+        QVERIFY(m_window->tabs().isEmpty());  // no tab was opened for it
         QTRY_VERIFY(!m_window->history()->entries(id).isEmpty());
-        QCOMPARE(m_window->history()->entries(id).constFirst().text, u"Cancel: cancelled"_qs);
+        QCOMPARE(m_window->history()->entries(id).constFirst().text, QStringLiteral("Cancel: cancelled"));
 
         // Stopped: nothing to cancel, and the menu says why.
         std::unique_ptr<QMenu> again(m_window->makeRunContextMenu(viewIndex(id)));
         QAction *disabled = menuAction(again.get(), "runMenuCancel");
         QVERIFY(!disabled->isEnabled());
-        QCOMPARE(disabled->toolTip(), u"The run is stopped already"_qs);
+        QCOMPARE(disabled->toolTip(), QStringLiteral("The run is stopped already"));
     }
 
     // With a tab open, Cancel goes through that tab: its question, its banner.
     void contextMenuCancelThroughTheTab()
     {
-        const QString id = newRun(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        const QString id = newRun(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(!id.isEmpty());
         WorkflowTab *tab = m_window->tabs().constLast();
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::Running, 10000);
@@ -206,9 +213,9 @@ private slots:
         std::unique_ptr<QMenu> menu(m_window->makeRunContextMenu(viewIndex(id)));
         menuAction(menu.get(), "runMenuCancel")->trigger();
         QTRY_VERIFY(tab->cancelConfirmation());
-        QCOMPARE(tab->cancelConfirmation()->button(QMessageBox::No)->text(), u"&Keep it running"_qs);
+        QCOMPARE(tab->cancelConfirmation()->button(QMessageBox::No)->text(), QStringLiteral("&Keep it running"));
         tab->cancelConfirmation()->button(QMessageBox::Yes)->click();
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), u"Cancel: cancelled"_qs, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
     }
 };
 

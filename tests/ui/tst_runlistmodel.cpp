@@ -16,7 +16,7 @@ class TestRunListModel : public QObject
     Q_OBJECT
 
 private:
-    const QDateTime m_now = QDateTime::fromString(u"2024-05-01T12:00:00Z"_qs, Qt::ISODate);
+    const QDateTime m_now = QDateTime::fromString(QStringLiteral("2024-05-01T12:00:00Z"), Qt::ISODate);
 
     RunInfo run(const QString &id, RunStatus status, const QString &goal, qint64 secondsAgo = 1) const
     {
@@ -24,7 +24,7 @@ private:
         r.workflowId = id;
         r.status = status;
         r.goal = goal;
-        r.flow = u"hello"_qs;
+        r.flow = QStringLiteral("hello");
         r.createdAt = m_now.addSecs(-3600);
         r.lastActivityAt = m_now.addSecs(-secondsAgo);
         return r;
@@ -43,7 +43,8 @@ private slots:
         RunListModel model;
         useFixedClock(model);
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        model.setRuns({run(u"a"_qs, RunStatus::Running, u"Build it"_qs), run(u"b"_qs, RunStatus::Finished, u"Ship it"_qs)});
+        model.setRuns({run(QStringLiteral("a"), RunStatus::Running, QStringLiteral("Build it")),
+                       run(QStringLiteral("b"), RunStatus::Finished, QStringLiteral("Ship it"))});
         QCOMPARE(model.rowCount(), 2);
 
         QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
@@ -51,19 +52,21 @@ private slots:
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
         // b goes away, a changes, c arrives.
-        model.setRuns({run(u"a"_qs, RunStatus::InputRequired, u"Build it"_qs), run(u"c"_qs, RunStatus::Created, u"New"_qs)});
+        model.setRuns({run(QStringLiteral("a"), RunStatus::InputRequired, QStringLiteral("Build it")),
+                       run(QStringLiteral("c"), RunStatus::Created, QStringLiteral("New"))});
         QCOMPARE(model.rowCount(), 2);
         QCOMPARE(removed.size(), 1);
         QCOMPARE(inserted.size(), 1);
         QCOMPARE(changed.size(), 1);
         QCOMPARE(reset.size(), 0);
-        QVERIFY(model.run(u"a"_qs)->status == RunStatus::InputRequired);
-        QVERIFY(!model.run(u"b"_qs));
-        QCOMPARE(model.rowOf(u"c"_qs), 1);
+        QVERIFY(model.run(QStringLiteral("a"))->status == RunStatus::InputRequired);
+        QVERIFY(!model.run(QStringLiteral("b")));
+        QCOMPARE(model.rowOf(QStringLiteral("c")), 1);
 
         // Unchanged runs emit nothing.
         changed.clear();
-        model.setRuns({run(u"a"_qs, RunStatus::InputRequired, u"Build it"_qs), run(u"c"_qs, RunStatus::Created, u"New"_qs)});
+        model.setRuns({run(QStringLiteral("a"), RunStatus::InputRequired, QStringLiteral("Build it")),
+                       run(QStringLiteral("c"), RunStatus::Created, QStringLiteral("New"))});
         QCOMPARE(changed.size(), 0);
     }
 
@@ -71,18 +74,24 @@ private slots:
     {
         RunListModel model;
         useFixedClock(model);
-        model.setRuns({run(u"fresh"_qs, RunStatus::Running, u"g"_qs, 10), run(u"orphan"_qs, RunStatus::Running, u"g"_qs, 600),
-                       run(u"old-but-done"_qs, RunStatus::Finished, u"g"_qs, 6000)});
+        model.setRuns({run(QStringLiteral("fresh"), RunStatus::Running, QStringLiteral("g"), 10),
+                       run(QStringLiteral("orphan"), RunStatus::Running, QStringLiteral("g"), 600),
+                       run(QStringLiteral("old-but-done"), RunStatus::Finished, QStringLiteral("g"), 6000)});
         const auto statusOf = [&model](const QString &id) {
             return model.index(model.rowOf(id), RunListModel::StatusColumn).data().toString();
         };
-        QCOMPARE(statusOf(u"fresh"_qs), u"running"_qs);
-        QCOMPARE(statusOf(u"orphan"_qs), u"running (stale)"_qs);
-        QCOMPARE(statusOf(u"old-but-done"_qs), u"finished"_qs);
-        QVERIFY(model.index(model.rowOf(u"orphan"_qs), 0).data(RunListModel::StaleRole).toBool());
-        QVERIFY(!model.index(model.rowOf(u"fresh"_qs), 0).data(RunListModel::StaleRole).toBool());
-        QVERIFY(model.index(model.rowOf(u"orphan"_qs), RunListModel::StatusColumn).data(Qt::ToolTipRole).toString().contains(u"resumed"));
-        QVERIFY(!model.index(model.rowOf(u"fresh"_qs), RunListModel::StatusColumn).data(Qt::DecorationRole).isNull());
+        QCOMPARE(statusOf(QStringLiteral("fresh")), QStringLiteral("running"));
+        QCOMPARE(statusOf(QStringLiteral("orphan")), QStringLiteral("running (stale)"));
+        QCOMPARE(statusOf(QStringLiteral("old-but-done")), QStringLiteral("finished"));
+        QVERIFY(model.index(model.rowOf(QStringLiteral("orphan")), 0).data(RunListModel::StaleRole).toBool());
+        QVERIFY(!model.index(model.rowOf(QStringLiteral("fresh")), 0).data(RunListModel::StaleRole).toBool());
+        QVERIFY(model.index(model.rowOf(QStringLiteral("orphan")), RunListModel::StatusColumn)
+                    .data(Qt::ToolTipRole)
+                    .toString()
+                    .contains(u"resumed"));
+        QVERIFY(!model.index(model.rowOf(QStringLiteral("fresh")), RunListModel::StatusColumn)
+                     .data(Qt::DecorationRole)
+                     .isNull());
     }
 
     void becomingStaleIsAnUpdate()
@@ -91,44 +100,48 @@ private slots:
         QDateTime now = m_now;
         model.setClock([&now] { return now; });
         model.setStaleAfter(90s);
-        model.setRuns({run(u"a"_qs, RunStatus::Running, u"g"_qs, 10)});
+        model.setRuns({run(QStringLiteral("a"), RunStatus::Running, QStringLiteral("g"), 10)});
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         now = now.addSecs(120);
-        model.setRuns({run(u"a"_qs, RunStatus::Running, u"g"_qs, 10)});   // same row, but time passed
+        model.setRuns(
+            {run(QStringLiteral("a"), RunStatus::Running, QStringLiteral("g"), 10)});  // same row, but time passed
         QCOMPARE(changed.size(), 1);
-        QCOMPARE(model.index(0, RunListModel::StatusColumn).data().toString(), u"running (stale)"_qs);
+        QCOMPARE(model.index(0, RunListModel::StatusColumn).data().toString(), QStringLiteral("running (stale)"));
     }
 
     void lockHolders()
     {
         RunListModel model;
         useFixedClock(model);
-        model.setRuns({run(u"a"_qs, RunStatus::Running, u"g"_qs)});
+        model.setRuns({run(QStringLiteral("a"), RunStatus::Running, QStringLiteral("g"))});
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
-        model.setLockHolder(u"a"_qs, u"replica-1#4"_qs);
+        model.setLockHolder(QStringLiteral("a"), QStringLiteral("replica-1#4"));
         QCOMPARE(changed.size(), 1);
-        QCOMPARE(model.index(0, RunListModel::HolderColumn).data().toString(), u"replica replica-1, session 4"_qs);
-        QCOMPARE(model.index(0, RunListModel::HolderColumn).data(Qt::ToolTipRole).toString(), u"held by replica replica-1, session 4"_qs);
-        model.setLockHolder(u"a"_qs, u"replica-1#4"_qs);
+        QCOMPARE(model.index(0, RunListModel::HolderColumn).data().toString(),
+                 QStringLiteral("replica replica-1, session 4"));
+        QCOMPARE(model.index(0, RunListModel::HolderColumn).data(Qt::ToolTipRole).toString(),
+                 QStringLiteral("held by replica replica-1, session 4"));
+        model.setLockHolder(QStringLiteral("a"), QStringLiteral("replica-1#4"));
         QCOMPARE(changed.size(), 1);
-        model.setLockHolder(u"a"_qs, {});
+        model.setLockHolder(QStringLiteral("a"), {});
         QCOMPARE(model.index(0, RunListModel::HolderColumn).data().toString(), QString());
         // A run that leaves the list forgets its holder.
-        model.setLockHolder(u"a"_qs, u"x#1"_qs);
+        model.setLockHolder(QStringLiteral("a"), QStringLiteral("x#1"));
         model.setRuns({});
-        model.setRuns({run(u"a"_qs, RunStatus::Running, u"g"_qs)});
-        QCOMPARE(model.holderOf(u"a"_qs), QString());
+        model.setRuns({run(QStringLiteral("a"), RunStatus::Running, QStringLiteral("g"))});
+        QCOMPARE(model.holderOf(QStringLiteral("a")), QString());
     }
 
     void headersAndColumns()
     {
         RunListModel model;
         QCOMPARE(model.columnCount(), int(RunListModel::ColumnCount));
-        QCOMPARE(model.headerData(RunListModel::IdColumn, Qt::Horizontal).toString(), u"Workflow ID"_qs);
-        QCOMPARE(model.headerData(RunListModel::HolderColumn, Qt::Horizontal).toString(), u"Lock holder"_qs);
-        QCOMPARE(model.headerData(RunListModel::FlowColumn, Qt::Horizontal).toString(), u"Flow"_qs);
-        QCOMPARE(model.headerData(RunListModel::CreatedColumn, Qt::Horizontal).toString(), u"Created"_qs);
-        QCOMPARE(model.headerData(RunListModel::DurationColumn, Qt::Horizontal).toString(), u"Duration"_qs);
+        QCOMPARE(model.headerData(RunListModel::IdColumn, Qt::Horizontal).toString(), QStringLiteral("Workflow ID"));
+        QCOMPARE(model.headerData(RunListModel::HolderColumn, Qt::Horizontal).toString(),
+                 QStringLiteral("Lock holder"));
+        QCOMPARE(model.headerData(RunListModel::FlowColumn, Qt::Horizontal).toString(), QStringLiteral("Flow"));
+        QCOMPARE(model.headerData(RunListModel::CreatedColumn, Qt::Horizontal).toString(), QStringLiteral("Created"));
+        QCOMPARE(model.headerData(RunListModel::DurationColumn, Qt::Horizontal).toString(), QStringLiteral("Duration"));
     }
 
     // Flow, created and duration: created -> completed for a final run,
@@ -140,28 +153,31 @@ private slots:
         model.setClock([&now] { return now; });
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
 
-        RunInfo done = run(u"done"_qs, RunStatus::Finished, u"g"_qs);
-        done.flow = u"approval"_qs;
+        RunInfo done = run(QStringLiteral("done"), RunStatus::Finished, QStringLiteral("g"));
+        done.flow = QStringLiteral("approval");
         done.createdAt = m_now.addSecs(-200);
-        done.completedAt = m_now.addSecs(-75);   // took 125 s
-        RunInfo live = run(u"live"_qs, RunStatus::Running, u"g"_qs);
+        done.completedAt = m_now.addSecs(-75);  // took 125 s
+        RunInfo live = run(QStringLiteral("live"), RunStatus::Running, QStringLiteral("g"));
         live.createdAt = m_now.addSecs(-3 * 3600 - 4 * 60);
-        RunInfo unborn = run(u"unborn"_qs, RunStatus::Created, u"g"_qs);
+        RunInfo unborn = run(QStringLiteral("unborn"), RunStatus::Created, QStringLiteral("g"));
         unborn.createdAt = {};
         model.setRuns({done, live, unborn});
 
         const auto cell = [&model](const QString &id, int column, int role = Qt::DisplayRole) {
             return model.index(model.rowOf(id), column).data(role);
         };
-        QCOMPARE(cell(u"done"_qs, RunListModel::FlowColumn).toString(), u"approval"_qs);
-        QCOMPARE(cell(u"live"_qs, RunListModel::FlowColumn).toString(), u"hello"_qs);
-        QCOMPARE(cell(u"done"_qs, RunListModel::DurationColumn).toString(), u"2 min 05 s"_qs);
-        QCOMPARE(cell(u"live"_qs, RunListModel::DurationColumn).toString(), u"3 h 04 min"_qs);
-        QCOMPARE(cell(u"unborn"_qs, RunListModel::DurationColumn).toString(), u"—"_qs);
-        QCOMPARE(cell(u"unborn"_qs, RunListModel::CreatedColumn).toString(), u"—"_qs);
-        QCOMPARE(cell(u"done"_qs, RunListModel::CreatedColumn, RunListModel::SortRole).toDateTime(), done.createdAt);
-        QVERIFY(cell(u"live"_qs, RunListModel::DurationColumn, Qt::ToolTipRole).toString().contains(u"not finished"));
-        QVERIFY(!cell(u"done"_qs, RunListModel::CreatedColumn).toString().isEmpty());
+        QCOMPARE(cell(QStringLiteral("done"), RunListModel::FlowColumn).toString(), QStringLiteral("approval"));
+        QCOMPARE(cell(QStringLiteral("live"), RunListModel::FlowColumn).toString(), QStringLiteral("hello"));
+        QCOMPARE(cell(QStringLiteral("done"), RunListModel::DurationColumn).toString(), QStringLiteral("2 min 05 s"));
+        QCOMPARE(cell(QStringLiteral("live"), RunListModel::DurationColumn).toString(), QStringLiteral("3 h 04 min"));
+        QCOMPARE(cell(QStringLiteral("unborn"), RunListModel::DurationColumn).toString(), QStringLiteral("—"));
+        QCOMPARE(cell(QStringLiteral("unborn"), RunListModel::CreatedColumn).toString(), QStringLiteral("—"));
+        QCOMPARE(cell(QStringLiteral("done"), RunListModel::CreatedColumn, RunListModel::SortRole).toDateTime(),
+                 done.createdAt);
+        QVERIFY(cell(QStringLiteral("live"), RunListModel::DurationColumn, Qt::ToolTipRole)
+                    .toString()
+                    .contains(u"not finished"));
+        QVERIFY(!cell(QStringLiteral("done"), RunListModel::CreatedColumn).toString().isEmpty());
 
         // The clock moves: only the run that is not final changes, and only
         // when its shown text does.
@@ -169,45 +185,46 @@ private slots:
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         now = now.addSecs(30);
         model.tick();
-        QCOMPARE(changed.size(), 0);              // still "3 h 04 min"
+        QCOMPARE(changed.size(), 0);  // still "3 h 04 min"
         now = now.addSecs(40);
         model.tick();
         QCOMPARE(changed.size(), 1);
-        QCOMPARE(changed.constFirst().at(0).toModelIndex(), model.index(model.rowOf(u"live"_qs), RunListModel::DurationColumn));
-        QCOMPARE(cell(u"live"_qs, RunListModel::DurationColumn).toString(), u"3 h 05 min"_qs);
-        QCOMPARE(cell(u"done"_qs, RunListModel::DurationColumn).toString(), u"2 min 05 s"_qs);
+        QCOMPARE(changed.constFirst().at(0).toModelIndex(),
+                 model.index(model.rowOf(QStringLiteral("live")), RunListModel::DurationColumn));
+        QCOMPARE(cell(QStringLiteral("live"), RunListModel::DurationColumn).toString(), QStringLiteral("3 h 05 min"));
+        QCOMPARE(cell(QStringLiteral("done"), RunListModel::DurationColumn).toString(), QStringLiteral("2 min 05 s"));
 
         // Once nothing runs up to now, the tick stops.
         live.status = RunStatus::Stopped;
         live.completedAt = now;
         model.setRuns({done, live, unborn});
-        QVERIFY(!model.isTicking());              // no creation time: nothing to count from
+        QVERIFY(!model.isTicking());  // no creation time: nothing to count from
 
         // Sorting by duration uses milliseconds, not the words.
         RunFilterProxy proxy;
         proxy.setSourceModel(&model);
         proxy.sort(RunListModel::DurationColumn, Qt::DescendingOrder);
-        QCOMPARE(proxy.index(0, 0).data().toString(), u"live"_qs);
-        QCOMPARE(proxy.index(1, 0).data().toString(), u"done"_qs);
+        QCOMPARE(proxy.index(0, 0).data().toString(), QStringLiteral("live"));
+        QCOMPARE(proxy.index(1, 0).data().toString(), QStringLiteral("done"));
     }
 
     void durationWords()
     {
-        QCOMPARE(RunListModel::durationText(0), u"0 s"_qs);
-        QCOMPARE(RunListModel::durationText(59999), u"59 s"_qs);
-        QCOMPARE(RunListModel::durationText(60000), u"1 min 00 s"_qs);
-        QCOMPARE(RunListModel::durationText((2 * 3600 + 4 * 60 + 59) * 1000LL), u"2 h 04 min"_qs);
-        QCOMPARE(RunListModel::durationText((3 * 86400 + 2 * 3600) * 1000LL), u"3 d 02 h"_qs);
+        QCOMPARE(RunListModel::durationText(0), QStringLiteral("0 s"));
+        QCOMPARE(RunListModel::durationText(59999), QStringLiteral("59 s"));
+        QCOMPARE(RunListModel::durationText(60000), QStringLiteral("1 min 00 s"));
+        QCOMPARE(RunListModel::durationText((2 * 3600 + 4 * 60 + 59) * 1000LL), QStringLiteral("2 h 04 min"));
+        QCOMPARE(RunListModel::durationText((3 * 86400 + 2 * 3600) * 1000LL), QStringLiteral("3 d 02 h"));
     }
 
     void filterAndSearch()
     {
         RunListModel model;
         useFixedClock(model);
-        model.setRuns({run(u"alpha-1"_qs, RunStatus::Running, u"Create hello.sh"_qs),
-                       run(u"beta-2"_qs, RunStatus::Finished, u"Write the README"_qs),
-                       run(u"gamma-3"_qs, RunStatus::Running, u"Fix the BUILD"_qs, 600),
-                       run(u"delta-4"_qs, RunStatus::Stopped, u"hello again"_qs)});
+        model.setRuns({run(QStringLiteral("alpha-1"), RunStatus::Running, QStringLiteral("Create hello.sh")),
+                       run(QStringLiteral("beta-2"), RunStatus::Finished, QStringLiteral("Write the README")),
+                       run(QStringLiteral("gamma-3"), RunStatus::Running, QStringLiteral("Fix the BUILD"), 600),
+                       run(QStringLiteral("delta-4"), RunStatus::Stopped, QStringLiteral("hello again"))});
         RunFilterProxy proxy;
         proxy.setSourceModel(&model);
         QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -217,26 +234,26 @@ private slots:
         QCOMPARE(proxy.rowCount(), 2);
         proxy.setStatusFilter(RunFilterProxy::StatusFilter::Stale);
         QCOMPARE(proxy.rowCount(), 1);
-        QCOMPARE(proxy.index(0, 0).data(RunListModel::WorkflowIdRole).toString(), u"gamma-3"_qs);
+        QCOMPARE(proxy.index(0, 0).data(RunListModel::WorkflowIdRole).toString(), QStringLiteral("gamma-3"));
         proxy.setStatusFilter(RunFilterProxy::StatusFilter::Active);
         QCOMPARE(proxy.rowCount(), 2);
         proxy.setStatusFilter(RunFilterProxy::StatusFilter::All);
 
-        proxy.setSearchText(u"HELLO"_qs);   // goal, any case
+        proxy.setSearchText(QStringLiteral("HELLO"));  // goal, any case
         QCOMPARE(proxy.rowCount(), 2);
-        proxy.setSearchText(u"beta"_qs);    // ID
+        proxy.setSearchText(QStringLiteral("beta"));  // ID
         QCOMPARE(proxy.rowCount(), 1);
-        proxy.setSearchText(u"  build "_qs);
+        proxy.setSearchText(QStringLiteral("  build "));
         QCOMPARE(proxy.rowCount(), 1);
         proxy.setStatusFilter(RunFilterProxy::StatusFilter::One, RunStatus::Finished);
-        QCOMPARE(proxy.rowCount(), 0);      // both filters apply
+        QCOMPARE(proxy.rowCount(), 0);  // both filters apply
         proxy.setSearchText({});
         QCOMPARE(proxy.rowCount(), 1);
 
         // Live updates pass through the filter.
         proxy.setStatusFilter(RunFilterProxy::StatusFilter::One, RunStatus::Running);
-        model.setRuns({run(u"alpha-1"_qs, RunStatus::Finished, u"Create hello.sh"_qs),
-                       run(u"gamma-3"_qs, RunStatus::Running, u"Fix the BUILD"_qs, 600)});
+        model.setRuns({run(QStringLiteral("alpha-1"), RunStatus::Finished, QStringLiteral("Create hello.sh")),
+                       run(QStringLiteral("gamma-3"), RunStatus::Running, QStringLiteral("Fix the BUILD"), 600)});
         QCOMPARE(proxy.rowCount(), 1);
     }
 
@@ -244,32 +261,41 @@ private slots:
     {
         RunListModel model;
         useFixedClock(model);
-        model.setRuns({run(u"old"_qs, RunStatus::Finished, u"g"_qs, 500), run(u"new"_qs, RunStatus::Finished, u"g"_qs, 5),
-                       run(u"mid"_qs, RunStatus::Finished, u"g"_qs, 50)});
+        model.setRuns({run(QStringLiteral("old"), RunStatus::Finished, QStringLiteral("g"), 500),
+                       run(QStringLiteral("new"), RunStatus::Finished, QStringLiteral("g"), 5),
+                       run(QStringLiteral("mid"), RunStatus::Finished, QStringLiteral("g"), 50)});
         RunFilterProxy proxy;
         proxy.setSourceModel(&model);
         proxy.sort(RunListModel::ActivityColumn, Qt::DescendingOrder);
-        QCOMPARE(proxy.index(0, 0).data().toString(), u"new"_qs);
-        QCOMPARE(proxy.index(1, 0).data().toString(), u"mid"_qs);
-        QCOMPARE(proxy.index(2, 0).data().toString(), u"old"_qs);
+        QCOMPARE(proxy.index(0, 0).data().toString(), QStringLiteral("new"));
+        QCOMPARE(proxy.index(1, 0).data().toString(), QStringLiteral("mid"));
+        QCOMPARE(proxy.index(2, 0).data().toString(), QStringLiteral("old"));
     }
 
     void runInfoFromJson()
     {
-        const QJsonObject json {
-            {u"workflowID"_qs, u"w-1"_qs}, {u"status"_qs, u"input_required"_qs}, {u"goal"_qs, u"g"_qs},
-            {u"flow"_qs, u"hello"_qs}, {u"createdAt"_qs, u"2024-05-01T10:00:00.000Z"_qs},
-            {u"lastActivityAt"_qs, u"2024-05-01T10:00:05.250+02:00"_qs}, {u"completedAt"_qs, QJsonValue::Null},
-            {u"fence"_qs, 7}, {u"lastSeq"_qs, 12}, {u"reason"_qs, u""_qs}};
+        const QJsonObject json{{QStringLiteral("workflowID"), QStringLiteral("w-1")},
+                               {QStringLiteral("status"), QStringLiteral("input_required")},
+                               {QStringLiteral("goal"), QStringLiteral("g")},
+                               {QStringLiteral("flow"), QStringLiteral("hello")},
+                               {QStringLiteral("createdAt"), QStringLiteral("2024-05-01T10:00:00.000Z")},
+                               {QStringLiteral("lastActivityAt"), QStringLiteral("2024-05-01T10:00:05.250+02:00")},
+                               {QStringLiteral("completedAt"), QJsonValue::Null},
+                               {QStringLiteral("fence"), 7},
+                               {QStringLiteral("lastSeq"), 12},
+                               {QStringLiteral("reason"), QStringLiteral("")}};
         const auto parsed = RunInfo::fromJson(json);
         QVERIFY(parsed);
         QVERIFY(parsed->status == RunStatus::InputRequired);
         QCOMPARE(parsed->fence, 7);
         QCOMPARE(parsed->lastSeq, 12);
         QVERIFY(!parsed->completedAt);
-        QCOMPARE(parsed->lastActivityAt.toUTC(), QDateTime::fromString(u"2024-05-01T08:00:05.250Z"_qs, Qt::ISODateWithMs));
-        QVERIFY(!RunInfo::fromJson(QJsonObject {{u"status"_qs, u"running"_qs}}));
-        const auto unknownStatus = RunInfo::fromJson(QJsonObject {{u"workflowID"_qs, u"x"_qs}, {u"status"_qs, u"dancing"_qs}});
+        QCOMPARE(parsed->lastActivityAt.toUTC(),
+                 QDateTime::fromString(QStringLiteral("2024-05-01T08:00:05.250Z"), Qt::ISODateWithMs));
+        QVERIFY(!RunInfo::fromJson(QJsonObject{{QStringLiteral("status"), QStringLiteral("running")}}));
+        const auto unknownStatus =
+            RunInfo::fromJson(QJsonObject{{QStringLiteral("workflowID"), QStringLiteral("x")},
+                                          {QStringLiteral("status"), QStringLiteral("dancing")}});
         QVERIFY(unknownStatus);
         QVERIFY(!unknownStatus->status);
     }

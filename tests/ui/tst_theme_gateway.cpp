@@ -29,8 +29,11 @@ namespace
     // WCAG relative luminance and contrast ratio (1 … 21).
     double luminance(const QColor &color)
     {
-        const auto channel = [](const double v) { return (v <= 0.03928) ? (v / 12.92) : std::pow((v + 0.055) / 1.055, 2.4); };
-        return (0.2126 * channel(color.redF())) + (0.7152 * channel(color.greenF())) + (0.0722 * channel(color.blueF()));
+        const auto channel = [](const double v) {
+            return (v <= 0.03928) ? (v / 12.92) : std::pow((v + 0.055) / 1.055, 2.4);
+        };
+        return (0.2126 * channel(color.redF())) + (0.7152 * channel(color.greenF())) +
+               (0.0722 * channel(color.blueF()));
     }
 
     double contrast(const QColor &a, const QColor &b)
@@ -69,9 +72,10 @@ namespace
         const auto check = [&problems](const QString &what, const QColor &fg, const QColor &bg, const double minimum) {
             const double ratio = contrast(fg, bg);
             if (ratio < minimum)
-                problems.append(QStringLiteral("%1: %2 on %3 (%4:1)").arg(what, fg.name(), bg.name()).arg(ratio, 0, 'f', 2));
+                problems.append(
+                    QStringLiteral("%1: %2 on %3 (%4:1)").arg(what, fg.name(), bg.name()).arg(ratio, 0, 'f', 2));
         };
-        QList<const QWidget *> widgets {root};
+        QList<const QWidget *> widgets{root};
         for (const QWidget *w : root->findChildren<QWidget *>())
             widgets.append(w);
         for (const QWidget *w : std::as_const(widgets))
@@ -80,10 +84,11 @@ namespace
                 continue;
             const bool enabled = w->isEnabled();
             if (!enabled && !dark)
-                continue;   // Fusion's light palette greys disabled text on purpose
+                continue;  // Fusion's light palette greys disabled text on purpose
             const double minimum = enabled ? 3.0 : 2.0;
             for (const QPalette::ColorGroup group :
-                 enabled ? QList<QPalette::ColorGroup> {QPalette::Active, QPalette::Inactive} : QList<QPalette::ColorGroup> {QPalette::Disabled})
+                 enabled ? QList<QPalette::ColorGroup>{QPalette::Active, QPalette::Inactive}
+                         : QList<QPalette::ColorGroup>{QPalette::Disabled})
             {
                 const QPalette &p = w->palette();
                 if (qobject_cast<const QLabel *>(w))
@@ -99,15 +104,16 @@ namespace
                     {
                         const QBrush brush = list->item(row)->foreground();
                         if (brush.style() != Qt::NoBrush)
-                            check(describe(w) + u" item '"_qs + list->item(row)->text().left(40) + u"'"_qs, brush.color(),
-                                  p.color(group, QPalette::Base), minimum);
+                            check(describe(w) + QStringLiteral(" item '") + list->item(row)->text().left(40) +
+                                      QStringLiteral("'"),
+                                  brush.color(), p.color(group, QPalette::Base), minimum);
                     }
                 }
             }
         }
         return problems;
     }
-} // namespace
+}  // namespace
 
 // Switching the theme (View ▸ Theme) restyles every open tab at once: after
 // light -> dark no widget in an open tab (labels with tone colours, the
@@ -130,12 +136,13 @@ private:
             // Every tab, not just the current one: show each, as a user would.
             m_window->tabWidget()->setCurrentWidget(tab);
             for (const QString &problem : lowContrast(tab, dark))
-                all.append(tab->workflowId() + u": "_qs + problem);
+                all.append(tab->workflowId() + QStringLiteral(": ") + problem);
         }
         for (const QString &problem : lowContrast(m_window->notificationBar(), dark))
-            all.append(u"notification bar: "_qs + problem);
-        for (const QString &problem : lowContrast(m_window->findChild<QLabel *>(u"gatewayStatusLabel"_qs), dark))
-            all.append(u"status bar: "_qs + problem);
+            all.append(QStringLiteral("notification bar: ") + problem);
+        for (const QString &problem :
+             lowContrast(m_window->findChild<QLabel *>(QStringLiteral("gatewayStatusLabel")), dark))
+            all.append(QStringLiteral("status bar: ") + problem);
         return all;
     }
 
@@ -146,7 +153,7 @@ private:
         int checked = 0;
         for (WorkflowTab *tab : m_window->tabs())
         {
-            const auto *list = tab->findChild<QListWidget *>(u"historyList"_qs);
+            const auto *list = tab->findChild<QListWidget *>(QStringLiteral("historyList"));
             for (int row = 0; list && (row < list->count()); ++row)
             {
                 const QListWidgetItem *item = list->item(row);
@@ -155,11 +162,11 @@ private:
                     continue;
                 ++checked;
                 if (item->foreground().color() != Theme::toneColor(tone, palette))
-                    wrong.append(item->text() + u": "_qs + item->foreground().color().name());
+                    wrong.append(item->text() + QStringLiteral(": ") + item->foreground().color().name());
             }
         }
         if (checked == 0)
-            wrong.append(u"no toned history line to check"_qs);
+            wrong.append(QStringLiteral("no toned history line to check"));
         return wrong;
     }
 
@@ -169,9 +176,11 @@ private slots:
         QVERIFY(m_settingsDir.isValid());
         QVERIFY2(!qEnvironmentVariableIsEmpty("LOCKSTEP_GATEWAY_BIN"), "LOCKSTEP_GATEWAY_BIN");
         QVERIFY2(m_gateway.start(), "the gateway did not start");
-        const ConsoleOptions options = m_gateway.consoleOptions(m_settingsDir.filePath(u"console.ini"_qs),
-                                                                BackoffOptions {.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
-        QSettings(options.settingsFile, QSettings::IniFormat).setValue(u"ui/theme"_qs, u"light"_qs);
+        const ConsoleOptions options =
+            m_gateway.consoleOptions(m_settingsDir.filePath(QStringLiteral("console.ini")),
+                                     BackoffOptions{.initial = 200ms, .maximum = 2000ms, .lockHeldMinimum = 1000ms});
+        QSettings(options.settingsFile, QSettings::IniFormat)
+            .setValue(QStringLiteral("ui/theme"), QStringLiteral("light"));
         m_window = std::make_unique<MainWindow>(options);
         QVERIFY(Test::showConsole(*m_window));
     }
@@ -186,38 +195,42 @@ private slots:
         QVERIFY(!Theme::isDark(QApplication::palette()));
         // Tabs in different states: an outcome banner and history (hello, turn
         // over), a run not found (red live line), a tab of a running run.
-        m_window->createWorkflow(u"Create a file called hello.sh that prints hello"_qs, u"hello"_qs);
+        m_window->createWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"),
+                                 QStringLiteral("hello"));
         QTRY_COMPARE_WITH_TIMEOUT(m_window->tabs().size(), 1, 10000);
         WorkflowTab *hello = m_window->tabs().constFirst();
         QTRY_VERIFY_WITH_TIMEOUT(hello->runStatus() == RunStatus::InputRequired, 15000);
-        QTRY_COMPARE_WITH_TIMEOUT(hello->outcomeBannerText(), u"Resume: resumed"_qs, 5000);
-        WorkflowTab *missing = m_window->openWorkflow(u"no-such-run"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(hello->outcomeBannerText(), QStringLiteral("Resume: resumed"), 5000);
+        WorkflowTab *missing = m_window->openWorkflow(QStringLiteral("no-such-run"));
         QVERIFY(missing);
         missing->resume();
-        QTRY_COMPARE_WITH_TIMEOUT(missing->outcomeBannerText(), u"Resume: not found"_qs, 10000);
-        m_window->createWorkflow(u"Refactor the parser, step by step"_qs, u"long"_qs);
+        QTRY_COMPARE_WITH_TIMEOUT(missing->outcomeBannerText(), QStringLiteral("Resume: not found"), 10000);
+        m_window->createWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QTRY_COMPARE_WITH_TIMEOUT(m_window->tabs().size(), 3, 10000);
         QTRY_VERIFY_WITH_TIMEOUT(m_window->tabs().constLast()->isDriving(), 10000);
-        QVERIFY(!m_window->openWorkflow(u"bad id!"_qs));   // the notification bar shows
+        QVERIFY(!m_window->openWorkflow(QStringLiteral("bad id!")));  // the notification bar shows
         const QStringList light = problems(false);
         QVERIFY2(light.isEmpty(), qPrintable(light.join(u'\n')));
 
-        m_window->action(u"theme-dark"_qs)->trigger();
+        m_window->action(QStringLiteral("theme-dark"))->trigger();
         QVERIFY(Theme::isDark(QApplication::palette()));
-        QCOMPARE(m_window->settings()->value(u"ui/theme"_qs).toString(), u"dark"_qs);
+        QCOMPARE(m_window->settings()->value(QStringLiteral("ui/theme")).toString(), QStringLiteral("dark"));
         // At once: no poll, no reconnect, no new event in between.
         QApplication::processEvents();
         const QStringList dark = problems(true);
         QVERIFY2(dark.isEmpty(), qPrintable(dark.join(u'\n')));
         // The tone colours are the dark shades now (not just readable: re-picked).
         const QPalette palette = QApplication::palette();
-        QCOMPARE(hello->lockPanel()->findChild<QLabel *>(u"lockStateLabel"_qs)->palette().color(QPalette::Active, QPalette::WindowText),
+        QCOMPARE(hello->lockPanel()
+                     ->findChild<QLabel *>(QStringLiteral("lockStateLabel"))
+                     ->palette()
+                     .color(QPalette::Active, QPalette::WindowText),
                  Theme::toneColor(Theme::Tone::Good, palette));
-        auto *banner = hello->findChild<QLabel *>(u"outcomeLabel"_qs);
+        auto *banner = hello->findChild<QLabel *>(QStringLiteral("outcomeLabel"));
         QCOMPARE(banner->palette().color(QPalette::Window), Theme::toneBackground(Theme::Tone::Good, palette));
         QCOMPARE(toneMismatches(palette), QStringList());
 
-        m_window->action(u"theme-light"_qs)->trigger();
+        m_window->action(QStringLiteral("theme-light"))->trigger();
         QApplication::processEvents();
         QVERIFY(!Theme::isDark(QApplication::palette()));
         const QStringList back = problems(false);

@@ -54,13 +54,15 @@ namespace Lockstep::Test
         m_stderr.clear();
         m_process = std::make_unique<QProcess>();
         prepareChild(*m_process, std::nullopt);
-        QStringList arguments{u"--listen"_qs, u"127.0.0.1:0"_qs, u"--workspace"_qs, workspaceDir,
-                              u"--workspace-id"_qs, workspaceId, u"--agent-id"_qs, agentId,
-                              u"--token-file"_qs, tokenFile};
+        QStringList arguments{QStringLiteral("--listen"),       QStringLiteral("127.0.0.1:0"),
+                              QStringLiteral("--workspace"),    workspaceDir,
+                              QStringLiteral("--workspace-id"), workspaceId,
+                              QStringLiteral("--agent-id"),     agentId,
+                              QStringLiteral("--token-file"),   tokenFile};
         // The test token file doubles as the agent's secret (what clients
         // present in the hello) unless the test gives its own.
-        if (!extra.contains(u"--secret-file"_qs))
-            arguments += QStringList{u"--secret-file"_qs, tokenFile};
+        if (!extra.contains(QStringLiteral("--secret-file")))
+            arguments += QStringList{QStringLiteral("--secret-file"), tokenFile};
         arguments += extra;
         m_process->start(binary(), arguments);
         if (!m_process->waitForStarted(30000))
@@ -148,7 +150,8 @@ namespace Lockstep::Test
 
     Workspace::AgentAddress AgentProcess::address() const
     {
-        return Workspace::AgentAddress{.agentId = m_agentId, .host = QHostAddress(QHostAddress::LocalHost), .port = m_port};
+        return Workspace::AgentAddress{
+            .agentId = m_agentId, .host = QHostAddress(QHostAddress::LocalHost), .port = m_port};
     }
 
     QString AgentProcess::errorString() const
@@ -182,8 +185,8 @@ namespace Lockstep::Test
 
     Workspace::AgentAddress ScriptedAgent::address() const
     {
-        return Workspace::AgentAddress{.agentId = m_agentId, .host = QHostAddress(QHostAddress::LocalHost),
-                                       .port = m_server->serverPort()};
+        return Workspace::AgentAddress{
+            .agentId = m_agentId, .host = QHostAddress(QHostAddress::LocalHost), .port = m_server->serverPort()};
     }
 
     void ScriptedAgent::pauseAccepting()
@@ -221,10 +224,13 @@ namespace Lockstep::Test
             if (socket->state() != QAbstractSocket::ConnectedState)
                 peerGone();
             else if (socket->bytesAvailable() > 0)
-                QMetaObject::invokeMethod(socket, [this, socket] {
-                    while (socket->canReadLine())
-                        onLine(socket, socket->readLine().trimmed());
-                }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    socket,
+                    [this, socket] {
+                        while (socket->canReadLine())
+                            onLine(socket, socket->readLine().trimmed());
+                    },
+                    Qt::QueuedConnection);
         }
     }
 
@@ -240,8 +246,10 @@ namespace Lockstep::Test
             const QByteArray proof = Workspace::Wire::helloProof(hello.value(u"token").toString().toUtf8(),
                                                                  hello.value(u"challenge").toString().toUtf8());
             socket->write(Workspace::Wire::encode(QJsonObject{
-                {u"hello"_qs, QJsonObject{{u"agentID"_qs, m_agentId}, {u"workspaceID"_qs, u"scripted"_qs}, {u"protocol"_qs, 1},
-                                          {u"proof"_qs, QString::fromLatin1(proof)}}}}));
+                {QStringLiteral("hello"), QJsonObject{{QStringLiteral("agentID"), m_agentId},
+                                                      {QStringLiteral("workspaceID"), QStringLiteral("scripted")},
+                                                      {QStringLiteral("protocol"), 1},
+                                                      {QStringLiteral("proof"), QString::fromLatin1(proof)}}}}));
             return;
         }
         const qint64 id = static_cast<qint64>(message.value(u"id").toDouble());
@@ -249,14 +257,18 @@ namespace Lockstep::Test
         {
             ++listToolsRequests;
             if (answerListTools)
-                socket->write(Workspace::Wire::encode(QJsonObject{{u"id"_qs, id}, {u"tools"_qs, Workspace::Wire::toolDescriptions()}}));
+                socket->write(Workspace::Wire::encode(QJsonObject{
+                    {QStringLiteral("id"), id}, {QStringLiteral("tools"), Workspace::Wire::toolDescriptions()}}));
             return;
         }
         if (message.contains(u"call"))
         {
             ++callRequests;
-            socket->write(Workspace::Wire::encode(QJsonObject{
-                {u"id"_qs, id}, {u"result"_qs, QJsonObject{{u"output"_qs, callOutput}, {u"exitCode"_qs, 0}, {u"truncated"_qs, false}}}}));
+            socket->write(Workspace::Wire::encode(
+                QJsonObject{{QStringLiteral("id"), id},
+                            {QStringLiteral("result"), QJsonObject{{QStringLiteral("output"), callOutput},
+                                                                   {QStringLiteral("exitCode"), 0},
+                                                                   {QStringLiteral("truncated"), false}}}}));
         }
     }
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

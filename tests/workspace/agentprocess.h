@@ -31,7 +31,7 @@ namespace Lockstep::Test
     {
     public:
         AgentProcess();
-        ~AgentProcess();   // kills the process if it still runs
+        ~AgentProcess();  // kills the process if it still runs
 
         AgentProcess(const AgentProcess &) = delete;
         AgentProcess &operator=(const AgentProcess &) = delete;
@@ -102,4 +102,4 @@ namespace Lockstep::Test
         QString m_agentId;
         QTcpServer *m_server = nullptr;
     };
-} // namespace Lockstep::Test
+}  // namespace Lockstep::Test

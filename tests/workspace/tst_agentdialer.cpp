@@ -25,12 +25,12 @@ class TestAgentDialer : public QObject
 
 private:
     static constexpr auto LongDelay = std::chrono::seconds(30);
-    static constexpr int FastPathWaitMs = 10000;   // well under LongDelay
+    static constexpr int FastPathWaitMs = 10000;  // well under LongDelay
 
     QTemporaryDir m_dir;
     QString m_tokenFile;
     std::unique_ptr<Store::RunStore> m_store;
-    std::unique_ptr<Store::StoreWorker> m_worker;   // in place, over m_store
+    std::unique_ptr<Store::StoreWorker> m_worker;  // in place, over m_store
     std::unique_ptr<StoreAgentDirectory> m_directory;
     int m_counter = 0;
 
@@ -43,7 +43,8 @@ private:
     Folder newWorkspace()
     {
         ++m_counter;
-        Folder ws{.id = QStringLiteral("ws-%1").arg(m_counter), .folder = m_dir.filePath(QStringLiteral("ws-%1").arg(m_counter))};
+        Folder ws{.id = QStringLiteral("ws-%1").arg(m_counter),
+                  .folder = m_dir.filePath(QStringLiteral("ws-%1").arg(m_counter))};
         QDir().mkpath(ws.folder);
         return ws;
     }
@@ -64,7 +65,8 @@ private:
         if (!startAgent(agent, ws, agentId))
             return false;
         const AgentAddress address = agent.address();
-        const auto written = store.registerWorkspaceAgent(ws.id, address.agentId, address.host.toString(), address.port);
+        const auto written =
+            store.registerWorkspaceAgent(ws.id, address.agentId, address.host.toString(), address.port);
         if (!written)
         {
             qWarning().noquote() << written.error().message;
@@ -79,10 +81,15 @@ private:
         return failed.at(0).at(0).value<DialError>();
     }
 
-    DialOptions options(const std::chrono::milliseconds delay, const std::chrono::milliseconds timeout = std::chrono::seconds(60))
+    DialOptions options(const std::chrono::milliseconds delay,
+                        const std::chrono::milliseconds timeout = std::chrono::seconds(60))
     {
-        return DialOptions{.dialDelay = delay, .dialTimeout = timeout, .retryInterval = std::chrono::milliseconds(100),
-                           .maxSwitches = 3, .lazyValidation = true, .token = Test::AgentTestToken};
+        return DialOptions{.dialDelay = delay,
+                           .dialTimeout = timeout,
+                           .retryInterval = std::chrono::milliseconds(100),
+                           .maxSwitches = 3,
+                           .lazyValidation = true,
+                           .token = Test::AgentTestToken};
     }
 
     static int indexOf(const QList<DialEvent> &events, const DialEvent event)
@@ -103,9 +110,9 @@ private slots:
     {
         QVERIFY(m_dir.isValid());
         QVERIFY2(!AgentProcess::binary().isEmpty(), "LOCKSTEP_AGENT_BIN is not set");
-        m_tokenFile = m_dir.filePath(u"tokens"_qs);
+        m_tokenFile = m_dir.filePath(QStringLiteral("tokens"));
         QVERIFY(Test::writeTokenFile(m_tokenFile, Test::AgentTestToken));
-        auto store = Store::RunStore::open(u"sqlite:"_qs + m_dir.filePath(u"gateway.db"_qs));
+        auto store = Store::RunStore::open(QStringLiteral("sqlite:") + m_dir.filePath(QStringLiteral("gateway.db")));
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
         m_worker = Store::StoreWorker::inPlace(*m_store);
@@ -122,7 +129,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-up"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-up"), *m_store));
 
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
@@ -131,10 +138,10 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(connected.count(), 1, FastPathWaitMs);
         QCOMPARE(failed.count(), 0);
         // The happy path never asks the directory.
-        QCOMPARE(trace(dialer), u"dial, connected"_qs);
+        QCOMPARE(trace(dialer), QStringLiteral("dial, connected"));
         std::unique_ptr<AgentConnection> connection(dialer.takeConnection());
         QVERIFY(connection && connection->isReady());
-        QCOMPARE(connection->agentId(), u"agent-up"_qs);
+        QCOMPARE(connection->agentId(), QStringLiteral("agent-up"));
         QVERIFY(!dialer.takeConnection());
     }
 
@@ -142,7 +149,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-stopped"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-stopped"), *m_store));
         const AgentAddress bound = agent.address();
         // The workspace is stopped: the agent is gone and the store knows.
         QCOMPARE(agent.terminate(), 0);
@@ -162,7 +169,8 @@ private slots:
         QVERIFY2(error.message.startsWith(u"workspace has no running agent"), qPrintable(error.message));
         const QList<DialEvent> events = dialer.events();
         QVERIFY2(!events.contains(DialEvent::DelayElapsed), qPrintable(trace(dialer)));
-        QVERIFY2(indexOf(events, DialEvent::QuickFailure) < indexOf(events, DialEvent::NoAgent), qPrintable(trace(dialer)));
+        QVERIFY2(indexOf(events, DialEvent::QuickFailure) < indexOf(events, DialEvent::NoAgent),
+                 qPrintable(trace(dialer)));
         QVERIFY(events.constLast() == DialEvent::Failed);
     }
 
@@ -174,7 +182,7 @@ private slots:
         // only afterwards; the dial delay's validation finds it.
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-frozen"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-frozen"), *m_store));
         QVERIFY(agent.freeze());
 
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(1000), std::chrono::seconds(120)));
@@ -190,7 +198,7 @@ private slots:
         const auto error = firstError(failed);
         QCOMPARE(toString(error.failure), toString(DialFailure::NoRunningAgent));
         const QList<DialEvent> events = dialer.events();
-        QCOMPARE(trace(dialer), u"dial, delay_elapsed, lookup, no_agent, attempt_cancelled, failed"_qs);
+        QCOMPARE(trace(dialer), QStringLiteral("dial, delay_elapsed, lookup, no_agent, attempt_cancelled, failed"));
         QCOMPARE(dialer.attempts(agent.agentId()), 1);
         QVERIFY(agent.thaw());
     }
@@ -199,27 +207,27 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess oldAgent;
-        QVERIFY(startRegisteredAgent(oldAgent, ws, u"agent-old"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(oldAgent, ws, QStringLiteral("agent-old"), *m_store));
         const AgentAddress bound = oldAgent.address();
         // Rebuild: the old agent goes away, a new one with a new ID registers.
         oldAgent.kill();
         AgentProcess newAgent;
-        QVERIFY(startRegisteredAgent(newAgent, ws, u"agent-new"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(newAgent, ws, QStringLiteral("agent-new"), *m_store));
 
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
         QSignalSpy switched(&dialer, &AgentDialer::switched);
         dialer.start({.workspaceId = ws.id, .agent = bound});
         QTRY_COMPARE_WITH_TIMEOUT(connected.count(), 1, FastPathWaitMs);
-        QCOMPARE(connected.at(0).at(0).value<AgentAddress>().agentId, u"agent-new"_qs);
+        QCOMPARE(connected.at(0).at(0).value<AgentAddress>().agentId, QStringLiteral("agent-new"));
         QCOMPARE(switched.count(), 1);
-        QCOMPARE(switched.at(0).at(0).value<std::optional<AgentAddress>>()->agentId, u"agent-old"_qs);
-        QCOMPARE(switched.at(0).at(1).value<AgentAddress>().agentId, u"agent-new"_qs);
-        QCOMPARE(dialer.attempts(u"agent-new"_qs), 1);
+        QCOMPARE(switched.at(0).at(0).value<std::optional<AgentAddress>>()->agentId, QStringLiteral("agent-old"));
+        QCOMPARE(switched.at(0).at(1).value<AgentAddress>().agentId, QStringLiteral("agent-new"));
+        QCOMPARE(dialer.attempts(QStringLiteral("agent-new")), 1);
         QCOMPARE(dialer.switches(), 1);
-        QCOMPARE(dialer.currentAgent()->agentId, u"agent-new"_qs);
+        QCOMPARE(dialer.currentAgent()->agentId, QStringLiteral("agent-new"));
         std::unique_ptr<AgentConnection> connection(dialer.takeConnection());
-        QCOMPARE(connection->agentId(), u"agent-new"_qs);
+        QCOMPARE(connection->agentId(), QStringLiteral("agent-new"));
     }
 
     void rebuiltWhileTheOldAgentHangs()
@@ -228,18 +236,19 @@ private slots:
         // finds the new agent, cancels the stale attempt and dials the new one once.
         const Folder ws = newWorkspace();
         AgentProcess oldAgent;
-        QVERIFY(startRegisteredAgent(oldAgent, ws, u"agent-hung"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(oldAgent, ws, QStringLiteral("agent-hung"), *m_store));
         QVERIFY(oldAgent.freeze());
         AgentProcess newAgent;
-        QVERIFY(startRegisteredAgent(newAgent, ws, u"agent-fresh"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(newAgent, ws, QStringLiteral("agent-fresh"), *m_store));
 
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(500)));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
         dialer.start({.workspaceId = ws.id, .agent = oldAgent.address()});
         QTRY_COMPARE_WITH_TIMEOUT(connected.count(), 1, 15000);
-        QCOMPARE(trace(dialer), u"dial, delay_elapsed, lookup, other_agent, attempt_cancelled, dial, connected"_qs);
-        QCOMPARE(dialer.attempts(u"agent-fresh"_qs), 1);
-        QCOMPARE(dialer.attempts(u"agent-hung"_qs), 1);
+        QCOMPARE(trace(dialer),
+                 QStringLiteral("dial, delay_elapsed, lookup, other_agent, attempt_cancelled, dial, connected"));
+        QCOMPARE(dialer.attempts(QStringLiteral("agent-fresh")), 1);
+        QCOMPARE(dialer.attempts(QStringLiteral("agent-hung")), 1);
         // Only the connection we were handed is alive; the stale one is gone.
         std::unique_ptr<AgentConnection> connection(dialer.takeConnection());
         QTRY_COMPARE_WITH_TIMEOUT(AgentConnection::liveCount(), 1, 5000);
@@ -252,11 +261,11 @@ private slots:
         // A listener that accepts late: the stale dial's TCP handshake completes
         // in the kernel, the accept comes only after the dial was cancelled.
         const Folder ws = newWorkspace();
-        Test::ScriptedAgent stale(u"agent-late"_qs);
+        Test::ScriptedAgent stale(QStringLiteral("agent-late"));
         QVERIFY(stale.listen());
         stale.pauseAccepting();
         AgentProcess current;
-        QVERIFY(startRegisteredAgent(current, ws, u"agent-current"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(current, ws, QStringLiteral("agent-current"), *m_store));
 
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(300)));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
@@ -287,7 +296,7 @@ private slots:
 
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-patient"_qs, *store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-patient"), *store));
         QVERIFY(agent.freeze());
         QVERIFY(pg.stop());
 
@@ -306,7 +315,7 @@ private slots:
         QVERIFY(!dialer.events().contains(DialEvent::AttemptCancelled));
         QVERIFY(!dialer.events().contains(DialEvent::NoAgent));
         std::unique_ptr<AgentConnection> connection(dialer.takeConnection());
-        QCOMPARE(connection->agentId(), u"agent-patient"_qs);
+        QCOMPARE(connection->agentId(), QStringLiteral("agent-patient"));
     }
 
     void storeUnreachableAndAgentSilentTimesOut()
@@ -320,7 +329,7 @@ private slots:
         StoreAgentDirectory directory(*worker);
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-silent"_qs, *store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-silent"), *store));
         QVERIFY(agent.freeze());
         QVERIFY(pg.stop());
 
@@ -341,7 +350,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-found"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-found"), *m_store));
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy connected(&dialer, &AgentDialer::connected);
         QSignalSpy switched(&dialer, &AgentDialer::switched);
@@ -358,7 +367,7 @@ private slots:
     {
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy failed(&dialer, &AgentDialer::failed);
-        dialer.start({.workspaceId = u"ws-never"_qs, .agent = std::nullopt});
+        dialer.start({.workspaceId = QStringLiteral("ws-never"), .agent = std::nullopt});
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, FastPathWaitMs);
         QCOMPARE(toString(firstError(failed).failure), toString(DialFailure::NoRunningAgent));
     }
@@ -367,7 +376,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-strict"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-strict"), *m_store));
         DialOptions wrong = options(LongDelay);
         wrong.token = QByteArrayLiteral("someone-elses-token");
         AgentDialer dialer(*m_directory, wrong);
@@ -383,7 +392,7 @@ private slots:
     {
         AgentDialer dialer(*m_directory, options(LongDelay));
         QSignalSpy failed(&dialer, &AgentDialer::failed);
-        dialer.start({.workspaceId = u"../etc"_qs, .agent = std::nullopt});
+        dialer.start({.workspaceId = QStringLiteral("../etc"), .agent = std::nullopt});
         // Never synchronously from start().
         QCOMPARE(failed.count(), 0);
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 5000);
@@ -395,7 +404,7 @@ private slots:
     {
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-cancel"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-cancel"), *m_store));
         QVERIFY(agent.freeze());
         AgentDialer dialer(*m_directory, options(std::chrono::milliseconds(200), std::chrono::milliseconds(600)));
         QSignalSpy failed(&dialer, &AgentDialer::failed);
@@ -419,7 +428,7 @@ private slots:
         // retries the dead agent until its timeout.
         const Folder ws = newWorkspace();
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, ws, u"agent-baseline"_qs, *m_store));
+        QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-baseline"), *m_store));
         const AgentAddress bound = agent.address();
         QCOMPARE(agent.terminate(), 0);
         QVERIFY(m_store->stopWorkspace(ws.id, bound.agentId));

@@ -28,12 +28,12 @@ class TestWorkspaceFlow : public QObject
     Q_OBJECT
 
 private:
-    static constexpr int FastPathWaitMs = 10000;   // the runner's dial delay is 30 s
+    static constexpr int FastPathWaitMs = 10000;  // the runner's dial delay is 30 s
 
     QTemporaryDir m_dir;
     QString m_tokenFile;
     std::unique_ptr<Store::RunStore> m_store;
-    std::unique_ptr<Store::StoreWorker> m_worker;   // in place, over m_store
+    std::unique_ptr<Store::StoreWorker> m_worker;  // in place, over m_store
     std::unique_ptr<Workspace::StoreAgentDirectory> m_directory;
     int m_counter = 0;
 
@@ -42,22 +42,25 @@ private:
         int finished = 0;
         std::optional<StopCause> cause;
         std::optional<RunStatus> status;
-        QList<StoredEntry> persisted;   // in signal order
+        QList<StoredEntry> persisted;  // in signal order
     };
 
     static Workspace::ToolRunnerOptions runnerOptions()
     {
         Workspace::ToolRunnerOptions options;
-        options.dial = Workspace::DialOptions{.dialDelay = std::chrono::seconds(30), .dialTimeout = std::chrono::seconds(120),
-                                              .retryInterval = std::chrono::milliseconds(100), .maxSwitches = 3,
-                                              .lazyValidation = true, .token = Test::AgentTestToken};
+        options.dial = Workspace::DialOptions{.dialDelay = std::chrono::seconds(30),
+                                              .dialTimeout = std::chrono::seconds(120),
+                                              .retryInterval = std::chrono::milliseconds(100),
+                                              .maxSwitches = 3,
+                                              .lazyValidation = true,
+                                              .token = Test::AgentTestToken};
         options.discoveryTimeout = std::chrono::seconds(5);
         return options;
     }
 
     static Flow flowFrom(const QByteArray &json)
     {
-        auto parsed = Flow::parse(json, u"ws-test.json"_qs);
+        auto parsed = Flow::parse(json, QStringLiteral("ws-test.json"));
         if (!parsed)
             qFatal("bad test flow: %s", qPrintable(parsed.error().toString()));
         return std::move(parsed).value();
@@ -86,14 +89,16 @@ private:
     // Registers `agent` as the workspace's agent; the reason is logged on failure.
     bool registerAgent(const QString &workspaceId, const AgentAddress &agent)
     {
-        const auto written = m_store->registerWorkspaceAgent(workspaceId, agent.agentId, agent.host.toString(), agent.port);
+        const auto written =
+            m_store->registerWorkspaceAgent(workspaceId, agent.agentId, agent.host.toString(), agent.port);
         if (!written)
             qWarning().noquote() << written.error().message;
         return written.hasValue();
     }
 
     // Starts `agent` in `folder`, then registerAgent(); the reason is logged on failure.
-    bool startRegisteredAgent(AgentProcess &agent, const QString &folder, const QString &workspaceId, const QString &agentId)
+    bool startRegisteredAgent(AgentProcess &agent, const QString &folder, const QString &workspaceId,
+                              const QString &agentId)
     {
         if (!agent.start(folder, workspaceId, agentId, m_tokenFile))
         {
@@ -105,7 +110,8 @@ private:
 
     Store::Run startRun(const QString &workflowId, const qint64 fence)
     {
-        const auto created = m_store->createRun(workflowId, u"make hello.sh"_qs, u"ws-test"_qs, fence);
+        const auto created =
+            m_store->createRun(workflowId, QStringLiteral("make hello.sh"), QStringLiteral("ws-test"), fence);
         if (!created)
             qFatal("createRun: %s", qPrintable(created.error().message));
         return resumeRun(workflowId, fence);
@@ -121,7 +127,8 @@ private:
 
     std::unique_ptr<Execution> makeExecution(const Store::Run &run, const Flow &flow, const qint64 fence,
                                              Workspace::WorkspaceToolRunner *runner, const WorkspaceBinding &binding,
-                                             Outcome &outcome, std::chrono::milliseconds deadline = std::chrono::minutes(5))
+                                             Outcome &outcome,
+                                             std::chrono::milliseconds deadline = std::chrono::minutes(5))
     {
         ExecutionOptions options{.userMessage = {}, .delayScale = 0.01, .deadline = deadline};
         options.workspaceTools = runner;
@@ -129,11 +136,12 @@ private:
         auto execution = std::make_unique<Execution>(*m_worker, run, flow, fence, options);
         connect(execution.get(), &Execution::entryPersisted, this,
                 [&outcome](const QString &, const StoredEntry &entry) { outcome.persisted.append(entry); });
-        connect(execution.get(), &Execution::finished, this, [&outcome](const QString &, StopCause cause, RunStatus status) {
-            ++outcome.finished;
-            outcome.cause = cause;
-            outcome.status = status;
-        });
+        connect(execution.get(), &Execution::finished, this,
+                [&outcome](const QString &, StopCause cause, RunStatus status) {
+                    ++outcome.finished;
+                    outcome.cause = cause;
+                    outcome.status = status;
+                });
         return execution;
     }
 
@@ -170,9 +178,9 @@ private slots:
     {
         QVERIFY(m_dir.isValid());
         QVERIFY2(!AgentProcess::binary().isEmpty(), "LOCKSTEP_AGENT_BIN is not set");
-        m_tokenFile = m_dir.filePath(u"tokens"_qs);
+        m_tokenFile = m_dir.filePath(QStringLiteral("tokens"));
         QVERIFY(Test::writeTokenFile(m_tokenFile, Test::AgentTestToken));
-        auto store = Store::RunStore::open(u"sqlite:"_qs + m_dir.filePath(u"runs.db"_qs));
+        auto store = Store::RunStore::open(QStringLiteral("sqlite:") + m_dir.filePath(QStringLiteral("runs.db")));
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         m_store = std::move(store).value();
         m_worker = Store::StoreWorker::inPlace(*m_store);
@@ -189,23 +197,24 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-up"_qs));
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, QStringLiteral("agent-up")));
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
 
-        const Store::Run run = startRun(u"wf-up"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-up"), 1);
         Outcome outcome;
-        auto execution = makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome);
+        auto execution =
+            makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome);
         execution->start();
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, FastPathWaitMs);
         QCOMPARE(toString(*outcome.cause), toString(StopCause::TurnEnded));
         QCOMPARE(toString(*outcome.status), toString(RunStatus::InputRequired));
 
-        const auto tool = latest(u"wf-up"_qs, u"t1-s1"_qs);
+        const auto tool = latest(QStringLiteral("wf-up"), QStringLiteral("t1-s1"));
         QVERIFY(tool);
-        QCOMPARE(tool->value(u"status").toString(), u"success"_qs);
-        QCOMPARE(response(*tool), u"echo hello\n"_qs);
-        QCOMPARE(workspaceContext(*tool).value(u"agentID").toString(), u"agent-up"_qs);
-        QVERIFY(latest(u"wf-up"_qs, u"t1-s2"_qs).has_value());
+        QCOMPARE(tool->value(u"status").toString(), QStringLiteral("success"));
+        QCOMPARE(response(*tool), QStringLiteral("echo hello\n"));
+        QCOMPARE(workspaceContext(*tool).value(u"agentID").toString(), QStringLiteral("agent-up"));
+        QVERIFY(latest(QStringLiteral("wf-up"), QStringLiteral("t1-s2")).has_value());
         QFile written(folder + u"/hello.sh");
         QVERIFY(written.open(QIODevice::ReadOnly));
         QCOMPARE(written.readAll(), QByteArrayLiteral("echo hello\n"));
@@ -216,7 +225,7 @@ private slots:
             if (entry.entry.value(u"message_id").toString() == u"t1-s1")
                 statuses.append(entry.entry.value(u"status").toString());
         }
-        QCOMPARE(statuses, (QStringList{u"pending"_qs, u"success"_qs}));
+        QCOMPARE(statuses, (QStringList{QStringLiteral("pending"), QStringLiteral("success")}));
         QCOMPARE(runner.catalog().discoveries(), 1);
     }
 
@@ -225,15 +234,16 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-gone"_qs));
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, QStringLiteral("agent-gone")));
         const AgentAddress bound = agent.address();
         QCOMPARE(agent.terminate(), 0);
         QVERIFY(m_store->stopWorkspace(wsId, bound.agentId)->stopped);
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
 
-        const Store::Run run = startRun(u"wf-stopped"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-stopped"), 1);
         Outcome outcome;
-        auto execution = makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = bound}, outcome);
+        auto execution =
+            makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = bound}, outcome);
         execution->start();
         // Well under the 30 s dial delay.
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, FastPathWaitMs);
@@ -241,31 +251,31 @@ private slots:
         QCOMPARE(toString(*outcome.status), toString(RunStatus::Failed));
 
         // The chat log: the tool entry failed with the reason, nothing after it.
-        const auto tool = latest(u"wf-stopped"_qs, u"t1-s1"_qs);
+        const auto tool = latest(QStringLiteral("wf-stopped"), QStringLiteral("t1-s1"));
         QVERIFY(tool);
-        QCOMPARE(tool->value(u"status").toString(), u"failure"_qs);
+        QCOMPARE(tool->value(u"status").toString(), QStringLiteral("failure"));
         QVERIFY2(response(*tool).startsWith(u"workspace has no running agent"), qPrintable(response(*tool)));
-        QCOMPARE(workspaceContext(*tool).value(u"failure").toString(), u"no_running_agent"_qs);
-        QVERIFY(!latest(u"wf-stopped"_qs, u"t1-s2"_qs).has_value());
+        QCOMPARE(workspaceContext(*tool).value(u"failure").toString(), QStringLiteral("no_running_agent"));
+        QVERIFY(!latest(QStringLiteral("wf-stopped"), QStringLiteral("t1-s2")).has_value());
         // The run's state says the same.
-        const Store::Run failed = storedRun(u"wf-stopped"_qs);
+        const Store::Run failed = storedRun(QStringLiteral("wf-stopped"));
         QCOMPARE(toString(failed.status), toString(RunStatus::Failed));
         QVERIFY2(failed.reason.startsWith(u"workspace has no running agent"), qPrintable(failed.reason));
 
         // The user starts the workspace (a new agent) and resumes: the step runs again.
         AgentProcess restarted;
-        QVERIFY(startRegisteredAgent(restarted, folder, wsId, u"agent-back"_qs));
-        const Store::Run again = resumeRun(u"wf-stopped"_qs, 2);
+        QVERIFY(startRegisteredAgent(restarted, folder, wsId, QStringLiteral("agent-back")));
+        const Store::Run again = resumeRun(QStringLiteral("wf-stopped"), 2);
         Outcome second;
         auto retry = makeExecution(again, writeHelloFlow(), 2, &runner, execution->workspaceBinding(), second);
         retry->start();
         QTRY_COMPARE_WITH_TIMEOUT(second.finished, 1, FastPathWaitMs);
         QCOMPARE(toString(*second.status), toString(RunStatus::InputRequired));
-        const auto retried = latest(u"wf-stopped"_qs, u"t1-s1"_qs);
-        QCOMPARE(retried->value(u"status").toString(), u"success"_qs);
-        QCOMPARE(workspaceContext(*retried).value(u"agentID").toString(), u"agent-back"_qs);
-        QCOMPARE(workspaceContext(*retried).value(u"switchedFrom").toString(), u"agent-gone"_qs);
-        QCOMPARE(retry->workspaceBinding().agent->agentId, u"agent-back"_qs);
+        const auto retried = latest(QStringLiteral("wf-stopped"), QStringLiteral("t1-s1"));
+        QCOMPARE(retried->value(u"status").toString(), QStringLiteral("success"));
+        QCOMPARE(workspaceContext(*retried).value(u"agentID").toString(), QStringLiteral("agent-back"));
+        QCOMPARE(workspaceContext(*retried).value(u"switchedFrom").toString(), QStringLiteral("agent-gone"));
+        QCOMPARE(retry->workspaceBinding().agent->agentId, QStringLiteral("agent-back"));
     }
 
     void rebuiltWorkspaceSwitchesAndRecordsIt()
@@ -273,25 +283,26 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess oldAgent;
-        QVERIFY(startRegisteredAgent(oldAgent, folder, wsId, u"agent-v1"_qs));
+        QVERIFY(startRegisteredAgent(oldAgent, folder, wsId, QStringLiteral("agent-v1")));
         const AgentAddress bound = oldAgent.address();
         oldAgent.kill();
         AgentProcess newAgent;
-        QVERIFY(startRegisteredAgent(newAgent, folder, wsId, u"agent-v2"_qs));
+        QVERIFY(startRegisteredAgent(newAgent, folder, wsId, QStringLiteral("agent-v2")));
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
 
-        const Store::Run run = startRun(u"wf-rebuilt"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-rebuilt"), 1);
         Outcome outcome;
-        auto execution = makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = bound}, outcome);
+        auto execution =
+            makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = bound}, outcome);
         execution->start();
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, FastPathWaitMs);
         QCOMPARE(toString(*outcome.status), toString(RunStatus::InputRequired));
-        const auto tool = latest(u"wf-rebuilt"_qs, u"t1-s1"_qs);
-        QCOMPARE(tool->value(u"status").toString(), u"success"_qs);
-        QCOMPARE(workspaceContext(*tool).value(u"agentID").toString(), u"agent-v2"_qs);
-        QCOMPARE(workspaceContext(*tool).value(u"switchedFrom").toString(), u"agent-v1"_qs);
+        const auto tool = latest(QStringLiteral("wf-rebuilt"), QStringLiteral("t1-s1"));
+        QCOMPARE(tool->value(u"status").toString(), QStringLiteral("success"));
+        QCOMPARE(workspaceContext(*tool).value(u"agentID").toString(), QStringLiteral("agent-v2"));
+        QCOMPARE(workspaceContext(*tool).value(u"switchedFrom").toString(), QStringLiteral("agent-v1"));
         // Later steps use the new agent.
-        QCOMPARE(execution->workspaceBinding().agent->agentId, u"agent-v2"_qs);
+        QCOMPARE(execution->workspaceBinding().agent->agentId, QStringLiteral("agent-v2"));
         QCOMPARE(execution->workspaceBinding().agent->port, newAgent.port());
     }
 
@@ -299,14 +310,19 @@ private slots:
     {
         QTest::addColumn<QByteArray>("flow");
         QTest::addColumn<QString>("mentions");
-        QTest::newRow("path escape") << QByteArray(R"({"steps": [{"type": "workspace", "tool": "read_file", "args": {"path": "../runs.db"}}]})")
-                                     << u"path_escape"_qs;
+        QTest::newRow("path escape")
+            << QByteArray(R"({"steps": [{"type": "workspace", "tool": "read_file", "args": {"path": "../runs.db"}}]})")
+            << QStringLiteral("path_escape");
         QTest::newRow("command killed at its limit")
-            << QByteArray(R"({"steps": [{"type": "workspace", "tool": "run_command", "args": {"argv": ["sleep", "1000"], "timeoutMs": 300}}]})")
-            << u"timed_out"_qs;
-        QTest::newRow("non-zero exit") << QByteArray(R"({"steps": [{"type": "workspace", "tool": "run_command", "args": {"argv": ["sh", "-c", "echo broken; exit 4"]}}]})")
-                                       << u"exit code 4"_qs;
-        QTest::newRow("unknown tool") << QByteArray(R"({"steps": [{"type": "workspace", "tool": "teleport"}]})") << u"has no tool 'teleport'"_qs;
+            << QByteArray(
+                   R"({"steps": [{"type": "workspace", "tool": "run_command", "args": {"argv": ["sleep", "1000"], "timeoutMs": 300}}]})")
+            << QStringLiteral("timed_out");
+        QTest::newRow("non-zero exit")
+            << QByteArray(
+                   R"({"steps": [{"type": "workspace", "tool": "run_command", "args": {"argv": ["sh", "-c", "echo broken; exit 4"]}}]})")
+            << QStringLiteral("exit code 4");
+        QTest::newRow("unknown tool") << QByteArray(R"({"steps": [{"type": "workspace", "tool": "teleport"}]})")
+                                      << QStringLiteral("has no tool 'teleport'");
     }
 
     void refusedToolsFailTheStep()
@@ -316,17 +332,18 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-strict"_qs));
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, QStringLiteral("agent-strict")));
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
-        const QString workflowId = u"wf-refused-"_qs + QString::number(m_counter);
+        const QString workflowId = QStringLiteral("wf-refused-") + QString::number(m_counter);
         const Store::Run run = startRun(workflowId, 1);
         Outcome outcome;
-        auto execution = makeExecution(run, flowFrom(flow), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome);
+        auto execution =
+            makeExecution(run, flowFrom(flow), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome);
         execution->start();
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, 20000);
         QCOMPARE(toString(*outcome.status), toString(RunStatus::Failed));
-        const auto tool = latest(workflowId, u"t1-s0"_qs);
-        QCOMPARE(tool->value(u"status").toString(), u"failure"_qs);
+        const auto tool = latest(workflowId, QStringLiteral("t1-s0"));
+        QCOMPARE(tool->value(u"status").toString(), QStringLiteral("failure"));
         QVERIFY2(response(*tool).contains(mentions), qPrintable(response(*tool)));
     }
 
@@ -334,33 +351,35 @@ private slots:
     {
         QString wsId;
         newWorkspaceFolder(&wsId);
-        Test::ScriptedAgent agent(u"agent-shy"_qs);
+        Test::ScriptedAgent agent(QStringLiteral("agent-shy"));
         QVERIFY(agent.listen());
         agent.answerListTools = false;
         QVERIFY(registerAgent(wsId, agent.address()));
         Workspace::ToolRunnerOptions options = runnerOptions();
         options.discoveryTimeout = std::chrono::milliseconds(300);
         Workspace::WorkspaceToolRunner runner(*m_directory, options);
-        const Flow flow = flowFrom(R"({"steps": [{"type": "workspace", "tool": "run_command", "args": {"argv": ["true"]}}]})");
+        const Flow flow =
+            flowFrom(R"({"steps": [{"type": "workspace", "tool": "run_command", "args": {"argv": ["true"]}}]})");
 
-        const Store::Run run = startRun(u"wf-discovery"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-discovery"), 1);
         Outcome first;
         auto execution = makeExecution(run, flow, 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, first);
         execution->start();
         QTRY_COMPARE_WITH_TIMEOUT(first.finished, 1, 20000);
         QCOMPARE(toString(*first.status), toString(RunStatus::Failed));
-        const auto failed = latest(u"wf-discovery"_qs, u"t1-s0"_qs);
-        QVERIFY2(response(*failed).contains(u"tool discovery") && response(*failed).contains(u"timed out"), qPrintable(response(*failed)));
-        QCOMPARE(workspaceContext(*failed).value(u"failure").toString(), u"discovery_failed"_qs);
+        const auto failed = latest(QStringLiteral("wf-discovery"), QStringLiteral("t1-s0"));
+        QVERIFY2(response(*failed).contains(u"tool discovery") && response(*failed).contains(u"timed out"),
+                 qPrintable(response(*failed)));
+        QCOMPARE(workspaceContext(*failed).value(u"failure").toString(), QStringLiteral("discovery_failed"));
         QCOMPARE(agent.listToolsRequests, 1);
         QCOMPARE(agent.callRequests, 0);
         // No "done" marker: nothing cached for the agent.
-        QVERIFY(!runner.catalog().tools(u"agent-shy"_qs).has_value());
+        QVERIFY(!runner.catalog().tools(QStringLiteral("agent-shy")).has_value());
         QCOMPARE(runner.catalog().discoveries(), 0);
 
         // The next turn discovers again, and this time the agent answers.
         agent.answerListTools = true;
-        const Store::Run again = resumeRun(u"wf-discovery"_qs, 2);
+        const Store::Run again = resumeRun(QStringLiteral("wf-discovery"), 2);
         Outcome second;
         auto retry = makeExecution(again, flow, 2, &runner, execution->workspaceBinding(), second);
         retry->start();
@@ -368,11 +387,12 @@ private slots:
         QCOMPARE(toString(*second.status), toString(RunStatus::InputRequired));
         QCOMPARE(agent.listToolsRequests, 2);
         QCOMPARE(agent.callRequests, 1);
-        QCOMPARE(latest(u"wf-discovery"_qs, u"t1-s0"_qs)->value(u"status").toString(), u"success"_qs);
+        QCOMPARE(latest(QStringLiteral("wf-discovery"), QStringLiteral("t1-s0"))->value(u"status").toString(),
+                 QStringLiteral("success"));
         QCOMPARE(runner.catalog().discoveries(), 1);
 
         // Now it is cached: a third run does not ask again.
-        const Store::Run third = startRun(u"wf-discovery-2"_qs, 3);
+        const Store::Run third = startRun(QStringLiteral("wf-discovery-2"), 3);
         Outcome cached;
         auto once = makeExecution(third, flow, 3, &runner, {.workspaceId = wsId, .agent = agent.address()}, cached);
         once->start();
@@ -389,23 +409,24 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-ice"_qs));
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, QStringLiteral("agent-ice")));
         QVERIFY(agent.freeze());
         Workspace::ToolRunnerOptions options = runnerOptions();
         options.dial.lazyValidation = false;
         Workspace::WorkspaceToolRunner runner(*m_directory, options);
-        const Store::Run run = startRun(u"wf-deadline"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-deadline"), 1);
         Outcome outcome;
-        auto execution = makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome,
-                                       std::chrono::milliseconds(1000));
+        auto execution =
+            makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome,
+                          std::chrono::milliseconds(1000));
         execution->start();
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, 20000);
         QCOMPARE(toString(*outcome.cause), toString(StopCause::Deadline));
         QCOMPARE(toString(*outcome.status), toString(RunStatus::Failed));
-        const auto tool = latest(u"wf-deadline"_qs, u"t1-s1"_qs);
-        QCOMPARE(tool->value(u"status").toString(), u"failure"_qs);
-        QCOMPARE(response(*tool), u"interrupted: workflow deadline exceeded"_qs);
-        QVERIFY(latest(u"wf-deadline"_qs, u"t1-deadline"_qs).has_value());
+        const auto tool = latest(QStringLiteral("wf-deadline"), QStringLiteral("t1-s1"));
+        QCOMPARE(tool->value(u"status").toString(), QStringLiteral("failure"));
+        QCOMPARE(response(*tool), QStringLiteral("interrupted: workflow deadline exceeded"));
+        QVERIFY(latest(QStringLiteral("wf-deadline"), QStringLiteral("t1-deadline")).has_value());
         QVERIFY(agent.thaw());
     }
 
@@ -414,35 +435,37 @@ private slots:
         QString wsId;
         const QString folder = newWorkspaceFolder(&wsId);
         AgentProcess agent;
-        QVERIFY(startRegisteredAgent(agent, folder, wsId, u"agent-paused"_qs));
+        QVERIFY(startRegisteredAgent(agent, folder, wsId, QStringLiteral("agent-paused")));
         QVERIFY(agent.freeze());
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
-        const Store::Run run = startRun(u"wf-leave"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-leave"), 1);
         Outcome outcome;
-        auto execution = makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome);
+        auto execution =
+            makeExecution(run, writeHelloFlow(), 1, &runner, {.workspaceId = wsId, .agent = agent.address()}, outcome);
         execution->start();
-        QTRY_VERIFY_WITH_TIMEOUT(latest(u"wf-leave"_qs, u"t1-s1"_qs).has_value(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(latest(QStringLiteral("wf-leave"), QStringLiteral("t1-s1")).has_value(), 10000);
         QVERIFY(execution->requestStop(StopCause::ClientGone));
-        QCOMPARE(outcome.finished, 0);   // served on the event loop, not inside requestStop
+        QCOMPARE(outcome.finished, 0);  // served on the event loop, not inside requestStop
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, 10000);
         QCOMPARE(toString(*outcome.cause), toString(StopCause::ClientGone));
         QCOMPARE(toString(*outcome.status), toString(RunStatus::Paused));
-        const auto tool = latest(u"wf-leave"_qs, u"t1-s1"_qs);
-        QCOMPARE(tool->value(u"status").toString(), u"failure"_qs);
-        QCOMPARE(response(*tool), u"interrupted: client disconnected"_qs);
+        const auto tool = latest(QStringLiteral("wf-leave"), QStringLiteral("t1-s1"));
+        QCOMPARE(tool->value(u"status").toString(), QStringLiteral("failure"));
+        QCOMPARE(response(*tool), QStringLiteral("interrupted: client disconnected"));
         QVERIFY(agent.thaw());
     }
 
     void runWithoutAWorkspaceSaysSo()
     {
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
-        const Store::Run run = startRun(u"wf-nows"_qs, 1);
+        const Store::Run run = startRun(QStringLiteral("wf-nows"), 1);
         Outcome outcome;
         auto execution = makeExecution(run, writeHelloFlow(), 1, &runner, {}, outcome);
         execution->start();
         QTRY_COMPARE_WITH_TIMEOUT(outcome.finished, 1, 10000);
         QCOMPARE(toString(*outcome.status), toString(RunStatus::Failed));
-        QVERIFY(response(*latest(u"wf-nows"_qs, u"t1-s1"_qs)).contains(u"not bound to a workspace"));
+        QVERIFY(response(*latest(QStringLiteral("wf-nows"), QStringLiteral("t1-s1")))
+                    .contains(u"not bound to a workspace"));
     }
 };
 

@@ -27,15 +27,16 @@ namespace
 
     QJsonObject startRequest(const QString &workflowId, const QJsonObject &metadata)
     {
-        return QJsonObject {{u"startRequest"_qs,
-                             QJsonObject {{u"workflowID"_qs, workflowId},
-                                          {u"goal"_qs, u"list my files"_qs},
-                                          {u"clientVersion"_qs, u"test"_qs},
-                                          {u"clientCapabilities"_qs, QJsonArray {u"incremental_streaming"_qs}},
-                                          {u"workflowMetadata"_qs,
-                                           QString::fromUtf8(QJsonDocument(metadata).toJson(QJsonDocument::Compact))}}}};
+        return QJsonObject{
+            {QStringLiteral("startRequest"),
+             QJsonObject{{QStringLiteral("workflowID"), workflowId},
+                         {QStringLiteral("goal"), QStringLiteral("list my files")},
+                         {QStringLiteral("clientVersion"), QStringLiteral("test")},
+                         {QStringLiteral("clientCapabilities"), QJsonArray{QStringLiteral("incremental_streaming")}},
+                         {QStringLiteral("workflowMetadata"),
+                          QString::fromUtf8(QJsonDocument(metadata).toJson(QJsonDocument::Compact))}}}};
     }
-} // namespace
+}  // namespace
 
 class TestWorkspaceGateway final : public QObject
 {
@@ -47,9 +48,12 @@ private:
     std::unique_ptr<GatewayProcess> startGateway(const QStringList &extra = {})
     {
         auto gateway = std::make_unique<GatewayProcess>();
-        const QString flows = QDir(qEnvironmentVariable("LOCKSTEP_SOURCE_DIR")).filePath(u"resources/flows"_qs);
-        if (!gateway->start(QStringList{u"--flows"_qs, flows, u"--step-delay-scale"_qs, u"0.01"_qs, u"--poll-interval"_qs, u"100ms"_qs}
-                            + extra))
+        const QString flows =
+            QDir(qEnvironmentVariable("LOCKSTEP_SOURCE_DIR")).filePath(QStringLiteral("resources/flows"));
+        if (!gateway->start(QStringList{QStringLiteral("--flows"), flows, QStringLiteral("--step-delay-scale"),
+                                        QStringLiteral("0.01"), QStringLiteral("--poll-interval"),
+                                        QStringLiteral("100ms")} +
+                            extra))
         {
             qWarning("%s", qPrintable(gateway->errorString()));
             return nullptr;
@@ -59,17 +63,21 @@ private:
 
     static HttpReply currentAgent(const GatewayProcess &gateway)
     {
-        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workspaces/" + WorkspaceId + u"/agent", gateway.token());
+        return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workspaces/" + WorkspaceId + u"/agent",
+                           gateway.token());
     }
 
     // Drives `workflowId` through the workspace flow; the tool entry as stored, and the close reason.
-    static QJsonObject driveWorkspaceFlow(const GatewayProcess &gateway, const QString &workflowId, QString *closeReason)
+    static QJsonObject driveWorkspaceFlow(const GatewayProcess &gateway, const QString &workflowId,
+                                          QString *closeReason)
     {
         WsProbe driver;
         driver.open(gateway.webSocketUrl(), gateway.token());
-        if (!QTest::qWaitFor([&] { return driver.isConnected() || driver.hasFailed(); }, Timeout) || !driver.isConnected())
+        if (!QTest::qWaitFor([&] { return driver.isConnected() || driver.hasFailed(); }, Timeout) ||
+            !driver.isConnected())
             return {};
-        driver.sendJson(startRequest(workflowId, {{u"flow"_qs, u"workspace"_qs}, {u"workspaceID"_qs, WorkspaceId}}));
+        driver.sendJson(startRequest(workflowId, {{QStringLiteral("flow"), QStringLiteral("workspace")},
+                                                  {QStringLiteral("workspaceID"), WorkspaceId}}));
         if (!QTest::qWaitFor([&] { return driver.isClosed(); }, Timeout))
             return {};
         *closeReason = driver.closeInfo().reason;
@@ -88,7 +96,8 @@ private:
     {
         WsProbe driver;
         driver.open(gateway.webSocketUrl(), gateway.token());
-        if (!QTest::qWaitFor([&] { return driver.isConnected() || driver.hasFailed(); }, Timeout) || !driver.isConnected())
+        if (!QTest::qWaitFor([&] { return driver.isConnected() || driver.hasFailed(); }, Timeout) ||
+            !driver.isConnected())
             return {};
         driver.sendJson(startRequest(workflowId, metadata));
         if (!QTest::qWaitFor([&] { return driver.isClosed(); }, Timeout))
@@ -113,7 +122,8 @@ private:
     static QString runStatus(const GatewayProcess &gateway, const QString &workflowId)
     {
         return httpRequest("GET", gateway.baseUrl() + u"/api/v1/workflows/" + workflowId, gateway.token())
-            .json.value(u"status").toString();
+            .json.value(u"status")
+            .toString();
     }
 
 private slots:
@@ -131,47 +141,49 @@ private slots:
     {
         auto gateway = startGateway();
         QVERIFY(gateway);
-        const QString tokenFile = m_dir.filePath(u"agent-tokens"_qs);
-        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));   // the gateway's token
-        const QString folder = m_dir.filePath(u"workspace"_qs);
+        const QString tokenFile = m_dir.filePath(QStringLiteral("agent-tokens"));
+        QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));  // the gateway's token
+        const QString folder = m_dir.filePath(QStringLiteral("workspace"));
         QVERIFY(QDir().mkpath(folder));
-        QFile marker(QDir(folder).filePath(u"marker-file.txt"_qs));
+        QFile marker(QDir(folder).filePath(QStringLiteral("marker-file.txt")));
         QVERIFY(marker.open(QIODevice::WriteOnly));
         marker.write("hello\n");
         marker.close();
 
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-e2e-1"_qs, tokenFile, {u"--gateway"_qs, gateway->baseUrl()}),
+        QVERIFY2(agent.start(folder, WorkspaceId, QStringLiteral("agent-e2e-1"), tokenFile,
+                             {QStringLiteral("--gateway"), gateway->baseUrl()}),
                  qPrintable(agent.errorString()));
-        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), QStringLiteral("running"),
+                                  Timeout);
         const HttpReply registered = currentAgent(*gateway);
         QCOMPARE(registered.status, 200);
-        QCOMPARE(registered.json.value(u"agentID").toString(), u"agent-e2e-1"_qs);
+        QCOMPARE(registered.json.value(u"agentID").toString(), QStringLiteral("agent-e2e-1"));
         QCOMPARE(registered.json.value(u"port").toInt(), int(agent.port()));
 
         QString reason;
-        const QJsonObject ok = driveWorkspaceFlow(*gateway, u"ws-run-1"_qs, &reason);
+        const QJsonObject ok = driveWorkspaceFlow(*gateway, QStringLiteral("ws-run-1"), &reason);
         QVERIFY2(!ok.isEmpty(), qPrintable(gateway->log()));
-        QCOMPARE(ok.value(u"status").toString(), u"success"_qs);
+        QCOMPARE(ok.value(u"status").toString(), QStringLiteral("success"));
         const QString listing = ok.value(u"tool_info").toObject().value(u"tool_response").toString();
         QVERIFY2(listing.contains(u"marker-file.txt"), qPrintable(listing));
         QCOMPARE(ok.value(u"additional_context").toObject().value(u"workspace").toObject().value(u"agentID").toString(),
-                 u"agent-e2e-1"_qs);
-        QCOMPARE(reason, u"input_required"_qs);
-        QCOMPARE(runStatus(*gateway, u"ws-run-1"_qs), u"input_required"_qs);
+                 QStringLiteral("agent-e2e-1"));
+        QCOMPARE(reason, QStringLiteral("input_required"));
+        QCOMPARE(runStatus(*gateway, QStringLiteral("ws-run-1")), QStringLiteral("input_required"));
 
         QCOMPARE(agent.terminate(), 0);
         const HttpReply stopped = currentAgent(*gateway);
         QCOMPARE(stopped.status, 200);
-        QCOMPARE(stopped.json.value(u"state").toString(), u"stopped"_qs);
+        QCOMPARE(stopped.json.value(u"state").toString(), QStringLiteral("stopped"));
 
-        const QJsonObject failed = driveWorkspaceFlow(*gateway, u"ws-run-2"_qs, &reason);
+        const QJsonObject failed = driveWorkspaceFlow(*gateway, QStringLiteral("ws-run-2"), &reason);
         QVERIFY2(!failed.isEmpty(), qPrintable(gateway->log()));
-        QCOMPARE(failed.value(u"status").toString(), u"failure"_qs);
+        QCOMPARE(failed.value(u"status").toString(), QStringLiteral("failure"));
         const QString why = failed.value(u"tool_info").toObject().value(u"tool_response").toString();
         QVERIFY2(why.contains(u"workspace has no running agent"), qPrintable(why));
-        QCOMPARE(reason, u"failed"_qs);
-        QCOMPARE(runStatus(*gateway, u"ws-run-2"_qs), u"failed"_qs);
+        QCOMPARE(reason, QStringLiteral("failed"));
+        QCOMPARE(runStatus(*gateway, QStringLiteral("ws-run-2")), QStringLiteral("failed"));
     }
 
     // Issue 9: a crashed agent (SIGKILL: no deregistration) left its workspace
@@ -180,36 +192,39 @@ private slots:
     // agent renewing every 1 s); the next turn fails at once.
     void crashedAgentExpiresAndTheTurnFailsFast()
     {
-        auto gateway = startGateway({u"--agent-expiry"_qs, u"3s"_qs});
+        auto gateway = startGateway({QStringLiteral("--agent-expiry"), QStringLiteral("3s")});
         QVERIFY(gateway);
-        const QString tokenFile = m_dir.filePath(u"agent-tokens-crash"_qs);
+        const QString tokenFile = m_dir.filePath(QStringLiteral("agent-tokens-crash"));
         QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
-        const QString folder = m_dir.filePath(u"workspace-crash"_qs);
+        const QString folder = m_dir.filePath(QStringLiteral("workspace-crash"));
         QVERIFY(QDir().mkpath(folder));
 
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-crash-1"_qs, tokenFile,
-                             {u"--gateway"_qs, gateway->baseUrl(), u"--register-interval"_qs, u"1s"_qs}),
+        QVERIFY2(agent.start(folder, WorkspaceId, QStringLiteral("agent-crash-1"), tokenFile,
+                             {QStringLiteral("--gateway"), gateway->baseUrl(), QStringLiteral("--register-interval"),
+                              QStringLiteral("1s")}),
                  qPrintable(agent.errorString()));
-        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), QStringLiteral("running"),
+                                  Timeout);
         QString reason;
-        const QJsonObject ok = driveWorkspaceFlow(*gateway, u"ws-crash-1"_qs, &reason);
+        const QJsonObject ok = driveWorkspaceFlow(*gateway, QStringLiteral("ws-crash-1"), &reason);
         QVERIFY2(!ok.isEmpty(), qPrintable(gateway->log()));
-        QCOMPARE(ok.value(u"status").toString(), u"success"_qs);
+        QCOMPARE(ok.value(u"status").toString(), QStringLiteral("success"));
         // Renewals keep a live agent's registration fresh past the expiry.
         QTest::qWait(4000);
-        QCOMPARE(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs);
+        QCOMPARE(currentAgent(*gateway).json.value(u"state").toString(), QStringLiteral("running"));
 
-        agent.kill();   // SIGKILL: no deregistration
-        QCOMPARE(currentAgent(*gateway).json.value(u"state").toString(), u"running"_qs);
-        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), u"expired"_qs, Timeout);
+        agent.kill();  // SIGKILL: no deregistration
+        QCOMPARE(currentAgent(*gateway).json.value(u"state").toString(), QStringLiteral("running"));
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"state").toString(), QStringLiteral("expired"),
+                                  Timeout);
 
-        const QJsonObject failed = driveWorkspaceFlow(*gateway, u"ws-crash-2"_qs, &reason);
+        const QJsonObject failed = driveWorkspaceFlow(*gateway, QStringLiteral("ws-crash-2"), &reason);
         QVERIFY2(!failed.isEmpty(), qPrintable(gateway->log()));
-        QCOMPARE(failed.value(u"status").toString(), u"failure"_qs);
+        QCOMPARE(failed.value(u"status").toString(), QStringLiteral("failure"));
         const QString why = failed.value(u"tool_info").toObject().value(u"tool_response").toString();
         QVERIFY2(why.contains(u"workspace has no running agent"), qPrintable(why));
-        QCOMPARE(reason, u"failed"_qs);
+        QCOMPARE(reason, QStringLiteral("failed"));
     }
 
     // Issue 9 (section 5): any gateway token holder could register an "agent"
@@ -232,13 +247,16 @@ private slots:
                 captured += socket->readAll();
             }
         });
-        const QJsonObject body{{u"agentID"_qs, u"agent-fake"_qs}, {u"host"_qs, u"127.0.0.1"_qs},
-                               {u"port"_qs, int(fake.serverPort())}, {u"secret"_qs, u"fake-agent-secret-1"_qs}};
-        const QString route = gateway->baseUrl() + u"/api/v1/workspaces/ws-fake/agent"_qs;
-        const HttpReply refused = httpRequest("POST", route, gateway->token(), QJsonDocument(body).toJson(QJsonDocument::Compact),
-                                              {{"Content-Type", "application/json"}});
+        const QJsonObject body{{QStringLiteral("agentID"), QStringLiteral("agent-fake")},
+                               {QStringLiteral("host"), QStringLiteral("127.0.0.1")},
+                               {QStringLiteral("port"), int(fake.serverPort())},
+                               {QStringLiteral("secret"), QStringLiteral("fake-agent-secret-1")}};
+        const QString route = gateway->baseUrl() + QStringLiteral("/api/v1/workspaces/ws-fake/agent");
+        const HttpReply refused =
+            httpRequest("POST", route, gateway->token(), QJsonDocument(body).toJson(QJsonDocument::Compact),
+                        {{"Content-Type", "application/json"}});
         QCOMPARE(refused.status, 409);
-        QCOMPARE(refused.json.value(u"error").toString(), u"agent_unverified"_qs);
+        QCOMPARE(refused.json.value(u"error").toString(), QStringLiteral("agent_unverified"));
         QVERIFY2(refused.json.value(u"message").toString().contains(u"agent-fake"), refused.body.constData());
         // The gateway presented the registered secret, not its own token.
         QTRY_VERIFY_WITH_TIMEOUT(captured.contains("fake-agent-secret-1"), Timeout);
@@ -247,26 +265,31 @@ private slots:
 
         // A registration without a secret (an old agent) is refused readably.
         QJsonObject noSecret = body;
-        noSecret.remove(u"secret"_qs);
-        const HttpReply old = httpRequest("POST", route, gateway->token(), QJsonDocument(noSecret).toJson(QJsonDocument::Compact),
-                                          {{"Content-Type", "application/json"}});
+        noSecret.remove(QStringLiteral("secret"));
+        const HttpReply old =
+            httpRequest("POST", route, gateway->token(), QJsonDocument(noSecret).toJson(QJsonDocument::Compact),
+                        {{"Content-Type", "application/json"}});
         QCOMPARE(old.status, 400);
         QVERIFY2(old.json.value(u"message").toString().contains(u"secret"), old.body.constData());
 
         // A real agent's port with a secret that is not the agent's: refused too.
-        const QString tokenFile = m_dir.filePath(u"agent-tokens-fake"_qs);
+        const QString tokenFile = m_dir.filePath(QStringLiteral("agent-tokens-fake"));
         QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
-        const QString secretFile = m_dir.filePath(u"agent-secret-fake"_qs);
+        const QString secretFile = m_dir.filePath(QStringLiteral("agent-secret-fake"));
         QVERIFY(writeTokenFile(secretFile, "the-real-agent-secret-42"));
-        const QString folder = m_dir.filePath(u"workspace-fake"_qs);
+        const QString folder = m_dir.filePath(QStringLiteral("workspace-fake"));
         QVERIFY(QDir().mkpath(folder));
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, u"ws-real"_qs, u"agent-real"_qs, tokenFile, {u"--secret-file"_qs, secretFile}),
+        QVERIFY2(agent.start(folder, QStringLiteral("ws-real"), QStringLiteral("agent-real"), tokenFile,
+                             {QStringLiteral("--secret-file"), secretFile}),
                  qPrintable(agent.errorString()));
-        QJsonObject hijack{{u"agentID"_qs, u"agent-real"_qs}, {u"host"_qs, u"127.0.0.1"_qs},
-                           {u"port"_qs, int(agent.port())}, {u"secret"_qs, u"a-guessed-secret-7"_qs}};
-        const HttpReply hijacked = httpRequest("POST", gateway->baseUrl() + u"/api/v1/workspaces/ws-real/agent"_qs, gateway->token(),
-                                               QJsonDocument(hijack).toJson(QJsonDocument::Compact), {{"Content-Type", "application/json"}});
+        QJsonObject hijack{{QStringLiteral("agentID"), QStringLiteral("agent-real")},
+                           {QStringLiteral("host"), QStringLiteral("127.0.0.1")},
+                           {QStringLiteral("port"), int(agent.port())},
+                           {QStringLiteral("secret"), QStringLiteral("a-guessed-secret-7")}};
+        const HttpReply hijacked = httpRequest(
+            "POST", gateway->baseUrl() + QStringLiteral("/api/v1/workspaces/ws-real/agent"), gateway->token(),
+            QJsonDocument(hijack).toJson(QJsonDocument::Compact), {{"Content-Type", "application/json"}});
         QCOMPARE(hijacked.status, 409);
         QCOMPARE(agent.terminate(), 0);
     }
@@ -277,18 +300,20 @@ private slots:
     {
         auto gateway = startGateway();
         QVERIFY(gateway);
-        const QString tokenFile = m_dir.filePath(u"agent-tokens-secret"_qs);
+        const QString tokenFile = m_dir.filePath(QStringLiteral("agent-tokens-secret"));
         QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
-        const QString secretFile = m_dir.filePath(u"agent-secret-own"_qs);
+        const QString secretFile = m_dir.filePath(QStringLiteral("agent-secret-own"));
         QVERIFY(writeTokenFile(secretFile, "this-agents-own-secret-99"));
-        const QString folder = m_dir.filePath(u"workspace-secret"_qs);
+        const QString folder = m_dir.filePath(QStringLiteral("workspace-secret"));
         QVERIFY(QDir().mkpath(folder));
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-secret-1"_qs, tokenFile,
-                             {u"--gateway"_qs, gateway->baseUrl(), u"--secret-file"_qs, secretFile}),
-                 qPrintable(agent.errorString()));
-        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(), u"agent-secret-1"_qs, Timeout);
-        QVERIFY(!currentAgent(*gateway).body.contains("this-agents-own-secret-99"));   // never shown
+        QVERIFY2(
+            agent.start(folder, WorkspaceId, QStringLiteral("agent-secret-1"), tokenFile,
+                        {QStringLiteral("--gateway"), gateway->baseUrl(), QStringLiteral("--secret-file"), secretFile}),
+            qPrintable(agent.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(),
+                                  QStringLiteral("agent-secret-1"), Timeout);
+        QVERIFY(!currentAgent(*gateway).body.contains("this-agents-own-secret-99"));  // never shown
 
         // The gateway's token does not open the agent.
         auto connection = std::make_unique<Workspace::AgentConnection>();
@@ -297,9 +322,9 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, Timeout);
 
         QString reason;
-        const QJsonObject ok = driveWorkspaceFlow(*gateway, u"ws-secret-1"_qs, &reason);
+        const QJsonObject ok = driveWorkspaceFlow(*gateway, QStringLiteral("ws-secret-1"), &reason);
         QVERIFY2(!ok.isEmpty(), qPrintable(gateway->log()));
-        QCOMPARE(ok.value(u"status").toString(), u"success"_qs);
+        QCOMPARE(ok.value(u"status").toString(), QStringLiteral("success"));
         QCOMPARE(agent.terminate(), 0);
     }
 
@@ -311,28 +336,32 @@ private slots:
     {
         auto gateway = startGateway();
         QVERIFY(gateway);
-        const QString tokenFile = m_dir.filePath(u"agent-tokens-remember"_qs);
+        const QString tokenFile = m_dir.filePath(QStringLiteral("agent-tokens-remember"));
         QVERIFY(writeTokenFile(tokenFile, GatewayTestToken.toUtf8()));
-        const QString folder = m_dir.filePath(u"workspace-remember"_qs);
+        const QString folder = m_dir.filePath(QStringLiteral("workspace-remember"));
         QVERIFY(QDir().mkpath(folder));
         AgentProcess agent;
-        QVERIFY2(agent.start(folder, WorkspaceId, u"agent-remember-1"_qs, tokenFile, {u"--gateway"_qs, gateway->baseUrl()}),
+        QVERIFY2(agent.start(folder, WorkspaceId, QStringLiteral("agent-remember-1"), tokenFile,
+                             {QStringLiteral("--gateway"), gateway->baseUrl()}),
                  qPrintable(agent.errorString()));
-        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(), u"agent-remember-1"_qs, Timeout);
+        QTRY_COMPARE_WITH_TIMEOUT(currentAgent(*gateway).json.value(u"agentID").toString(),
+                                  QStringLiteral("agent-remember-1"), Timeout);
 
-        const QString workflowId = u"ws-remember"_qs;
-        QCOMPARE(driveTurn(*gateway, workflowId, {{u"flow"_qs, u"workspace"_qs}, {u"workspaceID"_qs, WorkspaceId}}),
-                 u"input_required"_qs);
+        const QString workflowId = QStringLiteral("ws-remember");
+        QCOMPARE(driveTurn(*gateway, workflowId,
+                           {{QStringLiteral("flow"), QStringLiteral("workspace")},
+                            {QStringLiteral("workspaceID"), WorkspaceId}}),
+                 QStringLiteral("input_required"));
         // The second turn names no workspace at all.
-        QCOMPARE(driveTurn(*gateway, workflowId, {}), u"input_required"_qs);
+        QCOMPARE(driveTurn(*gateway, workflowId, {}), QStringLiteral("input_required"));
         const QList<QJsonObject> tools = toolEntries(*gateway, workflowId);
         QCOMPARE(tools.size(), 2);
         for (const QJsonObject &entry : tools)
         {
-            QCOMPARE(entry.value(u"status").toString(), u"success"_qs);
+            QCOMPARE(entry.value(u"status").toString(), QStringLiteral("success"));
             const QJsonObject workspace = entry.value(u"additional_context").toObject().value(u"workspace").toObject();
             QCOMPARE(workspace.value(u"workspaceID").toString(), WorkspaceId);
-            QCOMPARE(workspace.value(u"agentID").toString(), u"agent-remember-1"_qs);
+            QCOMPARE(workspace.value(u"agentID").toString(), QStringLiteral("agent-remember-1"));
         }
         QCOMPARE(agent.terminate(), 0);
     }
@@ -340,7 +369,7 @@ private slots:
     void badWorkspaceIdCloses4400_data()
     {
         QTest::addColumn<QJsonValue>("workspaceId");
-        QTest::newRow("path") << QJsonValue(u"../etc"_qs);
+        QTest::newRow("path") << QJsonValue(QStringLiteral("../etc"));
         QTest::newRow("number") << QJsonValue(5);
     }
 
@@ -352,14 +381,18 @@ private slots:
         WsProbe probe;
         probe.open(gateway->webSocketUrl(), gateway->token());
         QTRY_VERIFY_WITH_TIMEOUT(probe.isConnected(), Timeout);
-        QVERIFY(probe.sendJson(startRequest(u"ws-bad"_qs, {{u"flow"_qs, u"workspace"_qs}, {u"workspaceID"_qs, workspaceId}})));
+        QVERIFY(probe.sendJson(
+            startRequest(QStringLiteral("ws-bad"), {{QStringLiteral("flow"), QStringLiteral("workspace")},
+                                                    {QStringLiteral("workspaceID"), workspaceId}})));
         QTRY_VERIFY_WITH_TIMEOUT(probe.isClosed(), Timeout);
         QVERIFY(probe.closeInfo().receivedCloseFrame);
         QCOMPARE(probe.closeInfo().code, quint16(4400));
         QVERIFY2(probe.closeInfo().reason.startsWith(u"startRequest.workflowMetadata.workspaceID: "),
                  qPrintable(probe.closeInfo().reason));
         // Nothing was written.
-        QCOMPARE(httpRequest("GET", gateway->baseUrl() + u"/api/v1/workflows/ws-bad"_qs, gateway->token()).status, 404);
+        QCOMPARE(httpRequest("GET", gateway->baseUrl() + QStringLiteral("/api/v1/workflows/ws-bad"), gateway->token())
+                     .status,
+                 404);
     }
 };
 

@@ -28,7 +28,7 @@ private:
         QString spec;
         if (backend == u"sqlite")
         {
-            spec = u"sqlite:"_qs + m_dir.filePath(QStringLiteral("store-%1.db").arg(m_counter));
+            spec = QStringLiteral("sqlite:") + m_dir.filePath(QStringLiteral("store-%1.db").arg(m_counter));
         }
         else
         {
@@ -48,9 +48,10 @@ private:
     {
         std::optional<AgentDirectory::Lookup> answer;
         QObject context;
-        directory.lookupCurrentAgent(workspaceId, &context, [&answer](const AgentDirectory::Lookup &found) { answer = found; });
+        directory.lookupCurrentAgent(workspaceId, &context,
+                                     [&answer](const AgentDirectory::Lookup &found) { answer = found; });
         if (!QTest::qWaitFor([&answer] { return answer.has_value(); }, 20000))
-            return unexpected(DirectoryError{u"no answer within 20 s"_qs});
+            return unexpected(DirectoryError{QStringLiteral("no answer within 20 s")});
         return *answer;
     }
 
@@ -69,8 +70,8 @@ private slots:
     void builds_data()
     {
         QTest::addColumn<QString>("backend");
-        QTest::newRow("sqlite") << u"sqlite"_qs;
-        QTest::newRow("postgresql") << u"postgresql"_qs;
+        QTest::newRow("sqlite") << QStringLiteral("sqlite");
+        QTest::newRow("postgresql") << QStringLiteral("postgresql");
     }
 
     void builds()
@@ -80,58 +81,66 @@ private slots:
         QCOMPARE(store->schemaVersion().value(), Store::RunStore::latestSchemaVersion());
         QVERIFY(Store::RunStore::latestSchemaVersion() >= 2);
 
-        QVERIFY(!store->workspaceState(u"ws"_qs).value().has_value());
-        auto first = store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4001);
+        QVERIFY(!store->workspaceState(QStringLiteral("ws")).value().has_value());
+        auto first = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                   QStringLiteral("127.0.0.1"), 4001);
         QVERIFY2(first, first ? "" : qPrintable(first.error().message));
         QCOMPARE(first->build, 1);
-        QCOMPARE(first->agentId, u"a1"_qs);
+        QCOMPARE(first->agentId, QStringLiteral("a1"));
         QCOMPARE(first->port, 4001);
 
         // The same agent again (periodic re-registration): same build.
-        auto again = store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4002);
+        auto again = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                   QStringLiteral("127.0.0.1"), 4002);
         QCOMPARE(again->build, 1);
         QCOMPARE(again->port, 4002);
 
         // A rebuild: a new agent ID is a new build.
-        auto rebuilt = store->registerWorkspaceAgent(u"ws"_qs, u"a2"_qs, u"127.0.0.1"_qs, 4003);
+        auto rebuilt = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a2"),
+                                                     QStringLiteral("127.0.0.1"), 4003);
         QCOMPARE(rebuilt->build, 2);
-        QCOMPARE(store->workspaceState(u"ws"_qs).value()->agentId, u"a2"_qs);
+        QCOMPARE(store->workspaceState(QStringLiteral("ws")).value()->agentId, QStringLiteral("a2"));
 
         // A late stop from the replaced agent must not stop the new build.
-        auto stale = store->stopWorkspace(u"ws"_qs, u"a1"_qs);
+        auto stale = store->stopWorkspace(QStringLiteral("ws"), QStringLiteral("a1"));
         QVERIFY(stale);
         QVERIFY(!stale->stopped);
-        QCOMPARE(stale->workspace->agentId, u"a2"_qs);
+        QCOMPARE(stale->workspace->agentId, QStringLiteral("a2"));
         QCOMPARE(stale->workspace->build, 2);
 
         // Stopping: the latest build has no agent.
-        auto stopped = store->stopWorkspace(u"ws"_qs, u"a2"_qs);
+        auto stopped = store->stopWorkspace(QStringLiteral("ws"), QStringLiteral("a2"));
         QVERIFY(stopped->stopped);
         QCOMPARE(stopped->workspace->build, 3);
         QVERIFY(stopped->workspace->agentId.isEmpty());
-        const auto state = store->workspaceState(u"ws"_qs).value();
+        const auto state = store->workspaceState(QStringLiteral("ws")).value();
         QVERIFY(state.has_value());
         QVERIFY(state->agentId.isEmpty());
         QCOMPARE(state->port, 0);
 
         // Stopping again is a no-op; starting again is a new build.
-        auto twice = store->stopWorkspace(u"ws"_qs, std::nullopt);
+        auto twice = store->stopWorkspace(QStringLiteral("ws"), std::nullopt);
         QVERIFY(!twice->stopped);
         QCOMPARE(twice->workspace->build, 3);
-        auto restarted = store->registerWorkspaceAgent(u"ws"_qs, u"a2"_qs, u"127.0.0.1"_qs, 4004);
+        auto restarted = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a2"),
+                                                       QStringLiteral("127.0.0.1"), 4004);
         QCOMPARE(restarted->build, 4);
 
         // An unknown workspace: nothing to stop.
-        auto unknown = store->stopWorkspace(u"never"_qs, std::nullopt);
+        auto unknown = store->stopWorkspace(QStringLiteral("never"), std::nullopt);
         QVERIFY(!unknown->stopped);
         QVERIFY(!unknown->workspace.has_value());
 
         // Bad input is a typed error, not a crash.
-        QVERIFY(!store->registerWorkspaceAgent(u""_qs, u"a"_qs, u"127.0.0.1"_qs, 1));
-        QVERIFY(!store->registerWorkspaceAgent(u"ws"_qs, u""_qs, u"127.0.0.1"_qs, 1));
-        QVERIFY(!store->registerWorkspaceAgent(u"ws"_qs, u"a"_qs, u"127.0.0.1"_qs, 0));
-        QVERIFY(!store->registerWorkspaceAgent(u"ws"_qs, u"a"_qs, u"127.0.0.1"_qs, 70000));
-        QVERIFY(!store->workspaceState(u"w"_qs + QChar(u'\n')));
+        QVERIFY(
+            !store->registerWorkspaceAgent(QStringLiteral(""), QStringLiteral("a"), QStringLiteral("127.0.0.1"), 1));
+        QVERIFY(
+            !store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral(""), QStringLiteral("127.0.0.1"), 1));
+        QVERIFY(
+            !store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a"), QStringLiteral("127.0.0.1"), 0));
+        QVERIFY(!store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a"), QStringLiteral("127.0.0.1"),
+                                               70000));
+        QVERIFY(!store->workspaceState(QStringLiteral("w") + QChar(u'\n')));
     }
 
     void directory_data()
@@ -145,15 +154,16 @@ private slots:
         const auto store = open(backend);
         const auto worker = Store::StoreWorker::inPlace(*store);
         StoreAgentDirectory directory(*worker);
-        QVERIFY(!lookup(directory, u"ws"_qs).value().has_value());
-        QVERIFY(store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4001));
-        const auto current = lookup(directory, u"ws"_qs);
+        QVERIFY(!lookup(directory, QStringLiteral("ws")).value().has_value());
+        QVERIFY(store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"), QStringLiteral("127.0.0.1"),
+                                              4001));
+        const auto current = lookup(directory, QStringLiteral("ws"));
         QVERIFY(current && current->has_value());
-        QCOMPARE(current.value()->agentId, u"a1"_qs);
+        QCOMPARE(current.value()->agentId, QStringLiteral("a1"));
         QCOMPARE(current.value()->host, QHostAddress(QHostAddress::LocalHost));
         QCOMPARE(current.value()->port, 4001);
-        QVERIFY(store->stopWorkspace(u"ws"_qs, std::nullopt)->stopped);
-        QVERIFY(!lookup(directory, u"ws"_qs).value().has_value());
+        QVERIFY(store->stopWorkspace(QStringLiteral("ws"), std::nullopt)->stopped);
+        QVERIFY(!lookup(directory, QStringLiteral("ws")).value().has_value());
     }
 
     void directoryReportsAStoreThatIsDown()
@@ -164,14 +174,14 @@ private slots:
         QVERIFY(store);
         const auto worker = Store::StoreWorker::inPlace(**store);
         StoreAgentDirectory directory(*worker);
-        QVERIFY(lookup(directory, u"ws"_qs));
+        QVERIFY(lookup(directory, QStringLiteral("ws")));
         QVERIFY(pg.stop());
-        const auto down = lookup(directory, u"ws"_qs);
+        const auto down = lookup(directory, QStringLiteral("ws"));
         QVERIFY(!down);
         QVERIFY(!down.error().message.isEmpty());
         // It comes back when the store does.
         QVERIFY2(pg.start(), qPrintable(pg.errorString()));
-        QTRY_VERIFY_WITH_TIMEOUT(lookup(directory, u"ws"_qs).hasValue(), 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(lookup(directory, QStringLiteral("ws")).hasValue(), 20000);
     }
 
     void runWorkspaceBinding_data()
@@ -185,49 +195,65 @@ private slots:
     {
         QFETCH(QString, backend);
         const auto store = open(backend);
-        QVERIFY(store->createRun(u"wf-1"_qs, u"goal"_qs, u"workspace"_qs, 1));
-        QVERIFY(!store->runWorkspace(u"wf-1"_qs).value().has_value());
-        QCOMPARE(store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = u"ws"_qs, .agentId = QString()}).value(), true);
-        auto bound = store->runWorkspace(u"wf-1"_qs).value();
+        QVERIFY(store->createRun(QStringLiteral("wf-1"), QStringLiteral("goal"), QStringLiteral("workspace"), 1));
+        QVERIFY(!store->runWorkspace(QStringLiteral("wf-1")).value().has_value());
+        QCOMPARE(
+            store->setRunWorkspace(QStringLiteral("wf-1"), {.workspaceId = QStringLiteral("ws"), .agentId = QString()})
+                .value(),
+            true);
+        auto bound = store->runWorkspace(QStringLiteral("wf-1")).value();
         QVERIFY(bound);
-        QCOMPARE(bound->workspaceId, u"ws"_qs);
+        QCOMPARE(bound->workspaceId, QStringLiteral("ws"));
         QVERIFY(bound->agentId.isEmpty());
-        QCOMPARE(store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = u"ws"_qs, .agentId = u"a1"_qs}).value(), true);
-        QCOMPARE(store->runWorkspace(u"wf-1"_qs).value()->agentId, u"a1"_qs);
-        QCOMPARE(store->setRunWorkspace(u"nope"_qs, {.workspaceId = u"ws"_qs, .agentId = u"a1"_qs}).value(), false);
-        QVERIFY(!store->runWorkspace(u"nope"_qs).value().has_value());
-        QVERIFY(!store->setRunWorkspace(u"wf-1"_qs, {.workspaceId = QString(), .agentId = QString()}));
+        QCOMPARE(store
+                     ->setRunWorkspace(QStringLiteral("wf-1"),
+                                       {.workspaceId = QStringLiteral("ws"), .agentId = QStringLiteral("a1")})
+                     .value(),
+                 true);
+        QCOMPARE(store->runWorkspace(QStringLiteral("wf-1")).value()->agentId, QStringLiteral("a1"));
+        QCOMPARE(store
+                     ->setRunWorkspace(QStringLiteral("nope"),
+                                       {.workspaceId = QStringLiteral("ws"), .agentId = QStringLiteral("a1")})
+                     .value(),
+                 false);
+        QVERIFY(!store->runWorkspace(QStringLiteral("nope")).value().has_value());
+        QVERIFY(!store->setRunWorkspace(QStringLiteral("wf-1"), {.workspaceId = QString(), .agentId = QString()}));
 
-        auto registered = store->registerWorkspaceAgent(u"ws"_qs, u"a1"_qs, u"127.0.0.1"_qs, 4001, "secret-of-a1");
+        auto registered = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                        QStringLiteral("127.0.0.1"), 4001, "secret-of-a1");
         QVERIFY(registered);
-        QCOMPARE(store->workspaceState(u"ws"_qs).value()->secret, QByteArray("secret-of-a1"));
-        QVERIFY(store->stopWorkspace(u"ws"_qs, std::nullopt));
-        QVERIFY(store->workspaceState(u"ws"_qs).value()->secret.isEmpty());
+        QCOMPARE(store->workspaceState(QStringLiteral("ws")).value()->secret, QByteArray("secret-of-a1"));
+        QVERIFY(store->stopWorkspace(QStringLiteral("ws"), std::nullopt));
+        QVERIFY(store->workspaceState(QStringLiteral("ws")).value()->secret.isEmpty());
     }
 
     void routes()
     {
-        const auto store = open(u"sqlite"_qs);
-        Routes::Reply reply = Routes::currentAgent(*store, u"ws"_qs);
+        const auto store = open(QStringLiteral("sqlite"));
+        Routes::Reply reply = Routes::currentAgent(*store, QStringLiteral("ws"));
         QCOMPARE(reply.status, 404);
 
-        reply = Routes::registerAgent(*store, u"ws"_qs, json({{u"agentID"_qs, u"a1"_qs}, {u"host"_qs, u"127.0.0.1"_qs}, {u"port"_qs, 4100}, {u"secret"_qs, u"agent-secret-0123"_qs}}));
+        reply = Routes::registerAgent(*store, QStringLiteral("ws"),
+                                      json({{QStringLiteral("agentID"), QStringLiteral("a1")},
+                                            {QStringLiteral("host"), QStringLiteral("127.0.0.1")},
+                                            {QStringLiteral("port"), 4100},
+                                            {QStringLiteral("secret"), QStringLiteral("agent-secret-0123")}}));
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.body.value(u"build").toInteger(), 1);
-        QCOMPARE(reply.body.value(u"state").toString(), u"running"_qs);
+        QCOMPARE(reply.body.value(u"state").toString(), QStringLiteral("running"));
 
-        reply = Routes::currentAgent(*store, u"ws"_qs);
+        reply = Routes::currentAgent(*store, QStringLiteral("ws"));
         QCOMPARE(reply.status, 200);
-        QCOMPARE(reply.body.value(u"agentID").toString(), u"a1"_qs);
+        QCOMPARE(reply.body.value(u"agentID").toString(), QStringLiteral("a1"));
         QCOMPARE(reply.body.value(u"port").toInt(), 4100);
 
-        reply = Routes::stopWorkspace(*store, u"ws"_qs, u"someone-else"_qs);
-        QCOMPARE(reply.body.value(u"outcome").toString(), u"noop"_qs);
-        reply = Routes::stopWorkspace(*store, u"ws"_qs, u"a1"_qs);
+        reply = Routes::stopWorkspace(*store, QStringLiteral("ws"), QStringLiteral("someone-else"));
+        QCOMPARE(reply.body.value(u"outcome").toString(), QStringLiteral("noop"));
+        reply = Routes::stopWorkspace(*store, QStringLiteral("ws"), QStringLiteral("a1"));
         QCOMPARE(reply.status, 200);
-        QCOMPARE(reply.body.value(u"outcome").toString(), u"stopped"_qs);
-        reply = Routes::currentAgent(*store, u"ws"_qs);
-        QCOMPARE(reply.body.value(u"state").toString(), u"stopped"_qs);
+        QCOMPARE(reply.body.value(u"outcome").toString(), QStringLiteral("stopped"));
+        reply = Routes::currentAgent(*store, QStringLiteral("ws"));
+        QCOMPARE(reply.body.value(u"state").toString(), QStringLiteral("stopped"));
         QVERIFY(!reply.body.contains(u"agentID"));
     }
 
@@ -235,30 +261,41 @@ private slots:
     {
         QTest::addColumn<QString>("workspaceId");
         QTest::addColumn<QByteArray>("body");
-        const QByteArray good = R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})";
-        QTest::newRow("bad workspace id") << u"../x"_qs << good;
-        QTest::newRow("not json") << u"ws"_qs << QByteArray("nope");
-        QTest::newRow("array") << u"ws"_qs << QByteArray("[]");
-        QTest::newRow("no agent") << u"ws"_qs << QByteArray(R"({"host": "127.0.0.1", "port": 4100})");
-        QTest::newRow("bad agent") << u"ws"_qs << QByteArray(R"({"agentID": "a b", "host": "127.0.0.1", "port": 4100})");
-        QTest::newRow("host name") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "localhost", "port": 4100})");
-        QTest::newRow("any address") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "0.0.0.0", "port": 4100})");
-        QTest::newRow("not loopback") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "10.1.2.3", "port": 4100})");
-        QTest::newRow("port string") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": "4100"})");
-        QTest::newRow("port 0") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 0})");
-        QTest::newRow("port too big") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 65536})");
-        QTest::newRow("no secret") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})");
-        QTest::newRow("short secret") << u"ws"_qs << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "abc"})");
+        const QByteArray good =
+            R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})";
+        QTest::newRow("bad workspace id") << QStringLiteral("../x") << good;
+        QTest::newRow("not json") << QStringLiteral("ws") << QByteArray("nope");
+        QTest::newRow("array") << QStringLiteral("ws") << QByteArray("[]");
+        QTest::newRow("no agent") << QStringLiteral("ws") << QByteArray(R"({"host": "127.0.0.1", "port": 4100})");
+        QTest::newRow("bad agent") << QStringLiteral("ws")
+                                   << QByteArray(R"({"agentID": "a b", "host": "127.0.0.1", "port": 4100})");
+        QTest::newRow("host name") << QStringLiteral("ws")
+                                   << QByteArray(R"({"agentID": "a1", "host": "localhost", "port": 4100})");
+        QTest::newRow("any address") << QStringLiteral("ws")
+                                     << QByteArray(R"({"agentID": "a1", "host": "0.0.0.0", "port": 4100})");
+        QTest::newRow("not loopback") << QStringLiteral("ws")
+                                      << QByteArray(R"({"agentID": "a1", "host": "10.1.2.3", "port": 4100})");
+        QTest::newRow("port string") << QStringLiteral("ws")
+                                     << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": "4100"})");
+        QTest::newRow("port 0") << QStringLiteral("ws")
+                                << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 0})");
+        QTest::newRow("port too big") << QStringLiteral("ws")
+                                      << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 65536})");
+        QTest::newRow("no secret") << QStringLiteral("ws")
+                                   << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100})");
+        QTest::newRow("short secret")
+            << QStringLiteral("ws")
+            << QByteArray(R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "abc"})");
     }
 
     void routesRefuseBadInput()
     {
         QFETCH(QString, workspaceId);
         QFETCH(QByteArray, body);
-        const auto store = open(u"sqlite"_qs);
+        const auto store = open(QStringLiteral("sqlite"));
         const Routes::Reply reply = Routes::registerAgent(*store, workspaceId, body);
         QCOMPARE(reply.status, 400);
-        QCOMPARE(reply.body.value(u"error").toString(), u"invalid_request"_qs);
+        QCOMPARE(reply.body.value(u"error").toString(), QStringLiteral("invalid_request"));
         QVERIFY(!reply.body.value(u"message").toString().isEmpty());
     }
 
@@ -269,9 +306,11 @@ private slots:
         auto store = Store::RunStore::open(pg.connectionSpec());
         QVERIFY(store);
         QVERIFY(pg.stop());
-        const Routes::Reply reply = Routes::registerAgent(**store, u"ws"_qs, R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})");
+        const Routes::Reply reply = Routes::registerAgent(
+            **store, QStringLiteral("ws"),
+            R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})");
         QCOMPARE(reply.status, 503);
-        QCOMPARE(reply.body.value(u"error").toString(), u"store_unavailable"_qs);
+        QCOMPARE(reply.body.value(u"error").toString(), QStringLiteral("store_unavailable"));
     }
 };
 

@@ -43,15 +43,16 @@ class TestWorkspaceTools : public QObject
 
 private:
     QTemporaryDir m_dir;
-    QString m_workspace;     // <tmp>/ws-one
-    QString m_outside;       // <tmp>/outside (must stay untouched)
+    QString m_workspace;  // <tmp>/ws-one
+    QString m_outside;    // <tmp>/outside (must stay untouched)
     QString m_tokenFile;
     AgentProcess m_agent;
 
     using Reply = Result<QJsonObject, AgentError>;
 
     // A ready connection to `address` (fails the test otherwise).
-    std::unique_ptr<AgentConnection> connectTo(const AgentAddress &address, const QByteArray &token = Test::AgentTestToken)
+    std::unique_ptr<AgentConnection> connectTo(const AgentAddress &address,
+                                               const QByteArray &token = Test::AgentTestToken)
     {
         auto connection = std::make_unique<AgentConnection>();
         QSignalSpy ready(connection.get(), &AgentConnection::ready);
@@ -68,7 +69,8 @@ private:
         if (!connection->isReady())
             return std::nullopt;
         std::optional<Reply> answer;
-        connection->call(tool, args, std::chrono::milliseconds(timeoutMs), this, [&](const Reply &reply) { answer = reply; });
+        connection->call(tool, args, std::chrono::milliseconds(timeoutMs), this,
+                         [&](const Reply &reply) { answer = reply; });
         [[maybe_unused]] const bool answered = QTest::qWaitFor([&] { return answer.has_value(); }, timeoutMs + 5000);
         return answer;
     }
@@ -104,8 +106,8 @@ private slots:
     {
         QVERIFY(m_dir.isValid());
         QVERIFY2(!AgentProcess::binary().isEmpty(), "LOCKSTEP_AGENT_BIN is not set");
-        m_workspace = m_dir.filePath(u"ws-one"_qs);
-        m_outside = m_dir.filePath(u"outside"_qs);
+        m_workspace = m_dir.filePath(QStringLiteral("ws-one"));
+        m_outside = m_dir.filePath(QStringLiteral("outside"));
         QVERIFY(QDir().mkpath(m_workspace + u"/sub"));
         QVERIFY(QDir().mkpath(m_outside));
         QFile secret(m_outside + u"/secret.txt");
@@ -123,10 +125,11 @@ private slots:
         // A hard link to a file outside.
         QVERIFY(::link(QFile::encodeName(m_outside + u"/secret.txt").constData(),
                        QFile::encodeName(m_workspace + u"/hard-secret").constData()) == 0);
-        m_tokenFile = m_dir.filePath(u"tokens"_qs);
+        m_tokenFile = m_dir.filePath(QStringLiteral("tokens"));
         QVERIFY(Test::writeTokenFile(m_tokenFile, Test::AgentTestToken));
-        QVERIFY2(m_agent.start(m_workspace, u"ws-one"_qs, u"agent-a1"_qs, m_tokenFile,
-                               {u"--command-timeout"_qs, u"5s"_qs, u"--max-command-timeout"_qs, u"60s"_qs}),
+        QVERIFY2(m_agent.start(m_workspace, QStringLiteral("ws-one"), QStringLiteral("agent-a1"), m_tokenFile,
+                               {QStringLiteral("--command-timeout"), QStringLiteral("5s"),
+                                QStringLiteral("--max-command-timeout"), QStringLiteral("60s")}),
                  qPrintable(m_agent.errorString()));
     }
 
@@ -139,8 +142,8 @@ private slots:
     {
         auto connection = connectTo(m_agent.address());
         QVERIFY(connection->isReady());
-        QCOMPARE(connection->agentId(), u"agent-a1"_qs);
-        QCOMPARE(connection->workspaceId(), u"ws-one"_qs);
+        QCOMPARE(connection->agentId(), QStringLiteral("agent-a1"));
+        QCOMPARE(connection->workspaceId(), QStringLiteral("ws-one"));
         std::optional<Reply> answer;
         connection->listTools(std::chrono::seconds(10), this, [&](const Reply &reply) { answer = reply; });
         QTRY_VERIFY_WITH_TIMEOUT(answer.has_value(), 15000);
@@ -148,7 +151,8 @@ private slots:
         QStringList names;
         for (const QJsonValue &tool : answer->value().value(u"tools").toArray())
             names.append(tool.toObject().value(u"name").toString());
-        QCOMPARE(names, (QStringList{u"read_file"_qs, u"write_file"_qs, u"list_dir"_qs, u"run_command"_qs}));
+        QCOMPARE(names, (QStringList{QStringLiteral("read_file"), QStringLiteral("write_file"),
+                                     QStringLiteral("list_dir"), QStringLiteral("run_command")}));
     }
 
     void wrongTokenIsRefused()
@@ -166,7 +170,7 @@ private slots:
     void anotherAgentIdIsNoticed()
     {
         AgentAddress address = m_agent.address();
-        address.agentId = u"agent-someone-else"_qs;
+        address.agentId = QStringLiteral("agent-someone-else");
         auto connection = std::make_unique<AgentConnection>();
         QSignalSpy failed(connection.get(), &AgentConnection::failed);
         connection->open(address, Test::AgentTestToken);
@@ -178,58 +182,86 @@ private slots:
 
     void writeReadList()
     {
-        const auto written = call(u"write_file"_qs, {{u"path"_qs, u"sub/notes.txt"_qs}, {u"content"_qs, u"line one\nline two\n"_qs}});
+        const auto written =
+            call(QStringLiteral("write_file"), {{QStringLiteral("path"), QStringLiteral("sub/notes.txt")},
+                                                {QStringLiteral("content"), QStringLiteral("line one\nline two\n")}});
         QVERIFY(written && written->hasValue());
         QCOMPARE(written->value().value(u"bytesWritten").toInteger(), 18);
         QFile onDisk(m_workspace + u"/sub/notes.txt");
         QVERIFY(onDisk.open(QIODevice::ReadOnly));
         QCOMPARE(onDisk.readAll(), QByteArrayLiteral("line one\nline two\n"));
 
-        const auto read = call(u"read_file"_qs, {{u"path"_qs, u"sub/notes.txt"_qs}});
+        const auto read =
+            call(QStringLiteral("read_file"), {{QStringLiteral("path"), QStringLiteral("sub/notes.txt")}});
         QVERIFY(read && read->hasValue());
-        QCOMPARE(read->value().value(u"content").toString(), u"line one\nline two\n"_qs);
+        QCOMPARE(read->value().value(u"content").toString(), QStringLiteral("line one\nline two\n"));
         QCOMPARE(read->value().value(u"truncated").toBool(), false);
 
         // No symlink is followed, not even one that stays inside.
-        const auto viaLink = call(u"read_file"_qs, {{u"path"_qs, u"sub/readme-link"_qs}});
+        const auto viaLink =
+            call(QStringLiteral("read_file"), {{QStringLiteral("path"), QStringLiteral("sub/readme-link")}});
         QVERIFY(viaLink && !viaLink->hasValue());
         QCOMPARE(viaLink->error().code, Wire::Codes::PathEscape);
 
-        const auto listed = call(u"list_dir"_qs, {{u"path"_qs, u"sub"_qs}});
+        const auto listed = call(QStringLiteral("list_dir"), {{QStringLiteral("path"), QStringLiteral("sub")}});
         QVERIFY(listed && listed->hasValue());
         QStringList names;
         for (const QJsonValue &entry : listed->value().value(u"entries").toArray())
             names.append(entry.toObject().value(u"name").toString());
-        QCOMPARE(names, (QStringList{u"notes.txt"_qs, u"readme-link"_qs}));
+        QCOMPARE(names, (QStringList{QStringLiteral("notes.txt"), QStringLiteral("readme-link")}));
 
         // The root, by default.
-        const auto root = call(u"list_dir"_qs, {});
+        const auto root = call(QStringLiteral("list_dir"), {});
         QVERIFY(root && root->hasValue());
-        QCOMPARE(root->value().value(u"path").toString(), u"."_qs);
+        QCOMPARE(root->value().value(u"path").toString(), QStringLiteral("."));
     }
 
     void pathEscapesAreRefused_data()
     {
         QTest::addColumn<QString>("tool");
         QTest::addColumn<QJsonObject>("args");
-        QTest::newRow("read ..") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"../outside/secret.txt"_qs}};
-        QTest::newRow("read sub/../..") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"sub/../../outside/secret.txt"_qs}};
-        QTest::newRow("read absolute outside") << u"read_file"_qs << QJsonObject{{u"path"_qs, QString(m_outside + u"/secret.txt")}};
-        QTest::newRow("read /etc/passwd") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"/etc/passwd"_qs}};
-        QTest::newRow("read through symlink") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"link-out/secret.txt"_qs}};
-        QTest::newRow("read hard link to outside") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"hard-secret"_qs}};
-        QTest::newRow("read symlink inside") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"sub/readme-link"_qs}};
-        QTest::newRow("list symlink") << u"list_dir"_qs << QJsonObject{{u"path"_qs, u"link-out"_qs}};
-        QTest::newRow("list ..") << u"list_dir"_qs << QJsonObject{{u"path"_qs, u".."_qs}};
-        QTest::newRow("write ..") << u"write_file"_qs << QJsonObject{{u"path"_qs, u"../outside/new.txt"_qs}, {u"content"_qs, u"x"_qs}};
-        QTest::newRow("write through symlink") << u"write_file"_qs
-                                               << QJsonObject{{u"path"_qs, u"link-out/secret.txt"_qs}, {u"content"_qs, u"pwned"_qs}};
-        QTest::newRow("write new file via symlinked folder") << u"write_file"_qs
-                                                             << QJsonObject{{u"path"_qs, u"link-out/new.txt"_qs}, {u"content"_qs, u"x"_qs}};
-        QTest::newRow("write dangling symlink") << u"write_file"_qs << QJsonObject{{u"path"_qs, u"dangling"_qs}, {u"content"_qs, u"x"_qs}};
-        QTest::newRow("command cwd ..") << u"run_command"_qs << QJsonObject{{u"argv"_qs, QJsonArray{u"true"_qs}}, {u"cwd"_qs, u".."_qs}};
-        QTest::newRow("command cwd symlink") << u"run_command"_qs
-                                             << QJsonObject{{u"argv"_qs, QJsonArray{u"touch"_qs, u"made-here"_qs}}, {u"cwd"_qs, u"link-out"_qs}};
+        QTest::newRow("read ..") << QStringLiteral("read_file")
+                                 << QJsonObject{{QStringLiteral("path"), QStringLiteral("../outside/secret.txt")}};
+        QTest::newRow("read sub/../..") << QStringLiteral("read_file")
+                                        << QJsonObject{{QStringLiteral("path"),
+                                                        QStringLiteral("sub/../../outside/secret.txt")}};
+        QTest::newRow("read absolute outside")
+            << QStringLiteral("read_file")
+            << QJsonObject{{QStringLiteral("path"), QString(m_outside + u"/secret.txt")}};
+        QTest::newRow("read /etc/passwd")
+            << QStringLiteral("read_file") << QJsonObject{{QStringLiteral("path"), QStringLiteral("/etc/passwd")}};
+        QTest::newRow("read through symlink")
+            << QStringLiteral("read_file")
+            << QJsonObject{{QStringLiteral("path"), QStringLiteral("link-out/secret.txt")}};
+        QTest::newRow("read hard link to outside")
+            << QStringLiteral("read_file") << QJsonObject{{QStringLiteral("path"), QStringLiteral("hard-secret")}};
+        QTest::newRow("read symlink inside")
+            << QStringLiteral("read_file") << QJsonObject{{QStringLiteral("path"), QStringLiteral("sub/readme-link")}};
+        QTest::newRow("list symlink") << QStringLiteral("list_dir")
+                                      << QJsonObject{{QStringLiteral("path"), QStringLiteral("link-out")}};
+        QTest::newRow("list ..") << QStringLiteral("list_dir")
+                                 << QJsonObject{{QStringLiteral("path"), QStringLiteral("..")}};
+        QTest::newRow("write ..") << QStringLiteral("write_file")
+                                  << QJsonObject{{QStringLiteral("path"), QStringLiteral("../outside/new.txt")},
+                                                 {QStringLiteral("content"), QStringLiteral("x")}};
+        QTest::newRow("write through symlink")
+            << QStringLiteral("write_file")
+            << QJsonObject{{QStringLiteral("path"), QStringLiteral("link-out/secret.txt")},
+                           {QStringLiteral("content"), QStringLiteral("pwned")}};
+        QTest::newRow("write new file via symlinked folder")
+            << QStringLiteral("write_file")
+            << QJsonObject{{QStringLiteral("path"), QStringLiteral("link-out/new.txt")},
+                           {QStringLiteral("content"), QStringLiteral("x")}};
+        QTest::newRow("write dangling symlink") << QStringLiteral("write_file")
+                                                << QJsonObject{{QStringLiteral("path"), QStringLiteral("dangling")},
+                                                               {QStringLiteral("content"), QStringLiteral("x")}};
+        QTest::newRow("command cwd ..") << QStringLiteral("run_command")
+                                        << QJsonObject{{QStringLiteral("argv"), QJsonArray{QStringLiteral("true")}},
+                                                       {QStringLiteral("cwd"), QStringLiteral("..")}};
+        QTest::newRow("command cwd symlink")
+            << QStringLiteral("run_command")
+            << QJsonObject{{QStringLiteral("argv"), QJsonArray{QStringLiteral("touch"), QStringLiteral("made-here")}},
+                           {QStringLiteral("cwd"), QStringLiteral("link-out")}};
     }
 
     void pathEscapesAreRefused()
@@ -242,7 +274,7 @@ private slots:
         QCOMPARE(answer->error().kind, AgentError::Kind::Remote);
         QCOMPARE(answer->error().code, Wire::Codes::PathEscape);
         // Nothing outside changed.
-        QCOMPARE(QDir(m_outside).entryList(QDir::Files), QStringList{u"secret.txt"_qs});
+        QCOMPARE(QDir(m_outside).entryList(QDir::Files), QStringList{QStringLiteral("secret.txt")});
         QFile secret(m_outside + u"/secret.txt");
         QVERIFY(secret.open(QIODevice::ReadOnly));
         QCOMPARE(secret.readAll(), QByteArrayLiteral("outside secret\n"));
@@ -250,7 +282,10 @@ private slots:
 
     void commandRuns()
     {
-        const auto answer = call(u"run_command"_qs, {{u"argv"_qs, QJsonArray{u"sh"_qs, u"-c"_qs, u"echo out; echo err >&2; pwd; exit 3"_qs}}});
+        const auto answer =
+            call(QStringLiteral("run_command"),
+                 {{QStringLiteral("argv"), QJsonArray{QStringLiteral("sh"), QStringLiteral("-c"),
+                                                      QStringLiteral("echo out; echo err >&2; pwd; exit 3")}}});
         QVERIFY(answer && answer->hasValue());
         QCOMPARE(answer->value().value(u"exitCode").toInt(), 3);
         const QString output = answer->value().value(u"output").toString();
@@ -262,7 +297,9 @@ private slots:
     void commandAsTheShippedFlowWritesIt()
     {
         // resources/flows/workspace.json uses {program, arguments}.
-        const auto answer = call(u"run_command"_qs, {{u"program"_qs, u"ls"_qs}, {u"arguments"_qs, QJsonArray{u"-a"_qs}}});
+        const auto answer =
+            call(QStringLiteral("run_command"), {{QStringLiteral("program"), QStringLiteral("ls")},
+                                                 {QStringLiteral("arguments"), QJsonArray{QStringLiteral("-a")}}});
         QVERIFY(answer && answer->hasValue());
         QCOMPARE(answer->value().value(u"exitCode").toInt(), 0);
         QVERIFY(answer->value().value(u"output").toString().contains(u"README.md"));
@@ -271,9 +308,12 @@ private slots:
     void commandThatNeverEndsIsKilledAtItsLimit()
     {
         // The shell records its own pid and a background child's; both must die.
-        const auto answer = call(u"run_command"_qs,
-                                 {{u"argv"_qs, QJsonArray{u"sh"_qs, u"-c"_qs, u"echo $$ > pids; sleep 1000 & echo $! >> pids; echo started; wait"_qs}},
-                                  {u"timeoutMs"_qs, 500}});
+        const auto answer =
+            call(QStringLiteral("run_command"),
+                 {{QStringLiteral("argv"),
+                   QJsonArray{QStringLiteral("sh"), QStringLiteral("-c"),
+                              QStringLiteral("echo $$ > pids; sleep 1000 & echo $! >> pids; echo started; wait")}},
+                  {QStringLiteral("timeoutMs"), 500}});
         QVERIFY(answer.has_value());
         QVERIFY2(!answer->hasValue(), "a command that never ends came back as a result");
         QCOMPARE(answer->error().code, Wire::Codes::TimedOut);
@@ -286,14 +326,17 @@ private slots:
         {
             const qint64 pid = line.trimmed().toLongLong();
             QVERIFY(pid > 0);
-            QTRY_VERIFY2_WITH_TIMEOUT(processGone(pid), qPrintable(QStringLiteral("process %1 survived").arg(pid)), 10000);
+            QTRY_VERIFY2_WITH_TIMEOUT(processGone(pid), qPrintable(QStringLiteral("process %1 survived").arg(pid)),
+                                      10000);
         }
     }
 
     void defaultLimitApplies()
     {
         // --command-timeout 5s: a command without timeoutMs is killed too.
-        const auto answer = call(u"run_command"_qs, {{u"argv"_qs, QJsonArray{u"sleep"_qs, u"1000"_qs}}}, 30000);
+        const auto answer =
+            call(QStringLiteral("run_command"),
+                 {{QStringLiteral("argv"), QJsonArray{QStringLiteral("sleep"), QStringLiteral("1000")}}}, 30000);
         QVERIFY(answer.has_value());
         QVERIFY(!answer->hasValue());
         QCOMPARE(answer->error().code, Wire::Codes::TimedOut);
@@ -302,8 +345,10 @@ private slots:
 
     void outputIsCapped()
     {
-        const auto answer = call(u"run_command"_qs,
-                                 {{u"argv"_qs, QJsonArray{u"sh"_qs, u"-c"_qs, u"head -c 300000 /dev/zero | tr '\\0' x"_qs}}});
+        const auto answer =
+            call(QStringLiteral("run_command"),
+                 {{QStringLiteral("argv"), QJsonArray{QStringLiteral("sh"), QStringLiteral("-c"),
+                                                      QStringLiteral("head -c 300000 /dev/zero | tr '\\0' x")}}});
         QVERIFY(answer && answer->hasValue());
         QCOMPARE(answer->value().value(u"exitCode").toInt(), 0);
         QCOMPARE(answer->value().value(u"truncated").toBool(), true);
@@ -318,22 +363,39 @@ private slots:
         QTest::addColumn<QString>("tool");
         QTest::addColumn<QJsonObject>("args");
         QTest::addColumn<QString>("code");
-        QTest::newRow("unknown tool") << u"format_disk"_qs << QJsonObject{} << Wire::Codes::UnknownTool;
-        QTest::newRow("missing path") << u"read_file"_qs << QJsonObject{} << Wire::Codes::BadRequest;
-        QTest::newRow("misspelt argument") << u"read_file"_qs << QJsonObject{{u"pth"_qs, u"README.md"_qs}} << Wire::Codes::BadRequest;
-        QTest::newRow("path not a string") << u"read_file"_qs << QJsonObject{{u"path"_qs, 3}} << Wire::Codes::BadRequest;
-        QTest::newRow("missing file") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"nope.txt"_qs}} << Wire::Codes::NotFound;
-        QTest::newRow("read a folder") << u"read_file"_qs << QJsonObject{{u"path"_qs, u"sub"_qs}} << Wire::Codes::BadRequest;
-        QTest::newRow("no program") << u"run_command"_qs << QJsonObject{{u"argv"_qs, QJsonArray{}}} << Wire::Codes::BadRequest;
-        QTest::newRow("argv not strings") << u"run_command"_qs << QJsonObject{{u"argv"_qs, QJsonArray{1, 2}}} << Wire::Codes::BadRequest;
-        QTest::newRow("timeout too long") << u"run_command"_qs
-                                          << QJsonObject{{u"argv"_qs, QJsonArray{u"true"_qs}}, {u"timeoutMs"_qs, 61000}} << Wire::Codes::BadRequest;
-        QTest::newRow("timeout fractional") << u"run_command"_qs
-                                            << QJsonObject{{u"argv"_qs, QJsonArray{u"true"_qs}}, {u"timeoutMs"_qs, 1.5}} << Wire::Codes::BadRequest;
-        QTest::newRow("no such program") << u"run_command"_qs
-                                         << QJsonObject{{u"argv"_qs, QJsonArray{u"no-such-program-xyz"_qs}}} << Wire::Codes::StartFailed;
-        QTest::newRow("too large") << u"write_file"_qs
-                                   << QJsonObject{{u"path"_qs, u"big.txt"_qs}, {u"content"_qs, QString(Wire::MaxFileBytes + 1, u'x')}}
+        QTest::newRow("unknown tool") << QStringLiteral("format_disk") << QJsonObject{} << Wire::Codes::UnknownTool;
+        QTest::newRow("missing path") << QStringLiteral("read_file") << QJsonObject{} << Wire::Codes::BadRequest;
+        QTest::newRow("misspelt argument")
+            << QStringLiteral("read_file") << QJsonObject{{QStringLiteral("pth"), QStringLiteral("README.md")}}
+            << Wire::Codes::BadRequest;
+        QTest::newRow("path not a string")
+            << QStringLiteral("read_file") << QJsonObject{{QStringLiteral("path"), 3}} << Wire::Codes::BadRequest;
+        QTest::newRow("missing file") << QStringLiteral("read_file")
+                                      << QJsonObject{{QStringLiteral("path"), QStringLiteral("nope.txt")}}
+                                      << Wire::Codes::NotFound;
+        QTest::newRow("read a folder") << QStringLiteral("read_file")
+                                       << QJsonObject{{QStringLiteral("path"), QStringLiteral("sub")}}
+                                       << Wire::Codes::BadRequest;
+        QTest::newRow("no program") << QStringLiteral("run_command")
+                                    << QJsonObject{{QStringLiteral("argv"), QJsonArray{}}} << Wire::Codes::BadRequest;
+        QTest::newRow("argv not strings")
+            << QStringLiteral("run_command") << QJsonObject{{QStringLiteral("argv"), QJsonArray{1, 2}}}
+            << Wire::Codes::BadRequest;
+        QTest::newRow("timeout too long") << QStringLiteral("run_command")
+                                          << QJsonObject{{QStringLiteral("argv"), QJsonArray{QStringLiteral("true")}},
+                                                         {QStringLiteral("timeoutMs"), 61000}}
+                                          << Wire::Codes::BadRequest;
+        QTest::newRow("timeout fractional") << QStringLiteral("run_command")
+                                            << QJsonObject{{QStringLiteral("argv"), QJsonArray{QStringLiteral("true")}},
+                                                           {QStringLiteral("timeoutMs"), 1.5}}
+                                            << Wire::Codes::BadRequest;
+        QTest::newRow("no such program") << QStringLiteral("run_command")
+                                         << QJsonObject{{QStringLiteral("argv"),
+                                                         QJsonArray{QStringLiteral("no-such-program-xyz")}}}
+                                         << Wire::Codes::StartFailed;
+        QTest::newRow("too large") << QStringLiteral("write_file")
+                                   << QJsonObject{{QStringLiteral("path"), QStringLiteral("big.txt")},
+                                                  {QStringLiteral("content"), QString(Wire::MaxFileBytes + 1, u'x')}}
                                    << Wire::Codes::TooLarge;
     }
 
@@ -390,9 +452,9 @@ private slots:
     void symlinkSwapRace()
     {
         QFETCH(bool, walk);
-        const QString tag = walk ? u"walk"_qs : u"openat2"_qs;
-        const QString ws = m_dir.filePath(u"ws-race-"_qs + tag);
-        const QString outside = m_dir.filePath(u"outside-race-"_qs + tag);
+        const QString tag = walk ? QStringLiteral("walk") : QStringLiteral("openat2");
+        const QString ws = m_dir.filePath(QStringLiteral("ws-race-") + tag);
+        const QString outside = m_dir.filePath(QStringLiteral("outside-race-") + tag);
         QVERIFY(QDir().mkpath(ws + u"/d"));
         QVERIFY(QDir().mkpath(outside));
         const auto writeText = [](const QString &path, const QByteArray &text) {
@@ -406,7 +468,7 @@ private slots:
         if (walk)
             qputenv("LOCKSTEP_AGENT_NO_OPENAT2", "1");
         AgentProcess agent;
-        const bool started = agent.start(ws, u"ws-race"_qs, u"agent-race"_qs, m_tokenFile);
+        const bool started = agent.start(ws, QStringLiteral("ws-race"), QStringLiteral("agent-race"), m_tokenFile);
         qunsetenv("LOCKSTEP_AGENT_NO_OPENAT2");
         QVERIFY2(started, qPrintable(agent.errorString()));
         auto connection = connectTo(agent.address());
@@ -434,9 +496,11 @@ private slots:
         {
             std::optional<Reply> read;
             std::optional<Reply> written;
-            connection->call(u"read_file"_qs, {{u"path"_qs, u"d/data.txt"_qs}}, std::chrono::seconds(20), this,
-                             [&](const Reply &reply) { read = reply; });
-            connection->call(u"write_file"_qs, {{u"path"_qs, u"d/written.txt"_qs}, {u"content"_qs, u"from the agent\n"_qs}},
+            connection->call(QStringLiteral("read_file"), {{QStringLiteral("path"), QStringLiteral("d/data.txt")}},
+                             std::chrono::seconds(20), this, [&](const Reply &reply) { read = reply; });
+            connection->call(QStringLiteral("write_file"),
+                             {{QStringLiteral("path"), QStringLiteral("d/written.txt")},
+                              {QStringLiteral("content"), QStringLiteral("from the agent\n")}},
                              std::chrono::seconds(20), this, [&](const Reply &reply) { written = reply; });
             if (!QTest::qWaitFor([&] { return read.has_value() && written.has_value(); }, 30000))
                 break;
@@ -445,11 +509,11 @@ private slots:
                 if (!reply->hasValue())
                 {
                     // A symlink met mid-swap may also read as "not a folder" (bad_request).
-                    if (reply->error().code == Wire::Codes::PathEscape || reply->error().code == Wire::Codes::NotFound
-                        || reply->error().code == Wire::Codes::BadRequest)
+                    if (reply->error().code == Wire::Codes::PathEscape ||
+                        reply->error().code == Wire::Codes::NotFound || reply->error().code == Wire::Codes::BadRequest)
                         ++refused;
                     else
-                        unexpectedErrors.append(reply->error().code + u": "_qs + reply->error().message);
+                        unexpectedErrors.append(reply->error().code + QStringLiteral(": ") + reply->error().message);
                 }
             }
             if (read->hasValue())
@@ -472,7 +536,7 @@ private slots:
         QCOMPARE(readsOutside, 0);
         QVERIFY2(unexpectedErrors.isEmpty(), qPrintable(unexpectedErrors.join(u"; ")));
         // Nothing landed outside, and the outside file is unchanged.
-        QCOMPARE(QDir(outside).entryList(QDir::Files | QDir::Hidden), QStringList{u"data.txt"_qs});
+        QCOMPARE(QDir(outside).entryList(QDir::Files | QDir::Hidden), QStringList{QStringLiteral("data.txt")});
         QFile data(outside + u"/data.txt");
         QVERIFY(data.open(QIODevice::ReadOnly));
         QCOMPARE(data.readAll(), QByteArrayLiteral("OUTSIDE content\n"));
@@ -484,7 +548,9 @@ private slots:
 
     void writeReplacesAHardLinkInsteadOfWritingThrough()
     {
-        const auto written = call(u"write_file"_qs, {{u"path"_qs, u"hard-secret"_qs}, {u"content"_qs, u"new content"_qs}});
+        const auto written =
+            call(QStringLiteral("write_file"), {{QStringLiteral("path"), QStringLiteral("hard-secret")},
+                                                {QStringLiteral("content"), QStringLiteral("new content")}});
         QVERIFY(written && written->hasValue());
         QFile secret(m_outside + u"/secret.txt");
         QVERIFY(secret.open(QIODevice::ReadOnly));
@@ -501,8 +567,12 @@ private slots:
     {
         // A marker argument nothing else on the machine uses.
         const QString marker = QStringLiteral("1000.%1").arg(QRandomGenerator::global()->bounded(100000, 999999));
-        const QString script = QStringLiteral("setsid sleep %1 & setsid -f sleep %1; set -m; sleep %1 & echo started; wait").arg(marker);
-        const auto answer = call(u"run_command"_qs, {{u"argv"_qs, QJsonArray{u"bash"_qs, u"-c"_qs, script}}, {u"timeoutMs"_qs, 1500}});
+        const QString script =
+            QStringLiteral("setsid sleep %1 & setsid -f sleep %1; set -m; sleep %1 & echo started; wait").arg(marker);
+        const auto answer =
+            call(QStringLiteral("run_command"),
+                 {{QStringLiteral("argv"), QJsonArray{QStringLiteral("bash"), QStringLiteral("-c"), script}},
+                  {QStringLiteral("timeoutMs"), 1500}});
         QVERIFY(answer.has_value());
         QVERIFY2(!answer->hasValue(), "the command came back as a result");
         QCOMPARE(answer->error().code, Wire::Codes::TimedOut);
@@ -510,9 +580,9 @@ private slots:
         const QByteArray wanted = QByteArray("sleep", 6) + marker.toLatin1();
         const auto survivors = [&] {
             QStringList found;
-            for (const QString &name : QDir(u"/proc"_qs).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            for (const QString &name : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
             {
-                QFile cmdline(u"/proc/"_qs + name + u"/cmdline"_qs);
+                QFile cmdline(QStringLiteral("/proc/") + name + QStringLiteral("/cmdline"));
                 if (cmdline.open(QIODevice::ReadOnly) && cmdline.readAll().startsWith(wanted))
                     found.append(name);
             }
@@ -522,9 +592,9 @@ private slots:
         // And none is left as a zombie of the agent.
         const auto zombieChildren = [&] {
             int count = 0;
-            for (const QString &name : QDir(u"/proc"_qs).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            for (const QString &name : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
             {
-                QFile stat(u"/proc/"_qs + name + u"/stat"_qs);
+                QFile stat(QStringLiteral("/proc/") + name + QStringLiteral("/stat"));
                 if (!stat.open(QIODevice::ReadOnly))
                     continue;
                 const QByteArray line = stat.readAll();
@@ -545,13 +615,14 @@ private slots:
     {
         // A fresh agent, so its peak RSS (VmHWM) is this test's alone.
         AgentProcess agent;
-        QVERIFY2(agent.start(m_workspace, u"ws-one"_qs, u"agent-flood"_qs, m_tokenFile), qPrintable(agent.errorString()));
+        QVERIFY2(agent.start(m_workspace, QStringLiteral("ws-one"), QStringLiteral("agent-flood"), m_tokenFile),
+                 qPrintable(agent.errorString()));
         const qint64 pid = agent.pid();
         const qint64 idleKb = statusKb(pid, "VmRSS");
         QVERIFY(idleKb > 0);
 
         constexpr int Connections = 40;
-        const QByteArray junk(2 * 1024 * 1024, 'x');   // no newline
+        const QByteArray junk(2 * 1024 * 1024, 'x');  // no newline
         std::vector<std::unique_ptr<QTcpSocket>> sockets;
         std::vector<QByteArray> received(Connections);
         for (int i = 0; i < Connections; ++i)
@@ -573,7 +644,8 @@ private slots:
             QVERIFY2(received[i].contains("too_large"), received[i].constData());
         // Generous: an idle agent is ~20 MiB; the flood was 80 MiB.
         const qint64 peakKb = statusKb(pid, "VmHWM");
-        QVERIFY2(peakKb < idleKb + 24 * 1024, qPrintable(QStringLiteral("peak %1 KiB, idle %2 KiB").arg(peakKb).arg(idleKb)));
+        QVERIFY2(peakKb < idleKb + 24 * 1024,
+                 qPrintable(QStringLiteral("peak %1 KiB, idle %2 KiB").arg(peakKb).arg(idleKb)));
 
         // The agent still serves.
         auto connection = connectTo(agent.address());
@@ -594,20 +666,35 @@ private slots:
     {
         QTest::addColumn<QStringList>("arguments");
         QTest::addColumn<QString>("mentions");
-        const QString ws = m_dir.filePath(u"ws-one"_qs);
-        QTest::newRow("listen not loopback") << QStringList{u"--listen"_qs, u"0.0.0.0:0"_qs, u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile}
-                                             << u"--listen"_qs;
-        QTest::newRow("no workspace") << QStringList{u"--token-file"_qs, m_tokenFile} << u"--workspace"_qs;
-        QTest::newRow("workspace missing") << QStringList{u"--workspace"_qs, ws + u"/nope", u"--token-file"_qs, m_tokenFile} << u"--workspace"_qs;
-        QTest::newRow("gateway without token file") << QStringList{u"--workspace"_qs, ws, u"--gateway"_qs, u"http://127.0.0.1:1"_qs}
-                                                    << u"--token-file"_qs;
-        QTest::newRow("bad secret file") << QStringList{u"--workspace"_qs, ws, u"--secret-file"_qs, ws + u"/nope"} << u"--secret-file"_qs;
-        QTest::newRow("bad agent id") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--agent-id"_qs, u"a b"_qs}
-                                      << u"--agent-id"_qs;
-        QTest::newRow("bad gateway") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--gateway"_qs, u"ftp://x"_qs}
-                                     << u"--gateway"_qs;
-        QTest::newRow("bad timeout") << QStringList{u"--workspace"_qs, ws, u"--token-file"_qs, m_tokenFile, u"--command-timeout"_qs, u"soon"_qs}
-                                     << u"--command-timeout"_qs;
+        const QString ws = m_dir.filePath(QStringLiteral("ws-one"));
+        QTest::newRow("listen not loopback") << QStringList{QStringLiteral("--listen"),     QStringLiteral("0.0.0.0:0"),
+                                                            QStringLiteral("--workspace"),  ws,
+                                                            QStringLiteral("--token-file"), m_tokenFile}
+                                             << QStringLiteral("--listen");
+        QTest::newRow("no workspace") << QStringList{QStringLiteral("--token-file"), m_tokenFile}
+                                      << QStringLiteral("--workspace");
+        QTest::newRow("workspace missing")
+            << QStringList{QStringLiteral("--workspace"), ws + u"/nope", QStringLiteral("--token-file"), m_tokenFile}
+            << QStringLiteral("--workspace");
+        QTest::newRow("gateway without token file")
+            << QStringList{QStringLiteral("--workspace"), ws, QStringLiteral("--gateway"),
+                           QStringLiteral("http://127.0.0.1:1")}
+            << QStringLiteral("--token-file");
+        QTest::newRow("bad secret file") << QStringList{QStringLiteral("--workspace"), ws,
+                                                        QStringLiteral("--secret-file"), ws + u"/nope"}
+                                         << QStringLiteral("--secret-file");
+        QTest::newRow("bad agent id") << QStringList{QStringLiteral("--workspace"),  ws,
+                                                     QStringLiteral("--token-file"), m_tokenFile,
+                                                     QStringLiteral("--agent-id"),   QStringLiteral("a b")}
+                                      << QStringLiteral("--agent-id");
+        QTest::newRow("bad gateway") << QStringList{QStringLiteral("--workspace"),  ws,
+                                                    QStringLiteral("--token-file"), m_tokenFile,
+                                                    QStringLiteral("--gateway"),    QStringLiteral("ftp://x")}
+                                     << QStringLiteral("--gateway");
+        QTest::newRow("bad timeout") << QStringList{QStringLiteral("--workspace"),       ws,
+                                                    QStringLiteral("--token-file"),      m_tokenFile,
+                                                    QStringLiteral("--command-timeout"), QStringLiteral("soon")}
+                                     << QStringLiteral("--command-timeout");
     }
 
     void commandLine()
@@ -633,17 +720,19 @@ private slots:
     // SQLite store: the agent registers at start and leaves the build on SIGTERM.
     void registersWithTheGateway()
     {
-        auto store = Store::RunStore::open(u"sqlite:"_qs + m_dir.filePath(u"gateway.db"_qs));
+        auto store = Store::RunStore::open(QStringLiteral("sqlite:") + m_dir.filePath(QStringLiteral("gateway.db")));
         QVERIFY2(store, store ? "" : qPrintable(store.error().message));
         QHttpServer http;
         QByteArray lastAuthorization;
-        http.route(u"/api/v1/workspaces/<arg>/agent"_qs, [&](const QString &workspaceId, const QHttpServerRequest &request) {
+        http.route(QStringLiteral("/api/v1/workspaces/<arg>/agent"), [&](const QString &workspaceId,
+                                                                         const QHttpServerRequest &request) {
             lastAuthorization = request.value("Authorization");
             Routes::Reply reply;
             if (request.method() == QHttpServerRequest::Method::Post)
                 reply = Routes::registerAgent(**store, workspaceId, request.body());
             else if (request.method() == QHttpServerRequest::Method::Delete)
-                reply = Routes::stopWorkspace(**store, workspaceId, request.query().queryItemValue(u"agentID"_qs));
+                reply = Routes::stopWorkspace(**store, workspaceId,
+                                              request.query().queryItemValue(QStringLiteral("agentID")));
             else
                 reply = Routes::currentAgent(**store, workspaceId);
             return QHttpServerResponse(reply.body, static_cast<QHttpServerResponse::StatusCode>(reply.status));
@@ -651,31 +740,35 @@ private slots:
         const quint16 port = http.listen(QHostAddress(QHostAddress::LocalHost), 0);
         QVERIFY(port != 0);
 
-        const QString ws = m_dir.filePath(u"ws-reg"_qs);
+        const QString ws = m_dir.filePath(QStringLiteral("ws-reg"));
         QVERIFY(QDir().mkpath(ws));
         AgentProcess agent;
-        QVERIFY2(agent.start(ws, u"ws-reg"_qs, u"agent-r1"_qs, m_tokenFile,
-                             {u"--gateway"_qs, QStringLiteral("http://127.0.0.1:%1").arg(port)}),
+        QVERIFY2(agent.start(ws, QStringLiteral("ws-reg"), QStringLiteral("agent-r1"), m_tokenFile,
+                             {QStringLiteral("--gateway"), QStringLiteral("http://127.0.0.1:%1").arg(port)}),
                  qPrintable(agent.errorString()));
-        QTRY_VERIFY_WITH_TIMEOUT([&] {
-            const auto state = (*store)->workspaceState(u"ws-reg"_qs);
-            return state && state.value() && state.value()->agentId == u"agent-r1";
-        }(), 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                const auto state = (*store)->workspaceState(QStringLiteral("ws-reg"));
+                return state && state.value() && state.value()->agentId == u"agent-r1";
+            }(),
+            20000);
         QCOMPARE(lastAuthorization, QByteArray("Bearer " + Test::AgentTestToken));
-        const auto registered = (*store)->workspaceState(u"ws-reg"_qs);
+        const auto registered = (*store)->workspaceState(QStringLiteral("ws-reg"));
         QCOMPARE(registered.value()->port, int(agent.port()));
-        QCOMPARE(registered.value()->host, u"127.0.0.1"_qs);
+        QCOMPARE(registered.value()->host, QStringLiteral("127.0.0.1"));
         const qint64 build = registered.value()->build;
 
         // SIGTERM: the agent takes itself out of the latest build, then exits.
         // The event loop must run meanwhile (the gateway is in this process).
         const qint64 pid = agent.pid();
         ::kill(static_cast<pid_t>(pid), SIGTERM);
-        QTRY_VERIFY_WITH_TIMEOUT([&] {
-            const auto state = (*store)->workspaceState(u"ws-reg"_qs);
-            return state && state.value() && state.value()->agentId.isEmpty();
-        }(), 20000);
-        QCOMPARE((*store)->workspaceState(u"ws-reg"_qs).value()->build, build + 1);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                const auto state = (*store)->workspaceState(QStringLiteral("ws-reg"));
+                return state && state.value() && state.value()->agentId.isEmpty();
+            }(),
+            20000);
+        QCOMPARE((*store)->workspaceState(QStringLiteral("ws-reg")).value()->build, build + 1);
         QTRY_VERIFY_WITH_TIMEOUT(!agent.isRunning() || processGone(pid), 20000);
     }
 
@@ -683,14 +776,16 @@ private slots:
     {
         // A gateway without the route answers 404: the agent says so once and serves.
         QHttpServer http;
-        http.route(u"/healthz"_qs, [] { return QJsonObject{{u"status"_qs, u"ok"_qs}}; });
+        http.route(QStringLiteral("/healthz"), [] {
+            return QJsonObject{{QStringLiteral("status"), QStringLiteral("ok")}};
+        });
         const quint16 port = http.listen(QHostAddress(QHostAddress::LocalHost), 0);
         QVERIFY(port != 0);
-        const QString ws = m_dir.filePath(u"ws-404"_qs);
+        const QString ws = m_dir.filePath(QStringLiteral("ws-404"));
         QVERIFY(QDir().mkpath(ws));
         AgentProcess agent;
-        QVERIFY2(agent.start(ws, u"ws-404"_qs, u"agent-n1"_qs, m_tokenFile,
-                             {u"--gateway"_qs, QStringLiteral("http://127.0.0.1:%1").arg(port)}),
+        QVERIFY2(agent.start(ws, QStringLiteral("ws-404"), QStringLiteral("agent-n1"), m_tokenFile,
+                             {QStringLiteral("--gateway"), QStringLiteral("http://127.0.0.1:%1").arg(port)}),
                  qPrintable(agent.errorString()));
         QTRY_VERIFY_WITH_TIMEOUT(agent.log().contains(u"has no workspace registration route"), 20000);
         auto connection = connectTo(agent.address());
@@ -703,8 +798,8 @@ private slots:
         const quint16 deadPort = closed.serverPort();
         closed.close();
         AgentProcess lonely;
-        QVERIFY2(lonely.start(ws, u"ws-404"_qs, u"agent-n2"_qs, m_tokenFile,
-                              {u"--gateway"_qs, QStringLiteral("http://127.0.0.1:%1").arg(deadPort)}),
+        QVERIFY2(lonely.start(ws, QStringLiteral("ws-404"), QStringLiteral("agent-n2"), m_tokenFile,
+                              {QStringLiteral("--gateway"), QStringLiteral("http://127.0.0.1:%1").arg(deadPort)}),
                  qPrintable(lonely.errorString()));
         QTRY_VERIFY_WITH_TIMEOUT(lonely.log().contains(u"cannot register with the gateway"), 20000);
         auto second = connectTo(lonely.address());
@@ -720,24 +815,27 @@ private slots:
         QVERIFY(folder);
         const QString root = QFileInfo(m_workspace).canonicalFilePath();
         QCOMPARE(folder->root(), root);
-        QCOMPARE(folder->relativePath(u""_qs).value(), u"."_qs);
-        QCOMPARE(folder->relativePath(u"./sub//notes.txt"_qs).value(), u"sub/notes.txt"_qs);
-        QCOMPARE(folder->relativePath(root + u"/README.md").value(), u"README.md"_qs);
-        QVERIFY(folder->openBeneath(u"sub/notes.txt"_qs, O_RDONLY));
-        QVERIFY(folder->openBeneath(u"."_qs, O_RDONLY | O_DIRECTORY));
-        QCOMPARE(folder->openForWrite(u"sub/new.txt"_qs).value().relative, u"sub/new.txt"_qs);
-        QCOMPARE(folder->openForWrite(u"missing/new.txt"_qs).error().code, Wire::Codes::NotFound);
-        QCOMPARE(folder->openForWrite(u"."_qs).error().code, Wire::Codes::BadRequest);
-        QCOMPARE(folder->openForWrite(u"sub"_qs).error().code, Wire::Codes::BadRequest);
-        QCOMPARE(folder->openForWrite(u"sub/readme-link"_qs).error().code, Wire::Codes::PathEscape);
-        QCOMPARE(folder->relativePath(u"a/../README.md"_qs).error().code, Wire::Codes::PathEscape);
-        QCOMPARE(folder->openBeneath(u"nope"_qs, O_RDONLY).error().code, Wire::Codes::NotFound);
-        QCOMPARE(folder->openBeneath(u"dangling"_qs, O_RDONLY).error().code, Wire::Codes::PathEscape);
-        QCOMPARE(folder->openBeneath(u"link-out/secret.txt"_qs, O_RDONLY).error().code, Wire::Codes::PathEscape);
-        QCOMPARE(folder->openBeneath(u"sub/readme-link"_qs, O_RDONLY).error().code, Wire::Codes::PathEscape);
-        QCOMPARE(folder->relativePath(u"READ"_qs + QChar(u'\0') + u"ME"_qs).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->relativePath(QStringLiteral("")).value(), QStringLiteral("."));
+        QCOMPARE(folder->relativePath(QStringLiteral("./sub//notes.txt")).value(), QStringLiteral("sub/notes.txt"));
+        QCOMPARE(folder->relativePath(root + u"/README.md").value(), QStringLiteral("README.md"));
+        QVERIFY(folder->openBeneath(QStringLiteral("sub/notes.txt"), O_RDONLY));
+        QVERIFY(folder->openBeneath(QStringLiteral("."), O_RDONLY | O_DIRECTORY));
+        QCOMPARE(folder->openForWrite(QStringLiteral("sub/new.txt")).value().relative, QStringLiteral("sub/new.txt"));
+        QCOMPARE(folder->openForWrite(QStringLiteral("missing/new.txt")).error().code, Wire::Codes::NotFound);
+        QCOMPARE(folder->openForWrite(QStringLiteral(".")).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->openForWrite(QStringLiteral("sub")).error().code, Wire::Codes::BadRequest);
+        QCOMPARE(folder->openForWrite(QStringLiteral("sub/readme-link")).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->relativePath(QStringLiteral("a/../README.md")).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->openBeneath(QStringLiteral("nope"), O_RDONLY).error().code, Wire::Codes::NotFound);
+        QCOMPARE(folder->openBeneath(QStringLiteral("dangling"), O_RDONLY).error().code, Wire::Codes::PathEscape);
+        QCOMPARE(folder->openBeneath(QStringLiteral("link-out/secret.txt"), O_RDONLY).error().code,
+                 Wire::Codes::PathEscape);
+        QCOMPARE(folder->openBeneath(QStringLiteral("sub/readme-link"), O_RDONLY).error().code,
+                 Wire::Codes::PathEscape);
+        QCOMPARE(folder->relativePath(QStringLiteral("READ") + QChar(u'\0') + QStringLiteral("ME")).error().code,
+                 Wire::Codes::BadRequest);
         QVERIFY(!WorkspaceFolder::open(m_workspace + u"/README.md"));
-        QVERIFY(!WorkspaceFolder::open(u""_qs));
+        QVERIFY(!WorkspaceFolder::open(QStringLiteral("")));
     }
 
     void lineBuffer()
