@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "common/privatefiles.h"
 #include "flows/execution.h"
+#include "gateway/drive.h"
 #include "gateway/frameguard.h"
 #include "gateway/frontdoor.h"
 #include "gateway/httpapi.h"
@@ -27,10 +28,8 @@
 #include "lock/memorylockstore.h"
 #include "lock/runlock.h"
 #include "protocol/closecode.h"
-#include "protocol/workflowid.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
-#include "workspace/agentaddress.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
 
@@ -39,7 +38,6 @@ namespace Lockstep::Gateway
     namespace
     {
         const QString WebSocketPath = QStringLiteral("/api/v1/ws");
-        const QString DefaultFlow = QStringLiteral("hello");
         // /healthz waits this long for the store's answer to SELECT 1; a store
         // slower than that is reported degraded, not waited for.
         constexpr std::chrono::milliseconds HealthPingBudget{80};
@@ -81,250 +79,6 @@ namespace Lockstep::Gateway
             return configuration;
         }
 
-        // SPEC: a store failure closes 1011 with the store's reason (never SQL text).
-        QString storeCloseReason(const Store::StoreError &error)
-        {
-            if (error.kind == Store::StoreError::Kind::InvalidInput)
-                return QStringLiteral("invalid request: ") + error.shortText();
-            return QStringLiteral("store unavailable: ") + error.shortText();
-        }
-
-        QString describeHolder(const Lock::LockHolder &holder)
-        {
-            if (holder.parsed)
-                return holder.session.isEmpty() ? holder.replica : holder.session;
-            return QString::fromUtf8(holder.value).left(200);
-        }
-    }  // namespace
-
-    // One startRequest being served: the session that sent it, its lock and its
-    // execution. It lives until both the session and the execution have ended
-    // and the lock is released.
-    class Drive final : public QObject
-    {
-    public:
-        Drive(Session *session, Protocol::StartRequest request, const qint64 afterSeq, QObject *parent)
-            : QObject(parent)
-            , session(session)
-            , request(std::move(request))
-            , afterSeq(afterSeq)
-            , workflowId(this->request.workflowID)
-        {}
-
-        QPointer<Session> session;
-        Protocol::StartRequest request;
-        qint64 afterSeq = 0;
-        QString workflowId;
-        Lock::RunLock *lock = nullptr;          // child; null when the lock is off or unavailable (fail-open)
-        Flows::Execution *execution = nullptr;  // child; null until started
-        qint64 fence = 0;
-        std::optional<QString> newGoal;   // the user message this drive adds (none: a plain resume)
-        std::optional<Flows::Flow> flow;  // the run's flow, once known
-        bool sessionEnded = false;
-        bool executionEnded = false;
-        bool lockSettled = true;    // false while a lock is held or being released
-        bool lostReported = false;  // lockStatus `lost` went out (once per drive)
-        int storeCalls = 0;         // store calls out for this drive (it waits for them)
-        bool done = false;
-
-        bool executionRunning() const
-        {
-            return execution && !executionEnded;
-        }
-    };
-
-    // What one trip to the store decided for a drive (runs on the StoreWorker).
-    struct ResumeAttempt
-    {
-        std::optional<Store::StoreError> storeError;
-        std::optional<std::pair<CloseCode, QString>> refusal;  // answered before the resume
-        qint64 fence = 0;                                      // the fence the resume used
-        std::optional<QString> newGoal;
-        Store::ResumeResult resumed;
-        std::optional<Store::RunWorkspace> workspace;  // remembered with the run, after a resume
-    };
-
-    namespace
-    {
-        struct ResumeInput
-        {
-            QString workflowId;
-            QString goal;
-            QString flow;  // for a new run
-            bool flowKnown = false;
-            qint64 fence = 0;
-            bool takeFence = false;  // no lock: the store's counter is the fence
-            qint64 fenceAbove = 0;
-            std::optional<Flows::ApprovalDecision> approval;
-        };
-
-        // startRequest.approval: {"decision":"approved|rejected","requestID":"<the request entry's message_id>"}.
-        // An absent or empty object is no approval; anything else malformed is a problem (4400).
-        Result<std::optional<Flows::ApprovalDecision>, QString> readApproval(const Protocol::StartRequest &request)
-        {
-            if (!request.approval || request.approval->isEmpty())
-                return std::optional<Flows::ApprovalDecision>{};
-            const QJsonObject &approval = *request.approval;
-            const QString decision = approval.value(u"decision").toString();
-            if (decision != u"approved" && decision != u"rejected")
-                return unexpected(
-                    QStringLiteral("startRequest.approval.decision: must be \"approved\" or \"rejected\""));
-            const QString requestId = approval.value(u"requestID").toString();
-            if (!Protocol::isValidWorkflowId(requestId))
-                return unexpected(
-                    QStringLiteral("startRequest.approval.requestID: must be the message_id of the request entry"));
-            if (!request.goal.isEmpty())
-                return unexpected(QStringLiteral(
-                    "startRequest.approval: send it with an empty goal (it answers the pending request)"));
-            return std::optional<Flows::ApprovalDecision>{
-                Flows::ApprovalDecision{.approved = decision == u"approved", .requestId = requestId}};
-        }
-
-        // The approval of a request that passed readApproval() (beginDrive refuses the others).
-        std::optional<Flows::ApprovalDecision> approvalOf(const Protocol::StartRequest &request)
-        {
-            auto approval = readApproval(request);
-            return approval ? *approval : std::nullopt;
-        }
-
-        bool waitsForApproval(const RunStatus status)
-        {
-            return status == RunStatus::PlanApprovalRequired || status == RunStatus::ToolCallApprovalRequired;
-        }
-
-        // An approval answers the run's pending request, or it is refused (4400):
-        // the run must wait for an approval and its latest request must be the one named.
-        std::optional<QString> approvalProblem(Store::RunStore &store, const Store::Run &run,
-                                               const Flows::ApprovalDecision &approval,
-                                               std::optional<Store::StoreError> &failure)
-        {
-            if (!waitsForApproval(run.status))
-                return QStringLiteral("not waiting for approval (status: %1)").arg(toString(run.status));
-            const auto entries = store.entriesSince(run.workflowId, 0);
-            if (!entries)
-            {
-                failure = entries.error();
-                return std::nullopt;
-            }
-            QString pending;
-            for (const Store::StoredEntry &stored : *entries)
-            {
-                if (stored.entry.value(u"message_type").toString() == u"request")
-                    pending = stored.entry.value(u"message_id").toString();
-            }
-            if (pending != approval.requestId)
-                return QStringLiteral("approval for request %1, but the pending request is %2")
-                    .arg(approval.requestId, pending.isEmpty() ? QStringLiteral("none") : pending);
-            return std::nullopt;
-        }
-
-        void resumeIn(Store::RunStore &store, const QString &workflowId, ResumeAttempt &attempt)
-        {
-            auto resumed = store.resume(workflowId, attempt.fence, attempt.newGoal);
-            if (!resumed)
-            {
-                attempt.storeError = resumed.error();
-                return;
-            }
-            attempt.resumed = *resumed;
-            if (resumed->outcome != Store::ResumeOutcome::Resumed)
-                return;
-            // A hint for the workspace steps: not worth failing the drive over.
-            if (auto remembered = store.runWorkspace(workflowId))
-                attempt.workspace = *remembered;
-            else
-                qCWarning(lcGateway).noquote()
-                    << "workflow" << workflowId
-                    << ": its workspace binding could not be read:" << remembered.error().message;
-        }
-
-        // Look the run up (create it when new), then CAS-resume it.
-        ResumeAttempt prepareAndResume(Store::RunStore &store, const ResumeInput &input)
-        {
-            ResumeAttempt attempt;
-            attempt.fence = input.fence;
-            if (input.takeFence)
-            {
-                const auto fence = store.nextFence(input.fenceAbove);
-                if (!fence)
-                {
-                    attempt.storeError = fence.error();
-                    return attempt;
-                }
-                attempt.fence = *fence;
-            }
-            auto existing = store.getRun(input.workflowId);
-            if (!existing)
-            {
-                attempt.storeError = existing.error();
-                return attempt;
-            }
-            std::optional<Store::Run> run = *existing;
-            if (!run)
-            {
-                if (input.goal.isEmpty())
-                {
-                    attempt.refusal = {CloseCode::NotFound, QStringLiteral("workflow not found")};
-                    return attempt;
-                }
-                if (!input.flowKnown)
-                {
-                    attempt.refusal = {
-                        CloseCode::InvalidRequest,
-                        QStringLiteral("startRequest.workflowMetadata.flow: no flow named '%1'")
-                            .arg(Flows::Flow::isValidName(input.flow) ? input.flow : QStringLiteral("?"))};
-                    return attempt;
-                }
-                auto created = store.createRun(input.workflowId, input.goal, input.flow, attempt.fence);
-                if (created)
-                {
-                    run = *created;
-                }
-                else
-                {
-                    // Another session created it a moment ago (no lock): our goal is its next message.
-                    if (created.error().kind != Store::StoreError::Kind::Exists)
-                    {
-                        attempt.storeError = created.error();
-                        return attempt;
-                    }
-                    existing = store.getRun(input.workflowId);
-                    if (!existing)
-                    {
-                        attempt.storeError = existing.error();
-                        return attempt;
-                    }
-                    if (!existing->has_value())
-                    {
-                        attempt.refusal = {CloseCode::NotFound, QStringLiteral("workflow not found")};
-                        return attempt;
-                    }
-                    run = *existing;
-                    attempt.newGoal = input.goal;
-                }
-            }
-            else if (!input.goal.isEmpty())
-            {
-                attempt.newGoal = input.goal;
-            }
-            else if (input.approval)
-            {
-                std::optional<Store::StoreError> failure;
-                const std::optional<QString> problem = approvalProblem(store, *run, *input.approval, failure);
-                if (failure)
-                {
-                    attempt.storeError = failure;
-                    return attempt;
-                }
-                if (problem)
-                {
-                    attempt.refusal = {CloseCode::InvalidRequest, *problem};
-                    return attempt;
-                }
-            }
-            resumeIn(store, input.workflowId, attempt);
-            return attempt;
-        }
     }  // namespace
 
     Server::Server(GatewayConfig config, QObject *parent)
@@ -344,11 +98,8 @@ namespace Lockstep::Gateway
     {
         // Executions, sessions and feeds (also those waiting for deleteLater)
         // go before the stores they use; members are destroyed before children.
-        for (Drive *drive : std::as_const(m_drives))
-        {
-            if (drive->execution)
-                drive->execution->disconnect(this);
-        }
+        // A drive hears its lock and execution (its children) with itself as the
+        // context: deleting it disconnects them before they go.
         m_drives.clear();
         for (Session *session : std::as_const(m_sessions))
             session->disconnect(this);
@@ -643,11 +394,6 @@ namespace Lockstep::Gateway
             });
     }
 
-    QString Server::sessionLockId(const Session *session) const
-    {
-        return m_config.replicaId + u'#' + QString::number(session->id());
-    }
-
     // ---- connections ----
 
     void Server::onUpgradeRequested(QTcpSocket *socket, const RequestHead &head)
@@ -762,14 +508,9 @@ namespace Lockstep::Gateway
             feed->removeListener(session);
         for (Drive *drive : std::as_const(m_drives))
         {
-            if (drive->session != session)
+            if (!drive->isDrivenBy(session))
                 continue;
-            drive->sessionEnded = true;
-            if (drive->executionRunning())
-                drive->execution->requestStop(Flows::StopCause::ClientGone);
-            if (drive->lock)
-                drive->lock->relinquish(QStringLiteral("websocket"));
-            driveDone(drive);
+            drive->sessionEnded();
             break;
         }
         session->deleteLater();
@@ -782,432 +523,34 @@ namespace Lockstep::Gateway
 
     void Server::beginDrive(Session *session, const Protocol::StartRequest &request, const qint64 afterSeq)
     {
-        // The flow only matters for a new run; check its shape now, before any lock.
-        const QJsonValue flowValue = request.workflowMetadata.value(u"flow");
-        if (!flowValue.isUndefined() && !flowValue.isNull() && !flowValue.isString())
+        if (const std::optional<QString> problem = Drive::refusal(request))
         {
-            session->closeWith(quint16(CloseCode::InvalidRequest),
-                               QStringLiteral("startRequest.workflowMetadata.flow: must be a string"));
-            return;
-        }
-        // The workspace the run's workspace steps use (optional): checked before any lock too.
-        const QJsonValue workspaceValue = request.workflowMetadata.value(u"workspaceID");
-        if (!workspaceValue.isUndefined() && !workspaceValue.isNull() &&
-            (!workspaceValue.isString() || !Workspace::isValidWorkspaceId(workspaceValue.toString())))
-        {
-            session->closeWith(quint16(CloseCode::InvalidRequest),
-                               QStringLiteral("startRequest.workflowMetadata.workspaceID: must be a string of "
-                                              "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"));
-            return;
-        }
-        // An approval's shape is checked before any lock too; whether the run waits for it, after.
-        if (const auto approval = readApproval(request); !approval)
-        {
-            session->closeWith(quint16(CloseCode::InvalidRequest), approval.error());
+            session->closeWith(quint16(CloseCode::InvalidRequest), *problem);
             return;
         }
         session->setRole(Session::Role::Driver, request.workflowID, request.wantsIncrementalStreaming());
-        auto *drive = new Drive(session, request, afterSeq, this);
+        const DriveContext context{.config = m_config,
+                                   .flows = m_flows,
+                                   .store = *m_store,
+                                   .lockStore = m_lockStore.get(),
+                                   .workspaceTools = m_workspaceTools.get(),
+                                   .host = *this};
+        auto *drive = new Drive(context, session, request, afterSeq, this);
         m_drives.append(drive);
-
-        if (!m_config.lockConcurrentFlows)
-        {
-            proceed(drive);
-            return;
-        }
-        // The lock comes before any store write: a held lock closes 1013 having written nothing.
-        drive->lock = new Lock::RunLock(m_lockStore.get(), drive);
-        drive->lock->setTtl(m_config.lockTtl);
-        drive->lockSettled = false;
-        drive->lock->retain(QStringLiteral("websocket"));
-        connect(drive->lock, &Lock::RunLock::acquired, this, [this, drive] { onLockAcquired(drive); });
-        connect(drive->lock, &Lock::RunLock::held, this,
-                [this, drive](const Lock::LockHolder &holder, qint64) { onLockHeld(drive, holder); });
-        connect(drive->lock, &Lock::RunLock::failed, this,
-                [this, drive](const Lock::LockError &error) { onLockFailed(drive, error); });
-        connect(drive->lock, &Lock::RunLock::lost, this,
-                [this, drive](const QString &reason) { onLockLost(drive, reason); });
-        connect(drive->lock, &Lock::RunLock::refreshed, this, [this, drive](const qint64 ttlLeftMs) {
-            broadcastLockStatus(drive->workflowId, Protocol::LockState::Refreshed, drive->lock->sessionId(),
-                                drive->fence, ttlLeftMs);
-        });
-        connect(drive->lock, &Lock::RunLock::released, this, [this, drive](bool) {
-            broadcastLockStatus(drive->workflowId, Protocol::LockState::Released, drive->lock->sessionId(),
-                                drive->fence, 0);
-            drive->lockSettled = true;
-            driveDone(drive);
-        });
-        drive->lock->acquire(drive->workflowId, sessionLockId(session));
+        drive->start();
     }
 
-    void Server::onLockAcquired(Drive *drive)
+    void Server::driveEnded(Drive *drive)
     {
-        if (drive->sessionEnded || !drive->session || m_shuttingDown)
-        {
-            drive->lock->release();
-            return;
-        }
-        // The lock store's fence; when the run already carries a higher one (an
-        // HTTP create, a lock store reset or restarted, a fail-open run), the
-        // CAS misses on the fence and resumeRun() raises ours past it.
-        drive->fence = drive->lock->fence();
-        broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(), drive->fence,
-                            drive->lock->ttl().count(), drive->session);
-        proceed(drive);
-    }
-
-    void Server::onLockHeld(Drive *drive, const Lock::LockHolder &holder)
-    {
-        qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "is locked by" << describeHolder(holder);
-        drive->lockSettled = true;
-        if (drive->session)
-            drive->session->closeWith(quint16(CloseCode::TryAgainLater), LockHeldReason);
-        driveDone(drive);
-    }
-
-    void Server::onLockFailed(Drive *drive, const Lock::LockError &error)
-    {
-        qCWarning(lcGateway).noquote() << "lock store unavailable for" << drive->workflowId << ":" << error.message;
-        drive->lockSettled = true;
-        drive->lock->deleteLater();
-        drive->lock = nullptr;
-        if (!drive->session || drive->sessionEnded)
-        {
-            driveDone(drive);
-            return;
-        }
-        if (m_config.lockUnavailable == LockUnavailablePolicy::FailClosed)
-        {
-            drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lock store unavailable"));
-            driveDone(drive);
-            return;
-        }
-        // fail-open: run without mutual exclusion, and say so.
-        broadcastLockStatus(drive->workflowId, Protocol::LockState::Unavailable, {}, 0, 0, drive->session);
-        proceed(drive);
-    }
-
-    void Server::onLockLost(Drive *drive, const QString &reason)
-    {
-        qCWarning(lcGateway).noquote() << "lost the lock of" << drive->workflowId << ":" << reason;
-        if (drive->executionRunning())
-            drive->execution->requestStop(Flows::StopCause::LostLock, QStringLiteral("lost lock"));
-        if (!std::exchange(drive->lostReported, true))
-            broadcastLockStatus(drive->workflowId, Protocol::LockState::Lost, drive->lock->sessionId(), drive->fence, 0,
-                                drive->session);
-        if (drive->session)
-            drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
-        drive->lockSettled = true;
-        driveDone(drive);
-    }
-
-    void Server::failDrive(Drive *drive, const CloseCode code, const QString &reason)
-    {
-        if (drive->session)
-            drive->session->closeWith(quint16(code), reason);
-        if (drive->lock)
-            drive->lock->release();
-        driveDone(drive);
-    }
-
-    void Server::failDriveOnStore(Drive *drive, const Store::StoreError &error)
-    {
-        if (error.kind == Store::StoreError::Kind::InvalidInput)
-            return failDrive(drive, CloseCode::InvalidRequest, storeCloseReason(error));
-        qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << "store error:" << error.message;
-        failDrive(drive, CloseCode::InternalError, storeCloseReason(error));
-    }
-
-    template <typename Job, typename Then>
-    void Server::driveStore(Drive *drive, Job job, Then then)
-    {
-        ++drive->storeCalls;
-        m_store->call(drive, std::move(job), [this, drive, then = std::move(then)](auto result) mutable {
-            --drive->storeCalls;
-            then(std::move(result));
-            driveDone(drive);
-        });
-    }
-
-    void Server::proceed(Drive *drive)
-    {
-        if (!drive->session || drive->sessionEnded)
-            return failDrive(drive, CloseCode::Normal, {});
-        const Protocol::StartRequest &request = drive->request;
-        ResumeInput input;
-        input.workflowId = drive->workflowId;
-        input.goal = request.goal;
-        input.flow = request.workflowMetadata.value(u"flow").toString();
-        if (input.flow.isEmpty())
-            input.flow = DefaultFlow;
-        input.flowKnown = m_flows.contains(input.flow);
-        input.fence = drive->fence;
-        // No lock (turned off, or fail-open): the store's counter is the fence.
-        input.takeFence = !drive->lock;
-        input.approval = approvalOf(request);
-        driveStore(
-            drive, [input](Store::RunStore &store) { return prepareAndResume(store, input); },
-            [this, drive](const ResumeAttempt &attempt) { onResumed(drive, attempt, false); });
-    }
-
-    void Server::onResumed(Drive *drive, const ResumeAttempt &attempt, const bool fenceRaised)
-    {
-        drive->fence = attempt.fence;
-        if (attempt.newGoal)
-            drive->newGoal = attempt.newGoal;
-        if (attempt.storeError)
-            return failDriveOnStore(drive, *attempt.storeError);
-        if (attempt.refusal)
-            return failDrive(drive, attempt.refusal->first, attempt.refusal->second);
-        const Store::ResumeResult &resumed = attempt.resumed;
-        switch (resumed.outcome)
-        {
-        case Store::ResumeOutcome::NotFound:
-            return failDrive(drive, CloseCode::NotFound, QStringLiteral("workflow not found"));
-        case Store::ResumeOutcome::NotResumable:
-        {
-            const RunStatus status = resumed.status.value_or(RunStatus::Running);
-            const qint64 storedFence = resumed.fence.value_or(0);
-            // A miss on the fence is not a CAS miss: the run carries a fence from
-            // elsewhere. Take a fresh one above it once; losing again means a newer
-            // holder wrote meanwhile, and that is what the client hears.
-            const bool fenceMiss = m_config.casGuards && m_config.fencing && (storedFence > drive->fence);
-            if (!fenceMiss)
-                return failDrive(drive, CloseCode::NotResumable,
-                                 QStringLiteral("not resumable (status: %1)").arg(toString(status)));
-            if (fenceRaised)
-            {
-                qCWarning(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << storedFence
-                                               << "above ours" << drive->fence << "after a raise";
-                return failDrive(drive, CloseCode::InternalError,
-                                 QStringLiteral("stale fence: the run carries fence %1, above ours %2")
-                                     .arg(storedFence)
-                                     .arg(drive->fence));
-            }
-            qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "carries fence" << storedFence
-                                        << "above ours" << drive->fence << "; taking a fresh one";
-            return raiseFence(drive, storedFence);
-        }
-        case Store::ResumeOutcome::Resumed: break;
-        }
-        const Store::Run &run = *resumed.run;
-        // The session went away (or the lock was lost) while the store worked:
-        // nobody will drive the run now, so it is left as a closed tab leaves it.
-        if (!drive->session || drive->sessionEnded ||
-            (drive->lock && drive->lock->state() != Lock::RunLock::State::Holding))
-        {
-            const bool lockLost = drive->lock && drive->lock->state() == Lock::RunLock::State::Lost;
-            qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "was resumed after its session"
-                                        << (lockLost ? "lost the lock; left for --stale-after" : "ended; pausing it");
-            if (lockLost)
-                return failDrive(drive, CloseCode::InternalError, QStringLiteral("lost lock"));
-            const QString workflowId = drive->workflowId;
-            const qint64 fence = drive->fence;
-            driveStore(
-                drive,
-                [workflowId, fence](Store::RunStore &store) {
-                    return store.transition(workflowId, fence, RunStatus::Paused,
-                                            QStringLiteral("client disconnected"));
-                },
-                [this, drive](const Store::StoreResult<bool> &) { failDrive(drive, CloseCode::Normal, {}); });
-            return;
-        }
-        drive->flow = m_flows.find(run.flow);
-        if (!drive->flow)
-            return failDrive(drive, CloseCode::InternalError,
-                             QStringLiteral("flow '%1' is not available on this gateway").arg(run.flow));
-        startExecution(drive, run, attempt.workspace);
-    }
-
-    void Server::raiseFence(Drive *drive, const qint64 floor)
-    {
-        if (!drive->lock)
-            return resumeAgain(drive, floor);
-        drive->lock->raiseFence(floor, [this, drive](Lock::LockResult<std::optional<qint64>> raised) {
-            if (!drive->session || drive->sessionEnded)
-                return failDrive(drive, CloseCode::Normal, {});
-            if (!raised)
-            {
-                qCWarning(lcGateway).noquote()
-                    << "cannot raise the fence of" << drive->workflowId << ":" << raised.error().message;
-                return failDrive(drive, CloseCode::InternalError, QStringLiteral("lock store unavailable"));
-            }
-            if (!raised->has_value())
-                return;  // the lock is gone: onLockLost() or the release closes the session
-            drive->fence = **raised;
-            broadcastLockStatus(drive->workflowId, Protocol::LockState::Acquired, drive->lock->sessionId(),
-                                drive->fence, drive->lock->ttl().count(), drive->session);
-            resumeAgain(drive, std::nullopt);
-        });
-    }
-
-    void Server::resumeAgain(Drive *drive, const std::optional<qint64> lockless)
-    {
-        ResumeAttempt again;
-        again.fence = drive->fence;
-        again.newGoal = drive->newGoal;
-        const QString workflowId = drive->workflowId;
-        driveStore(
-            drive,
-            [attempt = again, workflowId, lockless](Store::RunStore &store) mutable {
-                if (lockless)
-                {
-                    const auto fence = store.nextFence(*lockless);
-                    if (!fence)
-                    {
-                        attempt.storeError = fence.error();
-                        return attempt;
-                    }
-                    attempt.fence = *fence;
-                }
-                resumeIn(store, workflowId, attempt);
-                return attempt;
-            },
-            [this, drive](const ResumeAttempt &attempt) { onResumed(drive, attempt, true); });
-    }
-
-    void Server::startExecution(Drive *drive, const Store::Run &run,
-                                const std::optional<Store::RunWorkspace> &remembered)
-    {
-        Session *session = drive->session;
-        const Protocol::StartRequest &request = drive->request;
-        Flows::ExecutionOptions options;
-        options.userMessage = drive->newGoal.value_or(QString());
-        if (!drive->newGoal)
-            options.approval = approvalOf(request);
-        options.delayScale = m_config.stepDelayScale;
-        options.deadline = m_config.workflowDeadline;
-        options.activityInterval =
-            std::max(std::chrono::milliseconds(100), std::min(m_config.lockTtl / 3, m_config.staleAfter / 3));
-        options.guards = m_config.casGuards;
-        options.fencing = m_config.fencing;
-        options.workspaceTools = m_workspaceTools.get();
-        options.workspace = workspaceBinding(request.workflowMetadata.value(u"workspaceID").toString(), remembered);
-        drive->execution = new Flows::Execution(*m_store, run, *drive->flow, drive->fence, options, drive);
-        if (drive->lock)
-            drive->lock->retain(QStringLiteral("execution"));
-        connect(drive->execution, &Flows::Execution::finished, this, [this, drive] { onExecutionFinished(drive); });
-
-        RunFeed *feed = feedFor(drive->workflowId);
-        feed->attachExecution(drive->execution);
-        const QString workflowId = drive->workflowId;
-        feed->addListener(session, drive->afterSeq, [workflowId](RunFeed::AddResult added, const QString &problem) {
-            if (added != RunFeed::AddResult::Added)
-                qCWarning(lcGateway).noquote() << "no snapshot for" << workflowId << ":" << problem;
-        });
-        qCInfo(lcGateway).noquote() << "session" << session->id() << "drives workflow" << drive->workflowId << "flow"
-                                    << drive->flow->name << "fence" << drive->fence;
-        drive->execution->start();
-    }
-
-    Workspace::WorkspaceBinding Server::workspaceBinding(const QString &requested,
-                                                         const std::optional<Store::RunWorkspace> &remembered) const
-    {
-        // The workspace named by this startRequest, else the one the run
-        // remembers; the agent it used last is dialed first when this
-        // gateway knows its address, else the dialer looks it up (lazily).
-        Workspace::WorkspaceBinding binding{.workspaceId = requested, .agent = std::nullopt};
-        if (!remembered)
-            return binding;
-        if (binding.workspaceId.isEmpty())
-            binding.workspaceId = remembered->workspaceId;
-        if (binding.workspaceId == remembered->workspaceId && !remembered->agentId.isEmpty() && m_workspaceTools)
-            binding.agent = m_workspaceTools->knownAgent(remembered->agentId);
-        return binding;
-    }
-
-    void Server::onExecutionFinished(Drive *drive)
-    {
-        drive->executionEnded = true;
-        const Flows::StopCause cause = drive->execution->stopCause().value_or(Flows::StopCause::TurnEnded);
-        if (RunFeed *feed = m_feeds.value(drive->workflowId))
-            feed->refresh();
-        // Remember the workspace binding (a hint for the next turn), and read
-        // the status the run ended with: the session's close reason.
-        const Workspace::WorkspaceBinding binding = drive->execution->workspaceBinding();
-        std::optional<Store::RunWorkspace> remember;
-        if (!binding.workspaceId.isEmpty())
-            remember = Store::RunWorkspace{.workspaceId = binding.workspaceId,
-                                           .agentId = binding.agent ? binding.agent->agentId : QString()};
-        driveStore(
-            drive,
-            [workflowId = drive->workflowId, remember](Store::RunStore &store) {
-                if (remember)
-                {
-                    if (const auto written = store.setRunWorkspace(workflowId, *remember); !written)
-                        qCWarning(lcGateway).noquote()
-                            << "workflow" << workflowId
-                            << ": its workspace binding was not stored:" << written.error().message;
-                }
-                return store.getRun(workflowId);
-            },
-            [this, drive, cause](const Store::StoreResult<std::optional<Store::Run>> &stored) {
-                const QString status =
-                    (stored && stored->has_value()) ? toString((*stored)->status) : QStringLiteral("unknown");
-                closeFinishedDrive(drive, cause, status);
-            });
-    }
-
-    void Server::closeFinishedDrive(Drive *drive, const Flows::StopCause cause, const QString &status)
-    {
-        qCInfo(lcGateway).noquote() << "workflow" << drive->workflowId << "execution ended:" << Flows::toString(cause)
-                                    << "status" << status;
-        if (drive->session)
-        {
-            switch (cause)
-            {
-            case Flows::StopCause::LostLock:
-                drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
-                break;
-            case Flows::StopCause::Superseded:
-                // A newer fence wrote: with the lock on, ours was taken over
-                // (say, this process was paused past its TTL) even if our
-                // heartbeat has not found out yet. Same end as a lost lock.
-                if (drive->lock)
-                {
-                    if (!std::exchange(drive->lostReported, true))
-                        broadcastLockStatus(drive->workflowId, Protocol::LockState::Lost, drive->lock->sessionId(),
-                                            drive->fence, 0, drive->session);
-                    drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("lost lock"));
-                }
-                else
-                    drive->session->closeWith(quint16(CloseCode::Normal), status);
-                break;
-            case Flows::StopCause::StoreError:
-                drive->session->closeWith(quint16(CloseCode::InternalError), QStringLiteral("store error"));
-                break;
-            case Flows::StopCause::Shutdown:
-                drive->session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));
-                break;
-            default: drive->session->closeWith(quint16(CloseCode::Normal), status); break;
-            }
-        }
-        if (drive->lock)
-            drive->lock->relinquish(QStringLiteral("execution"));
-        driveDone(drive);
-        dropFeedIfIdle(drive->workflowId);
-    }
-
-    void Server::driveDone(Drive *drive)
-    {
-        if (drive->done)
-            return;
-        const bool sessionOver = drive->sessionEnded || !drive->session;
-        const bool executionOver = !drive->execution || drive->executionEnded;
-        bool lockOver = drive->lockSettled;
-        if (drive->lock && !lockOver)
-        {
-            const auto state = drive->lock->state();
-            lockOver = (state == Lock::RunLock::State::Released) || (state == Lock::RunLock::State::Lost) ||
-                       (state == Lock::RunLock::State::HeldElsewhere) || (state == Lock::RunLock::State::Failed);
-        }
-        if (!sessionOver || !executionOver || !lockOver || (drive->storeCalls > 0))
-            return;
-        drive->done = true;
         m_drives.removeAll(drive);
         drive->deleteLater();
-        dropFeedIfIdle(drive->workflowId);
+        dropFeedIfIdle(drive->workflowId());
         checkShutdownDone();
+    }
+
+    bool Server::shuttingDown() const
+    {
+        return m_shuttingDown;
     }
 
     // ---- observing, cancelling ----
@@ -1286,11 +629,10 @@ namespace Lockstep::Gateway
     {
         for (Drive *drive : std::as_const(m_drives))
         {
-            if ((drive->workflowId == workflowId) && drive->executionRunning())
-                drive->execution->requestStop(Flows::StopCause::Cancelled, reason);
+            if (drive->workflowId() == workflowId)
+                drive->stopExecution(Flows::StopCause::Cancelled, reason);
         }
-        if (RunFeed *feed = m_feeds.value(workflowId))
-            feed->refresh();
+        refreshFeed(workflowId);
     }
 
     // ---- feeds ----
@@ -1309,13 +651,18 @@ namespace Lockstep::Gateway
     {
         if (!workflowId.isEmpty())
         {
-            if (RunFeed *feed = m_feeds.value(workflowId))
-                feed->refresh();
+            refreshFeed(workflowId);
             return;
         }
         // The store reconnected: announcements may have been missed.
         const QList<RunFeed *> feeds = m_feeds.values();
         for (RunFeed *feed : feeds)
+            feed->refresh();
+    }
+
+    void Server::refreshFeed(const QString &workflowId)
+    {
+        if (RunFeed *feed = m_feeds.value(workflowId))
             feed->refresh();
     }
 
@@ -1326,7 +673,7 @@ namespace Lockstep::Gateway
             return;
         for (const Drive *drive : std::as_const(m_drives))
         {
-            if ((drive->workflowId == workflowId) && drive->executionRunning())
+            if ((drive->workflowId() == workflowId) && drive->executionRunning())
                 return;
         }
         m_feeds.remove(workflowId);
@@ -1363,10 +710,7 @@ namespace Lockstep::Gateway
         if (m_door)
             m_door->closeDoor();
         for (Drive *drive : std::as_const(m_drives))
-        {
-            if (drive->executionRunning())
-                drive->execution->requestStop(Flows::StopCause::Shutdown);
-        }
+            drive->stopExecution(Flows::StopCause::Shutdown);
         const QList<Session *> sessions = m_sessions;
         for (Session *session : sessions)
             session->closeWith(quint16(CloseCode::GoingAway), QStringLiteral("gateway shutting down"));

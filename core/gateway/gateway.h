@@ -14,12 +14,11 @@
 
 #include "common/result.h"
 #include "flows/flowlibrary.h"
+#include "gateway/drive.h"
 #include "gateway/gatewayconfig.h"
 #include "gateway/httpapi.h"
 #include "gateway/tokenauth.h"
-#include "protocol/closecode.h"
 #include "protocol/messages.h"
-#include "workspace/agentaddress.h"
 
 class QTcpSocket;
 class QWebSocketServer;
@@ -27,13 +26,6 @@ class QWebSocketServer;
 namespace Lockstep::Store
 {
     class StoreWorker;
-    struct Run;
-    struct RunWorkspace;
-    struct StoreError;
-}
-namespace Lockstep::Flows
-{
-    enum class StopCause;
 }
 namespace Lockstep::Workspace
 {
@@ -43,14 +35,10 @@ namespace Lockstep::Workspace
 namespace Lockstep::Lock
 {
     class LockStore;
-    struct LockError;
-    struct LockHolder;
 }
 
 namespace Lockstep::Gateway
 {
-    class Drive;
-    struct ResumeAttempt;
     class FrontDoor;
     class HttpApi;
     class RunFeed;
@@ -68,14 +56,8 @@ namespace Lockstep::Gateway
     // endpoint /api/v1/ws, the run store, the run lock and the executions.
     //
     // A websocket session is decided by its first message:
-    //  - startRequest: drive. [lock -> 1013 when held] -> create the run if new
-    //    (flow from workflowMetadata {"flow": NAME}, default "hello"; an unknown
-    //    workflow with an empty goal is 4404: nothing to resume) or CAS-resume it
-    //    (empty goal: resume; non-empty: the next user message) -> 4409 on a miss
-    //    -> run an Execution. When the execution ends the session closes (1000,
-    //    reason = final status); when the session closes first the execution
-    //    stops at the next step and the run is left `paused`. The lock is
-    //    released when both have ended.
+    //  - startRequest: drive (a Drive: lock, create or CAS-resume the run,
+    //    execution; see drive.h).
     //  - subscribe: observe (4404 for an unknown workflow).
     // Both get a snapshot of the chat log and then deltas (RunFeed).
     //
@@ -83,7 +65,7 @@ namespace Lockstep::Gateway
     // StoreWorker (its own thread and connection), and /healthz pings the
     // store on a second one with a deadline, so a hung database costs no
     // websocket ping, no health answer and no lock heartbeat.
-    class Server final : public QObject
+    class Server final : public QObject, private DriveHost
     {
         Q_OBJECT
         Q_DISABLE_COPY_MOVE(Server)
@@ -110,8 +92,6 @@ namespace Lockstep::Gateway
         void stopped();
 
     private:
-        friend class Drive;
-
         void onUpgradeRequested(QTcpSocket *socket, const RequestHead &head);
         void onNewWebSocket();
         void onOpening(Session *session, const Protocol::ClientMessage &message, qint64 afterSeq);
@@ -119,44 +99,22 @@ namespace Lockstep::Gateway
         void onSessionEnded(Session *session);
 
         void beginDrive(Session *session, const Protocol::StartRequest &request, qint64 afterSeq);
-        // A store call for a drive: the drive lives until `then` has run.
-        template <typename Job, typename Then>
-        void driveStore(Drive *drive, Job job, Then then);
-        // After the lock (or without one): create or look up the run and
-        // CAS-resume it, in one store call; then onResumed().
-        void proceed(Drive *drive);
-        // A miss on the fence alone takes a fresh fence above the stored one
-        // once (raiseFence) and tries again; a second miss is a stale fence.
-        void onResumed(Drive *drive, const ResumeAttempt &attempt, bool fenceRaised);
-        void raiseFence(Drive *drive, qint64 floor);
-        void resumeAgain(Drive *drive, std::optional<qint64> lockless);
-        void startExecution(Drive *drive, const Store::Run &run, const std::optional<Store::RunWorkspace> &remembered);
-        void failDrive(Drive *drive, CloseCode code, const QString &reason);
-        void failDriveOnStore(Drive *drive, const Store::StoreError &error);
         void observe(Session *session, const QString &workflowId, qint64 afterSeq);
         void stopWorkflow(Session *session, const QString &reason);
         // After a cancel went through here: stop local executions, tell subscribers.
         void runCancelled(const QString &workflowId, const QString &reason);
 
-        void onLockAcquired(Drive *drive);
-        void onLockHeld(Drive *drive, const Lock::LockHolder &holder);
-        void onLockFailed(Drive *drive, const Lock::LockError &error);
-        void onLockLost(Drive *drive, const QString &reason);
-        void onExecutionFinished(Drive *drive);
-        // The rest of onExecutionFinished(), once the store said how the run ended.
-        void closeFinishedDrive(Drive *drive, Flows::StopCause cause, const QString &status);
-        // The run's workspace: named by the startRequest or remembered with the run.
-        Workspace::WorkspaceBinding workspaceBinding(const QString &requested,
-                                                     const std::optional<Store::RunWorkspace> &remembered) const;
-        void driveDone(Drive *drive);
-
+        // DriveHost
+        bool shuttingDown() const override;
         void broadcastLockStatus(const QString &workflowId, Protocol::LockState state, const QString &holder,
-                                 qint64 fence, qint64 ttlMs, Session *alsoTo = nullptr);
-        RunFeed *feedFor(const QString &workflowId);
+                                 qint64 fence, qint64 ttlMs, Session *alsoTo) override;
+        RunFeed *feedFor(const QString &workflowId) override;
+        void refreshFeed(const QString &workflowId) override;
+        void dropFeedIfIdle(const QString &workflowId) override;
+        void driveEnded(Drive *drive) override;
+
         // Another process wrote this run (empty: any run, after a store reconnect).
         void onStoreChanged(const QString &workflowId);
-        void dropFeedIfIdle(const QString &workflowId);
-        QString sessionLockId(const Session *session) const;
         QJsonObject health() const;
         // /healthz: health() plus a round trip to the store and the lock store;
         // "status":"degraded" and "degraded":{part: reason} when one fails.
