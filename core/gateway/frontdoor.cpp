@@ -108,7 +108,7 @@ namespace Lockstep::Gateway
     }  // namespace
 
     FrontDoor::FrontDoor(Options options, QObject *parent)
-        : QTcpServer(parent)
+        : HttpHandover(parent)
         , m_options(std::move(options))
     {
         // Connections are handed on at once; this only bounds a burst.
@@ -339,11 +339,9 @@ namespace Lockstep::Gateway
 
     void FrontDoor::handOver(QTcpSocket *socket)
     {
-        // The HTTP server takes it now (synchronously, on pendingConnectionAvailable);
-        // the request is buffered whole, so nudge it to read: it reads and
-        // dispatches it at once.
-        addPendingConnection(socket);
-        emit socket->readyRead();
+        // The HTTP server takes it and serves the request before this returns,
+        // and reads nothing more from it.
+        handToHttpServer(socket);
         // It answers at once (a lock query: when the lock store answers); a
         // connection it never answers does not keep its slot for ever.
         QTimer::singleShot(AnswerTimeoutMs, socket, [socket] {
@@ -356,8 +354,7 @@ namespace Lockstep::Gateway
         });
         // Whatever comes after the request must not reach the HTTP server (it
         // would parse and serve it as a second request, past this door's
-        // checks): cut its reading and drop those bytes until the socket closes.
-        disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
+        // checks): drop those bytes until the socket closes.
         connect(socket, &QTcpSocket::readyRead, socket, [socket] {
             const QByteArray dropped = socket->readAll();
             if (!dropped.isEmpty() && !socket->property("lockstepDropLogged").toBool())

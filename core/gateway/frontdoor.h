@@ -6,8 +6,8 @@
 #include <QByteArray>
 #include <QSslConfiguration>
 #include <QString>
-#include <QTcpServer>
 
+#include "gateway/httphandover.h"
 #include "gateway/httphead.h"
 
 class QTcpSocket;
@@ -24,7 +24,9 @@ namespace Lockstep::Gateway
     //  - anything else needs the bearer token (all but /healthz: 401 as soon as
     //    the head is read, before any body), must keep to the limits (body size,
     //    chunked bodies) and must send its whole body within bodyTimeout (408);
-    //    then it is queued for the QAbstractHttpServer this server is bound to.
+    //    then it is handed to the QAbstractHttpServer this server is bound to
+    //    (handToHttpServer(), the one place that relies on QtHttpServer's
+    //    internals).
     // QtHttpServer 6.4 cannot look at an upgrade before accepting it, so auth,
     // origin and subprotocol checks of the websocket happen here, before any
     // upgrade, and a refused upgrade is an ordinary HTTP 401/403/404.
@@ -34,7 +36,7 @@ namespace Lockstep::Gateway
     // door and its limits. Past maxConnections, healthReserve more connections
     // are read, for /healthz only (503 for anything else), so load balancers
     // still see the gateway when every slot is taken.
-    class FrontDoor final : public QTcpServer
+    class FrontDoor final : public HttpHandover
     {
         Q_OBJECT
         Q_DISABLE_COPY_MOVE(FrontDoor)

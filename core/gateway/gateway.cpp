@@ -441,8 +441,9 @@ namespace Lockstep::Gateway
         });
         // Connected to readyRead before QWebSocketServer and QWebSocket (see frameguard.h).
         new FrameGuard(socket, head.size, m_config.maxMessageBytes);
+        // It reads the upgrade request already buffered in `socket` by itself
+        // (tst_gatewayhandover checks that it still does).
         m_webSockets->handleConnection(socket);
-        emit socket->readyRead();
     }
 
     void Server::onNewWebSocket()
