@@ -5,7 +5,6 @@
 #include <mutex>
 #include <vector>
 
-#include <hiredis/adapters/qt.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -16,6 +15,7 @@
 
 #include "common/logging.h"
 #include "lock/lockkeeper.h"
+#include "lock/redisqtadapter.h"
 
 namespace Lockstep::Lock
 {
@@ -90,25 +90,6 @@ return value
             return {body, QCryptographicHash::hash(body, QCryptographicHash::Sha1).toHex()};
         }
 
-        // hiredis calls back into whichever store object is alive; while we are
-        // inside one of its callbacks, contexts and adapters must not be freed
-        // outright (hiredis frees them itself when the callback returns).
-        thread_local int t_callbackDepth = 0;
-
-        class CallbackScope
-        {
-        public:
-            CallbackScope()
-            {
-                ++t_callbackDepth;
-            }
-            ~CallbackScope()
-            {
-                --t_callbackDepth;
-            }
-            Q_DISABLE_COPY_MOVE(CallbackScope)
-        };
-
         void *idToPrivdata(quint64 id)
         {
             return reinterpret_cast<void *>(static_cast<std::uintptr_t>(id));
@@ -117,20 +98,6 @@ return value
         quint64 privdataToId(void *privdata)
         {
             return static_cast<quint64>(reinterpret_cast<std::uintptr_t>(privdata));
-        }
-
-        // RedisQtAdapter's destructor writes into the context it was given, which
-        // hiredis has freed by then; point it at a harmless parking context first.
-        // Its socket notifiers are gone already (hiredis's cleanup hook deletes them).
-        void retireAdapter(RedisQtAdapter *adapter, bool immediately)
-        {
-            static thread_local redisAsyncContext parking{};
-            parking.ev.data = nullptr;
-            adapter->setContext(&parking);
-            if (immediately)
-                delete adapter;
-            else
-                adapter->deleteLater();
         }
 
         // ac->errstr is only filled in on some paths; the socket context's buffer always is.
@@ -305,8 +272,6 @@ return value
             context->data = nullptr;  // late hiredis callbacks find no store
             redisAsyncFree(context);  // deferred by hiredis when inside its callback
         }
-        if (RedisQtAdapter *adapter = std::exchange(m_adapter, nullptr))
-            retireAdapter(adapter, t_callbackDepth == 0);
     }
 
     QString RedisLockStore::kind() const
@@ -506,8 +471,7 @@ return value
                  .message = QStringLiteral("cannot connect to lock store %1: %2").arg(m_endpoint.redacted(), reason)},
                 false);
         }
-        m_adapter = new RedisQtAdapter();
-        m_adapter->setContext(context);
+        RedisQtAdapter::attach(context);  // a fresh context has no event library yet
         context->data = this;
         redisAsyncSetConnectCallback(context, &RedisLockStore::connectThunk);
         redisAsyncSetDisconnectCallback(context, &RedisLockStore::disconnectThunk);
@@ -572,10 +536,8 @@ return value
         {
             context->data = nullptr;
             if (!contextDying)
-                redisAsyncFree(context);
+                redisAsyncFree(context);  // deferred by hiredis when inside its callback
         }
-        if (RedisQtAdapter *adapter = std::exchange(m_adapter, nullptr))
-            retireAdapter(adapter, !contextDying && t_callbackDepth == 0);
         if (wasUp || !m_reportedDown)
             qCWarning(lcLock).noquote() << error.message;
         m_reportedDown = true;
@@ -629,7 +591,6 @@ return value
         auto *self = static_cast<RedisLockStore *>(context->data);
         if (!self)
             return;
-        const CallbackScope scope;
         if (!reply)
         {
             // hiredis is freeing the context (connection lost): every call fails now.
@@ -646,7 +607,6 @@ return value
         auto *self = static_cast<RedisLockStore *>(context->data);
         if (!self)
             return;
-        const CallbackScope scope;
         if (status == REDIS_OK)
         {
             self->m_link = Link::Up;
@@ -666,7 +626,6 @@ return value
         auto *self = static_cast<RedisLockStore *>(context->data);
         if (!self)
             return;
-        const CallbackScope scope;
         self->dropConnection({.kind = LockError::Kind::Unavailable,
                               .message = QStringLiteral("lost the connection to lock store %1: %2")
                                              .arg(self->m_endpoint.redacted(), contextError(context))},

@@ -12,7 +12,6 @@
 
 struct redisAsyncContext;
 struct redisReply;
-class RedisQtAdapter;
 
 namespace Lockstep::Lock
 {
@@ -36,7 +35,7 @@ namespace Lockstep::Lock
     const QByteArray &redisRefreshScript();
 
     // The lock store on Redis, through hiredis's asynchronous API on the Qt event
-    // loop (its Qt adapter): nothing here blocks. One connection, opened by the
+    // loop (RedisQtAdapter): nothing here blocks. One connection, opened by the
     // first call and again by the first call after it was lost; calls while the
     // server is down fail fast (connection refused) or at the latest after
     // callTimeout, which also drops a connection that stopped answering.
@@ -121,7 +120,6 @@ namespace Lockstep::Lock
 
         RedisEndpoint m_endpoint;
         redisAsyncContext *m_context = nullptr;
-        RedisQtAdapter *m_adapter = nullptr;
         Link m_link = Link::Down;
         quint64 m_generation = 0;  // bumped on every drop: late host lookups are ignored
         quint64 m_nextId = 0;

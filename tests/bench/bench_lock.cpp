@@ -4,8 +4,8 @@
 // (1) Contention: one holder holds the lock of a workflow; a second replica
 //     tries to acquire it N times in a row and times each "held" answer.
 //     Floors: a bare `SET key value NX PX` on the same held key through
-//     hiredis, synchronous (blocking, no event loop) and asynchronous (hiredis's
-//     Qt adapter on the same event loop the lock store uses).
+//     hiredis, synchronous (blocking, no event loop) and asynchronous (the lock
+//     store's RedisQtAdapter on the same event loop the lock store uses).
 // (2) Churn: acquire + release cycles per second, through the store and through
 //     RunLock objects (one per cycle, heartbeat armed, as the gateway uses them),
 //     with VmRSS from /proc/self/status before and after.
@@ -18,7 +18,6 @@
 #include <functional>
 #include <vector>
 
-#include <hiredis/adapters/qt.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -33,6 +32,7 @@
 #include "benchutil.h"
 #include "lock/memorylockstore.h"
 #include "lock/redislockstore.h"
+#include "lock/redisqtadapter.h"
 #include "lock/runlock.h"
 #include "tempredis.h"
 
@@ -170,8 +170,7 @@ namespace
                 redisAsyncFree(context);
             return {.errors = tries};
         }
-        auto *adapter = new RedisQtAdapter();
-        adapter->setContext(context);
+        RedisQtAdapter::attach(context);  // freed with the context
         AsyncFloor state;
         auto ns = runSequential(tries, [&](std::function<void()> done) {
             state.done = std::move(done);
@@ -179,10 +178,6 @@ namespace
                               static_cast<size_t>(key.size()));
         });
         redisAsyncFree(context);
-        // The adapter's destructor writes into its (now freed) context: park it first.
-        redisAsyncContext parking{};
-        adapter->setContext(&parking);
-        delete adapter;
         return summarise(std::move(ns), state.errors);
     }
 
