@@ -8,6 +8,7 @@
 #include "mainwindow.h"
 #include "protocol/workflowid.h"
 #include "theme.h"
+#include "translations.h"
 
 int main(int argc, char *argv[])
 {
@@ -64,6 +65,7 @@ int main(int argc, char *argv[])
         Lockstep::Cli::failUsage(QStringLiteral("--embedded starts its own gateway; leave out --gateway"));
 
     Lockstep::Logging::install({.appName = QStringLiteral("lockstep"), .debug = parser.isSet(QStringLiteral("debug"))});
+    Lockstep::Ui::installTranslations(&app);
     Lockstep::Ui::Theme::captureSystemDefaults();
     Lockstep::Ui::ConsoleOptions options;
     options.profile = parser.value(QStringLiteral("profile"));
