@@ -138,13 +138,10 @@ namespace Lockstep::Ui
         default: break;
         }
         outcome.kind = OutcomeKind::Failed;
-        outcome.detail =
-            reason.isEmpty()
-                ? QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (%2)").arg(closeCodeMeaning(code)).arg(code)
-                : QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (%2): %3")
-                      .arg(closeCodeMeaning(code))
-                      .arg(code)
-                      .arg(reason);
+        outcome.detail = reason.isEmpty() ? QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (%2)")
+                                                .arg(closeCodeMeaning(code), QString::number(code))
+                                          : QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (%2): %3")
+                                                .arg(closeCodeMeaning(code), QString::number(code), reason);
         return outcome;
     }
 
