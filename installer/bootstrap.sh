@@ -16,6 +16,7 @@ packages=(
     # libraries
     qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-websockets-dev qt6-httpserver-dev
     qt6-charts-dev libqt6sql6-sqlite libqt6sql6-psql qtkeychain-qt6-dev libspdlog-dev
+    qt6-tools-dev qt6-l10n-tools
     libhiredis-dev libboost-dev libssl-dev
     # servers and desktop pieces the tests start themselves
     redis-server postgresql xvfb xauth dbus-x11 gnome-keyring fonts-dejavu-core

@@ -101,32 +101,37 @@ namespace Lockstep::Ui
         // The Markdown an entry is rendered from.
         QString markdownSource(const ChatLogEntry &entry, const bool expanded)
         {
-            const auto tr = [](const char *text) { return QCoreApplication::translate("ChatLogDelegate", text); };
             switch (entry.messageType)
             {
             case MessageType::Agent: return entry.content;
             case MessageType::User:
             case MessageType::Request: return keepLineBreaks(entry.content);
             case MessageType::WorkflowEnd:
-                return keepLineBreaks(entry.content.isEmpty() ? tr("The workflow ended.") : entry.content);
+                return keepLineBreaks(entry.content.isEmpty()
+                                          ? QCoreApplication::translate("ChatLogDelegate", "The workflow ended.")
+                                          : entry.content);
             case MessageType::Tool:
             {
-                const QString summary = entry.content.isEmpty() ? tr("tool call") : entry.content;
+                const QString summary = entry.content.isEmpty()
+                                            ? QCoreApplication::translate("ChatLogDelegate", "tool call")
+                                            : entry.content;
                 if (!expanded)
                     return QStringLiteral("▸ ") + summary.section(u'\n', 0, 0);
                 QString source = QStringLiteral("▾ ") + keepLineBreaks(summary) + QStringLiteral("\n\n**") +
-                                 tr("Arguments") + QStringLiteral("**\n\n");
+                                 QCoreApplication::translate("ChatLogDelegate", "Arguments") + QStringLiteral("**\n\n");
                 const QString args = argumentsText(entry);
-                source += args.isEmpty() ? tr("(none)") + u'\n' : fenced(args, QStringLiteral("json"));
-                source += QStringLiteral("\n**") + tr("Response") + QStringLiteral("**\n\n");
+                source += args.isEmpty() ? QCoreApplication::translate("ChatLogDelegate", "(none)") + u'\n'
+                                         : fenced(args, QStringLiteral("json"));
+                source += QStringLiteral("\n**") + QCoreApplication::translate("ChatLogDelegate", "Response") +
+                          QStringLiteral("**\n\n");
                 if (entry.toolInfo && entry.toolInfo->toolResponse && !entry.toolInfo->toolResponse->isEmpty())
                     source += fenced(*entry.toolInfo->toolResponse);
                 else if (entry.toolInfo && entry.toolInfo->toolResponse)
-                    source += tr("(empty)");
+                    source += QCoreApplication::translate("ChatLogDelegate", "(empty)");
                 else if (entry.status == MessageStatus::Pending)
-                    source += tr("(waiting for the tool)");
+                    source += QCoreApplication::translate("ChatLogDelegate", "(waiting for the tool)");
                 else
-                    source += tr("(none)");
+                    source += QCoreApplication::translate("ChatLogDelegate", "(none)");
                 return source;
             }
             }

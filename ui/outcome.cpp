@@ -1,5 +1,6 @@
 #include "outcome.h"
 
+#include <QCoreApplication>
 #include <QRegularExpression>
 
 #include "protocol/closecode.h"
@@ -30,7 +31,7 @@ namespace Lockstep::Ui
     QString LockHolder::describe() const
     {
         if (!replica.isEmpty())
-            return QStringLiteral("replica %1, session %2").arg(replica, session);
+            return QCoreApplication::translate("Lockstep::Ui::Outcome", "replica %1, session %2").arg(replica, session);
         return raw;
     }
 
@@ -39,38 +40,48 @@ namespace Lockstep::Ui
         const QString who = LockHolder::parse(holder).describe();
         if (!thisTab)
             return who;
-        return who.isEmpty() ? QStringLiteral("this tab") : QStringLiteral("this tab (%1)").arg(who);
+        return who.isEmpty() ? QCoreApplication::translate("Lockstep::Ui::Outcome", "this tab")
+                             : QCoreApplication::translate("Lockstep::Ui::Outcome", "this tab (%1)").arg(who);
     }
 
     QString outcomeText(const ActionOutcome &outcome)
     {
         const auto withStatus = [&outcome](const QString &words) {
-            return outcome.status ? QStringLiteral("%1 (status: %2)").arg(words, toString(*outcome.status)) : words;
+            return outcome.status ? QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (status: %2)")
+                                        .arg(words, toString(*outcome.status))
+                                  : words;
         };
         switch (outcome.kind)
         {
-        case OutcomeKind::Resumed: return QStringLiteral("resumed");
-        case OutcomeKind::MessageSent: return QStringLiteral("message sent");
-        case OutcomeKind::NotResumable: return withStatus(QStringLiteral("not resumable"));
-        case OutcomeKind::NotFound: return QStringLiteral("not found");
-        case OutcomeKind::Cancelled: return QStringLiteral("cancelled");
-        case OutcomeKind::NothingToCancel: return withStatus(QStringLiteral("nothing to cancel"));
+        case OutcomeKind::Resumed: return QCoreApplication::translate("Lockstep::Ui::Outcome", "resumed");
+        case OutcomeKind::MessageSent: return QCoreApplication::translate("Lockstep::Ui::Outcome", "message sent");
+        case OutcomeKind::NotResumable:
+            return withStatus(QCoreApplication::translate("Lockstep::Ui::Outcome", "not resumable"));
+        case OutcomeKind::NotFound: return QCoreApplication::translate("Lockstep::Ui::Outcome", "not found");
+        case OutcomeKind::Cancelled: return QCoreApplication::translate("Lockstep::Ui::Outcome", "cancelled");
+        case OutcomeKind::NothingToCancel:
+            return withStatus(QCoreApplication::translate("Lockstep::Ui::Outcome", "nothing to cancel"));
         case OutcomeKind::AlreadyRunning:
         {
-            return QStringLiteral("already running (1013) — %1")
-                .arg(outcome.holder.trimmed().isEmpty()
-                         ? QStringLiteral("holder unknown")
-                         : QStringLiteral("held by %1").arg(holderWording(outcome.holder, outcome.holderIsThisTab)));
+            const QString who = outcome.holder.trimmed().isEmpty()
+                                    ? QCoreApplication::translate("Lockstep::Ui::Outcome", "holder unknown")
+                                    : QCoreApplication::translate("Lockstep::Ui::Outcome", "held by %1")
+                                          .arg(holderWording(outcome.holder, outcome.holderIsThisTab));
+            return QCoreApplication::translate("Lockstep::Ui::Outcome", "already running (1013) — %1").arg(who);
         }
-        case OutcomeKind::DrivingHere: return QStringLiteral("this tab is driving the run");
+        case OutcomeKind::DrivingHere:
+            return QCoreApplication::translate("Lockstep::Ui::Outcome", "this tab is driving the run");
         case OutcomeKind::InvalidRequest:
-            return outcome.detail.isEmpty() ? QStringLiteral("invalid request")
-                                            : QStringLiteral("invalid request: %1").arg(outcome.detail);
+            return outcome.detail.isEmpty()
+                       ? QCoreApplication::translate("Lockstep::Ui::Outcome", "invalid request")
+                       : QCoreApplication::translate("Lockstep::Ui::Outcome", "invalid request: %1")
+                             .arg(outcome.detail);
         case OutcomeKind::Failed:
-            return outcome.detail.isEmpty() ? QStringLiteral("failed")
-                                            : QStringLiteral("failed: %1").arg(outcome.detail);
+            return outcome.detail.isEmpty()
+                       ? QCoreApplication::translate("Lockstep::Ui::Outcome", "failed")
+                       : QCoreApplication::translate("Lockstep::Ui::Outcome", "failed: %1").arg(outcome.detail);
         }
-        return QStringLiteral("failed");
+        return QCoreApplication::translate("Lockstep::Ui::Outcome", "failed");
     }
 
     Theme::Tone outcomeTone(const OutcomeKind kind)
@@ -127,9 +138,10 @@ namespace Lockstep::Ui
         default: break;
         }
         outcome.kind = OutcomeKind::Failed;
-        outcome.detail = reason.isEmpty()
-                             ? QStringLiteral("%1 (%2)").arg(closeCodeMeaning(code)).arg(code)
-                             : QStringLiteral("%1 (%2): %3").arg(closeCodeMeaning(code)).arg(code).arg(reason);
+        outcome.detail = reason.isEmpty() ? QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (%2)")
+                                                .arg(closeCodeMeaning(code), QString::number(code))
+                                          : QCoreApplication::translate("Lockstep::Ui::Outcome", "%1 (%2): %3")
+                                                .arg(closeCodeMeaning(code), QString::number(code), reason);
         return outcome;
     }
 
@@ -158,19 +170,24 @@ namespace Lockstep::Ui
                 return outcome;
             }
             outcome.kind = OutcomeKind::Failed;
-            outcome.detail = QStringLiteral("unexpected answer from the gateway");
+            outcome.detail = QCoreApplication::translate("Lockstep::Ui::Outcome", "unexpected answer from the gateway");
             return outcome;
         }
         outcome.kind = OutcomeKind::Failed;
         if (httpStatus == 0)
-            outcome.detail = networkError.isEmpty() ? QStringLiteral("no answer from the gateway") : networkError;
+            outcome.detail = networkError.isEmpty()
+                                 ? QCoreApplication::translate("Lockstep::Ui::Outcome", "no answer from the gateway")
+                                 : networkError;
         else if (httpStatus == 401)
-            outcome.detail = QStringLiteral("not allowed (HTTP 401: the token was refused)");
+            outcome.detail =
+                QCoreApplication::translate("Lockstep::Ui::Outcome", "not allowed (HTTP 401: the token was refused)");
         else
         {
             const QString message = body.value(QLatin1StringView("message")).toString();
-            outcome.detail = message.isEmpty() ? QStringLiteral("HTTP %1").arg(httpStatus)
-                                               : QStringLiteral("HTTP %1: %2").arg(httpStatus).arg(message);
+            outcome.detail =
+                message.isEmpty()
+                    ? QCoreApplication::translate("Lockstep::Ui::Outcome", "HTTP %1").arg(httpStatus)
+                    : QCoreApplication::translate("Lockstep::Ui::Outcome", "HTTP %1: %2").arg(httpStatus).arg(message);
         }
         return outcome;
     }

@@ -11,7 +11,8 @@
 
 // What Resume, Cancel and Send ended in, and the one function that words it.
 // The tab banner, the tab history, the status bar and the tests all call
-// outcomeText(), so a wording exists exactly once.
+// outcomeText(), so a wording exists exactly once. The words are translatable
+// (context "Lockstep::Ui::Outcome"); tests compare kinds, not words.
 namespace Lockstep::Ui
 {
     // Who holds a run lock. The gateway spells the holder "replica#session"
@@ -66,6 +67,7 @@ namespace Lockstep::Ui
     Theme::Tone outcomeTone(OutcomeKind kind);
     bool isSuccess(OutcomeKind kind);
 
+    // The gateway's 4409 reason (wire protocol, never translated):
     // "not resumable (status: running)" -> Running. nullopt if no status is named.
     std::optional<RunStatus> statusFromReason(const QString &reason);
 

@@ -8,6 +8,7 @@
 #include "mainwindow.h"
 #include "protocol/workflowid.h"
 #include "theme.h"
+#include "translations.h"
 
 int main(int argc, char *argv[])
 {
@@ -42,6 +43,7 @@ int main(int argc, char *argv[])
         {QStringLiteral("workflow"), QStringLiteral("Workflow ID to open."), QStringLiteral("ID")},
         {QStringLiteral("embedded"),
          QStringLiteral("Start a local gateway (SQLite, in-process lock) and connect to it; stopped on exit.")},
+        {QStringLiteral("debug"), QStringLiteral("Also log debug messages.")},
     });
     Lockstep::Cli::parseOrExit(parser, QApplication::arguments());
     if (parser.isSet(QStringLiteral("gateway")))
@@ -62,7 +64,8 @@ int main(int argc, char *argv[])
     if (parser.isSet(QStringLiteral("embedded")) && parser.isSet(QStringLiteral("gateway")))
         Lockstep::Cli::failUsage(QStringLiteral("--embedded starts its own gateway; leave out --gateway"));
 
-    Lockstep::Logging::install({.appName = QStringLiteral("lockstep")});
+    Lockstep::Logging::install({.appName = QStringLiteral("lockstep"), .debug = parser.isSet(QStringLiteral("debug"))});
+    Lockstep::Ui::installTranslations(&app);
     Lockstep::Ui::Theme::captureSystemDefaults();
     Lockstep::Ui::ConsoleOptions options;
     options.profile = parser.value(QStringLiteral("profile"));
@@ -72,14 +75,15 @@ int main(int argc, char *argv[])
     // A token for --gateway without a profile; read once, never stored.
     options.token = qEnvironmentVariable("LOCKSTEP_TOKEN");
     Lockstep::Ui::MainWindow window(options);
-    window.show();
-    window.start();
-    // SIGTERM/SIGINT close the window normally, so an embedded gateway is stopped too.
+    // SIGTERM/SIGINT close the window normally, so an embedded gateway is stopped too;
+    // installed before start() logs anything, so a signal right after that takes this path.
     Lockstep::Gateway::ShutdownSignals shutdownSignals;
     QObject::connect(&shutdownSignals, &Lockstep::Gateway::ShutdownSignals::received, &window, [&window] {
         window.close();
         QApplication::quit();
     });
+    window.show();
+    window.start();
     const int code = QApplication::exec();
     Lockstep::Logging::shutdown();
     return code;

@@ -95,11 +95,16 @@ namespace Lockstep::Logging
         }
         g_logger = std::make_shared<spdlog::logger>(options.appName.toStdString(), sinks.begin(), sinks.end());
         g_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-        g_logger->set_level(options.debug ? spdlog::level::debug : spdlog::level::info);
+        // spdlog writes whatever reaches it: the Qt categories decide. Our debug
+        // lines (and plain qDebug()) are off unless --debug; QT_LOGGING_RULES and
+        // QT_LOGGING_CONF are applied after these rules, so they have the last word.
+        g_logger->set_level(spdlog::level::debug);
         g_logger->flush_on(spdlog::level::warn);
         qInstallMessageHandler(messageHandler);
-        if (!options.debug)
-            QLoggingCategory::setFilterRules(QStringLiteral("lockstep.*.debug=false"));
+        QLoggingCategory::setFilterRules(options.debug ? QStringLiteral("lockstep.*.debug=true")
+                                                       : QStringLiteral("lockstep.*.debug=false\ndefault.debug=false"));
+        qCDebug(lcApp).noquote() << options.appName << "logging to"
+                                 << (g_logFilePath.isEmpty() ? QStringLiteral("stderr only") : g_logFilePath);
     }
 
     void shutdown()

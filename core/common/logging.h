@@ -4,7 +4,8 @@
 #include <QString>
 
 // One logging category per area; filter with QT_LOGGING_RULES, e.g.
-// QT_LOGGING_RULES="lockstep.transport.debug=true".
+// QT_LOGGING_RULES="lockstep.transport.debug=true" (or "lockstep.*.debug=true",
+// what --debug does). Whatever a category lets through is written.
 Q_DECLARE_LOGGING_CATEGORY(lcApp)
 Q_DECLARE_LOGGING_CATEGORY(lcProtocol)
 Q_DECLARE_LOGGING_CATEGORY(lcTransport)
@@ -22,11 +23,12 @@ namespace Lockstep::Logging
         QString logDirectory;  // empty: <AppDataLocation>/logs
         bool toStderr = true;
         bool toFile = true;
-        bool debug = false;  // also keep debug messages
+        bool debug = false;  // --debug: lockstep.* debug messages on (QT_LOGGING_RULES still wins)
     };
 
-    // Installs spdlog sinks (rotating file and stderr) and the one
-    // qInstallMessageHandler bridge. Call once, early in main().
+    // Installs spdlog sinks (rotating file and stderr), the one
+    // qInstallMessageHandler bridge and the default category rules. Call once,
+    // early in main().
     void install(const Options &options);
     // Flushes and drops the sinks; safe to call more than once.
     void shutdown();

@@ -1,3 +1,5 @@
+// Builds the modelled legacy checkpoint; what it models and why comparing
+// against it is fair: legacycheckpoint.h.
 #include "legacycheckpoint.h"
 
 #include <QCryptographicHash>

@@ -1,23 +1,33 @@
 #include "closecode.h"
 
+#include <QCoreApplication>
+
 namespace Lockstep
 {
+    // The console's words for a code (SPEC.md, "console shows"), translatable in
+    // the context "Lockstep::CloseCode". The gateway never sends these: its close
+    // reasons are part of the wire protocol and stay as SPEC.md spells them.
     QString closeCodeMeaning(const std::uint16_t code)
     {
+        const char *words = nullptr;
         switch (static_cast<CloseCode>(code))
         {
-        case CloseCode::Normal: return QStringLiteral("closed");
-        case CloseCode::GoingAway: return QStringLiteral("gateway restarting — reconnect");
-        case CloseCode::PolicyViolation: return QStringLiteral("not allowed");
-        case CloseCode::MessageTooBig: return QStringLiteral("message too big");
-        case CloseCode::InternalError: return QStringLiteral("gateway error");
-        case CloseCode::ServiceRestart: return QStringLiteral("gateway restarting — reconnect");
-        case CloseCode::TryAgainLater: return QStringLiteral("already running");
-        case CloseCode::InvalidRequest: return QStringLiteral("invalid request");
-        case CloseCode::NotFound: return QStringLiteral("not found");
-        case CloseCode::NotResumable: return QStringLiteral("not resumable");
+        case CloseCode::Normal: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "closed"); break;
+        case CloseCode::GoingAway:
+        case CloseCode::ServiceRestart:
+            words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "gateway restarting — reconnect");
+            break;
+        case CloseCode::PolicyViolation: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "not allowed"); break;
+        case CloseCode::MessageTooBig: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "message too big"); break;
+        case CloseCode::InternalError: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "gateway error"); break;
+        case CloseCode::TryAgainLater: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "already running"); break;
+        case CloseCode::InvalidRequest: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "invalid request"); break;
+        case CloseCode::NotFound: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "not found"); break;
+        case CloseCode::NotResumable: words = QT_TRANSLATE_NOOP("Lockstep::CloseCode", "not resumable"); break;
         }
-        return QStringLiteral("closed with code %1").arg(code);
+        if (words)
+            return QCoreApplication::translate("Lockstep::CloseCode", words);
+        return QCoreApplication::translate("Lockstep::CloseCode", "closed with code %1").arg(code);
     }
 
     namespace
@@ -46,11 +56,12 @@ namespace Lockstep
         {
         case CloseCode::NotResumable:
             if (const auto status = statusFromNotResumableReason(reason))
-                return meaning + u" (status: " + humanName(*status) + u')';
+                return QCoreApplication::translate("Lockstep::CloseCode", "%1 (status: %2)")
+                    .arg(meaning, humanName(*status));
             return meaning;
         case CloseCode::InvalidRequest:
             if (!reason.isEmpty())
-                return meaning + u": " + reason;
+                return QCoreApplication::translate("Lockstep::CloseCode", "%1: %2").arg(meaning, reason);
             return meaning;
         default: return meaning;
         }

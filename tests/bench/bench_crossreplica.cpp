@@ -11,7 +11,11 @@
 //
 //   bench_crossreplica [--subscribers N] [--scale F] [--rest-seconds S]
 //
-// LOCKSTEP_GATEWAY_BIN picks the gateway binary (an older build: its figures).
+// LOCKSTEP_GATEWAY_BIN picks the gateway binary. The baseline is not a model:
+// it is this program against a real earlier build (before LISTEN/NOTIFY feeds,
+// commit a08aaf9^, where replicas polled), on the same PostgreSQL set-up,
+// flows, subscriber count and machine; only the gateway binary differs. The
+// table says "poll (older gateway)" when /healthz names no feed mechanism.
 
 #include <algorithm>
 #include <cstdio>

@@ -2,6 +2,12 @@
 // gateway: incremental_streaming (chat-log deltas) against the legacy full
 // checkpoint in every newCheckpoint. Goal: incremental <= 2 % of legacy.
 //
+// The baseline is the gateway's own legacy mode (a client that leaves out the
+// incremental_streaming capability), whose checkpoint is the model of the old
+// internal checkpoint in core/flows/legacycheckpoint.h. Fair because both runs
+// go through the same gateway, flow, goal and store, and every frame the client
+// receives is counted (lockStatus and runStatus too), not only checkpoints.
+//
 //   bench_events [--store sqlite|postgresql] [--runs N] [--long]
 
 #include <cstdio>

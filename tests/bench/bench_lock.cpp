@@ -1,6 +1,13 @@
 // Run lock: latency of a refused acquire under contention, against the bare
 // Redis round trip as a floor, and acquire/release churn with process RSS.
 //
+// The floor is not an old implementation but the least any Redis lock must do
+// for a refused acquire: one `SET key value NX PX` round trip on the held key.
+// Fair because it runs against the same Redis server and held key over
+// loopback TCP, right after the measured paths; "x floor" is what the lock
+// store costs on top: its acquire script (which also reads the holder and the
+// TTL the console shows) and the answer's way back through the event loop.
+//
 // (1) Contention: one holder holds the lock of a workflow; a second replica
 //     tries to acquire it N times in a row and times each "held" answer.
 //     Floors: a bare `SET key value NX PX` on the same held key through

@@ -1,5 +1,12 @@
 // The run lock through real lockstep-gateway processes on Redis.
 //
+// Baselines: for (a) a floor, not an old implementation: one synchronous
+// `SET key value NX PX` round trip on the held lock key, the least any Redis
+// lock must do before refusing; the gateway path adds the websocket frame, the
+// JSON parse, the lock store and the close frame. Fair because the floor is
+// measured on the same Redis and key in the same run. (b) and (c) have goals,
+// not baselines.
+//
 // (a) Contention: a first client drives a `long` run; a second client's
 //     startRequest on the same workflow is refused with 1013, N times. Timed
 //     from sending the startRequest to receiving the close frame (the

@@ -9,7 +9,10 @@
 //
 //   bench_storestall [--ttl-ms T] [--hang-ms H]
 //
-// LOCKSTEP_GATEWAY_BIN picks the gateway binary (an older build: its figures).
+// LOCKSTEP_GATEWAY_BIN picks the gateway binary. The baseline is not a model:
+// it is this program against a real earlier build whose store calls ran on
+// the event loop (commit 559027a^, before the StoreWorker), with the same
+// PostgreSQL, Redis, TTL and hang; only the gateway binary differs.
 
 #include <cstdio>
 

@@ -4,6 +4,11 @@
 // workspace up only when the dial fails or is slow). Baseline: no validation,
 // the dial retries the bound agent until the workflow deadline.
 //
+// The baseline is the same AgentDialer with lazyValidation off (the original
+// behaviour SPEC.md describes), not a separate model: same flow, store, agent
+// process and stopped workspace, the only difference being the switch. Its
+// deadline is shortened to --deadline-ms, which favours the baseline.
+//
 // Real lockstep-agent processes, a real SQLite store, the real Execution.
 //
 //   bench_workspace [--deadline-ms N] [--runs N]

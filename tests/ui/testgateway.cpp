@@ -154,4 +154,9 @@ namespace Lockstep::Test
             return nullptr;
         return window.tabs().constLast();
     }
+
+    QString outcomeLine(const Ui::TabAction action, const Ui::ActionOutcome &outcome)
+    {
+        return Ui::WorkflowTab::recordText({.action = action, .outcome = outcome});
+    }
 }  // namespace Lockstep::Test

@@ -6,6 +6,8 @@
 #include <QTemporaryDir>
 
 #include "mainwindow.h"
+#include "outcome.h"
+#include "workflowtab.h"
 
 namespace Lockstep::Test
 {
@@ -52,4 +54,7 @@ namespace Lockstep::Test
     // Creates a workflow as File → New workflow… does and waits for its tab
     // (at most 10 s; nullptr: it did not open).
     Ui::WorkflowTab *newWorkflowTab(Ui::MainWindow &window, const QString &goal, const QString &flow);
+    // The banner and history line of an outcome, in the console's own words
+    // (WorkflowTab::recordText): tests name the outcome kind, not its English text.
+    QString outcomeLine(Ui::TabAction action, const Ui::ActionOutcome &outcome);
 }  // namespace Lockstep::Test

@@ -205,32 +205,38 @@ private slots:
     }
 
     // Resume against a server that closes the startRequest with a code: the
-    // outcome banner and the history say it in the outcome's words.
+    // outcome kind it ends in, shown in the banner and the history in the
+    // outcome's words.
     void resumeOutcomes_data()
     {
         QTest::addColumn<int>("code");
         QTest::addColumn<QString>("reason");
-        QTest::addColumn<QString>("banner");
-        QTest::newRow("accepted") << 0 << QString() << QStringLiteral("Resume: resumed");
+        QTest::addColumn<int>("kind");
+        QTest::addColumn<int>("status");  // -1: none
+        QTest::addColumn<QString>("detail");
+        const int none = -1;
+        QTest::newRow("accepted") << 0 << QString() << int(OutcomeKind::Resumed) << none << QString();
         QTest::newRow("4409") << 4409 << QStringLiteral("not resumable (status: running)")
-                              << QStringLiteral("Resume: not resumable (status: running)");
+                              << int(OutcomeKind::NotResumable) << int(RunStatus::Running) << QString();
         QTest::newRow("4409 finished") << 4409 << QStringLiteral("not resumable (status: finished)")
-                                       << QStringLiteral("Resume: not resumable (status: finished)");
-        QTest::newRow("4404") << 4404 << QStringLiteral("workflow not found") << QStringLiteral("Resume: not found");
-        QTest::newRow("1013") << 1013 << LockHeldReason
-                              << QStringLiteral(
-                                     "Resume: already running (1013) — held by replica replica-x, session 5");
+                                       << int(OutcomeKind::NotResumable) << int(RunStatus::Finished) << QString();
+        QTest::newRow("4404") << 4404 << QStringLiteral("workflow not found") << int(OutcomeKind::NotFound) << none
+                              << QString();
+        QTest::newRow("1013") << 1013 << LockHeldReason << int(OutcomeKind::AlreadyRunning) << none << QString();
         QTest::newRow("4400") << 4400 << QStringLiteral("startRequest.goal: wrong type")
-                              << QStringLiteral("Resume: invalid request: startRequest.goal: wrong type");
-        QTest::newRow("1011") << 1011 << QStringLiteral("lock store unavailable")
-                              << QStringLiteral("Resume: failed: gateway error (1011): lock store unavailable");
+                              << int(OutcomeKind::InvalidRequest) << none
+                              << QStringLiteral("startRequest.goal: wrong type");
+        QTest::newRow("1011") << 1011 << QStringLiteral("lock store unavailable") << int(OutcomeKind::Failed) << none
+                              << outcomeFromClose(1011, QStringLiteral("lock store unavailable"), {}).detail;
     }
 
     void resumeOutcomes()
     {
         QFETCH(int, code);
         QFETCH(QString, reason);
-        QFETCH(QString, banner);
+        QFETCH(int, kind);
+        QFETCH(int, status);
+        QFETCH(QString, detail);
         CloseServer server;
         server.driveCode = quint16(code);
         server.driveReason = reason;
@@ -240,16 +246,22 @@ private slots:
         QTRY_COMPARE(tab.liveConnection()->status().state, ConnectionState::Connected);
         QTRY_COMPARE(tab.lockTracker()->holder(), QStringLiteral("replica-x#5"));
         tab.findChild<QPushButton *>(QStringLiteral("resumeButton"))->click();
-        QTRY_COMPARE(label(tab, "outcomeLabel"), banner);
+        QTRY_COMPARE(tab.history().size(), 1);
+        const WorkflowTab::Record record = tab.history().constFirst();
+        QVERIFY(record.action == TabAction::Resume);
+        QCOMPARE(record.outcome.kind, OutcomeKind(kind));
+        QVERIFY(record.outcome.status == (status < 0 ? std::nullopt : std::optional(RunStatus(status))));
+        QCOMPARE(record.outcome.detail, detail);
+        QCOMPARE(label(tab, "outcomeLabel"), WorkflowTab::recordText(record));
         QCOMPARE(server.startRequests, 1);
         QCOMPARE(server.lastStart.value(u"goal").toString(), QString());  // resume: empty goal
         QCOMPARE(server.lastStart.value(u"workflowID").toString(), QStringLiteral("w-1"));
-        QCOMPARE(tab.history().size(), 1);
-        QCOMPARE(WorkflowTab::recordText(tab.history().constFirst()), banner);
         if (code == 1013)
         {
-            // Not hammered: the lock is re-checked later, and the line says by whom it is held.
-            QVERIFY2(label(tab, "driveConnectionLabel").contains(u"held by replica replica-x, session 5"),
+            // The holder comes from the lock panel; not hammered: the lock is
+            // re-checked later, and the line says by whom it is held.
+            QCOMPARE(record.outcome.holder, QStringLiteral("replica-x#5"));
+            QVERIFY2(label(tab, "driveConnectionLabel").contains(holderWording(QStringLiteral("replica-x#5"))),
                      qPrintable(label(tab, "driveConnectionLabel")));
             QCOMPARE(server.startRequests, 1);
         }
@@ -266,15 +278,19 @@ private slots:
         composer->setPlainText(QStringLiteral("Now add a test"));
         QTest::keyClick(composer, Qt::Key_Return, Qt::ControlModifier);
         QCOMPARE(composer->toPlainText(), QString());
-        QTRY_COMPARE(label(tab, "outcomeLabel"), QStringLiteral("Send: already running (1013) — holder unknown"));
+        QTRY_COMPARE(tab.history().size(), 1);
+        QVERIFY(tab.history().constLast().action == TabAction::Send);
+        QCOMPARE(tab.history().constLast().outcome.kind, OutcomeKind::AlreadyRunning);
+        QCOMPARE(tab.history().constLast().outcome.holder, QString());  // no lockStatus came: holder unknown
         QCOMPARE(server.lastStart.value(u"goal").toString(), QStringLiteral("Now add a test"));
         QCOMPARE(composer->toPlainText(), QStringLiteral("Now add a test"));
 
         server.driveCode = 0;
         tab.findChild<QPushButton *>(QStringLiteral("sendButton"))->click();
-        QTRY_COMPARE(label(tab, "outcomeLabel"), QStringLiteral("Send: message sent"));
+        QTRY_COMPARE(tab.history().size(), 2);
+        QVERIFY(tab.history().constLast().action == TabAction::Send);
+        QCOMPARE(tab.history().constLast().outcome.kind, OutcomeKind::MessageSent);
         QCOMPARE(composer->toPlainText(), QString());
-        QCOMPARE(tab.history().size(), 2);
     }
 
     void unreachableGatewayIsAFailure()
@@ -286,8 +302,9 @@ private slots:
         QTRY_VERIFY2(label(tab, "liveConnectionLabel").startsWith(u"Live: reconnecting in 5 s (attempt 2) — last: "),
                      qPrintable(label(tab, "liveConnectionLabel")));
         tab.resume();
-        QTRY_VERIFY2(label(tab, "outcomeLabel").startsWith(u"Resume: failed: "),
-                     qPrintable(label(tab, "outcomeLabel")));
+        QTRY_COMPARE(tab.history().size(), 1);
+        QCOMPARE(tab.history().constFirst().outcome.kind, OutcomeKind::Failed);
+        QVERIFY(!tab.history().constFirst().outcome.detail.isEmpty());
     }
 };
 

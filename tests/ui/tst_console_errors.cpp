@@ -136,7 +136,8 @@ private slots:
         QTRY_VERIFY(running->cancelConfirmation());
         QCOMPARE(running->cancelConfirmation()->button(QMessageBox::No)->text(), QStringLiteral("&Keep it running"));
         running->cancelConfirmation()->button(QMessageBox::Yes)->click();
-        QTRY_COMPARE_WITH_TIMEOUT(running->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(running->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}), 10000);
 
         // The banner is dismissable; the outcome stays in the tab's history.
         auto *dismiss = running->findChild<QToolButton *>(QStringLiteral("dismissOutcomeButton"));

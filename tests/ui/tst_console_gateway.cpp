@@ -13,11 +13,13 @@
 #include <QTest>
 
 #include "chatlogmodel.h"
+#include "connection.h"
 #include "embeddedgateway.h"
 #include "locktracker.h"
 #include "mainwindow.h"
 #include "outcome.h"
 #include "protocol/chatlog.h"
+#include "protocol/closecode.h"
 #include "runlistmodel.h"
 #include "testgateway.h"
 #include "workflowtab.h"
@@ -104,7 +106,8 @@ private slots:
         WorkflowTab *tab =
             newWorkflow(QStringLiteral("Create a file called hello.sh that prints hello"), QStringLiteral("hello"));
         QVERIFY(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Resume: resumed"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed}), 10000);
         QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), QStringLiteral("Live: connected"), 10000);
         // The chat log arrives: the user's goal, agent text, a tool call that succeeded.
         ChatLogModel *log = tab->chatModel();
@@ -126,7 +129,8 @@ private slots:
         auto *composer = tab->findChild<QPlainTextEdit *>(QStringLiteral("composer"));
         composer->setPlainText(QStringLiteral("Also print the date"));
         tab->findChild<QPushButton *>(QStringLiteral("sendButton"))->click();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Send: message sent"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Send, {.kind = OutcomeKind::MessageSent}), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(log->rowCount() > before, 10000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 10000);
         bool sawMessage = false;
@@ -146,28 +150,37 @@ private slots:
                                   QStringLiteral("Session: closed (1000) — input_required"), 10000);
 
         cancelWithConfirmation(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Cancel: cancelled"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}), 10000);
         QTRY_VERIFY(tab->runStatus() == RunStatus::Stopped);
 
         cancelWithConfirmation(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
-                                  QStringLiteral("Cancel: nothing to cancel (status: stopped)"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            labelText(tab, "outcomeLabel"),
+            Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::NothingToCancel, .status = RunStatus::Stopped}),
+            10000);
 
         // Resume from the keyboard.
         m_window->activateWindow();
         QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
         m_window->tabWidget()->setCurrentWidget(tab);
         QTest::keyClick(m_window.get(), Qt::Key_R, Qt::ControlModifier);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
-                                  QStringLiteral("Resume: not resumable (status: stopped)"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            labelText(tab, "outcomeLabel"),
+            Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotResumable, .status = RunStatus::Stopped}),
+            10000);
 
         QCOMPARE(tab->history().size(), 4);  // resumed (new workflow), cancelled, nothing to cancel, not resumable
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(0)), QStringLiteral("Resume: resumed"));
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(1)), QStringLiteral("Cancel: cancelled"));
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(2)),
-                 QStringLiteral("Cancel: nothing to cancel (status: stopped)"));
-        QCOMPARE(WorkflowTab::recordText(tab->history().at(3)),
-                 QStringLiteral("Resume: not resumable (status: stopped)"));
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(0)),
+                 Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed}));
+        QCOMPARE(WorkflowTab::recordText(tab->history().at(1)),
+                 Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}));
+        QCOMPARE(
+            WorkflowTab::recordText(tab->history().at(2)),
+            Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::NothingToCancel, .status = RunStatus::Stopped}));
+        QCOMPARE(
+            WorkflowTab::recordText(tab->history().at(3)),
+            Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotResumable, .status = RunStatus::Stopped}));
         auto *history = tab->findChild<QWidget *>(QStringLiteral("outcomeHistory"));
         QVERIFY(history);
         // The run list follows the cancel.
@@ -184,9 +197,11 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"),
                                   QStringLiteral("Live: closed: not found (4404) — workflow not found"), 10000);
         tab->resume();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Resume: not found"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotFound}), 10000);
         cancelWithConfirmation(tab);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"), QStringLiteral("Cancel: not found"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::NotFound}), 10000);
     }
 
     // The two-tab race in one action: the second tab's message is refused
@@ -195,7 +210,8 @@ private slots:
     {
         WorkflowTab *first = newWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(first);
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), QStringLiteral("Resume: resumed"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed}), 10000);
         QTRY_COMPARE_WITH_TIMEOUT(first->lockTracker()->state(), LockTracker::State::Held, 10000);
         const QString holder = first->lockTracker()->holder();
         QVERIFY(holder.startsWith(u"test-replica#"));
@@ -213,16 +229,18 @@ private slots:
         auto *composer = second->findChild<QPlainTextEdit *>(QStringLiteral("composer"));
         composer->setPlainText(QStringLiteral("Also rename the tests"));
         second->findChild<QPushButton *>(QStringLiteral("sendButton"))->click();
+        // 1013, held by the first tab's session, in the banner and the history.
         const QString expected =
-            QStringLiteral("Send: already running (1013) — held by ") + LockHolder::parse(holder).describe();
+            Test::outcomeLine(TabAction::Send, {.kind = OutcomeKind::AlreadyRunning, .holder = holder});
         QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "outcomeLabel"), expected, 10000);
-        QVERIFY(labelText(second, "outcomeLabel").contains(u"held by replica test-replica, session "));
+        QCOMPARE(second->history().constLast().outcome.kind, OutcomeKind::AlreadyRunning);
+        QCOMPARE(second->history().constLast().outcome.holder, holder);
         QCOMPARE(composer->toPlainText(), QStringLiteral("Also rename the tests"));  // not lost
-        QVERIFY2(labelText(second, "driveConnectionLabel")
-                     .contains(u"already running (1013) — Failed to acquire lock on workflow"),
+        QVERIFY2(labelText(second, "driveConnectionLabel").contains(closeWording(1013, LockHeldReason)),
                  qPrintable(labelText(second, "driveConnectionLabel")));
         // The first tab keeps driving; both tabs watch the heartbeats of its lock.
-        QCOMPARE(labelText(first, "outcomeLabel"), QStringLiteral("Resume: resumed"));
+        QCOMPARE(labelText(first, "outcomeLabel"),
+                 Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed}));
         QVERIFY(first->runStatus() == RunStatus::Running);
         QCOMPARE(labelText(first, "driveConnectionLabel"),
                  QStringLiteral("Session: connected, this tab is driving the run"));
@@ -241,7 +259,8 @@ private slots:
         }
 
         first->cancelNow();
-        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"), QStringLiteral("Cancel: cancelled"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(first, "outcomeLabel"),
+                                  Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(first->lockTracker()->state() == LockTracker::State::Free, 10000);
     }
 

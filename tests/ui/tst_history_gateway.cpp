@@ -1,6 +1,5 @@
 #include <QDir>
 #include <QLabel>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -23,14 +22,20 @@ using namespace Lockstep::Ui;
 
 namespace
 {
+    // The first of `lines` ("<time>  <text>") whose text is `tail`; -1: none.
+    qsizetype indexOfLineEndingWith(const QStringList &lines, const QString &tail)
+    {
+        for (qsizetype i = 0; i < lines.size(); ++i)
+        {
+            if (lines.at(i).section(QStringLiteral("  "), 1) == tail)
+                return i;
+        }
+        return -1;
+    }
+
     bool hasLineEndingWith(const QStringList &lines, const QString &tail)
     {
-        for (const QString &line : lines)
-        {
-            if (line.section(QStringLiteral("  "), 1) == tail)
-                return true;
-        }
-        return false;
+        return indexOfLineEndingWith(lines, tail) >= 0;
     }
 
     bool hasLineStartingWith(const QStringList &lines, const QString &head)
@@ -98,26 +103,33 @@ private slots:
             // The two-tab race stays open across the restart too.
             QVERIFY(window.openWorkflow(id, true));
             tab->cancelNow();
-            QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
-            tab->resume();
             QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(),
-                                      QStringLiteral("Resume: not resumable (status: stopped)"), 10000);
+                                      Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}), 10000);
+            tab->resume();
+            QTRY_COMPARE_WITH_TIMEOUT(
+                tab->outcomeBannerText(),
+                Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotResumable, .status = RunStatus::Stopped}),
+                10000);
 
             HistoryView *view = historyOf(tab);
             QVERIFY(view);
             QVERIFY(!tab->findChild<QWidget *>(QStringLiteral("outcomeHistory"))
                          ->isVisibleTo(tab));  // replaced by the stored view
             before = view->texts();
-            QVERIFY2(hasLineEndingWith(before, QStringLiteral("Resume: resumed")), qPrintable(before.join(u'\n')));
-            QVERIFY(hasLineEndingWith(before, QStringLiteral("Cancel: cancelled")));
-            QVERIFY(hasLineEndingWith(before, QStringLiteral("Resume: not resumable (status: stopped)")));
+            QVERIFY2(hasLineEndingWith(before, Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed})),
+                     qPrintable(before.join(u'\n')));
+            QVERIFY(hasLineEndingWith(before, Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled})));
+            QVERIFY(hasLineEndingWith(before, Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotResumable,
+                                                                                    .status = RunStatus::Stopped})));
             QVERIFY(hasLineStartingWith(before, QStringLiteral("Lock: acquired by replica test-replica, session ")));
             QVERIFY(hasLineStartingWith(before, QStringLiteral("Lock: released by replica test-replica, session ")));
             // The close code of the driving session, with its reason.
             QVERIFY(hasLineEndingWith(before, QStringLiteral("Session closed: closed (1000) — input_required")));
             // Newest first: the last outcome is above the first.
-            QVERIFY(before.indexOf(QRegularExpression(QStringLiteral(".*Resume: not resumable.*"))) <
-                    before.indexOf(QRegularExpression(QStringLiteral(".*Resume: resumed$"))));
+            QVERIFY(
+                indexOfLineEndingWith(before, Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotResumable,
+                                                                                    .status = RunStatus::Stopped})) <
+                indexOfLineEndingWith(before, Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed})));
             // The other tab of the workflow shows the same history.
             QTRY_COMPARE(historyOf(window.tabs().constLast())->texts().size(), before.size());
             QCOMPARE(window.openTabIds(), (QStringList{id, id}));
@@ -137,8 +149,10 @@ private slots:
         // New events go on top of the restored ones.
         WorkflowTab *tab = again.tabs().constFirst();
         tab->cancelNow();
-        QTRY_VERIFY_WITH_TIMEOUT(view->texts().constFirst().endsWith(u"Cancel: nothing to cancel (status: stopped)"),
-                                 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            view->texts().constFirst().endsWith(Test::outcomeLine(
+                TabAction::Cancel, {.kind = OutcomeKind::NothingToCancel, .status = RunStatus::Stopped})),
+            10000);
         QVERIFY(again.history()->rowCount(id) >= before.size() + 1);
 
         // A closed tab stays closed at the next start.
@@ -183,7 +197,8 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
         HistoryView *view = historyOf(tab);
         QVERIFY(view);
-        QTRY_VERIFY(hasLineEndingWith(view->texts(), QStringLiteral("Resume: resumed")));
+        QTRY_VERIFY(
+            hasLineEndingWith(view->texts(), Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed})));
         QVERIFY2(view->noteText().startsWith(u"Not kept after the console closes"), qPrintable(view->noteText()));
         QVERIFY(window.openWorkflow(tab->workflowId(), true));
         QVERIFY(bar->text().isEmpty());  // once, not again for every tab

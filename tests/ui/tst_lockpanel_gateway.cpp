@@ -132,7 +132,8 @@ private slots:
 
         // The next message: another acquisition, free again when the turn ends.
         tab->sendMessage(QStringLiteral("Also print the date"));
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Send: message sent"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Send, {.kind = OutcomeKind::MessageSent}), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
         QTRY_COMPARE_WITH_TIMEOUT(panel->stateText(), QStringLiteral("free"), 1500);
         QVERIFY(!panel->isCounting());
@@ -158,7 +159,8 @@ private slots:
     {
         WorkflowTab *first = newWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QVERIFY(first);
-        QTRY_COMPARE_WITH_TIMEOUT(first->outcomeBannerText(), QStringLiteral("Resume: resumed"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(first->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed}), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(first->isDriving(), 10000);
         auto *resume = first->findChild<QPushButton *>(QStringLiteral("resumeButton"));
         auto *send = first->findChild<QPushButton *>(QStringLiteral("sendButton"));
@@ -176,7 +178,7 @@ private slots:
                                   QStringLiteral("held by this tab (") + words + QStringLiteral(")"), 5000);
         // Resume from the keyboard path: said, not raced.
         first->resume();
-        QCOMPARE(first->outcomeBannerText(), QStringLiteral("Resume: this tab is driving the run"));
+        QCOMPARE(first->outcomeBannerText(), Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::DrivingHere}));
         QTest::qWait(300);
         QVERIFY(first->isDriving());
         QVERIFY(first->lockTracker()->state() == LockTracker::State::Held);
@@ -189,8 +191,9 @@ private slots:
         QVERIFY(!tabs->tabText(tabs->indexOf(second)).startsWith(u"▶ "));
         QTRY_COMPARE_WITH_TIMEOUT(labelText(second, "liveConnectionLabel"), QStringLiteral("Live: connected"), 10000);
         second->sendMessage(QStringLiteral("Also rename the tests"));
-        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(),
-                                  QStringLiteral("Send: already running (1013) — held by ") + words, 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(
+            second->outcomeBannerText(),
+            Test::outcomeLine(TabAction::Send, {.kind = OutcomeKind::AlreadyRunning, .holder = holder}), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(labelText(second, "driveConnectionLabel").contains(u"checking the lock again in"),
                                  5000);
 
@@ -208,7 +211,8 @@ private slots:
         // The run list agrees.
         QTRY_VERIFY_WITH_TIMEOUT(m_window->runModel()->holderOf(second->workflowId()).isEmpty(), 1500);
         second->cancelNow();
-        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(second->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}), 10000);
     }
 
     // A red "not found" goes once the next message created the run.
@@ -218,9 +222,11 @@ private slots:
         QVERIFY(tab);
         QTRY_VERIFY_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel").contains(u"not found (4404)"), 10000);
         tab->resume();
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Resume: not found"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotFound}), 10000);
         tab->sendMessage(QStringLiteral("Create a file called hello.sh that prints hello"));
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Send: message sent"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Send, {.kind = OutcomeKind::MessageSent}), 10000);
         QTRY_COMPARE_WITH_TIMEOUT(labelText(tab, "liveConnectionLabel"), QStringLiteral("Live: connected"), 5000);
         QTRY_VERIFY_WITH_TIMEOUT(tab->runStatus() == RunStatus::InputRequired, 15000);
         QTRY_COMPARE_WITH_TIMEOUT(tab->lockPanel()->stateText(), QStringLiteral("free"), 1500);

@@ -1,4 +1,6 @@
+#include <QScopeGuard>
 #include <QTest>
+#include <QTranslator>
 
 #include "outcome.h"
 #include "protocol/closecode.h"
@@ -6,7 +8,28 @@
 using namespace Lockstep;
 using namespace Lockstep::Ui;
 
-// The one wording table of Resume/Cancel/Send outcomes, and how wire answers map onto it.
+// Wraps every text of the outcome and close-code contexts in « », so a test
+// sees which words went through translation.
+class MarkingTranslator final : public QTranslator
+{
+public:
+    QString translate(const char *context, const char *sourceText, const char *, int) const override
+    {
+        const QByteArrayView name(context);
+        if ((name != "Lockstep::Ui::Outcome") && (name != "Lockstep::CloseCode"))
+            return {};
+        return u'«' + QString::fromUtf8(sourceText) + u'»';
+    }
+
+    bool isEmpty() const override
+    {
+        return false;
+    }
+};
+
+// The one wording table of Resume/Cancel/Send outcomes (English, the source
+// text), that every wording is translatable, and how wire answers map onto
+// outcome kinds.
 class TestOutcome : public QObject
 {
     Q_OBJECT
@@ -84,6 +107,50 @@ private slots:
         QCOMPARE(holderWording(QStringLiteral("embedded#4")), QStringLiteral("replica embedded, session 4"));
     }
 
+    // Every outcome is worded through the translation (context "Lockstep::Ui::Outcome").
+    void everyWordingIsTranslatable()
+    {
+        MarkingTranslator marking;
+        QCoreApplication::installTranslator(&marking);
+        const auto removeMarking = qScopeGuard([&marking] { QCoreApplication::removeTranslator(&marking); });
+
+        const QList<ActionOutcome> outcomes{
+            {.kind = OutcomeKind::Resumed},
+            {.kind = OutcomeKind::MessageSent},
+            {.kind = OutcomeKind::NotResumable},
+            {.kind = OutcomeKind::NotResumable, .status = RunStatus::Running},
+            {.kind = OutcomeKind::NotFound},
+            {.kind = OutcomeKind::Cancelled},
+            {.kind = OutcomeKind::NothingToCancel, .status = RunStatus::Finished},
+            {.kind = OutcomeKind::AlreadyRunning},
+            {.kind = OutcomeKind::AlreadyRunning, .holder = QStringLiteral("r1#4"), .holderIsThisTab = true},
+            {.kind = OutcomeKind::DrivingHere},
+            {.kind = OutcomeKind::InvalidRequest},
+            {.kind = OutcomeKind::InvalidRequest, .detail = QStringLiteral("frame: empty")},
+            {.kind = OutcomeKind::Failed},
+            {.kind = OutcomeKind::Failed, .detail = QStringLiteral("connection refused")},
+        };
+        for (const ActionOutcome &outcome : outcomes)
+        {
+            const QString text = outcomeText(outcome);
+            QVERIFY2(text.startsWith(u'«') && text.endsWith(u'»'), qPrintable(text));
+        }
+        QVERIFY(outcomeText(outcomes.at(8)).contains(u"«held by «this tab («replica r1, session 4»)»»"));
+        QCOMPARE(holderWording(QStringLiteral("r1#4")), QStringLiteral("«replica r1, session 4»"));
+        QVERIFY(holderWording({}, true).startsWith(u'«'));
+
+        // The details the console adds are translated too; what the gateway said is not.
+        QVERIFY(outcomeFromClose(1011, QStringLiteral("lock store unavailable"), {}).detail.startsWith(u'«'));
+        QVERIFY(outcomeFromCancelReply(401, {}, {}).detail.startsWith(u'«'));
+        QVERIFY(outcomeFromCancelReply(0, {}, {}).detail.startsWith(u'«'));
+        QVERIFY(outcomeFromCancelReply(503, {}, {}).detail.startsWith(u'«'));
+        QVERIFY(outcomeFromCancelReply(200, QJsonObject{{QStringLiteral("outcome"), QStringLiteral("maybe")}}, {})
+                    .detail.startsWith(u'«'));
+        QCOMPARE(outcomeFromClose(4400, QStringLiteral("frame: empty"), {}).detail, QStringLiteral("frame: empty"));
+        QCOMPARE(outcomeFromCancelReply(0, {}, QStringLiteral("Connection refused")).detail,
+                 QStringLiteral("Connection refused"));
+    }
+
     void tones()
     {
         QVERIFY(isSuccess(OutcomeKind::Resumed));
@@ -111,21 +178,30 @@ private slots:
         const ActionOutcome notResumable =
             outcomeFromClose(4409, QStringLiteral("not resumable (status: running)"), {});
         QCOMPARE(notResumable.kind, OutcomeKind::NotResumable);
-        QCOMPARE(outcomeText(notResumable), QStringLiteral("not resumable (status: running)"));
+        QVERIFY(notResumable.status == RunStatus::Running);
+        QVERIFY(!outcomeFromClose(4409, QStringLiteral("odd"), {}).status);
 
         QCOMPARE(outcomeFromClose(4404, QStringLiteral("workflow not found"), {}).kind, OutcomeKind::NotFound);
 
         const ActionOutcome held = outcomeFromClose(1013, LockHeldReason, QStringLiteral("embedded#3"));
         QCOMPARE(held.kind, OutcomeKind::AlreadyRunning);
-        QCOMPARE(outcomeText(held), QStringLiteral("already running (1013) — held by replica embedded, session 3"));
+        QCOMPARE(held.holder, QStringLiteral("embedded#3"));
+        QVERIFY(!held.holderIsThisTab);  // the tab knows its own sessions, not outcomeFromClose
 
         const ActionOutcome invalid = outcomeFromClose(4400, QStringLiteral("startRequest.goal: wrong type"), {});
-        QCOMPARE(outcomeText(invalid), QStringLiteral("invalid request: startRequest.goal: wrong type"));
+        QCOMPARE(invalid.kind, OutcomeKind::InvalidRequest);
+        QCOMPARE(invalid.detail, QStringLiteral("startRequest.goal: wrong type"));
 
+        // Any other code is a failure whose detail names the code's meaning, the number and the reason.
         const ActionOutcome lockStore = outcomeFromClose(1011, QStringLiteral("lock store unavailable"), {});
-        QCOMPARE(outcomeText(lockStore), QStringLiteral("failed: gateway error (1011): lock store unavailable"));
-        QCOMPARE(outcomeText(outcomeFromClose(1001, {}, {})),
-                 QStringLiteral("failed: gateway restarting — reconnect (1001)"));
+        QCOMPARE(lockStore.kind, OutcomeKind::Failed);
+        QVERIFY2(lockStore.detail.contains(closeCodeMeaning(1011)) && lockStore.detail.contains(u"(1011)") &&
+                     lockStore.detail.endsWith(u"lock store unavailable"),
+                 qPrintable(lockStore.detail));
+        const ActionOutcome goingAway = outcomeFromClose(1001, {}, {});
+        QCOMPARE(goingAway.kind, OutcomeKind::Failed);
+        QVERIFY2(goingAway.detail.contains(closeCodeMeaning(1001)) && goingAway.detail.contains(u"(1001)"),
+                 qPrintable(goingAway.detail));
         QVERIFY(outcomeFromClose(1013, {}, {}).at.isValid());
     }
 
@@ -136,21 +212,24 @@ private slots:
                                    QJsonObject{{QStringLiteral("outcome"), QStringLiteral("cancelled")},
                                                {QStringLiteral("status"), QStringLiteral("stopped")}},
                                    {});
-        QCOMPARE(outcomeText(cancelled), QStringLiteral("cancelled"));
+        QCOMPARE(cancelled.kind, OutcomeKind::Cancelled);
         const auto noop = outcomeFromCancelReply(200,
                                                  QJsonObject{{QStringLiteral("outcome"), QStringLiteral("noop")},
                                                              {QStringLiteral("status"), QStringLiteral("finished")}},
                                                  {});
-        QCOMPARE(outcomeText(noop), QStringLiteral("nothing to cancel (status: finished)"));
+        QCOMPARE(noop.kind, OutcomeKind::NothingToCancel);
+        QVERIFY(noop.status == RunStatus::Finished);
         const auto missing =
             outcomeFromCancelReply(404, QJsonObject{{QStringLiteral("outcome"), QStringLiteral("not_found")}}, {});
-        QCOMPARE(outcomeText(missing), QStringLiteral("not found"));
+        QCOMPARE(missing.kind, OutcomeKind::NotFound);
         const auto refused =
             outcomeFromCancelReply(401, QJsonObject{{QStringLiteral("error"), QStringLiteral("unauthorized")}}, {});
         QCOMPARE(refused.kind, OutcomeKind::Failed);
-        QVERIFY(outcomeText(refused).contains(u"401"));
+        QVERIFY(refused.detail.contains(u"401"));
         const auto offline = outcomeFromCancelReply(0, {}, QStringLiteral("Connection refused"));
-        QCOMPARE(outcomeText(offline), QStringLiteral("failed: Connection refused"));
+        QCOMPARE(offline.kind, OutcomeKind::Failed);
+        QCOMPARE(offline.detail, QStringLiteral("Connection refused"));
+        QVERIFY(!outcomeFromCancelReply(0, {}, {}).detail.isEmpty());
         const auto odd =
             outcomeFromCancelReply(200, QJsonObject{{QStringLiteral("outcome"), QStringLiteral("maybe")}}, {});
         QCOMPARE(odd.kind, OutcomeKind::Failed);
@@ -159,7 +238,9 @@ private slots:
                                    QJsonObject{{QStringLiteral("error"), QStringLiteral("store_unavailable")},
                                                {QStringLiteral("message"), QStringLiteral("db down")}},
                                    {});
-        QCOMPARE(outcomeText(unavailable), QStringLiteral("failed: HTTP 503: db down"));
+        QCOMPARE(unavailable.kind, OutcomeKind::Failed);
+        QVERIFY2(unavailable.detail.contains(u"503") && unavailable.detail.endsWith(u"db down"),
+                 qPrintable(unavailable.detail));
     }
 
     void holderParsing()

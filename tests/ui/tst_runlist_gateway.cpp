@@ -193,7 +193,8 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(runs->run(id)->status == RunStatus::Stopped, 10000);
         QVERIFY(m_window->tabs().isEmpty());  // no tab was opened for it
         QTRY_VERIFY(!m_window->history()->entries(id).isEmpty());
-        QCOMPARE(m_window->history()->entries(id).constFirst().text, QStringLiteral("Cancel: cancelled"));
+        QCOMPARE(m_window->history()->entries(id).constFirst().text,
+                 Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}));
 
         // Stopped: nothing to cancel, and the menu says why.
         std::unique_ptr<QMenu> again(m_window->makeRunContextMenu(viewIndex(id)));
@@ -215,7 +216,8 @@ private slots:
         QTRY_VERIFY(tab->cancelConfirmation());
         QCOMPARE(tab->cancelConfirmation()->button(QMessageBox::No)->text(), QStringLiteral("&Keep it running"));
         tab->cancelConfirmation()->button(QMessageBox::Yes)->click();
-        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(), QStringLiteral("Cancel: cancelled"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(tab->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Cancel, {.kind = OutcomeKind::Cancelled}), 10000);
     }
 };
 

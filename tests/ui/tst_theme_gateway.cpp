@@ -200,11 +200,13 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(m_window->tabs().size(), 1, 10000);
         WorkflowTab *hello = m_window->tabs().constFirst();
         QTRY_VERIFY_WITH_TIMEOUT(hello->runStatus() == RunStatus::InputRequired, 15000);
-        QTRY_COMPARE_WITH_TIMEOUT(hello->outcomeBannerText(), QStringLiteral("Resume: resumed"), 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(hello->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::Resumed}), 5000);
         WorkflowTab *missing = m_window->openWorkflow(QStringLiteral("no-such-run"));
         QVERIFY(missing);
         missing->resume();
-        QTRY_COMPARE_WITH_TIMEOUT(missing->outcomeBannerText(), QStringLiteral("Resume: not found"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(missing->outcomeBannerText(),
+                                  Test::outcomeLine(TabAction::Resume, {.kind = OutcomeKind::NotFound}), 10000);
         m_window->createWorkflow(QStringLiteral("Refactor the parser, step by step"), QStringLiteral("long"));
         QTRY_COMPARE_WITH_TIMEOUT(m_window->tabs().size(), 3, 10000);
         QTRY_VERIFY_WITH_TIMEOUT(m_window->tabs().constLast()->isDriving(), 10000);

@@ -1,0 +1,1332 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="en" sourcelanguage="en">
+<context>
+    <name>CancelConfirmation</name>
+    <message>
+        <source>It is running: the execution stops at its next step and the run ends as stopped; it cannot be resumed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It is %1: cancelling ends it as stopped; it cannot be resumed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancelling ends it as stopped; it cannot be resumed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel workflow %1?
+
+%2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Cancel the run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Keep it running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Don&apos;t cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ChatLogDelegate</name>
+    <message>
+        <source>The workflow ended.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>tool call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Arguments</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Response</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(empty)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(waiting for the tool)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>pending</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>success</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>… more (Enter shows all)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::CloseCode</name>
+    <message>
+        <source>closed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>gateway restarting — reconnect</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not allowed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>message too big</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>gateway error</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>already running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>invalid request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not found</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not resumable</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>closed with code %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (status: %2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::ChatLogModel</name>
+    <message>
+        <source>You approved</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>You rejected</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>You</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Agent</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Tool · %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Tool</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>End of workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::ChatLogView</name>
+    <message>
+        <source>Chat log</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Answer the request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Approve</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approve the request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approve: the run carries on after this request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Re&amp;ject</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reject the request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reject: the turn ends; send a message to say what to do instead</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Arguments</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Response</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::EmbeddedGateway</name>
+    <message>
+        <source>the gateway did not report its address within %1 s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot start %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the embedded gateway crashed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the embedded gateway exited with code %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>lockstep-gateway was not found next to the console (%1); set LOCKSTEP_GATEWAY_BIN</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot create the data folder %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot read the gateway&apos;s token file %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::HistoryStore</name>
+    <message>
+        <source>no data folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot create the folder %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 is a folder, not a database</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the Qt SQLite driver (QSQLITE) is not available</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot open %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot read %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 was written by a newer Lockstep (schema %2, this one knows %3)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot write %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot set up %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::HistoryView</name>
+    <message>
+        <source>Show lock &amp;events</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Where the history is kept</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Outcomes and lock events, newest first</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Kept on this computer (%1) for %2 days, at most %3 lines per workflow.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not kept after the console closes: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::LockPanel</name>
+    <message>
+        <source>Lock values last known</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock state</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fencing token</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>TTL left</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Heartbeats</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Deadline left</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run lock</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fencing token:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>TTL left:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Heartbeats:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Deadline left:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock &amp;events</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock events</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not connected to the gateway — last known at %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 seen</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 seen, last at %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 seen, last at %2 (%3 ago)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (of %2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>— (taken before this tab opened; limit %1)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::MainWindow</name>
+    <message>
+        <source>No workflow open.
+
+Open a run from the list (Enter or double-click), start a new one (Ctrl+N), or connect to a gateway (Ctrl+Shift+P).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: not connected</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>History is kept for this session only — %1. Everything else works.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search ID or goal (Ctrl+F)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Status filter</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All statuses</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Active (not finished or stopped)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stale running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;New workflow…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Open workflow by ID…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open the selected &amp;run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open in new &amp;tab</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Close tab</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Profiles…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Reconnect now</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Cancel run…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Send message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ctrl+Enter in the message box</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Write a &amp;message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Run list</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Chat log</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Search runs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Theme</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Follow the &amp;system</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Light</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Dark</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;About Lockstep</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>About Lockstep</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lockstep %1
+
+Watch agent workflows live, see who holds a run&apos;s lock, resume and cancel them.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>About &amp;Qt</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: embedded gateway at an unusable address: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>embedded</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: the embedded gateway failed: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The embedded gateway could not run:
+%1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: starting the embedded gateway…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway URL</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The gateway URL &apos;%1&apos; cannot be used:
+%2
+
+Pick or add a gateway under Profiles.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not connected to a gateway.
+
+Add one under Gateway ▸ Profiles… (Ctrl+Shift+P), or start the console with --embedded to run a local gateway.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: there is no profile named %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: profile %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Profile %1 has an unusable gateway URL: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: %1 — looking up the token…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No token is stored for profile %1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Token for %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1
+Enter the gateway&apos;s bearer token; it is kept for this session only.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: %1 — connecting…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: %1 — token refused (HTTP 401)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway: %1 — unreachable: %2; trying again</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message numerus="yes">
+        <source>Gateway: %1 — connected, %n run(s), updated %2</source>
+        <translation>
+            <numerusform>Gateway: %1 — connected, %n run, updated %2</numerusform>
+            <numerusform>Gateway: %1 — connected, %n runs, updated %2</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>%1: token refused — open Profiles to set the right one.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot open &apos;%1&apos;: not a workflow ID — %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Session closed: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Live view closed: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1
+— this tab is driving the run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Close tab</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This tab drives workflow %1. Closing it ends its session and the run pauses at its next step (Resume continues it).
+
+Close the tab?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Open</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open in &amp;new tab</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Copy ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Copied %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>C&amp;ancel run…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The run is %1 already</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Workflow ID:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New workflow: the goal is empty — say what the agent should do.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Creating a %1 workflow…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New workflow (%1) failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New workflow (%1) failed: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Created workflow %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New workflow: &apos;%1&apos; is not a workflow ID — %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New workflow: %1 exists already — open it (File → Open workflow…) or choose another ID.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::NewWorkflowDialog</name>
+    <message>
+        <source>Goal problem</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflow ID problem</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workspace ID problem</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Goal</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>What should the agent do? (the first message of the run)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Flow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Flow description</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Flow list note</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflow ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>optional: generated when empty</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workspace ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>optional: the workspace its tools run in</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Start</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Goal:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Flow:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Workflow ID:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>W&amp;orkspace ID:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Asking the gateway for its flows…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The gateway lists no flows; showing the built-in ones.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This gateway is older and cannot list its flows; showing the built-in ones (a flow it does not run is refused when you start).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot ask the gateway for its flows (%1); showing the built-in ones.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Say what the agent should do: the goal is empty.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not a workflow ID — %1. The rule: 1 to %2 characters of [A-Za-z0-9._:-], not only dots.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not a workspace ID — the rule: [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (a letter or digit first, at most 128 characters).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start the workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fill in the goal and fix the fields marked in red</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::NotificationBar</name>
+    <message>
+        <source>Notification</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Notification text</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dismiss</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::Outcome</name>
+    <message>
+        <source>replica %1, session %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>this tab</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>this tab (%1)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (status: %2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>resumed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>message sent</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not resumable</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not found</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>nothing to cancel</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>holder unknown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>held by %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>already running (1013) — %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>this tab is driving the run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>invalid request</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>invalid request: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (%2): %3</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>unexpected answer from the gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no answer from the gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not allowed (HTTP 401: the token was refused)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>HTTP %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>HTTP %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::ProfileDialog</name>
+    <message>
+        <source>&amp;Verify the gateway&apos;s TLS certificate</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In the system &amp;keychain (recommended)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>For this session &amp;only (asked again next time)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In &amp;plain text in the settings file — not recommended: anyone who can read the file can use the token</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Save</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Delete</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save and co&amp;nnect</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway profiles</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Profiles</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>optional: a PEM file with an extra trusted CA</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>leave empty to keep the stored token</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CA certificate</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PEM certificates (*.pem *.crt);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;URL:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>C&amp;A file:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Token:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep the token:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>N&amp;ew</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Deleted profile %1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Give the profile a name.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The URL is not usable: %1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Saving…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::RunListModel</name>
+    <message>
+        <source>unknown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (stale)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 min %2 s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 h %2 min</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 d %2 h</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>created %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 so far (since %2; not finished)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 from creation to completion</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>: no activity for more than %1 s; it can be resumed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>held by %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflow ID</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Goal</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Flow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last activity</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock holder</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::WorkflowTab</name>
+    <message>
+        <source>&amp;Send</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Resume</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Cancel run…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open in &amp;new tab</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Goal</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Latest message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Resume</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Resume the run (Ctrl+R): a startRequest with an empty goal</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel the run (Ctrl+Shift+K); asks first</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open this workflow again in a second tab, on its own connection (Ctrl+Shift+T)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Live connection</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Driving session</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Last outcome</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dismiss the last outcome</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Dismiss (the outcome stays in History)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Outcome history</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Lock</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;History</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Next message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Type the next message for the agent… (Ctrl+Enter sends)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Send the message (Ctrl+Enter): a startRequest with it as the goal</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1
+Goal: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Goal: </source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Latest message: </source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This tab is driving the run: its session has to end first</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>status unknown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (stale: no recent activity)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 — last known at %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Live: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>connected, this tab is driving the run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Session: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>none (Resume or Send starts one)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> (last known at %1)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> — checking the lock again in %1 s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the run is free again: Resume (Ctrl+R) or Send (Ctrl+Enter)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>held by %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the run is held by another session</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>cannot check the lock: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+</TS>
