@@ -125,9 +125,11 @@ namespace Lockstep::Lock
                 m_wake.wait(lock);
                 continue;
             }
-            if (due->second.nextDue > Clock::now())
+            if (const Clock::time_point nextDue = due->second.nextDue; nextDue > Clock::now())
             {
-                m_wake.wait_until(lock, due->second.nextDue);
+                // A copy: wait_until reads its deadline again after waking, when
+                // drop() may have erased the entry meanwhile.
+                m_wake.wait_until(lock, nextDue);
                 continue;
             }
 

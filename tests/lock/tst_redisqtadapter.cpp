@@ -74,7 +74,7 @@ namespace
             std::exchange(probe->afterReply, {})(context);
     }
 
-    redisAsyncContext *open(quint16 port, Probe &probe)
+    redisAsyncContext *openProbed(quint16 port, Probe &probe)
     {
         redisAsyncContext *context = redisAsyncConnect("127.0.0.1", port);
         if (!context || context->err)
@@ -192,7 +192,7 @@ private slots:
     void roundTripAndFree()
     {
         Probe probe;
-        redisAsyncContext *context = open(m_redis.port(), probe);
+        redisAsyncContext *context = openProbed(m_redis.port(), probe);
         QVERIFY(context);
         QCOMPARE(RedisQtAdapter::liveCount(), 1);
         QVERIFY2(!RedisQtAdapter::attach(context), "a second event library on the same context");
@@ -217,7 +217,7 @@ private slots:
         // returns, then fails the second command and frees context and adapter
         // before the handler returns.
         Probe probe;
-        redisAsyncContext *context = open(m_redis.port(), probe);
+        redisAsyncContext *context = openProbed(m_redis.port(), probe);
         QVERIFY(context);
         probe.afterReply = [](redisAsyncContext *self) { redisAsyncFree(self); };
         command(context, {"PING"});
@@ -236,7 +236,7 @@ private slots:
         // A clean disconnect asked for from a callback: the pipelined command is
         // still answered, then hiredis frees everything from inside the handler.
         Probe probe;
-        redisAsyncContext *context = open(m_redis.port(), probe);
+        redisAsyncContext *context = openProbed(m_redis.port(), probe);
         QVERIFY(context);
         probe.afterReply = [](redisAsyncContext *self) { redisAsyncDisconnect(self); };
         command(context, {"PING"});
@@ -254,7 +254,7 @@ private slots:
         // The write notifier is armed (connect in progress, a command queued) when
         // the context goes: nothing may fire for it afterwards.
         Probe probe;
-        redisAsyncContext *context = open(m_redis.port(), probe);
+        redisAsyncContext *context = openProbed(m_redis.port(), probe);
         QVERIFY(context);
         command(context, {"PING"});
         redisAsyncFree(context);
@@ -271,7 +271,7 @@ private slots:
         // Sent and waiting for an answer that never comes (BLPOP on an empty key):
         // the read notifier is armed when the context is freed from outside.
         Probe probe;
-        redisAsyncContext *context = open(m_redis.port(), probe);
+        redisAsyncContext *context = openProbed(m_redis.port(), probe);
         QVERIFY(context);
         command(context, {"BLPOP", "tst_redisqtadapter:never", "0"});
         QTRY_COMPARE(probe.connects, 1);
@@ -290,7 +290,7 @@ private slots:
         // connection drops under hiredis, which fails both commands and frees the
         // context from inside the read handler.
         Probe probe;
-        redisAsyncContext *context = open(m_redis.port(), probe);
+        redisAsyncContext *context = openProbed(m_redis.port(), probe);
         QVERIFY(context);
         command(context, {"PING"});
         QTRY_COMPARE(probe.replies.size(), 1);
@@ -315,7 +315,7 @@ private slots:
         RawServer server;
         QVERIFY(server.listen());
         Probe probe;
-        redisAsyncContext *context = open(server.port(), probe);
+        redisAsyncContext *context = openProbed(server.port(), probe);
         QVERIFY(context);
         QVERIFY(server.accept());
         command(context, {"SET", "big", QByteArray(32 * 1024 * 1024, 'x')});
