@@ -14,15 +14,16 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 
+#include "agent/agentaddress.h"
 #include "common/logging.h"
 #include "common/privatefiles.h"
+#include "common/shutdownsignals.h"
 #include "flows/execution.h"
 #include "gateway/frameguard.h"
 #include "gateway/frontdoor.h"
 #include "gateway/httpapi.h"
 #include "gateway/runfeed.h"
 #include "gateway/session.h"
-#include "gateway/shutdownsignals.h"
 #include "lock/lockstore.h"
 #include "lock/memorylockstore.h"
 #include "lock/runlock.h"
@@ -30,7 +31,7 @@
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
-#include "workspace/agentaddress.h"
+#include "store/workspacestore.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
 
@@ -230,7 +231,7 @@ namespace Lockstep::Gateway
             if (resumed->outcome != Store::ResumeOutcome::Resumed)
                 return;
             // A hint for the workspace steps: not worth failing the drive over.
-            if (auto remembered = store.runWorkspace(workflowId))
+            if (auto remembered = store.workspaces().runWorkspace(workflowId))
                 attempt.workspace = *remembered;
             else
                 qCWarning(lcGateway).noquote()
@@ -1134,7 +1135,7 @@ namespace Lockstep::Gateway
             [workflowId = drive->workflowId, remember](Store::RunStore &store) {
                 if (remember)
                 {
-                    if (const auto written = store.setRunWorkspace(workflowId, *remember); !written)
+                    if (const auto written = store.workspaces().setRunWorkspace(workflowId, *remember); !written)
                         qCWarning(lcGateway).noquote()
                             << "workflow" << workflowId
                             << ": its workspace binding was not stored:" << written.error().message;

@@ -12,18 +12,22 @@
 #include <QString>
 #include <QTimer>
 
+#include "agent/agentaddress.h"
 #include "common/result.h"
+#include "common/tokenauth.h"
 #include "flows/flowlibrary.h"
 #include "gateway/gatewayconfig.h"
 #include "gateway/httpapi.h"
-#include "gateway/tokenauth.h"
 #include "protocol/closecode.h"
 #include "protocol/messages.h"
-#include "workspace/agentaddress.h"
 
 class QTcpSocket;
 class QWebSocketServer;
 
+namespace Lockstep
+{
+    class ShutdownSignals;
+}
 namespace Lockstep::Store
 {
     class StoreWorker;
@@ -55,7 +59,6 @@ namespace Lockstep::Gateway
     class HttpApi;
     class RunFeed;
     class Session;
-    class ShutdownSignals;
     struct RequestHead;
 
     struct StartError
