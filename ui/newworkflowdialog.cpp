@@ -9,9 +9,9 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 
+#include "agent/agentaddress.h"
 #include "protocol/workflowid.h"
 #include "theme.h"
-#include "workspace/agentaddress.h"
 
 namespace Lockstep::Ui
 {

@@ -6,13 +6,13 @@
 #include <QRandomGenerator>
 #include <QTimer>
 
+#include "agent/agentregistrar.h"
+#include "agent/agentserver.h"
+#include "agent/agenttoken.h"
+#include "agent/workspacefolder.h"
 #include "common/cli.h"
 #include "common/logging.h"
-#include "gateway/shutdownsignals.h"
-#include "workspace/agentregistrar.h"
-#include "workspace/agentserver.h"
-#include "workspace/agenttoken.h"
-#include "workspace/workspacefolder.h"
+#include "common/shutdownsignals.h"
 
 namespace
 {
@@ -164,7 +164,7 @@ int main(int argc, char *argv[])
 
     // Installed before the listening line is printed: a SIGTERM right after
     // it must take the orderly path.
-    Gateway::ShutdownSignals shutdownSignals;
+    ShutdownSignals shutdownSignals;
 
     Workspace::AgentServer server(*folder, Workspace::AgentServerOptions{
                                                .agentId = agentId,
@@ -200,7 +200,7 @@ int main(int argc, char *argv[])
     // SIGTERM/SIGINT: take the agent out of the workspace's latest build (so
     // the gateway fails fast instead of dialing a dead agent), then exit.
     bool stopping = false;
-    QObject::connect(&shutdownSignals, &Gateway::ShutdownSignals::received, &app, [&](const int signalNumber) {
+    QObject::connect(&shutdownSignals, &ShutdownSignals::received, &app, [&](const int signalNumber) {
         if (stopping)
             return;
         stopping = true;

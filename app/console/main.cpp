@@ -4,7 +4,7 @@
 
 #include "common/cli.h"
 #include "common/logging.h"
-#include "gateway/shutdownsignals.h"
+#include "common/shutdownsignals.h"
 #include "mainwindow.h"
 #include "protocol/workflowid.h"
 #include "theme.h"
@@ -77,8 +77,8 @@ int main(int argc, char *argv[])
     Lockstep::Ui::MainWindow window(options);
     // SIGTERM/SIGINT close the window normally, so an embedded gateway is stopped too;
     // installed before start() logs anything, so a signal right after that takes this path.
-    Lockstep::Gateway::ShutdownSignals shutdownSignals;
-    QObject::connect(&shutdownSignals, &Lockstep::Gateway::ShutdownSignals::received, &window, [&window] {
+    Lockstep::ShutdownSignals shutdownSignals;
+    QObject::connect(&shutdownSignals, &Lockstep::ShutdownSignals::received, &window, [&window] {
         window.close();
         QApplication::quit();
     });

@@ -12,11 +12,11 @@
 #include <QString>
 #include <QTimer>
 
+#include "agent/agentaddress.h"
 #include "flows/flow.h"
 #include "protocol/chatlog.h"
 #include "protocol/runstatus.h"
 #include "store/runstore.h"
-#include "workspace/agentaddress.h"
 
 namespace Lockstep::Store
 {

@@ -11,7 +11,7 @@
 
 namespace Lockstep::Flows
 {
-    // The flows a gateway can run: the built-ins compiled into lockstep_core
+    // The flows a gateway can run: the built-ins compiled into lockstep_flows
     // (":/flows/*.json") plus, optionally, a folder (--flows DIR) whose flows
     // override built-ins of the same name. A bad file is skipped and reported
     // in errors(); loading never fails as a whole.

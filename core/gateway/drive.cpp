@@ -16,6 +16,7 @@
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
+#include "store/workspacestore.h"
 #include "workspace/toolrunner.h"
 
 namespace Lockstep::Gateway
@@ -131,7 +132,7 @@ namespace Lockstep::Gateway
             if (resumed->outcome != Store::ResumeOutcome::Resumed)
                 return;
             // A hint for the workspace steps: not worth failing the drive over.
-            if (auto remembered = store.runWorkspace(workflowId))
+            if (auto remembered = store.workspaces().runWorkspace(workflowId))
                 attempt.workspace = *remembered;
             else
                 qCWarning(lcGateway).noquote()
@@ -616,7 +617,7 @@ namespace Lockstep::Gateway
             [workflowId = m_workflowId, remember](Store::RunStore &store) {
                 if (remember)
                 {
-                    if (const auto written = store.setRunWorkspace(workflowId, *remember); !written)
+                    if (const auto written = store.workspaces().setRunWorkspace(workflowId, *remember); !written)
                         qCWarning(lcGateway).noquote()
                             << "workflow" << workflowId
                             << ": its workspace binding was not stored:" << written.error().message;

@@ -9,7 +9,7 @@
 #include "flows/flow.h"
 #include "protocol/closecode.h"
 #include "protocol/messages.h"
-#include "workspace/agentaddress.h"
+#include "agent/agentaddress.h"
 
 namespace Lockstep::Store
 {

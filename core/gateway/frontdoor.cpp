@@ -11,7 +11,7 @@
 #include <QTimer>
 
 #include "common/logging.h"
-#include "gateway/tokenauth.h"
+#include "common/tokenauth.h"
 
 namespace Lockstep::Gateway
 {

@@ -12,10 +12,13 @@
 
 class QTcpSocket;
 
-namespace Lockstep::Gateway
+namespace Lockstep
 {
     class TokenSet;
+}
 
+namespace Lockstep::Gateway
+{
     // The one listening socket of the gateway. It reads the head of the request
     // of every connection (after the TLS handshake with --tls-cert) and then
     // routes the connection:

@@ -23,7 +23,7 @@
 #include "gateway/httpapi.h"
 #include "gateway/runfeed.h"
 #include "gateway/session.h"
-#include "gateway/shutdownsignals.h"
+#include "common/shutdownsignals.h"
 #include "lock/lockstore.h"
 #include "lock/memorylockstore.h"
 #include "lock/runlock.h"

@@ -13,16 +13,20 @@
 #include <QTimer>
 
 #include "common/result.h"
+#include "common/tokenauth.h"
 #include "flows/flowlibrary.h"
 #include "gateway/drive.h"
 #include "gateway/gatewayconfig.h"
 #include "gateway/httpapi.h"
-#include "gateway/tokenauth.h"
 #include "protocol/messages.h"
 
 class QTcpSocket;
 class QWebSocketServer;
 
+namespace Lockstep
+{
+    class ShutdownSignals;
+}
 namespace Lockstep::Store
 {
     class StoreWorker;
@@ -43,7 +47,6 @@ namespace Lockstep::Gateway
     class HttpApi;
     class RunFeed;
     class Session;
-    class ShutdownSignals;
     struct RequestHead;
 
     struct StartError

@@ -10,14 +10,15 @@
 #include <QUuid>
 
 #include "common/logging.h"
+#include "common/tokenauth.h"
 #include "flows/flowlibrary.h"
 #include "gateway/frontdoor.h"
 #include "gateway/gatewayconfig.h"
-#include "gateway/tokenauth.h"
 #include "protocol/jsonreader.h"
 #include "protocol/workflowid.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
+#include "store/workspacestore.h"
 #include "workspace/workspaceroutes.h"
 
 namespace Lockstep::Gateway
@@ -289,14 +290,14 @@ namespace Lockstep::Gateway
                 store->call(
                     this,
                     [accepted](Store::RunStore &runStore) {
-                        return Workspace::Routes::storeRegistration(runStore, accepted);
+                        return Workspace::Routes::storeRegistration(runStore.workspaces(), accepted);
                     },
                     answer);
             };
             store->call(
                 this,
                 [accepted, expiry = m_context.config->agentExpiry](Store::RunStore &runStore) {
-                    return Workspace::Routes::isRenewal(runStore, accepted, expiry);
+                    return Workspace::Routes::isRenewal(runStore.workspaces(), accepted, expiry);
                 },
                 [this, accepted, answer, storeIt](bool renewal) {
                     if (renewal)
@@ -316,12 +317,12 @@ namespace Lockstep::Gateway
             return answerFromStore(
                 [workspaceId,
                  agentId = QUrlQuery(request.url()).queryItemValue(QStringLiteral("agentID"))](Store::RunStore &store) {
-                    const auto answer = Workspace::Routes::stopWorkspace(store, workspaceId, agentId);
+                    const auto answer = Workspace::Routes::stopWorkspace(store.workspaces(), workspaceId, agentId);
                     return Reply{.status = answer.status, .body = answer.body};
                 });
         case QHttpServerRequest::Method::Get:
             return answerFromStore([workspaceId, expiry = m_context.config->agentExpiry](Store::RunStore &store) {
-                const auto answer = Workspace::Routes::currentAgent(store, workspaceId, expiry);
+                const auto answer = Workspace::Routes::currentAgent(store.workspaces(), workspaceId, expiry);
                 return Reply{.status = answer.status, .body = answer.body};
             });
         default:

@@ -17,6 +17,10 @@
 
 class QTcpSocket;
 
+namespace Lockstep
+{
+    class TokenSet;
+}
 namespace Lockstep::Flows
 {
     class FlowLibrary;
@@ -32,7 +36,6 @@ namespace Lockstep::Store
 namespace Lockstep::Gateway
 {
     struct GatewayConfig;
-    class TokenSet;
 
     // What the HTTP API reads and calls; the Gateway fills it in.
     struct HttpContext

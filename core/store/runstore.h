@@ -15,6 +15,8 @@
 
 namespace Lockstep::Store
 {
+    class WorkspaceStore;
+
     // A run (one workflow) as stored.
     struct Run
     {
@@ -89,34 +91,6 @@ namespace Lockstep::Store
     {
         CancelOutcome outcome = CancelOutcome::NotFound;
         std::optional<RunStatus> status;  // status after the attempt (set unless NotFound)
-    };
-
-    // A workspace's latest build as the gateway knows it (table
-    // workspace_agents, written by agent registration and by stopping the
-    // workspace). agentId empty: the latest build has no running agent.
-    struct WorkspaceAgent
-    {
-        QString workspaceId;
-        qint64 build = 0;  // grows with every new agent and every stop
-        QString agentId;
-        QString host;  // IP address the agent listens on
-        int port = 0;
-        QDateTime updatedAt;  // UTC
-        QByteArray secret;    // the agent's secret (empty: none registered)
-    };
-
-    // The workspace binding a run remembers (runs.workspace_id,
-    // runs.workspace_agent_id); agentId empty: no agent used yet.
-    struct RunWorkspace
-    {
-        QString workspaceId;
-        QString agentId;
-    };
-
-    struct StopWorkspaceResult
-    {
-        bool stopped = false;                     // false: already stopped, unknown, or another agent is current
-        std::optional<WorkspaceAgent> workspace;  // the row after the call (nullopt: never registered)
     };
 
     struct StoreOptions
@@ -201,24 +175,8 @@ namespace Lockstep::Store
         // poll instead. The callback must outlive the store's use.
         virtual bool watchChanges(std::function<void(const QString &workflowId)> changed);
 
-        // ---- workspace agents (SPEC fix 4; the default implementations fail) ----
-        // The workspace's latest build runs `agentId` at host:port. A new agent
-        // ID (or a registration after a stop) starts a new build; the same
-        // agent re-registering only refreshes the address and updated_at.
-        // `secret`: the agent's own credential, presented when dialing it.
-        virtual StoreResult<WorkspaceAgent> registerWorkspaceAgent(const QString &workspaceId, const QString &agentId,
-                                                                   const QString &host, int port,
-                                                                   const QByteArray &secret = {});
-        // Stops the workspace: its latest build has no agent (a new build
-        // without one). With `agentId`, only while that agent is the current one.
-        virtual StoreResult<StopWorkspaceResult> stopWorkspace(const QString &workspaceId,
-                                                               const std::optional<QString> &agentId);
-        // The workspace's row; nullopt: it never registered an agent.
-        virtual StoreResult<std::optional<WorkspaceAgent>> workspaceState(const QString &workspaceId);
-        // The run's workspace binding; nullopt: none stored (or no such run).
-        virtual StoreResult<std::optional<RunWorkspace>> runWorkspace(const QString &workflowId);
-        // Remembers the run's workspace binding. Not fenced: it is a hint for
-        // the next turn (the dial validates it), not run state. false: no such run.
-        virtual StoreResult<bool> setRunWorkspace(const QString &workflowId, const RunWorkspace &binding);
+        // The workspaces' tables of the same database, on the same connection
+        // (agent registrations, the runs' workspace bindings).
+        virtual WorkspaceStore &workspaces() = 0;
     };
 }  // namespace Lockstep::Store

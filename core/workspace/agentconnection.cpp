@@ -6,7 +6,7 @@
 #include <QRandomGenerator>
 #include <QTcpSocket>
 
-#include "workspace/workspacelog.h"
+#include "agent/workspacelog.h"
 
 namespace Lockstep::Workspace
 {

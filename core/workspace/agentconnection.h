@@ -11,9 +11,9 @@
 #include <QString>
 #include <QTimer>
 
+#include "agent/agentaddress.h"
+#include "agent/agentprotocol.h"
 #include "common/result.h"
-#include "workspace/agentaddress.h"
-#include "workspace/agentprotocol.h"
 
 class QTcpSocket;
 

@@ -2,8 +2,8 @@
 
 #include <QPointer>
 
+#include "agent/workspacelog.h"
 #include "workspace/agentdirectory.h"
-#include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace
 {

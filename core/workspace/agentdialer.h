@@ -10,7 +10,7 @@
 #include <QString>
 #include <QTimer>
 
-#include "workspace/agentaddress.h"
+#include "agent/agentaddress.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdirectory.h"
 

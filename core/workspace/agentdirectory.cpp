@@ -1,8 +1,9 @@
 #include "agentdirectory.h"
 
+#include "agent/workspacelog.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
-#include "workspace/workspacelog.h"
+#include "store/workspacestore.h"
 
 namespace Lockstep::Workspace
 {
@@ -19,7 +20,7 @@ namespace Lockstep::Workspace
     void StoreAgentDirectory::lookupCurrentAgent(const QString &workspaceId, QObject *context, LookupDone done)
     {
         m_store.call(
-            context, [workspaceId](Store::RunStore &store) { return store.workspaceState(workspaceId); },
+            context, [workspaceId](Store::RunStore &store) { return store.workspaces().workspaceState(workspaceId); },
             [workspaceId, expiry = m_expiry,
              done = std::move(done)](const Store::StoreResult<std::optional<Store::WorkspaceAgent>> &state) {
                 done(currentAgent(workspaceId, state, expiry));

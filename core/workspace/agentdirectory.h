@@ -8,9 +8,9 @@
 
 #include <QString>
 
+#include "agent/agentaddress.h"
 #include "common/result.h"
-#include "store/runstore.h"
-#include "workspace/agentaddress.h"
+#include "store/workspacestore.h"
 
 class QObject;
 

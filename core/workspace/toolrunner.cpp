@@ -4,10 +4,10 @@
 #include <QJsonDocument>
 #include <QTimer>
 
+#include "agent/agentprotocol.h"
+#include "agent/workspacelog.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdirectory.h"
-#include "workspace/agentprotocol.h"
-#include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace
 {

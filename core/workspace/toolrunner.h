@@ -13,7 +13,7 @@
 #include <QString>
 #include <QStringList>
 
-#include "workspace/agentaddress.h"
+#include "agent/agentaddress.h"
 #include "workspace/agentdialer.h"
 
 namespace Lockstep::Workspace

@@ -4,17 +4,17 @@
 #include <QJsonDocument>
 #include <QJsonParseError>
 
-#include "store/runstore.h"
+#include "store/workspacestore.h"
 #include <memory>
 
 #include <QTimer>
 
-#include "workspace/agentaddress.h"
+#include "agent/agentaddress.h"
+#include "agent/agentprotocol.h"
+#include "agent/agenttoken.h"
+#include "agent/workspacelog.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdirectory.h"
-#include "workspace/agentprotocol.h"
-#include "workspace/agenttoken.h"
-#include "workspace/workspacelog.h"
 
 namespace Lockstep::Workspace::Routes
 {
@@ -99,7 +99,7 @@ namespace Lockstep::Workspace::Routes
                             .secret = secret};
     }
 
-    Reply storeRegistration(Store::RunStore &store, const Registration &registration)
+    Reply storeRegistration(Store::WorkspaceStore &store, const Registration &registration)
     {
         auto written =
             store.registerWorkspaceAgent(registration.workspaceId, registration.agentId, registration.host.toString(),
@@ -112,7 +112,7 @@ namespace Lockstep::Workspace::Routes
         return Reply{.status = 200, .body = describe(written.value())};
     }
 
-    Reply registerAgent(Store::RunStore &store, const QString &workspaceId, const QByteArray &body)
+    Reply registerAgent(Store::WorkspaceStore &store, const QString &workspaceId, const QByteArray &body)
     {
         auto registration = parseRegistration(workspaceId, body);
         if (!registration)
@@ -120,7 +120,8 @@ namespace Lockstep::Workspace::Routes
         return storeRegistration(store, *registration);
     }
 
-    bool isRenewal(Store::RunStore &store, const Registration &registration, const std::chrono::milliseconds expiry)
+    bool isRenewal(Store::WorkspaceStore &store, const Registration &registration,
+                   const std::chrono::milliseconds expiry)
     {
         const auto state = store.workspaceState(registration.workspaceId);
         if (!state || !state.value())
@@ -178,7 +179,7 @@ namespace Lockstep::Workspace::Routes
                                    .arg(problem)}}};
     }
 
-    Reply stopWorkspace(Store::RunStore &store, const QString &workspaceId, const QString &agentId)
+    Reply stopWorkspace(Store::WorkspaceStore &store, const QString &workspaceId, const QString &agentId)
     {
         if (auto bad = checkWorkspaceId(workspaceId))
             return *bad;
@@ -198,7 +199,7 @@ namespace Lockstep::Workspace::Routes
         return Reply{.status = 200, .body = reply};
     }
 
-    Reply currentAgent(Store::RunStore &store, const QString &workspaceId, const std::chrono::milliseconds expiry)
+    Reply currentAgent(Store::WorkspaceStore &store, const QString &workspaceId, const std::chrono::milliseconds expiry)
     {
         if (auto bad = checkWorkspaceId(workspaceId))
             return *bad;

@@ -14,10 +14,10 @@
 
 namespace Lockstep::Store
 {
-    class RunStore;
+    class WorkspaceStore;
 }
 
-// The gateway's workspace routes as plain functions over the run store, so the
+// The gateway's workspace routes as plain functions over the workspace store, so the
 // HTTP layer only maps method + path to one call and sends the reply. Paths are
 // relative to the gateway's base URL; every route needs the bearer token.
 //
@@ -60,12 +60,12 @@ namespace Lockstep::Workspace::Routes
         QByteArray secret;
     };
     Result<Registration, Reply> parseRegistration(const QString &workspaceId, const QByteArray &body);
-    Reply storeRegistration(Store::RunStore &store, const Registration &registration);
+    Reply storeRegistration(Store::WorkspaceStore &store, const Registration &registration);
     // parseRegistration + storeRegistration, without dialing the agent.
-    Reply registerAgent(Store::RunStore &store, const QString &workspaceId, const QByteArray &body);
+    Reply registerAgent(Store::WorkspaceStore &store, const QString &workspaceId, const QByteArray &body);
     // Whether the registration renews the current, unexpired registration of
     // the same agent at the same address with the same secret.
-    bool isRenewal(Store::RunStore &store, const Registration &registration, std::chrono::milliseconds expiry);
+    bool isRenewal(Store::WorkspaceStore &store, const Registration &registration, std::chrono::milliseconds expiry);
 
     // Dials the registered address and checks that an agent answers there as
     // `agentId` of the workspace and proves it holds the secret. `done` gets
@@ -75,9 +75,9 @@ namespace Lockstep::Workspace::Routes
                      std::function<void(const QString &problem)> done);
     // The 409 of a registration verifyAgent refused.
     Reply unverified(const Registration &registration, const QString &problem);
-    Reply stopWorkspace(Store::RunStore &store, const QString &workspaceId, const QString &agentId);
+    Reply stopWorkspace(Store::WorkspaceStore &store, const QString &workspaceId, const QString &agentId);
     // "state" is "expired" for a registration not renewed within `expiry`
     // (the agent crashed or hangs; dials treat it as no running agent).
-    Reply currentAgent(Store::RunStore &store, const QString &workspaceId,
+    Reply currentAgent(Store::WorkspaceStore &store, const QString &workspaceId,
                        std::chrono::milliseconds expiry = std::chrono::milliseconds(65000));
 }  // namespace Lockstep::Workspace::Routes

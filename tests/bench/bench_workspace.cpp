@@ -31,6 +31,7 @@
 #include "flows/execution.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
+#include "store/workspacestore.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
 
@@ -206,7 +207,8 @@ int main(int argc, char *argv[])
         Test::AgentProcess agent;
         if (!agent.start(folder, wsId, QStringLiteral("agent-healthy"), bench.tokenFile))
             qFatal("%s", qPrintable(agent.errorString()));
-        must(bench.store->registerWorkspaceAgent(wsId, agent.agentId(), QStringLiteral("127.0.0.1"), agent.port()));
+        must(bench.store->workspaces().registerWorkspaceAgent(wsId, agent.agentId(), QStringLiteral("127.0.0.1"),
+                                                              agent.port()));
         Workspace::WorkspaceToolRunner runner(*bench.counting, runnerOptions(true, std::chrono::seconds(30)));
         QList<double> times;
         bench.counting->lookups = 0;
@@ -226,10 +228,11 @@ int main(int argc, char *argv[])
     Test::AgentProcess stopped;
     if (!stopped.start(folder, wsId, QStringLiteral("agent-stopped"), bench.tokenFile))
         qFatal("%s", qPrintable(stopped.errorString()));
-    must(bench.store->registerWorkspaceAgent(wsId, stopped.agentId(), QStringLiteral("127.0.0.1"), stopped.port()));
+    must(bench.store->workspaces().registerWorkspaceAgent(wsId, stopped.agentId(), QStringLiteral("127.0.0.1"),
+                                                          stopped.port()));
     const Workspace::AgentAddress stoppedAddress = stopped.address();
     stopped.terminate();
-    must(bench.store->stopWorkspace(wsId, stoppedAddress.agentId));
+    must(bench.store->workspaces().stopWorkspace(wsId, stoppedAddress.agentId));
     {
         Workspace::WorkspaceToolRunner lazy(*bench.directory, runnerOptions(true, std::chrono::seconds(30)));
         QList<double> times;
@@ -258,8 +261,9 @@ int main(int argc, char *argv[])
     Test::AgentProcess frozen;
     if (!frozen.start(folder, wsId, QStringLiteral("agent-frozen"), bench.tokenFile))
         qFatal("%s", qPrintable(frozen.errorString()));
-    must(bench.store->registerWorkspaceAgent(wsId, frozen.agentId(), QStringLiteral("127.0.0.1"), frozen.port()));
-    must(bench.store->stopWorkspace(wsId, frozen.agentId()));
+    must(bench.store->workspaces().registerWorkspaceAgent(wsId, frozen.agentId(), QStringLiteral("127.0.0.1"),
+                                                          frozen.port()));
+    must(bench.store->workspaces().stopWorkspace(wsId, frozen.agentId()));
     frozen.freeze();
     {
         Workspace::WorkspaceToolRunner lazy(*bench.directory, runnerOptions(true, std::chrono::seconds(30)));

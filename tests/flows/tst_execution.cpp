@@ -161,6 +161,10 @@ namespace
         {
             return m_real.entriesSince(id, afterSeq);
         }
+        Store::WorkspaceStore &workspaces() override
+        {
+            return m_real.workspaces();
+        }
 
     private:
         RunStore &m_real;

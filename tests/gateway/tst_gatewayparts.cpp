@@ -3,9 +3,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "common/tokenauth.h"
 #include "gateway/gatewayconfig.h"
 #include "gateway/httphead.h"
-#include "gateway/tokenauth.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Gateway;

@@ -13,8 +13,8 @@
 #include <QTcpSocket>
 #include <QThread>
 
+#include "agent/agentprotocol.h"
 #include "childprocess.h"
-#include "workspace/agentprotocol.h"
 
 namespace Lockstep::Test
 {

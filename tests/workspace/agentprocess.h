@@ -10,7 +10,7 @@
 #include <QString>
 #include <QStringList>
 
-#include "workspace/agentaddress.h"
+#include "agent/agentaddress.h"
 
 class QProcess;
 class QTcpServer;

@@ -6,6 +6,7 @@
 #include "agentprocess.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
+#include "store/workspacestore.h"
 #include "temppostgres.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdialer.h"
@@ -66,7 +67,7 @@ private:
             return false;
         const AgentAddress address = agent.address();
         const auto written =
-            store.registerWorkspaceAgent(ws.id, address.agentId, address.host.toString(), address.port);
+            store.workspaces().registerWorkspaceAgent(ws.id, address.agentId, address.host.toString(), address.port);
         if (!written)
         {
             qWarning().noquote() << written.error().message;
@@ -153,7 +154,7 @@ private slots:
         const AgentAddress bound = agent.address();
         // The workspace is stopped: the agent is gone and the store knows.
         QCOMPARE(agent.terminate(), 0);
-        const auto stopped = m_store->stopWorkspace(ws.id, bound.agentId);
+        const auto stopped = m_store->workspaces().stopWorkspace(ws.id, bound.agentId);
         QVERIFY(stopped && stopped->stopped);
 
         AgentDialer dialer(*m_directory, options(LongDelay));
@@ -190,7 +191,7 @@ private slots:
         dialer.start({.workspaceId = ws.id, .agent = agent.address()});
         QTRY_VERIFY_WITH_TIMEOUT(dialer.events().contains(DialEvent::Dial), 5000);
         QVERIFY(!dialer.events().contains(DialEvent::Lookup));
-        const auto stopped = m_store->stopWorkspace(ws.id, agent.agentId());
+        const auto stopped = m_store->workspaces().stopWorkspace(ws.id, agent.agentId());
         QVERIFY(stopped && stopped->stopped);
 
         // The delay (1 s) plus a margin, far below the dial timeout (120 s).
@@ -431,7 +432,7 @@ private slots:
         QVERIFY(startRegisteredAgent(agent, ws, QStringLiteral("agent-baseline"), *m_store));
         const AgentAddress bound = agent.address();
         QCOMPARE(agent.terminate(), 0);
-        QVERIFY(m_store->stopWorkspace(ws.id, bound.agentId));
+        QVERIFY(m_store->workspaces().stopWorkspace(ws.id, bound.agentId));
         DialOptions old = options(std::chrono::milliseconds(100), std::chrono::milliseconds(1500));
         old.lazyValidation = false;
         AgentDialer dialer(*m_directory, old);

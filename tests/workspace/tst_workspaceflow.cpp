@@ -8,6 +8,7 @@
 #include "flows/execution.h"
 #include "store/runstore.h"
 #include "store/storeworker.h"
+#include "store/workspacestore.h"
 #include "workspace/agentconnection.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/toolrunner.h"
@@ -90,7 +91,7 @@ private:
     bool registerAgent(const QString &workspaceId, const AgentAddress &agent)
     {
         const auto written =
-            m_store->registerWorkspaceAgent(workspaceId, agent.agentId, agent.host.toString(), agent.port);
+            m_store->workspaces().registerWorkspaceAgent(workspaceId, agent.agentId, agent.host.toString(), agent.port);
         if (!written)
             qWarning().noquote() << written.error().message;
         return written.hasValue();
@@ -237,7 +238,7 @@ private slots:
         QVERIFY(startRegisteredAgent(agent, folder, wsId, QStringLiteral("agent-gone")));
         const AgentAddress bound = agent.address();
         QCOMPARE(agent.terminate(), 0);
-        QVERIFY(m_store->stopWorkspace(wsId, bound.agentId)->stopped);
+        QVERIFY(m_store->workspaces().stopWorkspace(wsId, bound.agentId)->stopped);
         Workspace::WorkspaceToolRunner runner(*m_directory, runnerOptions());
 
         const Store::Run run = startRun(QStringLiteral("wf-stopped"), 1);

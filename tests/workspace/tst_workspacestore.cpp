@@ -4,6 +4,7 @@
 
 #include "store/runstore.h"
 #include "store/storeworker.h"
+#include "store/workspacestore.h"
 #include "temppostgres.h"
 #include "workspace/agentdirectory.h"
 #include "workspace/workspaceroutes.h"
@@ -81,66 +82,66 @@ private slots:
         QCOMPARE(store->schemaVersion().value(), Store::RunStore::latestSchemaVersion());
         QVERIFY(Store::RunStore::latestSchemaVersion() >= 2);
 
-        QVERIFY(!store->workspaceState(QStringLiteral("ws")).value().has_value());
-        auto first = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
-                                                   QStringLiteral("127.0.0.1"), 4001);
+        QVERIFY(!store->workspaces().workspaceState(QStringLiteral("ws")).value().has_value());
+        auto first = store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                                QStringLiteral("127.0.0.1"), 4001);
         QVERIFY2(first, first ? "" : qPrintable(first.error().message));
         QCOMPARE(first->build, 1);
         QCOMPARE(first->agentId, QStringLiteral("a1"));
         QCOMPARE(first->port, 4001);
 
         // The same agent again (periodic re-registration): same build.
-        auto again = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
-                                                   QStringLiteral("127.0.0.1"), 4002);
+        auto again = store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                                QStringLiteral("127.0.0.1"), 4002);
         QCOMPARE(again->build, 1);
         QCOMPARE(again->port, 4002);
 
         // A rebuild: a new agent ID is a new build.
-        auto rebuilt = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a2"),
-                                                     QStringLiteral("127.0.0.1"), 4003);
+        auto rebuilt = store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a2"),
+                                                                  QStringLiteral("127.0.0.1"), 4003);
         QCOMPARE(rebuilt->build, 2);
-        QCOMPARE(store->workspaceState(QStringLiteral("ws")).value()->agentId, QStringLiteral("a2"));
+        QCOMPARE(store->workspaces().workspaceState(QStringLiteral("ws")).value()->agentId, QStringLiteral("a2"));
 
         // A late stop from the replaced agent must not stop the new build.
-        auto stale = store->stopWorkspace(QStringLiteral("ws"), QStringLiteral("a1"));
+        auto stale = store->workspaces().stopWorkspace(QStringLiteral("ws"), QStringLiteral("a1"));
         QVERIFY(stale);
         QVERIFY(!stale->stopped);
         QCOMPARE(stale->workspace->agentId, QStringLiteral("a2"));
         QCOMPARE(stale->workspace->build, 2);
 
         // Stopping: the latest build has no agent.
-        auto stopped = store->stopWorkspace(QStringLiteral("ws"), QStringLiteral("a2"));
+        auto stopped = store->workspaces().stopWorkspace(QStringLiteral("ws"), QStringLiteral("a2"));
         QVERIFY(stopped->stopped);
         QCOMPARE(stopped->workspace->build, 3);
         QVERIFY(stopped->workspace->agentId.isEmpty());
-        const auto state = store->workspaceState(QStringLiteral("ws")).value();
+        const auto state = store->workspaces().workspaceState(QStringLiteral("ws")).value();
         QVERIFY(state.has_value());
         QVERIFY(state->agentId.isEmpty());
         QCOMPARE(state->port, 0);
 
         // Stopping again is a no-op; starting again is a new build.
-        auto twice = store->stopWorkspace(QStringLiteral("ws"), std::nullopt);
+        auto twice = store->workspaces().stopWorkspace(QStringLiteral("ws"), std::nullopt);
         QVERIFY(!twice->stopped);
         QCOMPARE(twice->workspace->build, 3);
-        auto restarted = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a2"),
-                                                       QStringLiteral("127.0.0.1"), 4004);
+        auto restarted = store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a2"),
+                                                                    QStringLiteral("127.0.0.1"), 4004);
         QCOMPARE(restarted->build, 4);
 
         // An unknown workspace: nothing to stop.
-        auto unknown = store->stopWorkspace(QStringLiteral("never"), std::nullopt);
+        auto unknown = store->workspaces().stopWorkspace(QStringLiteral("never"), std::nullopt);
         QVERIFY(!unknown->stopped);
         QVERIFY(!unknown->workspace.has_value());
 
         // Bad input is a typed error, not a crash.
-        QVERIFY(
-            !store->registerWorkspaceAgent(QStringLiteral(""), QStringLiteral("a"), QStringLiteral("127.0.0.1"), 1));
-        QVERIFY(
-            !store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral(""), QStringLiteral("127.0.0.1"), 1));
-        QVERIFY(
-            !store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a"), QStringLiteral("127.0.0.1"), 0));
-        QVERIFY(!store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a"), QStringLiteral("127.0.0.1"),
-                                               70000));
-        QVERIFY(!store->workspaceState(QStringLiteral("w") + QChar(u'\n')));
+        QVERIFY(!store->workspaces().registerWorkspaceAgent(QStringLiteral(""), QStringLiteral("a"),
+                                                            QStringLiteral("127.0.0.1"), 1));
+        QVERIFY(!store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral(""),
+                                                            QStringLiteral("127.0.0.1"), 1));
+        QVERIFY(!store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a"),
+                                                            QStringLiteral("127.0.0.1"), 0));
+        QVERIFY(!store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a"),
+                                                            QStringLiteral("127.0.0.1"), 70000));
+        QVERIFY(!store->workspaces().workspaceState(QStringLiteral("w") + QChar(u'\n')));
     }
 
     void directory_data()
@@ -155,14 +156,14 @@ private slots:
         const auto worker = Store::StoreWorker::inPlace(*store);
         StoreAgentDirectory directory(*worker);
         QVERIFY(!lookup(directory, QStringLiteral("ws")).value().has_value());
-        QVERIFY(store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"), QStringLiteral("127.0.0.1"),
-                                              4001));
+        QVERIFY(store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                           QStringLiteral("127.0.0.1"), 4001));
         const auto current = lookup(directory, QStringLiteral("ws"));
         QVERIFY(current && current->has_value());
         QCOMPARE(current.value()->agentId, QStringLiteral("a1"));
         QCOMPARE(current.value()->host, QHostAddress(QHostAddress::LocalHost));
         QCOMPARE(current.value()->port, 4001);
-        QVERIFY(store->stopWorkspace(QStringLiteral("ws"), std::nullopt)->stopped);
+        QVERIFY(store->workspaces().stopWorkspace(QStringLiteral("ws"), std::nullopt)->stopped);
         QVERIFY(!lookup(directory, QStringLiteral("ws")).value().has_value());
     }
 
@@ -196,44 +197,46 @@ private slots:
         QFETCH(QString, backend);
         const auto store = open(backend);
         QVERIFY(store->createRun(QStringLiteral("wf-1"), QStringLiteral("goal"), QStringLiteral("workspace"), 1));
-        QVERIFY(!store->runWorkspace(QStringLiteral("wf-1")).value().has_value());
+        QVERIFY(!store->workspaces().runWorkspace(QStringLiteral("wf-1")).value().has_value());
         QCOMPARE(
-            store->setRunWorkspace(QStringLiteral("wf-1"), {.workspaceId = QStringLiteral("ws"), .agentId = QString()})
+            store->workspaces()
+                .setRunWorkspace(QStringLiteral("wf-1"), {.workspaceId = QStringLiteral("ws"), .agentId = QString()})
                 .value(),
             true);
-        auto bound = store->runWorkspace(QStringLiteral("wf-1")).value();
+        auto bound = store->workspaces().runWorkspace(QStringLiteral("wf-1")).value();
         QVERIFY(bound);
         QCOMPARE(bound->workspaceId, QStringLiteral("ws"));
         QVERIFY(bound->agentId.isEmpty());
-        QCOMPARE(store
-                     ->setRunWorkspace(QStringLiteral("wf-1"),
-                                       {.workspaceId = QStringLiteral("ws"), .agentId = QStringLiteral("a1")})
+        QCOMPARE(store->workspaces()
+                     .setRunWorkspace(QStringLiteral("wf-1"),
+                                      {.workspaceId = QStringLiteral("ws"), .agentId = QStringLiteral("a1")})
                      .value(),
                  true);
-        QCOMPARE(store->runWorkspace(QStringLiteral("wf-1")).value()->agentId, QStringLiteral("a1"));
-        QCOMPARE(store
-                     ->setRunWorkspace(QStringLiteral("nope"),
-                                       {.workspaceId = QStringLiteral("ws"), .agentId = QStringLiteral("a1")})
+        QCOMPARE(store->workspaces().runWorkspace(QStringLiteral("wf-1")).value()->agentId, QStringLiteral("a1"));
+        QCOMPARE(store->workspaces()
+                     .setRunWorkspace(QStringLiteral("nope"),
+                                      {.workspaceId = QStringLiteral("ws"), .agentId = QStringLiteral("a1")})
                      .value(),
                  false);
-        QVERIFY(!store->runWorkspace(QStringLiteral("nope")).value().has_value());
-        QVERIFY(!store->setRunWorkspace(QStringLiteral("wf-1"), {.workspaceId = QString(), .agentId = QString()}));
+        QVERIFY(!store->workspaces().runWorkspace(QStringLiteral("nope")).value().has_value());
+        QVERIFY(!store->workspaces().setRunWorkspace(QStringLiteral("wf-1"),
+                                                     {.workspaceId = QString(), .agentId = QString()}));
 
-        auto registered = store->registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
-                                                        QStringLiteral("127.0.0.1"), 4001, "secret-of-a1");
+        auto registered = store->workspaces().registerWorkspaceAgent(QStringLiteral("ws"), QStringLiteral("a1"),
+                                                                     QStringLiteral("127.0.0.1"), 4001, "secret-of-a1");
         QVERIFY(registered);
-        QCOMPARE(store->workspaceState(QStringLiteral("ws")).value()->secret, QByteArray("secret-of-a1"));
-        QVERIFY(store->stopWorkspace(QStringLiteral("ws"), std::nullopt));
-        QVERIFY(store->workspaceState(QStringLiteral("ws")).value()->secret.isEmpty());
+        QCOMPARE(store->workspaces().workspaceState(QStringLiteral("ws")).value()->secret, QByteArray("secret-of-a1"));
+        QVERIFY(store->workspaces().stopWorkspace(QStringLiteral("ws"), std::nullopt));
+        QVERIFY(store->workspaces().workspaceState(QStringLiteral("ws")).value()->secret.isEmpty());
     }
 
     void routes()
     {
         const auto store = open(QStringLiteral("sqlite"));
-        Routes::Reply reply = Routes::currentAgent(*store, QStringLiteral("ws"));
+        Routes::Reply reply = Routes::currentAgent(store->workspaces(), QStringLiteral("ws"));
         QCOMPARE(reply.status, 404);
 
-        reply = Routes::registerAgent(*store, QStringLiteral("ws"),
+        reply = Routes::registerAgent(store->workspaces(), QStringLiteral("ws"),
                                       json({{QStringLiteral("agentID"), QStringLiteral("a1")},
                                             {QStringLiteral("host"), QStringLiteral("127.0.0.1")},
                                             {QStringLiteral("port"), 4100},
@@ -242,17 +245,17 @@ private slots:
         QCOMPARE(reply.body.value(u"build").toInteger(), 1);
         QCOMPARE(reply.body.value(u"state").toString(), QStringLiteral("running"));
 
-        reply = Routes::currentAgent(*store, QStringLiteral("ws"));
+        reply = Routes::currentAgent(store->workspaces(), QStringLiteral("ws"));
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.body.value(u"agentID").toString(), QStringLiteral("a1"));
         QCOMPARE(reply.body.value(u"port").toInt(), 4100);
 
-        reply = Routes::stopWorkspace(*store, QStringLiteral("ws"), QStringLiteral("someone-else"));
+        reply = Routes::stopWorkspace(store->workspaces(), QStringLiteral("ws"), QStringLiteral("someone-else"));
         QCOMPARE(reply.body.value(u"outcome").toString(), QStringLiteral("noop"));
-        reply = Routes::stopWorkspace(*store, QStringLiteral("ws"), QStringLiteral("a1"));
+        reply = Routes::stopWorkspace(store->workspaces(), QStringLiteral("ws"), QStringLiteral("a1"));
         QCOMPARE(reply.status, 200);
         QCOMPARE(reply.body.value(u"outcome").toString(), QStringLiteral("stopped"));
-        reply = Routes::currentAgent(*store, QStringLiteral("ws"));
+        reply = Routes::currentAgent(store->workspaces(), QStringLiteral("ws"));
         QCOMPARE(reply.body.value(u"state").toString(), QStringLiteral("stopped"));
         QVERIFY(!reply.body.contains(u"agentID"));
     }
@@ -293,7 +296,7 @@ private slots:
         QFETCH(QString, workspaceId);
         QFETCH(QByteArray, body);
         const auto store = open(QStringLiteral("sqlite"));
-        const Routes::Reply reply = Routes::registerAgent(*store, workspaceId, body);
+        const Routes::Reply reply = Routes::registerAgent(store->workspaces(), workspaceId, body);
         QCOMPARE(reply.status, 400);
         QCOMPARE(reply.body.value(u"error").toString(), QStringLiteral("invalid_request"));
         QVERIFY(!reply.body.value(u"message").toString().isEmpty());
@@ -307,7 +310,7 @@ private slots:
         QVERIFY(store);
         QVERIFY(pg.stop());
         const Routes::Reply reply = Routes::registerAgent(
-            **store, QStringLiteral("ws"),
+            (*store)->workspaces(), QStringLiteral("ws"),
             R"({"agentID": "a1", "host": "127.0.0.1", "port": 4100, "secret": "agent-secret-0123"})");
         QCOMPARE(reply.status, 503);
         QCOMPARE(reply.body.value(u"error").toString(), QStringLiteral("store_unavailable"));

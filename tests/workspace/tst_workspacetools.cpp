@@ -21,12 +21,13 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "agent/agentprotocol.h"
+#include "agent/agentregistrar.h"
+#include "agent/workspacefolder.h"
 #include "agentprocess.h"
 #include "store/runstore.h"
+#include "store/workspacestore.h"
 #include "workspace/agentconnection.h"
-#include "workspace/agentprotocol.h"
-#include "workspace/agentregistrar.h"
-#include "workspace/workspacefolder.h"
 #include "workspace/workspaceroutes.h"
 
 using namespace Lockstep;
@@ -729,12 +730,12 @@ private slots:
             lastAuthorization = request.value("Authorization");
             Routes::Reply reply;
             if (request.method() == QHttpServerRequest::Method::Post)
-                reply = Routes::registerAgent(**store, workspaceId, request.body());
+                reply = Routes::registerAgent((*store)->workspaces(), workspaceId, request.body());
             else if (request.method() == QHttpServerRequest::Method::Delete)
-                reply = Routes::stopWorkspace(**store, workspaceId,
+                reply = Routes::stopWorkspace((*store)->workspaces(), workspaceId,
                                               request.query().queryItemValue(QStringLiteral("agentID")));
             else
-                reply = Routes::currentAgent(**store, workspaceId);
+                reply = Routes::currentAgent((*store)->workspaces(), workspaceId);
             return QHttpServerResponse(reply.body, static_cast<QHttpServerResponse::StatusCode>(reply.status));
         });
         const quint16 port = http.listen(QHostAddress(QHostAddress::LocalHost), 0);
@@ -748,12 +749,12 @@ private slots:
                  qPrintable(agent.errorString()));
         QTRY_VERIFY_WITH_TIMEOUT(
             [&] {
-                const auto state = (*store)->workspaceState(QStringLiteral("ws-reg"));
+                const auto state = (*store)->workspaces().workspaceState(QStringLiteral("ws-reg"));
                 return state && state.value() && state.value()->agentId == u"agent-r1";
             }(),
             20000);
         QCOMPARE(lastAuthorization, QByteArray("Bearer " + Test::AgentTestToken));
-        const auto registered = (*store)->workspaceState(QStringLiteral("ws-reg"));
+        const auto registered = (*store)->workspaces().workspaceState(QStringLiteral("ws-reg"));
         QCOMPARE(registered.value()->port, int(agent.port()));
         QCOMPARE(registered.value()->host, QStringLiteral("127.0.0.1"));
         const qint64 build = registered.value()->build;
@@ -764,11 +765,11 @@ private slots:
         ::kill(static_cast<pid_t>(pid), SIGTERM);
         QTRY_VERIFY_WITH_TIMEOUT(
             [&] {
-                const auto state = (*store)->workspaceState(QStringLiteral("ws-reg"));
+                const auto state = (*store)->workspaces().workspaceState(QStringLiteral("ws-reg"));
                 return state && state.value() && state.value()->agentId.isEmpty();
             }(),
             20000);
-        QCOMPARE((*store)->workspaceState(QStringLiteral("ws-reg")).value()->build, build + 1);
+        QCOMPARE((*store)->workspaces().workspaceState(QStringLiteral("ws-reg")).value()->build, build + 1);
         QTRY_VERIFY_WITH_TIMEOUT(!agent.isRunning() || processGone(pid), 20000);
     }
 

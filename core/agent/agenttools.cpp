@@ -22,7 +22,7 @@
 #include <QJsonArray>
 #include <QRandomGenerator>
 
-#include "workspace/workspacelog.h"
+#include "agent/workspacelog.h"
 
 namespace Lockstep::Workspace
 {

@@ -8,10 +8,10 @@
 #include <QString>
 #include <QTimer>
 
+#include "agent/agenttoken.h"
+#include "agent/agenttools.h"
+#include "agent/workspacefolder.h"
 #include "common/result.h"
-#include "workspace/agenttoken.h"
-#include "workspace/agenttools.h"
-#include "workspace/workspacefolder.h"
 
 class QTcpServer;
 

@@ -13,7 +13,7 @@
 #include <QDir>
 #include <QFileInfo>
 
-#include "workspace/agentprotocol.h"
+#include "agent/agentprotocol.h"
 
 namespace Lockstep::Workspace
 {

@@ -13,7 +13,7 @@ namespace Lockstep::Workspace
 
     bool AgentTokens::isValidToken(const QByteArrayView token)
     {
-        return Gateway::TokenSet::isValidToken(token);
+        return TokenSet::isValidToken(token);
     }
 
     Result<AgentTokens, QString> AgentTokens::fromTokens(const QList<QByteArray> &tokens)
@@ -26,14 +26,14 @@ namespace Lockstep::Workspace
                 return unexpected(QStringLiteral("a token must be 8 to 4096 characters of [A-Za-z0-9-._~+/=]"));
         }
         AgentTokens result;
-        result.m_accepted = Gateway::TokenSet::fromTokens(tokens);
+        result.m_accepted = TokenSet::fromTokens(tokens);
         result.m_first = tokens.constFirst();
         return result;
     }
 
     Result<AgentTokens, QString> AgentTokens::loadFile(const QString &path)
     {
-        auto tokens = Gateway::readTokenFile(path);
+        auto tokens = readTokenFile(path);
         if (!tokens)
             return unexpected(std::move(tokens).error());
         return fromTokens(*tokens);

@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 
-namespace Lockstep::Gateway
+namespace Lockstep
 {
     // The non-secret subprotocol the gateway echoes (SPEC: browsers send
     // "lockstep.v1" and "bearer.<token>"; the server answers "lockstep.v1").
@@ -49,4 +49,4 @@ namespace Lockstep::Gateway
     // The token a client presented: "Authorization: Bearer <token>" first, else
     // the "bearer.<token>" entry of Sec-WebSocket-Protocol. Empty when none.
     QByteArray presentedToken(QByteArrayView authorizationHeader, QByteArrayView subprotocolHeader);
-}  // namespace Lockstep::Gateway
+}  // namespace Lockstep

@@ -12,9 +12,9 @@
 #include <QStringList>
 #include <QTimer>
 
+#include "agent/agentprotocol.h"
+#include "agent/workspacefolder.h"
 #include "common/result.h"
-#include "workspace/agentprotocol.h"
-#include "workspace/workspacefolder.h"
 
 namespace Lockstep::Workspace
 {

@@ -4,7 +4,7 @@
 
 class QSocketNotifier;
 
-namespace Lockstep::Gateway
+namespace Lockstep
 {
     // Turns SIGTERM and SIGINT into a Qt signal. The C signal handler only
     // writes one byte to a self-pipe; a QSocketNotifier on the other end emits
@@ -31,4 +31,4 @@ namespace Lockstep::Gateway
         QSocketNotifier *m_notifier = nullptr;
         bool m_active = false;
     };
-}  // namespace Lockstep::Gateway
+}  // namespace Lockstep

@@ -6,7 +6,7 @@
 #include <QString>
 
 #include "common/result.h"
-#include "gateway/tokenauth.h"
+#include "common/tokenauth.h"
 
 namespace Lockstep::Workspace
 {
@@ -17,7 +17,7 @@ namespace Lockstep::Workspace
     // callers present in the hello (--secret-file, or generateAgentSecret()).
     // The gateway never presents one of its own tokens to an agent.
     // The file rules and the constant-time digest comparison are the gateway's
-    // (Gateway::readTokenFile, Gateway::TokenSet); this adds the token to present.
+    // (common/tokenauth.h: readTokenFile, TokenSet); this adds the token to present.
     // A fresh random agent secret (256 bits, base64url: a valid token).
     QByteArray generateAgentSecret();
 
@@ -37,6 +37,6 @@ namespace Lockstep::Workspace
 
     private:
         QByteArray m_first;
-        Gateway::TokenSet m_accepted;
+        TokenSet m_accepted;
     };
 }  // namespace Lockstep::Workspace

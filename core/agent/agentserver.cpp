@@ -8,8 +8,8 @@
 #include <QTcpSocket>
 #include <QTimer>
 
-#include "workspace/agentprotocol.h"
-#include "workspace/workspacelog.h"
+#include "agent/agentprotocol.h"
+#include "agent/workspacelog.h"
 
 namespace Lockstep::Workspace
 {

@@ -7,7 +7,7 @@
 #include <QNetworkRequest>
 #include <QUrlQuery>
 
-#include "workspace/workspacelog.h"
+#include "agent/workspacelog.h"
 
 namespace Lockstep::Workspace
 {

@@ -8,8 +8,8 @@
 #include <QTimer>
 #include <QUrl>
 
+#include "agent/agentaddress.h"
 #include "common/result.h"
-#include "workspace/agentaddress.h"
 
 class QNetworkAccessManager;
 class QNetworkReply;

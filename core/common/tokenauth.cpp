@@ -11,7 +11,7 @@
 
 #include "common/privatefiles.h"
 
-namespace Lockstep::Gateway
+namespace Lockstep
 {
     namespace
     {
@@ -171,4 +171,4 @@ namespace Lockstep::Gateway
         }
         return {};
     }
-}  // namespace Lockstep::Gateway
+}  // namespace Lockstep

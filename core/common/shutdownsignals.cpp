@@ -8,7 +8,7 @@
 
 #include "common/logging.h"
 
-namespace Lockstep::Gateway
+namespace Lockstep
 {
     namespace
     {
@@ -38,12 +38,12 @@ namespace Lockstep::Gateway
     {
         if (g_pipe[0] >= 0)
         {
-            qCWarning(lcGateway) << "shutdown signals are already watched";
+            qCWarning(lcApp) << "shutdown signals are already watched";
             return;
         }
         if (::pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         {
-            qCWarning(lcGateway) << "cannot create the signal pipe; SIGTERM will not shut down gracefully";
+            qCWarning(lcApp) << "cannot create the signal pipe; SIGTERM will not shut down gracefully";
             return;
         }
         m_notifier = new QSocketNotifier(g_pipe[0], QSocketNotifier::Read, this);
@@ -74,4 +74,4 @@ namespace Lockstep::Gateway
         while (::read(g_pipe[0], &byte, 1) == 1)
             emit received(int(byte));
     }
-}  // namespace Lockstep::Gateway
+}  // namespace Lockstep
