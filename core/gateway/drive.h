@@ -6,10 +6,10 @@
 #include <QPointer>
 #include <QString>
 
+#include "agent/agentaddress.h"
 #include "flows/flow.h"
 #include "protocol/closecode.h"
 #include "protocol/messages.h"
-#include "agent/agentaddress.h"
 
 namespace Lockstep::Store
 {

@@ -16,6 +16,7 @@
 
 #include "common/logging.h"
 #include "common/privatefiles.h"
+#include "common/shutdownsignals.h"
 #include "flows/execution.h"
 #include "gateway/drive.h"
 #include "gateway/frameguard.h"
@@ -23,7 +24,6 @@
 #include "gateway/httpapi.h"
 #include "gateway/runfeed.h"
 #include "gateway/session.h"
-#include "common/shutdownsignals.h"
 #include "lock/lockstore.h"
 #include "lock/memorylockstore.h"
 #include "lock/runlock.h"
