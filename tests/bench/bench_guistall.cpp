@@ -9,6 +9,8 @@
 //   destroy:   10 connected WebSocketClients deleted at once, with the gateway
 //              answering, and with the gateway SIGSTOPped (hung: no close
 //              reply comes, and none can be waited for).
+//   idle:      nothing happens for 500 ms: the floor the machine itself sets
+//              (on a busy machine the GUI thread is simply not scheduled).
 //
 // The same program measured the client before and after issue 11 (a client
 // that waited on the GUI thread for its goodbye, against one that hands it to
@@ -239,6 +241,17 @@ int main(int argc, char **argv)
     const int rounds = std::max(1, parser.value(roundsOption).toInt());
 
     std::printf("longest GUI-thread stall (2 ms timer), %d sessions, %d rounds per scenario\n", Tabs, rounds);
+    {
+        StallMeter meter;
+        std::vector<double> gaps;
+        for (int round = 0; round < rounds; ++round)
+        {
+            meter.start();
+            settle(500);
+            gaps.push_back(meter.stopMs());
+        }
+        print("idle (the floor)", gaps, 0);
+    }
     {
         ConsoleBench bench;
         if (!bench.setUp())
