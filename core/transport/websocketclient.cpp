@@ -126,8 +126,11 @@ namespace Lockstep::Transport
             IoThread()
                 : m_work(net::make_work_guard(m_ioc))
             {
-                // Made before this object, so it is destroyed after it: handlers may log until the end.
+                // Set up before this object, so torn down after it (exit runs in reverse
+                // order): handlers may log until the end, and OpenSSL's cleanup at exit
+                // comes after this thread has ended (else its per-thread state leaks).
                 lcTransport();
+                OPENSSL_init_ssl(0, nullptr);
                 m_thread = std::thread([this] {
                     pthread_setname_np(pthread_self(), "ws-io");  // for top, perf and gdb
                     run();
