@@ -20,6 +20,8 @@ packages=(
     libhiredis-dev libboost-dev libssl-dev
     # servers and desktop pieces the tests start themselves
     redis-server postgresql xvfb xauth dbus-x11 gnome-keyring fonts-dejavu-core
+    # a second websocket implementation for the client's conformance test
+    python3-websockets
 )
 
 as_root() {

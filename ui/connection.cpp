@@ -192,7 +192,7 @@ namespace Lockstep::Ui
         if (!m_client)
             return;
         m_client->disconnect(this);
-        // The destructor sends 1001 and waits a short, bounded time.
+        // The destructor returns at once; the I/O thread sends 1001 and closes.
         m_client.reset();
     }
 

@@ -11,8 +11,10 @@
 
 // The console's websocket client. QWebSocket cannot be used as a client: it
 // rewrites a received close code 1012..2999 (e.g. 1013, "lock held") to 1002.
-// This one runs Boost.Beast on a worker thread; every Beast/Asio include stays
-// in websocketclient.cpp so only that file pays for the heavy headers.
+// This one is Boost.Beast's websocket stream (its reader, writer, masking,
+// pongs and close handshake) on one I/O thread shared by every connection;
+// every Beast/Asio include stays in websocketclient.cpp so only that file pays
+// for the heavy headers.
 namespace Lockstep::Transport
 {
     struct ClientOptions
@@ -81,9 +83,9 @@ namespace Lockstep::Transport
     // delivered there, queued, in order. Exactly one of failed() (never
     // connected) or closed() (after connected()) ends a connection, unless the
     // object is destroyed first (then nothing is emitted).
-    // Threads: Beast runs on a worker thread that open() starts and that ends
-    // with the connection; on plain ws:// the owner thread writes outgoing
-    // frames to the socket itself (one thread hop less per message).
+    // Threads: the connection lives on one I/O thread shared by all clients
+    // (started on first use, stopped at process exit); the owner thread only
+    // hands messages over and gets signals back, and never waits for it.
     class WebSocketClient final : public QObject
     {
         Q_OBJECT
@@ -101,9 +103,10 @@ namespace Lockstep::Transport
         Q_ENUM(State)
 
         explicit WebSocketClient(QObject *parent = nullptr);
-        // Sends a close frame if connected (1001, going away), gives the server
-        // 250 ms to answer, and joins the worker within ~2 s at worst (a stuck
-        // DNS lookup: the worker is then left to finish on its own).
+        // Returns at once. The I/O thread then sends what sendText() queued and
+        // a close frame (1001, going away) if connected, waits up to
+        // closeTimeout for the reply and drops the connection; or abandons a
+        // connection attempt. Nothing is emitted after destruction.
         ~WebSocketClient() override;
 
         // Starts connecting. Returns false (and does nothing) if open() was
@@ -134,6 +137,7 @@ namespace Lockstep::Transport
         void deliverEvents();
 
         std::shared_ptr<Shared> m_shared;
+        std::shared_ptr<Session> m_session;  // null before open() (or when open() refused the options)
         State m_state = State::Idle;
         QString m_subprotocol;
     };

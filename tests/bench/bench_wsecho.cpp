@@ -1,9 +1,16 @@
-// Echo benchmark: our Beast-based WebSocketClient against QWebSocket (the
-// baseline), both talking to the same QWebSocketServer echo server that runs
-// on loopback in its own thread. Prints throughput (a window of messages in
-// flight) and round-trip latency (one at a time), plus the CPU time per
+// Echo benchmark: the console's WebSocketClient (Boost.Beast's websocket
+// stream on the shared I/O thread) against QWebSocket, the websocket client Qt
+// itself offers (the console cannot use it: it turns close code 1013 into
+// 1002). QWebSocket is the yardstick, not a rival. The comparison is fair: both
+// talk to the same QWebSocketServer echo server on loopback in its own thread,
+// send the same messages with the same window, take turns going first in every
+// round, and hand every message to this (the GUI) thread as a QString signal,
+// which is what the console consumes. Prints throughput (a window of messages
+// in flight) and round-trip latency (one at a time), plus the CPU time per
 // message of the client side and of the server thread (throughput runs), which
 // says more than wall time when the machine is busy.
+// Goal (issue 11): >= 50 000 messages/s and p99 < 1 ms on loopback; beyond what
+// a console can render, speed is not worth protocol code of our own.
 //
 //   bench_wsecho [--messages N] [--window W] [--roundtrips R] [--size BYTES] [--rounds K]
 //                [--only ours|qt] [--tails]
@@ -58,7 +65,7 @@ namespace
     public:
         QString name() const override
         {
-            return QStringLiteral("WebSocketClient (Beast)");
+            return QStringLiteral("WebSocketClient");
         }
 
         bool connectTo(const QUrl &url) override
@@ -151,7 +158,7 @@ namespace
         double mibPerSecond = 0;
         double p50us = 0;
         double p99us = 0;
-        double clientCpuUs = 0;  // per message, client threads (GUI thread + worker, if any)
+        double clientCpuUs = 0;  // per message, client threads (GUI thread and, for ours, the I/O thread)
         double serverCpuUs = 0;
         double clientSwitches = 0;  // per message
     };
@@ -274,9 +281,9 @@ int main(int argc, char *argv[])
     const QString payload(size, u'x');
     std::vector<std::unique_ptr<EchoClient>> clients;
     const QString only = parser.value(onlyOption);
-    if (only != u"qt")
+    if (only.isEmpty() || only == u"ours")
         clients.push_back(std::make_unique<OurClient>());
-    if (only != u"ours")
+    if (only.isEmpty() || only == u"qt")
         clients.push_back(std::make_unique<QtClient>());
     for (auto &client : clients)
     {
@@ -336,14 +343,10 @@ int main(int argc, char *argv[])
                     f.messagesPerSecond, f.mibPerSecond, f.p50us, f.p99us, f.clientCpuUs, f.serverCpuUs,
                     f.clientSwitches);
     }
-    if (figures.size() == 2)
+    if (only.isEmpty() || only == u"ours")
     {
-        std::printf("throughput ratio (ours / baseline): %.2f\n",
-                    figures[0].messagesPerSecond / figures[1].messagesPerSecond);
-        std::printf("goal: ratio >= 1.0 and p99 < 1000 us: %s\n",
-                    (figures[0].messagesPerSecond >= figures[1].messagesPerSecond && figures[0].p99us < 1000.0)
-                        ? "met"
-                        : "not met");
+        std::printf("goal for WebSocketClient: >= 50000 messages/s and p99 < 1000 us: %s\n",
+                    (figures[0].messagesPerSecond >= 50000.0 && figures[0].p99us < 1000.0) ? "met" : "not met");
     }
     std::fflush(stdout);
 

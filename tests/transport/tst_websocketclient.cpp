@@ -1,4 +1,5 @@
 #include <memory>
+#include <vector>
 
 #include <QCryptographicHash>
 #include <QDir>
@@ -58,6 +59,7 @@ namespace
                 {
                     m_sockets.append(socket);
                     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { onReadyRead(socket); });
+                    connect(socket, &QTcpSocket::disconnected, this, [this] { ++m_disconnected; });
                 }
             });
             if (!m_server.listen(QHostAddress::LocalHost, 0))
@@ -72,6 +74,11 @@ namespace
         int accepted() const
         {
             return static_cast<int>(m_sockets.size());
+        }
+        // Connections the client has closed (TCP).
+        int disconnected() const
+        {
+            return m_disconnected;
         }
         QByteArray afterUpgrade() const
         {
@@ -122,9 +129,37 @@ namespace
         QByteArray m_request;
         bool m_upgraded = false;
         QByteArray m_afterUpgrade;
+        int m_disconnected = 0;
     };
 
-    // Threads of this process (Linux): a client must not leave its worker behind.
+    // The first client frame in `bytes`, unmasked (RFC 6455 5.3); payloads under 126 bytes.
+    struct ClientFrame
+    {
+        int opcode = -1;
+        QByteArray payload;
+    };
+    ClientFrame firstClientFrame(const QByteArray &bytes)
+    {
+        if (bytes.size() < 6 || (static_cast<unsigned char>(bytes.at(1)) & 0x80) == 0)
+            return {};
+        const int length = static_cast<unsigned char>(bytes.at(1)) & 0x7f;
+        if (length > 125 || bytes.size() < 6 + length)
+            return {};
+        ClientFrame frame{.opcode = static_cast<unsigned char>(bytes.at(0)) & 0x0f, .payload = bytes.mid(6, length)};
+        for (int i = 0; i < length; ++i)
+            frame.payload[i] = static_cast<char>(frame.payload.at(i) ^ bytes.at(2 + i % 4));
+        return frame;
+    }
+
+    quint16 closeCodeOf(const ClientFrame &frame)
+    {
+        if (frame.opcode != 8 || frame.payload.size() < 2)
+            return 0;
+        return static_cast<quint16>((static_cast<unsigned char>(frame.payload.at(0)) << 8) |
+                                    static_cast<unsigned char>(frame.payload.at(1)));
+    }
+
+    // Threads of this process (Linux): connections must not bring threads of their own.
     int threadCount()
     {
         return static_cast<int>(
@@ -815,13 +850,13 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(server.lastPeerCloseCode(), quint16(1000), Patience);
     }
 
-    void destroyingConnectedClientsLeavesNothing()
+    void clientsShareOneIoThread()
     {
         TestWebSocketServer server;
         QVERIFY(server.listen());
         QSignalSpy serverSaw(&server, &TestWebSocketServer::clientDisconnected);
 
-        // Warm up whatever Qt starts lazily, then count threads.
+        // The first client starts the I/O thread (and Qt whatever it starts lazily).
         {
             WebSocketClient client;
             QSignalSpy up(&client, &WebSocketClient::connected);
@@ -831,32 +866,76 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(serverSaw.size(), 1, Patience);
         const int baseline = threadCount();
 
+        std::vector<std::unique_ptr<WebSocketClient>> clients;
+        int up = 0;
         for (int i = 0; i < 5; ++i)
         {
-            auto client = std::make_unique<WebSocketClient>();
-            QSignalSpy up(client.get(), &WebSocketClient::connected);
-            QVERIFY(client->open(optionsFor(server.url())));
-            QTRY_COMPARE_WITH_TIMEOUT(up.size(), 1, Patience);
-            QVERIFY(threadCount() > baseline);  // its worker
-            QVERIFY(client->sendText(QStringLiteral("message %1").arg(i)));
-            client.reset();
-            QCOMPARE(threadCount(), baseline);
+            clients.push_back(std::make_unique<WebSocketClient>());
+            connect(clients.back().get(), &WebSocketClient::connected, this, [&up] { ++up; });
+            QVERIFY(clients.back()->open(optionsFor(server.url())));
         }
-        // Each one said goodbye with 1001.
+        QTRY_COMPARE_WITH_TIMEOUT(up, 5, Patience);
+        QCOMPARE(threadCount(), baseline);  // no thread per connection
+        for (int i = 0; i < 5; ++i)
+            QVERIFY(clients.at(static_cast<std::size_t>(i))->sendText(QStringLiteral("message %1").arg(i)));
+        clients.clear();
+        // Each one sent what it had queued, then said goodbye with 1001, after its destructor returned.
         QTRY_COMPARE_WITH_TIMEOUT(serverSaw.size(), 6, Patience);
         QCOMPARE(server.lastPeerCloseCode(), quint16(1001));
+        QCOMPARE(server.lastPeerCloseReason(), QStringLiteral("client going away"));
+        QCOMPARE(server.receivedMessages().size(), 5);
+        QCOMPARE(threadCount(), baseline);
     }
 
-    void destroyingWhileConnectingLeavesNothing()
+    void destroyingWhileConnectingDropsTheConnection()
     {
         RawServer server(RawServer::Mode::Silent);
-        const int baseline = threadCount();
         {
             WebSocketClient client;
             QVERIFY(client.open(optionsFor(server.url())));
             QTRY_COMPARE_WITH_TIMEOUT(server.accepted(), 1, Patience);
         }
-        QCOMPARE(threadCount(), baseline);
+        QTRY_COMPARE_WITH_TIMEOUT(server.disconnected(), 1, Patience);
+    }
+
+    // A server that never answers the close frame: the client gives up after closeTimeout.
+    void closeTimeoutEndsTheWait()
+    {
+        RawServer server(RawServer::Mode::UpgradeThenIgnore);
+        ClientOptions options = optionsFor(server.url());
+        options.closeTimeout = 300ms;
+        options.pingInterval = 0ms;
+        WebSocketClient client;
+        Spies spies(client);
+        QVERIFY(client.open(options));
+        QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
+        client.close(4000, QStringLiteral("bye"));
+        QTRY_COMPARE_WITH_TIMEOUT(spies.closed.size(), 1, Patience);
+        const CloseInfo info = spies.closeInfo();
+        QVERIFY(info.initiatedByClient);
+        QVERIFY(!info.receivedCloseFrame);
+        QCOMPARE(info.code, quint16(4000));
+        QCOMPARE(info.reason, QStringLiteral("bye"));
+        QCOMPARE(closeCodeOf(firstClientFrame(server.afterUpgrade())), quint16(4000));
+        QTRY_COMPARE_WITH_TIMEOUT(server.disconnected(), 1, Patience);
+    }
+
+    // The destructor does not wait for a hung server; the I/O thread says
+    // goodbye and drops the connection after closeTimeout, alone.
+    void destroyedClientLeavesAHungServerAlone()
+    {
+        RawServer server(RawServer::Mode::UpgradeThenIgnore);
+        ClientOptions options = optionsFor(server.url());
+        options.closeTimeout = 300ms;
+        options.pingInterval = 0ms;
+        {
+            WebSocketClient client;
+            Spies spies(client);
+            QVERIFY(client.open(options));
+            QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(closeCodeOf(firstClientFrame(server.afterUpgrade())), quint16(1001), Patience);
+        QTRY_COMPARE_WITH_TIMEOUT(server.disconnected(), 1, Patience);
     }
 
     void slotMayDeleteTheClient()
