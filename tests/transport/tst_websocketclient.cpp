@@ -12,6 +12,7 @@
 #include <QTest>
 #include <QWebSocket>
 
+#include "clientspies.h"
 #include "freeport.h"
 #include "protocol/closecode.h"
 #include "testwebsocketserver.h"
@@ -30,6 +31,7 @@ namespace Lockstep::Transport
     }
 }  // namespace Lockstep::Transport
 using namespace std::chrono_literals;
+using Lockstep::Test::ClientSpies;
 using Lockstep::Test::TestWebSocketServer;
 
 namespace
@@ -166,30 +168,6 @@ namespace
             QDir(QStringLiteral("/proc/self/task")).entryList(QDir::Dirs | QDir::NoDotAndDotDot).size());
     }
 
-    struct Spies
-    {
-        explicit Spies(WebSocketClient &client)
-            : connected(&client, &WebSocketClient::connected)
-            , text(&client, &WebSocketClient::textMessageReceived)
-            , failed(&client, &WebSocketClient::failed)
-            , closed(&client, &WebSocketClient::closed)
-        {}
-
-        ConnectFailure failure() const
-        {
-            return failed.at(0).at(0).value<ConnectFailure>();
-        }
-        CloseInfo closeInfo() const
-        {
-            return closed.at(0).at(0).value<CloseInfo>();
-        }
-
-        QSignalSpy connected;
-        QSignalSpy text;
-        QSignalSpy failed;
-        QSignalSpy closed;
-    };
-
     ClientOptions optionsFor(const QUrl &url)
     {
         ClientOptions options;
@@ -246,7 +224,7 @@ private slots:
         server.setCloseAction(when, static_cast<quint16>(code), reason);
 
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         if (when == TestWebSocketServer::CloseWhen::AfterFirstMessage)
@@ -270,7 +248,7 @@ private slots:
         TestWebSocketServer server;
         QVERIFY(server.listen());
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QCOMPARE(client.state(), WebSocketClient::State::Idle);
         QVERIFY(client.open(optionsFor(server.url())));
         QCOMPARE(client.state(), WebSocketClient::State::Connecting);
@@ -321,7 +299,7 @@ private slots:
         TestWebSocketServer server;
         QVERIFY(server.listen());
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         qsizetype textsWhenClosed = -1;
         connect(&client, &WebSocketClient::closed, this,
                 [&textsWhenClosed, &spies](const CloseInfo &) { textsWhenClosed = spies.text.size(); });
@@ -343,7 +321,7 @@ private slots:
         TestWebSocketServer server;
         QVERIFY(server.listen());
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         bool answered = false;
         bool nestedSawAnswer = false;
         connect(&client, &WebSocketClient::textMessageReceived, this, [&](const QString &message) {
@@ -378,7 +356,7 @@ private slots:
         options.bearerToken = QStringLiteral("s3cr3t-Token_value.~42");
         options.tokenAsSubprotocol = true;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
 
@@ -401,7 +379,7 @@ private slots:
         server.setSupportedSubprotocols({QStringLiteral("lockstep.v1")});
         QVERIFY(server.listen());
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QCOMPARE(server.lastRequestHeader("Authorization"), QByteArray("Bearer test-token-123"));
@@ -413,7 +391,7 @@ private slots:
         TestWebSocketServer server;  // supports no subprotocol
         QVERIFY(server.listen());
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QCOMPARE(spies.connected.at(0).at(0).toString(), QString());
@@ -458,7 +436,7 @@ private slots:
         options.tokenAsSubprotocol = asSubprotocol;
         options.maxMessageSize = maxSize;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
         QCOMPARE(spies.failure().kind, kind);
@@ -472,7 +450,7 @@ private slots:
     void connectionRefused()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(QUrl(QStringLiteral("ws://127.0.0.1:%1/api/v1/ws").arg(Test::freePort())))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
         QCOMPARE(spies.failure().kind, ConnectError::ConnectionRefused);
@@ -500,7 +478,7 @@ private slots:
         url.setPort(8080);
         url.setPath(QStringLiteral("/api/v1/ws"));
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(url)));
         QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
         QCOMPARE(spies.failure().kind, ConnectError::DnsFailure);
@@ -528,7 +506,7 @@ private slots:
         QFETCH(QString, message);
         RawServer server(RawServer::Mode::Reply, reply);
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
         QCOMPARE(spies.failure().kind, ConnectError::HandshakeRejected);
@@ -540,7 +518,7 @@ private slots:
     {
         RawServer server(RawServer::Mode::Reply, "garbage\r\n\r\n");
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
         QCOMPARE(spies.failure().kind, ConnectError::Other);
@@ -553,7 +531,7 @@ private slots:
         ClientOptions options = optionsFor(server.url());
         options.connectTimeout = 500ms;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
         QCOMPARE(spies.failure().kind, ConnectError::Timeout);
@@ -565,7 +543,7 @@ private slots:
     {
         RawServer server(RawServer::Mode::Silent);
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(server.accepted(), 1, Patience);
         client.close();
@@ -591,7 +569,7 @@ private slots:
         // Verification on, the self-signed certificate is not trusted.
         {
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(optionsFor(server.url())));
             QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
             QCOMPARE(spies.failure().kind, ConnectError::TlsFailure);
@@ -606,7 +584,7 @@ private slots:
             ClientOptions options = optionsFor(url);
             options.caFile = caFile;
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(options));
             QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
             QVERIFY(client.sendText(QStringLiteral("über TLS")));
@@ -619,7 +597,7 @@ private slots:
             ClientOptions options = optionsFor(server.url());
             options.verifyPeer = false;
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(options));
             QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         }
@@ -628,7 +606,7 @@ private slots:
             ClientOptions options = optionsFor(server.url());
             options.caFile = dir.filePath(QStringLiteral("missing.pem"));
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(options));
             QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
             QCOMPARE(spies.failure().kind, ConnectError::TlsFailure);
@@ -641,7 +619,7 @@ private slots:
             ClientOptions options = optionsFor(server.url());
             options.caFile = junk;
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(options));
             QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
             QCOMPARE(spies.failure().kind, ConnectError::TlsFailure);
@@ -653,7 +631,7 @@ private slots:
             QUrl url = plain.url();
             url.setScheme(QStringLiteral("wss"));
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(optionsFor(url)));
             QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
             QCOMPARE(spies.failure().kind, ConnectError::TlsFailure);
@@ -679,7 +657,7 @@ private slots:
             ClientOptions options = optionsFor(url);
             options.caFile = caFile;
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(options));
             QTRY_COMPARE_WITH_TIMEOUT(spies.failed.size(), 1, Patience);
             QCOMPARE(spies.failure().kind, ConnectError::TlsFailure);
@@ -694,7 +672,7 @@ private slots:
         ClientOptions options = optionsFor(server.url());
         options.maxMessageSize = 1024;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QSignalSpy serverSaw(&server, &TestWebSocketServer::clientDisconnected);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
@@ -719,7 +697,7 @@ private slots:
         server.setAbortAfterFirstMessage(true);
         QVERIFY(server.listen());
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QVERIFY(client.sendText(QStringLiteral("bye")));
@@ -739,7 +717,7 @@ private slots:
         options.pingInterval = 50ms;
         options.pongTimeout = 300ms;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QTest::qWait(1500);  // many ping/pong rounds
@@ -755,7 +733,7 @@ private slots:
         options.pingInterval = 100ms;
         options.pongTimeout = 400ms;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QTRY_COMPARE_WITH_TIMEOUT(spies.closed.size(), 1, Patience);
@@ -790,7 +768,7 @@ private slots:
         QVERIFY(server.listen());
         QSignalSpy serverSaw(&server, &TestWebSocketServer::clientDisconnected);
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QVERIFY(client.sendText(QStringLiteral("last words")));
@@ -815,7 +793,7 @@ private slots:
         QVERIFY(server.listen());
         QSignalSpy serverSaw(&server, &TestWebSocketServer::clientDisconnected);
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         connect(&client, &WebSocketClient::textMessageReceived, this, [&client](const QString &message) {
             if (message != u"trigger")
                 return;
@@ -840,7 +818,7 @@ private slots:
 
         TestWebSocketServer server;
         QVERIFY(server.listen());
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(server.url())));
         QVERIFY(!client.open(optionsFor(server.url())));  // one open() per object
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
@@ -906,7 +884,7 @@ private slots:
         options.closeTimeout = 300ms;
         options.pingInterval = 0ms;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         client.close(4000, QStringLiteral("bye"));
@@ -930,7 +908,7 @@ private slots:
         options.pingInterval = 0ms;
         {
             WebSocketClient client;
-            Spies spies(client);
+            ClientSpies spies(client);
             QVERIFY(client.open(options));
             QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         }

@@ -12,10 +12,12 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include "clientspies.h"
 #include "transport/websocketclient.h"
 
 using namespace Lockstep::Transport;
 using namespace std::chrono_literals;
+using Lockstep::Test::ClientSpies;
 
 namespace
 {
@@ -89,30 +91,6 @@ namespace
         QList<QJsonObject> m_reports;
     };
 
-    struct Spies
-    {
-        explicit Spies(WebSocketClient &client)
-            : connected(&client, &WebSocketClient::connected)
-            , text(&client, &WebSocketClient::textMessageReceived)
-            , failed(&client, &WebSocketClient::failed)
-            , closed(&client, &WebSocketClient::closed)
-        {}
-
-        CloseInfo closeInfo() const
-        {
-            return closed.at(0).at(0).value<CloseInfo>();
-        }
-        QString textAt(const int i) const
-        {
-            return text.at(i).at(0).toString();
-        }
-
-        QSignalSpy connected;
-        QSignalSpy text;
-        QSignalSpy failed;
-        QSignalSpy closed;
-    };
-
     ClientOptions optionsFor(const QUrl &url)
     {
         ClientOptions options;
@@ -149,7 +127,7 @@ private slots:
     {
         QFETCH(QString, message);
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/echo")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         QVERIFY(client.sendText(message));
@@ -167,7 +145,7 @@ private slots:
     void fragmentedMessages()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/fragments")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.text.size(), 2, Patience);
         QCOMPARE(spies.textAt(0), QStringLiteral("Hello, fragmented wörld ✓"));
@@ -185,7 +163,7 @@ private slots:
     void pingsBetweenFragments()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/ping-between-fragments")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.text.size(), 2, Patience);
         QCOMPARE(spies.textAt(0), QStringLiteral("first part, second part, third part"));
@@ -198,7 +176,7 @@ private slots:
     void oneMebibyteMessage()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/big")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.text.size(), 1, Patience);
         QCOMPARE(spies.textAt(0).size(), 1 << 20);
@@ -240,7 +218,7 @@ private slots:
                                    .arg(code)
                                    .arg(QString::fromLatin1(QUrl::toPercentEncoding(reason)));
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(target))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.closed.size(), 1, Patience);
         const CloseInfo info = spies.closeInfo();
@@ -260,7 +238,7 @@ private slots:
     void closeWithoutStatus()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/close-no-status")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.closed.size(), 1, Patience);
         const CloseInfo info = spies.closeInfo();
@@ -275,7 +253,7 @@ private slots:
     void tcpResetInTheMiddleOfAFrame()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/reset-mid-frame")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.text.size(), 1, Patience);
         QCOMPARE(spies.textAt(0), QStringLiteral("before reset"));
@@ -295,7 +273,7 @@ private slots:
         ClientOptions options = optionsFor(m_server.url(QStringLiteral("/too-big?bytes=65537")));
         options.maxMessageSize = 65536;
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(options));
         QTRY_COMPARE_WITH_TIMEOUT(spies.closed.size(), 1, Patience);
         const CloseInfo info = spies.closeInfo();
@@ -310,7 +288,7 @@ private slots:
     void clientCloseReachesTheServer()
     {
         WebSocketClient client;
-        Spies spies(client);
+        ClientSpies spies(client);
         QVERIFY(client.open(optionsFor(m_server.url(QStringLiteral("/wait")))));
         QTRY_COMPARE_WITH_TIMEOUT(spies.connected.size(), 1, Patience);
         client.close(4000, QStringLiteral("tab closed ✓"));
