@@ -22,6 +22,8 @@ packages=(
     redis-server postgresql xvfb xauth dbus-x11 gnome-keyring fonts-dejavu-core
     # a second websocket implementation for the client's conformance test
     python3-websockets
+    # the QA reports: JSON Schema validation and a headless browser that renders the HTML
+    python3-jsonschema chromium
 )
 
 as_root() {
