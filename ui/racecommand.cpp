@@ -263,9 +263,10 @@ namespace Lockstep::Ui
         QCoreApplication::setApplicationName(QStringLiteral("lockstep"));
         QCoreApplication::setOrganizationName(QStringLiteral("Lockstep"));
         QCoreApplication::setApplicationVersion(QStringLiteral(LOCKSTEP_VERSION));
-        // The report is the output: the transport's per-connection info lines are noise here
+        // The report is the output: per-connection debug and info lines are noise here
         // (QT_LOGGING_RULES still wins, e.g. "lockstep.*.debug=true").
-        QLoggingCategory::setFilterRules(QStringLiteral("lockstep.*.info=false"));
+        QLoggingCategory::setFilterRules(QStringLiteral("lockstep.*.debug=false\nlockstep.*.info=false\n"
+                                                        "default.debug=false"));
         QStringList arguments = QCoreApplication::arguments();
         arguments.removeAt(1);  // "race"
         Parsed parsed = parse(arguments);
