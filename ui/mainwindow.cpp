@@ -43,6 +43,7 @@
 #include "profiles.h"
 #include "protocol/closecode.h"
 #include "protocol/workflowid.h"
+#include "racedialog.h"
 #include "runlistmodel.h"
 #include "workflowtab.h"
 
@@ -322,6 +323,10 @@ namespace Lockstep::Ui
             if (WorkflowTab *tab = currentTab())
                 tab->focusComposer();
         });
+        workflow->addSeparator();
+        add(workflow, "raceAction", tr("R&ace…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A), [this] {
+            showRace();
+        })->setToolTip(tr("Send from several sessions at once, round after round, and count who ran"));
 
         QMenu *view = menuBar()->addMenu(tr("&View"));
         add(view, "focusRunsAction", tr("&Run list"), QKeySequence(Qt::CTRL | Qt::Key_1),
@@ -374,6 +379,20 @@ namespace Lockstep::Ui
                 a->setEnabled(hasTab);
         }
         m_center->setCurrentWidget(hasTab ? static_cast<QWidget *>(m_tabs) : m_welcome);
+    }
+
+    RaceDialog *MainWindow::showRace()
+    {
+        if (!m_race)
+        {
+            const WorkflowTab *tab = currentTab();
+            m_race = new RaceDialog(m_api->endpoint(), tab ? tab->workflowId() : QString(), knownFlows(), this);
+            m_race->setAttribute(Qt::WA_DeleteOnClose);
+        }
+        m_race->show();
+        m_race->raise();
+        m_race->activateWindow();
+        return m_race;
     }
 
     void MainWindow::setTheme(const Theme::Mode mode)

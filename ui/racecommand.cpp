@@ -193,15 +193,8 @@ namespace Lockstep::Ui
                 const auto previous = Race::RaceReport::load(parser.value(AgainOption));
                 if (!previous)
                     Cli::failUsage(QStringLiteral("--again: ") + previous.error());
-                options.spec = previous->race;
-                for (const Race::RoundRecord &round : previous->rounds)
-                {
-                    Race::RoundPlan plan;
-                    for (const Race::SessionRecord &session : round.sessions)
-                        plan.append(Race::SessionPlan{.offsetMs = session.offsetMs, .message = session.message});
-                    options.plan.append(plan);
-                }
-                options.previous = previous->asPrevious();
+                options = Race::RaceOptions::repeating(*previous);
+                options.consoleVersion = QCoreApplication::applicationVersion();
                 if (gatewayUrl.isEmpty())
                     gatewayUrl = previous->gateway.url;
             }

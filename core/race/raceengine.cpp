@@ -224,6 +224,22 @@ namespace Lockstep::Race
         bool m_ended = false;
     };
 
+    RaceOptions RaceOptions::repeating(const RaceReport &report)
+    {
+        RaceOptions options;
+        options.webSocketUrl = QUrl(report.gateway.url);
+        options.spec = report.race;
+        for (const RoundRecord &round : report.rounds)
+        {
+            RoundPlan plan;
+            for (const SessionRecord &session : round.sessions)
+                plan.append(SessionPlan{.offsetMs = session.offsetMs, .message = session.message});
+            options.plan.append(plan);
+        }
+        options.previous = report.asPrevious();
+        return options;
+    }
+
     RaceEngine::RaceEngine(RaceOptions options, QObject *parent)
         : QObject(parent)
         , m_options(std::move(options))

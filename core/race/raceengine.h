@@ -44,6 +44,11 @@ namespace Lockstep::Race
         std::chrono::milliseconds httpTimeout{30000};
         QString consoleVersion;
         QJsonObject previous;  // --again: RaceReport::asPrevious() of the repeated report
+
+        // What --again (and the console's "Run again") runs: `report`'s race with
+        // its sessions' offsets and messages, compared with it. The gateway URL
+        // is the recorded one; set webSocketUrl and token to race another.
+        static RaceOptions repeating(const RaceReport &report);
     };
 
     // The race runner: N sessions send a startRequest to one workflow within a
