@@ -53,7 +53,9 @@ namespace Lockstep::Ui
                                      .value(Protocol::Names::UiChatLog)
                                      .toArray();
                 QString text = QStringLiteral("%1 · %2").arg(body.value(Protocol::Names::Status).toString(),
-                                                             FrameTableModel::tr("%n entries", nullptr, log.size()));
+                                                             (log.size() == 1)
+                                                                 ? FrameTableModel::tr("1 entry")
+                                                                 : FrameTableModel::tr("%1 entries").arg(log.size()));
                 if (checkpoint.contains(Protocol::Names::Seq))
                     text += QStringLiteral(" · seq %1").arg(checkpoint.value(Protocol::Names::Seq).toInteger());
                 else

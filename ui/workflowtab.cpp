@@ -104,7 +104,7 @@ namespace Lockstep::Ui
         , m_resumeButton(new QPushButton(tr("&Resume"), this))
         , m_cancelButton(new QPushButton(tr("&Cancel run…"), this))
         , m_newTabButton(new QPushButton(tr("Open in &new tab"), this))
-        , m_framesButton(new QPushButton(tr("&Frames…"), this))
+        , m_framesButton(new QPushButton(tr("Fra&mes…"), this))
         , m_legacyEvents(new QCheckBox(tr("Legacy events (no incremental_streaming)"), this))
         , m_frameSessions(new FrameSessionList(this))
         , m_lockWatchBackoff(context.backoff, context.random)

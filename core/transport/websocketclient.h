@@ -145,7 +145,9 @@ namespace Lockstep::Transport
         // pings and pongs sent and received (a received ping's automatic pong
         // right after it), close frames sent and received (code, reason, and
         // who sent the first one). Text frames are what sendText() queued and
-        // textMessageReceived() delivers.
+        // textMessageReceived() delivers. Beast reads and drops control frames
+        // that arrive after our close frame went out (e.g. the pong of a ping
+        // sent just before close()): those are on the wire, not here.
         void controlFrame(const Lockstep::Transport::FrameRecord &frame);
         void failed(const Lockstep::Transport::ConnectFailure &failure);
         void closed(const Lockstep::Transport::CloseInfo &info);
