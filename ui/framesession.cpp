@@ -5,6 +5,7 @@
 #include <QSettings>
 
 #include "connection.h"
+#include "protocol/names.h"
 
 namespace Lockstep::Ui
 {
@@ -59,6 +60,27 @@ namespace Lockstep::Ui
             }
             return i;
         }
+
+        // The protocol's message names share one string each (a table of 100 000
+        // frames keeps one per row).
+        QString sharedName(const QByteArray &key)
+        {
+            static const QStringList known = [] {
+                QStringList names;
+                for (const QLatin1StringView name :
+                     {Protocol::Names::NewCheckpoint, Protocol::Names::LockStatus, Protocol::Names::RunStatus,
+                      Protocol::Names::StartRequest, Protocol::Names::Subscribe, Protocol::Names::Heartbeat,
+                      Protocol::Names::StopWorkflow, Protocol::Names::ActionResponse})
+                    names.append(QString(name));
+                return names;
+            }();
+            for (const QString &name : known)
+            {
+                if (QLatin1StringView(key) == name)
+                    return name;
+            }
+            return QString::fromUtf8(key);
+        }
     }  // namespace
 
     QString maxFramesSettingsKey()
@@ -91,7 +113,7 @@ namespace Lockstep::Ui
             if (at == NotFound)
                 return {};
             if (key != "requestID")
-                return QString::fromUtf8(key);
+                return sharedName(key);
             at = skipSpace(text, at);
             if ((at >= text.size()) || (text.at(at) != ':'))
                 return {};

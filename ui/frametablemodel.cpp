@@ -310,19 +310,26 @@ namespace Lockstep::Ui
     void FrameFilterProxy::setDirection(const std::optional<Transport::FrameDirection> direction)
     {
         m_direction = direction;
-        invalidateFilter();
+        refilter();
     }
 
     void FrameFilterProxy::setMessageType(const QString &type)
     {
         m_type = type;
-        invalidateFilter();
+        refilter();
     }
 
     void FrameFilterProxy::setSearchText(const QString &text)
     {
         m_search = text.toUtf8();
-        invalidateFilter();
+        refilter();
+    }
+
+    void FrameFilterProxy::refilter()
+    {
+        // One layout change rather than invalidateFilter()'s removal per range:
+        // a type filter over 100 000 frames leaves tens of thousands of ranges.
+        invalidate();
     }
 
     bool FrameFilterProxy::filterAcceptsRow(const int sourceRow, const QModelIndex &) const

@@ -81,6 +81,8 @@ namespace Lockstep::Ui
         bool filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const override;
 
     private:
+        void refilter();
+
         std::optional<Transport::FrameDirection> m_direction;
         QString m_type;
         QByteArray m_search;  // UTF-8
