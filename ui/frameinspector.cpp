@@ -1,7 +1,10 @@
 #include "frameinspector.h"
 
+#include <algorithm>
+
 #include <QComboBox>
 #include <QFontDatabase>
+#include <QFontMetrics>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -120,8 +123,11 @@ namespace Lockstep::Ui
         m_table->setColumnWidth(FrameTableModel::SequenceColumn, digit * 8);
         m_table->setColumnWidth(FrameTableModel::TimeColumn,
                                 fontMetrics().horizontalAdvance(QStringLiteral("00:00:00.000")) + digit * 2);
+        // The header is bold: measure its title in its own font.
         m_table->setColumnWidth(FrameTableModel::DirectionColumn,
-                                fontMetrics().horizontalAdvance(tr("→ out")) + digit * 3);
+                                std::max(fontMetrics().horizontalAdvance(tr("→ out")),
+                                         QFontMetrics(columns->font()).horizontalAdvance(tr("Direction"))) +
+                                    (digit * 4));
         m_table->setColumnWidth(FrameTableModel::KindColumn, digit * 7);
         m_table->setColumnWidth(FrameTableModel::SizeColumn, digit * 10);
         m_table->setColumnWidth(FrameTableModel::TypeColumn,
@@ -160,22 +166,15 @@ namespace Lockstep::Ui
         tableSplit->setChildrenCollapsible(false);
         framesLayout->addWidget(tableSplit, 1);
 
-        auto *top = new QWidget(this);
-        auto *topLayout = new QVBoxLayout(top);
-        topLayout->setContentsMargins(0, 0, 0, 0);
-        topLayout->addWidget(m_sessionList, 1);
-        topLayout->addWidget(m_counters);
-        topLayout->addWidget(m_comparison);
-
-        auto *split = new QSplitter(Qt::Vertical, this);
-        split->addWidget(top);
-        split->addWidget(framesPane);
-        split->setStretchFactor(0, 1);
-        split->setStretchFactor(1, 3);
-        split->setChildrenCollapsible(false);
+        // Sessions and counters keep their height; the frames and the detail share the rest.
+        m_sessionList->setMaximumHeight(m_sessionList->header()->sizeHint().height() +
+                                        (7 * (fontMetrics().height() + 4)));
         auto *layout = new QVBoxLayout(this);
-        layout->addWidget(split);
-        resize(fontMetrics().averageCharWidth() * 150, fontMetrics().height() * 48);
+        layout->addWidget(m_sessionList);
+        layout->addWidget(m_counters);
+        layout->addWidget(m_comparison);
+        layout->addWidget(framesPane, 1);
+        resize(std::max(1200, fontMetrics().averageCharWidth() * 170), std::max(820, fontMetrics().height() * 52));
 
         connect(m_direction, &QComboBox::currentIndexChanged, this, [this] {
             const QVariant value = m_direction->currentData();
