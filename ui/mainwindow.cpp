@@ -724,6 +724,7 @@ namespace Lockstep::Ui
         context.random = m_options.random;
         context.lock = trackerFor(id);
         context.history = m_history.get();
+        context.maxFrames = frameCapacity(*m_settings);
         auto *tab = new WorkflowTab(context, id, m_tabs);
         connect(tab, &WorkflowTab::openInNewTabRequested, this,
                 [this](const QString &wid) { openWorkflow(wid, true); });
