@@ -23,6 +23,8 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include "frameinspector.h"
+#include "framesession.h"
 #include "protocol/closecode.h"
 #include "race/raceengine.h"
 #include "race/reporthtml.h"
@@ -115,6 +117,7 @@ namespace Lockstep::Ui
         , m_load(new QPushButton(tr("&Load report…"), this))
         , m_exportJson(new QPushButton(tr("Export &JSON…"), this))
         , m_exportHtml(new QPushButton(tr("Export &HTML…"), this))
+        , m_frames(new QPushButton(tr("&Frames…"), this))
         , m_banner(new QLabel(this))
         , m_summary(new QLabel(this))
         , m_roundsTable(makeTable({tr("Round"), tr("Workflow"), tr("Runners"), tr("Ran"), tr("Already running"),
@@ -162,9 +165,11 @@ namespace Lockstep::Ui
         for (QPushButton *button : {m_run, m_stop, m_again, m_load})
             buttons->addWidget(button);
         buttons->addStretch();
+        buttons->addWidget(m_frames);
         buttons->addWidget(m_exportJson);
         buttons->addWidget(m_exportHtml);
         m_run->setDefault(true);
+        m_frames->setToolTip(tr("Every frame of the selected round's sessions, in the frame inspector"));
         m_again->setToolTip(tr("Repeat the last race with the same sessions, offsets and messages against "
                                "this gateway, and compare the two"));
 
@@ -218,8 +223,11 @@ namespace Lockstep::Ui
         });
         connect(m_exportJson, &QPushButton::clicked, this, [this] { exportWithDialog(false); });
         connect(m_exportHtml, &QPushButton::clicked, this, [this] { exportWithDialog(true); });
-        connect(m_roundsTable, &QTableWidget::currentCellChanged, this,
-                [this](const int row, int, int, int) { showSessions(row); });
+        connect(m_roundsTable, &QTableWidget::currentCellChanged, this, [this](const int row, int, int, int) {
+            showSessions(row);
+            updateButtons();
+        });
+        connect(m_frames, &QPushButton::clicked, this, &RaceDialog::showFrames);
         connect(m_onWorkflow, &QRadioButton::toggled, this, &RaceDialog::updateButtons);
         connect(m_workflowId, &QLineEdit::textChanged, this, &RaceDialog::updateButtons);
         updateButtons();
@@ -373,6 +381,44 @@ namespace Lockstep::Ui
         QString error;
         if (!(html ? exportHtml(path, &error) : exportJson(path, &error)))
             QMessageBox::warning(this, tr("Export race report"), error);
+    }
+
+    FrameInspector *RaceDialog::showFrames()
+    {
+        const Race::RaceReport &report = (m_engine && m_engine->isRunning()) ? m_engine->report() : m_report;
+        const int row = m_roundsTable->currentRow();
+        if ((row < 0) || (row >= report.rounds.size()))
+            return nullptr;
+        const Race::RoundRecord &round = report.rounds.at(row);
+        // The inspector reads the list until it is gone: close it before replacing the list.
+        delete m_inspector.data();
+        delete m_frameSessions;
+        m_frameSessions = new FrameSessionList(this);
+        m_frameSessions->setMaxSessions(int(round.sessions.size()));
+        std::shared_ptr<FrameSession> selected;
+        for (const Race::SessionRecord &record : round.sessions)
+        {
+            auto session = std::make_shared<FrameSession>(FrameSession::Role::Other);
+            m_frameSessions->add(session);
+            session->setLabel(tr("round %1 · session %2").arg(round.index + 1).arg(record.index + 1));
+            if (record.frameLog)
+            {
+                session->setCapacity(std::max(1, int(record.frameLog->frames().size())));
+                for (const Transport::FrameRecord &frame : record.frameLog->frames())
+                    session->record(frame);
+            }
+            session->end(QStringLiteral("%1 · %2").arg(outcomeText(record.outcome), record.closeReason), record.bytesIn,
+                         record.bytesOut);
+            if (record.index == m_sessionsTable->currentRow())
+                selected = session;
+        }
+        m_inspector = new FrameInspector(m_frameSessions, this);
+        m_inspector->setAttribute(Qt::WA_DeleteOnClose);
+        m_inspector->setWindowTitle(tr("Frames — race round %1").arg(round.index + 1));
+        if (selected)
+            m_inspector->selectSession(selected);
+        m_inspector->show();
+        return m_inspector;
     }
 
     void RaceDialog::onRound(const Race::RoundRecord &)
@@ -584,6 +630,7 @@ namespace Lockstep::Ui
         m_load->setEnabled(!running);
         m_exportJson->setEnabled(!running && m_haveReport);
         m_exportHtml->setEnabled(!running && m_haveReport);
+        m_frames->setEnabled(m_roundsTable->currentRow() >= 0);
         for (QWidget *widget : std::initializer_list<QWidget *>{m_onWorkflow, m_onFlow, m_workflowId, m_flow,
                                                                 m_sessions, m_rounds, m_spread})
             widget->setEnabled(!running);

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include <QDialog>
+#include <QPointer>
 #include <QStringList>
 
 #include "gatewayapi.h"
@@ -32,6 +33,9 @@ namespace Lockstep::Ui
     // selected round, the anomaly checker's findings, a red banner when the
     // gateway runs with its lock or CAS guards off. "Run again" repeats the
     // last race (same offsets and messages) and shows both side by side.
+    class FrameInspector;
+    class FrameSessionList;
+
     class RaceDialog final : public QDialog
     {
         Q_OBJECT
@@ -64,6 +68,9 @@ namespace Lockstep::Ui
         bool loadReport(const QString &path, QString *error = nullptr);
         bool exportJson(const QString &path, QString *error = nullptr) const;
         bool exportHtml(const QString &path, QString *error = nullptr) const;
+        // The frames of the selected round's sessions, in the frame inspector
+        // (the selected session first); null when no round is selected.
+        FrameInspector *showFrames();
 
         QTableWidget *roundsTable() const;
         QTableWidget *sessionsTable() const;
@@ -106,6 +113,9 @@ namespace Lockstep::Ui
         QPushButton *m_load;
         QPushButton *m_exportJson;
         QPushButton *m_exportHtml;
+        QPushButton *m_frames;
+        FrameSessionList *m_frameSessions = nullptr;  // what m_inspector shows
+        QPointer<FrameInspector> m_inspector;
         QLabel *m_banner;
         QLabel *m_summary;
         QTableWidget *m_roundsTable;

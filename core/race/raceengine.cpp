@@ -50,12 +50,15 @@ namespace Lockstep::Race
             , m_client(new Transport::WebSocketClient(this))
             , m_record(std::move(record))
         {
+            m_record.frameLog = std::make_shared<Transport::FrameLog>();
             connect(m_client, &Transport::WebSocketClient::connected, this, [this] {
                 m_record.connectedAt = now();
                 m_engine->sessionConnected();
             });
             connect(m_client, &Transport::WebSocketClient::textMessageReceived, this,
                     [this](const QString &text) { onText(text); });
+            connect(m_client, &Transport::WebSocketClient::controlFrame, this,
+                    [this](const Transport::FrameRecord &frame) { recordFrame(frame); });
             connect(m_client, &Transport::WebSocketClient::failed, this,
                     [this](const Transport::ConnectFailure &failure) { onFailed(failure); });
             connect(m_client, &Transport::WebSocketClient::closed, this,
@@ -79,10 +82,8 @@ namespace Lockstep::Race
             const QByteArray frame = Protocol::serialize(Protocol::ClientMessage(start));
             m_record.sentAt = now();
             if (m_client->sendText(QString::fromUtf8(frame)))
-            {
-                m_record.bytesOut += frame.size();
-                ++m_record.frames;
-            }
+                recordFrame(
+                    {.direction = Transport::FrameDirection::Out, .payloadBytes = frame.size(), .payload = frame});
         }
 
         // The round timed out or the race was cancelled: close from our side,
@@ -120,8 +121,7 @@ namespace Lockstep::Race
         void onText(const QString &text)
         {
             const QByteArray utf8 = text.toUtf8();
-            m_record.bytesIn += utf8.size();
-            ++m_record.frames;
+            recordFrame({.direction = Transport::FrameDirection::In, .payloadBytes = utf8.size(), .payload = utf8});
             auto message = Protocol::parseServerMessage(utf8);
             if (!message)
                 return;
@@ -156,6 +156,14 @@ namespace Lockstep::Race
             }
         }
 
+        void recordFrame(Transport::FrameRecord frame)
+        {
+            m_record.frameLog->append(std::move(frame));
+            ++m_record.frames;
+            m_record.bytesIn = m_client->wireBytesIn();
+            m_record.bytesOut = m_client->wireBytesOut();
+        }
+
         void markRan()
         {
             if (m_record.ran)
@@ -170,6 +178,8 @@ namespace Lockstep::Race
                 return;
             m_record.closedAt = now();
             m_record.closedBy = ClosedBy::Failed;
+            m_record.bytesIn = failure.wireBytesIn;
+            m_record.bytesOut = failure.wireBytesOut;
             m_record.closeCode = 0;
             m_record.closeReason = failure.message;
             m_record.outcome = SessionOutcome::Failed;
@@ -183,6 +193,8 @@ namespace Lockstep::Race
             m_record.closedAt = now();
             m_record.closeCode = info.code;
             m_record.closeReason = info.reason;
+            m_record.bytesIn = info.wireBytesIn;
+            m_record.bytesOut = info.wireBytesOut;
             if (!m_clientReason.isEmpty())
             {
                 m_record.closedBy = ClosedBy::Client;

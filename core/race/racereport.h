@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include <QDateTime>
@@ -11,6 +12,7 @@
 #include <QStringList>
 
 #include "common/result.h"
+#include "transport/framelog.h"
 
 // The record of a race: what `lockstep race` writes as JSON, what --again
 // reads back and what the anomaly checker reads. toJson()/fromJson() follow
@@ -102,9 +104,11 @@ namespace Lockstep::Race
         QDateTime executionEnd;
         QStringList entriesSeen;  // message_ids, first-seen order
         QList<FenceSeen> fences;  // in the JSON: the fences only, in order
-        qint64 bytesIn = 0;
-        qint64 bytesOut = 0;
-        qint64 frames = 0;
+        qint64 bytesIn = 0;       // every byte read from the socket (upgrade, frame headers, TLS included)
+        qint64 bytesOut = 0;      // every byte written to it
+        qint64 frames = 0;        // frames in and out: text, ping, pong, close
+        // Not in the JSON: the frames themselves, for the frame inspector.
+        std::shared_ptr<Transport::FrameLog> frameLog;
         // Not in the JSON: the latest content seen per message_id (an entry
         // overwritten by another execution keeps its ID but not its content).
         QHash<QString, QString> entryContents;

@@ -9,6 +9,9 @@
 #include <QTest>
 #include <QTreeWidget>
 
+#include "frameinspector.h"
+#include "framesession.h"
+#include "frametablemodel.h"
 #include "mainwindow.h"
 #include "racedialog.h"
 #include "testgateway.h"
@@ -90,6 +93,30 @@ void TestRaceDialogGateway::lockOnEveryRoundHasOneRunner()
     for (int row = 0; row < sessions->rowCount(); ++row)
         lockHeld += sessions->item(row, 3)->text().startsWith(QStringLiteral("1013 ")) ? 1 : 0;
     QCOMPARE(lockHeld, 3);
+
+    // Every frame of every race session is kept: a 1013 session's last frame is
+    // the server's close, and the wire counts cover more than the payloads.
+    for (const Race::SessionRecord &session : report.rounds.at(2).sessions)
+    {
+        QVERIFY(session.frameLog);
+        const auto &frames = session.frameLog->frames();
+        QCOMPARE(qint64(frames.size()), session.frames);
+        QVERIFY(session.bytesIn > session.frameLog->totals().payloadBytesIn);
+        QVERIFY(session.bytesOut > session.frameLog->totals().payloadBytesOut);
+        const auto close = std::find_if(frames.begin(), frames.end(), [](const Transport::FrameRecord &frame) {
+            return (frame.kind == Transport::FrameKind::Close) && (frame.direction == Transport::FrameDirection::In);
+        });
+        QVERIFY(close != frames.end());
+        QCOMPARE(int(close->closeCode), session.closeCode);
+        QVERIFY(!close->closedByClient);
+    }
+    sessions->selectRow(1);
+    FrameInspector *inspector = dialog->showFrames();
+    QVERIFY(inspector);
+    QVERIFY(inspector->isVisible());
+    QVERIFY(inspector->currentSession());
+    QCOMPARE(qint64(inspector->currentSession()->log().frames().size()), report.rounds.at(2).sessions.at(1).frames);
+    QCOMPARE(inspector->frameModel()->rowCount(), int(report.rounds.at(2).sessions.at(1).frames));
 
     // Run again: the same offsets and messages, and the comparison with the first race.
     QVERIFY(dialog->comparisonTable()->isHidden());
