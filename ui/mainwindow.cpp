@@ -388,6 +388,10 @@ namespace Lockstep::Ui
             const WorkflowTab *tab = currentTab();
             m_race = new RaceDialog(m_api->endpoint(), tab ? tab->workflowId() : QString(), knownFlows(), this);
             m_race->setAttribute(Qt::WA_DeleteOnClose);
+            m_api->health(m_race, [race = m_race](const ApiResult<QJsonObject> &health) {
+                if (health && race)
+                    race->showGatewayHealth(*health);
+            });
         }
         m_race->show();
         m_race->raise();

@@ -185,6 +185,7 @@ namespace Lockstep::Ui
         m_findings->setHeaderLabels({tr("Finding"), tr("Round"), tr("Sessions"), tr("When"), tr("Detail")});
         m_findings->setRootIsDecorated(false);
         m_findings->setObjectName(QStringLiteral("raceFindings"));
+        m_findings->hide();
         m_roundsTable->setObjectName(QStringLiteral("raceRounds"));
         m_sessionsTable->setObjectName(QStringLiteral("raceSessions"));
         m_comparison->setObjectName(QStringLiteral("raceComparison"));
@@ -443,7 +444,7 @@ namespace Lockstep::Ui
 
     void RaceDialog::showReport(const Race::RaceReport &report, const bool running)
     {
-        showSwitches(report.gateway);
+        showSwitches(report.gateway.switches);
         const Race::RaceSummary summary = report.summary();
         const int wrongRounds = summary.rounds - summary.roundsWithOneRunner;
         QString text = tr("%1 of %2 rounds · runners per round: min %3, max %4 · rounds with ≠ 1 runner: %5 · "
@@ -484,7 +485,9 @@ namespace Lockstep::Ui
                 notResumable += (session.outcome == Race::SessionOutcome::NotResumable) ? 1 : 0;
             }
             m_roundsTable->setItem(row, 0, numberCell(round.index + 1));
-            m_roundsTable->setItem(row, 1, cell(round.workflowId));
+            // The ID's first group tells rounds apart; the whole ID is in the tooltip.
+            m_roundsTable->setItem(row, 1, cell(round.workflowId.section(u'-', 0, 0)));
+            m_roundsTable->item(row, 1)->setToolTip(round.workflowId);
             m_roundsTable->setItem(row, 2, numberCell(round.runners));
             m_roundsTable->setItem(row, 3, numberCell(ran));
             m_roundsTable->setItem(row, 4, numberCell(held));
@@ -560,14 +563,19 @@ namespace Lockstep::Ui
         m_sessionsTable->resizeColumnsToContents();
     }
 
-    void RaceDialog::showSwitches(const Race::GatewayInfo &gateway)
+    void RaceDialog::showGatewayHealth(const QJsonObject &health)
+    {
+        showSwitches(Race::GatewaySwitches::fromHealth(health));
+    }
+
+    void RaceDialog::showSwitches(const Race::GatewaySwitches &switches)
     {
         QStringList off;
-        if (!gateway.switches.lockEnabled)
+        if (!switches.lockEnabled)
             off << tr("the lock is OFF (--no-lock-concurrent-flows)");
-        if (!gateway.switches.casGuards)
+        if (!switches.casGuards)
             off << tr("CAS guards are OFF (--no-cas-guards)");
-        if (!gateway.switches.fencing)
+        if (!switches.fencing)
             off << tr("fencing is OFF");
         if (off.isEmpty())
         {

@@ -57,6 +57,9 @@ namespace Lockstep::Ui
         void setRounds(int rounds);
         void setSpreadMs(int spreadMs);
 
+        // The gateway's /healthz answer: a red banner when a switch is off, before any race.
+        void showGatewayHealth(const QJsonObject &health);
+
         void run();
         // Repeats the last race (or a loaded report) against this gateway.
         void runAgain();
@@ -88,7 +91,7 @@ namespace Lockstep::Ui
         void onFinished(const Race::RaceReport &report);
         void showReport(const Race::RaceReport &report, bool running);
         void showSessions(int roundRow);
-        void showSwitches(const Race::GatewayInfo &gateway);
+        void showSwitches(const Race::GatewaySwitches &switches);
         void showComparison(const QJsonObject &previous, const Race::RaceReport &current);
         void updateButtons();
         void exportWithDialog(bool html);

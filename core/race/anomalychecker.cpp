@@ -15,7 +15,7 @@ namespace Lockstep::Race
         {
             QStringList names;
             for (const int session : sessions)
-                names << QString::number(session);
+                names << QString::number(session + 1);
             return names.join(QStringLiteral(", "));
         }
 
@@ -66,13 +66,14 @@ namespace Lockstep::Race
                         finding.at = std::max(a.start, b.start);
                         if (a.end.isValid() && b.end.isValid())
                             finding.until = std::min(a.end, b.end);
-                        const QString where = (a.round == b.round)
-                                                  ? QStringLiteral("sessions %1 and %2").arg(a.session).arg(b.session)
-                                                  : QStringLiteral("session %1 of round %2 and session %3 of round %4")
-                                                        .arg(a.session)
-                                                        .arg(a.round)
-                                                        .arg(b.session)
-                                                        .arg(b.round);
+                        const QString where =
+                            (a.round == b.round)
+                                ? QStringLiteral("sessions %1 and %2").arg(a.session + 1).arg(b.session + 1)
+                                : QStringLiteral("session %1 of round %2 and session %3 of round %4")
+                                      .arg(a.session + 1)
+                                      .arg(a.round + 1)
+                                      .arg(b.session + 1)
+                                      .arg(b.round + 1);
                         finding.detail = QStringLiteral("Workflow %1 ran twice at once: %2 executed from %3 until %4.")
                                              .arg(workflow, where, isoTime(finding.at),
                                                   finding.until.isValid() ? isoTime(finding.until)
@@ -119,7 +120,7 @@ namespace Lockstep::Race
                                      .arg(overwritten.size())
                                      .arg(overwritten.join(QStringLiteral(", ")));
                     finding.detail = QStringLiteral("Session %1 saw entries of workflow %2 that were lost: %3.")
-                                         .arg(session.index)
+                                         .arg(session.index + 1)
                                          .arg(round.workflowId, parts.join(QStringLiteral("; ")));
                     findings.append(finding);
                 }
@@ -177,10 +178,10 @@ namespace Lockstep::Race
                         QStringLiteral(
                             "Workflow %1 ended round %2 with fence %3, below fence %4 that session %5 ran with.")
                             .arg(round.workflowId)
-                            .arg(round.index)
+                            .arg(round.index + 1)
                             .arg(*round.finalFence)
                             .arg(highestWritten)
-                            .arg(writer);
+                            .arg(writer + 1);
                     findings.append(finding);
                 }
                 events.append(FenceEvent{.at = round.finishedAt, .fence = *round.finalFence, .round = round.index});
@@ -245,7 +246,7 @@ namespace Lockstep::Race
                 finding.at = first;
                 finding.detail = QStringLiteral("Workflow %1 was %2 before round %3, yet session(s) %4 ran it.")
                                      .arg(round.workflowId, round.statusBefore)
-                                     .arg(round.index)
+                                     .arg(round.index + 1)
                                      .arg(sessionList(runners));
                 findings.append(finding);
             }

@@ -40,7 +40,8 @@ namespace Lockstep::Race
     // a fence a runner of that round saw), resumed_final_run (a session ran
     // while the run was finished or stopped before the round), cancel_noop (a
     // cancel reported as "cancelled" that left the status as it was, or not
-    // stopped).
+    // stopped). A finding's round and sessions are 0-based indexes, as in the
+    // JSON; its detail counts from 1, as the console and the HTML report show them.
     QList<Finding> checkHistory(const History &history);
     // The same over a race's rounds only.
     QList<Finding> checkRounds(const QList<RoundRecord> &rounds);

@@ -367,9 +367,7 @@ namespace Lockstep::Race
                     gateway.version = health.value(u"version").toString();
                     gateway.lockStore = health.value(u"lockStore").toString();
                     gateway.store = health.value(u"store").toString();
-                    gateway.switches.lockEnabled = health.value(u"lockEnabled").toBool(true);
-                    gateway.switches.casGuards = health.value(u"casGuards").toBool(true);
-                    gateway.switches.fencing = health.value(u"fencing").toBool(true);
+                    gateway.switches = GatewaySwitches::fromHealth(health);
                     noteReplica(health.value(u"replica").toString());
                     startRound();
                 });

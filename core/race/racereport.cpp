@@ -15,6 +15,18 @@ namespace Lockstep::Race
         return time.isValid() ? time.toUTC().toString(Qt::ISODateWithMs) : QString();
     }
 
+    GatewaySwitches GatewaySwitches::fromHealth(const QJsonObject &health)
+    {
+        return {.lockEnabled = health.value(u"lockEnabled").toBool(true),
+                .casGuards = health.value(u"casGuards").toBool(true),
+                .fencing = health.value(u"fencing").toBool(true)};
+    }
+
+    bool GatewaySwitches::allOn() const
+    {
+        return lockEnabled && casGuards && fencing;
+    }
+
     QString toString(const ClosedBy closedBy)
     {
         switch (closedBy)

@@ -44,6 +44,10 @@ namespace Lockstep::Race
         bool casGuards = true;
         bool fencing = true;
 
+        // From a /healthz answer (a switch it does not name is on).
+        static GatewaySwitches fromHealth(const QJsonObject &health);
+        bool allOn() const;
+
         bool operator==(const GatewaySwitches &) const = default;
     };
 

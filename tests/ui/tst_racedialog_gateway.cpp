@@ -62,6 +62,8 @@ void TestRaceDialogGateway::lockOnEveryRoundHasOneRunner()
     RaceDialog *dialog = window.showRace();
     QVERIFY(dialog->isVisible());
     QVERIFY(window.showRace() == dialog);  // one race window
+    QTest::qWait(300);                     // the /healthz answer: every switch on, so no banner
+    QVERIFY(dialog->switchesBanner()->isHidden());
     dialog->setFlowTarget(QStringLiteral("hello"));
     dialog->setSessions(4);
     dialog->setRounds(5);
@@ -163,6 +165,8 @@ void TestRaceDialogGateway::lockOffShowsBannerAndRedRounds()
     MainWindow window(gateway.consoleOptions(dir.filePath(QStringLiteral("settings.ini")), {}));
     QVERIFY(Test::showConsole(window));
     RaceDialog *dialog = window.showRace();
+    // The switches come from /healthz as soon as the window opens, before any race.
+    QVERIFY(QTest::qWaitFor([dialog] { return dialog->switchesBanner()->isVisible(); }, 10000));
     dialog->setFlowTarget(QStringLiteral("hello"));
     dialog->setSessions(4);
     dialog->setRounds(3);
