@@ -28,9 +28,10 @@ namespace Lockstep::Race
             return QDateTime::currentDateTimeUtc();
         }
 
+        // Counted from 1, as the console shows rounds and sessions.
         QString defaultMessage(const int round, const int session)
         {
-            return QStringLiteral("race round %1 session %2").arg(round).arg(session);
+            return QStringLiteral("race round %1 session %2").arg(round + 1).arg(session + 1);
         }
 
         QString replicaOf(const QString &holder)
@@ -395,7 +396,7 @@ namespace Lockstep::Race
             return;
         }
         const QJsonObject create{
-            {QStringLiteral("goal"), QStringLiteral("race round %1").arg(m_round.index)},
+            {QStringLiteral("goal"), QStringLiteral("race round %1").arg(m_round.index + 1)},
             {QStringLiteral("flow"), m_options.spec.flow},
         };
         request("POST", QStringLiteral("/api/v1/workflows"), create,
