@@ -17,8 +17,10 @@
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSaveFile>
+#include <QSet>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -126,6 +128,7 @@ namespace Lockstep::Ui
         , m_sessionsTable(makeTable(
               {tr("Session"), tr("Offset"), tr("Outcome"), tr("Close"), tr("Reason"), tr("Execution"), tr("Closed at")},
               this))
+        , m_entriesTable(makeTable({}, this))
         , m_findings(new QTreeWidget(this))
         , m_comparison(makeTable({tr(""), tr("Previous"), tr("This run")}, this))
     {
@@ -188,6 +191,7 @@ namespace Lockstep::Ui
         m_findings->hide();
         m_roundsTable->setObjectName(QStringLiteral("raceRounds"));
         m_sessionsTable->setObjectName(QStringLiteral("raceSessions"));
+        m_entriesTable->setObjectName(QStringLiteral("raceEntries"));
         m_comparison->setObjectName(QStringLiteral("raceComparison"));
         m_comparison->setSelectionMode(QAbstractItemView::NoSelection);
         m_comparison->hide();
@@ -195,7 +199,10 @@ namespace Lockstep::Ui
         auto *split = new QSplitter(Qt::Vertical, this);
         auto *tables = new QSplitter(Qt::Horizontal, split);
         tables->addWidget(m_roundsTable);
-        tables->addWidget(m_sessionsTable);
+        auto *roundTabs = new QTabWidget(tables);
+        roundTabs->addTab(m_sessionsTable, tr("Sessions"));
+        roundTabs->addTab(m_entriesTable, tr("Chat entries"));
+        tables->addWidget(roundTabs);
         tables->setStretchFactor(0, 2);
         tables->setStretchFactor(1, 3);
         split->addWidget(tables);
@@ -529,9 +536,11 @@ namespace Lockstep::Ui
     {
         const Race::RaceReport &report = (m_engine && m_engine->isRunning()) ? m_engine->report() : m_report;
         m_sessionsTable->setRowCount(0);
+        m_entriesTable->setRowCount(0);
         if ((roundRow < 0) || (roundRow >= report.rounds.size()))
             return;
         const Race::RoundRecord &round = report.rounds.at(roundRow);
+        showEntries(round);
         m_sessionsTable->setRowCount(int(round.sessions.size()));
         for (int row = 0; row < round.sessions.size(); ++row)
         {
@@ -566,6 +575,60 @@ namespace Lockstep::Ui
     void RaceDialog::showGatewayHealth(const QJsonObject &health)
     {
         showSwitches(Race::GatewaySwitches::fromHealth(health));
+    }
+
+    void RaceDialog::showEntries(const Race::RoundRecord &round)
+    {
+        QList<const Race::SessionRecord *> runners;
+        QStringList ids;  // first seen first, then what only the final log has
+        for (const Race::SessionRecord &session : round.sessions)
+        {
+            if (!session.ran)
+                continue;
+            runners.append(&session);
+            for (const QString &id : session.entriesSeen)
+            {
+                if (!ids.contains(id))
+                    ids.append(id);
+            }
+        }
+        for (const QString &id : round.finalEntries)
+        {
+            if (!ids.contains(id))
+                ids.append(id);
+        }
+        QStringList headers{tr("Entry")};
+        for (const Race::SessionRecord *runner : runners)
+            headers << tr("Session %1 saw").arg(runner->index + 1);
+        headers << tr("Final chat log");
+        m_entriesTable->clear();
+        m_entriesTable->setColumnCount(int(headers.size()));
+        m_entriesTable->setHorizontalHeaderLabels(headers);
+        m_entriesTable->setRowCount(int(ids.size()));
+        const QSet<QString> inFinalLog(round.finalEntries.cbegin(), round.finalEntries.cend());
+        for (int row = 0; row < ids.size(); ++row)
+        {
+            const QString &id = ids.at(row);
+            m_entriesTable->setItem(row, 0, cell(id));
+            bool seen = false;
+            for (int column = 0; column < runners.size(); ++column)
+            {
+                const Race::SessionRecord *runner = runners.at(column);
+                const bool saw = runner->entriesSeen.contains(id);
+                seen = seen || saw;
+                QTableWidgetItem *item = cell(saw ? runner->entryContents.value(id, QStringLiteral("✓")) : QString());
+                item->setToolTip(item->text());
+                m_entriesTable->setItem(row, column + 1, item);
+            }
+            const QString finalText = inFinalLog.contains(id)
+                                          ? round.finalContents.value(id, QStringLiteral("✓"))
+                                          : (round.finalStatus.isEmpty() ? tr("not read") : tr("missing"));
+            m_entriesTable->setItem(row, int(runners.size()) + 1, cell(finalText));
+            setRowTone(m_entriesTable, row,
+                       (seen && !inFinalLog.contains(id) && !round.finalStatus.isEmpty()) ? Theme::Tone::Bad
+                                                                                          : Theme::Tone::Neutral);
+        }
+        m_entriesTable->resizeColumnToContents(0);
     }
 
     void RaceDialog::showSwitches(const Race::GatewaySwitches &switches)
@@ -652,6 +715,11 @@ namespace Lockstep::Ui
     QTableWidget *RaceDialog::sessionsTable() const
     {
         return m_sessionsTable;
+    }
+
+    QTableWidget *RaceDialog::entriesTable() const
+    {
+        return m_entriesTable;
     }
 
     QTreeWidget *RaceDialog::findingsView() const

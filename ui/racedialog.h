@@ -77,6 +77,10 @@ namespace Lockstep::Ui
 
         QTableWidget *roundsTable() const;
         QTableWidget *sessionsTable() const;
+        // The selected round's chat entries side by side: a column per session
+        // that ran and one for the final chat log; an entry a runner saw that the
+        // final log lacks is red.
+        QTableWidget *entriesTable() const;
         QTreeWidget *findingsView() const;
         QTableWidget *comparisonTable() const;
         QLabel *switchesBanner() const;
@@ -91,6 +95,7 @@ namespace Lockstep::Ui
         void onFinished(const Race::RaceReport &report);
         void showReport(const Race::RaceReport &report, bool running);
         void showSessions(int roundRow);
+        void showEntries(const Race::RoundRecord &round);
         void showSwitches(const Race::GatewaySwitches &switches);
         void showComparison(const QJsonObject &previous, const Race::RaceReport &current);
         void updateButtons();
@@ -123,6 +128,7 @@ namespace Lockstep::Ui
         QLabel *m_summary;
         QTableWidget *m_roundsTable;
         QTableWidget *m_sessionsTable;
+        QTableWidget *m_entriesTable;
         QTreeWidget *m_findings;
         QTableWidget *m_comparison;
     };

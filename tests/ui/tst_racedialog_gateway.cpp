@@ -193,6 +193,24 @@ void TestRaceDialogGateway::lockOffShowsBannerAndRedRounds()
     QVERIFY(dialog->findingsView()->topLevelItemCount() > 0);
     QCOMPARE(dialog->findingsView()->topLevelItem(0)->text(0), QStringLiteral("overlapping_executions"));
     QVERIFY(dialog->summaryLabel()->text().contains(QStringLiteral("FAILED")));
+
+    // The chat entries of a round with several runners, side by side: a column per
+    // runner and one for the final log, each entry a runner saw is listed.
+    int wrongRow = 0;
+    while (report.rounds.at(wrongRow).runners < 2)
+        ++wrongRow;
+    dialog->roundsTable()->selectRow(wrongRow);
+    const Race::RoundRecord &round = report.rounds.at(wrongRow);
+    QTableWidget *entries = dialog->entriesTable();
+    QCOMPARE(entries->columnCount(), round.runners + 2);
+    QStringList listed;
+    for (int row = 0; row < entries->rowCount(); ++row)
+        listed << entries->item(row, 0)->text();
+    for (const Race::SessionRecord &session : round.sessions)
+    {
+        for (const QString &id : session.entriesSeen)
+            QVERIFY2(listed.contains(id), qPrintable(id));
+    }
 }
 
 QTEST_MAIN(TestRaceDialogGateway)
