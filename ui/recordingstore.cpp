@@ -28,6 +28,12 @@ namespace Lockstep::Ui
             return code ? QVariant(static_cast<int>(*code)) : QVariant(QMetaType(QMetaType::Int));
         }
 
+        // A null QString binds as SQL NULL: text columns that are NOT NULL get "".
+        QString text(const QString &value)
+        {
+            return value.isNull() ? QStringLiteral("") : value;
+        }
+
         std::optional<quint16> codeFrom(const QVariant &value)
         {
             if (value.isNull())
@@ -161,8 +167,8 @@ namespace Lockstep::Ui
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         query.prepare(
             QStringLiteral("INSERT INTO sessions (workflow_id, label, gateway, started_ms) VALUES (?, ?, ?, ?)"));
-        query.addBindValue(workflowId);
-        query.addBindValue(label);
+        query.addBindValue(text(workflowId));
+        query.addBindValue(text(label));
         query.addBindValue(QString::fromUtf8(QJsonDocument(gateway).toJson(QJsonDocument::Compact)));
         query.addBindValue((at.isValid() ? at : QDateTime::currentDateTimeUtc()).toMSecsSinceEpoch());
         if (!query.exec())
@@ -301,10 +307,10 @@ namespace Lockstep::Ui
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         query.prepare(QStringLiteral("INSERT INTO lock_events (workflow_id, at_ms, state, holder, fence, ttl_ms, "
                                      "close_code) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-        query.addBindValue(event.workflowId);
+        query.addBindValue(text(event.workflowId));
         query.addBindValue((event.at.isValid() ? event.at : QDateTime::currentDateTimeUtc()).toMSecsSinceEpoch());
-        query.addBindValue(event.state);
-        query.addBindValue(event.holder);
+        query.addBindValue(text(event.state));
+        query.addBindValue(text(event.holder));
         query.addBindValue(event.fence);
         query.addBindValue(event.ttlMs);
         query.addBindValue(optionalCode(event.closeCode));
@@ -332,7 +338,8 @@ namespace Lockstep::Ui
         query.addBindValue(at.toMSecsSinceEpoch());
         query.addBindValue(race.value(QStringLiteral("workflowID")).toString());
         query.addBindValue(race.value(QStringLiteral("flow")).toString());
-        query.addBindValue(report.value(QStringLiteral("gateway")).toObject().value(QStringLiteral("url")).toString());
+        query.addBindValue(
+            text(report.value(QStringLiteral("gateway")).toObject().value(QStringLiteral("url")).toString()));
         query.addBindValue(race.value(QStringLiteral("sessions")).toInt());
         query.addBindValue(summary.value(QStringLiteral("rounds")).toInt(race.value(QStringLiteral("rounds")).toInt()));
         query.addBindValue(
