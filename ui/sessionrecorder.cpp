@@ -25,9 +25,12 @@ namespace Lockstep::Ui
             switch (status.state)
             {
             case ConnectionState::Connected: recorder->opened(); break;
+            case ConnectionState::Idle:
+                // stop(): the console dropped it.
+                recorder->ended(SessionEnd{.closedBy = QStringLiteral("client")});
+                break;
             case ConnectionState::Reconnecting:
             case ConnectionState::Closed:
-            case ConnectionState::Idle:
                 recorder->ended(
                     SessionEnd{.code = status.closeCode,
                                .reason = status.closeReason,
