@@ -12,6 +12,7 @@
 #include <QLocale>
 #include <QMenu>
 #include <QMessageBox>
+#include <QPointer>
 #include <QPushButton>
 #include <QSaveFile>
 #include <QSplitter>
@@ -121,13 +122,45 @@ namespace Lockstep::Ui
             ColumnCount,
         };
 
+        // Frames are read a page at a time as the view scrolls (fetchMore): a
+        // session of 100 000 frames opens at once and costs memory only as far as it is read.
+        static constexpr int PageSize = 2000;
+
         using QAbstractTableModel::QAbstractTableModel;
 
-        void setFrames(QList<Transport::FrameRecord> frames)
+        void setSession(const RecordingStore *store, const qint64 session, const qint64 total)
         {
             beginResetModel();
-            m_frames = std::move(frames);
+            m_store = store;
+            m_session = session;
+            m_total = total;
+            m_frames.clear();
+            m_frames.squeeze();
             endResetModel();
+            if (canFetchMore({}))
+                fetchMore({});
+        }
+
+        bool canFetchMore(const QModelIndex &parent) const override
+        {
+            return !parent.isValid() && m_store && (m_frames.size() < m_total);
+        }
+
+        void fetchMore(const QModelIndex &parent) override
+        {
+            if (!canFetchMore(parent))
+                return;
+            const qint64 after = m_frames.isEmpty() ? 0 : m_frames.constLast().sequence;
+            const QList<Transport::FrameRecord> page = m_store->frames(m_session, PageSize, after);
+            if (page.isEmpty())
+            {
+                m_total = m_frames.size();  // fewer on disk than the totals said (pruned, never written)
+                return;
+            }
+            const int first = static_cast<int>(m_frames.size());
+            beginInsertRows({}, first, first + static_cast<int>(page.size()) - 1);
+            m_frames.append(page);
+            endInsertRows();
         }
 
         int rowCount(const QModelIndex &parent) const override
@@ -189,6 +222,9 @@ namespace Lockstep::Ui
         }
 
     private:
+        QPointer<const RecordingStore> m_store;
+        qint64 m_session = 0;
+        qint64 m_total = 0;
         QList<Transport::FrameRecord> m_frames;
     };
 
@@ -508,7 +544,7 @@ namespace Lockstep::Ui
         if (!session)
         {
             m_sessionHeader->setText(tr("This session is no longer recorded (pruned)."));
-            m_frameModel->setFrames({});
+            m_frameModel->setSession(nullptr, 0, 0);
             return;
         }
         const Transport::FrameLog::Totals &t = session->totals;
@@ -523,7 +559,7 @@ namespace Lockstep::Ui
                 .arg(QLocale().formattedDataSize(t.payloadBytesOut, 1, QLocale::DataSizeTraditionalFormat))
                 .arg(t.pings)
                 .arg(t.pongs));
-        m_frameModel->setFrames(m_store->frames(id));
+        m_frameModel->setSession(m_store, id, m_store->frameCount(id));
         m_frames->resizeColumnToContents(FrameTableModel::Seq);
         m_frames->resizeColumnToContents(FrameTableModel::Time);
         m_frames->resizeColumnToContents(FrameTableModel::Direction);

@@ -8,6 +8,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QThread>
 #include <QVariant>
 
 #include "historystore.h"
@@ -127,6 +128,155 @@ namespace Lockstep::Ui
         return json;
     }
 
+    // Writes frames on its own thread and connection (a QSqlDatabase belongs
+    // to the thread that made it): batches arrive queued, in order.
+    class FrameWriter
+    {
+    public:
+        using Frame = RecordingStore::Pending;
+
+        explicit FrameWriter(QString path)
+            : m_path(std::move(path))
+            , m_connection(QStringLiteral("lockstep-recording-writer-%1").arg(quintptr(this), 0, 16))
+        {
+            m_thread.setObjectName(QStringLiteral("recording writer"));
+            m_context.moveToThread(&m_thread);
+            m_thread.start(QThread::LowPriority);
+        }
+
+        ~FrameWriter()
+        {
+            QMetaObject::invokeMethod(
+                &m_context,
+                [this] {
+                    {
+                        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+                        if (db.isValid())
+                            db.close();
+                    }
+                    QSqlDatabase::removeDatabase(m_connection);
+                },
+                Qt::BlockingQueuedConnection);
+            m_thread.quit();
+            m_thread.wait();
+        }
+
+        FrameWriter(const FrameWriter &) = delete;
+        FrameWriter &operator=(const FrameWriter &) = delete;
+
+        void post(QList<Frame> frames, QHash<qint64, Transport::FrameLog::Totals> totals)
+        {
+            QMetaObject::invokeMethod(
+                &m_context, [this, frames = std::move(frames), totals = std::move(totals)] { write(frames, totals); },
+                Qt::QueuedConnection);
+        }
+
+        void endSession(const qint64 session, const SessionEnd &end, const Transport::FrameLog::Totals &totals)
+        {
+            QMetaObject::invokeMethod(
+                &m_context,
+                [this, session, end, totals] {
+                    QSqlQuery query(database());
+                    query.prepare(QStringLiteral(
+                        "UPDATE sessions SET closed_ms = ?, close_code = ?, close_reason = ?, closed_by = ?, "
+                        "frames_in = ?, frames_out = ?, bytes_in = ?, bytes_out = ?, pings = ?, pongs = ? WHERE id = ?"));
+                    query.addBindValue(end.at.toMSecsSinceEpoch());
+                    query.addBindValue(optionalCode(end.code));
+                    query.addBindValue(end.reason);
+                    query.addBindValue(end.closedBy);
+                    query.addBindValue(totals.framesIn);
+                    query.addBindValue(totals.framesOut);
+                    query.addBindValue(totals.payloadBytesIn);
+                    query.addBindValue(totals.payloadBytesOut);
+                    query.addBindValue(totals.pings);
+                    query.addBindValue(totals.pongs);
+                    query.addBindValue(session);
+                    if (!query.exec())
+                        qCWarning(lcRecording).noquote() << "session end not recorded:" << query.lastError().text();
+                },
+                Qt::QueuedConnection);
+        }
+
+        // Returns once every batch posted before has been written.
+        void wait()
+        {
+            QMetaObject::invokeMethod(
+                &m_context, [] {}, Qt::BlockingQueuedConnection);
+        }
+
+    private:
+        QSqlDatabase database()
+        {
+            QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+            if (db.isValid())
+                return db;
+            db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
+            db.setDatabaseName(m_path);
+            // Off the GUI thread: waiting for another writer (a prune, another console) is fine here.
+            db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+            if (db.open())
+                QSqlQuery(db).exec(QStringLiteral("PRAGMA synchronous=NORMAL"));
+            else
+                qCWarning(lcRecording).noquote() << "the writer cannot open the database:" << db.lastError().text();
+            return db;
+        }
+
+        void write(const QList<Frame> &frames, const QHash<qint64, Transport::FrameLog::Totals> &totals)
+        {
+            QSqlDatabase db = database();
+            if (!db.isOpen() || !db.transaction())
+            {
+                qCWarning(lcRecording).noquote() << frames.size() << "frames not written:" << db.lastError().text();
+                return;
+            }
+            QSqlQuery insert(db);
+            insert.prepare(
+                QStringLiteral("INSERT INTO frames (session_id, seq, at_ms, direction, kind, bytes, payload, "
+                               "close_code, closed_by_client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+            for (const Frame &pending : frames)
+            {
+                const FrameRecord &frame = pending.frame;
+                const bool close = (frame.kind == FrameKind::Close);
+                insert.bindValue(0, pending.session);
+                insert.bindValue(1, frame.sequence);
+                insert.bindValue(2,
+                                 (frame.at.isValid() ? frame.at : QDateTime::currentDateTimeUtc()).toMSecsSinceEpoch());
+                insert.bindValue(3, Transport::toString(frame.direction));
+                insert.bindValue(4, Transport::toString(frame.kind));
+                insert.bindValue(5, frame.payloadBytes);
+                insert.bindValue(6, frame.payload);
+                insert.bindValue(7, close ? QVariant(static_cast<int>(frame.closeCode))
+                                          : QVariant(QMetaType(QMetaType::Int)));
+                insert.bindValue(8,
+                                 close ? QVariant(frame.closedByClient ? 1 : 0) : QVariant(QMetaType(QMetaType::Int)));
+                if (!insert.exec())
+                    qCWarning(lcRecording).noquote() << "frame not written:" << insert.lastError().text();
+            }
+            QSqlQuery update(db);
+            update.prepare(
+                QStringLiteral("UPDATE sessions SET frames_in = ?, frames_out = ?, bytes_in = ?, bytes_out = "
+                               "?, pings = ?, pongs = ? WHERE id = ?"));
+            for (auto it = totals.cbegin(); it != totals.cend(); ++it)
+            {
+                update.addBindValue(it->framesIn);
+                update.addBindValue(it->framesOut);
+                update.addBindValue(it->payloadBytesIn);
+                update.addBindValue(it->payloadBytesOut);
+                update.addBindValue(it->pings);
+                update.addBindValue(it->pongs);
+                update.addBindValue(it.key());
+                update.exec();
+            }
+            if (!db.commit())
+                qCWarning(lcRecording).noquote() << "frames not written:" << db.lastError().text();
+        }
+
+        QString m_path;
+        QString m_connection;
+        QThread m_thread;
+        QObject m_context;  // lives in m_thread: what runs there is invoked on it
+    };
+
     RecordingStore::RecordingStore(HistoryStore *history, QObject *parent,
                                    const std::chrono::milliseconds flushInterval)
         : QObject(parent)
@@ -136,12 +286,18 @@ namespace Lockstep::Ui
         m_flushTimer.setInterval(flushInterval);
         connect(&m_flushTimer, &QTimer::timeout, this, &RecordingStore::flush);
         if (history)
-            connect(history, &HistoryStore::aboutToPrune, this, &RecordingStore::flush);
+        {
+            // A prune deletes what it must with every frame on disk.
+            connect(history, &HistoryStore::aboutToPrune, this, &RecordingStore::sync);
+            if (history->isPersistent())
+                m_writer = std::make_unique<FrameWriter>(history->databasePath());
+        }
     }
 
     RecordingStore::~RecordingStore()
     {
-        flushNow();
+        sync();
+        m_writer.reset();
     }
 
     bool RecordingStore::isPersistent() const
@@ -210,93 +366,47 @@ namespace Lockstep::Ui
 
     void RecordingStore::flush()
     {
-        flushNow();
+        post();
     }
 
-    void RecordingStore::flushNow() const
+    void RecordingStore::post() const
     {
         m_flushTimer.stop();
-        if (m_pending.isEmpty() || !isPersistent())
+        if (m_pending.isEmpty())
+            return;
+        if (!m_writer)
         {
             m_pending.clear();
             return;
         }
-        QSqlDatabase db = QSqlDatabase::database(connection(), false);
-        if (!db.transaction())
-        {
-            qCWarning(lcRecording).noquote() << "frames not written:" << db.lastError().text();
-            m_pending.clear();
-            return;
-        }
-        QSqlQuery insert(db);
-        insert.prepare(QStringLiteral("INSERT INTO frames (session_id, seq, at_ms, direction, kind, bytes, payload, "
-                                      "close_code, closed_by_client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-        QSet<qint64> sessions;
+        // The sessions' running totals go along, so a session the console never closed still has them.
+        QHash<qint64, Transport::FrameLog::Totals> totals;
         for (const Pending &pending : std::as_const(m_pending))
-        {
-            const FrameRecord &frame = pending.frame;
-            const bool close = (frame.kind == FrameKind::Close);
-            insert.bindValue(0, pending.session);
-            insert.bindValue(1, frame.sequence);
-            insert.bindValue(2, (frame.at.isValid() ? frame.at : QDateTime::currentDateTimeUtc()).toMSecsSinceEpoch());
-            insert.bindValue(3, Transport::toString(frame.direction));
-            insert.bindValue(4, Transport::toString(frame.kind));
-            insert.bindValue(5, frame.payloadBytes);
-            insert.bindValue(6, frame.payload);
-            insert.bindValue(7,
-                             close ? QVariant(static_cast<int>(frame.closeCode)) : QVariant(QMetaType(QMetaType::Int)));
-            insert.bindValue(8, close ? QVariant(frame.closedByClient ? 1 : 0) : QVariant(QMetaType(QMetaType::Int)));
-            if (!insert.exec())
-                qCWarning(lcRecording).noquote() << "frame not written:" << insert.lastError().text();
-            sessions.insert(pending.session);
-        }
-        // The running totals, so a session the console never closed still shows them.
-        QSqlQuery update(db);
-        update.prepare(QStringLiteral("UPDATE sessions SET frames_in = ?, frames_out = ?, bytes_in = ?, bytes_out = ?, "
-                                      "pings = ?, pongs = ? WHERE id = ?"));
-        for (const qint64 session : std::as_const(sessions))
-        {
-            const Transport::FrameLog::Totals totals = m_open.value(session);
-            update.addBindValue(totals.framesIn);
-            update.addBindValue(totals.framesOut);
-            update.addBindValue(totals.payloadBytesIn);
-            update.addBindValue(totals.payloadBytesOut);
-            update.addBindValue(totals.pings);
-            update.addBindValue(totals.pongs);
-            update.addBindValue(session);
-            update.exec();
-        }
-        if (!db.commit())
-            qCWarning(lcRecording).noquote() << "frames not written:" << db.lastError().text();
-        m_pending.clear();
+            totals.insert(pending.session, m_open.value(pending.session));
+        // The buffer itself goes to the writer (and is freed there): nothing copied.
+        m_writer->post(std::exchange(m_pending, {}), std::move(totals));
+    }
+
+    void RecordingStore::sync() const
+    {
+        post();
+        if (m_writer)
+            m_writer->wait();
     }
 
     void RecordingStore::endSession(const qint64 session, const SessionEnd &end)
     {
         if (!m_open.contains(session))
             return;
-        flushNow();
+        // After its frames, on the writer: a session's end never waits for a write in progress.
+        post();
         const Transport::FrameLog::Totals totals = m_open.take(session);
-        if (!isPersistent())
+        if (!m_writer)
             return;
-        QSqlQuery query(QSqlDatabase::database(connection(), false));
-        query.prepare(
-            QStringLiteral("UPDATE sessions SET closed_ms = ?, close_code = ?, close_reason = ?, closed_by = ?, "
-                           "frames_in = ?, frames_out = ?, bytes_in = ?, bytes_out = ?, pings = ?, pongs = ? "
-                           "WHERE id = ?"));
-        query.addBindValue((end.at.isValid() ? end.at : QDateTime::currentDateTimeUtc()).toMSecsSinceEpoch());
-        query.addBindValue(optionalCode(end.code));
-        query.addBindValue(end.reason);
-        query.addBindValue(end.closedBy);
-        query.addBindValue(totals.framesIn);
-        query.addBindValue(totals.framesOut);
-        query.addBindValue(totals.payloadBytesIn);
-        query.addBindValue(totals.payloadBytesOut);
-        query.addBindValue(totals.pings);
-        query.addBindValue(totals.pongs);
-        query.addBindValue(session);
-        if (!query.exec())
-            qCWarning(lcRecording).noquote() << "session end not recorded:" << query.lastError().text();
+        SessionEnd closed = end;
+        if (!closed.at.isValid())
+            closed.at = QDateTime::currentDateTimeUtc();
+        m_writer->endSession(session, closed, totals);
         emit changed();
     }
 
@@ -361,7 +471,7 @@ namespace Lockstep::Ui
         QList<RecordedWorkflow> result;
         if (!isPersistent())
             return result;
-        flushNow();
+        sync();
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         query.setForwardOnly(true);
         if (!query.exec(QStringLiteral(
@@ -389,7 +499,7 @@ namespace Lockstep::Ui
         QList<RecordedSession> result;
         if (!isPersistent())
             return result;
-        flushNow();
+        sync();
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         query.setForwardOnly(true);
         if (workflowId.isEmpty())
@@ -415,7 +525,7 @@ namespace Lockstep::Ui
     {
         if (!isPersistent())
             return std::nullopt;
-        flushNow();
+        sync();
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         query.prepare(QStringLiteral("SELECT %1 FROM sessions WHERE id = ?").arg(SessionColumns));
         query.addBindValue(id);
@@ -424,17 +534,18 @@ namespace Lockstep::Ui
         return sessionFrom(query);
     }
 
-    QList<FrameRecord> RecordingStore::frames(const qint64 session, const int limit) const
+    QList<FrameRecord> RecordingStore::frames(const qint64 session, const int limit, const qint64 afterSeq) const
     {
         QList<FrameRecord> result;
         if (!isPersistent())
             return result;
-        flushNow();
+        sync();
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         query.setForwardOnly(true);
         query.prepare(QStringLiteral("SELECT seq, at_ms, direction, kind, bytes, payload, close_code, closed_by_client "
-                                     "FROM frames WHERE session_id = ? ORDER BY seq LIMIT ?"));
+                                     "FROM frames WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
         query.addBindValue(session);
+        query.addBindValue(afterSeq);
         query.addBindValue(limit);
         if (!query.exec())
         {
@@ -465,7 +576,7 @@ namespace Lockstep::Ui
     {
         if (!isPersistent())
             return 0;
-        flushNow();
+        sync();
         QSqlQuery query(QSqlDatabase::database(connection(), false));
         if (session == 0)
             query.prepare(QStringLiteral("SELECT COUNT(*) FROM frames"));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include <QDateTime>
@@ -17,6 +18,7 @@
 namespace Lockstep::Ui
 {
     class HistoryStore;
+    class FrameWriter;
 
     // A recorded websocket session of the console.
     struct RecordedSession
@@ -88,10 +90,12 @@ namespace Lockstep::Ui
     // schema and of the limits: HistoryStore::prune() prunes these too).
     // A class of its own so HistoryStore stays the small history of outcomes.
     //
-    // Frames are buffered and written in one transaction per flush: on a
-    // timer (flushInterval), when the buffer reaches FlushAtFrames, and
-    // before a prune, a read or endSession(). Writing 1 000 frames takes a
-    // few ms (bench_recording), so the GUI thread is never held up longer.
+    // Frames are buffered and handed to a writer thread (its own connection
+    // on the same file) in one transaction per flush: on a timer
+    // (flushInterval) and when the buffer reaches FlushAtFrames. Writing
+    // 1 000 frames takes ~10 ms and a WAL checkpoint up to ~90 ms
+    // (bench_recording): too long for the GUI thread, nothing for the
+    // writer. A read, endSession() and a prune wait for the writer first.
     //
     // When the history database could not be opened nothing is recorded:
     // isPersistent() is false and every reader answers empty.
@@ -123,8 +127,11 @@ namespace Lockstep::Ui
         // Stores a race report (the JSON of issue 12's contract) as is, with
         // its summary columns; returns its id (0: not recorded).
         qint64 recordRace(const QJsonObject &report);
-        // Writes the buffered frames now (one transaction).
+        // Hands the buffered frames to the writer now (one transaction); does not wait.
         void flush();
+        // flush(), then waits until the writer has written everything.
+        void sync() const;
+        // Frames buffered here, not yet handed to the writer.
         int pendingFrames() const;
 
         // ---- reading (flushes first) ----
@@ -132,8 +139,8 @@ namespace Lockstep::Ui
         // Newest first; an empty workflowId: every workflow.
         QList<RecordedSession> sessions(const QString &workflowId = {}, int limit = 1000) const;
         std::optional<RecordedSession> session(qint64 id) const;
-        // In order of seq; limit < 0: all.
-        QList<Transport::FrameRecord> frames(qint64 session, int limit = -1) const;
+        // In order of seq, from the first after `afterSeq`; limit < 0: all.
+        QList<Transport::FrameRecord> frames(qint64 session, int limit = -1, qint64 afterSeq = 0) const;
         qint64 frameCount(qint64 session = 0) const;  // 0: every session
         // Oldest first.
         QList<RecordedLockEvent> lockEvents(const QString &workflowId, int limit = 10000) const;
@@ -155,9 +162,10 @@ namespace Lockstep::Ui
             qint64 session = 0;
             Transport::FrameRecord frame;
         };
+        friend class FrameWriter;
 
         QString connection() const;
-        void flushNow() const;
+        void post() const;
         QJsonObject exportOf(const QString &workflowId, const QList<RecordedSession> &sessions,
                              const QString &kind) const;
 
@@ -166,6 +174,7 @@ namespace Lockstep::Ui
         mutable QList<Pending> m_pending;
         mutable QHash<qint64, Transport::FrameLog::Totals> m_open;  // open sessions' totals so far
         mutable QTimer m_flushTimer;
+        std::unique_ptr<FrameWriter> m_writer;  // null: not persistent
     };
 
     // The fields of the contract's "frames" entries, for one frame.

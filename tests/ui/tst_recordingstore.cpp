@@ -249,7 +249,7 @@ private slots:
         QCOMPARE(workflows.constFirst().lockEvents, 2);
     }
 
-    void framesAreFlushedOnATimer()
+    void framesAreWrittenOnATimerByTheWriter()
     {
         QTemporaryDir dir;
         HistoryStore history(dir.path());
@@ -257,25 +257,33 @@ private slots:
         const qint64 session = store.beginSession(QStringLiteral("w"), QStringLiteral("live"), {});
         store.appendFrame(session, textFrame(1, FrameDirection::In, "a"));
         QCOMPARE(store.pendingFrames(), 1);
-        QTRY_COMPARE(store.pendingFrames(), 0);
-        // Written, and a second connection on the file (another console) sees it.
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("other"));
-        db.setDatabaseName(history.databasePath());
-        QVERIFY(db.open());
+        // Written with nobody asking, and another connection on the file (another console) sees it.
         {
-            QSqlQuery query(db);
-            QVERIFY(query.exec(QStringLiteral("SELECT COUNT(*) FROM frames")) && query.next());
-            QCOMPARE(query.value(0).toInt(), 1);
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("other"));
+            db.setDatabaseName(history.databasePath());
+            QVERIFY(db.open());
+            const auto frames = [&db] {
+                QSqlQuery query(db);
+                return (query.exec(QStringLiteral("SELECT COUNT(*) FROM frames")) && query.next())
+                           ? query.value(0).toInt()
+                           : -1;
+            };
+            QCOMPARE(frames(), 0);
+            QTRY_COMPARE(frames(), 1);
+            QCOMPARE(store.pendingFrames(), 0);
+            // A big burst goes to the writer at once, not held for the timer.
+            QList<FrameRecord> burst;
+            for (int i = 0; i < RecordingStore::FlushAtFrames; ++i)
+                burst.append(textFrame(i + 2, FrameDirection::In, "b"));
+            store.appendFrames(session, burst);
+            QCOMPARE(store.pendingFrames(), 0);
+            store.sync();
+            QCOMPARE(frames(), RecordingStore::FlushAtFrames + 1);
+            db.close();
         }
-        db.close();
-        db = QSqlDatabase();
         QSqlDatabase::removeDatabase(QStringLiteral("other"));
-        // A big burst is written at once, not held for the timer.
-        QList<FrameRecord> burst;
-        for (int i = 0; i < RecordingStore::FlushAtFrames; ++i)
-            burst.append(textFrame(i + 2, FrameDirection::In, "b"));
-        store.appendFrames(session, burst);
-        QCOMPARE(store.pendingFrames(), 0);
+        // The running totals are on disk before the session ends.
+        QCOMPARE(store.session(session)->totals.framesIn, RecordingStore::FlushAtFrames + 1);
     }
 
     void sessionRecorderKeepsTheCloseFrameInItsSession()
@@ -392,7 +400,7 @@ private slots:
                 frames.append(textFrame(i + 1, FrameDirection::In, big));
             store.appendFrames(sessions.constLast(), frames);
         }
-        store.flush();
+        store.sync();
         QVERIFY(history.usedBytes() > limit);
         QVERIFY(history.prune() > 0);
         QVERIFY2(history.usedBytes() <= limit, qPrintable(QString::number(history.usedBytes())));
@@ -642,6 +650,36 @@ private slots:
         // Still selected after a refresh (new recordings arrive while it is open).
         browser.refresh();
         QVERIFY(browser.selection() == RecordingsBrowser::Selection::Session);
+    }
+
+    // A long session opens with its first page of frames; the rest is read as the view scrolls.
+    void browserReadsALongSessionPageByPage()
+    {
+        QTemporaryDir dir;
+        HistoryStore history(dir.path());
+        RecordingStore store(&history);
+        const qint64 session = store.beginSession(QStringLiteral("w"), QStringLiteral("live"), {});
+        QList<FrameRecord> frames;
+        for (int i = 1; i <= 4500; ++i)
+            frames.append(textFrame(i, FrameDirection::In, QByteArray::number(i)));
+        store.appendFrames(session, frames);
+        store.endSession(session, {.code = 1000});
+        RecordingsBrowser browser(&store);
+        QVERIFY(browser.selectSession(session));
+        QAbstractItemModel *model = browser.frameView()->model();
+        QVERIFY(model->rowCount() < 4500);
+        QVERIFY(model->rowCount() > 0);
+        QVERIFY(model->canFetchMore({}));
+        int pages = 1;
+        while (model->canFetchMore({}) && (pages < 100))
+        {
+            model->fetchMore({});
+            ++pages;
+        }
+        QCOMPARE(model->rowCount(), 4500);
+        QVERIFY(pages > 1);
+        QCOMPARE(model->index(4499, 0).data().toLongLong(), 4500);  // in order, none twice
+        QCOMPARE(model->index(2000, 5).data().toString(), QStringLiteral("2001"));
     }
 
     void preferencesRoundTrip()
