@@ -303,7 +303,11 @@ namespace Lockstep::Ui
         file->addSeparator();
         add(file, "recordingsAction", tr("&Recordings…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H),
             [this] { showRecordings(); });
-        add(file, "preferencesAction", tr("Pre&ferences…"), QKeySequence::Preferences, [this] { showPreferences(); });
+        // Most Linux desktops define no standard key for Preferences: Ctrl+, as elsewhere.
+        const QKeySequence preferencesKeys = QKeySequence(QKeySequence::Preferences).isEmpty()
+                                                 ? QKeySequence(Qt::CTRL | Qt::Key_Comma)
+                                                 : QKeySequence(QKeySequence::Preferences);
+        add(file, "preferencesAction", tr("Pre&ferences…"), preferencesKeys, [this] { showPreferences(); });
         file->addSeparator();
         add(file, "quitAction", tr("&Quit"), QKeySequence::Quit, [this] { close(); });
 

@@ -110,8 +110,8 @@ namespace Lockstep::Ui
         form->addRow(tr("Recorded sessions per workflow:"), m_maxSessions);
         form->addRow(tr("History lines and lock events per workflow:"), m_maxRows);
         auto *note = new QLabel(tr("Over the size limit, the oldest recorded sessions (with their frames) go first, "
-                                   "then the oldest races, then the oldest history lines. Defaults: %1 days, %2 MB, "
-                                   "%3 sessions, %4 lines.")
+                                   "then the oldest races, then the oldest history lines. Defaults: %L1 days, %L2 MB, "
+                                   "%L3 sessions, %L4 lines.")
                                     .arg(defaults.maxAge.count() / 24)
                                     .arg(defaults.maxBytes / Megabyte)
                                     .arg(defaults.maxSessionsPerWorkflow)
@@ -141,6 +141,7 @@ namespace Lockstep::Ui
             m_maxFrames->setValue(DefaultInspectorMaxFrames);
         });
 
+        setMinimumWidth(fontMetrics().averageCharWidth() * 70);
         auto *layout = new QVBoxLayout(this);
         layout->addWidget(keep);
         layout->addWidget(inspector);

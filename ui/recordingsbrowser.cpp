@@ -80,6 +80,25 @@ namespace Lockstep::Ui
             return RecordingsBrowser::tr("connection lost");
         }
 
+        // "lock on, CAS guards off, fencing on": what the gateway's switches were.
+        QString switchesText(const QJsonObject &switches)
+        {
+            QStringList parts;
+            const std::pair<const char *, QString> names[] = {
+                {"lockEnabled", RecordingsBrowser::tr("lock")},
+                {"casGuards", RecordingsBrowser::tr("CAS guards")},
+                {"fencing", RecordingsBrowser::tr("fencing")},
+            };
+            for (const auto &[key, name] : names)
+            {
+                const QJsonValue value = switches.value(QLatin1StringView(key));
+                if (value.isBool())
+                    parts.append(QStringLiteral("%1 %2").arg(name, value.toBool() ? RecordingsBrowser::tr("on")
+                                                                                  : RecordingsBrowser::tr("off")));
+            }
+            return parts.isEmpty() ? RecordingsBrowser::tr("switches unknown") : parts.join(QStringLiteral(", "));
+        }
+
         QTableWidgetItem *cell(const QString &text)
         {
             auto *item = new QTableWidgetItem(text);
@@ -201,7 +220,10 @@ namespace Lockstep::Ui
             switch (index.column())
             {
             case Seq: return frame.sequence;
-            case Time: return timeText(frame.at);
+            case Time:  // the date is in the header line above
+                return frame.at.isValid()
+                           ? QLocale().toString(frame.at.toLocalTime().time(), QStringLiteral("HH:mm:ss.zzz"))
+                           : QStringLiteral("—");
             case Direction:
                 return (frame.direction == Transport::FrameDirection::In) ? RecordingsBrowser::tr("← in")
                                                                           : RecordingsBrowser::tr("→ out");
@@ -296,8 +318,9 @@ namespace Lockstep::Ui
         auto *splitter = new QSplitter(Qt::Horizontal, this);
         splitter->addWidget(m_tree);
         splitter->addWidget(m_pages);
-        splitter->setStretchFactor(0, 2);
-        splitter->setStretchFactor(1, 3);
+        splitter->setStretchFactor(0, 1);
+        splitter->setStretchFactor(1, 1);
+        splitter->setSizes({fontMetrics().averageCharWidth() * 90, fontMetrics().averageCharWidth() * 90});
 
         auto *exportMenu = new QMenu(m_export);
         QAction *asJson = exportMenu->addAction(tr("As &JSON…"));
@@ -390,18 +413,16 @@ namespace Lockstep::Ui
         workflows->setData(0, TypeRole, GroupItem);
         for (const RecordedWorkflow &workflow : m_store->workflows())
         {
-            auto *item =
-                new QTreeWidgetItem(workflows, {workflow.workflowId, shortTime(workflow.lastAt),
-                                                tr("%n session(s)", nullptr, workflow.sessions) + QStringLiteral(", ") +
-                                                    tr("%n lock event(s)", nullptr, workflow.lockEvents)});
+            auto *item = new QTreeWidgetItem(
+                workflows, {workflow.workflowId, shortTime(workflow.lastAt),
+                            tr("sessions: %1 · lock events: %2").arg(workflow.sessions).arg(workflow.lockEvents)});
             item->setData(0, TypeRole, WorkflowItem);
             item->setData(0, KeyRole, workflow.workflowId);
             for (const RecordedSession &session : m_store->sessions(workflow.workflowId))
             {
                 const qint64 frames = session.totals.framesIn + session.totals.framesOut;
-                auto *child = new QTreeWidgetItem(
-                    item, {tr("%1 · %n frame(s)", nullptr, static_cast<int>(frames)).arg(session.label),
-                           shortTime(session.startedAt), sessionOutcome(session)});
+                auto *child = new QTreeWidgetItem(item, {tr("%1 · frames: %2").arg(session.label).arg(frames),
+                                                         shortTime(session.startedAt), sessionOutcome(session)});
                 child->setData(0, TypeRole, SessionItem);
                 child->setData(0, KeyRole, session.id);
                 if (session.closeCode && (*session.closeCode != 1000))
@@ -416,7 +437,7 @@ namespace Lockstep::Ui
                                      .arg(race.workflowId.isEmpty() ? tr("flow %1").arg(race.flow) : race.workflowId)
                                      .arg(race.sessions)
                                      .arg(race.rounds);
-            const QString outcome = race.passed ? tr("passed") : tr("failed, %n finding(s)", nullptr, race.findings);
+            const QString outcome = race.passed ? tr("passed") : tr("failed · findings: %1").arg(race.findings);
             auto *item = new QTreeWidgetItem(races, {what, shortTime(race.at), outcome});
             item->setData(0, TypeRole, RaceItem);
             item->setData(0, KeyRole, race.id);
@@ -424,7 +445,14 @@ namespace Lockstep::Ui
         }
         m_tree->expandItem(workflows);
         m_tree->expandItem(races);
-        m_tree->resizeColumnToContents(1);
+        // A few workflows: their sessions show at once.
+        if (workflows->childCount() <= 3)
+        {
+            for (int i = 0; i < workflows->childCount(); ++i)
+                m_tree->expandItem(workflows->child(i));
+        }
+        for (int column = 0; column < m_tree->columnCount(); ++column)
+            m_tree->resizeColumnToContents(column);
         if ((type == 0) || !selectItem(type, key))
             showOverview();
         else
@@ -500,9 +528,9 @@ namespace Lockstep::Ui
         const qint64 bytes = m_store->history()->usedBytes();
         const HistoryLimits &limits = m_store->history()->limits();
         m_overview->setText(
-            tr("%n recorded session(s), %1 frames, %2 race(s).\n\nKept in %3 (%4 of at most %5, for %6 days; "
-               "Preferences… changes this). Select a session to see its frames, a race to see its rounds.",
-               nullptr, static_cast<int>(m_store->sessions({}, std::numeric_limits<int>::max()).size()))
+            tr("Recorded sessions: %1 · frames: %2 · races: %3\n\nKept in %4 (%5 of at most %6, for %7 days; "
+               "Preferences… changes this). Select a session to see its frames, a race to see its rounds.")
+                .arg(m_store->sessions({}, std::numeric_limits<int>::max()).size())
                 .arg(QLocale().toString(m_store->frameCount()))
                 .arg(m_store->races(std::numeric_limits<int>::max()).size())
                 .arg(QDir::toNativeSeparators(m_store->history()->databasePath()),
@@ -517,10 +545,10 @@ namespace Lockstep::Ui
         m_pages->setCurrentIndex(1);
         const QList<RecordedLockEvent> events = m_store->lockEvents(workflowId);
         const QList<RecordedSession> sessions = m_store->sessions(workflowId);
-        m_workflowHeader->setText(tr("Workflow %1: %n session(s) recorded, %2 lock event(s). Export… writes its "
-                                     "sessions, lock events and history.",
-                                     nullptr, static_cast<int>(sessions.size()))
+        m_workflowHeader->setText(tr("Workflow %1 · recorded sessions: %2 · lock events: %3\nExport… writes its "
+                                     "sessions with their frames, its lock events and its history.")
                                       .arg(workflowId)
+                                      .arg(sessions.size())
                                       .arg(events.size()));
         m_lockEvents->setRowCount(static_cast<int>(events.size()));
         for (int row = 0; row < events.size(); ++row)
@@ -585,8 +613,8 @@ namespace Lockstep::Ui
                     .arg(f.value(QStringLiteral("kind")).toString(), f.value(QStringLiteral("detail")).toString()));
         }
         m_raceHeader->setText(
-            tr("Race on %1 against %2 (gateway %3)\n%4 sessions × %5 rounds, spread %6 ms — %7\n"
-               "Rounds with one runner: %8 of %9; runners per round %10–%11; %12 finding(s)%13")
+            tr("Race on %1 against %2 (gateway %3; %14)\n%4 sessions × %5 rounds, spread %6 ms — %7\n"
+               "Rounds with one runner: %8 of %9 · runners per round: %10–%11 · findings: %12%13")
                 .arg(
                     race.value(QStringLiteral("workflowID")).isString()
                         ? race.value(QStringLiteral("workflowID")).toString()
@@ -602,7 +630,8 @@ namespace Lockstep::Ui
                 .arg(summary.value(QStringLiteral("minRunners")).toInt())
                 .arg(summary.value(QStringLiteral("maxRunners")).toInt())
                 .arg(summary.value(QStringLiteral("findings")).toInt())
-                .arg(findings.isEmpty() ? QString() : QStringLiteral("\n") + findings.join(u'\n')));
+                .arg(findings.isEmpty() ? QString() : QStringLiteral("\n") + findings.join(u'\n'))
+                .arg(switchesText(gateway.value(QStringLiteral("switches")).toObject())));
         const QJsonArray rounds = report.value(QStringLiteral("rounds")).toArray();
         m_rounds->setRowCount(static_cast<int>(rounds.size()));
         for (int row = 0; row < rounds.size(); ++row)

@@ -611,7 +611,8 @@ private slots:
         RecordingsBrowser browser(&store);
         browser.show();
         QVERIFY(QTest::qWaitForWindowExposed(&browser));
-        QVERIFY(browser.detailText().contains(u"1 recorded session"));
+        QVERIFY2(browser.detailText().startsWith(u"Recorded sessions: 1 · frames: 3 · races: 1"),
+                 qPrintable(browser.detailText()));
         QVERIFY(browser.tree()->topLevelItemCount() == 2);
 
         QVERIFY(browser.selectSession(session));
