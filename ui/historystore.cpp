@@ -48,6 +48,63 @@ namespace Lockstep::Ui
                     QStringLiteral("CREATE INDEX history_by_workflow ON history (workflow_id, id)"),
                     QStringLiteral("CREATE INDEX history_by_time ON history (at_ms)"),
                 },
+                // 2: recordings (RecordingStore). Times in ms since the epoch (UTC);
+                // directions, kinds and states as words, readable with the sqlite3 shell.
+                {
+                    QStringLiteral("CREATE TABLE sessions ("
+                                   " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                   " workflow_id TEXT NOT NULL,"
+                                   " label TEXT NOT NULL,"                 // "live", "drive", "race r3 s2"
+                                   " gateway TEXT NOT NULL DEFAULT '{}',"  // JSON: url and what /healthz said
+                                   " started_ms INTEGER NOT NULL,"
+                                   " closed_ms INTEGER,"
+                                   " close_code INTEGER,"
+                                   " close_reason TEXT,"
+                                   " closed_by TEXT,"  // server, client, lost, failed
+                                   " frames_in INTEGER NOT NULL DEFAULT 0,"
+                                   " frames_out INTEGER NOT NULL DEFAULT 0,"
+                                   " bytes_in INTEGER NOT NULL DEFAULT 0,"
+                                   " bytes_out INTEGER NOT NULL DEFAULT 0,"
+                                   " pings INTEGER NOT NULL DEFAULT 0,"
+                                   " pongs INTEGER NOT NULL DEFAULT 0)"),
+                    QStringLiteral("CREATE INDEX sessions_by_workflow ON sessions (workflow_id, id)"),
+                    QStringLiteral("CREATE INDEX sessions_by_time ON sessions (started_ms)"),
+                    QStringLiteral("CREATE TABLE frames ("
+                                   " id INTEGER PRIMARY KEY,"
+                                   " session_id INTEGER NOT NULL,"
+                                   " seq INTEGER NOT NULL,"
+                                   " at_ms INTEGER NOT NULL,"
+                                   " direction TEXT NOT NULL,"  // in, out
+                                   " kind TEXT NOT NULL,"       // text, ping, pong, close
+                                   " bytes INTEGER NOT NULL,"
+                                   " payload BLOB,"
+                                   " close_code INTEGER,"
+                                   " closed_by_client INTEGER)"),
+                    QStringLiteral("CREATE INDEX frames_by_session ON frames (session_id, seq)"),
+                    QStringLiteral("CREATE TABLE lock_events ("
+                                   " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                   " workflow_id TEXT NOT NULL,"
+                                   " at_ms INTEGER NOT NULL,"
+                                   " state TEXT NOT NULL,"  // the wire's states, and expired, refused
+                                   " holder TEXT NOT NULL DEFAULT '',"
+                                   " fence INTEGER NOT NULL DEFAULT 0,"
+                                   " ttl_ms INTEGER NOT NULL DEFAULT 0,"
+                                   " close_code INTEGER)"),
+                    QStringLiteral("CREATE INDEX lock_events_by_workflow ON lock_events (workflow_id, id)"),
+                    QStringLiteral("CREATE INDEX lock_events_by_time ON lock_events (at_ms)"),
+                    QStringLiteral("CREATE TABLE races ("
+                                   " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                   " at_ms INTEGER NOT NULL,"
+                                   " workflow_id TEXT,"
+                                   " flow TEXT,"
+                                   " gateway TEXT NOT NULL DEFAULT '',"
+                                   " sessions INTEGER NOT NULL DEFAULT 0,"
+                                   " rounds INTEGER NOT NULL DEFAULT 0,"
+                                   " findings INTEGER NOT NULL DEFAULT 0,"
+                                   " passed INTEGER NOT NULL DEFAULT 0,"
+                                   " report BLOB NOT NULL)"),  // the report JSON as written
+                    QStringLiteral("CREATE INDEX races_by_time ON races (at_ms)"),
+                },
             };
             return steps;
         }
@@ -212,6 +269,16 @@ namespace Lockstep::Ui
         return m_limits;
     }
 
+    void HistoryStore::setLimits(const Limits &limits)
+    {
+        m_limits = limits;
+    }
+
+    QString HistoryStore::connectionName() const
+    {
+        return m_open ? m_connection : QString();
+    }
+
     void HistoryStore::add(HistoryEntry entry)
     {
         if (!entry.at.isValid())
@@ -332,6 +399,7 @@ namespace Lockstep::Ui
         m_writesSincePrune = 0;
         if (!m_open)
             return 0;
+        emit aboutToPrune();
         QSqlDatabase db = QSqlDatabase::database(m_connection, false);
         QSqlQuery query(db);
         int removed = 0;
@@ -347,37 +415,78 @@ namespace Lockstep::Ui
             removed += std::max(0, query.numRowsAffected());
             return true;
         };
+        const auto count = [&query](const QString &table) -> qint64 {
+            if (!query.exec(QStringLiteral("SELECT COUNT(*) FROM %1").arg(table)) || !query.next())
+                return 0;
+            return query.value(0).toLongLong();
+        };
+        // Sessions go with their frames, in one transaction (a reader never sees frames without a session).
+        const auto dropSessions = [&run, &db](const QString &which, const QVariantList &values) {
+            db.transaction();
+            run(QStringLiteral("DELETE FROM frames WHERE session_id IN (%1)").arg(which), values);
+            run(QStringLiteral("DELETE FROM sessions WHERE id IN (%1)").arg(which), values);
+            db.commit();
+        };
+        const auto dropRows = [&run](const QString &table) {
+            return [&run, table](const QString &which, const QVariantList &values) {
+                run(QStringLiteral("DELETE FROM %1 WHERE id IN (%2)").arg(table, which), values);
+            };
+        };
+        // Keeps the newest `keep` rows of `table` per workflow.
+        const auto capPerWorkflow = [&query](const QString &table, const int keep,
+                                             const std::function<void(const QString &, const QVariantList &)> &drop) {
+            QStringList crowded;
+            query.prepare(
+                QStringLiteral("SELECT workflow_id FROM %1 GROUP BY workflow_id HAVING COUNT(*) > ?").arg(table));
+            query.addBindValue(keep);
+            if (query.exec())
+            {
+                while (query.next())
+                    crowded.append(query.value(0).toString());
+            }
+            for (const QString &workflowId : std::as_const(crowded))
+            {
+                drop(QStringLiteral("SELECT id FROM %1 WHERE workflow_id = ? AND id <= (SELECT id FROM %1 WHERE "
+                                    "workflow_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)")
+                         .arg(table),
+                     {workflowId, workflowId, keep});
+            }
+        };
 
         // Age.
         const qint64 cutoff = m_now().toMSecsSinceEpoch() -
                               std::chrono::duration_cast<std::chrono::milliseconds>(m_limits.maxAge).count();
         run(QStringLiteral("DELETE FROM history WHERE at_ms < ?"), {cutoff});
+        run(QStringLiteral("DELETE FROM lock_events WHERE at_ms < ?"), {cutoff});
+        run(QStringLiteral("DELETE FROM races WHERE at_ms < ?"), {cutoff});
+        dropSessions(QStringLiteral("SELECT id FROM sessions WHERE started_ms < ?"), {cutoff});
 
-        // Rows per workflow: keep the newest maxRowsPerWorkflow.
-        QStringList crowded;
-        query.prepare(QStringLiteral("SELECT workflow_id FROM history GROUP BY workflow_id HAVING COUNT(*) > ?"));
-        query.addBindValue(m_limits.maxRowsPerWorkflow);
-        if (query.exec())
-        {
-            while (query.next())
-                crowded.append(query.value(0).toString());
-        }
-        for (const QString &workflowId : std::as_const(crowded))
-        {
-            run(QStringLiteral("DELETE FROM history WHERE workflow_id = ? AND id <= (SELECT id FROM history WHERE "
-                               "workflow_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"),
-                {workflowId, workflowId, m_limits.maxRowsPerWorkflow});
-        }
+        // Count: the newest rows and sessions of each workflow stay.
+        capPerWorkflow(QStringLiteral("history"), m_limits.maxRowsPerWorkflow, dropRows(QStringLiteral("history")));
+        capPerWorkflow(QStringLiteral("lock_events"), m_limits.maxRowsPerWorkflow,
+                       dropRows(QStringLiteral("lock_events")));
+        capPerWorkflow(QStringLiteral("sessions"), m_limits.maxSessionsPerWorkflow, dropSessions);
 
-        // Size: drop the oldest tenth until the used pages fit.
-        for (int round = 0; (round < 50) && (usedBytes() > m_limits.maxBytes); ++round)
+        // Size: drop the oldest tenth until the used pages fit; recordings before history lines.
+        for (int round = 0; (round < 100) && (usedBytes() > m_limits.maxBytes); ++round)
         {
-            const qint64 rows = rowCount();
-            if (rows == 0)
-                break;
             const int before = removed;
-            run(QStringLiteral("DELETE FROM history WHERE id IN (SELECT id FROM history ORDER BY id LIMIT ?)"),
-                {std::max<qint64>(1, rows / 10)});
+            if (const qint64 sessions = count(QStringLiteral("sessions")); sessions > 0)
+                dropSessions(QStringLiteral("SELECT id FROM sessions ORDER BY id LIMIT ?"),
+                             {std::max<qint64>(1, sessions / 10)});
+            else if (const qint64 races = count(QStringLiteral("races")); races > 0)
+                run(QStringLiteral("DELETE FROM races WHERE id IN (SELECT id FROM races ORDER BY id LIMIT ?)"),
+                    {std::max<qint64>(1, races / 10)});
+            else
+            {
+                if (const qint64 rows = count(QStringLiteral("history")); rows > 0)
+                    run(QStringLiteral("DELETE FROM history WHERE id IN (SELECT id FROM history ORDER BY id LIMIT ?)"),
+                        {std::max<qint64>(1, rows / 10)});
+                if (const qint64 events = count(QStringLiteral("lock_events")); events > 0)
+                    run(QStringLiteral(
+                            "DELETE FROM lock_events WHERE id IN (SELECT id FROM lock_events ORDER BY id LIMIT ?)"),
+                        {std::max<qint64>(1, events / 10)});
+            }
             if (removed == before)
                 break;
         }

@@ -35,22 +35,35 @@ namespace Lockstep::Ui
 
     QString toString(HistoryEntry::Kind kind);  // "outcome", "lock", "session"
 
-    // How much history is kept (see HistoryStore).
+    // How much history and how many recordings are kept (see HistoryStore;
+    // Preferences edits them).
     struct HistoryLimits
     {
+        // History lines, lock events, sessions (by their start) and races.
         std::chrono::hours maxAge{30 * 24};  // 30 days
+        // History lines per workflow, and lock events per workflow.
         int maxRowsPerWorkflow = 10000;
-        qint64 maxBytes = 50LL * 1024 * 1024;  // 50 MB
+        // Recorded sessions per workflow (the oldest go with their frames).
+        int maxSessionsPerWorkflow = 200;
+        // The whole file: the oldest sessions with their frames go first, then
+        // the oldest races, then the oldest history lines and lock events.
+        qint64 maxBytes = 200LL * 1024 * 1024;  // 200 MB
+
+        bool operator==(const HistoryLimits &) const = default;
     };
 
     // The console's local history: outcomes and lock events per workflow in a
     // SQLite database (Qt Sql, QSQLITE) in the app data folder, so a tab's
     // History survives a restart. The schema is versioned (PRAGMA
     // user_version); a database written by a newer console is left alone.
+    // Schema 2 adds the recordings (sessions, frames, lock events, races),
+    // written and read by RecordingStore on this store's connection: one
+    // owner for the file's schema and its limits.
     //
     // Pruned at open and every PruneEvery writes: rows older than maxAge,
-    // beyond maxRowsPerWorkflow per workflow (oldest first), and the oldest
-    // rows overall while the file's used pages exceed maxBytes.
+    // beyond maxRowsPerWorkflow / maxSessionsPerWorkflow per workflow (oldest
+    // first), and while the file's used pages exceed maxBytes: the oldest
+    // sessions with their frames, then races, then history lines.
     //
     // A database that cannot be opened never stops the console: the store
     // keeps this session's entries in memory and error() says why.
@@ -62,7 +75,7 @@ namespace Lockstep::Ui
     public:
         using Limits = HistoryLimits;
 
-        static constexpr int SchemaVersion = 1;
+        static constexpr int SchemaVersion = 2;
         static constexpr int PruneEvery = 500;
         // The newest rows a view asks for by default.
         static constexpr int DefaultReadLimit = 1000;
@@ -77,6 +90,10 @@ namespace Lockstep::Ui
         QString error() const;      // why, one line; empty when persistent
         QString databasePath() const;
         const Limits &limits() const;
+        // New limits apply at the next prune().
+        void setLimits(const Limits &limits);
+        // The Qt Sql connection (this thread's) of the database; empty when not persistent.
+        QString connectionName() const;
 
         // Stamps `entry.at` when invalid; emits added().
         void add(HistoryEntry entry);
@@ -90,6 +107,8 @@ namespace Lockstep::Ui
 
     signals:
         void added(const Lockstep::Ui::HistoryEntry &entry);
+        // Before prune() deletes anything: writers with rows in memory flush them.
+        void aboutToPrune();
 
     private:
         bool open(const QString &folder);

@@ -79,6 +79,7 @@ namespace Lockstep::Ui
         if (alive && endedAlready(status.holder, status.fence, status.at))
             return;  // a late copy of an acquisition already seen ending
         ++m_generation;
+        emit statusApplied(status);
 
         const QString ttl =
             (status.ttlMs > 0) ? QStringLiteral(", TTL %1").arg(formatDuration(status.ttlMs)) : QString();
@@ -254,6 +255,7 @@ namespace Lockstep::Ui
         }
         ++m_generation;
         addEvent(QStringLiteral("expired: no heartbeat from %1 within the TTL").arg(who(m_holder)));
+        emit expired(m_holder, m_fence);
         setFree();
         m_expiry.stop();
         emit changed();

@@ -103,6 +103,10 @@ namespace Lockstep::Ui
         void changed();
         // Each event once, as it enters history() (for the console's stored history).
         void eventAdded(const Lockstep::Ui::LockTracker::Event &event);
+        // The same events as data, for the recordings: a lockStatus once (after
+        // the duplicates are dropped), and a lock seen expiring.
+        void statusApplied(const Lockstep::Protocol::LockStatus &status);
+        void expired(const QString &holder, qint64 fence);
 
     private:
         struct Key

@@ -39,12 +39,16 @@
 #include "locktracker.h"
 #include "newworkflowdialog.h"
 #include "notificationbar.h"
+#include "preferencesdialog.h"
 #include "profiledialog.h"
 #include "profiles.h"
 #include "protocol/closecode.h"
 #include "protocol/workflowid.h"
 #include "racedialog.h"
+#include "recordingsbrowser.h"
+#include "recordingstore.h"
 #include "runlistmodel.h"
+#include "sessionrecorder.h"
 #include "workflowtab.h"
 
 namespace Lockstep::Ui
@@ -139,7 +143,10 @@ namespace Lockstep::Ui
 
         // History first: nothing else depends on it, and a database that cannot be
         // opened is said once, here, while the console goes on without it.
-        m_history = std::make_unique<HistoryStore>(consoleDataDir(m_options.dataDir), m_options.historyLimits);
+        // Preferences… may have changed the limits the options give.
+        m_history = std::make_unique<HistoryStore>(consoleDataDir(m_options.dataDir),
+                                                   PreferencesDialog::limitsFrom(*m_settings, m_options.historyLimits));
+        m_recordings = std::make_unique<RecordingStore>(m_history.get());
         if (!m_history->isPersistent())
             notify(tr("History is kept for this session only — %1. Everything else works.").arg(m_history->error()),
                    Theme::Tone::Warning);
@@ -295,6 +302,14 @@ namespace Lockstep::Ui
                 requestCloseTab(m_tabs->currentIndex());
         });
         file->addSeparator();
+        add(file, "recordingsAction", tr("&Recordings…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H),
+            [this] { showRecordings(); });
+        // Most Linux desktops define no standard key for Preferences: Ctrl+, as elsewhere.
+        const QKeySequence preferencesKeys = QKeySequence(QKeySequence::Preferences).isEmpty()
+                                                 ? QKeySequence(Qt::CTRL | Qt::Key_Comma)
+                                                 : QKeySequence(QKeySequence::Preferences);
+        add(file, "preferencesAction", tr("Pre&ferences…"), preferencesKeys, [this] { showPreferences(); });
+        file->addSeparator();
         add(file, "quitAction", tr("&Quit"), QKeySequence::Quit, [this] { close(); });
 
         QMenu *gateway = menuBar()->addMenu(tr("&Gateway"));
@@ -388,6 +403,11 @@ namespace Lockstep::Ui
             const WorkflowTab *tab = currentTab();
             m_race = new RaceDialog(m_api->endpoint(), tab ? tab->workflowId() : QString(), knownFlows(), this);
             m_race->setAttribute(Qt::WA_DeleteOnClose);
+            // Every race lands in the console's recordings (File → Recordings…).
+            m_race->setRecorder([this](const Race::RaceReport &report) {
+                if (m_recordings)
+                    m_recordings->recordRace(report.toJson());
+            });
             m_api->health(m_race, [race = m_race](const ApiResult<QJsonObject> &health) {
                 if (health && race)
                     race->showGatewayHealth(*health);
@@ -661,6 +681,11 @@ namespace Lockstep::Ui
         if (!m_reachableOnce)
         {
             m_reachableOnce = true;
+            // Recorded sessions name the gateway's version, replica and switches.
+            m_api->health(this, [this](ApiResult<QJsonObject> health) {
+                if (health)
+                    m_gatewayHealth = *health;
+            });
             emit gatewayReachable();
         }
     }
@@ -742,6 +767,13 @@ namespace Lockstep::Ui
                                             .kind = HistoryEntry::Kind::Outcome,
                                             .text = WorkflowTab::recordText(record),
                                             .tone = outcomeTone(record.outcome.kind)});
+                // A 1013 is a lock event too: the lock refused this console's session.
+                if (record.outcome.kind == OutcomeKind::AlreadyRunning)
+                    m_recordings->recordLockEvent(RecordedLockEvent{.workflowId = wid,
+                                                                    .at = record.outcome.at,
+                                                                    .state = QStringLiteral("refused"),
+                                                                    .holder = record.outcome.holder,
+                                                                    .closeCode = quint16(CloseCode::TryAgainLater)});
             });
         watchSessions(tab);
         int copies = 0;
@@ -777,6 +809,12 @@ namespace Lockstep::Ui
                                   (code == quint16(CloseCode::Normal)) ? Theme::Tone::Neutral : Theme::Tone::Warning);
                 });
         const QString wid = tab->workflowId();
+        // Every session of the tab is recorded: opened, its frames, how it closed.
+        const auto gateway = [this] { return gatewayInfo(); };
+        SessionRecorder::watch(m_recordings.get(), tab->liveConnection(), gateway);
+        connect(tab, &WorkflowTab::driveStarted, this, [this, wid, gateway](DriveSession *drive) {
+            SessionRecorder::watch(m_recordings.get(), drive, wid, gateway);
+        });
         connect(
             tab->liveConnection(), &LiveConnection::statusChanged, this, [this, wid](const ConnectionStatus &status) {
                 if (status.state == ConnectionState::Connected)
@@ -876,6 +914,24 @@ namespace Lockstep::Ui
                                         .text = event.text,
                                         .tone = lockEventTone(event.text)});
         });
+        connect(tracker, &LockTracker::statusApplied, this, [this, workflowId](const Protocol::LockStatus &status) {
+            m_recordings->recordLockEvent(
+                RecordedLockEvent{.workflowId = workflowId,
+                                  // The gateway's time when it says; else when the console saw it.
+                                  .at = (status.at > 0) ? QDateTime::fromMSecsSinceEpoch(status.at, Qt::UTC)
+                                                        : QDateTime::currentDateTimeUtc(),
+                                  .state = Protocol::toWireString(status.state),
+                                  .holder = status.holder,
+                                  .fence = status.fence,
+                                  .ttlMs = status.ttlMs});
+        });
+        connect(tracker, &LockTracker::expired, this, [this, workflowId](const QString &holder, const qint64 fence) {
+            m_recordings->recordLockEvent(RecordedLockEvent{.workflowId = workflowId,
+                                                            .at = QDateTime::currentDateTimeUtc(),
+                                                            .state = QStringLiteral("expired"),
+                                                            .holder = holder,
+                                                            .fence = fence});
+        });
         return tracker;
     }
 
@@ -887,6 +943,44 @@ namespace Lockstep::Ui
     HistoryStore *MainWindow::history() const
     {
         return m_history.get();
+    }
+
+    RecordingStore *MainWindow::recordings() const
+    {
+        return m_recordings.get();
+    }
+
+    QJsonObject MainWindow::gatewayInfo() const
+    {
+        QJsonObject info = m_gatewayHealth;
+        info.insert(QStringLiteral("url"), m_api->endpoint().webSocketUrl.toString());
+        return info;
+    }
+
+    RecordingsBrowser *MainWindow::showRecordings()
+    {
+        if (!m_recordingsBrowser)
+        {
+            m_recordingsBrowser = new RecordingsBrowser(m_recordings.get(), this);
+            m_recordingsBrowser->setAttribute(Qt::WA_DeleteOnClose);
+        }
+        else
+            m_recordingsBrowser->refresh();
+        m_recordingsBrowser->show();
+        m_recordingsBrowser->raise();
+        m_recordingsBrowser->activateWindow();
+        return m_recordingsBrowser;
+    }
+
+    void MainWindow::showPreferences()
+    {
+        auto *dialog = new PreferencesDialog(m_settings.get(), m_options.historyLimits, this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &PreferencesDialog::applied, this, [this](const HistoryLimits &limits) {
+            m_history->setLimits(limits);
+            m_history->prune();
+        });
+        dialog->open();
     }
 
     void MainWindow::requestCloseTab(const int index)

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <QHash>
+#include <QJsonObject>
 #include <QMainWindow>
 #include <QPointer>
 #include <QTimer>
@@ -33,6 +34,8 @@ namespace Lockstep::Ui
     class NotificationBar;
     class ProfileManager;
     class RaceDialog;
+    class RecordingStore;
+    class RecordingsBrowser;
     class RunFilterProxy;
     class RunListModel;
     class TokenVault;
@@ -106,6 +109,13 @@ namespace Lockstep::Ui
         LockTracker *lockTracker(const QString &workflowId) const;
         // Outcomes and lock events per workflow, kept across restarts.
         HistoryStore *history() const;
+        // Sessions, frames, lock events and races, in the history database.
+        RecordingStore *recordings() const;
+        // File → Recordings… (one window, raised when open) and File → Preferences… (modal).
+        RecordingsBrowser *showRecordings();
+        void showPreferences();
+        // The gateway as a recorded session names it: {"url"} and what /healthz said.
+        QJsonObject gatewayInfo() const;
         // The run list's context menu for a row of runView() (Open, Open in
         // new tab, Copy ID, Cancel…); popped up on a right click. The caller
         // owns it (it deletes itself once closed when shown by the view).
@@ -187,8 +197,11 @@ namespace Lockstep::Ui
         QActionGroup *m_themeGroup = nullptr;
         Theme::Tone m_gatewayTone = Theme::Tone::Neutral;
         std::unique_ptr<HistoryStore> m_history;
-        QString m_tabsKey;           // the gateway whose tabs are saved; empty: none yet
-        bool m_holdTabSave = false;  // while tabs are restored or torn down
+        std::unique_ptr<RecordingStore> m_recordings;  // after m_history: goes first, flushing into it
+        QPointer<RecordingsBrowser> m_recordingsBrowser;
+        QJsonObject m_gatewayHealth;  // the last /healthz answer
+        QString m_tabsKey;            // the gateway whose tabs are saved; empty: none yet
+        bool m_holdTabSave = false;   // while tabs are restored or torn down
         QPointer<QMessageBox> m_runCancelConfirm;
         QPointer<RaceDialog> m_race;
         QHash<QString, QString> m_lastLiveClose;  // per workflow: the live close last written to the history

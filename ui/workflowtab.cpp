@@ -630,6 +630,7 @@ namespace Lockstep::Ui
                 [this, drive, action](const DriveSession::End &end) { onDriveEnded(drive, action, end); });
         qCInfo(lcUi).noquote() << "tab" << m_workflowId << toString(action)
                                << (goal.isEmpty() ? "(resume)" : "(message)");
+        emit driveStarted(drive);
         drive->start();
         refreshConnectionLabels();
     }

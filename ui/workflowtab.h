@@ -144,6 +144,8 @@ namespace Lockstep::Ui
         void titleChanged();
         // A driving session the gateway had accepted closed (e.g. 1000 "input_required").
         void sessionEnded(const QString &workflowId, quint16 code, const QString &reason);
+        // A driving session is about to start (the recordings watch it).
+        void driveStarted(Lockstep::Ui::DriveSession *drive);
 
     protected:
         bool eventFilter(QObject *watched, QEvent *event) override;

@@ -1,7 +1,9 @@
 #include <QAction>
 #include <QApplication>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -14,6 +16,7 @@
 #include "frametablemodel.h"
 #include "mainwindow.h"
 #include "racedialog.h"
+#include "recordingstore.h"
 #include "testgateway.h"
 #include "theme.h"
 
@@ -132,6 +135,22 @@ void TestRaceDialogGateway::lockOnEveryRoundHasOneRunner()
     QVERIFY(again.rounds.at(3).workflowId != report.rounds.at(3).workflowId);  // --flow: new workflows
     QVERIFY(dialog->comparisonTable()->isVisible());
     QVERIFY(dialog->comparisonTable()->rowCount() > 5);
+
+    // Both races are in the console's recordings, reports and all.
+    const auto races = window.recordings()->races();
+    QCOMPARE(races.size(), 2);
+    QStringList recorded;
+    for (const auto &race : races)
+        recorded << window.recordings()
+                        ->raceReport(race.id)
+                        .value(u"rounds")
+                        .toArray()
+                        .at(4)
+                        .toObject()
+                        .value(u"workflowID")
+                        .toString();
+    QVERIFY(recorded.contains(report.rounds.at(4).workflowId));
+    QVERIFY(recorded.contains(again.rounds.at(4).workflowId));
 
     // Exports: the JSON reads back as the same race, the HTML is one page.
     QString error;
