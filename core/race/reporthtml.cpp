@@ -591,10 +591,12 @@ namespace Lockstep::Race
                 const QString state = event.value(u"state").toString();
                 const QString holder = event.value(u"holder").toString();
                 const QDateTime at = *timeOf(event.value(u"at"));
+                // A refresh or a check that names another holder: the lock changed hands unseen.
+                const bool adopt = (state == u"refreshed") || (state == u"checked");
                 if (!holder.isEmpty() && !holders.contains(holder) &&
-                    ((state == u"acquired") || (state == u"refreshed") || (state == u"released") || (state == u"lost")))
+                    (adopt || (state == u"acquired") || (state == u"released") || (state == u"lost")))
                     holders.append(holder);
-                if ((state == u"acquired") || ((state == u"refreshed") && (!current || (current->holder != holder))))
+                if ((state == u"acquired") || (adopt && (!current || (current->holder != holder))))
                 {
                     close(at);
                     current = Band{
@@ -661,6 +663,8 @@ namespace Lockstep::Race
                     colour = QStringLiteral("#6a737d");
                 else if ((state == u"released") || (state == u"acquired") || (state == u"free"))
                     colour = QStringLiteral("#1b7f3b");
+                else if (state == u"checked")
+                    colour = QStringLiteral("#1f5fbf");
                 if (colour.isEmpty())
                     continue;
                 if (state == u"refreshed")
@@ -679,7 +683,7 @@ namespace Lockstep::Race
             svg += QStringLiteral("</svg>");
             return svg + QStringLiteral("<p class=\"muted\">Bands: who held the lock, with its fence; ticks: TTL "
                                         "refreshes (heartbeats); red: lost; orange: 1013 refusals and expiries; "
-                                        "green: acquired, released, checked free.</p>");
+                                        "green: acquired, released, checked free; blue: checked held.</p>");
         }
 
         QString frameTable(const QJsonArray &frames)
