@@ -29,6 +29,7 @@ namespace Lockstep::Ui
         constexpr double BandWidth = 14;
         // The bottom row: what belongs to no holder (refusals, the lock store).
         constexpr int OthersRow = 0;
+        constexpr double HeartbeatLift = 0.22;
 
         QString who(const QString &holder)
         {
@@ -113,7 +114,9 @@ namespace Lockstep::Ui
     {
         setObjectName(QStringLiteral("lockTimeline"));
         setAccessibleName(tr("Lock timeline"));
-        setToolTip(tr("Wheel: zoom · drag: pan · double-click: show all"));
+        // Not a tooltip: hovering a mark shows the event there.
+        setStatusTip(tr("Lock timeline — wheel: zoom · drag: pan · double-click: show all"));
+        setAccessibleDescription(statusTip());
         setRenderHint(QPainter::Antialiasing);
         setMinimumHeight(160);
         chart()->legend()->setAlignment(Qt::AlignBottom);
@@ -136,10 +139,12 @@ namespace Lockstep::Ui
         connect(&m_clock, &QTimer::timeout, this, &LockTimeline::growOpenBand);
         if (m_tracker)
         {
-            connect(m_tracker, &LockTracker::timelineEventAdded, this, [this] { m_rebuildSoon.start(); });
-            // A holder seen expiring or freed by a check closes the open band on the next tick.
+            connect(m_tracker, &LockTracker::timelineEventAdded, this, &LockTimeline::onEventAdded);
+            // The open band's holder no longer holds it (an event without a mark of its own): close it.
             connect(m_tracker, &LockTracker::changed, this, [this] {
-                if (!m_bands.isEmpty() && m_bands.constLast().open)
+                const bool open = !m_bands.isEmpty() && m_bands.constLast().open;
+                if (open && ((m_tracker->state() != LockTracker::State::Held) ||
+                             (m_tracker->holder() != m_bands.constLast().holder)))
                     m_rebuildSoon.start();
             });
         }
@@ -362,7 +367,9 @@ namespace Lockstep::Ui
                     QToolTip::showText(QCursor::pos(), m_toolTip, this);
                 });
             }
-            marks.series->append(static_cast<double>(event.at.toMSecsSinceEpoch()), rowOf(event));
+            // Heartbeats tick just above their band: on it they would hide the fence written there.
+            const double lift = (event.mark == LockTracker::Mark::Refreshed) ? HeartbeatLift : 0.0;
+            marks.series->append(static_cast<double>(event.at.toMSecsSinceEpoch()), rowOf(event) + lift);
             marks.events.append(static_cast<int>(i));
         }
         // Bands have no legend entry of their own: the fence is written on them.
@@ -376,11 +383,7 @@ namespace Lockstep::Ui
         chart()->legend()->setLabelColor(text);
         m_time->setLabelsColor(text);
         m_rows->setLabelsColor(text);
-        if (m_following)
-        {
-            const auto [from, to] = extent();
-            setRange(from, to);
-        }
+        follow();
         placeLabels();
         const bool open = !m_bands.isEmpty() && m_bands.constLast().open;
         if (open && !m_clock.isActive())
@@ -389,20 +392,43 @@ namespace Lockstep::Ui
             m_clock.stop();
     }
 
-    std::pair<qint64, qint64> LockTimeline::extent() const
+    std::pair<qint64, qint64> LockTimeline::span() const
     {
         if (m_events.isEmpty())
         {
             const qint64 now = QDateTime::currentMSecsSinceEpoch();
             return {now - MinimumSpanMs, now};
         }
-        qint64 from = m_events.constFirst().at.toMSecsSinceEpoch();
         qint64 to = m_events.constLast().at.toMSecsSinceEpoch();
         for (const Band &band : m_bands)
             to = std::max(to, band.to.toMSecsSinceEpoch());
-        const qint64 span = std::max(MinimumSpanMs, to - from);
-        const qint64 pad = span / 20;
-        return {from - pad, from + span + pad};
+        return {m_events.constFirst().at.toMSecsSinceEpoch(), to};
+    }
+
+    std::pair<qint64, qint64> LockTimeline::extent() const
+    {
+        const auto [from, to] = span();
+        const qint64 length = std::max(MinimumSpanMs, to - from);
+        const qint64 pad = length / 20;
+        // A band that grows gets room ahead, so the axis moves in steps, not under the pointer every second.
+        const bool open = !m_bands.isEmpty() && m_bands.constLast().open;
+        return {from - pad, from + length + (open ? (length / 4) : pad)};
+    }
+
+    void LockTimeline::follow()
+    {
+        if (!m_following)
+            return;
+        const auto [first, last] = span();
+        const qint64 shownFrom = m_time->min().toMSecsSinceEpoch();
+        const qint64 shownTo = m_time->max().toMSecsSinceEpoch();
+        const bool outside = (first < shownFrom) || (last > shownTo);
+        const bool tooWide = (shownTo - shownFrom) > (3 * std::max(MinimumSpanMs, last - first));
+        if (outside || tooWide)
+        {
+            const auto [from, to] = extent();
+            setRange(from, to);
+        }
     }
 
     void LockTimeline::setRange(const qint64 fromMs, const qint64 toMs)
@@ -418,6 +444,28 @@ namespace Lockstep::Ui
         setRange(from, to);
     }
 
+    void LockTimeline::onEventAdded(const LockTracker::TimelineEvent &event)
+    {
+        // A heartbeat of the open band's holder only adds a tick: no rebuild, so a hovered
+        // mark keeps its tooltip while the lock is refreshed every few seconds.
+        const MarkSeries ticks = m_marks.value(static_cast<int>(LockTracker::Mark::Refreshed));
+        const bool tick = (event.mark == LockTracker::Mark::Refreshed) && !m_rebuildSoon.isActive() && ticks.series &&
+                          !m_bands.isEmpty() && m_bands.constLast().open &&
+                          (m_bands.constLast().holder == event.holder) &&
+                          (m_tracker->timeline().size() == (m_events.size() + 1));
+        if (!tick)
+        {
+            m_rebuildSoon.start();
+            return;
+        }
+        m_events.append(event);
+        MarkSeries &refreshed = m_marks[static_cast<int>(LockTracker::Mark::Refreshed)];
+        refreshed.series->append(static_cast<double>(event.at.toMSecsSinceEpoch()),
+                                 static_cast<double>(m_holders.indexOf(event.holder) + 1) + HeartbeatLift);
+        refreshed.events.append(static_cast<int>(m_events.size() - 1));
+        growOpenBand();
+    }
+
     void LockTimeline::growOpenBand()
     {
         if (m_bands.isEmpty() || !m_bands.constLast().open || m_bandSeries.isEmpty())
@@ -428,14 +476,10 @@ namespace Lockstep::Ui
             rebuild();
             return;
         }
-        m_bands.last().to = QDateTime::currentDateTime();
+        m_bands.last().to = std::max(QDateTime::currentDateTime(), m_events.constLast().at);
         QLineSeries *series = m_bandSeries.constLast();
         series->replace(1, QPointF(static_cast<double>(m_bands.constLast().to.toMSecsSinceEpoch()), series->at(1).y()));
-        if (m_following)
-        {
-            const auto [from, to] = extent();
-            setRange(from, to);
-        }
+        follow();
     }
 
     void LockTimeline::placeLabels()

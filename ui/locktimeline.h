@@ -78,10 +78,15 @@ namespace Lockstep::Ui
         };
 
         void rebuild();
+        void onEventAdded(const LockTracker::TimelineEvent &event);
         void clearChart();
         void placeLabels();
         void growOpenBand();
         void setRange(qint64 fromMs, qint64 toMs);
+        // While following: refits when the events leave the shown range (or fill only half of it).
+        void follow();
+        // First and last moment drawn; extent() adds the margins the axis shows.
+        std::pair<qint64, qint64> span() const;
         std::pair<qint64, qint64> extent() const;
 
         QPointer<LockTracker> m_tracker;

@@ -1,5 +1,6 @@
 #include <QDateTimeAxis>
 #include <QLineSeries>
+#include <QPointer>
 #include <QScatterSeries>
 #include <QSignalSpy>
 #include <QTest>
@@ -142,6 +143,8 @@ private slots:
         // The refusal sits on the bottom row, the loss on its holder's.
         QCOMPARE(timeline.marks(Mark::Refused)->at(0).y(), 0.0);
         QCOMPARE(timeline.marks(Mark::Lost)->at(0).y(), 1.0);
+        QVERIFY(timeline.marks(Mark::Refreshed)->at(0).y() > 1.0);  // a tick just above the band
+        QVERIFY(timeline.marks(Mark::Refreshed)->at(0).y() < 1.5);
 
         // Hovering a mark shows its event.
         QScatterSeries *lost = timeline.marks(Mark::Lost);
@@ -167,6 +170,17 @@ private slots:
         QTRY_COMPARE(timeline.bands().size(), 1);
         QVERIFY(timeline.bands().at(0).open);
         QVERIFY(timeline.bands().at(0).to >= QDateTime::fromMSecsSinceEpoch(T0));
+        // Heartbeats of the holder add ticks to the same series (no rebuild: a hovered mark stays).
+        tracker.apply(event(LockState::Refreshed, QStringLiteral("r1#1"), 3, 100));
+        QTRY_VERIFY(timeline.marks(Mark::Refreshed));
+        const QPointer<QScatterSeries> ticks = timeline.marks(Mark::Refreshed);
+        tracker.apply(event(LockState::Refreshed, QStringLiteral("r1#1"), 3, 200));
+        QTest::qWait(20);  // a rebuild, had one been scheduled, would have deleted the series by now
+        QVERIFY(ticks);
+        QCOMPARE(timeline.marks(Mark::Refreshed), ticks.data());
+        QCOMPARE(ticks->count(), 2);
+        QVERIFY(timeline.toolTipFor(ticks, ticks->at(1))
+                    .endsWith(u"heartbeat: replica r1, session 1 refreshed the TTL (fence 3, TTL 3 s)"));
         tracker.apply(event(LockState::Released, QStringLiteral("r1#1"), 3, 500));
         QTRY_VERIFY(!timeline.bands().at(0).open);
         QCOMPARE(timeline.bands().at(0).to, QDateTime::fromMSecsSinceEpoch(T0 + 500));
