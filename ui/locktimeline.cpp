@@ -128,8 +128,12 @@ namespace Lockstep::Ui
         m_rows->setGridLineVisible(false);
         chart()->addAxis(m_time, Qt::AlignBottom);
         chart()->addAxis(m_rows, Qt::AlignLeft);
-        connect(chart(), &QChart::plotAreaChanged, this, &LockTimeline::placeLabels);
-        connect(m_time, &QDateTimeAxis::rangeChanged, this, &LockTimeline::placeLabels);
+        // The chart maps values to pixels with the new range only after rangeChanged: place the labels after it.
+        m_placeSoon.setSingleShot(true);
+        m_placeSoon.setInterval(0);
+        connect(&m_placeSoon, &QTimer::timeout, this, &LockTimeline::placeLabels);
+        connect(chart(), &QChart::plotAreaChanged, this, [this] { m_placeSoon.start(); });
+        connect(m_time, &QDateTimeAxis::rangeChanged, this, [this] { m_placeSoon.start(); });
 
         // Several events in one go (a reconnect, a burst of copies) cost one rebuild.
         m_rebuildSoon.setSingleShot(true);
@@ -164,6 +168,14 @@ namespace Lockstep::Ui
         for (const QGraphicsSimpleTextItem *item : m_bandText)
             labels.append(item->text());
         return labels;
+    }
+
+    QRectF LockTimeline::bandLabelRect(const qsizetype band) const
+    {
+        const QGraphicsSimpleTextItem *text = m_bandText.value(band);
+        if (!text || !text->isVisible())
+            return {};
+        return text->mapRectToParent(text->boundingRect());
     }
 
     QStringList LockTimeline::rowLabels() const
@@ -337,6 +349,7 @@ namespace Lockstep::Ui
             auto *text = new QGraphicsSimpleTextItem(QStringLiteral("fence %1").arg(band.fence), chart());
             text->setBrush(Qt::white);
             text->setZValue(20);
+            text->setVisible(false);  // until placeLabels() puts it on its band
             m_bandText.append(text);
         }
 
@@ -384,7 +397,7 @@ namespace Lockstep::Ui
         m_time->setLabelsColor(text);
         m_rows->setLabelsColor(text);
         follow();
-        placeLabels();
+        m_placeSoon.start();
         const bool open = !m_bands.isEmpty() && m_bands.constLast().open;
         if (open && !m_clock.isActive())
             m_clock.start();

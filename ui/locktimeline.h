@@ -45,7 +45,9 @@ namespace Lockstep::Ui
         // What is drawn now.
         const QList<Band> &bands() const;
         QStringList bandLabels() const;  // "fence 12", one per band
-        QStringList rowLabels() const;   // bottom to top: "1013 · store", then the holders
+        // Where each band's label is drawn (chart coordinates); null rect when it is hidden.
+        QRectF bandLabelRect(qsizetype band) const;
+        QStringList rowLabels() const;  // bottom to top: "1013 · store", then the holders
         // The points of one kind of mark; null when there is none of it.
         QScatterSeries *marks(LockTracker::Mark mark) const;
         int handovers() const;
@@ -104,6 +106,7 @@ namespace Lockstep::Ui
         bool m_dragging = false;
         QPoint m_dragFrom;
         QTimer m_rebuildSoon;
+        QTimer m_placeSoon;
         QTimer m_clock;  // an open band grows while the lock is held
     };
 }  // namespace Lockstep::Ui
