@@ -614,6 +614,14 @@ namespace Lockstep::Ui
         event->accept();
     }
 
+    void LockTimeline::resizeEvent(QResizeEvent *event)
+    {
+        QChartView::resizeEvent(event);
+        // Narrow (the side panel at its default width): fewer time labels, no legend, so neither is cut.
+        m_time->setTickCount(std::clamp(width() / 120, 2, 8));
+        chart()->legend()->setVisible(width() >= 420);
+    }
+
     void LockTimeline::changeEvent(QEvent *event)
     {
         QChartView::changeEvent(event);

@@ -70,6 +70,7 @@ namespace Lockstep::Ui
         void mouseMoveEvent(QMouseEvent *event) override;
         void mouseReleaseEvent(QMouseEvent *event) override;
         void mouseDoubleClickEvent(QMouseEvent *event) override;
+        void resizeEvent(QResizeEvent *event) override;
         void changeEvent(QEvent *event) override;
 
     private:

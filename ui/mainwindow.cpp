@@ -124,6 +124,10 @@ namespace Lockstep::Ui
         centralLayout->setContentsMargins(0, 0, 0, 0);
         m_switchesBanner->setObjectName(QStringLiteral("switchesBanner"));
         m_switchesBanner->setAccessibleName(tr("Gateway switches"));
+        // Not one more failed action: a standing warning about the gateway itself.
+        QFont bannerFont = m_switchesBanner->font();
+        bannerFont.setBold(true);
+        m_switchesBanner->setFont(bannerFont);
         centralLayout->addWidget(m_switchesBanner);
         centralLayout->addWidget(m_notification);
         centralLayout->addWidget(m_center, 1);
