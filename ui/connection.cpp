@@ -152,19 +152,30 @@ namespace Lockstep::Ui
     void ProtocolSocket::open(const GatewayEndpoint &endpoint)
     {
         drop();
+        m_frames = std::make_shared<FrameSession>(m_frameRole, m_frameCapacity);
+        m_frames->setLegacy(m_frameLegacy);
+        connect(m_frames.get(), &FrameSession::frameRecorded, this, &ProtocolSocket::frameRecorded);
+        emit frameSessionStarted(m_frames);
         m_client = std::make_unique<Transport::WebSocketClient>();
         Transport::WebSocketClient *client = m_client.get();
         connect(client, &Transport::WebSocketClient::connected, this, [this] {
+            updateWireBytes();
             m_heartbeat.start();
             emit connected();
         });
         connect(client, &Transport::WebSocketClient::textMessageReceived, this, &ProtocolSocket::onText);
+        connect(client, &Transport::WebSocketClient::controlFrame, this, [this](const Transport::FrameRecord &frame) {
+            m_frames->record(frame);
+            updateWireBytes();
+        });
         connect(client, &Transport::WebSocketClient::failed, this, [this](const Transport::ConnectFailure &failure) {
             m_heartbeat.stop();
+            m_frames->end(failure);
             emit failed(failure);
         });
         connect(client, &Transport::WebSocketClient::closed, this, [this](const Transport::CloseInfo &info) {
             m_heartbeat.stop();
+            m_frames->end(info);
             emit closed(info);
         });
         Transport::ClientOptions options;
@@ -177,7 +188,10 @@ namespace Lockstep::Ui
 
     bool ProtocolSocket::send(const QByteArray &frame)
     {
-        return m_client && m_client->sendText(QString::fromUtf8(frame));
+        if (!m_client || !m_client->sendText(QString::fromUtf8(frame)))
+            return false;
+        record(Transport::FrameDirection::Out, frame);
+        return true;
     }
 
     void ProtocolSocket::close(const quint16 code, const QString &reason)
@@ -192,6 +206,21 @@ namespace Lockstep::Ui
         if (!m_client)
             return;
         m_client->disconnect(this);
+        if (m_frames && m_frames->isOpen())
+        {
+            const QByteArray reason = QByteArrayLiteral("client going away");
+            if (m_client->state() == Transport::WebSocketClient::State::Connected)
+            {
+                // What the I/O thread sends for the client's destructor.
+                m_frames->record(Transport::FrameRecord{.direction = Transport::FrameDirection::Out,
+                                                        .kind = Transport::FrameKind::Close,
+                                                        .payloadBytes = 2 + reason.size(),
+                                                        .payload = reason,
+                                                        .closeCode = 1001,
+                                                        .closedByClient = true});
+            }
+            m_frames->end(tr("dropped by the console"), m_client->wireBytesIn(), m_client->wireBytesOut());
+        }
         // The destructor returns at once; the I/O thread sends 1001 and closes.
         m_client.reset();
     }
@@ -201,8 +230,64 @@ namespace Lockstep::Ui
         return m_client && (m_client->state() == Transport::WebSocketClient::State::Connected);
     }
 
+    void ProtocolSocket::setFrameRole(const FrameSession::Role role, const bool legacy)
+    {
+        m_frameRole = role;
+        m_frameLegacy = legacy;
+    }
+
+    void ProtocolSocket::setFrameCapacity(const int frames)
+    {
+        m_frameCapacity = std::max(1, frames);
+        if (m_frames)
+            m_frames->setCapacity(m_frameCapacity);
+    }
+
+    std::shared_ptr<FrameSession> ProtocolSocket::frameSession() const
+    {
+        return m_frames;
+    }
+
+    const Transport::FrameLog *ProtocolSocket::frameLog() const
+    {
+        return m_frames ? &m_frames->log() : nullptr;
+    }
+
+    qint64 ProtocolSocket::wireBytesIn() const
+    {
+        return m_client ? m_client->wireBytesIn() : 0;
+    }
+
+    qint64 ProtocolSocket::wireBytesOut() const
+    {
+        return m_client ? m_client->wireBytesOut() : 0;
+    }
+
+    void ProtocolSocket::record(const Transport::FrameDirection direction, const QByteArray &payload)
+    {
+        if (!m_frames)
+            return;
+        m_frames->record(Transport::FrameRecord{.direction = direction,
+                                                .kind = Transport::FrameKind::Text,
+                                                .payloadBytes = payload.size(),
+                                                .payload = payload});
+        updateWireBytes();
+    }
+
+    void ProtocolSocket::updateWireBytes()
+    {
+        if (m_client && m_frames)
+            m_frames->setWireBytes(m_client->wireBytesIn(), m_client->wireBytesOut());
+    }
+
+    QStringList ProtocolSocket::defaultCapabilities()
+    {
+        return {QString(Protocol::Names::IncrementalStreaming)};
+    }
+
     QByteArray ProtocolSocket::startRequestFrame(const QString &workflowId, const QString &goal, const qint64 afterSeq,
-                                                 const QJsonObject &metadata, const QJsonObject &approval)
+                                                 const QJsonObject &metadata, const QJsonObject &approval,
+                                                 const QStringList &capabilities)
     {
         Protocol::StartRequest request;
         request.workflowID = workflowId;
@@ -211,7 +296,7 @@ namespace Lockstep::Ui
         if (!approval.isEmpty())
             request.approval = approval;
         request.clientVersion = QStringLiteral("lockstep-console/" LOCKSTEP_VERSION);
-        request.clientCapabilities = {QString(Protocol::Names::IncrementalStreaming)};
+        request.clientCapabilities = capabilities;
         return withAfterSeq(Protocol::serialize(Protocol::ClientMessage(request)), Protocol::Names::StartRequest,
                             afterSeq);
     }
@@ -224,7 +309,9 @@ namespace Lockstep::Ui
 
     void ProtocolSocket::onText(const QString &text)
     {
-        auto message = Protocol::parseServerMessage(text.toUtf8());
+        const QByteArray utf8 = text.toUtf8();  // the frame's bytes: Beast checked them as UTF-8
+        record(Transport::FrameDirection::In, utf8);
+        auto message = Protocol::parseServerMessage(utf8);
         if (!message)
         {
             qCWarning(lcUi).noquote() << "unreadable frame from the gateway:" << message.error().reason;
@@ -258,6 +345,8 @@ namespace Lockstep::Ui
         , m_backoff(backoff, std::move(random))
         , m_socket(new ProtocolSocket(this))
     {
+        m_socket->setFrameRole(FrameSession::Role::Live);
+        connect(m_socket, &ProtocolSocket::frameSessionStarted, this, &LiveConnection::frameSessionStarted);
         m_retryTimer.setSingleShot(true);
         connect(&m_retryTimer, &QTimer::timeout, this, &LiveConnection::connectNow);
         connect(m_socket, &ProtocolSocket::connected, this, [this] {
@@ -350,6 +439,21 @@ namespace Lockstep::Ui
         return m_workflowId;
     }
 
+    std::shared_ptr<FrameSession> LiveConnection::frameSession() const
+    {
+        return m_socket->frameSession();
+    }
+
+    const Transport::FrameLog *LiveConnection::frameLog() const
+    {
+        return m_socket->frameLog();
+    }
+
+    void LiveConnection::setFrameCapacity(const int frames)
+    {
+        m_socket->setFrameCapacity(frames);
+    }
+
     void LiveConnection::connectNow()
     {
         if (!m_running)
@@ -394,9 +498,11 @@ namespace Lockstep::Ui
         , m_afterSeq(afterSeq)
         , m_socket(new ProtocolSocket(this))
     {
+        connect(m_socket, &ProtocolSocket::frameSessionStarted, this, &DriveSession::frameSessionStarted);
         connect(m_socket, &ProtocolSocket::connected, this, [this] {
             m_connected = true;
-            m_socket->send(ProtocolSocket::startRequestFrame(m_workflowId, m_goal, m_afterSeq, m_metadata, m_approval));
+            m_socket->send(ProtocolSocket::startRequestFrame(m_workflowId, m_goal, m_afterSeq, m_metadata, m_approval,
+                                                             m_capabilities));
             m_status.state = ConnectionState::Connected;
             emit statusChanged(m_status);
         });
@@ -442,11 +548,33 @@ namespace Lockstep::Ui
         m_approval = approval;
     }
 
+    void DriveSession::setCapabilities(const QStringList &capabilities)
+    {
+        m_capabilities = capabilities;
+    }
+
+    void DriveSession::setFrameCapacity(const int frames)
+    {
+        m_socket->setFrameCapacity(frames);
+    }
+
+    std::shared_ptr<FrameSession> DriveSession::frameSession() const
+    {
+        return m_socket->frameSession();
+    }
+
+    const Transport::FrameLog *DriveSession::frameLog() const
+    {
+        return m_socket->frameLog();
+    }
+
     void DriveSession::start()
     {
         if (m_active)
             return;
         m_active = true;
+        m_socket->setFrameRole(FrameSession::Role::Drive,
+                               !m_capabilities.contains(QString(Protocol::Names::IncrementalStreaming)));
         m_status = {};
         m_status.state = ConnectionState::Connecting;
         m_status.attempt = 1;

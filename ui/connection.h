@@ -13,6 +13,7 @@
 #include <QTimer>
 
 #include "backoff.h"
+#include "framesession.h"
 #include "gatewayapi.h"
 #include "protocol/chatlog.h"
 #include "protocol/messages.h"
@@ -64,6 +65,8 @@ namespace Lockstep::Ui
 
     // One websocket that speaks the protocol: parses server frames into typed
     // signals, sends client messages, heartbeats every 10 s while connected.
+    // Every frame in and out is recorded in the connection's FrameSession (a
+    // new one per open()) and announced by frameRecorded().
     class ProtocolSocket final : public QObject
     {
         Q_OBJECT
@@ -81,12 +84,29 @@ namespace Lockstep::Ui
         void drop();
         bool isConnected() const;
 
+        // What the next open() records: the session's role, whether it is a
+        // legacy one (see FrameSession::isLegacy) and its ring buffer size.
+        void setFrameRole(FrameSession::Role role, bool legacy = false);
+        void setFrameCapacity(int frames);
+        // The current (or last) connection's frames; null before open().
+        std::shared_ptr<FrameSession> frameSession() const;
+        const Transport::FrameLog *frameLog() const;
+        // The bytes on the wire of the current connection (0 before open()).
+        qint64 wireBytesIn() const;
+        qint64 wireBytesOut() const;
+
+        // The capabilities a console asks for: incremental_streaming.
+        static QStringList defaultCapabilities();
         // startRequest / subscribe with the extension field "afterSeq" (the
         // last chat-log seq this client has) when > 0.
         // `metadata`: workflowMetadata ({"flow","workspaceID"}) of a new run;
-        // `approval`: {"decision","requestID"} answering the pending request.
+        // `approval`: {"decision","requestID"} answering the pending request;
+        // `capabilities`: clientCapabilities (empty: legacy events, full checkpoints).
         static QByteArray startRequestFrame(const QString &workflowId, const QString &goal, qint64 afterSeq,
-                                            const QJsonObject &metadata = {}, const QJsonObject &approval = {});
+                                            const QJsonObject &metadata = {}, const QJsonObject &approval = {},
+                                            const QStringList &capabilities = defaultCapabilities());
+        // The gateway streams lean deltas to every subscriber (subscribe has no
+        // capabilities in SPEC.md): a subscribe session is always incremental.
         static QByteArray subscribeFrame(const QString &workflowId, qint64 afterSeq);
 
     signals:
@@ -100,11 +120,21 @@ namespace Lockstep::Ui
         void runStatus(const Lockstep::Protocol::RunStatusMessage &status);
         // A frame we could not read (logged; the connection stays).
         void protocolError(const QString &reason);
+        // open() made a new session (its frames follow).
+        void frameSessionStarted(const std::shared_ptr<Lockstep::Ui::FrameSession> &session);
+        // Every frame, in and out, as recorded (sequence and time set).
+        void frameRecorded(const Lockstep::Transport::FrameRecord &frame);
 
     private:
         void onText(const QString &text);
+        void record(Transport::FrameDirection direction, const QByteArray &payload);
+        void updateWireBytes();
 
         std::unique_ptr<Transport::WebSocketClient> m_client;
+        std::shared_ptr<FrameSession> m_frames;
+        FrameSession::Role m_frameRole = FrameSession::Role::Other;
+        bool m_frameLegacy = false;
+        int m_frameCapacity = Transport::FrameLog::DefaultCapacity;
         QTimer m_heartbeat;
     };
 
@@ -129,8 +159,14 @@ namespace Lockstep::Ui
         // The caller already has the log up to `seq` (e.g. from GET .../chat).
         void setLastSeq(qint64 seq);
         const QString &workflowId() const;
+        // The frames of the current (or last) connection; each reconnect starts a
+        // new session (frameSessionStarted). Null before the first attempt.
+        std::shared_ptr<FrameSession> frameSession() const;
+        const Transport::FrameLog *frameLog() const;
+        void setFrameCapacity(int frames);
 
     signals:
+        void frameSessionStarted(const std::shared_ptr<Lockstep::Ui::FrameSession> &session);
         void statusChanged(const Lockstep::Ui::ConnectionStatus &status);
         void entriesReceived(const QList<Lockstep::Protocol::ChatLogEntry> &entries);
         void runStatusSeen(Lockstep::RunStatus status, const QString &reason);
@@ -174,6 +210,10 @@ namespace Lockstep::Ui
         // Before start(): what the startRequest carries besides the goal.
         void setWorkflowMetadata(const QJsonObject &metadata);
         void setApproval(const QJsonObject &approval);
+        // clientCapabilities of the startRequest (default: incremental_streaming;
+        // empty: legacy events). The session's frames say which.
+        void setCapabilities(const QStringList &capabilities);
+        void setFrameCapacity(int frames);
         void start();
         // stopWorkflow on this session (the same CAS as the HTTP cancel).
         bool stopWorkflow(const QString &reason);
@@ -183,8 +223,12 @@ namespace Lockstep::Ui
         bool isActive() const;
         const QString &goal() const;
         const ConnectionStatus &status() const;
+        // This session's frames (null before start()).
+        std::shared_ptr<FrameSession> frameSession() const;
+        const Transport::FrameLog *frameLog() const;
 
     signals:
+        void frameSessionStarted(const std::shared_ptr<Lockstep::Ui::FrameSession> &session);
         // The gateway sent the run's events: resumed, or the message went in.
         void accepted();
         void statusChanged(const Lockstep::Ui::ConnectionStatus &status);
@@ -202,6 +246,7 @@ namespace Lockstep::Ui
         qint64 m_afterSeq = 0;
         QJsonObject m_metadata;
         QJsonObject m_approval;
+        QStringList m_capabilities = ProtocolSocket::defaultCapabilities();
         ProtocolSocket *m_socket;
         ConnectionStatus m_status;
         bool m_accepted = false;

@@ -43,6 +43,8 @@
 #include "profiles.h"
 #include "protocol/closecode.h"
 #include "protocol/workflowid.h"
+#include "race/racereport.h"
+#include "racedialog.h"
 #include "runlistmodel.h"
 #include "workflowtab.h"
 
@@ -330,6 +332,10 @@ namespace Lockstep::Ui
             if (WorkflowTab *tab = currentTab())
                 tab->focusComposer();
         });
+        workflow->addSeparator();
+        add(workflow, "raceAction", tr("R&ace…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A), [this] {
+            showRace();
+        })->setToolTip(tr("Send from several sessions at once, round after round, and count who ran"));
 
         QMenu *view = menuBar()->addMenu(tr("&View"));
         add(view, "focusRunsAction", tr("&Run list"), QKeySequence(Qt::CTRL | Qt::Key_1),
@@ -382,6 +388,24 @@ namespace Lockstep::Ui
                 a->setEnabled(hasTab);
         }
         m_center->setCurrentWidget(hasTab ? static_cast<QWidget *>(m_tabs) : m_welcome);
+    }
+
+    RaceDialog *MainWindow::showRace()
+    {
+        if (!m_race)
+        {
+            const WorkflowTab *tab = currentTab();
+            m_race = new RaceDialog(m_api->endpoint(), tab ? tab->workflowId() : QString(), knownFlows(), this);
+            m_race->setAttribute(Qt::WA_DeleteOnClose);
+            m_api->health(m_race, [race = m_race](const ApiResult<QJsonObject> &health) {
+                if (health && race)
+                    race->showGatewayHealth(*health);
+            });
+        }
+        m_race->show();
+        m_race->raise();
+        m_race->activateWindow();
+        return m_race;
     }
 
     void MainWindow::setTheme(const Theme::Mode mode)
@@ -660,16 +684,13 @@ namespace Lockstep::Ui
             if (!health)
                 return;  // the poll reports an unreachable gateway; the next answer asks again
             // A switch is off only when the gateway says so (an older one does not say).
-            const auto off = [&health](const QString &name) {
-                const QJsonValue value = health->value(name);
-                return value.isBool() && !value.toBool();
-            };
+            const Race::GatewaySwitches switches = Race::GatewaySwitches::fromHealth(*health);
             QStringList warnings;
-            if (off(QStringLiteral("lockEnabled")))
+            if (!switches.lockEnabled)
                 warnings.append(tr("Lock OFF on this gateway: concurrent executions of one workflow are possible"));
-            if (off(QStringLiteral("casGuards")))
+            if (!switches.casGuards)
                 warnings.append(tr("CAS guards OFF: resume and cancel are not guarded"));
-            if (off(QStringLiteral("fencing")))
+            if (!switches.fencing)
                 warnings.append(tr("fencing OFF: a stale lock holder can still write"));
             if (warnings.isEmpty())
                 m_switchesBanner->dismiss();
@@ -747,6 +768,7 @@ namespace Lockstep::Ui
         context.random = m_options.random;
         context.lock = trackerFor(id);
         context.history = m_history.get();
+        context.maxFrames = frameCapacity(*m_settings);
         auto *tab = new WorkflowTab(context, id, m_tabs);
         connect(tab, &WorkflowTab::openInNewTabRequested, this,
                 [this](const QString &wid) { openWorkflow(wid, true); });

@@ -32,6 +32,7 @@ namespace Lockstep::Ui
     class LockTracker;
     class NotificationBar;
     class ProfileManager;
+    class RaceDialog;
     class RunFilterProxy;
     class RunListModel;
     class TokenVault;
@@ -117,6 +118,8 @@ namespace Lockstep::Ui
         void requestCancelRun(const QString &workflowId);
         // The workflow IDs of the open tabs, in tab order (what is restored).
         QStringList openTabIds() const;
+        // Workflow → Race…: one race window for the connected gateway (on the current tab's workflow).
+        RaceDialog *showRace();
 
     signals:
         // The first successful list after connecting.
@@ -195,6 +198,7 @@ namespace Lockstep::Ui
         QString m_tabsKey;           // the gateway whose tabs are saved; empty: none yet
         bool m_holdTabSave = false;  // while tabs are restored or torn down
         QPointer<QMessageBox> m_runCancelConfirm;
+        QPointer<RaceDialog> m_race;
         QHash<QString, QString> m_lastLiveClose;  // per workflow: the live close last written to the history
     };
 }  // namespace Lockstep::Ui

@@ -1,6 +1,7 @@
 #include "workflowtab.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
@@ -20,6 +21,7 @@
 #include "chatlogview.h"
 #include "common/logging.h"
 #include "elidedlabel.h"
+#include "frameinspector.h"
 #include "historyview.h"
 #include "lockpanel.h"
 #include "locktimeline.h"
@@ -103,6 +105,9 @@ namespace Lockstep::Ui
         , m_resumeButton(new QPushButton(tr("&Resume"), this))
         , m_cancelButton(new QPushButton(tr("&Cancel run…"), this))
         , m_newTabButton(new QPushButton(tr("Open in &new tab"), this))
+        , m_framesButton(new QPushButton(tr("Fra&mes…"), this))
+        , m_legacyEvents(new QCheckBox(tr("Legacy events (no incremental_streaming)"), this))
+        , m_frameSessions(new FrameSessionList(this))
         , m_lockWatchBackoff(context.backoff, context.random)
     {
         setObjectName(QStringLiteral("workflowTab"));
@@ -136,7 +141,16 @@ namespace Lockstep::Ui
         m_newTabButton->setObjectName(QStringLiteral("newTabButton"));
         m_newTabButton->setToolTip(
             tr("Open this workflow again in a second tab, on its own connection (Ctrl+Shift+T)"));
-        for (QPushButton *button : {m_resumeButton, m_cancelButton, m_newTabButton, m_sendButton})
+        m_framesButton->setObjectName(QStringLiteral("framesButton"));
+        m_framesButton->setToolTip(tr("Every frame of this tab's sessions, their bytes and close codes"));
+        m_legacyEvents->setObjectName(QStringLiteral("legacyEventsBox"));
+        m_legacyEvents->setToolTip(tr("Resume and Send ask for the full checkpoint in every event, as old clients "
+                                      "did; the frame inspector compares the bytes"));
+        m_frameSessions->setFrameCapacity(context.maxFrames);
+        m_live->setFrameCapacity(context.maxFrames);
+        connect(m_live, &LiveConnection::frameSessionStarted, m_frameSessions, &FrameSessionList::add);
+        connect(m_framesButton, &QPushButton::clicked, this, &WorkflowTab::openFrameInspector);
+        for (QPushButton *button : {m_resumeButton, m_cancelButton, m_newTabButton, m_sendButton, m_framesButton})
             button->setAutoDefault(false);
 
         auto *header = new QHBoxLayout;
@@ -147,6 +161,7 @@ namespace Lockstep::Ui
         header->addWidget(m_resumeButton);
         header->addWidget(m_cancelButton);
         header->addWidget(m_newTabButton);
+        header->addWidget(m_framesButton);
 
         // ---- connection lines and the outcome banner ----
         m_liveLabel->setObjectName(QStringLiteral("liveConnectionLabel"));
@@ -208,7 +223,11 @@ namespace Lockstep::Ui
         m_sendButton->setToolTip(tr("Send the message (Ctrl+Enter): a startRequest with it as the goal"));
         auto *composerRow = new QHBoxLayout;
         composerRow->addWidget(m_composer, 1);
-        composerRow->addWidget(m_sendButton, 0, Qt::AlignBottom);
+        auto *sendColumn = new QVBoxLayout;
+        sendColumn->addStretch(1);
+        sendColumn->addWidget(m_legacyEvents);
+        sendColumn->addWidget(m_sendButton, 0, Qt::AlignRight);
+        composerRow->addLayout(sendColumn);
 
         auto *layout = new QVBoxLayout(this);
         layout->addLayout(header);
@@ -225,7 +244,8 @@ namespace Lockstep::Ui
         setTabOrder(m_sendButton, m_resumeButton);
         setTabOrder(m_resumeButton, m_cancelButton);
         setTabOrder(m_cancelButton, m_newTabButton);
-        setTabOrder(m_newTabButton, side);
+        setTabOrder(m_newTabButton, m_framesButton);
+        setTabOrder(m_framesButton, side);
 
         // Ctrl+Enter sends; plain Enter is a new line.
         m_composer->installEventFilter(this);
@@ -424,6 +444,24 @@ namespace Lockstep::Ui
         return m_lockPanel;
     }
 
+    FrameSessionList *WorkflowTab::frameSessions() const
+    {
+        return m_frameSessions;
+    }
+
+    FrameInspector *WorkflowTab::openFrameInspector()
+    {
+        if (!m_inspector)
+        {
+            m_inspector = new FrameInspector(m_frameSessions, this);
+            m_inspector->setWindowTitle(tr("Frames — %1").arg(m_workflowId));
+        }
+        m_inspector->show();
+        m_inspector->raise();
+        m_inspector->activateWindow();
+        return m_inspector;
+    }
+
     LiveConnection *WorkflowTab::liveConnection() const
     {
         return m_live;
@@ -555,6 +593,9 @@ namespace Lockstep::Ui
         auto *drive = new DriveSession(m_context.endpoint, m_workflowId, goal, m_live->lastSeq(), this);
         drive->setWorkflowMetadata(metadata);
         drive->setApproval(approval);
+        drive->setCapabilities(m_legacyEvents->isChecked() ? QStringList() : ProtocolSocket::defaultCapabilities());
+        drive->setFrameCapacity(m_frameSessions->frameCapacity());
+        connect(drive, &DriveSession::frameSessionStarted, m_frameSessions, &FrameSessionList::add);
         m_drives.append(drive);
         m_lastDrive = drive;
         m_lockWatchTimer.stop();

@@ -16,6 +16,7 @@
 #include "outcome.h"
 #include "theme.h"
 
+class QCheckBox;
 class QLabel;
 class QListWidget;
 class QMessageBox;
@@ -27,6 +28,7 @@ namespace Lockstep::Ui
     class ChatLogModel;
     class ChatLogView;
     class ElidedLabel;
+    class FrameInspector;
     class HistoryStore;
     class LockPanel;
     class LockTracker;
@@ -43,6 +45,8 @@ namespace Lockstep::Ui
         LockTracker *lock = nullptr;
         // The console's stored history: the History tab shows it. Null: this tab's outcomes only.
         HistoryStore *history = nullptr;
+        // The ring buffer of each session's frames (settings: inspector/maxFrames).
+        int maxFrames = Transport::FrameLog::DefaultCapacity;
     };
 
     // User actions whose outcome a tab records.
@@ -119,6 +123,10 @@ namespace Lockstep::Ui
         LockPanel *lockPanel() const;
         LiveConnection *liveConnection() const;
         const QList<Record> &history() const;
+        // The tab's websocket sessions (live and driving, current and recent) and their frames.
+        FrameSessionList *frameSessions() const;
+        // Opens (or raises) the frame inspector over them.
+        FrameInspector *openFrameInspector();
         QString outcomeBannerText() const;
         QString liveConnectionText() const;
         QString driveConnectionText() const;
@@ -185,6 +193,10 @@ namespace Lockstep::Ui
         QPushButton *m_resumeButton;
         QPushButton *m_cancelButton;
         QPushButton *m_newTabButton;
+        QPushButton *m_framesButton;
+        QCheckBox *m_legacyEvents;  // driving sessions without incremental_streaming
+        FrameSessionList *m_frameSessions;
+        QPointer<FrameInspector> m_inspector;
         QPointer<QMessageBox> m_confirm;
 
         std::optional<RunStatus> m_runStatus;

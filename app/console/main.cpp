@@ -7,11 +7,16 @@
 #include "common/shutdownsignals.h"
 #include "mainwindow.h"
 #include "protocol/workflowid.h"
+#include "racecommand.h"
 #include "theme.h"
 #include "translations.h"
 
 int main(int argc, char *argv[])
 {
+    // `lockstep race ...` runs without a window, so it must not need a display:
+    // it makes its own QCoreApplication before any QApplication exists.
+    if ((argc > 1) && (QByteArrayView(argv[1]) == "race"))
+        return Lockstep::Ui::runRaceCommand(argc, argv);
     // --help and --version must work without a display (ssh, CI).
     if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))

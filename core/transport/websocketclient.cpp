@@ -1,9 +1,11 @@
 #include "websocketclient.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/rate_policy.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
@@ -73,11 +76,55 @@ namespace Lockstep::Transport
         using boost::system::error_code;
         using namespace std::chrono_literals;
 
+        // The bytes a connection read and wrote, for the owner thread to read.
+        struct WireBytes
+        {
+            std::atomic<qint64> in{0};
+            std::atomic<qint64> out{0};
+        };
+
+        // Beast's rate-policy hook on basic_stream, with no limit: it sees every
+        // byte the socket reads and writes, below TLS and the websocket framing.
+        class WireCounter
+        {
+        public:
+            WireCounter() = default;
+            explicit WireCounter(WireBytes *bytes)
+                : m_bytes(bytes)
+            {}
+
+        private:
+            friend class boost::beast::rate_policy_access;
+
+            static std::size_t available_read_bytes() noexcept
+            {
+                return std::numeric_limits<std::size_t>::max();
+            }
+            static std::size_t available_write_bytes() noexcept
+            {
+                return std::numeric_limits<std::size_t>::max();
+            }
+            void transfer_read_bytes(const std::size_t n) const noexcept
+            {
+                if (m_bytes)
+                    m_bytes->in.fetch_add(static_cast<qint64>(n), std::memory_order_relaxed);
+            }
+            void transfer_write_bytes(const std::size_t n) const noexcept
+            {
+                if (m_bytes)
+                    m_bytes->out.fetch_add(static_cast<qint64>(n), std::memory_order_relaxed);
+            }
+            static void on_timer() noexcept {}
+
+            WireBytes *m_bytes = nullptr;  // owned by the client's Shared, which the session holds
+        };
+
+        using CountedSocket = beast::basic_stream<tcp, net::any_io_executor, WireCounter>;
         // Plain TCP reads through Beast's buffered_read_stream: one socket read
         // serves many small frames (the websocket stream's own buffer holds 1.5 KB).
-        using BufferedSocket = beast::buffered_read_stream<tcp::socket, beast::flat_buffer>;
+        using BufferedSocket = beast::buffered_read_stream<CountedSocket, beast::flat_buffer>;
         using PlainWs = websocket::stream<BufferedSocket>;
-        using TlsWs = websocket::stream<beast::ssl_stream<tcp::socket>>;
+        using TlsWs = websocket::stream<beast::ssl_stream<CountedSocket>>;
 
         // A close reason must fit a control frame: 125 bytes minus the code.
         constexpr qsizetype MaxCloseReasonBytes = 123;
@@ -171,11 +218,13 @@ namespace Lockstep::Transport
             {
                 Connected,
                 Text,
+                Frame,
                 Failed,
                 Closed,
             };
             Kind kind = Kind::Text;
             QString text;  // Connected: subprotocol, Text: the message
+            FrameRecord frame;
             ConnectFailure failure;
             CloseInfo close;
         };
@@ -357,6 +406,7 @@ namespace Lockstep::Transport
         bool deliveryQueued = false;
         std::vector<QByteArray> outbox;  // client -> session
         bool flushQueued = false;
+        WireBytes wire;  // written by the session's socket, read by the client (no mutex)
 
         void push(Event &&event)
         {
@@ -412,6 +462,7 @@ namespace Lockstep::Transport
             else
             {
                 m_plain.emplace(m_ioc);
+                countedSocket().rate_policy() = WireCounter(&m_shared->wire);
                 m_plain->next_layer().capacity(ReadBufferBytes);
                 m_plain->next_layer().buffer().reserve(ReadBufferBytes);
             }
@@ -528,6 +579,11 @@ namespace Lockstep::Transport
 
         tcp::socket &socket()
         {
+            return countedSocket().socket();
+        }
+
+        CountedSocket &countedSocket()
+        {
             return m_tls ? beast::get_lowest_layer(*m_tls) : beast::get_lowest_layer(*m_plain);
         }
 
@@ -564,6 +620,7 @@ namespace Lockstep::Transport
             m_ssl->set_verify_mode(m_options.verifyPeer ? ssl::verify_peer : ssl::verify_none);
 
             m_tls.emplace(m_ioc, *m_ssl);
+            countedSocket().rate_policy() = WireCounter(&m_shared->wire);
             SSL *handle = m_tls->next_layer().native_handle();
             if (!m_target.hostIsAddress)
             {
@@ -687,9 +744,19 @@ namespace Lockstep::Transport
                 ws.write_buffer_bytes(WriteBufferBytes);
                 ws.auto_fragment(false);  // one frame per message
                 ws.text(true);
-                ws.control_callback([this](const websocket::frame_type kind, beast::string_view) {
-                    if (kind == websocket::frame_type::pong)
+                // Received close frames are taken from ws.reason() when the connection ends.
+                ws.control_callback([this](const websocket::frame_type kind, const beast::string_view payload) {
+                    if (kind == websocket::frame_type::ping)
+                    {
+                        // Beast answers with a pong of the same payload right away.
+                        recordFrame(FrameDirection::In, FrameKind::Ping, payload);
+                        recordFrame(FrameDirection::Out, FrameKind::Pong, payload);
+                    }
+                    else if (kind == websocket::frame_type::pong)
+                    {
+                        recordFrame(FrameDirection::In, FrameKind::Pong, payload);
                         onPong();
+                    }
                 });
                 ws.async_handshake(m_response, m_target.hostHeader, m_target.path,
                                    [self = shared_from_this()](const error_code &ec) { self->onWsHandshake(ec); });
@@ -860,6 +927,7 @@ namespace Lockstep::Transport
                 });
                 break;
             case Outgoing::Kind::Ping:
+                recordFrame(FrameDirection::Out, FrameKind::Ping, {});
                 withWs([this](auto &ws) {
                     ws.async_ping({}, [self = shared_from_this()](const error_code &ec) { self->onWritten(ec); });
                 });
@@ -870,6 +938,7 @@ namespace Lockstep::Transport
                 const websocket::close_reason frame(
                     static_cast<websocket::close_code>(m_closeCode),
                     beast::string_view(reason.constData(), static_cast<std::size_t>(reason.size())));
+                recordClose(FrameDirection::Out, m_closeCode, reason, true);
                 withWs([this, &frame](auto &ws) {
                     ws.async_close(frame, [self = shared_from_this()](const error_code &ec) { self->onCloseDone(ec); });
                 });
@@ -995,17 +1064,66 @@ namespace Lockstep::Transport
             qCInfo(lcTransport) << "websocket connection to" << describe(m_options.url) << "failed:" << message;
             tearDown();
             queueEvent(Event{.kind = Event::Kind::Failed,
-                             .failure = ConnectFailure{.kind = kind, .httpStatus = httpStatus, .message = message}});
+                             .failure = ConnectFailure{.kind = kind,
+                                                       .httpStatus = httpStatus,
+                                                       .message = message,
+                                                       .wireBytesIn = m_shared->wire.in.load(),
+                                                       .wireBytesOut = m_shared->wire.out.load()}});
         }
 
-        void emitClosed(const CloseInfo &info)
+        void emitClosed(CloseInfo info)
         {
             if (m_done)
                 return;
             qCInfo(lcTransport) << "websocket to" << describe(m_options.url) << "closed:" << info.code << info.reason
                                 << (info.receivedCloseFrame ? "(close frame received)" : "(no close frame)");
+            const bool sentClose = m_closeRequested && m_closeFrameWritten;
+            if (info.receivedCloseFrame)
+            {
+                recordClose(FrameDirection::In, info.code, info.reason.toUtf8(), info.initiatedByClient);
+                // The server closed first: Beast echoed its code (1000 for an empty close frame).
+                if (!sentClose)
+                    recordClose(FrameDirection::Out, (info.code == 1005) ? quint16(1000) : info.code, {}, false);
+            }
+            else if (info.initiatedByClient && !sentClose)
+            {
+                // 1009 or a protocol error: Beast failed the connection with this code.
+                recordClose(FrameDirection::Out, info.code, {}, true);
+            }
             tearDown();
+            info.wireBytesIn = m_shared->wire.in.load();
+            info.wireBytesOut = m_shared->wire.out.load();
             queueEvent(Event{.kind = Event::Kind::Closed, .close = info});
+        }
+
+        // ---- the frame tap: control frames for the owner, in order with the messages
+
+        void recordFrame(const FrameDirection direction, const FrameKind kind, const beast::string_view payload)
+        {
+            FrameRecord frame;
+            frame.at = QDateTime::currentDateTimeUtc();
+            frame.direction = direction;
+            frame.kind = kind;
+            frame.payload = QByteArray(payload.data(), static_cast<qsizetype>(payload.size()));
+            frame.payloadBytes = frame.payload.size();
+            queueEvent(Event{.kind = Event::Kind::Frame, .frame = std::move(frame)});
+        }
+
+        void recordClose(const FrameDirection direction, const quint16 code, const QByteArray &reason,
+                         const bool closedByClient)
+        {
+            if (direction == FrameDirection::Out)
+                m_closeFrameWritten = true;
+            FrameRecord frame;
+            frame.at = QDateTime::currentDateTimeUtc();
+            frame.direction = direction;
+            frame.kind = FrameKind::Close;
+            frame.payload = reason;
+            // A close frame's payload: the 2-byte code and the reason (none for 1005).
+            frame.payloadBytes = (code == 1005) ? 0 : 2 + reason.size();
+            frame.closeCode = code;
+            frame.closedByClient = closedByClient;
+            queueEvent(Event{.kind = Event::Kind::Frame, .frame = std::move(frame)});
         }
 
         // The aborted handlers then run, drop their references, and the session goes.
@@ -1051,6 +1169,7 @@ namespace Lockstep::Transport
         bool m_pingQueued = false;
         bool m_corked = false;
         bool m_awaitingPong = false;
+        bool m_closeFrameWritten = false;  // a close frame of ours went out (or was queued to)
         quint16 m_closeCode = 1000;
         QString m_closeReason;
     };
@@ -1144,6 +1263,16 @@ namespace Lockstep::Transport
         return m_subprotocol;
     }
 
+    qint64 WebSocketClient::wireBytesIn() const
+    {
+        return m_shared->wire.in.load();
+    }
+
+    qint64 WebSocketClient::wireBytesOut() const
+    {
+        return m_shared->wire.out.load();
+    }
+
     void WebSocketClient::deliverEvents()
     {
         std::vector<Event> batch;
@@ -1164,6 +1293,7 @@ namespace Lockstep::Transport
                 emit connected(m_subprotocol);
                 break;
             case Event::Kind::Text: emit textMessageReceived(event.text); break;
+            case Event::Kind::Frame: emit controlFrame(event.frame); break;
             case Event::Kind::Failed:
                 m_state = State::Closed;
                 emit failed(event.failure);

@@ -9,6 +9,8 @@
 #include <QStringList>
 #include <QUrl>
 
+#include "framelog.h"
+
 // The console's websocket client. QWebSocket cannot be used as a client: it
 // rewrites a received close code 1012..2999 (e.g. 1013, "lock held") to 1002.
 // This one is Boost.Beast's websocket stream (its reader, writer, masking,
@@ -52,6 +54,9 @@ namespace Lockstep::Transport
         ConnectError kind = ConnectError::Other;
         int httpStatus = 0;  // HandshakeRejected: the HTTP status (401, 404, ...)
         QString message;     // readable, e.g. "handshake rejected: HTTP 401 Unauthorized"
+        // Bytes read from and written to the socket during the attempt (see WebSocketClient::wireBytesIn).
+        qint64 wireBytesIn = 0;
+        qint64 wireBytesOut = 0;
     };
 
     // 1006 is reserved (RFC 6455) for "closed abnormally, no close frame": used
@@ -68,6 +73,9 @@ namespace Lockstep::Transport
         bool initiatedByClient = false;
         quint16 code = 0;
         QString reason;
+        // Every byte of the connection, read and written (see WebSocketClient::wireBytesIn).
+        qint64 wireBytesIn = 0;
+        qint64 wireBytesOut = 0;
 
         // The peer vanished without a close frame (TCP reset, pong timeout, ...);
         // code is ConnectionLostCode and reason says what happened.
@@ -124,10 +132,23 @@ namespace Lockstep::Transport
         State state() const;
         // The subprotocol the server chose (empty before connected() or if none).
         QString subprotocol() const;
+        // What went through the socket so far, counted by Beast below every
+        // layer: the HTTP upgrade, frame headers, masks and TLS records
+        // included. Safe to read at any time from the owner thread.
+        qint64 wireBytesIn() const;
+        qint64 wireBytesOut() const;
 
     signals:
         void connected(const QString &subprotocol);
         void textMessageReceived(const QString &message);
+        // The frames besides text messages, in order with the other signals:
+        // pings and pongs sent and received (a received ping's automatic pong
+        // right after it), close frames sent and received (code, reason, and
+        // who sent the first one). Text frames are what sendText() queued and
+        // textMessageReceived() delivers. Beast reads and drops control frames
+        // that arrive after our close frame went out (e.g. the pong of a ping
+        // sent just before close()): those are on the wire, not here.
+        void controlFrame(const Lockstep::Transport::FrameRecord &frame);
         void failed(const Lockstep::Transport::ConnectFailure &failure);
         void closed(const Lockstep::Transport::CloseInfo &info);
 

@@ -125,6 +125,28 @@ private slots:
         QCOMPARE(lines.size(), 1);
         QVERIFY2(lines.constFirst().contains(mentions), qPrintable(outcome.err));
     }
+
+    // `lockstep race` is a command of the console, not a stray argument: it has
+    // its own --help and rejects its own bad values (tests/race/tst_racecommand
+    // runs it against gateways).
+    void consoleRace()
+    {
+        if (!consoleBuilt())
+            QSKIP("server build: no console");
+        const QString console = binary("LOCKSTEP_CONSOLE_BIN");
+        const Outcome help = run(console, {QStringLiteral("race"), QStringLiteral("--help")});
+        QCOMPARE(help.exitCode, 0);
+        QVERIFY2(help.out.contains(u"--spread-ms"), qPrintable(help.out));
+        QVERIFY2(help.out.contains(u"--again"), qPrintable(help.out));
+
+        const Outcome bad = run(console, {QStringLiteral("race"), QStringLiteral("--gateway"),
+                                          QStringLiteral("ws://127.0.0.1:1/api/v1/ws"), QStringLiteral("--flow"),
+                                          QStringLiteral("hello"), QStringLiteral("--sessions"), QStringLiteral("99")});
+        QCOMPARE(bad.exitCode, 2);
+        const QStringList lines = errorLines(bad, QStringLiteral("lockstep"));
+        QCOMPARE(lines.size(), 1);
+        QVERIFY2(lines.constFirst().contains(u"--sessions"), qPrintable(bad.err));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCommandLine)
