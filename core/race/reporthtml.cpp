@@ -87,6 +87,20 @@ namespace Lockstep::Race
             return esc(text(value));
         }
 
+        // Rounds and sessions are 0-based in the JSON and counted from 1 on the page, as in every view.
+        int ordinal(const QJsonValue &index)
+        {
+            return index.toInt() + 1;
+        }
+
+        QString ordinals(const QJsonValue &indexes)
+        {
+            QStringList numbers;
+            for (const QJsonValue &index : indexes.toArray())
+                numbers.append(QString::number(ordinal(index)));
+            return numbers.isEmpty() ? Dash : numbers.join(QStringLiteral(", "));
+        }
+
         std::optional<QDateTime> timeOf(const QJsonValue &value)
         {
             if (!value.isString())
@@ -248,11 +262,11 @@ namespace Lockstep::Race
                     const QJsonValue round = finding.value(u"round");
                     html +=
                         round.isDouble()
-                            ? QStringLiteral("<td class=\"num\"><a href=\"#round-%1\">%1</a></td>").arg(round.toInt())
+                            ? QStringLiteral("<td class=\"num\"><a href=\"#round-%1\">%1</a></td>").arg(ordinal(round))
                             : QStringLiteral("<td>%1</td>").arg(Dash);
                 }
                 html += QStringLiteral("<td>%1</td><td>%2</td><td class=\"mono\">%3</td><td>%4</td><td>%5</td></tr>")
-                            .arg(cell(finding.value(u"detail")), cell(finding.value(u"sessions")),
+                            .arg(cell(finding.value(u"detail")), ordinals(finding.value(u"sessions")),
                                  cell(finding.value(u"entries")), cell(finding.value(u"at")),
                                  cell(finding.value(u"until")));
             }
@@ -280,7 +294,7 @@ namespace Lockstep::Race
             const Axis axis = axisFor(times);
             const double height = AxisHeight + (RowHeight * static_cast<double>(sessions.size())) + 6;
             const bool several = round.value(u"runners").toInt() > 1;
-            QString svg = svgOpen(height, QStringLiteral("Timeline of round %1").arg(round.value(u"index").toInt()));
+            QString svg = svgOpen(height, QStringLiteral("Timeline of round %1").arg(ordinal(round.value(u"index"))));
             svg += axisSvg(axis, height);
             double y = AxisHeight;
             for (const QJsonValue &value : sessions)
@@ -289,7 +303,7 @@ namespace Lockstep::Race
                 const double mid = y + (RowHeight / 2);
                 svg += QStringLiteral("<text x=\"4\" y=\"%1\">session %2</text>")
                            .arg(svgNumber(mid + 4))
-                           .arg(session.value(u"index").toInt());
+                           .arg(ordinal(session.value(u"index")));
                 const std::optional<QDateTime> connected = timeOf(session.value(u"connectedAt"));
                 const std::optional<QDateTime> closed = timeOf(session.value(u"closedAt"));
                 if (connected || closed)
@@ -299,7 +313,7 @@ namespace Lockstep::Race
                     svg += QStringLiteral("<line x1=\"%1\" y1=\"%3\" x2=\"%2\" y2=\"%3\" stroke=\"#adb5bd\" "
                                           "stroke-width=\"2\"><title>session %4 connected</title></line>")
                                .arg(svgNumber(from), svgNumber(to), svgNumber(mid))
-                               .arg(session.value(u"index").toInt());
+                               .arg(ordinal(session.value(u"index")));
                 }
                 if (const std::optional<QDateTime> sent = timeOf(session.value(u"sentAt")))
                     svg += QStringLiteral("<circle cx=\"%1\" cy=\"%2\" r=\"3.5\" fill=\"#1d2125\"><title>sent at +%3 "
@@ -356,7 +370,7 @@ namespace Lockstep::Race
                 html += QStringLiteral("<tr class=\"%1\">").arg(classes.join(u' '));
                 html += QStringLiteral("<td class=\"num\">%1</td><td class=\"num\">%2 ms</td><td>%3</td>"
                                        "<td><code>%4</code></td><td>%5</td><td>%6</td><td>%7</td>")
-                            .arg(cell(session.value(u"index")), cell(session.value(u"offsetMs")),
+                            .arg(QString::number(ordinal(session.value(u"index"))), cell(session.value(u"offsetMs")),
                                  cell(session.value(u"replica")), cell(session.value(u"outcome")),
                                  esc(closeText(session.value(u"closeCode"), session.value(u"closeReason"))),
                                  cell(session.value(u"closedBy")),
@@ -397,7 +411,7 @@ namespace Lockstep::Race
                 const QJsonObject round = value.toObject();
                 if (round.value(u"runners").toInt() != 1)
                     odd.append(QStringLiteral("<a href=\"#round-%1\">%1</a> (%2)")
-                                   .arg(round.value(u"index").toInt())
+                                   .arg(ordinal(round.value(u"index")))
                                    .arg(round.value(u"runners").toInt()));
             }
             const bool passed = summary.value(u"passed").toBool();
@@ -476,7 +490,7 @@ namespace Lockstep::Race
                         .arg(count);
                 };
                 html += QStringLiteral("<tr><td class=\"num\">%1</td>%2%3</tr>")
-                            .arg(index)
+                            .arg(index + 1)
                             .arg(runnerCell(was), runnerCell(runners));
             }
             return html + QStringLiteral("</table></details>");
@@ -517,6 +531,7 @@ namespace Lockstep::Race
                             .arg(rounds.size())
                             .arg(FirstRoundTimelines)
                             .arg(MaxRoundTimelines);
+            html += QStringLiteral(" Rounds and sessions are counted from 1 (the JSON's index + 1).");
             html += QStringLiteral(" Timeline legend: grey line, connected; dot, message sent; bar, the execution "
                                    "(red when the round had more than one); tick, the close with its code.</p>");
             for (qsizetype i = 0; i < rounds.size(); ++i)
@@ -527,11 +542,11 @@ namespace Lockstep::Race
                 const bool odd = runners != 1;
                 const bool open = odd || withFindings.contains(index) || (i < FirstRoundTimelines);
                 html += QStringLiteral("<details id=\"round-%1\" class=\"round%2\"%3><summary>")
-                            .arg(index)
+                            .arg(index + 1)
                             .arg(odd ? QStringLiteral(" odd") : QString(), open ? QStringLiteral(" open") : QString());
                 html += QStringLiteral("Round %1 — <span class=\"%2\">%3 runner(s)</span> — workflow <code>%4</code>, "
                                        "final status %5, fence %6, %7 entries")
-                            .arg(index)
+                            .arg(index + 1)
                             .arg(odd ? QStringLiteral("bad runners") : QStringLiteral("good runners"))
                             .arg(runners)
                             .arg(cell(round.value(u"workflowID")), cell(round.value(u"finalStatus")),

@@ -187,19 +187,24 @@ private slots:
     void marksRoundsWithOtherThanOneRunner()
     {
         const QString html = Race::renderHtmlReport(Test::raceReport({.rounds = 4, .doubleRounds = {2}}));
-        QVERIFY(html.contains(u"<details id=\"round-2\" class=\"round odd\" open>"));
-        for (const int index : {0, 1, 3})
+        // Round index 2 is the page's round 3: rounds and sessions count from 1 there.
+        QVERIFY(html.contains(u"<details id=\"round-3\" class=\"round odd\" open>"));
+        for (const int index : {1, 2, 4})
             QVERIFY2(html.contains(QStringLiteral("<details id=\"round-%1\" class=\"round\"").arg(index)),
                      qPrintable(QString::number(index)));
         QCOMPARE(count(html, QStringLiteral("<span class=\"bad runners\">2 runner(s)</span>")), 1);
         QCOMPARE(count(html, QStringLiteral("<span class=\"good runners\">1 runner(s)</span>")), 3);
         // The summary names the round, the ran sessions of that round are red, the findings are listed.
-        QVERIFY(html.contains(u"<span class=\"bad\"><a href=\"#round-2\">2</a> (2)</span>"));
+        QVERIFY(html.contains(u"<span class=\"bad\"><a href=\"#round-3\">3</a> (2)</span>"));
         QCOMPARE(count(html, QStringLiteral("<tr class=\"ran bad\">")), 2);
         QVERIFY(html.contains(u"<span class=\"fail\">FAILED</span>"));
         QVERIFY(html.contains(u"<code>overlapping_executions</code>"));
         QVERIFY(html.contains(u"<code>lost_entries</code>"));
         QVERIFY(html.contains(u"m-2-1"));
+        // The overlap's sessions (indexes 0 and 1) as the page counts them; timelines name sessions from 1.
+        QVERIFY(html.contains(u"<td>1, 2</td>"));
+        QVERIFY(html.contains(u">session 1</text>"));
+        QVERIFY(!html.contains(u">session 0</text>"));
         // Close codes in the table, decoded.
         QVERIFY(html.contains(QStringLiteral("1013 %1").arg(closeCodeMeaning(1013).toHtmlEscaped())));
 
@@ -229,8 +234,8 @@ private slots:
         QCOMPARE(count(html, QStringLiteral("<svg ")), 5);
         QCOMPARE(count(html, QStringLiteral("<table class=\"round\">")), 100);
         QVERIFY(html.contains(u"Timelines are drawn for 5 of 100 rounds"));
-        const qsizetype round50 = html.indexOf(u"id=\"round-50\"");
-        const qsizetype round51 = html.indexOf(u"id=\"round-51\"");
+        const qsizetype round50 = html.indexOf(u"id=\"round-51\"");  // index 50
+        const qsizetype round51 = html.indexOf(u"id=\"round-52\"");
         QVERIFY(html.mid(round50, round51 - round50).contains(u"<svg "));
         // Round 50: two execution bars (red: two runners), one close mark per session.
         const QString svg50 = html.mid(round50, round51 - round50);
@@ -261,7 +266,7 @@ private slots:
             html.contains(u"<tr class=\"changed\"><th>Run lock</th><td><span class=\"good\">on</span></td><td><span "
                           u"class=\"bad\">OFF</span></td></tr>"));
         QVERIFY(
-            html.contains(u"<tr><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num bad\">2</td></tr>"));
+            html.contains(u"<tr><td class=\"num\">2</td><td class=\"num\">1</td><td class=\"num bad\">2</td></tr>"));
         QVERIFY(!Race::renderHtmlReport(Test::raceReport({})).contains(u"id=\"comparison\""));
     }
 
