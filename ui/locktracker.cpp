@@ -95,6 +95,7 @@ namespace Lockstep::Ui
             m_heartbeats = 0;
             m_lastHeartbeat.reset();
             addEvent(QStringLiteral("acquired by %1 (fence %2%3)").arg(who(status.holder)).arg(status.fence).arg(ttl));
+            mark(Mark::Acquired, status.holder, status.fence, status.ttlMs, status.at);
             break;
         case Protocol::LockState::Refreshed:
             if ((m_state != State::Held) || (m_holder != status.holder))
@@ -112,6 +113,7 @@ namespace Lockstep::Ui
             ++m_heartbeats;
             m_lastHeartbeat = QDateTime::currentDateTime();
             addEvent(QStringLiteral("heartbeat: refreshed%1").arg(ttl));
+            mark(Mark::Refreshed, status.holder, m_fence, status.ttlMs, status.at);
             break;
         case Protocol::LockState::Released:
         case Protocol::LockState::Lost:
@@ -119,6 +121,7 @@ namespace Lockstep::Ui
             const bool released = (status.state == Protocol::LockState::Released);
             addEvent(released ? QStringLiteral("released by %1").arg(who(status.holder))
                               : QStringLiteral("lost by %1 (its execution was cancelled)").arg(who(status.holder)));
+            mark(released ? Mark::Released : Mark::Lost, status.holder, status.fence, status.ttlMs, status.at);
             if ((status.fence >= m_endedFence) || (status.holder != m_endedHolder))
             {
                 m_endedHolder = status.holder;
@@ -138,6 +141,7 @@ namespace Lockstep::Ui
             m_state = State::Unavailable;
             m_ttlMs.reset();
             addEvent(QStringLiteral("lock store unavailable: running without the lock"));
+            mark(Mark::Unavailable, status.holder, status.fence, 0, status.at);
             break;
         }
         armExpiry();
@@ -180,13 +184,18 @@ namespace Lockstep::Ui
                              .arg(who(info.holder))
                              .arg(info.fence)
                              .arg(formatDuration(m_ttlMs)));
+            if (news)
+                mark(Mark::CheckedHeld, info.holder, info.fence, info.ttlMs);
         }
         else
         {
             const bool news = (m_state != State::Free);
             setFree();
             if (news)
+            {
                 addEvent(QStringLiteral("checked: free"));
+                mark(Mark::CheckedFree, {}, 0, 0);
+            }
         }
         armExpiry();
         emit changed();
@@ -198,6 +207,7 @@ namespace Lockstep::Ui
         m_state = State::Unavailable;
         m_ttlMs.reset();
         addEvent(QStringLiteral("check failed: %1").arg(error));
+        mark(Mark::Unavailable, {}, 0, 0);
         armExpiry();
         emit changed();
     }
@@ -256,6 +266,7 @@ namespace Lockstep::Ui
         ++m_generation;
         addEvent(QStringLiteral("expired: no heartbeat from %1 within the TTL").arg(who(m_holder)));
         emit expired(m_holder, m_fence);
+        mark(Mark::Expired, m_holder, m_fence, m_ttlMs.value_or(0));
         setFree();
         m_expiry.stop();
         emit changed();
@@ -386,6 +397,44 @@ namespace Lockstep::Ui
         case State::Free: break;
         }
         return stateWord(m_state);
+    }
+
+    const QList<LockTracker::TimelineEvent> &LockTracker::timeline() const
+    {
+        return m_timeline;
+    }
+
+    void LockTracker::noteRefusal(const QString &holder)
+    {
+        mark(Mark::Refused, holder, (holder == m_holder) ? m_fence : 0, 0);
+        emit changed();
+    }
+
+    QString LockTracker::markWord(const Mark mark)
+    {
+        switch (mark)
+        {
+        case Mark::Acquired: return QStringLiteral("acquired");
+        case Mark::Refreshed: return QStringLiteral("refreshed");
+        case Mark::Lost: return QStringLiteral("lost");
+        case Mark::Released: return QStringLiteral("released");
+        case Mark::Unavailable: return QStringLiteral("unavailable");
+        case Mark::Expired: return QStringLiteral("expired");
+        case Mark::CheckedHeld: return QStringLiteral("checked");
+        case Mark::CheckedFree: return QStringLiteral("free");
+        case Mark::Refused: return QStringLiteral("refused");
+        }
+        return {};
+    }
+
+    void LockTracker::mark(const Mark kind, const QString &holder, const qint64 fence, const qint64 ttlMs,
+                           const qint64 gatewayAt)
+    {
+        const QDateTime at = (gatewayAt > 0) ? QDateTime::fromMSecsSinceEpoch(gatewayAt) : QDateTime::currentDateTime();
+        m_timeline.append(TimelineEvent{.at = at, .mark = kind, .holder = holder, .fence = fence, .ttlMs = ttlMs});
+        while (m_timeline.size() > MaxTimeline)
+            m_timeline.removeFirst();
+        emit timelineEventAdded(m_timeline.constLast());
     }
 
     void LockTracker::addEvent(const QString &text)

@@ -51,6 +51,31 @@ namespace Lockstep::Ui
 
         static constexpr int MaxHistory = 20;
 
+        // What the lock timeline draws (and a recording keeps): each event with
+        // its holder, fence and TTL, not only its words.
+        enum class Mark
+        {
+            Acquired,
+            Refreshed,  // a heartbeat of the holder renewed the TTL
+            Lost,
+            Released,
+            Unavailable,  // the lock store was unreachable (event or failed check)
+            Expired,      // the console saw the TTL run out without a heartbeat
+            CheckedHeld,  // GET …/lock found a holder the events had not said
+            CheckedFree,
+            Refused,  // a tab's session was closed with 1013 (already running)
+        };
+        struct TimelineEvent
+        {
+            // The gateway's time when the event carries one, else the console's.
+            QDateTime at;
+            Mark mark = Mark::Acquired;
+            QString holder;  // as the gateway spells it; for Refused: who held it, if known
+            qint64 fence = 0;
+            qint64 ttlMs = 0;  // 0: not reported
+        };
+        static constexpr int MaxTimeline = 2000;
+
         // `monotonicMs` returns a monotonic time in ms (tests inject one).
         explicit LockTracker(QObject *parent = nullptr, std::function<qint64()> monotonicMs = {});
 
@@ -93,6 +118,13 @@ namespace Lockstep::Ui
         std::chrono::milliseconds workflowDeadline() const;
         const QList<Event> &history() const;
         int checksRequested() const;
+        // Oldest first; the newest MaxTimeline events stay.
+        const QList<TimelineEvent> &timeline() const;
+        // A tab's session was refused with 1013 while `holder` held the run (empty: unknown).
+        void noteRefusal(const QString &holder);
+        // "acquired", "refreshed", "lost", "released", "unavailable", "expired",
+        // "checked", "free", "refused": the lock event states of docs/report.schema.json.
+        static QString markWord(Mark mark);
 
         // "free", "held by replica r1, session 3" ("held by this tab (…)" when
         // the holder is one of `own`), "unavailable (lock store unreachable)", "unknown".
@@ -107,6 +139,8 @@ namespace Lockstep::Ui
         // the duplicates are dropped), and a lock seen expiring.
         void statusApplied(const Lockstep::Protocol::LockStatus &status);
         void expired(const QString &holder, qint64 fence);
+        // Each timeline event once, as it enters timeline().
+        void timelineEventAdded(const Lockstep::Ui::LockTracker::TimelineEvent &event);
 
     private:
         struct Key
@@ -119,6 +153,7 @@ namespace Lockstep::Ui
         };
 
         void addEvent(const QString &text);
+        void mark(Mark kind, const QString &holder, qint64 fence, qint64 ttlMs, qint64 gatewayAt = 0);
         void setFree();
         void armExpiry();
         bool endedAlready(const QString &holder, qint64 fence, qint64 at) const;
@@ -142,6 +177,7 @@ namespace Lockstep::Ui
         std::optional<qint64> m_acquiredSeenAt;
         std::chrono::milliseconds m_deadline{5 * 60 * 1000};
         QList<Event> m_history;
+        QList<TimelineEvent> m_timeline;
         QList<Key> m_seen;      // recent events, for duplicates
         QString m_endedHolder;  // the last acquisition seen ending
         qint64 m_endedFence = 0;

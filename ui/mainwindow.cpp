@@ -44,6 +44,7 @@
 #include "profiles.h"
 #include "protocol/closecode.h"
 #include "protocol/workflowid.h"
+#include "race/racereport.h"
 #include "racedialog.h"
 #include "recordingsbrowser.h"
 #include "recordingstore.h"
@@ -99,6 +100,7 @@ namespace Lockstep::Ui
         , m_welcome(new QLabel(this))
         , m_gatewayStatus(new QLabel(this))
         , m_notification(new NotificationBar(this))
+        , m_switchesBanner(new NotificationBar(this))
     {
         setObjectName(QStringLiteral("mainWindow"));
         setWindowTitle(QStringLiteral("Lockstep"));
@@ -126,6 +128,13 @@ namespace Lockstep::Ui
         auto *central = new QWidget(this);
         auto *centralLayout = new QVBoxLayout(central);
         centralLayout->setContentsMargins(0, 0, 0, 0);
+        m_switchesBanner->setObjectName(QStringLiteral("switchesBanner"));
+        m_switchesBanner->setAccessibleName(tr("Gateway switches"));
+        // Not one more failed action: a standing warning about the gateway itself.
+        QFont bannerFont = m_switchesBanner->font();
+        bannerFont.setBold(true);
+        m_switchesBanner->setFont(bannerFont);
+        centralLayout->addWidget(m_switchesBanner);
         centralLayout->addWidget(m_notification);
         centralLayout->addWidget(m_center, 1);
         setCentralWidget(central);
@@ -587,6 +596,7 @@ namespace Lockstep::Ui
         m_gatewayStatus->setToolTip(endpoint.webSocketUrl.toString());
         m_connected = true;
         m_reachableOnce = false;
+        m_switchesBanner->dismiss();  // the new gateway says its own at the first answer
         setGatewayStatus(tr("Gateway: %1 — connecting…").arg(m_gatewayLabel), Theme::Tone::Warning);
         qCInfo(lcUi).noquote() << "gateway" << label << endpoint.httpBase.toString();
         m_pollTimer.stop();
@@ -651,6 +661,9 @@ namespace Lockstep::Ui
                          Theme::Tone::Good);
         // Back after an outage: every tab reconnects and re-checks now, not when its backoff ends.
         const bool back = std::exchange(m_unreachable, false);
+        // A gateway that comes back may be another build or run with other switches.
+        if (back || !m_reachableOnce)
+            checkSwitches();
         for (WorkflowTab *tab : tabs())
         {
             if (const RunInfo *run = m_runs->run(tab->workflowId()))
@@ -688,6 +701,33 @@ namespace Lockstep::Ui
             });
             emit gatewayReachable();
         }
+    }
+
+    void MainWindow::checkSwitches()
+    {
+        m_api->health(this, [this](ApiResult<QJsonObject> health) {
+            if (!health)
+                return;  // the poll reports an unreachable gateway; the next answer asks again
+            // A switch is off only when the gateway says so (an older one does not say).
+            const Race::GatewaySwitches switches = Race::GatewaySwitches::fromHealth(*health);
+            QStringList warnings;
+            if (!switches.lockEnabled)
+                warnings.append(tr("Lock OFF on this gateway: concurrent executions of one workflow are possible"));
+            if (!switches.casGuards)
+                warnings.append(tr("CAS guards OFF: resume and cancel are not guarded"));
+            if (!switches.fencing)
+                warnings.append(tr("fencing OFF: a stale lock holder can still write"));
+            if (warnings.isEmpty())
+                m_switchesBanner->dismiss();
+            else
+                m_switchesBanner->showMessage(warnings.join(QStringLiteral(" · ")), Theme::Tone::Bad);
+            emit switchesChecked(*health);
+        });
+    }
+
+    NotificationBar *MainWindow::switchesBanner() const
+    {
+        return m_switchesBanner;
     }
 
     void MainWindow::setGatewayStatus(const QString &text, const Theme::Tone tone)

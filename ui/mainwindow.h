@@ -103,6 +103,9 @@ namespace Lockstep::Ui
         QString gatewayStatusText() const;
         // The message above the tabs for a failed action (empty when none is shown).
         NotificationBar *notificationBar() const;
+        // The red banner while the gateway's /healthz says its run lock, CAS
+        // guards or fencing are off (QA switches); hidden otherwise.
+        NotificationBar *switchesBanner() const;
         QSettings *settings() const;
         QAction *action(const QString &objectName) const;
         // The lock model of a workflow that has a tab open; null otherwise.
@@ -132,6 +135,8 @@ namespace Lockstep::Ui
         // The first successful list after connecting.
         void gatewayReachable();
         void embeddedGatewayFailed(const QString &message);
+        // /healthz answered (on connect and when the gateway is back) and the banner follows it.
+        void switchesChecked(const QJsonObject &health);
 
     protected:
         void closeEvent(QCloseEvent *event) override;
@@ -147,6 +152,8 @@ namespace Lockstep::Ui
         void notifyTokenRefused(const QString &what);
         void schedulePoll();
         void onRunsListed(const QList<RunInfo> &runs);
+        // Asks /healthz which QA switches are off and shows or hides switchesBanner().
+        void checkSwitches();
         void updateTabIcon(WorkflowTab *tab);
         LockTracker *trackerFor(const QString &workflowId);
         void updateActions();
@@ -184,6 +191,7 @@ namespace Lockstep::Ui
         QLabel *m_welcome;
         QLabel *m_gatewayStatus;
         NotificationBar *m_notification;
+        NotificationBar *m_switchesBanner;
         EmbeddedGateway *m_embedded = nullptr;
         QTimer m_pollTimer;
         bool m_polling = false;

@@ -24,6 +24,7 @@
 #include "frameinspector.h"
 #include "historyview.h"
 #include "lockpanel.h"
+#include "locktimeline.h"
 #include "locktracker.h"
 #include "protocol/closecode.h"
 #include "theme.h"
@@ -196,6 +197,7 @@ namespace Lockstep::Ui
         auto *side = new QTabWidget(this);
         side->setObjectName(QStringLiteral("sideTabs"));
         side->addTab(m_lockPanel, tr("&Lock"));
+        side->addTab(new LockTimeline(m_lock, side), tr("&Timeline"));
         if (context.history)
         {
             // The stored history (across restarts) replaces the session-only list.
@@ -666,6 +668,7 @@ namespace Lockstep::Ui
         if (end.close.code == quint16(CloseCode::TryAgainLater))
         {
             restoreMessage();
+            m_lock->noteRefusal(m_lock->holder());
             // Ask who holds it (the lock panel may not have heard yet), then say so.
             const QString known = m_lock->holder();
             const auto heldBy = [this, end](const QString &holder) {

@@ -107,6 +107,12 @@ namespace Lockstep::Test
         return false;
     }
 
+    bool TestGateway::restart(const QStringList &extraArguments)
+    {
+        m_extra = extraArguments;
+        return restart();
+    }
+
     bool TestGateway::isRunning() const
     {
         return m_process.state() != QProcess::NotRunning;

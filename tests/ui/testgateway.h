@@ -29,6 +29,8 @@ namespace Lockstep::Test
         void kill();
         // The same port, store and token as before.
         bool restart();
+        // Restarts with other extra arguments (e.g. the QA switches turned off).
+        bool restart(const QStringList &extraArguments);
         bool isRunning() const;
 
         QString url() const;  // ws://127.0.0.1:PORT
