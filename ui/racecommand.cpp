@@ -177,7 +177,6 @@ namespace Lockstep::Ui
 
             Parsed parsed;
             Race::RaceOptions &options = parsed.options;
-            options.consoleVersion = QCoreApplication::applicationVersion();
             parsed.profile = parser.value(ProfileOption);
             parsed.json = parser.value(JsonOption);
             parsed.html = parser.value(HtmlOption);
@@ -194,7 +193,6 @@ namespace Lockstep::Ui
                 if (!previous)
                     Cli::failUsage(QStringLiteral("--again: ") + previous.error());
                 options = Race::RaceOptions::repeating(*previous);
-                options.consoleVersion = QCoreApplication::applicationVersion();
                 if (gatewayUrl.isEmpty())
                     gatewayUrl = previous->gateway.url;
             }

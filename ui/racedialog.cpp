@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <QComboBox>
-#include <QCoreApplication>
 #include <QFile>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -286,7 +285,6 @@ namespace Lockstep::Ui
         options.token = m_endpoint.token;
         options.caFile = m_endpoint.caFile;
         options.verifyPeer = m_endpoint.verifyPeer;
-        options.consoleVersion = QCoreApplication::applicationVersion();
         if (m_onWorkflow->isChecked())
             options.spec.workflowId = m_workflowId->text().trimmed();
         else
@@ -306,7 +304,6 @@ namespace Lockstep::Ui
         options.token = m_endpoint.token;
         options.caFile = m_endpoint.caFile;
         options.verifyPeer = m_endpoint.verifyPeer;
-        options.consoleVersion = QCoreApplication::applicationVersion();
         start(std::make_unique<Race::RaceEngine>(options));
     }
 

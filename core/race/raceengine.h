@@ -42,7 +42,7 @@ namespace Lockstep::Race
         // sessions still open are closed by the client ("round timeout").
         std::chrono::milliseconds roundTimeout{120000};
         std::chrono::milliseconds httpTimeout{30000};
-        QString consoleVersion;
+        QString consoleVersion = QStringLiteral(LOCKSTEP_VERSION);  // this build
         QJsonObject previous;  // --again: RaceReport::asPrevious() of the repeated report
 
         // What --again (and the console's "Run again") runs: `report`'s race with

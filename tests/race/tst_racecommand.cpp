@@ -8,6 +8,7 @@
 #include <QTest>
 
 #include "gatewayprocess.h"
+#include "reportschema.h"
 
 using namespace Lockstep;
 using namespace Lockstep::Test;
@@ -76,6 +77,14 @@ private:
         if (!file.open(QIODevice::ReadOnly))
             return {};
         return QJsonDocument::fromJson(file.readAll()).object();
+    }
+
+    // docs/report.schema.json's problems with a report `lockstep race` wrote; empty: valid.
+    static QString schemaProblems(const QJsonObject &report)
+    {
+        const Test::Validation verdict = Test::validateReport(report);
+        return (verdict.exitCode == 0) ? QString()
+                                       : QStringLiteral("exit %1: %2").arg(verdict.exitCode).arg(verdict.output);
     }
 
     QString newFile(const QString &suffix)
@@ -273,6 +282,8 @@ private slots:
                   QStringLiteral("--spread-ms"), QStringLiteral("50"), QStringLiteral("--json"), json});
         QVERIFY2(outcome.exitCode == 0, qPrintable(explain(outcome)));
         const QJsonObject report = readJson(json);
+        const QString reportProblems = schemaProblems(report);
+        QVERIFY2(reportProblems.isEmpty(), qPrintable(reportProblems));
         QCOMPARE(rounds(report).size(), 100);
         verifyOneRunnerEachRound(report, 2);
         QCOMPARE(report.value(u"findings").toArray().size(), 0);
@@ -302,6 +313,8 @@ private slots:
                   QStringLiteral("50"), QStringLiteral("--json"), json, QStringLiteral("--html"), html});
         QVERIFY2(outcome.exitCode == 0, qPrintable(explain(outcome)));
         const QJsonObject report = readJson(json);
+        const QString reportProblems = schemaProblems(report);
+        QVERIFY2(reportProblems.isEmpty(), qPrintable(reportProblems));
         QCOMPARE(rounds(report).size(), 100);
         verifyOneRunnerEachRound(report, 8);
         QCOMPARE(report.value(u"findings").toArray().size(), 0);
@@ -327,6 +340,8 @@ private slots:
                                       QStringLiteral("50"), QStringLiteral("--json"), json});
         QVERIFY2(outcome.exitCode == 1, qPrintable(explain(outcome)));
         const QJsonObject report = readJson(json);
+        const QString reportProblems = schemaProblems(report);
+        QVERIFY2(reportProblems.isEmpty(), qPrintable(reportProblems));
         const QList<int> runners = runnersPerRound(report);
         QCOMPARE(runners.size(), 5);
         QVERIFY2(*std::max_element(runners.cbegin(), runners.cend()) > 1, qPrintable(explain(outcome)));
@@ -361,6 +376,8 @@ private slots:
                                        QStringLiteral("50"), QStringLiteral("--json"), first});
         QVERIFY2(recorded.exitCode == 0, qPrintable(explain(recorded)));
         const QJsonObject original = readJson(first);
+        const QString originalProblems = schemaProblems(original);
+        QVERIFY2(originalProblems.isEmpty(), qPrintable(originalProblems));
 
         const auto planOf = [](const QJsonObject &report) {
             QList<QPair<int, QString>> plan;
@@ -378,6 +395,8 @@ private slots:
         const Outcome repeated = race({QStringLiteral("--again"), first, QStringLiteral("--json"), again});
         QVERIFY2(repeated.exitCode == 0, qPrintable(explain(repeated)));
         const QJsonObject second = readJson(again);
+        const QString secondProblems = schemaProblems(second);
+        QVERIFY2(secondProblems.isEmpty(), qPrintable(secondProblems));
         QCOMPARE(planOf(second), planOf(original));
         QCOMPARE(planOf(second).size(), 9);
         QCOMPARE(second.value(u"race").toObject(), original.value(u"race").toObject());
@@ -394,6 +413,8 @@ private slots:
                                         gatewayUrl(*m_unguarded), QStringLiteral("--json"), elsewhere});
         QVERIFY2(regressed.exitCode == 1, qPrintable(explain(regressed)));
         const QJsonObject third = readJson(elsewhere);
+        const QString thirdProblems = schemaProblems(third);
+        QVERIFY2(thirdProblems.isEmpty(), qPrintable(thirdProblems));
         QCOMPARE(planOf(third), planOf(original));
         QCOMPARE(third.value(u"gateway").toObject().value(u"url").toString(), gatewayUrl(*m_unguarded));
         QVERIFY(findingKinds(third).contains(QStringLiteral("overlapping_executions")));

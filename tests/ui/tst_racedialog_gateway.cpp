@@ -17,6 +17,7 @@
 #include "mainwindow.h"
 #include "racedialog.h"
 #include "recordingstore.h"
+#include "reportschema.h"
 #include "testgateway.h"
 #include "theme.h"
 
@@ -156,6 +157,8 @@ void TestRaceDialogGateway::lockOnEveryRoundHasOneRunner()
     QString error;
     const QString json = dir.filePath(QStringLiteral("race.json"));
     QVERIFY2(dialog->exportJson(json, &error), qPrintable(error));
+    const Test::Validation verdict = Test::validateReport(again.toJson());
+    QVERIFY2(verdict.exitCode == 0, qPrintable(verdict.output));
     const auto loaded = Race::RaceReport::load(json);
     QVERIFY2(loaded, qPrintable(loaded ? QString() : loaded.error()));
     QCOMPARE(loaded->rounds.size(), 5);

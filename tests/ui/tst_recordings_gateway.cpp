@@ -20,6 +20,7 @@
 #include "preferencesdialog.h"
 #include "recordingsbrowser.h"
 #include "recordingstore.h"
+#include "reportschema.h"
 #include "sessionrecorder.h"
 #include "testgateway.h"
 #include "workflowtab.h"
@@ -221,6 +222,8 @@ private slots:
         QFile exported(path);
         QVERIFY(exported.open(QIODevice::ReadOnly));
         const QJsonObject report = QJsonDocument::fromJson(exported.readAll()).object();
+        const Test::Validation verdict = Test::validateReport(report);
+        QVERIFY2(verdict.exitCode == 0, qPrintable(verdict.output));
         QCOMPARE(report.value(QStringLiteral("kind")).toString(), QStringLiteral("workflow"));
         QCOMPARE(report.value(QStringLiteral("workflowID")).toString(), hello);
         const QJsonObject gateway = report.value(QStringLiteral("gateway")).toObject();
