@@ -254,6 +254,305 @@
     </message>
 </context>
 <context>
+    <name>Lockstep::Ui::FrameInspector</name>
+    <message>
+        <source>legacy</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>incremental</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (%2): %3 events, %4 B (%5 B per event)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sessions</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Session</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Mode</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Events</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Event bytes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Wire in</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Wire out</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Direction</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In and out</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In (from the gateway)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Out (from the console)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Message type</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Every message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search the frames</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search payloads…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>→ out</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The selected frame</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Select a frame to see it whole.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Session bytes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Incremental against legacy event bytes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames — %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>open</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No session yet: the tab&apos;s connections appear here.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (%2) — %3</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames: %1 in · %2 out · %3 pings · %4 pongs (the newest %5 kept, %6 dropped)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Payload bytes: %1 in · %2 out</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Wire bytes: %1 in · %2 out (upgrade, frame headers, masks and TLS included)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Event bytes (newCheckpoint): %1 in %2 events</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Event bytes, incremental against legacy: %1  |  %2  —  legacy sends %3× the bytes per event</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Event bytes: %1. To compare, send a message with “Legacy events” %2 in the tab.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>unticked</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>ticked</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No events (newCheckpoint) received yet.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::FrameSession</name>
+    <message>
+        <source>connection lost</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>closed by the console</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>closed by the server</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::FrameSessionList</name>
+    <message>
+        <source>live</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>drive</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>session</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::FrameTableModel</name>
+    <message>
+        <source> · closed by client</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> · closed by server</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>1 entry</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 entries</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> · full checkpoint (legacy)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 · holder %2 · fence %3 · TTL %4 ms</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>resume</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> · legacy (no incremental_streaming)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>← in</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>→ out</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>#</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Direction</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Bytes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Summary</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no payload</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>#%1 · %2 · %3 · %4 · %5 bytes
+</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>
+Code: %1 (%2)
+Reason: %3
+Closed by: %4
+</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(none)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>client (the console sent the first close frame)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>server (the gateway sent the first close frame)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>
+(no payload)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(checkpoint: a JSON string on the wire, shown parsed)
+</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>Lockstep::Ui::HistoryStore</name>
     <message>
         <source>no data folder</source>
@@ -403,6 +702,21 @@
     </message>
     <message>
         <source>— (taken before this tab opened; limit %1)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::LockTimeline</name>
+    <message>
+        <source>Lock timeline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock timeline — wheel: zoom · drag: pan · double-click: show all</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No lock events yet</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -761,6 +1075,38 @@ Close the tab?</source>
         <source>New workflow: %1 exists already — open it (File → Open workflow…) or choose another ID.</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>Gateway switches</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Recordings…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Pre&amp;ferences…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>R&amp;ace…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Send from several sessions at once, round after round, and count who ran</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock OFF on this gateway: concurrent executions of one workflow are possible</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CAS guards OFF: resume and cancel are not guarded</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>fencing OFF: a stale lock holder can still write</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 <context>
     <name>Lockstep::Ui::NewWorkflowDialog</name>
@@ -992,6 +1338,57 @@ Close the tab?</source>
     </message>
 </context>
 <context>
+    <name>Lockstep::Ui::PreferencesDialog</name>
+    <message>
+        <source> days</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> MB</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Preferences</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>History and recordings (kept on this computer)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep for:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Database size at most:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recorded sessions per workflow:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>History lines and lock events per workflow:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Over the size limit, the oldest recorded sessions (with their frames) go first, then the oldest races, then the oldest history lines. Defaults: %L1 days, %L2 MB, %L3 sessions, %L4 lines.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frame inspector</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames kept per session:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The newest frames stay in memory; default %L1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>Lockstep::Ui::ProfileDialog</name>
     <message>
         <source>&amp;Verify the gateway&apos;s TLS certificate</source>
@@ -1087,6 +1484,614 @@ Close the tab?</source>
     </message>
     <message>
         <source>Saving…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::ProtocolSocket</name>
+    <message>
+        <source>dropped by the console</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::RaceDialog</name>
+    <message>
+        <source>ran</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>already running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not resumable</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>closed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed to connect</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>could not write %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This workflow:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A new workflow every round, flow:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Run &amp;again</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Stop</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Load report…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export &amp;JSON…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export &amp;HTML…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Frames…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Round</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Runners</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ran</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Already running</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not resumable</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Other</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Findings</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Session</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Offset</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Outcome</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reason</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Execution</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Closed at</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Previous</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This run</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Race — %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> ms</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>How many sessions send a message to the workflow at once (2–64)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Each session sends at a random moment within this window (0–500 ms)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Target</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Race</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sessions:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Rounds:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Spread:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Every frame of the selected round&apos;s sessions, in the frame inspector</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Repeat the last race with the same sessions, offsets and messages against this gateway, and compare the two</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finding</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sessions</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Detail</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Chat entries</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Load race report</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Race reports (*.json)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The race stopped: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>HTML report (*.html)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>JSON report (*.json)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export race report</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>round %1 · session %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames — race round %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 of %2 rounds · runners per round: min %3, max %4 · rounds with ≠ 1 runner: %5 · findings: %6</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> — passed: exactly one runner every round, nothing found</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source> — FAILED</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 ms</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 – %2 (%3 ms)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Entry</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Session %1 saw</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Final chat log</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not read</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>missing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the lock is OFF (--no-lock-concurrent-flows)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CAS guards are OFF (--no-cas-guards)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>fencing is OFF</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This gateway runs with %1: concurrent executions are possible.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>on</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>off</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CAS guards</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Rounds</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Runners per round</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Rounds with ≠ 1 runner</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Passed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::RecordingsBrowser</name>
+    <message>
+        <source>not closed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed to connect</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>closed by the console</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>connection lost</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>lock</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CAS guards</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>fencing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>on</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>off</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>switches unknown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>#</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Direction</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Payload</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>← in</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>→ out</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1, closed by the %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>console</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Holder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fence</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>TTL</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Close code</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Round</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflow</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Runners</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Final status</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sessions</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Export…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recordings</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recording</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Outcome</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recorded workflows, sessions and races</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames of the session</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>As &amp;JSON…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>As &amp;HTML…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export as JSON</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>JSON report (*.json)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export as HTML</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>HTML report (*.html)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Refresh</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflows</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>sessions: %1 · lock events: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 · frames: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Races</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 · %2 sessions × %3 rounds</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>flow %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>passed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>failed · findings: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Nothing is recorded: the history database could not be opened%1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Recorded sessions: %1 · frames: %2 · races: %3
+
+Kept in %4 (%5 of at most %6, for %7 days; Preferences… changes this). Select a session to see its frames, a race to see its rounds.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Workflow %1 · recorded sessions: %2 · lock events: %3
+Export… writes its sessions with their frames, its lock events and its history.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This session is no longer recorded (pruned).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 session of %2 on %3
+%4 → %5: %6
+%7 frames in (%8), %9 out (%10); %11 pings, %12 pongs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Race on %1 against %2 (gateway %3; %14)
+%4 sessions × %5 rounds, spread %6 ms — %7
+Rounds with one runner: %8 of %9 · runners per round: %10–%11 · findings: %12%13</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>a new workflow of flow %1 each round</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>FAILED</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Nothing to export: select a workflow, a session or a race.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot write %1: %2</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -1326,6 +2331,30 @@ Goal: %2</source>
     </message>
     <message>
         <source>cannot check the lock: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Fra&amp;mes…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Legacy events (no incremental_streaming)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Every frame of this tab&apos;s sessions, their bytes and close codes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Resume and Send ask for the full checkpoint in every event, as old clients did; the frame inspector compares the bytes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Timeline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Frames — %1</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
