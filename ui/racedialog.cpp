@@ -285,6 +285,7 @@ namespace Lockstep::Ui
         options.token = m_endpoint.token;
         options.caFile = m_endpoint.caFile;
         options.verifyPeer = m_endpoint.verifyPeer;
+        options.keepFrames = true;  // Frames… shows them
         if (m_onWorkflow->isChecked())
             options.spec.workflowId = m_workflowId->text().trimmed();
         else
@@ -304,6 +305,7 @@ namespace Lockstep::Ui
         options.token = m_endpoint.token;
         options.caFile = m_endpoint.caFile;
         options.verifyPeer = m_endpoint.verifyPeer;
+        options.keepFrames = true;
         start(std::make_unique<Race::RaceEngine>(options));
     }
 

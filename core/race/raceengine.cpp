@@ -51,7 +51,8 @@ namespace Lockstep::Race
             , m_client(new Transport::WebSocketClient(this))
             , m_record(std::move(record))
         {
-            m_record.frameLog = std::make_shared<Transport::FrameLog>();
+            if (m_engine->m_options.keepFrames)
+                m_record.frameLog = std::make_shared<Transport::FrameLog>();
             connect(m_client, &Transport::WebSocketClient::connected, this, [this] {
                 m_record.connectedAt = now();
                 m_engine->sessionConnected();
@@ -159,7 +160,8 @@ namespace Lockstep::Race
 
         void recordFrame(Transport::FrameRecord frame)
         {
-            m_record.frameLog->append(std::move(frame));
+            if (m_record.frameLog)
+                m_record.frameLog->append(std::move(frame));
             ++m_record.frames;
             m_record.bytesIn = m_client->wireBytesIn();
             m_record.bytesOut = m_client->wireBytesOut();

@@ -41,6 +41,10 @@ namespace Lockstep::Race
         // A round whose sessions have not all closed by then is ended: the
         // sessions still open are closed by the client ("round timeout").
         std::chrono::milliseconds roundTimeout{120000};
+        // Keep every session's frames (SessionRecord::frameLog) for the frame
+        // inspector. Off for `lockstep race`: the report has counts only, and
+        // 1 000 rounds × 64 sessions of frames would be hundreds of MB.
+        bool keepFrames = false;
         std::chrono::milliseconds httpTimeout{30000};
         QString consoleVersion = QStringLiteral(LOCKSTEP_VERSION);  // this build
         QJsonObject previous;  // --again: RaceReport::asPrevious() of the repeated report
