@@ -129,7 +129,7 @@ namespace Lockstep::Ui
               this))
         , m_entriesTable(makeTable({}, this))
         , m_findings(new QTreeWidget(this))
-        , m_comparison(makeTable({tr(""), tr("Previous"), tr("This run")}, this))
+        , m_comparison(makeTable({QString(), tr("Previous"), tr("This run")}, this))
     {
         setWindowTitle(tr("Race — %1").arg(m_endpoint.webSocketUrl.toString()));
         setObjectName(QStringLiteral("raceDialog"));
