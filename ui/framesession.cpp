@@ -92,7 +92,7 @@ namespace Lockstep::Ui
     {
         bool ok = false;
         const int frames = settings.value(maxFramesSettingsKey(), Transport::FrameLog::DefaultCapacity).toInt(&ok);
-        return (ok && (frames > 0)) ? frames : Transport::FrameLog::DefaultCapacity;
+        return ok ? std::clamp(frames, MinFrameCapacity, MaxFrameCapacity) : Transport::FrameLog::DefaultCapacity;
     }
 
     QString frameMessageType(const Transport::FrameRecord &frame)

@@ -20,6 +20,10 @@ namespace Lockstep::Ui
     // The settings key of the ring buffer size per session, in frames
     // (Preferences writes it); frameCapacity() reads it, default 10 000.
     QString maxFramesSettingsKey();
+    // What frameCapacity() accepts (Preferences offers the same range); a value
+    // outside is clamped, one that is not a number gives the default.
+    inline constexpr int MinFrameCapacity = 100;
+    inline constexpr int MaxFrameCapacity = 10000000;
     int frameCapacity(const QSettings &settings);
 
     // The message type of a frame: the message key of a JSON text frame

@@ -36,6 +36,7 @@
 #include "connection.h"
 #include "embeddedgateway.h"
 #include "flows/flowlibrary.h"
+#include "framesession.h"
 #include "locktracker.h"
 #include "newworkflowdialog.h"
 #include "notificationbar.h"
@@ -1016,9 +1017,12 @@ namespace Lockstep::Ui
     {
         auto *dialog = new PreferencesDialog(m_settings.get(), m_options.historyLimits, this);
         dialog->setAttribute(Qt::WA_DeleteOnClose);
-        connect(dialog, &PreferencesDialog::applied, this, [this](const HistoryLimits &limits) {
+        connect(dialog, &PreferencesDialog::applied, this, [this](const HistoryLimits &limits, const int maxFrames) {
             m_history->setLimits(limits);
             m_history->prune();
+            // Open tabs too: their sessions' ring buffers and the sessions they open next.
+            for (WorkflowTab *tab : tabs())
+                tab->frameSessions()->setFrameCapacity(maxFrames);
         });
         dialog->open();
     }

@@ -9,6 +9,8 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "framesession.h"
+
 namespace Lockstep::Ui
 {
     namespace
@@ -56,7 +58,7 @@ namespace Lockstep::Ui
 
     QString PreferencesDialog::inspectorMaxFramesKey()
     {
-        return QStringLiteral("inspector/maxFrames");
+        return maxFramesSettingsKey();
     }
 
     HistoryLimits PreferencesDialog::limitsFrom(const QSettings &settings, const HistoryLimits &defaults)
@@ -80,7 +82,7 @@ namespace Lockstep::Ui
 
     int PreferencesDialog::inspectorMaxFrames(const QSettings &settings)
     {
-        return clampedInt(settings.value(inspectorMaxFramesKey()), DefaultInspectorMaxFrames, 100, 10000000);
+        return frameCapacity(settings);
     }
 
     PreferencesDialog::PreferencesDialog(QSettings *settings, const HistoryLimits &defaults, QWidget *parent)
@@ -91,7 +93,7 @@ namespace Lockstep::Ui
         , m_maxMegabytes(spinBox("maxMegabytes", 1, 100000, tr(" MB"), this))
         , m_maxSessions(spinBox("maxSessionsPerWorkflow", 1, 1000000, QString(), this))
         , m_maxRows(spinBox("maxRowsPerWorkflow", 1, 10000000, QString(), this))
-        , m_maxFrames(spinBox("inspectorMaxFrames", 100, 10000000, QString(), this))
+        , m_maxFrames(spinBox("inspectorMaxFrames", MinFrameCapacity, MaxFrameCapacity, QString(), this))
     {
         setObjectName(QStringLiteral("preferencesDialog"));
         setWindowTitle(tr("Preferences"));

@@ -3,6 +3,7 @@
 #include <QDialog>
 
 #include "historystore.h"
+#include "transport/framelog.h"
 
 class QSettings;
 class QSpinBox;
@@ -25,7 +26,7 @@ namespace Lockstep::Ui
         static QString maxSessionsPerWorkflowKey();  // "history/maxSessionsPerWorkflow"
         static QString maxRowsPerWorkflowKey();      // "history/maxRowsPerWorkflow"
         static QString inspectorMaxFramesKey();      // "inspector/maxFrames"
-        static constexpr int DefaultInspectorMaxFrames = 10000;
+        static constexpr int DefaultInspectorMaxFrames = Transport::FrameLog::DefaultCapacity;
 
         // The limits in `settings`, `defaults` for the keys it does not have.
         static HistoryLimits limitsFrom(const QSettings &settings, const HistoryLimits &defaults = {});

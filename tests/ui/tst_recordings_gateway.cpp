@@ -13,6 +13,7 @@
 #include <QTest>
 #include <QTreeWidget>
 
+#include "framesession.h"
 #include "historystore.h"
 #include "lockpanel.h"
 #include "locktracker.h"
@@ -243,13 +244,18 @@ private slots:
         ConsoleOptions o = options();
         o.restoreTabs = false;
         MainWindow window(o);
+        WorkflowTab *tab = window.openWorkflow(QStringLiteral("prefs-open-tab"));
+        QVERIFY(tab);
+        QCOMPARE(tab->frameSessions()->frameCapacity(), Transport::FrameLog::DefaultCapacity);
         window.action(QStringLiteral("preferencesAction"))->trigger();
         auto *dialog = window.findChild<PreferencesDialog *>();
         QVERIFY(dialog);
         QTRY_VERIFY(dialog->isVisible());
         dialog->findChild<QSpinBox *>(QStringLiteral("maxSessionsPerWorkflow"))->setValue(1);
+        dialog->findChild<QSpinBox *>(QStringLiteral("inspectorMaxFrames"))->setValue(250);
         dialog->accept();
         QCOMPARE(window.history()->limits().maxSessionsPerWorkflow, 1);
+        QCOMPARE(tab->frameSessions()->frameCapacity(), 250);  // the open tab follows at once
         for (const RecordedWorkflow &workflow : window.recordings()->workflows())
             QVERIFY(window.recordings()->sessions(workflow.workflowId).size() <= 1);
         // And the next console starts with them.
