@@ -108,11 +108,6 @@ namespace Lockstep::Logging
         return (device == status.st_dev) && (inode == status.st_ino);
     }
 
-    bool toJournal()
-    {
-        return g_toJournal;
-    }
-
     void install(const Options &options)
     {
         g_toJournal = options.journalAware && options.toStderr && stderrIsJournal();

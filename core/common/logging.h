@@ -41,8 +41,6 @@ namespace Lockstep::Logging
     void install(const Options &options);
     // Flushes and drops the sinks; safe to call more than once.
     void shutdown();
-    // Whether install() chose the journal format.
-    bool toJournal();
     // Where the rotating log file is written, empty if file logging is off.
     QString logFilePath();
 
