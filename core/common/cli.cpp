@@ -7,12 +7,20 @@
 #include <QCoreApplication>
 #include <QRegularExpression>
 
+#include "common/logging.h"
+
 namespace Lockstep::Cli
 {
-    void failUsage(const QString &message)
+    void printError(const QString &message)
     {
         const QString program = QCoreApplication::applicationName();
-        fprintf(stderr, "%s: %s (try --help)\n", qPrintable(program), qPrintable(message));
+        fprintf(stderr, "%s%s: %s\n", Logging::stderrIsJournal() ? "<3>" : "", qPrintable(program),
+                qPrintable(message));
+    }
+
+    void failUsage(const QString &message)
+    {
+        printError(message + QStringLiteral(" (try --help)"));
         std::exit(UsageError);
     }
 

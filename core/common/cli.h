@@ -20,6 +20,10 @@ namespace Lockstep::Cli
     // On an unknown flag or a parse error prints one line to stderr and exits 2.
     void parseOrExit(QCommandLineParser &parser, const QStringList &arguments);
 
+    // Prints "<program>: <message>" as one line on stderr; "<3>" (error) before
+    // it when stderr is the systemd journal.
+    void printError(const QString &message);
+
     // Prints "<program>: <message>" (one line, with a --help hint) and exits 2.
     [[noreturn]] void failUsage(const QString &message);
 

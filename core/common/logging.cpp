@@ -3,14 +3,19 @@
 #include <memory>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <QDir>
 #include <QRegularExpression>
 #include <QStandardPaths>
 
 #include "privatefiles.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 Q_LOGGING_CATEGORY(lcApp, "lockstep.app")
@@ -26,6 +31,34 @@ namespace
 {
     std::shared_ptr<spdlog::logger> g_logger;
     QString g_logFilePath;
+    bool g_toJournal = false;
+
+    // "%*": the sd-daemon(3) priority prefix journald reads ("<3>" error ... "<7>" debug).
+    class SyslogPriorityFlag final : public spdlog::custom_flag_formatter
+    {
+    public:
+        void format(const spdlog::details::log_msg &message, const std::tm &, spdlog::memory_buf_t &out) override
+        {
+            char priority = '6';  // info
+            switch (message.level)
+            {
+            case spdlog::level::trace:
+            case spdlog::level::debug: priority = '7'; break;
+            case spdlog::level::info: priority = '6'; break;
+            case spdlog::level::warn: priority = '4'; break;
+            case spdlog::level::err: priority = '3'; break;
+            case spdlog::level::critical: priority = '2'; break;
+            default: break;
+            }
+            const char prefix[] = {'<', priority, '>'};
+            out.append(prefix, prefix + sizeof(prefix));
+        }
+
+        std::unique_ptr<custom_flag_formatter> clone() const override
+        {
+            return std::make_unique<SyslogPriorityFlag>();
+        }
+    };
 
     spdlog::level::level_enum toSpdlogLevel(const QtMsgType type)
     {
@@ -59,13 +92,41 @@ namespace
 
 namespace Lockstep::Logging
 {
+    bool stderrIsJournal()
+    {
+        const QByteArray stream = qgetenv("JOURNAL_STREAM");
+        const qsizetype colon = stream.indexOf(':');
+        if (colon <= 0)
+            return false;
+        bool deviceOk = false;
+        bool inodeOk = false;
+        const qulonglong device = stream.left(colon).toULongLong(&deviceOk);
+        const qulonglong inode = stream.mid(colon + 1).toULongLong(&inodeOk);
+        struct stat status = {};
+        if (!deviceOk || !inodeOk || (::fstat(STDERR_FILENO, &status) != 0))
+            return false;
+        return (device == status.st_dev) && (inode == status.st_ino);
+    }
+
     void install(const Options &options)
     {
+        g_toJournal = options.journalAware && options.toStderr && stderrIsJournal();
         std::vector<spdlog::sink_ptr> sinks;
-        if (options.toStderr)
+        if (g_toJournal)
+        {
+            // journald stamps every line itself: priority prefix, no time, no colours.
+            auto journal = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+            auto formatter = std::make_unique<spdlog::pattern_formatter>();
+            formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%v");
+            journal->set_formatter(std::move(formatter));
+            sinks.push_back(journal);
+        }
+        else if (options.toStderr)
+        {
             sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+        }
         g_logFilePath.clear();
-        if (options.toFile)
+        if (options.toFile && !g_toJournal)
         {
             QString dir = options.logDirectory;
             if (dir.isEmpty())
@@ -94,7 +155,8 @@ namespace Lockstep::Logging
             }
         }
         g_logger = std::make_shared<spdlog::logger>(options.appName.toStdString(), sinks.begin(), sinks.end());
-        g_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+        if (!g_toJournal)
+            g_logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
         // spdlog writes whatever reaches it: the Qt categories decide. Our debug
         // lines (and plain qDebug()) are off unless --debug; QT_LOGGING_RULES and
         // QT_LOGGING_CONF are applied after these rules, so they have the last word.
@@ -104,7 +166,9 @@ namespace Lockstep::Logging
         QLoggingCategory::setFilterRules(options.debug ? QStringLiteral("lockstep.*.debug=true")
                                                        : QStringLiteral("lockstep.*.debug=false\ndefault.debug=false"));
         qCDebug(lcApp).noquote() << options.appName << "logging to"
-                                 << (g_logFilePath.isEmpty() ? QStringLiteral("stderr only") : g_logFilePath);
+                                 << (g_toJournal               ? QStringLiteral("the journal")
+                                     : g_logFilePath.isEmpty() ? QStringLiteral("stderr only")
+                                                               : g_logFilePath);
     }
 
     void shutdown()

@@ -24,7 +24,16 @@ namespace Lockstep::Logging
         bool toStderr = true;
         bool toFile = true;
         bool debug = false;  // --debug: lockstep.* debug messages on (QT_LOGGING_RULES still wins)
+        // When stderr is the systemd journal (stderrIsJournal()): stderr lines
+        // carry a <N> syslog priority prefix and no timestamp, and no log file
+        // is written (the journal is the log).
+        bool journalAware = false;
     };
+
+    // Whether stderr is a stream to the systemd journal: JOURNAL_STREAM names
+    // stderr's device and inode (systemd.exec(5)). A child that inherited the
+    // variable but not the stream is told no.
+    bool stderrIsJournal();
 
     // Installs spdlog sinks (rotating file and stderr), the one
     // qInstallMessageHandler bridge and the default category rules. Call once,

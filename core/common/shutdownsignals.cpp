@@ -48,15 +48,24 @@ namespace Lockstep
         }
         m_notifier = new QSocketNotifier(g_pipe[0], QSocketNotifier::Read, this);
         connect(m_notifier, &QSocketNotifier::activated, this, &ShutdownSignals::onReadable);
-        m_active = install(SIGTERM, onSignal) && install(SIGINT, onSignal);
+        m_active = watch(SIGTERM) && watch(SIGINT);
+    }
+
+    bool ShutdownSignals::watch(const int signalNumber)
+    {
+        if (!m_notifier || !install(signalNumber, onSignal))
+            return false;
+        if (!m_watched.contains(signalNumber))
+            m_watched << signalNumber;
+        return true;
     }
 
     ShutdownSignals::~ShutdownSignals()
     {
         if (!m_notifier)
             return;  // another instance owns the pipe
-        install(SIGTERM, SIG_DFL);
-        install(SIGINT, SIG_DFL);
+        for (const int number : std::as_const(m_watched))
+            install(number, SIG_DFL);
         delete m_notifier;
         ::close(g_pipe[0]);
         ::close(g_pipe[1]);

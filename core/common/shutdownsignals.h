@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QList>
 #include <QObject>
 
 class QSocketNotifier;
@@ -9,6 +10,7 @@ namespace Lockstep
     // Turns SIGTERM and SIGINT into a Qt signal. The C signal handler only
     // writes one byte to a self-pipe; a QSocketNotifier on the other end emits
     // received() on the event loop, where Qt work is safe. One instance a process.
+    // watch() adds more signals to the same pipe (the gateway's SIGHUP reload).
     class ShutdownSignals final : public QObject
     {
         Q_OBJECT
@@ -21,6 +23,9 @@ namespace Lockstep
 
         // false if the pipe or the handlers could not be installed.
         bool isActive() const;
+        // Also turns `signalNumber` into received() (restored on destruction).
+        // false if the handler could not be installed.
+        bool watch(int signalNumber);
 
     signals:
         void received(int signalNumber);
@@ -29,6 +34,7 @@ namespace Lockstep
         void onReadable();
 
         QSocketNotifier *m_notifier = nullptr;
+        QList<int> m_watched;
         bool m_active = false;
     };
 }  // namespace Lockstep

@@ -1,5 +1,6 @@
 #include "gateway.h"
 
+#include <csignal>
 #include <cstdio>
 #include <utility>
 
@@ -125,7 +126,14 @@ namespace Lockstep::Gateway
         if (m_signals)
             return;
         m_signals = new ShutdownSignals(this);
+        if (!m_signals->watch(SIGHUP))
+            qCWarning(lcGateway) << "cannot watch SIGHUP: the token file cannot be reloaded";
         connect(m_signals, &ShutdownSignals::received, this, [this](const int number) {
+            if (number == SIGHUP)
+            {
+                reloadTokens();
+                return;
+            }
             if (m_shuttingDown)
             {
                 qCWarning(lcGateway) << "second signal" << number << ": stopping now";
@@ -136,6 +144,28 @@ namespace Lockstep::Gateway
             qCInfo(lcGateway) << "signal" << number << ": shutting down";
             shutdown();
         });
+    }
+
+    bool Server::reloadTokens()
+    {
+        if (m_config.tokenFile.isEmpty())
+        {
+            qCInfo(lcGateway) << "SIGHUP: no --token-file (the generated token is in use): nothing to reload";
+            return false;
+        }
+        auto tokens = TokenSet::loadFile(m_config.tokenFile);
+        if (!tokens)
+        {
+            qCWarning(lcGateway).noquote() << "SIGHUP: token file not reloaded, the" << m_tokens.size()
+                                           << "token(s) loaded before stay in use:" << tokens.error();
+            return false;
+        }
+        // The front door and the HTTP API hold a pointer to m_tokens: the next
+        // request is checked against the new set.
+        m_tokens = std::move(*tokens);
+        qCInfo(lcGateway).noquote() << "SIGHUP: token file" << m_config.tokenFile << "reloaded:" << m_tokens.size()
+                                    << "token(s)";
+        return true;
     }
 
     Result<Ok, StartError> Server::start()

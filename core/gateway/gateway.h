@@ -82,8 +82,14 @@ namespace Lockstep::Gateway
         Result<Ok, StartError> start();
         // The port actually listened on (after start()).
         quint16 port() const;
-        // SIGTERM/SIGINT start shutdown() (self-pipe; see ShutdownSignals).
+        // SIGTERM/SIGINT start shutdown(), SIGHUP reloadTokens() (self-pipe;
+        // see ShutdownSignals).
         void watchShutdownSignals();
+        // Reads --token-file again: on success the new set is what every new
+        // request and connection is checked against (open sessions stay); on
+        // failure the set in use stays. Both are logged (counts, never tokens).
+        // false when nothing changed.
+        bool reloadTokens();
 
         // Graceful stop: refuse new connections, close every session with 1001,
         // stop executions at their next step boundary (runs left `paused`),

@@ -99,11 +99,9 @@ namespace Lockstep::Gateway
         return result;
     }
 
-    void addCommandLineOptions(QCommandLineParser &parser)
+    QList<QCommandLineOption> settingOptions()
     {
-        parser.addHelpOption();
-        parser.addVersionOption();
-        parser.addOptions({
+        return {
             option("listen", "Address to listen on (HTTP API and websocket; port 0 picks a free port).", "HOST:PORT",
                    "127.0.0.1:8080"),
             option("store",
@@ -151,7 +149,23 @@ namespace Lockstep::Gateway
                 "A workspace agent registration not renewed for this long has expired (2 x the agents' --register-interval + a margin).",
                 "DURATION", "65s"),
             option("debug", "Also log debug messages."),
-        });
+        };
+    }
+
+    QStringList repeatableSettings()
+    {
+        return {QStringLiteral("allowed-origin")};
+    }
+
+    void addCommandLineOptions(QCommandLineParser &parser)
+    {
+        parser.addHelpOption();
+        parser.addVersionOption();
+        parser.addOption(option("config",
+                                "Read settings from FILE (repeatable; later files win, flags on the command line win "
+                                "over every file). Lines 'key = value', keys are the long flag names.",
+                                "FILE"));
+        parser.addOptions(settingOptions());
     }
 
     Result<GatewayConfig, QString> configFromCommandLine(const QCommandLineParser &parser)

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdint>
 
+#include <QCommandLineOption>
 #include <QHostAddress>
+#include <QList>
 #include <QString>
 #include <QStringList>
 
@@ -59,7 +61,12 @@ namespace Lockstep::Gateway
         }
     };
 
-    // Declares every gateway flag on `parser` (plus --help/--version).
+    // Every gateway setting as a flag: the keys a --config file may use too.
+    // --config, --help and --version are not among them.
+    QList<QCommandLineOption> settingOptions();
+    // The settings that may be given more than once (and on several lines of a file).
+    QStringList repeatableSettings();
+    // Declares every gateway flag on `parser`: settingOptions(), --config, --help, --version.
     void addCommandLineOptions(QCommandLineParser &parser);
     // Reads and validates the flags of a parsed command line; the error is one
     // readable line naming the flag ("--lock-ttl: 'x' is not a duration ...").

@@ -184,6 +184,11 @@ namespace Lockstep::Test
         return GatewayTestToken;
     }
 
+    QString GatewayProcess::tokenFile() const
+    {
+        return m_dir ? m_dir->filePath(QStringLiteral("tokens")) : QString();
+    }
+
     QString GatewayProcess::dataDir() const
     {
         return m_dir ? m_dir->filePath(QStringLiteral("data")) : QString();

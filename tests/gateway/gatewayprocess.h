@@ -57,6 +57,8 @@ namespace Lockstep::Test
         QString baseUrl() const;    // "http://127.0.0.1:PORT"
         QUrl webSocketUrl() const;  // ws://127.0.0.1:PORT/api/v1/ws
         QString token() const;
+        // The --token-file the gateway was started with (rewrite it, then SIGHUP).
+        QString tokenFile() const;
         QString dataDir() const;
         // Everything the process wrote to stderr so far (its log).
         QString log() const;
