@@ -18,7 +18,7 @@ namespace Lockstep::Ui
     ConnectionCheckView::ConnectionCheckView(QWidget *parent)
         : QWidget(parent)
         , m_check(new ConnectionCheck(this))
-        , m_button(new QPushButton(tr("&Test connection"), this))
+        , m_button(new QPushButton(tr("Test connect&ion"), this))
         , m_verdict(new QLabel(this))
         , m_details(new QLabel(this))
     {
@@ -34,7 +34,8 @@ namespace Lockstep::Ui
         bold.setBold(true);
         m_verdict->setFont(bold);
         m_details->setObjectName(QStringLiteral("connectionDetails"));
-        m_details->setWordWrap(true);
+        // Short lines, one per step; a wrapping label here lost its last line to the layout's height.
+        m_details->setWordWrap(false);
         m_details->setTextFormat(Qt::RichText);
         m_details->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
         m_verdict->hide();
@@ -43,10 +44,11 @@ namespace Lockstep::Ui
         auto *row = new QHBoxLayout;
         row->setContentsMargins(0, 0, 0, 0);
         row->addWidget(m_button);
-        row->addWidget(m_verdict, 1);
+        row->addStretch(1);
         auto *layout = new QVBoxLayout(this);
         layout->setContentsMargins(0, 0, 0, 0);
         layout->addLayout(row);
+        layout->addWidget(m_verdict);
         layout->addWidget(m_details);
 
         connect(m_button, &QPushButton::clicked, this, [this] {
@@ -79,7 +81,7 @@ namespace Lockstep::Ui
         m_verdict->hide();
         m_details->clear();
         m_details->hide();
-        m_button->setText(tr("&Test connection"));
+        m_button->setText(tr("Test connect&ion"));
     }
 
     ConnectionCheck *ConnectionCheckView::checker() const
@@ -120,7 +122,7 @@ namespace Lockstep::Ui
     void ConnectionCheckView::showReport(const ConnectionReport &report)
     {
         const bool running = (report.verdict == ConnectionReport::Verdict::Running);
-        m_button->setText(running ? tr("S&top test") : tr("&Test connection"));
+        m_button->setText(running ? tr("S&top test") : tr("Test connect&ion"));
         setVerdict(report.verdictText(), report.tone());
 
         const QColor bad = Theme::toneColor(Theme::Tone::Bad, palette());
@@ -165,5 +167,20 @@ namespace Lockstep::Ui
         }
         m_details->setText(lines.join(QStringLiteral("<br>")));
         m_details->show();
+        growWindow();
+    }
+
+    void ConnectionCheckView::growWindow()
+    {
+        // A window's minimum height leaves out its wrapped labels' extra lines, so the
+        // result could be squeezed: the window grows to show all of it.
+        QWidget *top = window();
+        if ((top == this) || !top->layout())
+            return;
+        top->layout()->activate();
+        const int needed =
+            top->hasHeightForWidth() ? top->heightForWidth(top->width()) : top->layout()->sizeHint().height();
+        if (needed > top->height())
+            top->resize(top->width(), needed);
     }
 }  // namespace Lockstep::Ui

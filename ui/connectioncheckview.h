@@ -40,6 +40,7 @@ namespace Lockstep::Ui
     private:
         void showReport(const ConnectionReport &report);
         void setVerdict(const QString &text, Theme::Tone tone);
+        void growWindow();
 
         ConnectionCheck *m_check;
         QPushButton *m_button;

@@ -89,6 +89,12 @@ namespace Lockstep::Ui
         connect(m_check, &ConnectionCheckView::testRequested, this, &FirstRunDialog::testConnection);
         // The name follows the URL's host until the user types one.
         connect(m_url, &QLineEdit::textChanged, this, [this] { m_name->setPlaceholderText(profileName()); });
+        // The order the form reads in (the name last: it has a default).
+        setTabOrder(m_remote, m_url);
+        setTabOrder(m_url, m_token);
+        setTabOrder(m_token, m_storage->keychainOption());
+        setTabOrder(m_storage->keychainOption(), m_name);
+        setTabOrder(m_name, m_check->button());
         updateMode();
         resize(fontMetrics().averageCharWidth() * 95, sizeHint().height());
     }
@@ -140,8 +146,6 @@ namespace Lockstep::Ui
         m_remoteForm->setEnabled(!embedded);
         m_buttons->button(QDialogButtonBox::Ok)
             ->setText(embedded ? tr("&Start the local gateway") : tr("&Save and connect"));
-        if (!embedded && m_url->text().isEmpty())
-            m_url->setFocus();
     }
 
     void FirstRunDialog::setStatus(const QString &text)

@@ -125,8 +125,7 @@ namespace Lockstep::Ui
         m_welcome->setAlignment(Qt::AlignCenter);
         m_welcome->setWordWrap(true);
         m_welcome->setTextFormat(Qt::PlainText);
-        m_welcome->setText(tr("No workflow open.\n\nOpen a run from the list (Enter or double-click), start a new one "
-                              "(Ctrl+N), or connect to a gateway (Ctrl+Shift+P)."));
+        m_welcome->setText(welcomeText());
         m_center->addWidget(m_welcome);
         m_center->addWidget(m_tabs);
         auto *central = new QWidget(this);
@@ -558,6 +557,12 @@ namespace Lockstep::Ui
             EmbeddedGateway::Options{.binary = m_options.gatewayBinary, .dataDir = m_options.embeddedDataDir});
     }
 
+    QString MainWindow::welcomeText()
+    {
+        return tr("No workflow open.\n\nOpen a run from the list (Enter or double-click), start a new one (Ctrl+N), "
+                  "or connect to a gateway (Ctrl+Shift+P).");
+    }
+
     QString MainWindow::startEmbeddedKey()
     {
         return QStringLiteral("gateway/startEmbedded");
@@ -680,6 +685,7 @@ namespace Lockstep::Ui
         m_switchesBanner->dismiss();  // the new gateway says its own at the first answer
         setGatewayStatus(tr("Gateway: %1 — connecting…").arg(m_gatewayLabel), Theme::Tone::Warning);
         updateAbout();
+        m_welcome->setText(welcomeText());  // not "not connected" any more
         qCInfo(lcUi).noquote() << "gateway" << label << endpoint.httpBase.toString();
         m_pollTimer.stop();
         pollNow();

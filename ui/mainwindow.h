@@ -166,6 +166,7 @@ namespace Lockstep::Ui
         // No profile and no command line: ask (embedded or remote) instead of a bare "not connected".
         void showFirstRun();
         void setStartEmbedded(bool on);
+        static QString welcomeText();
         void updateAbout();
         void updateTabIcon(WorkflowTab *tab);
         LockTracker *trackerFor(const QString &workflowId);

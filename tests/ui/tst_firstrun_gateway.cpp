@@ -331,6 +331,7 @@ private slots:
         QVERIFY(profile->tokenStorage == TokenStorage::SessionOnly);
         QCOMPARE(window.profiles()->store().lastUsed(), QStringLiteral("127.0.0.1"));
         QVERIFY2(window.gatewayStatusText().contains(u"connected"), qPrintable(window.gatewayStatusText()));
+        QVERIFY(!labelText(&window, "welcomeLabel").contains(u"Not connected"));
         QVERIFY(!window.settings()->contains(MainWindow::startEmbeddedKey()));
         window.settings()->sync();
         QFile file(settingsFile);
