@@ -31,7 +31,17 @@ namespace Lockstep::Ui
             return tokenEmpty ? Tr::tr("Connected: Lockstep gateway %1 answers and needs no token.").arg(version)
                               : Tr::tr("Connected: Lockstep gateway %1 answers and accepts the token.").arg(version);
         case Verdict::SwitchesOff:
-            return Tr::tr("Connected, but QA switches are off on this gateway: runs are not fully protected.");
+        {
+            QStringList off;
+            if (!switches.lockEnabled)
+                off.append(Tr::tr("the run lock"));
+            if (!switches.casGuards)
+                off.append(Tr::tr("the CAS guards"));
+            if (!switches.fencing)
+                off.append(Tr::tr("fencing"));
+            return Tr::tr("Connected, but this gateway runs with %1 off (QA switches): runs are not fully protected.")
+                .arg(off.join(QStringLiteral(", ")));
+        }
         case Verdict::Degraded: return Tr::tr("The gateway answers but is degraded: %1").arg(failureDetail);
         case Verdict::TokenRefused:
             return tokenEmpty ? Tr::tr("The gateway answers, but it needs a token: %1").arg(tokenDetail)

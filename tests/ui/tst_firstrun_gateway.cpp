@@ -185,6 +185,8 @@ private slots:
         QVERIFY2(view.detailsText().contains(u"lock on"), qPrintable(view.detailsText()));
         QVERIFY(!view.detailsText().contains(u"lock OFF"));
         QCOMPARE(view.verdictText(), report.verdictText());
+        QVERIFY2(report.verdictText().contains(u"the CAS guards off"), qPrintable(report.verdictText()));
+        QVERIFY(!report.verdictText().contains(u"run lock"));
     }
 
     void checkerCancelsWhenTheViewCloses()
@@ -361,6 +363,29 @@ private slots:
         QFile file(settingsFile);
         QVERIFY(file.open(QIODevice::ReadOnly));
         QVERIFY(!file.readAll().contains(m_gateway.token().toUtf8()));  // never silently in plain text
+    }
+
+    // A profile connected by hand is what the next start uses, not the remembered local gateway.
+    void profileConnectTurnsOffTheLocalGateway()
+    {
+        const QString settingsFile = newSettingsFile();
+        QSettings(settingsFile, QSettings::IniFormat).setValue(MainWindow::startEmbeddedKey(), true);
+        MainWindow window(bareOptions(settingsFile));
+        window.show();
+        QVERIFY(window.action(QStringLiteral("startEmbeddedAction"))->isChecked());
+        QSignalSpy reachable(&window, &MainWindow::gatewayReachable);
+        window.action(QStringLiteral("profilesAction"))->trigger();
+        auto *dialog = window.findChild<ProfileDialog *>();
+        QVERIFY(dialog);
+        dialog->nameEdit()->setText(QStringLiteral("lab"));
+        dialog->urlEdit()->setText(m_gateway.url());
+        dialog->tokenEdit()->setText(m_gateway.token());
+        dialog->sessionOption()->setChecked(true);
+        QTest::mouseClick(dialog->findChild<QPushButton *>(QStringLiteral("connectProfileButton")), Qt::LeftButton);
+        QVERIFY(reachable.wait(20000));
+        QVERIFY(!window.embeddedGateway());
+        QVERIFY(!window.action(QStringLiteral("startEmbeddedAction"))->isChecked());
+        QVERIFY(!window.settings()->contains(MainWindow::startEmbeddedKey()));
     }
 
     // ---- the profile dialog ----
