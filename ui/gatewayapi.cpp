@@ -205,6 +205,7 @@ namespace Lockstep::Ui
             {
                 error.error = QStringLiteral("network");
                 error.message = reply->errorString();
+                error.networkError = reply->error();
             }
             done(status, document, error);
         });

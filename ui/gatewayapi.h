@@ -87,6 +87,7 @@ namespace Lockstep::Ui
         int httpStatus = 0;  // 0: no HTTP answer (network, TLS, timeout)
         QString error;       // the gateway's error word ("not_found"), or the network error
         QString message;
+        int networkError = 0;  // QNetworkReply::NetworkError when there was no HTTP answer
 
         // "HTTP 401: wrong bearer token", "connection refused", ...
         QString describe() const;

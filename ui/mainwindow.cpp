@@ -30,11 +30,13 @@
 #include <QUuid>
 #include <QVBoxLayout>
 
+#include "aboutdialog.h"
 #include "cancelconfirmation.h"
 #include "chatlogview.h"
 #include "common/logging.h"
 #include "connection.h"
 #include "embeddedgateway.h"
+#include "firstrundialog.h"
 #include "flows/flowlibrary.h"
 #include "framesession.h"
 #include "locktracker.h"
@@ -105,7 +107,8 @@ namespace Lockstep::Ui
     {
         setObjectName(QStringLiteral("mainWindow"));
         setWindowTitle(QStringLiteral("Lockstep"));
-        setWindowIcon(Theme::appIcon());
+        // The application's icon, so every window and dialog has it, not only this one.
+        QApplication::setWindowIcon(Theme::appIcon());
         m_vault->setRetryDelay(m_options.keychainRetryDelay);
         m_runs->setStaleAfter(m_options.staleAfter);
         m_proxy->setSourceModel(m_runs);
@@ -122,8 +125,7 @@ namespace Lockstep::Ui
         m_welcome->setAlignment(Qt::AlignCenter);
         m_welcome->setWordWrap(true);
         m_welcome->setTextFormat(Qt::PlainText);
-        m_welcome->setText(tr("No workflow open.\n\nOpen a run from the list (Enter or double-click), start a new one "
-                              "(Ctrl+N), or connect to a gateway (Ctrl+Shift+P)."));
+        m_welcome->setText(welcomeText());
         m_center->addWidget(m_welcome);
         m_center->addWidget(m_tabs);
         auto *central = new QWidget(this);
@@ -325,6 +327,12 @@ namespace Lockstep::Ui
         QMenu *gateway = menuBar()->addMenu(tr("&Gateway"));
         add(gateway, "profilesAction", tr("&Profiles…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P),
             [this] { showProfiles(); });
+        QAction *startEmbedded = add(gateway, "startEmbeddedAction", tr("Start a &local gateway at launch"),
+                                     QKeySequence(), [this](const bool on) { setStartEmbedded(on); });
+        startEmbedded->setCheckable(true);
+        startEmbedded->setChecked(m_settings->value(startEmbeddedKey()).toBool());
+        startEmbedded->setToolTip(tr("When the console starts without --gateway or --profile, it runs its own "
+                                     "gateway (SQLite, in-process lock)"));
         add(gateway, "reconnectAction", tr("&Reconnect now"), QKeySequence(Qt::Key_F5), [this] {
             if (WorkflowTab *tab = currentTab())
                 tab->reconnect();
@@ -380,12 +388,7 @@ namespace Lockstep::Ui
         }
 
         QMenu *help = menuBar()->addMenu(tr("&Help"));
-        add(help, "aboutAction", tr("&About Lockstep"), QKeySequence(), [this] {
-            QMessageBox::about(this, tr("About Lockstep"),
-                               tr("Lockstep %1\n\nWatch agent workflows live, see who holds a run's lock, resume and "
-                                  "cancel them.")
-                                   .arg(QApplication::applicationVersion()));
-        });
+        add(help, "aboutAction", tr("&About Lockstep"), QKeySequence(), [this] { showAbout(); });
         add(help, "aboutQtAction", tr("About &Qt"), QKeySequence(), [] { QApplication::aboutQt(); });
     }
 
@@ -429,6 +432,26 @@ namespace Lockstep::Ui
         return m_race;
     }
 
+    AboutDialog *MainWindow::showAbout()
+    {
+        if (!m_about)
+        {
+            m_about = new AboutDialog(this);
+            m_about->setAttribute(Qt::WA_DeleteOnClose);
+            updateAbout();
+        }
+        m_about->show();
+        m_about->raise();
+        m_about->activateWindow();
+        return m_about;
+    }
+
+    void MainWindow::updateAbout()
+    {
+        if (m_about)
+            m_about->setGateway(m_connected ? m_api->endpoint().webSocketUrl.toString() : QString(), m_gatewayHealth);
+    }
+
     void MainWindow::setTheme(const Theme::Mode mode)
     {
         Theme::apply(mode);
@@ -447,26 +470,7 @@ namespace Lockstep::Ui
         m_pendingWorkflow = m_options.workflowId;
         if (m_options.embedded)
         {
-            m_embedded = new EmbeddedGateway(this);
-            connect(m_embedded, &EmbeddedGateway::ready, this, [this](const QString &url, const QString &token) {
-                auto endpoint = GatewayEndpoint::fromUrl(url);
-                if (!endpoint)
-                {
-                    setGatewayStatus(tr("Gateway: embedded gateway at an unusable address: %1").arg(endpoint.error()),
-                                     Theme::Tone::Bad);
-                    return;
-                }
-                endpoint->token = token;
-                connectToEndpoint(*endpoint, tr("embedded"));
-            });
-            connect(m_embedded, &EmbeddedGateway::failed, this, [this](const QString &message) {
-                setGatewayStatus(tr("Gateway: the embedded gateway failed: %1").arg(message), Theme::Tone::Bad);
-                m_welcome->setText(tr("The embedded gateway could not run:\n%1").arg(message));
-                emit embeddedGatewayFailed(message);
-            });
-            setGatewayStatus(tr("Gateway: starting the embedded gateway…"), Theme::Tone::Warning);
-            m_embedded->start(
-                EmbeddedGateway::Options{.binary = m_options.gatewayBinary, .dataDir = m_options.embeddedDataDir});
+            startEmbedded();
             return;
         }
         if (!m_options.gatewayUrl.isEmpty())
@@ -508,6 +512,12 @@ namespace Lockstep::Ui
             connectToEndpoint(*endpoint, m_options.gatewayUrl);
             return;
         }
+        // Chosen at the first start (or under Gateway): a start without flags runs the local gateway.
+        if (m_options.profile.isEmpty() && m_settings->value(startEmbeddedKey()).toBool())
+        {
+            startEmbedded();
+            return;
+        }
         const QString profile = m_options.profile.isEmpty() ? m_profiles->store().lastUsed() : m_options.profile;
         if (!profile.isEmpty())
         {
@@ -516,6 +526,80 @@ namespace Lockstep::Ui
         }
         m_welcome->setText(tr("Not connected to a gateway.\n\nAdd one under Gateway ▸ Profiles… (Ctrl+Shift+P), "
                               "or start the console with --embedded to run a local gateway."));
+        if (m_profiles->store().profiles().isEmpty())
+            showFirstRun();
+    }
+
+    void MainWindow::startEmbedded()
+    {
+        if (m_embedded && m_embedded->isRunning())
+            return;
+        delete m_embedded;
+        m_embedded = new EmbeddedGateway(this);
+        connect(m_embedded, &EmbeddedGateway::ready, this, [this](const QString &url, const QString &token) {
+            auto endpoint = GatewayEndpoint::fromUrl(url);
+            if (!endpoint)
+            {
+                setGatewayStatus(tr("Gateway: embedded gateway at an unusable address: %1").arg(endpoint.error()),
+                                 Theme::Tone::Bad);
+                return;
+            }
+            endpoint->token = token;
+            connectToEndpoint(*endpoint, tr("embedded"));
+        });
+        connect(m_embedded, &EmbeddedGateway::failed, this, [this](const QString &message) {
+            setGatewayStatus(tr("Gateway: the embedded gateway failed: %1").arg(message), Theme::Tone::Bad);
+            m_welcome->setText(tr("The embedded gateway could not run:\n%1").arg(message));
+            emit embeddedGatewayFailed(message);
+        });
+        setGatewayStatus(tr("Gateway: starting the embedded gateway…"), Theme::Tone::Warning);
+        m_embedded->start(
+            EmbeddedGateway::Options{.binary = m_options.gatewayBinary, .dataDir = m_options.embeddedDataDir});
+    }
+
+    QString MainWindow::welcomeText()
+    {
+        return tr("No workflow open.\n\nOpen a run from the list (Enter or double-click), start a new one (Ctrl+N), "
+                  "or connect to a gateway (Ctrl+Shift+P).");
+    }
+
+    QString MainWindow::startEmbeddedKey()
+    {
+        return QStringLiteral("gateway/startEmbedded");
+    }
+
+    void MainWindow::setStartEmbedded(const bool on)
+    {
+        if (on)
+            m_settings->setValue(startEmbeddedKey(), true);
+        else
+            m_settings->remove(startEmbeddedKey());
+        if (QAction *a = action(QStringLiteral("startEmbeddedAction")))
+            a->setChecked(on);
+    }
+
+    void MainWindow::showFirstRun()
+    {
+        if (m_firstRun)
+            return;
+        m_firstRun = new FirstRunDialog(m_profiles, this);
+        m_firstRun->setAttribute(Qt::WA_DeleteOnClose);
+        connect(m_firstRun, &FirstRunDialog::embeddedChosen, this, [this] {
+            setStartEmbedded(true);
+            startEmbedded();
+        });
+        connect(m_firstRun, &FirstRunDialog::profileSaved, this, [this](const QString &name, const SaveResult &result) {
+            // The keychain could not take the token: say where it went (never silently to disk).
+            if (result.keychainUnavailable)
+                notify(result.message, Theme::Tone::Warning);
+            connectWithProfile(name);
+        });
+        m_firstRun->open();
+    }
+
+    FirstRunDialog *MainWindow::firstRunDialog() const
+    {
+        return m_firstRun;
     }
 
     void MainWindow::connectWithProfile(const QString &name)
@@ -588,6 +672,7 @@ namespace Lockstep::Ui
                 closeTab(0);
             m_holdTabSave = false;
             m_runs->setRuns({});
+            m_gatewayHealth = {};  // the new gateway's answer replaces it
         }
         m_api->setEndpoint(endpoint);
         // "work (http://host:8080)"; a bare URL is not repeated.
@@ -599,6 +684,8 @@ namespace Lockstep::Ui
         m_reachableOnce = false;
         m_switchesBanner->dismiss();  // the new gateway says its own at the first answer
         setGatewayStatus(tr("Gateway: %1 — connecting…").arg(m_gatewayLabel), Theme::Tone::Warning);
+        updateAbout();
+        m_welcome->setText(welcomeText());  // not "not connected" any more
         qCInfo(lcUi).noquote() << "gateway" << label << endpoint.httpBase.toString();
         m_pollTimer.stop();
         pollNow();
@@ -695,11 +782,6 @@ namespace Lockstep::Ui
         if (!m_reachableOnce)
         {
             m_reachableOnce = true;
-            // Recorded sessions name the gateway's version, replica and switches.
-            m_api->health(this, [this](ApiResult<QJsonObject> health) {
-                if (health)
-                    m_gatewayHealth = *health;
-            });
             emit gatewayReachable();
         }
     }
@@ -709,6 +791,9 @@ namespace Lockstep::Ui
         m_api->health(this, [this](ApiResult<QJsonObject> health) {
             if (!health)
                 return;  // the poll reports an unreachable gateway; the next answer asks again
+            // Recorded sessions and the About box name the gateway's version, replica and switches.
+            m_gatewayHealth = *health;
+            updateAbout();
             // A switch is off only when the gateway says so (an older one does not say).
             const Race::GatewaySwitches switches = Race::GatewaySwitches::fromHealth(*health);
             QStringList warnings;
@@ -1207,7 +1292,11 @@ namespace Lockstep::Ui
     {
         auto *dialog = new ProfileDialog(m_profiles, this);
         dialog->setAttribute(Qt::WA_DeleteOnClose);
-        connect(dialog, &ProfileDialog::connectRequested, this, &MainWindow::connectWithProfile);
+        connect(dialog, &ProfileDialog::connectRequested, this, [this](const QString &name) {
+            // A profile chosen by hand is what the next start uses, not the local gateway.
+            setStartEmbedded(false);
+            connectWithProfile(name);
+        });
         dialog->open();
     }
 

@@ -29,7 +29,9 @@ class QTableView;
 
 namespace Lockstep::Ui
 {
+    class AboutDialog;
     class EmbeddedGateway;
+    class FirstRunDialog;
     class LockTracker;
     class NotificationBar;
     class ProfileManager;
@@ -130,6 +132,12 @@ namespace Lockstep::Ui
         QStringList openTabIds() const;
         // Workflow → Race…: one race window for the connected gateway (on the current tab's workflow).
         RaceDialog *showRace();
+        // Help → About Lockstep (one window, raised when open; follows the gateway).
+        AboutDialog *showAbout();
+        // Open while the first start asks how to reach a gateway; null otherwise.
+        FirstRunDialog *firstRunDialog() const;
+        // The settings key that makes a start without flags run the embedded gateway.
+        static QString startEmbeddedKey();
 
     signals:
         // The first successful list after connecting.
@@ -154,6 +162,12 @@ namespace Lockstep::Ui
         void onRunsListed(const QList<RunInfo> &runs);
         // Asks /healthz which QA switches are off and shows or hides switchesBanner().
         void checkSwitches();
+        void startEmbedded();
+        // No profile and no command line: ask (embedded or remote) instead of a bare "not connected".
+        void showFirstRun();
+        void setStartEmbedded(bool on);
+        static QString welcomeText();
+        void updateAbout();
         void updateTabIcon(WorkflowTab *tab);
         LockTracker *trackerFor(const QString &workflowId);
         void updateActions();
@@ -212,6 +226,8 @@ namespace Lockstep::Ui
         bool m_holdTabSave = false;   // while tabs are restored or torn down
         QPointer<QMessageBox> m_runCancelConfirm;
         QPointer<RaceDialog> m_race;
+        QPointer<AboutDialog> m_about;
+        QPointer<FirstRunDialog> m_firstRun;
         QHash<QString, QString> m_lastLiveClose;  // per workflow: the live close last written to the history
     };
 }  // namespace Lockstep::Ui

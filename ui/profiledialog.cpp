@@ -11,16 +11,72 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QVBoxLayout>
 
+#include "connectioncheckview.h"
 #include "gatewayapi.h"
 #include "profiles.h"
 #include "theme.h"
 
 namespace Lockstep::Ui
 {
+    TokenStorageChoice::TokenStorageChoice(QWidget *parent)
+        : QWidget(parent)
+        , m_keychain(new QRadioButton(tr("In the system &keychain (recommended)"), this))
+        , m_session(new QRadioButton(tr("For this session &only (asked again next time)"), this))
+        , m_plainText(new QRadioButton(
+              tr("In &plain text in the settings file — not recommended: anyone who can read the file can use the token"),
+              this))
+    {
+        setObjectName(QStringLiteral("tokenStorageChoice"));
+        m_keychain->setObjectName(QStringLiteral("tokenInKeychain"));
+        m_session->setObjectName(QStringLiteral("tokenForSession"));
+        m_plainText->setObjectName(QStringLiteral("tokenInPlainText"));
+        auto *group = new QButtonGroup(this);
+        group->addButton(m_keychain);
+        group->addButton(m_session);
+        group->addButton(m_plainText);
+        m_keychain->setChecked(true);
+        auto *layout = new QVBoxLayout(this);
+        layout->setContentsMargins(0, 0, 0, 0);
+        layout->addWidget(m_keychain);
+        layout->addWidget(m_session);
+        layout->addWidget(m_plainText);
+    }
+
+    TokenStorage TokenStorageChoice::storage() const
+    {
+        if (m_plainText->isChecked())
+            return TokenStorage::PlainText;
+        return m_session->isChecked() ? TokenStorage::SessionOnly : TokenStorage::Keychain;
+    }
+
+    void TokenStorageChoice::setStorage(const TokenStorage storage)
+    {
+        switch (storage)
+        {
+        case TokenStorage::Keychain: m_keychain->setChecked(true); break;
+        case TokenStorage::SessionOnly: m_session->setChecked(true); break;
+        case TokenStorage::PlainText: m_plainText->setChecked(true); break;
+        }
+    }
+
+    QRadioButton *TokenStorageChoice::keychainOption() const
+    {
+        return m_keychain;
+    }
+    QRadioButton *TokenStorageChoice::sessionOption() const
+    {
+        return m_session;
+    }
+    QRadioButton *TokenStorageChoice::plainTextOption() const
+    {
+        return m_plainText;
+    }
+
     ProfileDialog::ProfileDialog(ProfileManager *manager, QWidget *parent)
         : QDialog(parent)
         , m_manager(manager)
@@ -30,11 +86,8 @@ namespace Lockstep::Ui
         , m_caFile(new QLineEdit(this))
         , m_verify(new QCheckBox(tr("&Verify the gateway's TLS certificate"), this))
         , m_token(new QLineEdit(this))
-        , m_keychain(new QRadioButton(tr("In the system &keychain (recommended)"), this))
-        , m_session(new QRadioButton(tr("For this session &only (asked again next time)"), this))
-        , m_plainText(new QRadioButton(
-              tr("In &plain text in the settings file — not recommended: anyone who can read the file can use the token"),
-              this))
+        , m_storage(new TokenStorageChoice(this))
+        , m_check(new ConnectionCheckView(this))
         , m_status(new QLabel(this))
         , m_saveButton(new QPushButton(tr("&Save"), this))
         , m_deleteButton(new QPushButton(tr("&Delete"), this))
@@ -53,18 +106,9 @@ namespace Lockstep::Ui
         m_token->setObjectName(QStringLiteral("profileToken"));
         m_token->setEchoMode(QLineEdit::Password);
         m_token->setPlaceholderText(tr("leave empty to keep the stored token"));
-        m_keychain->setObjectName(QStringLiteral("tokenInKeychain"));
-        m_session->setObjectName(QStringLiteral("tokenForSession"));
-        m_plainText->setObjectName(QStringLiteral("tokenInPlainText"));
         m_status->setObjectName(QStringLiteral("keychainStatusLabel"));
         m_status->setWordWrap(true);
         m_status->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
-
-        auto *storage = new QButtonGroup(this);
-        storage->addButton(m_keychain);
-        storage->addButton(m_session);
-        storage->addButton(m_plainText);
-        m_keychain->setChecked(true);
 
         auto *browse = new QPushButton(tr("&Browse…"), this);
         auto *caRow = new QHBoxLayout;
@@ -83,11 +127,8 @@ namespace Lockstep::Ui
         form->addRow(tr("C&A file:"), caRow);
         form->addRow(QString(), m_verify);
         form->addRow(tr("&Token:"), m_token);
-        auto *storageBox = new QVBoxLayout;
-        storageBox->addWidget(m_keychain);
-        storageBox->addWidget(m_session);
-        storageBox->addWidget(m_plainText);
-        form->addRow(tr("Keep the token:"), storageBox);
+        form->addRow(tr("Keep the token:"), m_storage);
+        form->addRow(m_check);
         form->addRow(m_status);
 
         auto *newButton = new QPushButton(tr("N&ew"), this);
@@ -121,6 +162,7 @@ namespace Lockstep::Ui
                 loadForm(*profile);
         });
         connect(m_saveButton, &QPushButton::clicked, this, &ProfileDialog::save);
+        connect(m_check, &ConnectionCheckView::testRequested, this, &ProfileDialog::testConnection);
         connect(m_connectButton, &QPushButton::clicked, this, [this] {
             const QString name = m_name->text().trimmed();
             connect(
@@ -164,12 +206,8 @@ namespace Lockstep::Ui
         m_caFile->setText(profile.caFile);
         m_verify->setChecked(profile.verifyTls);
         m_token->clear();
-        switch (profile.tokenStorage)
-        {
-        case TokenStorage::Keychain: m_keychain->setChecked(true); break;
-        case TokenStorage::SessionOnly: m_session->setChecked(true); break;
-        case TokenStorage::PlainText: m_plainText->setChecked(true); break;
-        }
+        m_storage->setStorage(profile.tokenStorage);
+        m_check->clear();  // the result was for the profile shown before
         m_deleteButton->setEnabled(!profile.name.isEmpty());
     }
 
@@ -199,15 +237,48 @@ namespace Lockstep::Ui
     }
     QRadioButton *ProfileDialog::keychainOption() const
     {
-        return m_keychain;
+        return m_storage->keychainOption();
     }
     QRadioButton *ProfileDialog::sessionOption() const
     {
-        return m_session;
+        return m_storage->sessionOption();
     }
     QRadioButton *ProfileDialog::plainTextOption() const
     {
-        return m_plainText;
+        return m_storage->plainTextOption();
+    }
+    ConnectionCheckView *ProfileDialog::connectionCheck() const
+    {
+        return m_check;
+    }
+
+    void ProfileDialog::testConnection()
+    {
+        auto endpoint = GatewayEndpoint::fromUrl(m_url->text());
+        if (!endpoint)
+        {
+            m_check->showProblem(tr("The URL is not usable: %1.").arg(endpoint.error()));
+            return;
+        }
+        endpoint->caFile = m_caFile->text().trimmed();
+        endpoint->verifyPeer = m_verify->isChecked();
+        endpoint->token = m_token->text();
+        const std::optional<GatewayProfile> stored = m_manager->store().profile(m_name->text().trimmed());
+        if (!endpoint->token.isEmpty() || !stored)
+        {
+            m_check->run(*endpoint);
+            return;
+        }
+        // An empty field keeps the stored token: test with that one.
+        const QPointer<ConnectionCheckView> check(m_check);
+        const GatewayEndpoint base = *endpoint;
+        m_manager->lookUpToken(*stored, [check, base](const TokenLookup &lookup) {
+            if (!check)
+                return;
+            GatewayEndpoint withToken = base;
+            withToken.token = lookup.token;
+            check->run(withToken);
+        });
     }
 
     void ProfileDialog::setStatus(const QString &text, const bool warning)
@@ -226,9 +297,7 @@ namespace Lockstep::Ui
         profile.url = m_url->text().trimmed();
         profile.caFile = m_caFile->text().trimmed();
         profile.verifyTls = m_verify->isChecked();
-        profile.tokenStorage = m_plainText->isChecked() ? TokenStorage::PlainText
-                               : m_session->isChecked() ? TokenStorage::SessionOnly
-                                                        : TokenStorage::Keychain;
+        profile.tokenStorage = m_storage->storage();
         if (profile.name.isEmpty())
         {
             setStatus(tr("Give the profile a name."), true);

@@ -14,9 +14,33 @@ class QRadioButton;
 
 namespace Lockstep::Ui
 {
+    class ConnectionCheckView;
     class ProfileManager;
     struct GatewayProfile;
     struct SaveResult;
+    enum class TokenStorage;
+
+    // Where to keep a token: the keychain (the default), this session only, or
+    // plain text as a clearly labelled opt-in. The profile and first-run dialogs share it.
+    class TokenStorageChoice final : public QWidget
+    {
+        Q_OBJECT
+        Q_DISABLE_COPY_MOVE(TokenStorageChoice)
+
+    public:
+        explicit TokenStorageChoice(QWidget *parent = nullptr);
+
+        TokenStorage storage() const;
+        void setStorage(TokenStorage storage);
+        QRadioButton *keychainOption() const;
+        QRadioButton *sessionOption() const;
+        QRadioButton *plainTextOption() const;
+
+    private:
+        QRadioButton *m_keychain;
+        QRadioButton *m_session;
+        QRadioButton *m_plainText;
+    };
 
     // Gateway profiles: name, URL, CA file, TLS verification, and the token
     // with where it is kept (system keychain by default; this session only;
@@ -41,6 +65,8 @@ namespace Lockstep::Ui
         QRadioButton *keychainOption() const;
         QRadioButton *sessionOption() const;
         QRadioButton *plainTextOption() const;
+        // "Test connection" with the form's values (the typed token, else the stored one).
+        ConnectionCheckView *connectionCheck() const;
 
         // Saves the form; `saved` runs once the keychain answered.
         void save();
@@ -53,6 +79,7 @@ namespace Lockstep::Ui
         void reload();
         void loadForm(const GatewayProfile &profile);
         void setStatus(const QString &text, bool warning);
+        void testConnection();
 
         ProfileManager *m_manager;
         QListWidget *m_list;
@@ -61,9 +88,8 @@ namespace Lockstep::Ui
         QLineEdit *m_caFile;
         QCheckBox *m_verify;
         QLineEdit *m_token;
-        QRadioButton *m_keychain;
-        QRadioButton *m_session;
-        QRadioButton *m_plainText;
+        TokenStorageChoice *m_storage;
+        ConnectionCheckView *m_check;
         QLabel *m_status;
         QPushButton *m_saveButton;
         QPushButton *m_deleteButton;

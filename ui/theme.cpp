@@ -4,6 +4,7 @@
 
 #include <QApplication>
 #include <QHash>
+#include <QImageReader>
 #include <QPainter>
 #include <QPainterPath>
 #include <QPixmap>
@@ -328,6 +329,9 @@ namespace Lockstep::Ui::Theme
         }();
         Q_UNUSED(registered);
         QIcon icon;
+        // The SVG for sizes between the PNGs, where Qt's SVG support is installed (qt6-svg).
+        if (QImageReader::supportedImageFormats().contains("svg"))
+            icon.addFile(QStringLiteral(":/icons/lockstep.svg"));
         for (const int size : {16, 32, 48, 64, 128, 256})
             icon.addFile(QStringLiteral(":/icons/lockstep-%1.png").arg(size), QSize(size, size));
         return icon;
