@@ -2,6 +2,81 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en" sourcelanguage="en">
 <context>
+    <name></name>
+    <message>
+        <source>Testing %1…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Test cancelled.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connected: Lockstep gateway %1 answers and needs no token.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connected: Lockstep gateway %1 answers and accepts the token.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the run lock</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the CAS guards</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>fencing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connected, but this gateway runs with %1 off (QA switches): runs are not fully protected.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The gateway answers but is degraded: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The gateway answers, but it needs a token: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The gateway answers, but it refused the token: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The gateway answers, but the token could not be checked: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot reach %1: connection refused — is the gateway running on that port?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot reach %1: the host name is not known.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot reach %1: no answer in time.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot reach %1: TLS failed (%2).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Something answers at %1, but it is not a Lockstep gateway (%2).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cannot reach %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>CancelConfirmation</name>
     <message>
         <source>It is running: the execution stops at its next step and the run ends as stopped; it cannot be resumed.</source>
@@ -137,6 +212,57 @@
     </message>
 </context>
 <context>
+    <name>Lockstep::Ui::AboutDialog</name>
+    <message>
+        <source>About Lockstep</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Watch agent workflows live, see who holds a run&apos;s lock, resume and cancel them.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Version:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Qt:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway version:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Replica:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock store:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Store:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (built with %2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not connected</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>waiting for its answer…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>Lockstep::Ui::ChatLogModel</name>
     <message>
         <source>You approved</source>
@@ -223,6 +349,124 @@
     </message>
 </context>
 <context>
+    <name>Lockstep::Ui::ConnectionCheck</name>
+    <message>
+        <source>no answer within %1 s</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>/healthz answered HTTP %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>its /healthz answer is not a Lockstep one</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::ConnectionCheckView</name>
+    <message>
+        <source>Test connect&amp;ion</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ask the gateway&apos;s /healthz, then try the token, without saving anything</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>S&amp;top test</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reachable: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>yes, /healthz answered at %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>no — %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>asking %1/healthz…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>none given, none needed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>accepted</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Token: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>refused — %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>trying it…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not checked — %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>(not said)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Gateway version: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Replica: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock store: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>memory (in-process: one replica only)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Store: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 on</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 OFF</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Switches: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>lock</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CAS guards</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>fencing</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>Lockstep::Ui::EmbeddedGateway</name>
     <message>
         <source>the gateway did not report its address within %1 s</source>
@@ -250,6 +494,61 @@
     </message>
     <message>
         <source>cannot read the gateway&apos;s token file %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::FirstRunDialog</name>
+    <message>
+        <source>Run a &amp;local gateway on this computer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Connect to a gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Welcome to Lockstep</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the gateway&apos;s bearer token</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lockstep shows the workflows of a gateway. Run one here, or connect to one that runs elsewhere.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>SQLite in the app&apos;s data folder, in-process lock; started and stopped with the console, every time it starts without a profile. Change it later under Gateway ▸ Start a local gateway at launch.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;URL:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Token:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Keep the token:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Profile &amp;name:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Start the local gateway</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Save and connect</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The URL is not usable: %1.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -869,16 +1168,6 @@ Open a run from the list (Enter or double-click), start a new one (Ctrl+N), or c
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>About Lockstep</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Lockstep %1
-
-Watch agent workflows live, see who holds a run&apos;s lock, resume and cancel them.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>About &amp;Qt</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1105,6 +1394,14 @@ Close the tab?</source>
     </message>
     <message>
         <source>fencing OFF: a stale lock holder can still write</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Start a &amp;local gateway at launch</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>When the console starts without --gateway or --profile, it runs its own gateway (SQLite, in-process lock)</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -1392,18 +1689,6 @@ Close the tab?</source>
     <name>Lockstep::Ui::ProfileDialog</name>
     <message>
         <source>&amp;Verify the gateway&apos;s TLS certificate</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>In the system &amp;keychain (recommended)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>For this session &amp;only (asked again next time)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>In &amp;plain text in the settings file — not recommended: anyone who can read the file can use the token</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -2171,6 +2456,21 @@ Rounds with one runner: %8 of %9 · runners per round: %10–%11 · findings: %1
     </message>
     <message>
         <source>Lock holder</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>Lockstep::Ui::TokenStorageChoice</name>
+    <message>
+        <source>In the system &amp;keychain (recommended)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>For this session &amp;only (asked again next time)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>In &amp;plain text in the settings file — not recommended: anyone who can read the file can use the token</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
