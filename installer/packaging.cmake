@@ -9,6 +9,9 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME lockstep)
 set(CPACK_PACKAGE_VENDOR "The Lockstep authors")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+# Empty on purpose: CPackDeb would put the project's one summary line above each
+# package's own (the first line of CPACK_DEBIAN_<COMPONENT>_DESCRIPTION below).
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
@@ -51,8 +54,8 @@ Lockstep is a desktop console for agent workflows and the gateway they run on.
 Watch a workflow's chat log live, see who holds a run's lock, resume and
 cancel runs and see exactly what the store decided.
 
-It is also a QA tool: reproduce the \"same chat open in two tabs\" race on
-purpose, inspect every frame of a session, follow the lock timeline and keep
+It is also a QA tool: reproduce the two-tab race (one chat open in two tabs)
+on purpose, inspect every frame of a session, follow the lock timeline and keep
 recordings and HTML/JSON race reports as evidence.
 
 This package contains the console (lockstep) and the workspace agent
