@@ -4,11 +4,16 @@
 #   installer/bootstrap.sh test   install what is missing, build (warnings are errors), run every test
 #   installer/bootstrap.sh deps   only install what is missing
 #   installer/bootstrap.sh build  only build
-# Works as root or as a user with sudo. Build tree: ./build (override with LOCKSTEP_BUILD_DIR).
+#   installer/bootstrap.sh package  install what is missing, build the Debian packages (lockstep,
+#                                   lockstep-gateway) with Debian's hardening flags, print their paths
+# Works as root or as a user with sudo. Build tree: ./build (override with LOCKSTEP_BUILD_DIR);
+# packages: ./build-package/packages (override with LOCKSTEP_PACKAGE_BUILD_DIR). Extra arguments
+# after `package` go to CMake (e.g. -DLOCKSTEP_BUILD_CONSOLE=OFF: lockstep-gateway alone).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LOCKSTEP_BUILD_DIR:-$here/build}"
+package_build_dir="${LOCKSTEP_PACKAGE_BUILD_DIR:-$here/build-package}"
 
 packages=(
     # toolchain
@@ -24,6 +29,8 @@ packages=(
     python3-websockets
     # the QA reports: JSON Schema validation and a headless browser that renders the HTML
     python3-jsonschema chromium
+    # the Debian packages: man pages from --help, dpkg-shlibdeps, the checks of the package tests
+    help2man dpkg-dev file lintian desktop-file-utils appstream systemd curl
 )
 
 as_root() {
@@ -51,6 +58,23 @@ build() {
     cmake --build "$build_dir" --parallel "$(nproc)"
 }
 
+# The packages get their own build tree, configured with the flags Debian builds use
+# (dpkg-buildflags, all hardening features on: fortify, stack protector, relro, bindnow)
+# and without the tests.
+build_packages() {
+    local CXXFLAGS LDFLAGS
+    CXXFLAGS="$(cd "$here" && DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CXXFLAGS) $(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CPPFLAGS)"
+    LDFLAGS="$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)"
+    export CXXFLAGS LDFLAGS
+    cmake -S "$here" -B "$package_build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DLOCKSTEP_WERROR="${LOCKSTEP_WERROR:-ON}" -DLOCKSTEP_BUILD_TESTS=OFF "$@"
+    cmake --build "$package_build_dir" --parallel "$(nproc)"
+    rm -f "$package_build_dir"/packages/*.deb
+    (cd "$package_build_dir" && cpack --config CPackConfig.cmake)
+    echo "bootstrap: packages:"
+    ls -1 "$package_build_dir"/packages/*.deb
+}
+
 run_console() {
     local console="$build_dir/app/lockstep"
     if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
@@ -72,5 +96,6 @@ case "$cmd" in
     build) install_deps; build ;;
     run) install_deps; build; run_console "$@" ;;
     test) install_deps; build; run_tests "$@" ;;
-    *) echo "usage: $0 run|test|deps|build" >&2; exit 2 ;;
+    package) install_deps; build_packages "$@" ;;
+    *) echo "usage: $0 run|test|deps|build|package" >&2; exit 2 ;;
 esac
