@@ -97,8 +97,9 @@ namespace Lockstep::Ui
             QMetaObject::invokeMethod(
                 this,
                 [this] {
-                    fail(tr("lockstep-gateway was not found next to the console (%1); set LOCKSTEP_GATEWAY_BIN")
-                             .arg(QCoreApplication::applicationDirPath()));
+                    fail(
+                        tr("lockstep-gateway was not found next to the console (%1): install the lockstep-gateway package, or set LOCKSTEP_GATEWAY_BIN")
+                            .arg(QCoreApplication::applicationDirPath()));
                 },
                 Qt::QueuedConnection);
             return;

@@ -18,7 +18,7 @@
 
 namespace Lockstep::Ui
 {
-    FirstRunDialog::FirstRunDialog(ProfileManager *manager, QWidget *parent)
+    FirstRunDialog::FirstRunDialog(ProfileManager *manager, const bool localGatewayInstalled, QWidget *parent)
         : QDialog(parent)
         , m_manager(manager)
         , m_embedded(new QRadioButton(tr("Run a &local gateway on this computer"), this))
@@ -52,8 +52,12 @@ namespace Lockstep::Ui
             this);
         intro->setWordWrap(true);
         auto *embeddedNote = new QLabel(
-            tr("SQLite in the app's data folder, in-process lock; started and stopped with the console, every time "
-               "it starts without a profile. Change it later under Gateway ▸ Start a local gateway at launch."),
+            localGatewayInstalled
+                ? tr("SQLite in the app's data folder, in-process lock; started and stopped with the console, every "
+                     "time it starts without a profile. Change it later under Gateway ▸ Start a local gateway at "
+                     "launch.")
+                : tr("Not available: lockstep-gateway is not installed. Install the lockstep-gateway package "
+                     "(or set LOCKSTEP_GATEWAY_BIN) to run one here."),
             this);
         embeddedNote->setObjectName(QStringLiteral("firstRunEmbeddedNote"));
         embeddedNote->setWordWrap(true);
@@ -63,7 +67,8 @@ namespace Lockstep::Ui
         auto *choice = new QButtonGroup(this);
         choice->addButton(m_embedded);
         choice->addButton(m_remote);
-        m_embedded->setChecked(true);
+        m_embedded->setEnabled(localGatewayInstalled);
+        (localGatewayInstalled ? m_embedded : m_remote)->setChecked(true);
 
         auto *form = new QFormLayout(m_remoteForm);
         form->setContentsMargins(fontMetrics().averageCharWidth() * 4, 0, 0, 0);

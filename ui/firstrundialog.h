@@ -17,14 +17,16 @@ namespace Lockstep::Ui
 
     // The console's first start (no profile, no --embedded/--gateway/--profile):
     // run a local gateway, or connect to one (URL, token, where to keep it, and
-    // "Test connection" before saving). Saving creates the profile.
+    // "Test connection" before saving). Saving creates the profile. Without a
+    // gateway binary (the lockstep package without lockstep-gateway) the local
+    // choice is disabled and says what to install.
     class FirstRunDialog final : public QDialog
     {
         Q_OBJECT
         Q_DISABLE_COPY_MOVE(FirstRunDialog)
 
     public:
-        explicit FirstRunDialog(ProfileManager *manager, QWidget *parent = nullptr);
+        FirstRunDialog(ProfileManager *manager, bool localGatewayInstalled, QWidget *parent = nullptr);
 
         QRadioButton *embeddedOption() const;
         QRadioButton *remoteOption() const;

@@ -9,6 +9,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QInputDialog>
 #include <QJsonObject>
@@ -582,7 +583,10 @@ namespace Lockstep::Ui
     {
         if (m_firstRun)
             return;
-        m_firstRun = new FirstRunDialog(m_profiles, this);
+        const bool localGatewayInstalled = m_options.gatewayBinary.isEmpty()
+                                               ? !EmbeddedGateway::findBinary().isEmpty()
+                                               : QFileInfo(m_options.gatewayBinary).isExecutable();
+        m_firstRun = new FirstRunDialog(m_profiles, localGatewayInstalled, this);
         m_firstRun->setAttribute(Qt::WA_DeleteOnClose);
         connect(m_firstRun, &FirstRunDialog::embeddedChosen, this, [this] {
             setStartEmbedded(true);

@@ -244,6 +244,26 @@ private slots:
         }
     }
 
+    // The lockstep package installed without lockstep-gateway: the local choice
+    // cannot work, so it is disabled, says what to install, and the remote form is ready.
+    void firstRunWithoutGatewayBinaryOffersRemoteOnly()
+    {
+        ConsoleOptions options = bareOptions(newSettingsFile());
+        options.gatewayBinary = m_dir.filePath(QStringLiteral("no-such-lockstep-gateway"));
+        MainWindow window(options);
+        window.show();
+        window.start();
+        QVERIFY(window.firstRunDialog());
+        FirstRunDialog *dialog = window.firstRunDialog();
+        QVERIFY(!dialog->embeddedOption()->isEnabled());
+        QVERIFY(dialog->remoteOption()->isChecked());
+        QVERIFY(dialog->urlEdit()->isEnabled());
+        QVERIFY(labelText(dialog, "firstRunEmbeddedNote").contains(u"lockstep-gateway package"));
+        dialog->reject();
+        QTRY_VERIFY(!window.firstRunDialog());
+        QVERIFY(!window.embeddedGateway());
+    }
+
     void firstRunEmbeddedIsRemembered()
     {
         const QString settingsFile = newSettingsFile();
