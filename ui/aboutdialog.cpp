@@ -26,6 +26,7 @@ namespace Lockstep::Ui
     AboutDialog::AboutDialog(QWidget *parent)
         : QDialog(parent)
         , m_gateway(valueLabel("aboutGateway", this))
+        , m_state(valueLabel("aboutGatewayState", this))
         , m_gatewayVersion(valueLabel("aboutGatewayVersion", this))
         , m_replica(valueLabel("aboutGatewayReplica", this))
         , m_lockStore(valueLabel("aboutGatewayLockStore", this))
@@ -59,6 +60,7 @@ namespace Lockstep::Ui
         form->addRow(tr("Version:"), version);
         form->addRow(tr("Qt:"), qt);
         form->addRow(tr("Gateway:"), m_gateway);
+        form->addRow(tr("State:"), m_state);
         form->addRow(tr("Gateway version:"), m_gatewayVersion);
         form->addRow(tr("Replica:"), m_replica);
         form->addRow(tr("Lock store:"), m_lockStore);
@@ -88,14 +90,23 @@ namespace Lockstep::Ui
         return (runtime == built) ? runtime : tr("%1 (built with %2)").arg(runtime, built);
     }
 
-    void AboutDialog::setGateway(const QString &url, const QJsonObject &health)
+    void AboutDialog::setGateway(const QString &url, const QJsonObject &health, const QString &state,
+                                 const bool stateIsProblem)
     {
         const bool connected = !url.isEmpty();
         m_gateway->setText(connected ? url : tr("not connected"));
+        m_state->setText(connected ? state : QStringLiteral("—"));
+        QPalette statePalette = palette();
+        if (connected && stateIsProblem)
+            statePalette.setColor(QPalette::WindowText, Theme::toneColor(Theme::Tone::Bad, palette()));
+        m_state->setPalette(statePalette);
         const QString unknown = connected ? tr("waiting for its answer…") : QStringLiteral("—");
+        // A gateway that stopped answering may be gone or another build by now:
+        // its last answer must not read as the present.
+        const bool stale = connected && stateIsProblem;
         const auto show = [&](QLabel *label, const char *key) {
             const QString value = health.value(QLatin1StringView(key)).toString();
-            label->setText(value.isEmpty() ? unknown : value);
+            label->setText(value.isEmpty() ? unknown : stale ? tr("%1 (last answer)").arg(value) : value);
         };
         show(m_gatewayVersion, "version");
         show(m_replica, "replica");

@@ -19,13 +19,17 @@ namespace Lockstep::Ui
         explicit AboutDialog(QWidget *parent = nullptr);
 
         // `url` empty: not connected. `health` empty: connected, no answer yet.
-        void setGateway(const QString &url, const QJsonObject &health);
+        // `state`: "connected", or what is wrong now ("unreachable since …"):
+        // then the values shown are the gateway's last answer, and say so.
+        void setGateway(const QString &url, const QJsonObject &health, const QString &state = {},
+                        bool stateIsProblem = false);
 
         // "6.4.2" or "6.4.2 (built with 6.4.1)".
         static QString qtVersionText();
 
     private:
         QLabel *m_gateway;
+        QLabel *m_state;
         QLabel *m_gatewayVersion;
         QLabel *m_replica;
         QLabel *m_lockStore;

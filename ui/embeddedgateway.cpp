@@ -43,9 +43,10 @@ namespace Lockstep::Ui
             m_startTimer.stop();
             if (m_stopping)
                 return;
-            QString message = (status == QProcess::CrashExit)
-                                  ? tr("the embedded gateway crashed")
-                                  : tr("the embedded gateway exited with code %1").arg(code);
+            // After it was ready it ran and then stopped (killed, crashed): say that, not "could not start".
+            QString message = (status == QProcess::CrashExit) ? tr("the embedded gateway crashed")
+                              : m_ready ? tr("the embedded gateway stopped (exit code %1)").arg(code)
+                                        : tr("the embedded gateway exited with code %1").arg(code);
             if (!m_errorTail.isEmpty())
                 message += QStringLiteral(": ") + m_errorTail.constLast();
             fail(message);

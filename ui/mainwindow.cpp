@@ -449,8 +449,24 @@ namespace Lockstep::Ui
 
     void MainWindow::updateAbout()
     {
-        if (m_about)
-            m_about->setGateway(m_connected ? m_api->endpoint().webSocketUrl.toString() : QString(), m_gatewayHealth);
+        if (!m_about)
+            return;
+        QString state = m_reachableOnce ? tr("connected") : tr("connecting…");
+        bool problem = false;
+        if (m_unreachable)
+        {
+            state = tr("unreachable since %1: %2")
+                        .arg(QLocale().toString(m_unreachableSince.time(), QStringLiteral("HH:mm:ss")),
+                             m_unreachableReason);
+            problem = true;
+        }
+        else if (m_tokenRefused)
+        {
+            state = tr("token refused (HTTP 401)");
+            problem = true;
+        }
+        m_about->setGateway(m_connected ? m_api->endpoint().webSocketUrl.toString() : QString(), m_gatewayHealth, state,
+                            problem);
     }
 
     void MainWindow::setTheme(const Theme::Mode mode)
@@ -550,7 +566,7 @@ namespace Lockstep::Ui
         });
         connect(m_embedded, &EmbeddedGateway::failed, this, [this](const QString &message) {
             setGatewayStatus(tr("Gateway: the embedded gateway failed: %1").arg(message), Theme::Tone::Bad);
-            m_welcome->setText(tr("The embedded gateway could not run:\n%1").arg(message));
+            m_welcome->setText(tr("The embedded gateway is not running:\n%1").arg(message));
             emit embeddedGatewayFailed(message);
         });
         setGatewayStatus(tr("Gateway: starting the embedded gateway…"), Theme::Tone::Warning);
@@ -729,13 +745,17 @@ namespace Lockstep::Ui
                                      Theme::Tone::Bad);
                     if (!std::exchange(m_tokenRefused, true))
                         notifyTokenRefused(tr("Gateway %1").arg(m_gatewayLabel));
+                    updateAbout();
                     schedulePoll();
                     return;
                 }
                 setGatewayStatus(
                     tr("Gateway: %1 — unreachable: %2; trying again").arg(m_gatewayLabel, error.describe()),
                     Theme::Tone::Bad);
-                m_unreachable = true;
+                if (!std::exchange(m_unreachable, true))
+                    m_unreachableSince = QDateTime::currentDateTime();
+                m_unreachableReason = error.describe();
+                updateAbout();
                 schedulePoll();
                 return;
             }
@@ -788,6 +808,7 @@ namespace Lockstep::Ui
             m_reachableOnce = true;
             emit gatewayReachable();
         }
+        updateAbout();
     }
 
     void MainWindow::checkSwitches()

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include <QDateTime>
 #include <QHash>
 #include <QJsonObject>
 #include <QMainWindow>
@@ -211,7 +212,9 @@ namespace Lockstep::Ui
         bool m_polling = false;
         bool m_connected = false;
         bool m_reachableOnce = false;
-        bool m_unreachable = false;   // the last poll failed
+        bool m_unreachable = false;    // the last poll failed
+        QDateTime m_unreachableSince;  // the first failed poll of this outage
+        QString m_unreachableReason;
         bool m_tokenRefused = false;  // the last poll got 401
         QHash<QString, LockTracker *> m_trackers;
         QString m_gatewayLabel;

@@ -261,6 +261,14 @@
         <source>waiting for its answer…</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>State:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>%1 (last answer)</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 <context>
     <name>Lockstep::Ui::ChatLogModel</name>
@@ -485,15 +493,19 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>lockstep-gateway was not found next to the console (%1); set LOCKSTEP_GATEWAY_BIN</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>cannot create the data folder %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <source>cannot read the gateway&apos;s token file %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>the embedded gateway stopped (exit code %1)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>lockstep-gateway was not found next to the console (%1): install the lockstep-gateway package, or set LOCKSTEP_GATEWAY_BIN</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -549,6 +561,10 @@
     </message>
     <message>
         <source>The URL is not usable: %1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Not available: lockstep-gateway is not installed. Install the lockstep-gateway package (or set LOCKSTEP_GATEWAY_BIN) to run one here.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -1184,11 +1200,6 @@ Open a run from the list (Enter or double-click), start a new one (Ctrl+N), or c
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>The embedded gateway could not run:
-%1</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <source>Gateway: starting the embedded gateway…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1402,6 +1413,27 @@ Close the tab?</source>
     </message>
     <message>
         <source>When the console starts without --gateway or --profile, it runs its own gateway (SQLite, in-process lock)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>connected</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>connecting…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>unreachable since %1: %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>token refused (HTTP 401)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The embedded gateway is not running:
+%1</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

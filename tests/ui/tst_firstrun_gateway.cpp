@@ -478,7 +478,19 @@ private slots:
         window.connectToEndpoint(*endpoint, other.url());
         QVERIFY(labelText(about, "aboutGateway").startsWith(other.url()));
         QTRY_COMPARE_WITH_TIMEOUT(labelText(about, "aboutGatewayReplica"), QStringLiteral("other-replica"), 10000);
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(about, "aboutGatewayState"), QStringLiteral("connected"), 10000);
         QCOMPARE(window.showAbout(), about);  // one box, raised again
+
+        // The gateway dies: the box says so, and the values are marked as its last answer.
+        other.kill();
+        QTRY_VERIFY_WITH_TIMEOUT(labelText(about, "aboutGatewayState").startsWith(u"unreachable since"), 10000);
+        QCOMPARE(labelText(about, "aboutGatewayVersion"),
+                 QStringLiteral("%1 (last answer)").arg(QStringLiteral(LOCKSTEP_VERSION)));
+        QCOMPARE(labelText(about, "aboutGatewayReplica"), QStringLiteral("other-replica (last answer)"));
+        // Back: present tense again.
+        QVERIFY(other.restart());
+        QTRY_COMPARE_WITH_TIMEOUT(labelText(about, "aboutGatewayState"), QStringLiteral("connected"), 15000);
+        QCOMPARE(labelText(about, "aboutGatewayReplica"), QStringLiteral("other-replica"));
     }
 };
 
