@@ -33,6 +33,7 @@ namespace Lockstep::Ui
         , m_store(valueLabel("aboutGatewayStore", this))
     {
         setObjectName(QStringLiteral("aboutDialog"));
+        m_state->setWordWrap(true);  // "unreachable since …: <the network's reason>" can be long
         setWindowTitle(tr("About Lockstep"));
 
         auto *icon = new QLabel(this);
@@ -112,5 +113,8 @@ namespace Lockstep::Ui
         show(m_replica, "replica");
         show(m_lockStore, "lockStore");
         show(m_store, "store");
+        // The state may now take two lines: grow with it instead of hiding the second.
+        if (isVisible())
+            adjustSize();
     }
 }  // namespace Lockstep::Ui
