@@ -88,6 +88,8 @@ namespace Lockstep::Race
         {
             for (const RoundRecord &round : rounds)
             {
+                if (!round.finalChatRead)
+                    continue;  // no final log to compare with: an unread log is not an empty one
                 const QSet<QString> final(round.finalEntries.cbegin(), round.finalEntries.cend());
                 for (const SessionRecord &session : round.sessions)
                 {

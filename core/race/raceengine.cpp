@@ -521,6 +521,7 @@ namespace Lockstep::Race
     void RaceEngine::finishRound(const QJsonDocument &chat, const QJsonDocument &run)
     {
         // GET .../chat answers the ui_chat_log as an array (or wrapped in an object).
+        m_round.finalChatRead = !chat.isNull();
         const QJsonArray entries =
             chat.isArray() ? chat.array() : chat.object().value(Protocol::Names::UiChatLog).toArray();
         for (const QJsonValue &value : entries)

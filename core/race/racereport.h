@@ -130,6 +130,10 @@ namespace Lockstep::Race
         QString finalStatus;  // empty: not read (null)
         std::optional<qint64> finalFence;
         QStringList finalEntries;  // GET .../chat after the round
+        // false: that GET failed (e.g. the gateway died with the round), so
+        // finalEntries says nothing and no entry can be called lost. Not in the
+        // JSON: a loaded report keeps the findings it was written with.
+        bool finalChatRead = true;
         QList<SessionRecord> sessions;
         // Not in the JSON: the run's status before the round (empty: unknown)
         // and the final content per message_id.

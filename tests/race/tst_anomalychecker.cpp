@@ -171,6 +171,14 @@ private slots:
         QCOMPARE(found.at(1).entries, QStringList{QStringLiteral("t2-x")});
         QCOMPARE(found.at(1).at, at(10100));
         QVERIFY(found.at(1).detail.contains(u"t2-x"));
+
+        // The gateway died with the round: GET .../chat failed, the final log is
+        // unknown, not empty, and nothing is reported lost (seen with a killed replica).
+        rounds[1].finalChatRead = false;
+        rounds[1].finalEntries.clear();
+        const QList<Finding> unread = ofKind(checkRounds(rounds), FindingKind::LostEntries);
+        QCOMPARE(unread.size(), 1);
+        QCOMPARE(unread.at(0).round, std::optional<int>(0));
     }
 
     void fenceDown()
