@@ -76,6 +76,17 @@ namespace Lockstep::Ui
         return {};
     }
 
+    QString EmbeddedGateway::binaryFor(const QString &configured)
+    {
+        return configured.isEmpty() ? findBinary() : configured;
+    }
+
+    bool EmbeddedGateway::isInstalled(const QString &configured)
+    {
+        const QString binary = binaryFor(configured);
+        return !binary.isEmpty() && QFileInfo(binary).isExecutable();
+    }
+
     QString EmbeddedGateway::defaultDataDir()
     {
         return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
@@ -92,7 +103,7 @@ namespace Lockstep::Ui
         m_tokenFile.clear();
         m_errorTail.clear();
         m_stdoutBuffer.clear();
-        const QString binary = options.binary.isEmpty() ? findBinary() : options.binary;
+        const QString binary = binaryFor(options.binary);
         if (binary.isEmpty())
         {
             QMetaObject::invokeMethod(

@@ -32,6 +32,10 @@ namespace Lockstep::Ui
 
         // $LOCKSTEP_GATEWAY_BIN, next to the console binary, or the build tree's app/.
         static QString findBinary();
+        // The binary start() runs for `configured` (Options::binary): it, or findBinary().
+        static QString binaryFor(const QString &configured);
+        // Whether start() has a gateway to run (the lockstep package may lack lockstep-gateway).
+        static bool isInstalled(const QString &configured);
         static QString defaultDataDir();
 
         void start(const Options &options);

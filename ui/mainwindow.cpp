@@ -9,7 +9,6 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
-#include <QFileInfo>
 #include <QHeaderView>
 #include <QInputDialog>
 #include <QJsonObject>
@@ -599,10 +598,7 @@ namespace Lockstep::Ui
     {
         if (m_firstRun)
             return;
-        const bool localGatewayInstalled = m_options.gatewayBinary.isEmpty()
-                                               ? !EmbeddedGateway::findBinary().isEmpty()
-                                               : QFileInfo(m_options.gatewayBinary).isExecutable();
-        m_firstRun = new FirstRunDialog(m_profiles, localGatewayInstalled, this);
+        m_firstRun = new FirstRunDialog(m_profiles, EmbeddedGateway::isInstalled(m_options.gatewayBinary), this);
         m_firstRun->setAttribute(Qt::WA_DeleteOnClose);
         connect(m_firstRun, &FirstRunDialog::embeddedChosen, this, [this] {
             setStartEmbedded(true);
